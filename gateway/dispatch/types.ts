@@ -1,0 +1,113 @@
+/**
+ * The dispatcher's contract: how protocol front ends (MQTT sessions, HTTP)
+ * publish into a site and consume from it. Subscription semantics (modes,
+ * acks, redelivery, dead letters, delays, priority, TTL, backlog) live behind
+ * this interface; front ends only translate their protocol to these calls.
+ */
+import type { EntryId, MessageProps, TopicName } from '../../store/index.js'
+import type { FerryError } from '../../common/errors.js'
+
+export const SubscriptionMode = {
+  exclusive: 'exclusive',
+  failover: 'failover',
+  shared: 'shared',
+  key_shared: 'key_shared'
+} as const
+export type SubscriptionMode = typeof SubscriptionMode[keyof typeof SubscriptionMode]
+
+/** `tenant/namespace` */
+export type NamespaceName = string
+
+export interface PublishRequest {
+  topic: TopicName
+  payload: Buffer
+  props?: MessageProps
+}
+
+export interface PublishResult {
+  topic: TopicName
+  entryId: EntryId
+  /** Producer dedup matched an earlier publish; nothing new was stored. */
+  duplicate: boolean
+}
+
+/** One message handed to one consumer. */
+export interface Delivery {
+  topic: TopicName
+  entryId: EntryId
+  subscription: string
+  publishTime: number
+  payload: Buffer
+  props: MessageProps
+  /** 0 on first delivery; persisted, so it survives restarts. */
+  redeliveryCount: number
+}
+
+/** Implemented by front ends: an MQTT session, an HTTP long-poll waiter. */
+export interface ConsumerSink {
+  /** Called only while the consumer has permits; each call uses one permit. Must not throw. */
+  deliver (delivery: Delivery): void
+  /** The dispatcher closed this consumer (subscription deleted, superseded, gateway closing). */
+  closed? (reason: FerryError): void
+  /** failover mode: this consumer became the active one, or stopped being it. */
+  activeChanged? (active: boolean): void
+}
+
+export interface SubscribeOptions {
+  /** Namespace the filter lives in. */
+  namespace: NamespaceName
+  /**
+   * Topic filter local to the namespace, MQTT syntax: `a/b`, `a/+/c`, `a/#`.
+   * A filter without wildcards names one topic. A leading wildcard does not
+   * match local names starting with `$` [MQTT-4.7.2-1].
+   */
+  filter: string
+  subscription: string
+  mode: SubscriptionMode
+  /** Durable subscriptions keep their cursors while nobody is connected. */
+  durable: boolean
+  /** Where a subscription created by this call starts on topics that already exist. */
+  initialPosition: 'latest' | 'earliest'
+  consumerName: string
+  /** failover: lower value is preferred (Pulsar priorityLevel); ties broken by consumerName. */
+  consumerPriority?: number
+  /** Initial flow-control credits (messages). */
+  permits: number
+  sink: ConsumerSink
+}
+
+/** A consumer attached to a subscription. */
+export interface Consumer {
+  readonly id: number
+  readonly subscription: string
+  addPermits (messages: number): void
+  /** Individual ack (shared, key_shared; also accepted for exclusive/failover). */
+  ack (topic: TopicName, entryId: EntryId): Promise<void>
+  /** Cumulative ack of everything up to entryId on that topic (exclusive, failover). */
+  ackCumulative (topic: TopicName, entryId: EntryId): Promise<void>
+  /** Negative ack: redeliver after the subscription's backoff; reason is kept for the DLQ. */
+  nack (topic: TopicName, entryId: EntryId, reason?: string): void
+  /** Detach. Unacked deliveries return to the subscription (redelivered later with a higher count). */
+  close (): Promise<void>
+}
+
+export interface PullOptions {
+  namespace: NamespaceName
+  topic: string
+  subscription: string
+  /** Mode used if this call creates the subscription. */
+  mode: SubscriptionMode
+  maxMessages: number
+  waitMs: number
+  consumerName: string
+}
+
+export interface Dispatcher {
+  publish (req: PublishRequest): Promise<PublishResult>
+  subscribe (opts: SubscribeOptions): Promise<Consumer>
+  /** Delete a subscription and its cursors (on every topic it spans). */
+  unsubscribe (namespace: NamespaceName, filter: string, subscription: string): Promise<void>
+  /** Cancel a pending delayed message. False if unknown, already due or delivered. */
+  cancelScheduled (topic: TopicName, entryId: EntryId): Promise<boolean>
+  close (): Promise<void>
+}

@@ -1,0 +1,84 @@
+/**
+ * One table from FerryError codes to what each protocol says. Front ends use
+ * `httpStatusOf` / `mqttReasonOf`; a code missing here is a bug (maps to 500 / 0x80).
+ */
+import { isFerryError } from '../common/errors.js'
+
+interface Mapping { http: number, mqtt: number }
+
+/** MQTT 5 reason codes used by Ferry (MQTT 5.0 section 2.4). */
+export const MqttReason = {
+  success: 0x00,
+  unspecifiedError: 0x80,
+  malformedPacket: 0x81,
+  protocolError: 0x82,
+  implementationSpecificError: 0x83,
+  notAuthorized: 0x87,
+  serverUnavailable: 0x88,
+  serverBusy: 0x89,
+  badAuthenticationMethod: 0x8c,
+  keepAliveTimeout: 0x8d,
+  sessionTakenOver: 0x8e,
+  topicFilterInvalid: 0x8f,
+  topicNameInvalid: 0x90,
+  packetIdentifierInUse: 0x91,
+  packetIdentifierNotFound: 0x92,
+  receiveMaximumExceeded: 0x93,
+  topicAliasInvalid: 0x94,
+  packetTooLarge: 0x95,
+  messageRateTooHigh: 0x96,
+  quotaExceeded: 0x97,
+  administrativeAction: 0x98,
+  payloadFormatInvalid: 0x99,
+  serverMoved: 0x9d,
+  sharedSubscriptionsNotSupported: 0x9e,
+  subscriptionIdentifiersNotSupported: 0xa1,
+  wildcardSubscriptionsNotSupported: 0xa2
+} as const
+
+const TABLE: Record<string, Mapping> = {
+  E_BAD_REQUEST: { http: 400, mqtt: MqttReason.implementationSpecificError },
+  E_NOT_FOUND: { http: 404, mqtt: MqttReason.topicNameInvalid },
+  E_TOO_LARGE: { http: 413, mqtt: MqttReason.packetTooLarge },
+  E_LIMIT: { http: 429, mqtt: MqttReason.quotaExceeded },
+  E_CLOSED: { http: 503, mqtt: MqttReason.serverUnavailable },
+  E_INTERNAL: { http: 500, mqtt: MqttReason.unspecifiedError },
+  E_UNAUTHORIZED: { http: 401, mqtt: MqttReason.notAuthorized },
+  E_FORBIDDEN: { http: 403, mqtt: MqttReason.notAuthorized },
+  E_RATE_LIMIT: { http: 429, mqtt: MqttReason.messageRateTooHigh },
+  E_QUOTA: { http: 429, mqtt: MqttReason.quotaExceeded },
+  E_BACKLOG_QUOTA: { http: 507, mqtt: MqttReason.quotaExceeded },
+  E_BACKLOG_HOLD: { http: 429, mqtt: MqttReason.quotaExceeded },
+  E_SUBSCRIPTION_BUSY: { http: 409, mqtt: MqttReason.unspecifiedError },
+  E_TOPIC_INVALID: { http: 400, mqtt: MqttReason.topicNameInvalid },
+  E_FILTER_INVALID: { http: 400, mqtt: MqttReason.topicFilterInvalid },
+  // store/
+  E_DISK_FULL: { http: 507, mqtt: MqttReason.quotaExceeded },
+  E_RECORD_TOO_LARGE: { http: 413, mqtt: MqttReason.packetTooLarge },
+  E_TOO_MANY_TOPICS: { http: 507, mqtt: MqttReason.quotaExceeded },
+  E_FSYNC_FAILED: { http: 503, mqtt: MqttReason.serverUnavailable },
+  E_FENCED: { http: 503, mqtt: MqttReason.serverUnavailable },
+  E_STORE_CLOSED: { http: 503, mqtt: MqttReason.serverUnavailable },
+  E_STORE_CORRUPT: { http: 500, mqtt: MqttReason.unspecifiedError }
+}
+
+const FALLBACK: Mapping = { http: 500, mqtt: MqttReason.unspecifiedError }
+
+export function httpStatusOf (err: unknown): number {
+  return isFerryError(err) ? (TABLE[err.code] ?? FALLBACK).http : FALLBACK.http
+}
+
+export function mqttReasonOf (err: unknown): number {
+  return isFerryError(err) ? (TABLE[err.code] ?? FALLBACK).mqtt : FALLBACK.mqtt
+}
+
+/** The JSON error body every HTTP error carries. */
+export function httpErrorBody (err: unknown): { error: { code: string, message: string } } {
+  if (isFerryError(err)) return { error: { code: err.code, message: err.message } }
+  return { error: { code: 'E_INTERNAL', message: 'internal error' } }
+}
+
+/** Register codes from other folders (kept in one table; called at module load). */
+export function registerErrorCodes (codes: Record<string, Mapping>): void {
+  Object.assign(TABLE, codes)
+}

@@ -1,0 +1,1 @@
+export { makeDevCertificates, ensureDevCertificates, type DevCertificates, type DevCertificateFiles } from './dev-certs.js'

@@ -1,0 +1,254 @@
+/**
+ * The store's public contract. Everything outside store/ talks to a site's
+ * ledger through these types only (import them from `store/index.ts`).
+ */
+
+/**
+ * Fully qualified topic name: `tenant/namespace/local`. The local part may
+ * itself contain `/`, may start with `/` (MQTT `/TopicA` becomes
+ * `public/default//TopicA`) and may start with `$`.
+ */
+export type TopicName = string
+
+/** Per-topic message position: dense, starting at 0, strictly increasing. */
+export type EntryId = number
+
+/**
+ * Global log sequence number: a position in the site's shared log that orders
+ * every record of every topic (file ledger: segmentId * 2^32 + byte offset;
+ * memory topics: a counter in the same space, never reused).
+ */
+export type Lsn = number
+
+export const Durability = {
+  /** append resolves after its bytes are fdatasync'ed (group commit). */
+  sync: 'sync',
+  /** append resolves after write(2); fdatasync every `asyncFlushMs`. */
+  async: 'async',
+  /** non-persistent topic: kept in memory only, gone after restart. */
+  memory: 'memory'
+} as const
+export type Durability = typeof Durability[keyof typeof Durability]
+
+/** The part of a namespace's policy that the store itself enforces. */
+export interface TopicStorePolicy {
+  durability: Durability
+  /** Keep acknowledged entries at least this long; 0 deletes them as soon as possible; -1 keeps them forever. */
+  retentionMs: number
+  /** Keep at most this many bytes of acknowledged entries per topic; -1 for no size limit. */
+  retentionBytes: number
+  /** Entries older than this are expired (deletable even when unacknowledged); 0 = no TTL. */
+  ttlMs: number
+}
+
+/** One user property, in the order received [MQTT-3.3.2-18]. Repeated names are allowed. */
+export type UserProperty = readonly [name: string, value: string]
+
+/** Message properties carried in the log record. All optional; absent means default. */
+export interface MessageProps {
+  /** Message key (Pulsar key; MQTT user property `ferry-key`). */
+  key?: string
+  /** Ordering key for key_shared; defaults to key, else topic. */
+  orderingKey?: string
+  /** 0 (lowest) .. 9 (highest); default 4. */
+  priority?: number
+  /** Epoch ms: do not deliver before. */
+  deliverAt?: number
+  /** Epoch ms: never deliver at or after. */
+  expiresAt?: number
+  userProperties?: readonly UserProperty[]
+  /** Producer dedup: a repeated (producerId, producerSeq) returns the first entry id. */
+  producerId?: string
+  producerSeq?: number
+  /** Geo-replication: the site that first accepted this message and its entry id there. */
+  originSite?: string
+  originEntryId?: EntryId
+  /** MQTT 5 fields carried end to end. */
+  contentType?: string
+  payloadFormat?: 0 | 1
+  responseTopic?: string
+  correlationData?: Buffer
+  /** Where to publish the outcome event (delivered / expired / dead-lettered). */
+  resultTopic?: string
+  /** Set on dead-lettered copies: why and from where. */
+  deadLetterReason?: string
+  /** QoS the publisher used (MQTT), for forwarding; not a delivery guarantee by itself. */
+  qos?: 0 | 1 | 2
+}
+
+export interface AppendInput {
+  topic: TopicName
+  payload: Buffer
+  props?: MessageProps
+  /** Epoch ms; defaults to now. Replicated entries keep the origin's time. */
+  publishTime?: number
+}
+
+export interface AppendResult {
+  topic: TopicName
+  entryId: EntryId
+  lsn: Lsn
+  /** True when producer dedup matched: nothing was appended, entryId is the original. */
+  duplicate: boolean
+}
+
+export interface LedgerEntry {
+  topic: TopicName
+  entryId: EntryId
+  lsn: Lsn
+  publishTime: number
+  /** May be a slice of a larger read buffer: copy it if you keep it long. */
+  payload: Buffer
+  props: MessageProps
+}
+
+export interface ReadOptions {
+  /** Upper bound on entries returned. */
+  maxEntries: number
+  /** Upper bound on payload bytes returned (at least one entry is returned if any exists). */
+  maxBytes?: number
+}
+
+export interface TopicInfo {
+  topic: TopicName
+  durability: Durability
+  /** Oldest entry still stored (retention may have removed earlier ones). */
+  firstEntryId: EntryId
+  /** Entry id the next append will get; equals firstEntryId when empty. */
+  nextEntryId: EntryId
+  /** Payload + record bytes currently stored for this topic. */
+  storedBytes: number
+}
+
+/** Where a new cursor starts. */
+export type CursorStart =
+  | { kind: 'latest' }
+  | { kind: 'earliest' }
+  /** Everything appended after this log position (used to materialise filter subscriptions lazily and exactly). */
+  | { kind: 'afterLsn', lsn: Lsn }
+
+export interface CursorOptions {
+  /** Durable cursors are persisted and hold back retention; non-durable ones live in memory only. */
+  durable: boolean
+  start: CursorStart
+}
+
+/**
+ * Acknowledgement state of one (topic, subscription). Every mutation resolves
+ * once it is as durable as the topic's durability mode says; after a crash a
+ * durable cursor is exactly as it was at its last resolved mutation.
+ */
+export interface Cursor {
+  readonly topic: TopicName
+  readonly subscription: string
+  readonly durable: boolean
+  /** Every entry id <= markDelete is acknowledged. -1 before anything is. */
+  markDelete (): EntryId
+  isAcked (entryId: EntryId): boolean
+  /** Individually acknowledged ranges above markDelete, inclusive, ascending. */
+  ackedRanges (): ReadonlyArray<readonly [EntryId, EntryId]>
+  /** Individual acknowledgement (shared, key_shared). Idempotent. */
+  ack (entryIds: readonly EntryId[]): Promise<void>
+  /** Cumulative acknowledgement of everything <= upTo (exclusive, failover). */
+  ackCumulative (upTo: EntryId): Promise<void>
+  /** How many times each entry has been handed to a consumer (persisted; survives restart). */
+  deliveryCount (entryId: EntryId): number
+  /**
+   * Add one to the persisted delivery count of each entry. The dispatcher calls
+   * this before it hands entries out when the namespace hardens redelivery
+   * counts, so a crash between delivery and ack shows up as a higher count.
+   */
+  recordDeliveries (entryIds: readonly EntryId[]): Promise<void>
+  /** Number of unacknowledged entries between markDelete and the topic's end. */
+  backlogEntries (): number
+}
+
+/** An entry with a future deliverAt, as kept by the topic's delayed-delivery index. */
+export interface DelayedRef {
+  entryId: EntryId
+  deliverAt: number
+}
+
+/** Values kept in the ledger's metadata key-value space (CBOR-encodable). */
+export type MetaValue = null | boolean | number | string | Buffer | readonly MetaValue[] | { readonly [k: string]: MetaValue | undefined }
+
+export interface RecoveryReport {
+  /** Wall time spent opening, in ms. */
+  durationMs: number
+  segments: number
+  /** Records replayed after the checkpoint. */
+  recordsReplayed: number
+  /** Bytes cut off a torn tail. */
+  truncatedBytes: number
+  /** CRC mismatches found (each one ends the readable log at that point). */
+  corruptRecords: number
+  topics: number
+}
+
+export interface LedgerStats {
+  topics: number
+  segments: number
+  diskBytes: number
+  appends: number
+  fsyncs: number
+  /** True once a failed fsync or write stopped the ledger accepting appends until it recovers. */
+  fenced: boolean
+}
+
+export type AppendListener = (topic: TopicName, lastEntryId: EntryId) => void
+export type TopicListener = (topic: TopicName) => void
+
+/**
+ * A site's ledger: one shared, segmented, append-only log for every topic.
+ * Two implementations pass the same conformance suite: the file ledger and
+ * the memory ledger (tests, and the basis for `memory` durability).
+ */
+export interface Ledger {
+  readonly siteId: string
+  /** Open (and recover). Must be called once before anything else. */
+  open (): Promise<RecoveryReport>
+  close (): Promise<void>
+
+  /** Resolves once durable per the topic's durability; rejects with a FerryError (E_DISK_FULL, E_RECORD_TOO_LARGE, E_FENCED, ...). */
+  append (input: AppendInput): Promise<AppendResult>
+  /** Same as many appends, but one group commit; results in input order. Not atomic across topics. */
+  appendMany (inputs: readonly AppendInput[]): Promise<AppendResult[]>
+
+  read (topic: TopicName, fromEntryId: EntryId, opts: ReadOptions): Promise<LedgerEntry[]>
+  readOne (topic: TopicName, entryId: EntryId): Promise<LedgerEntry | undefined>
+  topicInfo (topic: TopicName): TopicInfo | undefined
+  /** Every topic that has ever had an entry and still exists. */
+  topics (): IterableIterator<TopicName>
+  /** Global position of the last record appended (for `afterLsn` cursor starts). */
+  lastLsn (): Lsn
+
+  /** Called after entries are durable and readable. Returns an unsubscribe function. */
+  onAppend (listener: AppendListener): () => void
+  /** Called when a topic gets its first entry. */
+  onTopicCreated (listener: TopicListener): () => void
+
+  /** Get or create a cursor. Creating a durable cursor is durable when resolved. */
+  cursor (topic: TopicName, subscription: string, opts: CursorOptions): Promise<Cursor>
+  /** Existing cursors of a topic (durable ones survive restart). */
+  cursors (topic: TopicName): Cursor[]
+  deleteCursor (topic: TopicName, subscription: string): Promise<void>
+
+  /** Delayed-delivery index of a topic: entries whose deliverAt is after their publish time. */
+  delayedBetween (topic: TopicName, afterMs: number, upToMs: number, maxEntries: number): DelayedRef[]
+  /** Earliest deliverAt strictly after `afterMs`, if any. */
+  nextDelayedAfter (topic: TopicName, afterMs: number): number | undefined
+  /** Cancel a scheduled entry (persisted tombstone). False if unknown or already past deliverAt. */
+  cancel (topic: TopicName, entryId: EntryId): Promise<boolean>
+  isCancelled (topic: TopicName, entryId: EntryId): boolean
+
+  /** Durable metadata KV in the same log (sessions, subscriptions, policies, retained). undefined deletes. */
+  putMeta (space: string, key: string, value: MetaValue | undefined): Promise<void>
+  getMeta (space: string, key: string): MetaValue | undefined
+  metaEntries (space: string): IterableIterator<[string, MetaValue]>
+
+  /** Run retention now (it also runs on a timer); returns segments deleted. */
+  runRetention (): Promise<number>
+  /** Write a checkpoint now (it also runs on a timer and at close). */
+  checkpoint (): Promise<void>
+  stats (): LedgerStats
+}
