@@ -91,22 +91,18 @@ export interface Consumer {
   close (): Promise<void>
 }
 
-export interface PullOptions {
-  namespace: NamespaceName
-  topic: string
-  subscription: string
-  /** Mode used if this call creates the subscription. */
-  mode: SubscriptionMode
-  maxMessages: number
-  waitMs: number
-  consumerName: string
-}
-
 export interface Dispatcher {
   publish (req: PublishRequest): Promise<PublishResult>
   subscribe (opts: SubscribeOptions): Promise<Consumer>
   /** Delete a subscription and its cursors (on every topic it spans). */
   unsubscribe (namespace: NamespaceName, filter: string, subscription: string): Promise<void>
+  /**
+   * Subscription-level acknowledgement, for front ends whose acks arrive apart
+   * from the consumer that received the message (HTTP pull). Individual acks.
+   */
+  ack (topic: TopicName, subscription: string, entryIds: readonly EntryId[]): Promise<void>
+  /** Subscription-level negative ack (HTTP nack): redeliver after backoff. */
+  nack (topic: TopicName, subscription: string, entryIds: readonly EntryId[], reason?: string): Promise<void>
   /** Cancel a pending delayed message. False if unknown, already due or delivered. */
   cancelScheduled (topic: TopicName, entryId: EntryId): Promise<boolean>
   close (): Promise<void>
