@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh Debian machine: Debian packages the project
+# needs, npm dependencies, and the TypeScript build. Sourced by start.sh/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: real peers for tests (mosquitto-clients); etcd and NATS for
+# the replication work. Installed only when missing.
+need=()
+command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
+if [ "${FERRY_SETUP_SERVICES:-0}" = "1" ]; then
+  command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+  command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = "0" ] || SUDO="sudo"
+  echo "setup: installing Debian packages: ${need[*]}" >&2
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# npm ci only when the lock file changed since the last install.
+stamp=node_modules/.ferry-lock-stamp
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  cp package-lock.json "$stamp"
+fi
+
+echo "setup: building" >&2
+npx tsc -p tsconfig.json >&2
