@@ -1,0 +1,70 @@
+/**
+ * Store limits and defaults. Every value has its unit in its name and a
+ * sentence saying why; options override the defaults per ledger.
+ */
+import assert from 'node:assert/strict'
+
+/** Largest encoded record (payload + props + framing). 8 MiB keeps one record well inside a group-commit batch and a read block. */
+export const RECORD_SIZE_BYTES_MAX_DEFAULT = 8 * 1024 * 1024
+
+/** Segment files roll at this size. 256 MiB: few files for a busy site, yet retention can free space in useful steps. */
+export const SEGMENT_SIZE_BYTES_DEFAULT = 256 * 1024 * 1024
+
+/** Hard ceiling of a segment: offsets live in the low 32 bits of an lsn. */
+export const SEGMENT_SIZE_BYTES_CEILING = 2 ** 32 - 1
+
+/** One million topics per site is the design point (see BENCHMARKS); beyond that memory per topic dominates. */
+export const TOPICS_MAX_DEFAULT = 2_000_000
+
+/** One group-commit write is at most this large: 4 MiB amortises fdatasync without starving the event loop while copying. */
+export const GROUP_COMMIT_BYTES_MAX_DEFAULT = 4 * 1024 * 1024
+
+/** 0 = flush as soon as the previous fdatasync returns; batches form while one is in flight. */
+export const GROUP_COMMIT_WAIT_MS_DEFAULT = 0
+
+/** Async topics: un-synced bytes reach the disk within this time (the window a power loss may cost). */
+export const ASYNC_FLUSH_MS_DEFAULT = 200
+
+/** Checkpoint period: bounds the log tail replayed at restart. */
+export const CHECKPOINT_INTERVAL_MS_DEFAULT = 60_000
+
+/** Retention pass period; segment deletion is coarse, so a minute is precise enough. */
+export const RETENTION_INTERVAL_MS_DEFAULT = 60_000
+
+/** Recent written bytes kept in memory so tail readers rarely touch the disk. 64 MiB ≈ a few seconds of a busy site. */
+export const TAIL_CACHE_BYTES_MAX_DEFAULT = 64 * 1024 * 1024
+
+/** One disk read when serving a batch: 1 MiB covers a typical batch of a hot topic in one syscall. */
+export const READ_BLOCK_BYTES_MAX = 1024 * 1024
+
+/** Recovery reads segments in chunks of this size so a 256 MiB segment never sits in memory at once. */
+export const RECOVERY_CHUNK_BYTES = 16 * 1024 * 1024
+
+/** After a failed fsync the ledger reopens from disk at most this many times in a row before it stays fenced. */
+export const FENCE_REOPEN_ATTEMPTS_MAX = 5
+
+/** Pause between reopen attempts after a failed fsync, so a flapping disk is not hammered. */
+export const FENCE_REOPEN_BACKOFF_MS = 100
+
+/** Producer dedup: recent sequence numbers remembered per producer (older duplicates still match by the highest-seq rule). */
+export const DEDUP_RECENT_SEQS_PER_PRODUCER_MAX = 256
+
+/** Producer dedup: producers remembered per topic; the least recently used is forgotten beyond this. */
+export const DEDUP_PRODUCERS_PER_TOPIC_MAX = 10_000
+
+/** Delayed index bucket width: one minute groups deliveries so a query touches few buckets. */
+export const DELAYED_BUCKET_MS = 60_000
+
+/** Checkpoint files kept; the older one is a fallback when the newest is unreadable. */
+export const CHECKPOINTS_KEPT = 2
+
+/** Individually acknowledged ranges kept per cursor; beyond this a cursor is pathologically fragmented. */
+export const CURSOR_ACK_RANGES_MAX = 100_000
+
+/** Entries returned by one read at most, whatever the caller asks. */
+export const READ_ENTRIES_MAX = 10_000
+
+assert.ok(GROUP_COMMIT_BYTES_MAX_DEFAULT >= RECORD_SIZE_BYTES_MAX_DEFAULT / 2, 'a group commit holds at least half a maximal record')
+assert.ok(SEGMENT_SIZE_BYTES_DEFAULT > RECORD_SIZE_BYTES_MAX_DEFAULT, 'a maximal record fits in a segment')
+assert.ok(SEGMENT_SIZE_BYTES_DEFAULT <= SEGMENT_SIZE_BYTES_CEILING, 'segment offsets fit in 32 bits')
+assert.ok(READ_BLOCK_BYTES_MAX <= TAIL_CACHE_BYTES_MAX_DEFAULT, 'a read block fits in the tail cache')

@@ -1,0 +1,158 @@
+/**
+ * Acknowledgement state of one (topic, subscription): mark-delete position,
+ * individually acknowledged ranges above it, and delivery counts.
+ *
+ * Ranges are a flat ascending array [s0, e0, s1, e1, ...] of inclusive,
+ * disjoint, non-adjacent ranges, all above markDelete + 1 (a range touching
+ * markDelete + 1 is folded into markDelete at once).
+ */
+import assert from 'node:assert/strict'
+import { CURSOR_ACK_RANGES_MAX } from './constants.js'
+
+export interface CursorSnapshot {
+  sub: string
+  markDelete: number
+  ranges: number[]
+  /** Flat [entryId, count, ...]. */
+  deliveries: number[]
+}
+
+export class CursorState {
+  markDelete: number
+  ranges: number[] = []
+  deliveries: Map<number, number> | null = null
+
+  constructor (readonly sub: string, readonly durable: boolean, markDelete: number) {
+    this.markDelete = markDelete
+  }
+
+  isAcked (entryId: number): boolean {
+    if (entryId <= this.markDelete) return true
+    const i = this.rangeIndexOf(entryId)
+    return i >= 0
+  }
+
+  /** Index (even) of the range containing entryId, or -1. */
+  private rangeIndexOf (entryId: number): number {
+    const r = this.ranges
+    let lo = 0
+    let hi = r.length / 2 - 1
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1
+      const s = r[mid * 2] as number
+      const e = r[mid * 2 + 1] as number
+      if (entryId < s) hi = mid - 1
+      else if (entryId > e) lo = mid + 1
+      else return mid * 2
+    }
+    return -1
+  }
+
+  ackOne (entryId: number): void {
+    if (entryId <= this.markDelete) return
+    if (entryId === this.markDelete + 1) {
+      this.markDelete = entryId
+      this.foldRanges()
+      return
+    }
+    const r = this.ranges
+    // Position of the first range whose start > entryId.
+    let lo = 0
+    let hi = r.length / 2
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((r[mid * 2] as number) > entryId) hi = mid
+      else lo = mid + 1
+    }
+    const next = lo
+    const prev = lo - 1
+    if (prev >= 0 && (r[prev * 2 + 1] as number) >= entryId) return
+    const joinPrev = prev >= 0 && (r[prev * 2 + 1] as number) === entryId - 1
+    const joinNext = next < r.length / 2 && (r[next * 2] as number) === entryId + 1
+    if (joinPrev && joinNext) {
+      r[prev * 2 + 1] = r[next * 2 + 1] as number
+      r.splice(next * 2, 2)
+    } else if (joinPrev) {
+      r[prev * 2 + 1] = entryId
+    } else if (joinNext) {
+      r[next * 2] = entryId
+    } else {
+      assert.ok(r.length / 2 < CURSOR_ACK_RANGES_MAX, 'ack ranges bounded')
+      r.splice(next * 2, 0, entryId, entryId)
+    }
+  }
+
+  ackCumulative (upTo: number): void {
+    if (upTo <= this.markDelete) return
+    this.markDelete = upTo
+    const r = this.ranges
+    let drop = 0
+    while (drop < r.length && (r[drop + 1] as number) <= upTo) drop += 2
+    if (drop > 0) r.splice(0, drop)
+    if (r.length > 0 && (r[0] as number) <= upTo) r[0] = upTo + 1
+    this.foldRanges()
+  }
+
+  /** Entries below `first` no longer exist: they count as acknowledged. */
+  advanceTo (first: number): void {
+    if (first - 1 > this.markDelete) this.ackCumulative(first - 1)
+  }
+
+  private foldRanges (): void {
+    const r = this.ranges
+    while (r.length > 0 && (r[0] as number) <= this.markDelete + 1) {
+      this.markDelete = Math.max(this.markDelete, r[1] as number)
+      r.splice(0, 2)
+    }
+    if (this.deliveries !== null) {
+      for (const id of this.deliveries.keys()) if (id <= this.markDelete) this.deliveries.delete(id)
+      if (this.deliveries.size === 0) this.deliveries = null
+    }
+  }
+
+  recordDelivery (entryId: number): void {
+    if (entryId <= this.markDelete) return
+    this.deliveries ??= new Map()
+    this.deliveries.set(entryId, (this.deliveries.get(entryId) ?? 0) + 1)
+  }
+
+  deliveryCount (entryId: number): number {
+    return this.deliveries?.get(entryId) ?? 0
+  }
+
+  /** Unacknowledged entries in [max(markDelete + 1, first), next). */
+  backlog (first: number, next: number): number {
+    const from = Math.max(this.markDelete + 1, first)
+    if (next <= from) return 0
+    let n = next - from
+    const r = this.ranges
+    for (let i = 0; i < r.length; i += 2) {
+      const s = Math.max(r[i] as number, from)
+      const e = Math.min(r[i + 1] as number, next - 1)
+      if (e >= s) n -= e - s + 1
+    }
+    return n
+  }
+
+  rangePairs (): Array<readonly [number, number]> {
+    const out: Array<readonly [number, number]> = []
+    for (let i = 0; i < this.ranges.length; i += 2) out.push([this.ranges[i] as number, this.ranges[i + 1] as number])
+    return out
+  }
+
+  snapshot (): CursorSnapshot {
+    const deliveries: number[] = []
+    if (this.deliveries !== null) for (const [id, n] of this.deliveries) deliveries.push(id, n)
+    return { sub: this.sub, markDelete: this.markDelete, ranges: this.ranges.slice(), deliveries }
+  }
+
+  static fromSnapshot (s: CursorSnapshot): CursorState {
+    const c = new CursorState(s.sub, true, s.markDelete)
+    c.ranges = s.ranges.slice()
+    if (s.deliveries.length > 0) {
+      c.deliveries = new Map()
+      for (let i = 0; i < s.deliveries.length; i += 2) c.deliveries.set(s.deliveries[i] as number, s.deliveries[i + 1] as number)
+    }
+    return c
+  }
+}

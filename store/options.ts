@@ -1,0 +1,62 @@
+/**
+ * Options of both ledgers, and their resolution against the defaults in constants.ts.
+ */
+import type { TopicName, TopicStorePolicy } from './types.js'
+import type { Disk } from './disk/disk.js'
+import * as C from './constants.js'
+
+export interface LedgerOptions {
+  siteId: string
+  /** The store part of the topic's namespace policy. Durability is fixed when the ledger first sees the topic. */
+  policyOf: (topic: TopicName) => TopicStorePolicy
+  /** Largest encoded record, bytes (E_RECORD_TOO_LARGE beyond). */
+  maxRecordBytes?: number
+  /** Most topics the ledger holds (E_TOO_MANY_TOPICS beyond). */
+  maxTopics?: number
+  /** Retention timer period; 0 disables the timer (runRetention() still works). */
+  retentionIntervalMs?: number
+  /** Checkpoint timer period; 0 disables the timer (checkpoint() and close() still write one). */
+  checkpointIntervalMs?: number
+  /** Clock, epoch ms (tests inject one). */
+  nowMs?: () => number
+  /** Structured events worth an operator's attention (recovery, corruption, fencing). */
+  onEvent?: (event: string, details: Record<string, unknown>) => void
+}
+
+export interface FileLedgerOptions extends LedgerOptions {
+  /** Directory holding segments and checkpoints; created if missing. */
+  dir: string
+  /** File I/O; defaults to the real disk (node:fs/promises). Tests pass a SimDisk. */
+  disk?: Disk
+  segmentSizeBytes?: number
+  groupCommitMaxBytes?: number
+  groupCommitWaitMs?: number
+  asyncFlushMs?: number
+  tailCacheBytes?: number
+  /** Open even when a sealed segment is corrupt: the log is cut at the first bad record (see ledger-file.ts). */
+  repair?: boolean
+}
+
+export interface ResolvedOptions {
+  siteId: string
+  policyOf: (topic: TopicName) => TopicStorePolicy
+  maxRecordBytes: number
+  maxTopics: number
+  retentionIntervalMs: number
+  checkpointIntervalMs: number
+  nowMs: () => number
+  onEvent: (event: string, details: Record<string, unknown>) => void
+}
+
+export function resolveOptions (opts: LedgerOptions): ResolvedOptions {
+  return {
+    siteId: opts.siteId,
+    policyOf: opts.policyOf,
+    maxRecordBytes: opts.maxRecordBytes ?? C.RECORD_SIZE_BYTES_MAX_DEFAULT,
+    maxTopics: opts.maxTopics ?? C.TOPICS_MAX_DEFAULT,
+    retentionIntervalMs: opts.retentionIntervalMs ?? C.RETENTION_INTERVAL_MS_DEFAULT,
+    checkpointIntervalMs: opts.checkpointIntervalMs ?? C.CHECKPOINT_INTERVAL_MS_DEFAULT,
+    nowMs: opts.nowMs ?? Date.now,
+    onEvent: opts.onEvent ?? (() => {})
+  }
+}

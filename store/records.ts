@@ -1,0 +1,149 @@
+/**
+ * Logical log records and their CBOR encoding.
+ *
+ * Every record is a CBOR array whose first item is its kind, so new kinds
+ * (transactions: 20..29 are reserved) can join the log without breaking old
+ * readers of the other kinds. Topics are named once by a `topic` record and
+ * referred to by a small integer id afterwards, so a message record does not
+ * repeat a long topic name. Message properties use one-letter keys and are
+ * omitted entirely when empty.
+ */
+import { Encoder } from 'cbor-x'
+import type { MessageProps, MetaValue } from './types.js'
+
+export const RecordKind = {
+  pad: 0,
+  topic: 1,
+  message: 2,
+  cursorCreate: 3,
+  cursorDelete: 4,
+  ack: 5,
+  ackCumulative: 6,
+  deliveries: 7,
+  metaPut: 8,
+  metaDelete: 9,
+  cancel: 10,
+  checkpoint: 11
+  // 20..29 reserved for transaction records (begin, commit, abort).
+} as const
+export type RecordKind = typeof RecordKind[keyof typeof RecordKind]
+
+export type LogRecord =
+  | { kind: typeof RecordKind.pad, fill: Buffer }
+  | { kind: typeof RecordKind.topic, topicId: number, name: string }
+  | { kind: typeof RecordKind.message, topicId: number, entryId: number, publishTime: number, payload: Buffer, props: MessageProps }
+  | { kind: typeof RecordKind.cursorCreate, topicId: number, sub: string, markDelete: number }
+  | { kind: typeof RecordKind.cursorDelete, topicId: number, sub: string }
+  | { kind: typeof RecordKind.ack, topicId: number, sub: string, ids: readonly number[] }
+  | { kind: typeof RecordKind.ackCumulative, topicId: number, sub: string, upTo: number }
+  | { kind: typeof RecordKind.deliveries, topicId: number, sub: string, ids: readonly number[] }
+  | { kind: typeof RecordKind.metaPut, space: string, key: string, value: MetaValue }
+  | { kind: typeof RecordKind.metaDelete, space: string, key: string }
+  | { kind: typeof RecordKind.cancel, topicId: number, entryId: number }
+  | { kind: typeof RecordKind.checkpoint, replayFromLsn: number }
+
+const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false })
+
+/** Long property names mapped to one-letter wire keys. Never reuse a letter. */
+const propKeys: ReadonlyArray<readonly [keyof MessageProps, string]> = [
+  ['key', 'k'], ['orderingKey', 'o'], ['priority', 'p'], ['deliverAt', 'd'], ['expiresAt', 'x'],
+  ['userProperties', 'u'], ['producerId', 'P'], ['producerSeq', 'S'], ['originSite', 'O'],
+  ['originEntryId', 'E'], ['contentType', 'c'], ['payloadFormat', 'f'], ['responseTopic', 'r'],
+  ['correlationData', 'C'], ['resultTopic', 'R'], ['deadLetterReason', 'D'], ['qos', 'q']
+]
+const propByWire = new Map(propKeys.map(([long, wire]) => [wire, long]))
+
+function propsToWire (props: MessageProps): Record<string, unknown> | undefined {
+  let wire: Record<string, unknown> | undefined
+  for (const [long, short] of propKeys) {
+    const v = props[long]
+    if (v !== undefined) {
+      wire ??= {}
+      wire[short] = v
+    }
+  }
+  return wire
+}
+
+function propsFromWire (wire: Record<string, unknown> | undefined): MessageProps {
+  const props: Record<string, unknown> = {}
+  if (wire === undefined || wire === null) return props
+  for (const short of Object.keys(wire)) {
+    const long = propByWire.get(short)
+    if (long !== undefined) props[long] = wire[short]
+  }
+  return props as MessageProps
+}
+
+export function encodeRecord (r: LogRecord): Buffer {
+  switch (r.kind) {
+    case RecordKind.pad: return encoder.encode([r.kind, r.fill])
+    case RecordKind.topic: return encoder.encode([r.kind, r.topicId, r.name])
+    case RecordKind.message: {
+      const wire = propsToWire(r.props)
+      return encoder.encode(wire === undefined
+        ? [r.kind, r.topicId, r.entryId, r.publishTime, r.payload]
+        : [r.kind, r.topicId, r.entryId, r.publishTime, r.payload, wire])
+    }
+    case RecordKind.cursorCreate: return encoder.encode([r.kind, r.topicId, r.sub, r.markDelete])
+    case RecordKind.cursorDelete: return encoder.encode([r.kind, r.topicId, r.sub])
+    case RecordKind.ack: return encoder.encode([r.kind, r.topicId, r.sub, r.ids])
+    case RecordKind.ackCumulative: return encoder.encode([r.kind, r.topicId, r.sub, r.upTo])
+    case RecordKind.deliveries: return encoder.encode([r.kind, r.topicId, r.sub, r.ids])
+    case RecordKind.metaPut: return encoder.encode([r.kind, r.space, r.key, r.value])
+    case RecordKind.metaDelete: return encoder.encode([r.kind, r.space, r.key])
+    case RecordKind.cancel: return encoder.encode([r.kind, r.topicId, r.entryId])
+    case RecordKind.checkpoint: return encoder.encode([r.kind, r.replayFromLsn])
+  }
+}
+
+/** Decode one record. Throws on malformed CBOR or an unknown kind (the caller treats that as corruption). */
+export function decodeRecord (buf: Buffer): LogRecord {
+  const a = encoder.decode(buf) as unknown[]
+  if (!Array.isArray(a)) throw new Error('record is not an array')
+  const kind = a[0] as number
+  switch (kind) {
+    case RecordKind.pad: return { kind, fill: a[1] as Buffer }
+    case RecordKind.topic: return { kind, topicId: a[1] as number, name: a[2] as string }
+    case RecordKind.message: return {
+      kind,
+      topicId: a[1] as number,
+      entryId: a[2] as number,
+      publishTime: a[3] as number,
+      payload: a[4] as Buffer,
+      props: propsFromWire(a[5] as Record<string, unknown> | undefined)
+    }
+    case RecordKind.cursorCreate: return { kind, topicId: a[1] as number, sub: a[2] as string, markDelete: a[3] as number }
+    case RecordKind.cursorDelete: return { kind, topicId: a[1] as number, sub: a[2] as string }
+    case RecordKind.ack: return { kind, topicId: a[1] as number, sub: a[2] as string, ids: a[3] as number[] }
+    case RecordKind.ackCumulative: return { kind, topicId: a[1] as number, sub: a[2] as string, upTo: a[3] as number }
+    case RecordKind.deliveries: return { kind, topicId: a[1] as number, sub: a[2] as string, ids: a[3] as number[] }
+    case RecordKind.metaPut: return { kind, space: a[1] as string, key: a[2] as string, value: a[3] as MetaValue }
+    case RecordKind.metaDelete: return { kind, space: a[1] as string, key: a[2] as string }
+    case RecordKind.cancel: return { kind, topicId: a[1] as number, entryId: a[2] as number }
+    case RecordKind.checkpoint: return { kind, replayFromLsn: a[1] as number }
+    default: throw new Error(`unknown record kind ${String(kind)}`)
+  }
+}
+
+/** CBOR encode any snapshot value (checkpoints). */
+export function encodeValue (v: unknown): Buffer {
+  return encoder.encode(v)
+}
+
+export function decodeValue (b: Buffer): unknown {
+  return encoder.decode(b)
+}
+
+/** Rough encoded size of a message, for memory topics that are never encoded. */
+export function estimateMessageBytes (payload: Buffer, props: MessageProps): number {
+  let n = 32 + payload.length
+  for (const [long] of propKeys) {
+    const v = props[long]
+    if (typeof v === 'string') n += 4 + Buffer.byteLength(v)
+    else if (Buffer.isBuffer(v)) n += 4 + v.length
+    else if (Array.isArray(v)) for (const [a, b] of v as readonly (readonly [string, string])[]) n += 6 + Buffer.byteLength(a) + Buffer.byteLength(b)
+    else if (v !== undefined) n += 10
+  }
+  return n
+}
