@@ -52,6 +52,12 @@ const TABLE: Record<string, Mapping> = {
   E_SUBSCRIPTION_BUSY: { http: 409, mqtt: MqttReason.unspecifiedError },
   E_TOPIC_INVALID: { http: 400, mqtt: MqttReason.topicNameInvalid },
   E_FILTER_INVALID: { http: 400, mqtt: MqttReason.topicFilterInvalid },
+  // gateway/http/
+  E_ROUTE_NOT_FOUND: { http: 404, mqtt: MqttReason.unspecifiedError },
+  E_METHOD_NOT_ALLOWED: { http: 405, mqtt: MqttReason.unspecifiedError },
+  E_BODY_TOO_LARGE: { http: 413, mqtt: MqttReason.packetTooLarge },
+  E_UNSUPPORTED_MEDIA_TYPE: { http: 415, mqtt: MqttReason.payloadFormatInvalid },
+  E_NOT_SCHEDULED: { http: 404, mqtt: MqttReason.unspecifiedError },
   // store/
   E_DISK_FULL: { http: 507, mqtt: MqttReason.quotaExceeded },
   E_RECORD_TOO_LARGE: { http: 413, mqtt: MqttReason.packetTooLarge },

@@ -1,0 +1,71 @@
+/**
+ * The HTTP API without the transport: authenticate, route, and plan each
+ * request (what body to read, how big, what to run). Errors thrown here are
+ * FerryErrors; the transport turns them into `{error: {code, message}}`.
+ */
+import { FerryError } from '../../common/errors.js'
+import { checkHttpLimits, DEFAULT_HTTP_LIMITS, type HttpLimits } from './constants.js'
+import type { HttpContext, HttpDeps } from './context.js'
+import { PullConsumers } from './pull.js'
+import { headerOf, type RequestHead, type RequestPlan } from './request.js'
+import { matchRoute, type Route } from './router.js'
+import { planCancelScheduled, planPublish } from './topic-routes.js'
+import { planAck, planDeleteSubscription, planPull } from './subscription-routes.js'
+import { planGetNamespace, planHealthz, planListNamespaces, planPutNamespace, planStats } from './admin-routes.js'
+
+export const AuthCode = {
+  UNAUTHORIZED: 'E_UNAUTHORIZED',
+  FORBIDDEN: 'E_FORBIDDEN'
+} as const
+
+export class HttpCore implements HttpContext {
+  readonly limits: Readonly<HttpLimits>
+  readonly pull: PullConsumers
+
+  constructor (readonly deps: HttpDeps) {
+    const limits = { ...DEFAULT_HTTP_LIMITS, ...(deps.limits ?? {}) }
+    checkHttpLimits(limits)
+    this.limits = Object.freeze(limits)
+    this.pull = new PullConsumers(deps.dispatcher, this.limits, deps.logger)
+  }
+
+  /** Route and check a request before its body is read. Throws FerryError. */
+  plan (head: RequestHead): RequestPlan {
+    const route = matchRoute(head.method, head.path)
+    if (route.kind !== 'healthz') this.authenticate(head)
+    return this.planRoute(head, route)
+  }
+
+  async close (): Promise<void> {
+    await this.pull.close()
+  }
+
+  /**
+   * Dev mode lets anonymous clients in. Outside dev mode token authentication
+   * is not built yet, so a request without credentials is 401 and one with
+   * credentials is 403: nothing is let in by accident.
+   */
+  private authenticate (head: RequestHead): void {
+    if (this.deps.dev) return
+    if (headerOf(head, 'authorization') === undefined) {
+      throw new FerryError(AuthCode.UNAUTHORIZED, 'credentials required (Authorization header)')
+    }
+    throw new FerryError(AuthCode.FORBIDDEN, 'these credentials are not allowed here')
+  }
+
+  private planRoute (head: RequestHead, r: Route): RequestPlan {
+    switch (r.kind) {
+      case 'healthz': return planHealthz(this)
+      case 'listNamespaces': return planListNamespaces(this)
+      case 'getNamespace': return planGetNamespace(this, r.tenant, r.namespace)
+      case 'putNamespace': return planPutNamespace(this, head, r.tenant, r.namespace)
+      case 'stats': return planStats(this)
+      case 'publish': return planPublish(this, head, r)
+      case 'cancelScheduled': return planCancelScheduled(this, r, r.messageId)
+      case 'pull': return planPull(this, head, r)
+      case 'ack':
+      case 'nack': return planAck(this, head, r, r.kind)
+      case 'deleteSubscription': return planDeleteSubscription(this, r)
+    }
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Limits of the HTTP front end. Every bound has its unit in the name and a
+ * sentence of why. `HttpLimits` lets the assembly (and tests) override them.
+ */
+
+export interface HttpLimits {
+  /**
+   * Largest request body read, bytes; the request gets 413 as soon as more
+   * arrives. 8 MiB holds a full batch of typical messages and the default
+   * namespace maxMessageBytes (1 MiB) many times over, while capping what one
+   * slow client can make us hold in memory.
+   */
+  maxBodyBytes: number
+  /** Most messages in one batch publish: keeps one request's fsync wait and response bounded. */
+  batchMessagesMax: number
+  /** Largest `max` of a pull request: one response stays a few MB at most. */
+  pullMessagesMax: number
+  /** Longest `waitMs` of a pull request: below common proxy idle timeouts (60 s). */
+  pullWaitMsMax: number
+  /**
+   * A pull consumer with no request for this long is closed, so messages it
+   * was handed but never returned go back to the subscription.
+   */
+  pullConsumerIdleMs: number
+  /**
+   * Delivered-but-not-yet-returned messages buffered per pull consumer; also
+   * the most permits a pull consumer holds, so a slow HTTP client cannot pin
+   * more than this many messages away from other consumers.
+   */
+  pullBufferMessagesMax: number
+  /** Live pull consumers per gateway: each one is a dispatcher consumer with a timer. */
+  pullConsumersMax: number
+  /** Ack / nack ids in one request: bounds the work (and cursor writes) of one call. */
+  ackIdsMax: number
+}
+
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
+  maxBodyBytes: 8 * 1024 * 1024,
+  batchMessagesMax: 1000,
+  pullMessagesMax: 1000,
+  pullWaitMsMax: 30_000,
+  pullConsumerIdleMs: 60_000,
+  pullBufferMessagesMax: 1000,
+  pullConsumersMax: 10_000,
+  ackIdsMax: 10_000
+})
+
+/** Default `max` of a pull request when the query leaves it out. */
+export const PULL_MESSAGES_DEFAULT = 100
+/** Default `waitMs` of a pull request: 0 answers at once (a plain poll). */
+export const PULL_WAIT_MS_DEFAULT = 0
+/** Longest subscription or consumer name, characters (matches namespace part rules in spirit). */
+export const SUBSCRIPTION_NAME_CHARS_MAX = 256
+
+/** Longest Ferry-Property name or value, characters: user properties travel in every log record. */
+export const USER_PROPERTY_CHARS_MAX = 4096
+/** Most user properties on one message: bounds record size and MQTT forwarding work. */
+export const USER_PROPERTIES_MAX = 64
+
+export function checkHttpLimits (l: HttpLimits): void {
+  for (const [k, v] of Object.entries(l)) {
+    if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`http limit ${k} must be a positive integer`)
+  }
+  if (l.pullMessagesMax > l.pullBufferMessagesMax) {
+    // A request may ask for up to pullMessagesMax; permits are capped by the buffer size.
+    throw new Error('http limit pullMessagesMax must not exceed pullBufferMessagesMax')
+  }
+}
+
+/** Concurrent long-poll requests waiting on one pull consumer: more is a client bug, answered 429. */
+export const PULL_WAITERS_PER_CONSUMER_MAX = 64
+
+/** Longest nack reason kept, characters: it is stored with dead-lettered copies. */
+export const NACK_REASON_CHARS_MAX = 1024

@@ -1,0 +1,35 @@
+/**
+ * The transport-neutral shape of a request and a reply. transport.ts fills
+ * these from uWebSockets.js; everything else in gateway/http works on them.
+ */
+import type { HeaderPairs } from './publish-input.js'
+
+export interface RequestHead {
+  /** Uppercase. */
+  method: string
+  /** Raw path, still percent-encoded, without the query. */
+  path: string
+  /** Raw query string without `?`. */
+  query: string
+  /** Lowercase names, in arrival order, repeats kept. */
+  headers: HeaderPairs
+  remoteAddress: string
+}
+
+export interface ApiReply {
+  status: number
+  body: unknown
+}
+
+/** What the transport must do for a matched request: read at most bodyBytesMax, then run. */
+export interface RequestPlan {
+  bodyBytesMax: number
+  /** The error to answer when the body passes bodyBytesMax (413, with the reason that applies). */
+  tooLarge: () => Error
+  run: (body: Buffer, signal: AbortSignal) => Promise<ApiReply>
+}
+
+export function headerOf (head: RequestHead, name: string): string | undefined {
+  for (const [n, v] of head.headers) if (n === name) return v
+  return undefined
+}

@@ -1,0 +1,102 @@
+/**
+ * Publish (single and batch) and cancel-scheduled: the routes under
+ * `/v1/topics/{tenant}/{namespace}/{topic...}/messages`.
+ */
+import { FerryError, CommonCode } from '../../common/errors.js'
+import { checkNamespaceName, type NamespacePolicy } from '../policy/index.js'
+import { checkPublishTopicLocal, fullTopicName } from '../topic-names.js'
+import type { PublishResult } from '../dispatch/types.js'
+import { httpErrorBody, httpStatusOf } from '../error-map.js'
+import type { HttpContext } from './context.js'
+import { HttpCode } from './errors.js'
+import { messageIdOf } from './encode.js'
+import { isBatchContentType, parseBatch, propsFromHeaders, type PublishInput } from './publish-input.js'
+import { headerOf, type ApiReply, type RequestHead, type RequestPlan } from './request.js'
+
+export interface TopicRef { tenant: string, namespace: string, local: string }
+
+/** Namespace (404 if unknown), policy and full topic name; bad names are 400. */
+export function resolveTopic (ctx: HttpContext, ref: TopicRef): { namespace: string, topic: string, policy: Readonly<NamespacePolicy> } {
+  const namespace = checkNamespaceName(ref.tenant, ref.namespace)
+  const policy = ctx.deps.policies.get(namespace)
+  checkPublishTopicLocal(ref.local)
+  return { namespace, topic: fullTopicName(namespace, ref.local), policy }
+}
+
+/** The default body bound: maxBodyBytes (routes that ignore their body read and drop it, bounded too). */
+export function bodyBound (ctx: HttpContext): Pick<RequestPlan, 'bodyBytesMax' | 'tooLarge'> {
+  return {
+    bodyBytesMax: ctx.limits.maxBodyBytes,
+    tooLarge: () => new FerryError(HttpCode.BODY_TOO_LARGE, `request body larger than ${ctx.limits.maxBodyBytes} bytes`)
+  }
+}
+
+function messageTooLarge (policy: Readonly<NamespacePolicy>): FerryError {
+  return new FerryError(CommonCode.TOO_LARGE, `message larger than the namespace's maxMessageBytes (${policy.maxMessageBytes})`)
+}
+
+function published (r: PublishResult): { messageId: string, topic: string, duplicate: boolean } {
+  return { messageId: messageIdOf(r.entryId), topic: r.topic, duplicate: r.duplicate }
+}
+
+export function planPublish (ctx: HttpContext, head: RequestHead, ref: TopicRef): RequestPlan {
+  const { topic, policy } = resolveTopic(ctx, ref)
+  const contentType = headerOf(head, 'content-type')
+  const bodyTooLarge = bodyBound(ctx).tooLarge
+
+  if (isBatchContentType(contentType)) {
+    return {
+      bodyBytesMax: ctx.limits.maxBodyBytes,
+      tooLarge: bodyTooLarge,
+      run: async (body) => await publishBatch(ctx, topic, policy, parseBatch(contentType, body, Date.now(), ctx.limits.batchMessagesMax))
+    }
+  }
+  // Headers are checked before the body is read: a bad request costs no upload.
+  const props = propsFromHeaders(head.headers, Date.now())
+  const messageIsSmaller = policy.maxMessageBytes < ctx.limits.maxBodyBytes
+  return {
+    bodyBytesMax: Math.min(ctx.limits.maxBodyBytes, policy.maxMessageBytes),
+    tooLarge: messageIsSmaller ? () => messageTooLarge(policy) : bodyTooLarge,
+    run: async (payload) => {
+      const r = await ctx.deps.dispatcher.publish({ topic, payload, props })
+      return { status: 201, body: published(r) }
+    }
+  }
+}
+
+/**
+ * Every message of a batch is handed to the dispatcher in list order in one
+ * turn, so the store group-commits them together. 201 when all are durable;
+ * otherwise the status of the first failure, with a per-message outcome list
+ * so the client knows exactly which ones were stored.
+ */
+async function publishBatch (ctx: HttpContext, topic: string, policy: Readonly<NamespacePolicy>, inputs: PublishInput[]): Promise<ApiReply> {
+  for (const m of inputs) if (m.payload.length > policy.maxMessageBytes) throw messageTooLarge(policy)
+  const settled = await Promise.allSettled(inputs.map(async (m) => await ctx.deps.dispatcher.publish({ topic, payload: m.payload, props: m.props })))
+  const firstFailure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+  const results = settled.map((s) => s.status === 'fulfilled' ? published(s.value) : httpErrorBody(s.reason))
+  if (firstFailure === undefined) return { status: 201, body: { messages: results } }
+  return { status: httpStatusOf(firstFailure.reason), body: { ...httpErrorBody(firstFailure.reason), messages: results } }
+}
+
+/** Decimal entry id, as returned by publish. */
+export function parseMessageId (s: unknown): number {
+  const str = typeof s === 'number' ? String(s) : s
+  if (typeof str !== 'string' || !/^\d{1,15}$/.test(str)) {
+    throw new FerryError(CommonCode.BAD_REQUEST, `message id must be a decimal entry id, got ${JSON.stringify(s)}`)
+  }
+  return Number(str)
+}
+
+export function planCancelScheduled (ctx: HttpContext, ref: TopicRef, messageId: string): RequestPlan {
+  const { topic } = resolveTopic(ctx, ref)
+  const entryId = parseMessageId(messageId)
+  return {
+    ...bodyBound(ctx),
+    run: async () => {
+      const cancelled = await ctx.deps.dispatcher.cancelScheduled(topic, entryId)
+      if (!cancelled) throw new FerryError(HttpCode.NOT_SCHEDULED, `message ${messageId} of ${topic} is not a pending scheduled message`)
+      return { status: 200, body: { cancelled: true, messageId: messageIdOf(entryId), topic } }
+    }
+  }
+}
