@@ -10,7 +10,7 @@ import { createFileLedger, type Ledger, type RecoveryReport } from '../store/ind
 import { PolicyRegistry, type NamespacePolicyPatch } from './policy/index.js'
 import { createDispatcher, type Dispatcher } from './dispatch/index.js'
 import { createMqttFrontEnd, listenMqttTcp, mqttWebSocketBehavior, type MqttFrontEnd, type MqttListener, type MqttLimits } from './mqtt/index.js'
-import { registerHttpRoutes, type HttpApi } from './http/index.js'
+import { registerHttpRoutes, type HttpApi, type HttpLimits } from './http/index.js'
 import { uws, type TemplatedApp, type us_listen_socket } from './uws.js'
 import { FerryError } from '../common/errors.js'
 
@@ -35,6 +35,8 @@ export interface GatewayConfig {
   /** Namespaces and their policies from the config file; dev mode adds `public/default`. */
   namespaces?: Record<string, NamespacePolicyPatch>
   mqttLimits?: Partial<MqttLimits>
+  /** Overrides of the HTTP front end's limits (gateway/http/constants.ts). */
+  httpLimits?: Partial<HttpLimits>
   logger?: Logger
 }
 
@@ -95,7 +97,7 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
   const uwsApps: Array<{ app: TemplatedApp, socket: us_listen_socket }> = []
   const httpApis: HttpApi[] = []
 
-  const deps = { dispatcher, ledger, policies, siteId: config.siteId, dev: config.dev, logger: logger.child({ component: 'http' }) }
+  const deps = { dispatcher, ledger, policies, siteId: config.siteId, dev: config.dev, logger: logger.child({ component: 'http' }), limits: config.httpLimits }
   async function listenUws (app: TemplatedApp, port: number): Promise<number> {
     app.ws('/mqtt', mqttWebSocketBehavior(mqtt))
     httpApis.push(registerHttpRoutes(app, deps))

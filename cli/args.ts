@@ -1,0 +1,37 @@
+/** Argument parsers shared by the ferry commands (commander calls them per option). */
+import { InvalidArgumentError } from 'commander'
+
+export function portArg (v: string): number {
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('must be a port number 0..65535')
+  return Number(v)
+}
+
+export function intArg (v: string): number {
+  if (!/^\d{1,15}$/.test(v)) throw new InvalidArgumentError('must be a non-negative integer')
+  return Number(v)
+}
+
+export function qosArg (v: string): 0 | 1 | 2 {
+  if (v !== '0' && v !== '1' && v !== '2') throw new InvalidArgumentError('must be 0, 1 or 2')
+  return Number(v) as 0 | 1 | 2
+}
+
+/** Repeatable `--property name=value`. */
+export function propertyArg (v: string, prev: Array<[string, string]> = []): Array<[string, string]> {
+  const eq = v.indexOf('=')
+  if (eq <= 0) throw new InvalidArgumentError('must be name=value')
+  return [...prev, [v.slice(0, eq), v.slice(eq + 1)]]
+}
+
+/** Which protocol a client URL speaks. */
+export function transportOf (url: string): 'http' | 'mqtt' {
+  const scheme = url.split(':')[0]?.toLowerCase()
+  if (scheme === 'http' || scheme === 'https') return 'http'
+  if (scheme === 'mqtt' || scheme === 'mqtts' || scheme === 'ws' || scheme === 'wss') return 'mqtt'
+  throw new InvalidArgumentError(`unsupported URL scheme in ${url} (http, https, mqtt, mqtts, ws, wss)`)
+}
+
+/** Path of a topic on the HTTP API: each level percent-encoded, `/` kept. */
+export function topicPath (namespace: string, topic: string): string {
+  return `${namespace}/${topic.split('/').map(encodeURIComponent).join('/')}`
+}

@@ -1,0 +1,143 @@
+/**
+ * `ferry pub` and `ferry sub`: small clients for trying a site out.
+ *
+ * They speak HTTP by default (fetch, built into Node: no extra dependency,
+ * durable pull subscriptions with acks, works through any HTTP proxy). With
+ * an mqtt://, mqtts://, ws:// or wss:// URL they speak MQTT through the `mqtt`
+ * package, loaded only then (it is a devDependency: present in a checkout,
+ * absent from a production install, where the command says so).
+ * For https/mqtts with the dev CA, set NODE_EXTRA_CA_CERTS=DATA/certs/ca.crt.
+ */
+import { readFile } from 'node:fs/promises'
+import { FerryError } from '../common/errors.js'
+import { topicPath, transportOf } from './args.js'
+
+export interface PubOptions {
+  topic: string
+  message?: string
+  file?: string
+  url: string
+  namespace: string
+  qos: 0 | 1 | 2
+  key?: string
+  priority?: number
+  delayMs?: number
+  property?: Array<[string, string]>
+}
+
+export interface SubOptions {
+  topic: string
+  url: string
+  namespace: string
+  subscription: string
+  mode: string
+  count: number
+  qos: 0 | 1 | 2
+}
+
+/** Long-poll wait of `ferry sub` over HTTP, ms: below the gateway's pullWaitMsMax default. */
+const SUB_POLL_WAIT_MS = 20_000
+/** Messages asked per poll by `ferry sub`. */
+const SUB_POLL_MESSAGES_MAX = 100
+
+interface MqttModule {
+  connectAsync: (url: string, opts?: Record<string, unknown>) => Promise<MqttClientLike>
+}
+interface MqttClientLike {
+  publishAsync: (topic: string, message: Buffer, opts: Record<string, unknown>) => Promise<unknown>
+  subscribeAsync: (filter: string, opts: Record<string, unknown>) => Promise<unknown>
+  on: (event: 'message', cb: (topic: string, payload: Buffer) => void) => void
+  endAsync: () => Promise<void>
+}
+
+async function loadMqtt (): Promise<MqttModule> {
+  try {
+    return await import('mqtt') as unknown as MqttModule
+  } catch {
+    throw new FerryError('E_CONFIG', 'MQTT URLs need the mqtt package (npm install mqtt); use an http:// URL instead')
+  }
+}
+
+async function errorOf (res: Response): Promise<FerryError> {
+  const text = await res.text()
+  try {
+    const body = JSON.parse(text) as { error?: { code?: string, message?: string } }
+    return new FerryError(body.error?.code ?? 'E_HTTP', `${res.status}: ${body.error?.message ?? text}`)
+  } catch {
+    return new FerryError('E_HTTP', `${res.status}: ${text}`)
+  }
+}
+
+export async function runPub (o: PubOptions): Promise<void> {
+  const payload = o.file !== undefined ? await readFile(o.file) : Buffer.from(o.message ?? '', 'utf8')
+  if (transportOf(o.url) === 'mqtt') {
+    const mqtt = await loadMqtt()
+    const client = await mqtt.connectAsync(o.url, { protocolVersion: 5 })
+    const userProperties: Record<string, string> = {}
+    if (o.key !== undefined) userProperties['ferry-key'] = o.key
+    if (o.priority !== undefined) userProperties['ferry-priority'] = String(o.priority)
+    if (o.delayMs !== undefined) userProperties['ferry-delay-ms'] = String(o.delayMs)
+    for (const [n, v] of o.property ?? []) userProperties[n] = v
+    await client.publishAsync(o.topic, payload, { qos: o.qos, properties: { userProperties } })
+    await client.endAsync()
+    process.stdout.write(`published topic=${o.topic}\n`)
+    return
+  }
+  const headers = new Headers({ 'content-type': 'application/octet-stream' })
+  if (o.key !== undefined) headers.set('ferry-key', o.key)
+  if (o.priority !== undefined) headers.set('ferry-priority', String(o.priority))
+  if (o.delayMs !== undefined) headers.set('ferry-delay-ms', String(o.delayMs))
+  for (const [n, v] of o.property ?? []) headers.append('ferry-property', `${encodeURIComponent(n)}=${encodeURIComponent(v)}`)
+  const res = await fetch(`${o.url}/v1/topics/${topicPath(o.namespace, o.topic)}/messages`, { method: 'POST', headers, body: payload })
+  if (!res.ok) throw await errorOf(res)
+  const r = await res.json() as { messageId: string, topic: string }
+  process.stdout.write(`published topic=${r.topic} messageId=${r.messageId}\n`)
+}
+
+function line (topic: string, payload: Buffer | string): string {
+  return `${topic} ${typeof payload === 'string' ? payload : payload.toString('utf8')}\n`
+}
+
+export async function runSub (o: SubOptions, signal: AbortSignal): Promise<void> {
+  let seen = 0
+  const enough = (): boolean => o.count > 0 && seen >= o.count
+  if (transportOf(o.url) === 'mqtt') {
+    const mqtt = await loadMqtt()
+    const client = await mqtt.connectAsync(o.url, { protocolVersion: 5 })
+    await new Promise<void>((resolve, reject) => {
+      signal.addEventListener('abort', () => { resolve() }, { once: true })
+      client.on('message', (topic, payload) => {
+        if (enough()) return
+        seen++
+        process.stdout.write(line(topic, payload))
+        if (enough()) resolve()
+      })
+      client.subscribeAsync(o.topic, { qos: o.qos }).catch(reject)
+    })
+    await client.endAsync()
+    return
+  }
+  const base = `${o.url}/v1/topics/${topicPath(o.namespace, o.topic)}/subscriptions/${encodeURIComponent(o.subscription)}`
+  while (!enough() && !signal.aborted) {
+    const want = o.count > 0 ? Math.min(SUB_POLL_MESSAGES_MAX, o.count - seen) : SUB_POLL_MESSAGES_MAX
+    let res: Response
+    try {
+      res = await fetch(`${base}/messages?max=${want}&waitMs=${SUB_POLL_WAIT_MS}&mode=${encodeURIComponent(o.mode)}`, { signal })
+    } catch (err) {
+      if (signal.aborted) return
+      throw err
+    }
+    if (!res.ok) throw await errorOf(res)
+    const { messages } = await res.json() as { messages: Array<{ messageId: string, topic: string, payload?: string, payloadBase64: string }> }
+    if (messages.length === 0) continue
+    for (const m of messages) process.stdout.write(line(m.topic, m.payload ?? Buffer.from(m.payloadBase64, 'base64')))
+    seen += messages.length
+    // Ack after printing: a crash in between shows the message again, never loses it.
+    const ack = await fetch(`${base}/ack`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messageIds: messages.map((m) => m.messageId) })
+    })
+    if (!ack.ok) throw await errorOf(ack)
+  }
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+/**
+ * The `ferry` command: `ferry gateway` runs a site; `ferry pub` / `ferry sub`
+ * are small clients for trying one out.
+ */
+import { Command, Option } from 'commander'
+import { isFerryError } from '../common/errors.js'
+import { intArg, portArg, propertyArg, qosArg } from './args.js'
+import { runGateway, type GatewayOptions } from './gateway-command.js'
+import { runPub, runSub, type PubOptions, type SubOptions } from './client-commands.js'
+
+const DEFAULT_URL = 'http://127.0.0.1:8080'
+const DEFAULT_NAMESPACE = 'public/default'
+
+function fail (err: unknown): never {
+  process.stderr.write(`ferry: ${isFerryError(err) || err instanceof Error ? err.message : String(err)}\n`)
+  process.exit(1)
+}
+
+const program = new Command()
+program.name('ferry').description('Ferry: geo-replicated edge message gateway').showHelpAfterError()
+
+program.command('gateway')
+  .description('run a site gateway')
+  .option('--dev', 'dev mode: anonymous clients, plain listeners, throwaway certificates in DATA/certs')
+  .option('--data <dir>', 'data directory (ledger in DATA/ledger)')
+  .option('--site <id>', 'site id (dev mode default: dev)')
+  .option('--host <addr>', 'address to bind', undefined)
+  .option('--mqtt <port>', 'plain MQTT port (dev only)', portArg)
+  .option('--mqtts <port>', 'MQTT over TLS port', portArg)
+  .option('--http <port>', 'plain HTTP + WebSocket port (dev only)', portArg)
+  .option('--https <port>', 'HTTPS + secure WebSocket port', portArg)
+  .option('--cert <file>', 'site certificate (PEM)')
+  .option('--key <file>', 'site private key (PEM)')
+  .option('--config <file>', 'site config file (JSON); flags override it')
+  .option('--log-level <level>', 'pino log level (default info, or FERRY_LOG_LEVEL)')
+  .action(async (opts: GatewayOptions) => {
+    try { await runGateway(opts) } catch (err) { fail(err) }
+  })
+
+program.command('pub')
+  .description('publish one message')
+  .requiredOption('-t, --topic <topic>', 'topic (within --namespace for HTTP)')
+  .option('-m, --message <text>', 'payload text')
+  .option('-f, --file <file>', 'payload from a file')
+  .option('--url <url>', 'gateway URL: http(s):// or mqtt(s)://, ws(s)://', DEFAULT_URL)
+  .option('--namespace <tenant/ns>', 'namespace (HTTP)', DEFAULT_NAMESPACE)
+  .addOption(new Option('--qos <qos>', 'MQTT QoS').argParser(qosArg).default(1))
+  .option('--key <key>', 'message key')
+  .option('--priority <n>', 'priority 0..9', intArg)
+  .option('--delay-ms <ms>', 'deliver after this delay', intArg)
+  .option('--property <name=value>', 'user property (repeatable)', propertyArg)
+  .action(async (opts: PubOptions) => {
+    try { await runPub(opts) } catch (err) { fail(err) }
+  })
+
+program.command('sub')
+  .description('print messages, one line each: "<topic> <payload>"')
+  .requiredOption('-t, --topic <topic>', 'topic (HTTP) or topic filter (MQTT)')
+  .option('--count <n>', 'exit after this many messages (0: never)', intArg, 0)
+  .option('--url <url>', 'gateway URL: http(s):// or mqtt(s)://, ws(s)://', DEFAULT_URL)
+  .option('--namespace <tenant/ns>', 'namespace (HTTP)', DEFAULT_NAMESPACE)
+  .option('--subscription <name>', 'durable subscription name (HTTP)', 'ferry-cli')
+  .option('--mode <mode>', 'subscription mode (HTTP): exclusive, failover, shared, key_shared', 'shared')
+  .addOption(new Option('--qos <qos>', 'MQTT QoS').argParser(qosArg).default(1))
+  .action(async (opts: SubOptions) => {
+    const stop = new AbortController()
+    process.once('SIGINT', () => { stop.abort() })
+    process.once('SIGTERM', () => { stop.abort() })
+    try { await runSub(opts, stop.signal); process.exit(0) } catch (err) { fail(err) }
+  })
+
+program.parseAsync(process.argv).catch(fail)
