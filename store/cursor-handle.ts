@@ -1,6 +1,8 @@
 /**
  * The Cursor object handed to callers: a thin view over CursorState that
  * routes every mutation through the ledger (so it is logged and durable).
+ * After the ledger reopens from disk (failed fsync) the handle finds the
+ * rebuilt state by name, so callers may keep their handles.
  */
 import type { CursorState } from './cursor-state.js'
 import type { TopicState } from './topic-state.js'
@@ -8,23 +10,40 @@ import type { Cursor, EntryId, TopicName } from './types.js'
 
 /** What a cursor needs from its ledger. */
 export interface CursorHost {
+  /** Bumped whenever the in-memory state is rebuilt. */
+  readonly stateGeneration: number
+  lookupCursor: (topic: TopicName, sub: string) => { t: TopicState, c: CursorState } | undefined
   cursorAck: (t: TopicState, c: CursorState, ids: readonly EntryId[]) => Promise<void>
   cursorAckCumulative: (t: TopicState, c: CursorState, upTo: EntryId) => Promise<void>
   cursorDeliveries: (t: TopicState, c: CursorState, ids: readonly EntryId[]) => Promise<void>
 }
 
 export class CursorHandle implements Cursor {
-  constructor (private readonly host: CursorHost, private readonly t: TopicState, readonly state: CursorState) {}
+  private generation: number
+
+  constructor (private readonly host: CursorHost, private t: TopicState, private c: CursorState) {
+    this.generation = host.stateGeneration
+  }
+
+  /** The live state (re-found after a rebuild; the last known one if the cursor is gone). */
+  private live (): { t: TopicState, c: CursorState } {
+    if (this.generation !== this.host.stateGeneration) {
+      const found = this.host.lookupCursor(this.t.name, this.c.sub)
+      if (found !== undefined) { this.t = found.t; this.c = found.c }
+      this.generation = this.host.stateGeneration
+    }
+    return { t: this.t, c: this.c }
+  }
 
   get topic (): TopicName { return this.t.name }
-  get subscription (): string { return this.state.sub }
-  get durable (): boolean { return this.state.durable }
-  markDelete (): EntryId { return this.state.markDelete }
-  isAcked (entryId: EntryId): boolean { return this.state.isAcked(entryId) }
-  ackedRanges (): ReadonlyArray<readonly [EntryId, EntryId]> { return this.state.rangePairs() }
-  async ack (entryIds: readonly EntryId[]): Promise<void> { await this.host.cursorAck(this.t, this.state, entryIds) }
-  async ackCumulative (upTo: EntryId): Promise<void> { await this.host.cursorAckCumulative(this.t, this.state, upTo) }
-  deliveryCount (entryId: EntryId): number { return this.state.deliveryCount(entryId) }
-  async recordDeliveries (entryIds: readonly EntryId[]): Promise<void> { await this.host.cursorDeliveries(this.t, this.state, entryIds) }
-  backlogEntries (): number { return this.state.backlog(this.t.index.first, this.t.committedNext) }
+  get subscription (): string { return this.c.sub }
+  get durable (): boolean { return this.c.durable }
+  markDelete (): EntryId { return this.live().c.markDelete }
+  isAcked (entryId: EntryId): boolean { return this.live().c.isAcked(entryId) }
+  ackedRanges (): ReadonlyArray<readonly [EntryId, EntryId]> { return this.live().c.rangePairs() }
+  async ack (entryIds: readonly EntryId[]): Promise<void> { const { t, c } = this.live(); await this.host.cursorAck(t, c, entryIds) }
+  async ackCumulative (upTo: EntryId): Promise<void> { const { t, c } = this.live(); await this.host.cursorAckCumulative(t, c, upTo) }
+  deliveryCount (entryId: EntryId): number { return this.live().c.deliveryCount(entryId) }
+  async recordDeliveries (entryIds: readonly EntryId[]): Promise<void> { const { t, c } = this.live(); await this.host.cursorDeliveries(t, c, entryIds) }
+  backlogEntries (): number { const { t, c } = this.live(); return c.backlog(t.index.first, t.committedNext) }
 }

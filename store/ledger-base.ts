@@ -47,6 +47,8 @@ export abstract class LedgerBase implements Ledger, CursorHost {
   protected isClosed = false
   protected fenced = false
   protected appendsTotal = 0
+  /** Bumped whenever the in-memory state is rebuilt (cursor handles re-find their state). */
+  stateGeneration = 0
   private readonly appendListeners = new Set<AppendListener>()
   private readonly topicListeners = new Set<TopicListener>()
   private readonly handles = new WeakMap<CursorState, CursorHandle>()
@@ -112,6 +114,7 @@ export abstract class LedgerBase implements Ledger, CursorHost {
 
   /** Forget every piece of in-memory state (before a reopen from disk). */
   protected resetState (): void {
+    this.stateGeneration++
     this.topicsByName = new Map()
     this.topicsById = []
     this.nextTopicId = 1
@@ -409,6 +412,12 @@ export abstract class LedgerBase implements Ledger, CursorHost {
     } else {
       t.cursors?.delete(subscription)
     }
+  }
+
+  lookupCursor (topic: TopicName, sub: string): { t: TopicState, c: CursorState } | undefined {
+    const t = this.topicsByName.get(topic)
+    const c = t?.cursors?.get(sub)
+    return t === undefined || c === undefined ? undefined : { t, c }
   }
 
   private cursorLive (t: TopicState, c: CursorState): boolean {

@@ -1,0 +1,64 @@
+/**
+ * The real disk: node:fs/promises, nothing else. Only this file imports node:fs.
+ */
+import { open, unlink, rename, readdir, mkdir, stat } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
+import type { Disk, DiskFile } from './disk.js'
+
+class RealFile implements DiskFile {
+  constructor (private readonly fh: FileHandle) {}
+
+  async write (buf: Buffer, position: number): Promise<void> {
+    let done = 0
+    while (done < buf.length) {
+      const { bytesWritten } = await this.fh.write(buf, done, buf.length - done, position + done)
+      done += bytesWritten
+    }
+  }
+
+  async read (position: number, length: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(length)
+    let got = 0
+    while (got < length) {
+      const { bytesRead } = await this.fh.read(buf, got, length - got, position + got)
+      if (bytesRead === 0) break
+      got += bytesRead
+    }
+    return got === length ? buf : buf.subarray(0, got)
+  }
+
+  async datasync (): Promise<void> { await this.fh.datasync() }
+  async truncate (length: number): Promise<void> { await this.fh.truncate(length) }
+  async size (): Promise<number> { return (await this.fh.stat()).size }
+  async close (): Promise<void> { await this.fh.close() }
+}
+
+export const realDisk: Disk = {
+  async open (path, create) {
+    try {
+      return new RealFile(await open(path, 'r+'))
+    } catch (err) {
+      if (!create || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      return new RealFile(await open(path, 'w+'))
+    }
+  },
+  async unlink (path) { await unlink(path) },
+  async rename (from, to) { await rename(from, to) },
+  async list (dir) {
+    try { return await readdir(dir) } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw err
+    }
+  },
+  async mkdirp (dir) { await mkdir(dir, { recursive: true }) },
+  async stat (path) {
+    try { return (await stat(path)).size } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+  },
+  async syncDir (dir) {
+    const fh = await open(dir, 'r')
+    try { await fh.sync() } finally { await fh.close() }
+  }
+}

@@ -1,0 +1,443 @@
+/**
+ * FileLedger: the site's shared, segmented, append-only commit log.
+ *
+ * Layout (see DESIGN.part.md): `dir/seg-<id>.log` segment files of framed CBOR
+ * records ([u32 length][u32 crc32c over position + payload][payload]) and
+ * `dir/ckpt-<lsn>.ckpt` checkpoints. Every topic, cursor, meta and tombstone
+ * change is a record in the same log; memory-durability topics never touch it.
+ *
+ * Fault model (what the disk may do to us; disk/sim-disk.ts simulates each):
+ *  1. Power loss: bytes not fdatasync'ed may be lost, partly written (torn),
+ *     or filled with garbage; directory changes not synced may be undone.
+ *  2. Bit rot / misdirected writes: any byte at rest may change. The frame
+ *     checksum covers the frame's own position, so a frame at the wrong place
+ *     fails like a flipped bit.
+ *  3. fdatasync fails (EIO): the pages it covered can no longer be trusted,
+ *     and a retried fsync may report success without writing them
+ *     (PostgreSQL "fsyncgate"). We never retry.
+ *  4. Write fails with ENOSPC (possibly after a partial write) or EIO.
+ *
+ * Recovery decisions (recovery.ts), one per case:
+ *  | what is found                                   | decision                                              |
+ *  |-------------------------------------------------|-------------------------------------------------------|
+ *  | last segment ends in a partial frame            | torn tail: truncate, report truncatedBytes             |
+ *  | checksum/length mismatch in the last segment    | end of log: truncate there, corruptRecords++           |
+ *  | last segment with a bad header (torn creation)  | rewrite the header, report its bytes as truncated      |
+ *  | checksum mismatch or short frame in a sealed    | E_STORE_CORRUPT on open (details: segment, offset);    |
+ *  |   (fully fsynced, not last) segment             |   with repair: true the log is cut there and the later |
+ *  |                                                 |   segments renamed *.quarantined (not deleted)         |
+ *  | damage before the checkpoint's replay point     | E_STORE_CORRUPT even with repair (cannot cut there)    |
+ *  | checkpoint unreadable (checksum, version)       | use the previous one, corruptRecords++                 |
+ *  | a segment id missing between two others         | E_STORE_CORRUPT                                        |
+ *  | no checkpoint and the first segment is not 1    | E_STORE_CORRUPT                                        |
+ *  | valid checksum but undecodable CBOR             | E_STORE_CORRUPT (a bug, not a disk fault)              |
+ * Runtime decisions (log-writer.ts):
+ *  | write fails ENOSPC / EIO   | reject the batch and all queued records (E_DISK_FULL / E_STORE_IO), fence,  |
+ *  |                            | cut the log at the end of the last good write, reopen from disk             |
+ *  | fdatasync fails            | reject every un-synced record (E_FSYNC_FAILED), fence, cut the log at the  |
+ *  |                            | last successful fsync (async appends after it are lost), reopen from disk  |
+ * Reopen runs at most FENCE_REOPEN_ATTEMPTS_MAX times in a row; while fenced,
+ * writes fail with E_FENCED. Acknowledged sync appends are never lost: they
+ * lie below the last successful fsync. Async appends may be lost on power
+ * loss or failed fsync, and their entry ids may then be given to new entries.
+ */
+import { performance } from 'node:perf_hooks'
+import { LedgerBase, type Submitted } from './ledger-base.js'
+import { LogWriter, type WriterFailure } from './log-writer.js'
+import { recoverLog } from './recovery.js'
+import { checkpointName, encodeSnapshot, writeCheckpointFile, type Snapshot } from './checkpoint.js'
+import { RecordKind, decodeRecord, encodeRecord, estimateMessageBytes, type LogRecord } from './records.js'
+import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
+import { SEGMENT_HEADER_BYTES, lsnOf, offsetOfLsn, segmentName, segmentOfLsn } from './segment.js'
+import { StoreCode, storeError } from './errors.js'
+import { realDisk } from './disk/real-disk.js'
+import { resolveOptions, type FileLedgerOptions } from './options.js'
+import * as C from './constants.js'
+import type { Disk, DiskFile } from './disk/disk.js'
+import type { TopicState } from './topic-state.js'
+import { Durability, type EntryId, type LedgerEntry, type LedgerStats, type Lsn, type RecoveryReport } from './types.js'
+import assert from 'node:assert/strict'
+
+/** Open read handles of sealed segments kept at once. */
+const READ_HANDLES_MAX = 32
+/** Largest pad record: memory-topic lsns squeezed between two log records. */
+const PAD_BYTES_MAX = 64 * 1024
+const CONTROL_RECORD_BYTES = 32
+
+export class FileLedger extends LedgerBase {
+  private readonly disk: Disk
+  private readonly dir: string
+  private writer: LogWriter | null = null
+  private segments: number[] = []
+  private segmentTimes = new Map<number, number>()
+  private checkpointLsns: number[] = []
+  private lastAssignedLsn = 0
+  private readonly readFiles = new Map<number, Promise<DiskFile>>()
+  private reopening: Promise<void> | null = null
+  private checkpointing: Promise<void> | null = null
+  private retentionRunning: Promise<number> | null = null
+  private readonly maxPayloadBytes: number
+
+  constructor (private readonly fopts: FileLedgerOptions) {
+    const base = resolveOptions(fopts)
+    const segmentSizeBytes = fopts.segmentSizeBytes ?? C.SEGMENT_SIZE_BYTES_DEFAULT
+    assert.ok(segmentSizeBytes <= C.SEGMENT_SIZE_BYTES_CEILING, 'segment offsets fit in 32 bits')
+    // A record must fit in a segment with its header.
+    base.maxRecordBytes = Math.min(base.maxRecordBytes, segmentSizeBytes - SEGMENT_HEADER_BYTES)
+    super(base)
+    this.disk = fopts.disk ?? realDisk
+    this.dir = fopts.dir
+    this.maxPayloadBytes = base.maxRecordBytes
+  }
+
+  private get writerOptions (): ConstructorParameters<typeof LogWriter>[1] {
+    return {
+      dir: this.dir,
+      segmentSizeBytes: this.fopts.segmentSizeBytes ?? C.SEGMENT_SIZE_BYTES_DEFAULT,
+      groupCommitMaxBytes: this.fopts.groupCommitMaxBytes ?? C.GROUP_COMMIT_BYTES_MAX_DEFAULT,
+      groupCommitWaitMs: this.fopts.groupCommitWaitMs ?? C.GROUP_COMMIT_WAIT_MS_DEFAULT,
+      asyncFlushMs: this.fopts.asyncFlushMs ?? C.ASYNC_FLUSH_MS_DEFAULT,
+      tailCacheBytes: this.fopts.tailCacheBytes ?? C.TAIL_CACHE_BYTES_MAX_DEFAULT
+    }
+  }
+
+  protected memBacked (durability: Durability): boolean { return durability === Durability.memory }
+
+  // ---- open / recovery ------------------------------------------------------
+
+  protected async recoverState (): Promise<RecoveryReport> {
+    return await this.recoverFromDisk(undefined)
+  }
+
+  private async recoverFromDisk (cutLsn: number | undefined): Promise<RecoveryReport> {
+    const started = performance.now()
+    this.segmentTimes = new Map()
+    const out = await recoverLog({
+      disk: this.disk,
+      dir: this.dir,
+      repair: this.fopts.repair ?? false,
+      payloadBytesMax: this.maxPayloadBytes,
+      cutLsn,
+      onEvent: this.opts.onEvent,
+      restore: (s) => this.restoreSnapshot(s),
+      apply: (rec, lsn, bytes) => {
+        if (rec.kind === RecordKind.message) this.noteSegmentTime(segmentOfLsn(lsn), rec.publishTime)
+        this.applyRecord(rec, lsn, bytes)
+      }
+    })
+    this.segments = out.segmentIds
+    this.checkpointLsns = out.checkpointLsns.slice().sort((a, b) => a - b)
+    const w = new LogWriter(this.disk, this.writerOptions, out.lastSegmentId, out.file, out.endOffset, (f) => this.onWriterFailure(f))
+    w.onSegmentCreated = (id) => { this.segments.push(id) }
+    this.writer = w
+    this.lastAssignedLsn = w.tailLsn - 1
+    this.commitAllRecovered()
+    const report: RecoveryReport = {
+      durationMs: performance.now() - started,
+      segments: this.segments.length,
+      recordsReplayed: out.recordsReplayed,
+      truncatedBytes: out.truncatedBytes,
+      corruptRecords: out.corruptRecords,
+      topics: this.topicsByName.size
+    }
+    this.opts.onEvent('recovered', { ...report })
+    return report
+  }
+
+  private restoreSnapshot (s: Snapshot): void {
+    for (const t of s.topics) {
+      this.topicsByName.set(t.name, t)
+      this.topicsById[t.id] = t
+    }
+    this.nextTopicId = s.nextTopicId
+    this.meta = s.meta
+    for (const [id, ms] of s.segmentTimes) this.segmentTimes.set(id, ms)
+  }
+
+  private noteSegmentTime (segmentId: number, publishMs: number): void {
+    const prev = this.segmentTimes.get(segmentId)
+    if (prev === undefined || publishMs > prev) this.segmentTimes.set(segmentId, publishMs)
+  }
+
+  // ---- failure: fence, cut, reopen ----------------------------------------------
+
+  private onWriterFailure (f: WriterFailure): void {
+    this.fenced = true
+    this.opts.onEvent('fenced', { code: f.error.code, cutLsn: f.cutLsn, cause: String(f.error.cause) })
+    this.reopening = this.reopenLoop(f.cutLsn).finally(() => { this.reopening = null })
+  }
+
+  private async reopenLoop (cutLsn: number): Promise<void> {
+    for (let attempt = 1; attempt <= C.FENCE_REOPEN_ATTEMPTS_MAX; attempt++) {
+      if (this.isClosed) return
+      try {
+        await this.writer?.abandon()
+        this.writer = null
+        await this.closeReadFiles()
+        this.resetState()
+        await this.recoverFromDisk(cutLsn)
+        this.fenced = false
+        this.opts.onEvent('unfenced', { attempt })
+        return
+      } catch (err) {
+        this.opts.onEvent('reopen-failed', { attempt, err: String(err) })
+        await new Promise((resolve) => setTimeout(resolve, C.FENCE_REOPEN_BACKOFF_MS))
+      }
+    }
+    this.opts.onEvent('fenced-permanently', { attempts: C.FENCE_REOPEN_ATTEMPTS_MAX })
+  }
+
+  /** Resolves when a reopen in progress has finished (tests, and callers that want to retry). */
+  async whenUnfenced (): Promise<void> {
+    while (this.reopening !== null) await this.reopening
+  }
+
+  // ---- writes -------------------------------------------------------------------------
+
+  protected submit (rec: LogRecord, durability: Durability): Submitted {
+    if (durability === Durability.memory) {
+      const bytes = rec.kind === RecordKind.message ? estimateMessageBytes(rec.payload, rec.props) : CONTROL_RECORD_BYTES
+      if (bytes > this.opts.maxRecordBytes) throw tooLarge(bytes, this.opts.maxRecordBytes)
+      this.lastAssignedLsn += 1
+      return { lsn: this.lastAssignedLsn, bytes, done: this.resolvedDone }
+    }
+    const w = this.writer
+    if (w === null || this.fenced || w.failed) throw storeError(StoreCode.FENCED, 'ledger is fenced after a failed write or fsync; it is recovering')
+    const body = encodeRecord(rec)
+    const bytes = body.length + FRAME_HEADER_BYTES
+    if (bytes > this.opts.maxRecordBytes) throw tooLarge(bytes, this.opts.maxRecordBytes)
+    while (w.tailLsn <= this.lastAssignedLsn) this.pad(w)
+    const s = w.append(body, durability === Durability.sync)
+    this.lastAssignedLsn = s.lsn
+    if (rec.kind === RecordKind.message) this.noteSegmentTime(segmentOfLsn(s.lsn), rec.publishTime)
+    return s
+  }
+
+  /** Memory-topic lsns used up the gap after the last record: skip past them. */
+  private pad (w: LogWriter): void {
+    const gap = Math.min(PAD_BYTES_MAX, this.lastAssignedLsn - w.tailLsn + 1)
+    const body = encodeRecord({ kind: RecordKind.pad, fill: Buffer.alloc(Math.max(0, gap - FRAME_HEADER_BYTES - 8)) })
+    w.append(body, false).done.catch(() => {})
+  }
+
+  protected async barrier (durability: Durability): Promise<void> {
+    if (durability === Durability.memory || this.writer === null) return
+    await this.writer.barrier(durability === Durability.sync)
+  }
+
+  lastLsn (): Lsn { return this.lastAssignedLsn }
+
+  // ---- reads --------------------------------------------------------------------------
+
+  protected async readStored (t: TopicState, from: EntryId, to: EntryId, maxBytes: number): Promise<LedgerEntry[]> {
+    if (this.reopening !== null) await this.whenUnfenced()
+    const w = this.writer
+    if (w === null) throw storeError(StoreCode.STORE_CLOSED, 'ledger is not open')
+    const out: LedgerEntry[] = []
+    let payloadBytes = 0
+    let block: Buffer | undefined
+    let blockLsn = 0
+    let id = from
+    while (id < to && id < t.index.next && id >= t.index.first) {
+      const lsn = t.index.lsnOf(id)
+      const bytes = t.index.bytesOf(id)
+      let frame = w.tail.get(lsn, bytes)
+      if (frame === undefined) {
+        if (block === undefined || lsn < blockLsn || lsn + bytes > blockLsn + block.length) {
+          // One read covering this entry and as many following ones of the topic as fit in a block.
+          const seg = segmentOfLsn(lsn)
+          let endLsn = lsn + bytes
+          let budget = maxBytes - payloadBytes
+          for (let k = id + 1; k < to && budget > 0; k++) {
+            const l = t.index.lsnOf(k)
+            const b = t.index.bytesOf(k)
+            if (segmentOfLsn(l) !== seg || l + b - lsn > C.READ_BLOCK_BYTES_MAX) break
+            endLsn = l + b
+            budget -= b
+          }
+          block = await this.readBlock(seg, offsetOfLsn(lsn), endLsn - lsn)
+          blockLsn = lsn
+          if (block.length < bytes) break // the segment went away under us (retention)
+        }
+        frame = block.subarray(lsn - blockLsn, lsn - blockLsn + bytes)
+      }
+      const e = this.decodeEntry(t, id, lsn, frame)
+      if (out.length > 0 && payloadBytes + e.payload.length > maxBytes) break
+      payloadBytes += e.payload.length
+      out.push(e)
+      id++
+    }
+    return out
+  }
+
+  private decodeEntry (t: TopicState, entryId: EntryId, lsn: Lsn, frame: Buffer): LedgerEntry {
+    const r = checkFrame(frame, 0, segmentOfLsn(lsn), offsetOfLsn(lsn), this.maxPayloadBytes)
+    if (r.status !== FrameStatus.ok || r.payloadBytes + FRAME_HEADER_BYTES !== frame.length) {
+      throw storeError(StoreCode.STORE_CORRUPT, `entry ${t.name}#${entryId} fails its checksum at lsn ${lsn}`, { details: { topic: t.name, entryId, lsn } })
+    }
+    const rec = decodeRecord(frame.subarray(FRAME_HEADER_BYTES))
+    if (rec.kind !== RecordKind.message || rec.entryId !== entryId || rec.topicId !== t.id) {
+      throw storeError(StoreCode.STORE_CORRUPT, `index points ${t.name}#${entryId} at a different record (lsn ${lsn})`)
+    }
+    return { topic: t.name, entryId, lsn, publishTime: rec.publishTime, payload: rec.payload, props: rec.props }
+  }
+
+  private async readBlock (segmentId: number, offset: number, length: number): Promise<Buffer> {
+    const w = this.writer as LogWriter
+    if (segmentId === w.activeSegmentId) return await w.activeFile.read(offset, length)
+    let fp = this.readFiles.get(segmentId)
+    if (fp === undefined) {
+      if (this.readFiles.size >= READ_HANDLES_MAX) {
+        const [oldId, old] = this.readFiles.entries().next().value as [number, Promise<DiskFile>]
+        this.readFiles.delete(oldId)
+        old.then(async (f) => { await f.close() }, () => {})
+      }
+      fp = this.disk.open(`${this.dir}/${segmentName(segmentId)}`, false)
+      this.readFiles.set(segmentId, fp)
+    }
+    try {
+      return await (await fp).read(offset, length)
+    } catch (err) {
+      this.readFiles.delete(segmentId)
+      if (!this.segments.includes(segmentId)) return Buffer.alloc(0)
+      throw storeError(StoreCode.IO, `read of ${segmentName(segmentId)} failed`, { cause: err })
+    }
+  }
+
+  private async closeReadFiles (): Promise<void> {
+    const all = [...this.readFiles.values()]
+    this.readFiles.clear()
+    for (const fp of all) await fp.then(async (f) => { await f.close() }, () => {})
+  }
+
+  // ---- checkpoint -----------------------------------------------------------------------
+
+  async checkpoint (): Promise<void> {
+    this.checkWritable()
+    while (this.checkpointing !== null) await this.checkpointing
+    this.checkpointing = this.writeCheckpoint().finally(() => { this.checkpointing = null })
+    await this.checkpointing
+  }
+
+  private async writeCheckpoint (): Promise<void> {
+    const w = this.writer as LogWriter
+    // Synchronously: the boundary and the state as of that boundary.
+    const replayFrom = w.tailLsn
+    const newest = this.checkpointLsns[this.checkpointLsns.length - 1]
+    if (newest === replayFrom) return
+    const topics: TopicState[] = []
+    for (const t of this.topicsByName.values()) if (t.durability !== Durability.memory) topics.push(t)
+    const body = encodeSnapshot({ replayFrom, nextTopicId: this.nextTopicId, topics, meta: this.meta, segmentTimes: [...this.segmentTimes] })
+    // The snapshot is valid once the log is durable through its boundary.
+    await w.barrier(true)
+    await writeCheckpointFile(this.disk, this.dir, replayFrom, body)
+    this.checkpointLsns.push(replayFrom)
+    while (this.checkpointLsns.length > C.CHECKPOINTS_KEPT) {
+      const old = this.checkpointLsns.shift() as number
+      await this.disk.unlink(`${this.dir}/${checkpointName(old)}`).catch(() => {})
+    }
+    this.opts.onEvent('checkpoint', { replayFrom, bytes: body.length, topics: topics.length })
+  }
+
+  // ---- retention ---------------------------------------------------------------------------
+
+  async runRetention (): Promise<number> {
+    this.checkWritable()
+    while (this.retentionRunning !== null) await this.retentionRunning
+    this.retentionRunning = this.retention().finally(() => { this.retentionRunning = null })
+    return await this.retentionRunning
+  }
+
+  private async retention (): Promise<number> {
+    // Old segments may only go once a checkpoint holds every state they carry.
+    await this.checkpoint()
+    const w = this.writer as LogWriter
+    const now = this.opts.nowMs()
+    let neededLsn = this.checkpointLsns[this.checkpointLsns.length - 1] ?? 0
+    const boundaryCache = new Map<number, number>()
+    /** Lsn where the first segment holding an entry not older than ms starts. */
+    const notOlderLsn = (ms: number): number => {
+      let lsn = boundaryCache.get(ms)
+      if (lsn === undefined) {
+        lsn = Number.POSITIVE_INFINITY
+        for (const id of this.segments) {
+          if ((this.segmentTimes.get(id) ?? Number.NEGATIVE_INFINITY) >= ms) { lsn = lsnOf(id, 0); break }
+        }
+        boundaryCache.set(ms, lsn)
+      }
+      return lsn
+    }
+    for (const t of this.topicsByName.values()) {
+      if (t.index.count === 0) continue
+      if (t.mem !== null) {
+        const mem = t.mem
+        const keep = this.neededFrom(t, now, (ms) => {
+          let i = 0
+          while (i < mem.length && (mem[i] as LedgerEntry).publishTime < ms) i++
+          return t.index.first + i
+        })
+        this.trimTopic(t, keep)
+        continue
+      }
+      const keep = this.neededFrom(t, now, (ms) => t.index.firstAtOrAboveLsn(notOlderLsn(ms)))
+      if (keep < t.index.next) neededLsn = Math.min(neededLsn, t.index.lsnOf(keep))
+    }
+    let deleted = 0
+    while (this.segments.length > 1) {
+      const id = this.segments[0] as number
+      const nextId = this.segments[1] as number
+      if (id === w.activeSegmentId || lsnOf(nextId, 0) > neededLsn) break
+      const fp = this.readFiles.get(id)
+      this.readFiles.delete(id)
+      if (fp !== undefined) await fp.then(async (f) => { await f.close() }, () => {})
+      await this.disk.unlink(`${this.dir}/${segmentName(id)}`)
+      this.segments.shift()
+      this.segmentTimes.delete(id)
+      deleted++
+    }
+    if (deleted > 0) {
+      await this.disk.syncDir(this.dir)
+      const boundary = lsnOf(this.segments[0] as number, 0)
+      for (const t of this.topicsByName.values()) {
+        if (t.mem === null && t.index.count > 0 && t.index.lsnOf(t.index.first) < boundary) {
+          this.trimTopic(t, t.index.firstAtOrAboveLsn(boundary))
+        }
+      }
+      this.opts.onEvent('retention', { segmentsDeleted: deleted, firstSegment: this.segments[0] })
+    }
+    for (const t of this.topicsByName.values()) this.pruneDelayed(t)
+    return deleted
+  }
+
+  // ---- close / stats -------------------------------------------------------------------------
+
+  protected async closeStorage (): Promise<void> {
+    if (this.reopening !== null) await this.whenUnfenced().catch(() => {})
+    if (this.isOpen && !this.fenced && this.writer !== null && !this.writer.failed) {
+      await this.checkpoint().catch((err) => this.opts.onEvent('checkpoint-failed', { err: String(err) }))
+    }
+    await this.writer?.close()
+    this.writer = null
+    await this.closeReadFiles()
+  }
+
+  protected storageStats (): Pick<LedgerStats, 'segments' | 'diskBytes' | 'fsyncs'> {
+    const w = this.writer
+    const segSize = this.fopts.segmentSizeBytes ?? C.SEGMENT_SIZE_BYTES_DEFAULT
+    const sealed = Math.max(0, this.segments.length - 1)
+    return {
+      segments: this.segments.length,
+      // Sealed segments are close to full; the active one is exact.
+      diskBytes: w === null ? 0 : sealed * segSize + offsetOfLsn(w.writtenLsn),
+      fsyncs: w?.fsyncs ?? 0
+    }
+  }
+}
+
+function tooLarge (bytes: number, max: number): Error {
+  return storeError(StoreCode.RECORD_TOO_LARGE, `record of ${bytes} bytes exceeds maxRecordBytes ${max}`, { details: { bytes, maxRecordBytes: max } })
+}
+
+export function createFileLedger (opts: FileLedgerOptions): FileLedger {
+  return new FileLedger(opts)
+}
