@@ -1,0 +1,271 @@
+/**
+ * One MQTT network connection, whatever the transport: bytes → Framer →
+ * mqtt-packet → the handler of the packet type (handlers/). States:
+ *
+ *   awaitConnect --CONNECT ok--> connected --DISCONNECT / error / socket gone--> closed
+ *        \--------- anything else, timeout, bad CONNECT -----------------------/
+ *
+ * Owns the keep alive timer, topic aliases both ways, the inbound QoS window
+ * and PUBACK ordering, and backpressure in both directions.
+ */
+import { CLOSE_FLUSH_MS, KEEPALIVE_GRACE_FACTOR, PUBLISHES_PENDING_QOS0_MAX } from './constants.js'
+import { createPacketParser, encodePublish, generate, publishPacketBytes, type OutboundPublish, type Packet, type PacketParser, type ProtocolVersion } from './codec.js'
+import { CloseReason, DISCONNECT_CODE_OF } from './errors.js'
+import { FrameError, Framer } from './framer.js'
+import { handlePacket } from './handlers/index.js'
+import type { ConnectionHandle, FrontEndCore } from './core.js'
+import type { Session, SessionLink } from './session.js'
+import type { ClientContext, Transport, TransportEvents } from './types.js'
+import type { WillMessage } from './will.js'
+
+export const ConnState = { awaitConnect: 'awaitConnect', connecting: 'connecting', connected: 'connected', closed: 'closed' } as const
+export type ConnState = typeof ConnState[keyof typeof ConnState]
+
+/** An acknowledgement slot: PUBACK/PUBREC go out in the order the PUBLISHes came [MQTT-4.6.0-2]. */
+interface AckSlot { ready: boolean, packet: Packet | undefined, close: CloseReason | undefined }
+
+export class Connection implements TransportEvents, ConnectionHandle, SessionLink {
+  state: ConnState = ConnState.awaitConnect
+  protocolVersion: ProtocolVersion = 4
+  clientId = ''
+  ctx: ClientContext | undefined
+  session: Session | undefined
+  will: WillMessage | undefined
+  /** v5 client limits from CONNECT. */
+  clientReceiveMax = 65535
+  clientMaxPacketBytes = Number.POSITIVE_INFINITY
+  clientTopicAliasMax = 0
+  /** Inbound topic aliases (v5): alias → local topic name. */
+  readonly inboundAliases = new Map<number, string>()
+  /** Inbound QoS 1/2 publishes not yet completed (against our Receive Maximum). */
+  inboundQosInFlight = 0
+  /** Inbound QoS 0 publishes waiting for the store. */
+  pendingQos0 = 0
+  private readonly outboundAliases = new Map<string, number>()
+  private readonly ackQueue: AckSlot[] = []
+  private readonly framer: Framer
+  private readonly parser: PacketParser = createPacketParser()
+  private keepAliveMs = 0
+  private lastPacketAtMs = Date.now()
+  private timer: NodeJS.Timeout | undefined
+  private writeBlocked = false
+  private readonly pausedFor = new Set<string>()
+  private willSuppressed = false
+  private early: Buffer[] = []
+  private earlyBytes = 0
+
+  constructor (readonly core: FrontEndCore, readonly transport: Transport) {
+    this.framer = new Framer(core.limits.maxPacketBytes)
+    core.connections.add(this)
+    this.timer = setTimeout(() => { this.close(CloseReason.connectTimeout) }, core.limits.connectTimeoutMs)
+    this.timer.unref()
+  }
+
+  get outboundWindow (): number {
+    return this.protocolVersion === 5 ? this.clientReceiveMax : this.core.limits.inflightMessagesMax3
+  }
+
+  // ---------------------------------------------------------------------------
+  // Transport events
+
+  onData (bytes: Buffer): void {
+    if (this.state === ConnState.closed) return
+    this.lastPacketAtMs = Date.now()
+    const err = this.framer.push(bytes, (raw) => {
+      this.onPacket(raw)
+      return this.state !== ConnState.closed
+    })
+    if (err === FrameError.tooLarge) this.close(CloseReason.packetTooLarge)
+    else if (err === FrameError.malformedLength) this.close(CloseReason.malformedPacket)
+  }
+
+  onDrain (): void {
+    if (this.state === ConnState.closed) return
+    if (this.transport.bufferedBytes() > this.core.limits.maxConnectionBufferBytes / 2) return
+    this.writeBlocked = false
+    this.resume('outbound')
+    this.session?.drained()
+  }
+
+  onClose (error?: Error): void {
+    if (error !== undefined) this.core.logger.debug({ err: error, clientId: this.clientId }, 'transport error')
+    this.teardown(CloseReason.transportClosed)
+  }
+
+  private onPacket (raw: Buffer): void {
+    if (this.state === ConnState.connecting) {
+      // Clients may send packets right after CONNECT [MQTT-3.1.4-?, v5 3.1.4]: hold them (bounded) until CONNACK.
+      this.early.push(Buffer.from(raw))
+      this.earlyBytes += raw.length
+      if (this.earlyBytes > this.core.limits.maxConnectionBufferBytes) this.close(CloseReason.bufferOverflow)
+      else this.pause('connecting')
+      return
+    }
+    const parsed = this.parser.parseOne(raw)
+    if (parsed instanceof Error) {
+      this.core.logger.debug({ err: parsed, clientId: this.clientId }, 'malformed packet')
+      this.close(CloseReason.malformedPacket)
+      return
+    }
+    try {
+      handlePacket(this, parsed, raw)
+    } catch (err) {
+      this.core.logger.error({ err, clientId: this.clientId, cmd: parsed.cmd }, 'packet handler failed')
+      this.close(CloseReason.internalError)
+    }
+  }
+
+  /** CONNACK went out: run what arrived meanwhile, in order. */
+  connected (): void {
+    this.state = ConnState.connected
+    const early = this.early
+    this.early = []
+    this.earlyBytes = 0
+    for (const raw of early) {
+      if (this.state !== ConnState.connected) return
+      this.onPacket(raw)
+    }
+    this.resume('connecting')
+  }
+
+  // ---------------------------------------------------------------------------
+  // Output
+
+  send (packet: Packet): void {
+    this.write(generate(packet, this.protocolVersion))
+  }
+
+  write (bytes: Buffer): void {
+    if (this.state === ConnState.closed) return
+    if (!this.transport.write(bytes) || this.transport.bufferedBytes() > this.core.limits.maxConnectionBufferBytes) {
+      // Stop reading from this client until its socket drains: what it sends makes us write more.
+      this.writeBlocked = true
+      this.pause('outbound')
+    }
+  }
+
+  backedUp (): boolean { return this.writeBlocked }
+
+  sendPublish (m: OutboundPublish): boolean {
+    if (this.protocolVersion === 5 && this.clientTopicAliasMax > 0) this.applyOutboundAlias(m)
+    if (publishPacketBytes(m, this.protocolVersion) > this.clientMaxPacketBytes) return false
+    this.write(encodePublish(m, this.protocolVersion))
+    return true
+  }
+
+  sendPubrel (packetId: number): void {
+    this.send({ cmd: 'pubrel', messageId: packetId, reasonCode: 0 })
+  }
+
+  /** Topic aliases towards the client (v5): first use sends topic + alias, later ones only the alias. */
+  private applyOutboundAlias (m: OutboundPublish): void {
+    const known = this.outboundAliases.get(m.topic)
+    if (known !== undefined) { m.topicAlias = known; m.topic = ''; return }
+    if (this.outboundAliases.size < this.clientTopicAliasMax) {
+      const alias = this.outboundAliases.size + 1
+      this.outboundAliases.set(m.topic, alias)
+      m.topicAlias = alias
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Ordered acknowledgements of inbound publishes
+
+  reserveAck (): AckSlot {
+    const slot: AckSlot = { ready: false, packet: undefined, close: undefined }
+    this.ackQueue.push(slot)
+    return slot
+  }
+
+  completeAck (slot: AckSlot, packet: Packet | undefined, close?: CloseReason): void {
+    slot.ready = true
+    slot.packet = packet
+    slot.close = close
+    while (this.ackQueue.length > 0 && (this.ackQueue[0] as AckSlot).ready) {
+      const s = this.ackQueue.shift() as AckSlot
+      if (s.close !== undefined) { this.close(s.close); return }
+      if (s.packet !== undefined) this.send(s.packet)
+    }
+  }
+
+  // ---------------------------------------------------------------------------
+  // Reading backpressure
+
+  pause (why: string): void {
+    if (this.pausedFor.size === 0) this.transport.pauseReading()
+    this.pausedFor.add(why)
+  }
+
+  resume (why: string): void {
+    if (!this.pausedFor.delete(why)) return
+    if (this.pausedFor.size === 0 && this.state !== ConnState.closed) this.transport.resumeReading()
+  }
+
+  qos0Started (): void {
+    this.pendingQos0++
+    if (this.pendingQos0 >= PUBLISHES_PENDING_QOS0_MAX) this.pause('qos0')
+  }
+
+  qos0Settled (): void {
+    this.pendingQos0--
+    if (this.pendingQos0 <= PUBLISHES_PENDING_QOS0_MAX / 2) this.resume('qos0')
+  }
+
+  // ---------------------------------------------------------------------------
+  // Keep alive
+
+  /** Start the keep alive clock: 1.5 x the interval without any packet closes [MQTT-3.1.2-24]. */
+  startKeepAlive (keepAliveSec: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    this.keepAliveMs = keepAliveSec * 1000 * KEEPALIVE_GRACE_FACTOR
+    if (this.keepAliveMs > 0) this.armKeepAlive(this.keepAliveMs)
+  }
+
+  private armKeepAlive (afterMs: number): void {
+    this.timer = setTimeout(() => {
+      const idleMs = Date.now() - this.lastPacketAtMs
+      if (idleMs >= this.keepAliveMs) { this.close(CloseReason.keepAliveTimeout); return }
+      this.armKeepAlive(this.keepAliveMs - idleMs)
+    }, afterMs)
+    this.timer.unref()
+  }
+
+  // ---------------------------------------------------------------------------
+  // Closing
+
+  /** The client sent DISCONNECT: no will (unless v5 0x04 asked for it) [MQTT-3.14.4-3]. */
+  suppressWill (): void { this.willSuppressed = true }
+
+  /**
+   * Close with a reason. v5 clients get a DISCONNECT with the reason code
+   * once CONNACK went out [MQTT-4.13.1-1]; before that, only the socket closes.
+   */
+  close (reason: CloseReason): void {
+    if (this.state === ConnState.closed) return
+    const code = DISCONNECT_CODE_OF[reason]
+    if (code !== undefined && this.protocolVersion === 5 && this.state === ConnState.connected) {
+      this.send({ cmd: 'disconnect', reasonCode: code })
+    }
+    this.teardown(reason)
+    this.transport.end()
+    const t = setTimeout(() => { this.transport.destroy() }, CLOSE_FLUSH_MS)
+    t.unref()
+  }
+
+  private teardown (reason: CloseReason): void {
+    if (this.state === ConnState.closed) return
+    const wasConnected = this.state === ConnState.connected
+    this.state = ConnState.closed
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    this.core.connections.delete(this)
+    this.core.countClose(reason)
+    this.core.logger.debug({ clientId: this.clientId, reason, transport: this.transport.kind }, 'connection closed')
+    if (!wasConnected || this.session === undefined) return
+    if (this.will !== undefined && !this.willSuppressed && reason !== CloseReason.serverShuttingDown) {
+      this.core.wills.schedule(this.clientId, this.will, this.session.persistent ? this.session.expirySec : 0)
+    }
+    this.core.sessions.release(this.clientId, this, this.session)
+  }
+}

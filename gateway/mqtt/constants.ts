@@ -1,0 +1,106 @@
+/**
+ * Every bound of the MQTT front end, with its unit and why. Values a site may
+ * tune live in `MqttLimits` (defaults below); the rest are fixed.
+ */
+import assert from 'node:assert/strict'
+
+export interface MqttLimits {
+  /**
+   * Largest MQTT packet accepted, bytes (fixed header included). Advertised
+   * to v5 clients as Maximum Packet Size; bigger packets close the connection
+   * (v5: DISCONNECT 0x95). 1 MiB + headroom matches the default namespace
+   * maxMessageBytes so a legal message always fits in a legal packet.
+   */
+  maxPacketBytes: number
+  /**
+   * Bytes a connection may hold unparsed or queued for the socket before we
+   * stop reading from it (TCP) or close it (WebSocket cannot stop reading).
+   * Must hold at least one largest packet.
+   */
+  maxConnectionBufferBytes: number
+  /** Inbound QoS 1/2 publishes a client may have unacknowledged (our Receive Maximum, v5). */
+  receiveMaximum: number
+  /** Outbound in-flight QoS 1/2 window for 3.1.1 clients, which cannot tell us theirs. */
+  inflightMessagesMax3: number
+  /** Topic aliases a v5 client may use towards us (our Topic Alias Maximum). */
+  topicAliasMaximum: number
+  /** Longest keep alive we accept, seconds; longer (or 0) requests are answered with Server Keep Alive (v5). */
+  keepAliveSecMax: number
+  /** Time a new connection has to send CONNECT, ms: drops idle half-open sockets. */
+  connectTimeoutMs: number
+  /** Longest session expiry we honour, seconds; larger requests are capped (v5 reports it in CONNACK). */
+  sessionExpirySecMax: number
+}
+
+export const DEFAULT_MQTT_LIMITS: Readonly<MqttLimits> = Object.freeze({
+  maxPacketBytes: 1024 * 1024 + 64 * 1024,
+  maxConnectionBufferBytes: 4 * 1024 * 1024,
+  // 64 keeps a fast publisher's pipeline full over a WAN (64 x 1 ms RTT) without letting one client pin much memory.
+  receiveMaximum: 64,
+  // Mosquitto's default max_inflight_messages is 20; a little more keeps loopback pipelines full.
+  inflightMessagesMax3: 32,
+  topicAliasMaximum: 64,
+  // 18 h: mobile clients use long keep alives; longer ones hide dead connections for too long.
+  keepAliveSecMax: 65535,
+  connectTimeoutMs: 10_000,
+  // 7 days: long enough for a device offline over a weekend, short enough that abandoned sessions go.
+  sessionExpirySecMax: 7 * 24 * 3600
+})
+
+/** Keep alive timeout is 1.5 x the keep alive interval [MQTT-3.1.2-24]. */
+export const KEEPALIVE_GRACE_FACTOR = 1.5
+
+/** Largest Remaining Length the encoding can express (4 variable-length bytes), bytes. */
+export const REMAINING_LENGTH_MAX_BYTES = 268_435_455
+
+/** Packet identifiers are 16-bit and non-zero [MQTT-2.2.1-3]. */
+export const PACKET_ID_MAX = 65535
+
+/** Longest client identifier we accept, UTF-8 bytes (spec requires 23 to work; 256 fits UUID-based schemes). */
+export const CLIENT_ID_BYTES_MAX = 256
+
+/** Topic filters in one SUBSCRIBE / UNSUBSCRIBE: bounds the work one packet can ask for. */
+export const SUBSCRIBE_FILTERS_MAX = 64
+
+/** Subscriptions one session may hold: each one is a dispatcher consumer. */
+export const SESSION_SUBSCRIPTIONS_MAX = 256
+
+/** Outbound deliveries a session holds while its in-flight window is full (per session, all subscriptions). */
+export const SESSION_PENDING_DELIVERIES_MAX = 4096
+
+/** Inbound QoS 0 publishes awaiting the store before we stop reading from a publisher. */
+export const PUBLISHES_PENDING_QOS0_MAX = 256
+
+/** Retained messages sent on one SUBSCRIBE: bounds the burst one filter like `#` can trigger. */
+export const RETAINED_PER_SUBSCRIBE_MAX = 10_000
+
+/** Outbound topic aliases we assign when the client allows any (v5). */
+export const OUTBOUND_TOPIC_ALIASES_MAX = 64
+
+/** Length of generated client identifiers, characters (`ferry-` + random hex). */
+export const ASSIGNED_CLIENT_ID_HEX_CHARS = 16
+
+/** Ledger meta spaces used by the MQTT front end. */
+export const META_SPACE_SESSIONS = 'mqtt-session'
+export const META_SPACE_RETAINED = 'retained'
+
+/** Longest will delay we honour, seconds (capped by the session expiry anyway [MQTT-3.1.3-9]). */
+export const WILL_DELAY_SEC_MAX = 24 * 3600
+
+/** How long close() waits for sockets to flush before destroying them, ms. */
+export const CLOSE_FLUSH_MS = 1000
+
+export function checkLimits (l: MqttLimits): void {
+  assert.ok(Number.isInteger(l.maxPacketBytes) && l.maxPacketBytes >= 128, 'maxPacketBytes >= 128')
+  assert.ok(l.maxPacketBytes <= REMAINING_LENGTH_MAX_BYTES, 'maxPacketBytes fits the Remaining Length encoding')
+  assert.ok(l.maxConnectionBufferBytes >= l.maxPacketBytes, 'a connection buffer holds at least one largest packet')
+  assert.ok(l.receiveMaximum >= 1 && l.receiveMaximum <= 65535, 'receiveMaximum in 1..65535')
+  assert.ok(l.inflightMessagesMax3 >= 1 && l.inflightMessagesMax3 <= 65535, 'inflightMessagesMax3 in 1..65535')
+  assert.ok(l.topicAliasMaximum >= 0 && l.topicAliasMaximum <= 65535, 'topicAliasMaximum in 0..65535')
+  assert.ok(l.keepAliveSecMax >= 1 && l.keepAliveSecMax <= 65535, 'keepAliveSecMax in 1..65535')
+  assert.ok(l.connectTimeoutMs >= 1, 'connectTimeoutMs >= 1')
+  assert.ok(l.sessionExpirySecMax >= 0, 'sessionExpirySecMax >= 0')
+}
+
+assert.ok(SESSION_PENDING_DELIVERIES_MAX >= DEFAULT_MQTT_LIMITS.receiveMaximum, 'pending deliveries hold at least one window')
+checkLimits(DEFAULT_MQTT_LIMITS)

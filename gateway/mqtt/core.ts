@@ -1,0 +1,62 @@
+/**
+ * State shared by every MQTT connection of a gateway: dependencies, limits,
+ * sessions, retained messages, pending wills, and counters.
+ */
+import type { Logger } from '../../common/log.js'
+import type { MessageProps, TopicName } from '../../store/index.js'
+import type { PublishResult } from '../dispatch/types.js'
+import { DEFAULT_MQTT_LIMITS, checkLimits, type MqttLimits } from './constants.js'
+import { RetainedStore } from './retained.js'
+import { SessionRegistry } from './sessions.js'
+import { WillScheduler } from './will.js'
+import type { Authenticate, AuthorizeSubscribe, MqttDeps, MqttStats } from './types.js'
+import type { CloseReason } from './errors.js'
+
+export interface ConnectionHandle {
+  /** Close with a reason (sends DISCONNECT when the protocol allows). */
+  close (reason: CloseReason): void
+}
+
+export class FrontEndCore {
+  readonly limits: Readonly<MqttLimits>
+  readonly logger: Logger
+  readonly retained: RetainedStore
+  readonly sessions: SessionRegistry
+  readonly wills: WillScheduler
+  readonly connections = new Set<ConnectionHandle>()
+  readonly closes: Record<string, number> = {}
+  readonly authenticate: Authenticate
+  readonly authorizeSubscribe: AuthorizeSubscribe
+  closing = false
+
+  constructor (readonly deps: MqttDeps) {
+    this.limits = Object.freeze({ ...DEFAULT_MQTT_LIMITS, ...(deps.limits ?? {}) })
+    checkLimits(this.limits)
+    this.logger = deps.logger
+    this.retained = new RetainedStore(deps.ledger)
+    this.sessions = new SessionRegistry(this)
+    this.wills = new WillScheduler(this)
+    this.authenticate = deps.authenticate ?? (async () => deps.dev ? { namespace: deps.defaultNamespace } : undefined)
+    this.authorizeSubscribe = deps.authorizeSubscribe ?? (() => true)
+  }
+
+  /**
+   * The publish path, shared by PUBLISH and wills:
+   *  1. the dispatcher stores the message (durable per namespace policy) and fans it out;
+   *  2. a retained publish then replaces (or, empty, clears) the topic's retained message;
+   *  3. the caller acknowledges.
+   */
+  async publish (topic: TopicName, payload: Buffer, props: MessageProps, retain: boolean): Promise<PublishResult> {
+    const res = await this.deps.dispatcher.publish({ topic, payload, props })
+    if (retain) await this.retained.put(topic, payload, props, res.entryId, Date.now())
+    return res
+  }
+
+  countClose (reason: CloseReason): void {
+    this.closes[reason] = (this.closes[reason] ?? 0) + 1
+  }
+
+  stats (): MqttStats {
+    return { connections: this.connections.size, sessions: this.sessions.size(), closes: { ...this.closes } }
+  }
+}

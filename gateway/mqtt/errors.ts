@@ -1,0 +1,70 @@
+/**
+ * Why an MQTT connection closed (logged and counted), with the MQTT 5
+ * DISCONNECT reason code we send when the protocol allows one, and the
+ * MQTT-specific FerryError codes (registered in gateway/error-map.ts).
+ */
+import { MqttReason } from '../error-map.js'
+
+export const CloseReason = {
+  /** Client sent DISCONNECT. */
+  clientDisconnect: 'client_disconnect',
+  /** Socket closed or failed without DISCONNECT. */
+  transportClosed: 'transport_closed',
+  keepAliveTimeout: 'keepalive_timeout',
+  connectTimeout: 'connect_timeout',
+  malformedPacket: 'malformed_packet',
+  protocolError: 'protocol_error',
+  packetTooLarge: 'packet_too_large',
+  receiveMaximumExceeded: 'receive_maximum_exceeded',
+  topicAliasInvalid: 'topic_alias_invalid',
+  topicNameInvalid: 'topic_name_invalid',
+  notAuthorized: 'not_authorized',
+  connectRefused: 'connect_refused',
+  sessionTakenOver: 'session_taken_over',
+  serverShuttingDown: 'server_shutting_down',
+  bufferOverflow: 'buffer_overflow',
+  /** 3.1.1 publish the store refused: close without PUBACK so the client resends. */
+  publishFailed: 'publish_failed',
+  internalError: 'internal_error'
+} as const
+export type CloseReason = typeof CloseReason[keyof typeof CloseReason]
+
+/** MQTT 5 DISCONNECT reason code sent for each close reason (undefined: none is sent). */
+export const DISCONNECT_CODE_OF: Readonly<Record<CloseReason, number | undefined>> = {
+  client_disconnect: undefined,
+  transport_closed: undefined,
+  keepalive_timeout: MqttReason.keepAliveTimeout,
+  connect_timeout: undefined,
+  malformed_packet: MqttReason.malformedPacket,
+  protocol_error: MqttReason.protocolError,
+  packet_too_large: MqttReason.packetTooLarge,
+  receive_maximum_exceeded: MqttReason.receiveMaximumExceeded,
+  topic_alias_invalid: MqttReason.topicAliasInvalid,
+  topic_name_invalid: MqttReason.topicNameInvalid,
+  not_authorized: MqttReason.notAuthorized,
+  connect_refused: undefined,
+  session_taken_over: MqttReason.sessionTakenOver,
+  server_shutting_down: 0x8b,
+  buffer_overflow: MqttReason.quotaExceeded,
+  publish_failed: MqttReason.unspecifiedError,
+  internal_error: MqttReason.unspecifiedError
+}
+
+/** FerryError codes raised by the MQTT front end. */
+export const MqttCode = {
+  /** A session's subscription count would pass SESSION_SUBSCRIPTIONS_MAX. */
+  TOO_MANY_SUBSCRIPTIONS: 'E_MQTT_TOO_MANY_SUBSCRIPTIONS'
+} as const
+
+/** 3.1.1 CONNACK return codes (3.2.2.3). */
+export const ConnackCode3 = {
+  accepted: 0,
+  unacceptableProtocolVersion: 1,
+  identifierRejected: 2,
+  serverUnavailable: 3,
+  badUserNameOrPassword: 4,
+  notAuthorized: 5
+} as const
+
+/** 3.1.1 SUBACK failure return code [MQTT-3.9.3-2]. */
+export const SUBACK_FAILURE_3 = 0x80

@@ -1,0 +1,141 @@
+/**
+ * Inbound PUBLISH, as a list of steps:
+ *  1. raw checks: topic is valid UTF-8, user properties in wire order;
+ *  2. topic alias (v5) resolves to a topic name;
+ *  3. topic name has no wildcards;
+ *  4. QoS 2 duplicate of a stored message: answer PUBREC again, publish nothing;
+ *  5. Receive Maximum: a client over our window is disconnected (0x93);
+ *  6. MQTT properties and `ferry-*` controls become message props;
+ *  7. the dispatcher stores it (durable per namespace policy) — only then
+ *     PUBACK / PUBREC, in the order the PUBLISHes came.
+ * A failed publish is reported with a reason code (v5); 3.1.1 cannot say so,
+ * so the connection closes without an ack and the client resends.
+ */
+import type { IPublishPacket } from 'mqtt-packet'
+import type { MessageProps, UserProperty } from '../../../store/index.js'
+import { FerryError } from '../../../common/errors.js'
+import { mqttReasonOf } from '../../error-map.js'
+import { readFerryControls } from '../../message-props.js'
+import { inspectPublish, MalformedPacket } from '../codec.js'
+import type { Connection } from '../connection.js'
+import { CloseReason } from '../errors.js'
+import { fullTopicName, isValidTopicName } from '../topics.js'
+
+export function handlePublish (conn: Connection, packet: IPublishPacket, raw: Buffer): void {
+  const session = conn.session
+  if (session === undefined) return
+  const v5 = conn.protocolVersion === 5
+
+  // 1. Raw checks [MQTT-1.5.4-1] [MQTT-3.3.2-18].
+  let userProperties: UserProperty[] | undefined
+  try {
+    userProperties = inspectPublish(raw, conn.protocolVersion).userProperties
+  } catch (err) {
+    if (!(err instanceof MalformedPacket)) throw err
+    conn.close(CloseReason.malformedPacket)
+    return
+  }
+
+  // 2. Topic alias [MQTT-3.3.2-7] .. [MQTT-3.3.2-12].
+  let topic = packet.topic
+  const alias = packet.properties?.topicAlias
+  if (v5 && alias !== undefined) {
+    if (alias === 0 || alias > conn.core.limits.topicAliasMaximum) { conn.close(CloseReason.topicAliasInvalid); return }
+    if (topic.length > 0) {
+      conn.inboundAliases.set(alias, topic)
+    } else {
+      const known = conn.inboundAliases.get(alias)
+      if (known === undefined) { conn.close(CloseReason.protocolError); return }
+      topic = known
+    }
+  }
+
+  // 3. No wildcards, not empty [MQTT-3.3.2-2] [MQTT-4.7.3-1].
+  if (!isValidTopicName(topic)) {
+    conn.close(topic.length === 0 ? CloseReason.protocolError : CloseReason.topicNameInvalid)
+    return
+  }
+
+  const qos = packet.qos
+  const id = packet.messageId ?? 0
+
+  // 4. QoS 2 duplicate: stored already, only PUBREC again [MQTT-4.3.3-?] (method B: no second publish).
+  if (qos === 2 && session.inboundQos2.has(id)) {
+    conn.send({ cmd: 'pubrec', messageId: id, reasonCode: 0 })
+    return
+  }
+
+  // 5. Our Receive Maximum [MQTT-3.3.4-7] / 3.3.4: exceeding it is a protocol error, 0x93.
+  if (qos > 0) {
+    if (conn.inboundQosInFlight >= conn.core.limits.receiveMaximum) {
+      if (v5) { conn.close(CloseReason.receiveMaximumExceeded); return }
+    }
+    conn.inboundQosInFlight++
+  }
+
+  // 6. Properties.
+  const now = Date.now()
+  let props: MessageProps
+  try {
+    props = buildProps(conn, packet, userProperties, now)
+  } catch (err) {
+    reject(conn, qos, id, err)
+    return
+  }
+
+  // 7. Store, then acknowledge in order.
+  const full = fullTopicName(session.namespace, topic)
+  const slot = qos > 0 ? conn.reserveAck() : undefined
+  if (qos === 0) conn.qos0Started()
+  session.ownPublishStarted(full)
+  // Copy: the parsed payload is a view into the socket's read buffer, which the store must not pin.
+  conn.core.publish(full, Buffer.from(packet.payload as Buffer), props, packet.retain).then((res) => {
+    session.ownPublishSettled(full, res.entryId)
+    if (qos === 0) { conn.qos0Settled(); return }
+    if (qos === 1) {
+      conn.inboundQosInFlight--
+      conn.completeAck(slot as ReturnType<Connection['reserveAck']>, { cmd: 'puback', messageId: id, reasonCode: 0 })
+      return
+    }
+    // QoS 2: the id stays in use until PUBREL.
+    session.inboundQos2.add(id)
+    conn.completeAck(slot as ReturnType<Connection['reserveAck']>, { cmd: 'pubrec', messageId: id, reasonCode: 0 })
+  }, (err: unknown) => {
+    session.ownPublishSettled(full, undefined)
+    conn.core.logger.debug({ err, topic: full, clientId: conn.clientId }, 'publish refused')
+    if (qos === 0) { conn.qos0Settled(); return }
+    conn.inboundQosInFlight--
+    if (!v5) { conn.completeAck(slot as ReturnType<Connection['reserveAck']>, undefined, CloseReason.publishFailed); return }
+    conn.completeAck(slot as ReturnType<Connection['reserveAck']>, { cmd: qos === 1 ? 'puback' : 'pubrec', messageId: id, reasonCode: mqttReasonOf(err) })
+  })
+}
+
+function reject (conn: Connection, qos: number, id: number, err: unknown): void {
+  if (qos === 0) return // nobody to tell; dropped
+  conn.inboundQosInFlight--
+  if (conn.protocolVersion !== 5) { conn.close(CloseReason.publishFailed); return }
+  const slot = conn.reserveAck()
+  conn.completeAck(slot, { cmd: qos === 1 ? 'puback' : 'pubrec', messageId: id, reasonCode: mqttReasonOf(err) })
+}
+
+/** MQTT 5 properties and Ferry's `ferry-*` user properties → message props. */
+function buildProps (conn: Connection, packet: IPublishPacket, userProperties: UserProperty[] | undefined, now: number): MessageProps {
+  const props: MessageProps = userProperties !== undefined ? readFerryControls(userProperties, now) : {}
+  props.qos = packet.qos
+  if (userProperties !== undefined) props.userProperties = userProperties
+  const p = packet.properties
+  if (conn.protocolVersion !== 5 || p === undefined) return props
+  if (p.messageExpiryInterval !== undefined) {
+    const expiresAt = now + p.messageExpiryInterval * 1000
+    props.expiresAt = props.expiresAt === undefined ? expiresAt : Math.min(props.expiresAt, expiresAt)
+  }
+  if (p.payloadFormatIndicator !== undefined) props.payloadFormat = p.payloadFormatIndicator ? 1 : 0
+  if (p.contentType !== undefined) props.contentType = p.contentType
+  if (p.responseTopic !== undefined) {
+    // A Response Topic is a topic name: no wildcards [MQTT-3.3.2-14]; kept as a full name in our namespace.
+    if (!isValidTopicName(p.responseTopic)) throw new FerryError('E_TOPIC_INVALID', 'Response Topic must be a topic name without wildcards')
+    props.responseTopic = fullTopicName((conn.session as { namespace: string }).namespace, p.responseTopic)
+  }
+  if (p.correlationData !== undefined) props.correlationData = Buffer.from(p.correlationData)
+  return props
+}

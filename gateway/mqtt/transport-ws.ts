@@ -1,0 +1,109 @@
+/**
+ * MQTT over WebSocket on the uWebSockets.js app (`app.ws('/mqtt', ...)`):
+ * subprotocol `mqtt` [MQTT-6.0.0-3] [MQTT-6.0.0-4], binary frames only
+ * [MQTT-6.0.0-1], packets split across or packed within frames (the Framer
+ * does not care where frames end) [MQTT-6.0.0-2]. The only file that touches
+ * uWebSockets.js sockets.
+ */
+import type { HttpRequest, HttpResponse, WebSocket, WebSocketBehavior } from '../uws.js'
+import type { MqttFrontEnd, Transport, TransportEvents } from './types.js'
+
+export interface MqttWsUserData {
+  remoteAddress: string
+  transport?: WsTransport
+}
+
+/** uWS `send` results. */
+const SEND_DROPPED = 2
+const SEND_OK = 1
+
+class WsTransport implements Transport {
+  readonly kind = 'ws'
+  events: TransportEvents | undefined
+  closed = false
+  private paused = false
+  private held: Buffer[] = []
+  private heldBytes = 0
+
+  constructor (private readonly ws: WebSocket<MqttWsUserData>, readonly remoteAddress: string, private readonly heldBytesMax: number) {}
+
+  write (bytes: Buffer): boolean {
+    if (this.closed) return true
+    const r = this.ws.send(bytes, true, false)
+    // A dropped frame would corrupt the MQTT byte stream: close instead.
+    if (r === SEND_DROPPED) { this.destroy(); return false }
+    return r === SEND_OK
+  }
+
+  bufferedBytes (): number { return this.closed ? 0 : this.ws.getBufferedAmount() }
+
+  /** uWS cannot stop reading a WebSocket: hold frames (bounded) until resumed, close beyond the bound. */
+  pauseReading (): void { this.paused = true }
+
+  resumeReading (): void {
+    this.paused = false
+    while (!this.paused && this.held.length > 0 && !this.closed) {
+      const b = this.held.shift() as Buffer
+      this.heldBytes -= b.length
+      this.events?.onData(b)
+    }
+  }
+
+  received (bytes: Buffer): void {
+    if (!this.paused) { this.events?.onData(bytes); return }
+    this.held.push(bytes)
+    this.heldBytes += bytes.length
+    if (this.heldBytes > this.heldBytesMax) this.destroy()
+  }
+
+  end (): void { if (!this.closed) { this.closed = true; this.ws.end(1000) } }
+  destroy (): void { if (!this.closed) { this.closed = true; this.ws.close() } }
+}
+
+function offersMqtt (header: string): boolean {
+  return header.split(',').some((p) => p.trim().toLowerCase() === 'mqtt')
+}
+
+export function mqttWebSocketBehavior (front: MqttFrontEnd): WebSocketBehavior<MqttWsUserData> {
+  const limits = front.limits
+  return {
+    // Frames may pack several packets; the Framer enforces the per-packet limit.
+    maxPayloadLength: limits.maxConnectionBufferBytes,
+    maxBackpressure: limits.maxConnectionBufferBytes * 2,
+    // MQTT keep alive does the liveness checks; uWS's idle timeout would cut long keep alives short.
+    idleTimeout: 0,
+    sendPingsAutomatically: false,
+    upgrade (res: HttpResponse, req: HttpRequest, context) {
+      const protocols = req.getHeader('sec-websocket-protocol')
+      if (!offersMqtt(protocols)) {
+        res.writeStatus('400 Bad Request').writeHeader('content-type', 'application/json')
+          .end(JSON.stringify({ error: { code: 'E_BAD_REQUEST', message: 'WebSocket subprotocol "mqtt" required' } }))
+        return
+      }
+      const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString()
+      res.upgrade<MqttWsUserData>({ remoteAddress }, req.getHeader('sec-websocket-key'), 'mqtt', req.getHeader('sec-websocket-extensions'), context)
+    },
+    open (ws) {
+      const data = ws.getUserData()
+      const t = new WsTransport(ws, data.remoteAddress, limits.maxConnectionBufferBytes)
+      data.transport = t
+      t.events = front.accept(t)
+    },
+    message (ws, message, isBinary) {
+      const t = ws.getUserData().transport
+      if (t === undefined || t.closed) return
+      if (!isBinary) { t.destroy(); return } // [MQTT-6.0.0-1]
+      // Copy: uWS neuters the ArrayBuffer when this callback returns.
+      t.received(Buffer.from(new Uint8Array(message)))
+    },
+    drain (ws) {
+      ws.getUserData().transport?.events?.onDrain()
+    },
+    close (ws) {
+      const t = ws.getUserData().transport
+      if (t === undefined) return
+      t.closed = true
+      t.events?.onClose()
+    }
+  }
+}
