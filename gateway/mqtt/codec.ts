@@ -85,7 +85,9 @@ const PROPERTY_TYPES: Record<number, PropType> = {
 const USER_PROPERTY_ID = 0x26
 
 /** Thrown by the raw walkers: the packet is malformed. */
-export class MalformedPacket extends Error {}
+export class MalformedPacket extends Error {
+  override readonly name = 'MalformedPacket'
+}
 
 function readVarInt (buf: Buffer, off: number): { value: number, next: number } {
   let value = 0
