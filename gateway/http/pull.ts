@@ -161,7 +161,7 @@ export class PullConsumers {
   /** Close every pull consumer of a subscription (it is being deleted). */
   async closeSubscription (topic: string, subscription: string): Promise<void> {
     const victims = [...this.sessions.values()].filter((s) => s.topic === topic && s.subscription === subscription)
-    await Promise.all(victims.map(async (s) => { await this.closeSession(s, new FerryError(CommonCode.CLOSED, 'subscription deleted')) }))
+    await Promise.all(victims.map(async (s) => { await this.closeSession(s, new FerryError(CommonCode.NOT_FOUND, 'subscription deleted')) }))
   }
 
   async close (): Promise<void> {
