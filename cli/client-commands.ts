@@ -6,7 +6,7 @@
  * an mqtt://, mqtts://, ws:// or wss:// URL they speak MQTT through the `mqtt`
  * package, loaded only then (it is a devDependency: present in a checkout,
  * absent from a production install, where the command says so).
- * For https/mqtts with the dev CA, set NODE_EXTRA_CA_CERTS=DATA/certs/ca.crt.
+ * For https/mqtts with the dev CA, set NODE_EXTRA_CA_CERTS=DATA/certs/ca.pem.
  */
 import { readFile } from 'node:fs/promises'
 import { FerryError } from '../common/errors.js'
