@@ -9,12 +9,13 @@ import { crc32c } from '@node-rs/crc32'
 
 export const FRAME_HEADER_BYTES = 8
 
-const position = Buffer.alloc(8)
-
+/**
+ * The crc32c of the payload, started from a state derived from the position
+ * (one native call per frame instead of two).
+ */
 export function frameChecksum (segmentId: number, offset: number, payload: Uint8Array): number {
-  position.writeUInt32LE(segmentId, 0)
-  position.writeUInt32LE(offset, 4)
-  return crc32c(payload, crc32c(position))
+  const seed = (Math.imul(segmentId, 0x9E3779B1) ^ offset) >>> 0
+  return crc32c(payload, seed) >>> 0
 }
 
 /** Write the frame header for `payload` at buf[at]. */

@@ -272,9 +272,13 @@ export abstract class LedgerBase implements Ledger, CursorHost {
 
   // ---- append -------------------------------------------------------------
 
-  async append (input: AppendInput): Promise<AppendResult> {
-    const [r] = await this.appendMany([input])
-    return r as AppendResult
+  append (input: AppendInput): Promise<AppendResult> {
+    try {
+      this.checkWritable()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return this.appendOne(input)
   }
 
   async appendMany (inputs: readonly AppendInput[]): Promise<AppendResult[]> {

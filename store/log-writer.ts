@@ -191,6 +191,22 @@ export class LogWriter {
         at += FRAME_HEADER_BYTES + p.body.length
       }
       assert.equal(start, this.writtenLsn, 'batch starts where the log ends')
+      // Fast path: nothing un-synced before this batch and it wants sync: one O_DSYNC write.
+      if (wantSync && this.syncedLsn === this.writtenLsn && this.file.writeDurable !== undefined) {
+        try {
+          this.fsyncs++
+          await this.file.writeDurable(buf, offsetOfLsn(start))
+        } catch (err) {
+          const full = errnoCode(err) === 'ENOSPC'
+          await this.fail(storeError(full ? StoreCode.DISK_FULL : StoreCode.FSYNC_FAILED, full ? 'disk full: append not written' : 'durable write failed: un-synced appends are lost', { cause: err }), this.syncedLsn, batch)
+          return
+        }
+        this.writtenLsn = start + size
+        this.syncedLsn = this.writtenLsn
+        this.tail.add(start, buf)
+        for (const p of batch) p.resolve()
+        return
+      }
       try {
         await this.file.write(buf, offsetOfLsn(start))
       } catch (err) {

@@ -52,12 +52,14 @@ const propKeys: ReadonlyArray<readonly [keyof MessageProps, string]> = [
   ['correlationData', 'C'], ['resultTopic', 'R'], ['deadLetterReason', 'D'], ['qos', 'q']
 ]
 const propByWire = new Map(propKeys.map(([long, wire]) => [wire, long]))
+const wireByProp: Record<string, string> = Object.fromEntries(propKeys)
 
 function propsToWire (props: MessageProps): Record<string, unknown> | undefined {
   let wire: Record<string, unknown> | undefined
-  for (const [long, short] of propKeys) {
-    const v = props[long]
-    if (v !== undefined) {
+  for (const long in props) {
+    const v = props[long as keyof MessageProps]
+    const short = wireByProp[long]
+    if (v !== undefined && short !== undefined) {
       wire ??= {}
       wire[short] = v
     }

@@ -7,6 +7,11 @@ export interface DiskFile {
   write (buf: Buffer, position: number): Promise<void>
   /** Read up to `length` bytes at `position` into a new Buffer (shorter at end of file). */
   read (position: number, length: number): Promise<Buffer>
+  /**
+   * Optional: write and make durable in one step (O_DSYNC), cheaper than
+   * write + datasync. Fails like either of them (ENOSPC, EIO).
+   */
+  writeDurable?: (buf: Buffer, position: number) => Promise<void>
   datasync (): Promise<void>
   truncate (length: number): Promise<void>
   size (): Promise<number>

@@ -2,18 +2,31 @@
  * The real disk: node:fs/promises, nothing else. Only this file imports node:fs.
  */
 import { open, unlink, rename, readdir, mkdir, stat } from 'node:fs/promises'
+import { constants } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import type { Disk, DiskFile } from './disk.js'
 
+async function writeAll (fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  let done = 0
+  while (done < buf.length) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done)
+    done += bytesWritten
+  }
+}
+
 class RealFile implements DiskFile {
-  constructor (private readonly fh: FileHandle) {}
+  /** A second descriptor opened O_DSYNC: one syscall writes and syncs. */
+  private dsync: Promise<FileHandle> | null = null
+
+  constructor (private readonly fh: FileHandle, private readonly path: string) {}
 
   async write (buf: Buffer, position: number): Promise<void> {
-    let done = 0
-    while (done < buf.length) {
-      const { bytesWritten } = await this.fh.write(buf, done, buf.length - done, position + done)
-      done += bytesWritten
-    }
+    await writeAll(this.fh, buf, position)
+  }
+
+  async writeDurable (buf: Buffer, position: number): Promise<void> {
+    this.dsync ??= open(this.path, constants.O_RDWR | constants.O_DSYNC)
+    await writeAll(await this.dsync, buf, position)
   }
 
   async read (position: number, length: number): Promise<Buffer> {
@@ -30,16 +43,19 @@ class RealFile implements DiskFile {
   async datasync (): Promise<void> { await this.fh.datasync() }
   async truncate (length: number): Promise<void> { await this.fh.truncate(length) }
   async size (): Promise<number> { return (await this.fh.stat()).size }
-  async close (): Promise<void> { await this.fh.close() }
+  async close (): Promise<void> {
+    if (this.dsync !== null) await (await this.dsync).close()
+    await this.fh.close()
+  }
 }
 
 export const realDisk: Disk = {
   async open (path, create) {
     try {
-      return new RealFile(await open(path, 'r+'))
+      return new RealFile(await open(path, 'r+'), path)
     } catch (err) {
       if (!create || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-      return new RealFile(await open(path, 'w+'))
+      return new RealFile(await open(path, 'w+'), path)
     }
   },
   async unlink (path) { await unlink(path) },

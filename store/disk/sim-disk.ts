@@ -149,7 +149,7 @@ export class SimDisk implements Disk {
     const live = (): void => {
       if (gen !== this.generation) throw ioError('EIO', `handle of ${path} died with the power`)
     }
-    return {
+    const h: DiskFile = {
       write: async (buf, position) => {
         await this.tick(); live()
         if (this.writeFailures > 0) { this.writeFailures--; throw ioError('EIO', `write ${path}`) }
@@ -166,6 +166,19 @@ export class SimDisk implements Disk {
         ino.cacheLen = Math.max(ino.cacheLen, position + data.length)
         ino.pending.push({ pos: position, data: Buffer.from(data) })
         if (full) throw ioError('ENOSPC', `no space left writing ${path}`)
+      },
+      writeDurable: async (buf, position) => {
+        await this.tick(); live()
+        if (this.fsyncFailures > 0) {
+          this.fsyncFailures--
+          ino.pending = []
+          throw ioError('EIO', `O_DSYNC write ${path}`)
+        }
+        await h.write(buf, position)
+        ino.durable = Buffer.from(ino.cache.subarray(0, ino.cacheLen))
+        ino.durableLen = ino.cacheLen
+        ino.pending = []
+        this.fsyncs++
       },
       read: async (position, length) => {
         await this.tick(); live()
@@ -195,6 +208,7 @@ export class SimDisk implements Disk {
       size: async () => { await this.tick(); live(); return ino.cacheLen },
       close: async () => { await this.tick() }
     }
+    return h
   }
 
   async unlink (path: string): Promise<void> {
