@@ -9,10 +9,14 @@
  *   await gw.restart()   // same data dir, new ports: persistence tests
  */
 import { readFile } from 'node:fs/promises'
+import net from 'node:net'
+import mqttPacket, { type Packet, type IConnectPacket } from 'mqtt-packet'
+import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt'
 import { join } from 'node:path'
 import { startGateway, type Gateway, type GatewayConfig } from '../../gateway/server.js'
 import { ensureDevCertificates } from '../../pki/index.js'
 import { tmpDir } from './tmp.js'
+import { waitFor } from './wait.js'
 
 /** What the helper needs from a tap test (kept minimal so any Test type fits). */
 export interface Teardownable { teardown: (fn: () => unknown) => void }
@@ -120,4 +124,101 @@ export async function startTestGateway (t: Teardownable, opts: TestGatewayOption
     async restart () { await close(); await open() },
     close
   }
+}
+
+// ---------------------------------------------------------------------------
+// MQTT test clients
+
+
+export type { MqttClient }
+
+/**
+ * Connect an `mqtt` npm client (no reconnects) and end it in teardown.
+ * TLS URLs get the test CA. Resolves after CONNACK; rejects on a refused CONNECT.
+ */
+export async function connectMqtt (t: Teardownable, gw: TestGateway, url: string, opts: IClientOptions = {}): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(url, {
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ca: url.startsWith('mqtts:') || url.startsWith('wss:') ? gw.caPem : undefined,
+    ...opts
+  }, false)
+  t.teardown(async () => { await client.endAsync(true).catch(() => undefined) })
+  return client
+}
+
+export interface ReceivedMessage { topic: string, payload: Buffer, packet: IPublishPacket }
+
+/** Collect every message a client receives, in order. */
+export function collect (client: MqttClient): ReceivedMessage[] {
+  const got: ReceivedMessage[] = []
+  client.on('message', (topic, payload, packet) => { got.push({ topic, payload, packet }) })
+  return got
+}
+
+// ---------------------------------------------------------------------------
+// Raw MQTT over TCP: full control of the bytes (malformed input, ordering checks)
+
+export interface RawMqtt {
+  socket: net.Socket
+  /** Parsed packets received, in order. */
+  packets: Array<Packet & Record<string, unknown>>
+  /** The same packets as raw bytes. */
+  raw: Buffer[]
+  readonly closed: boolean
+  send: (packet: Packet) => void
+  write: (bytes: Buffer) => void
+  /** Wait for the next packet of a type (after `from` packets), return it. */
+  next: (cmd: string, from?: number) => Promise<Packet & Record<string, unknown>>
+  waitClosed: () => Promise<void>
+}
+
+export async function rawMqtt (t: Teardownable, port: number, protocolVersion: 3 | 4 | 5 = 4): Promise<RawMqtt> {
+  const socket = net.connect({ host: HOST, port })
+  t.teardown(() => { socket.destroy() })
+  await new Promise<void>((resolve, reject) => { socket.once('connect', () => { resolve() }); socket.once('error', reject) })
+  const parser = mqttPacket.parser({ protocolVersion })
+  const packets: Array<Packet & Record<string, unknown>> = []
+  const raw: Buffer[] = []
+  let closed = false
+  let buf = Buffer.alloc(0)
+  socket.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d])
+    // Split whole packets to keep their raw bytes too.
+    for (;;) {
+      if (buf.length < 2) break
+      let len = 0; let mul = 1; let i = 1
+      for (; i < buf.length && i < 5; i++) { const b = buf[i] as number; len += (b & 0x7f) * mul; mul *= 128; if ((b & 0x80) === 0) break }
+      if (i >= buf.length) break
+      const total = i + 1 + len
+      if (buf.length < total) break
+      const one = buf.subarray(0, total)
+      raw.push(Buffer.from(one))
+      parser.parse(one)
+      buf = buf.subarray(total)
+    }
+  })
+  parser.on('packet', (p) => { packets.push(p as Packet & Record<string, unknown>) })
+  socket.on('error', () => undefined)
+  const closedP = new Promise<void>((resolve) => { socket.once('close', () => { closed = true; resolve() }) })
+  return {
+    socket,
+    packets,
+    raw,
+    get closed () { return closed },
+    send (packet) { socket.write(mqttPacket.generate(packet, { protocolVersion })) },
+    write (bytes) { socket.write(bytes) },
+    async next (cmd, from = 0) {
+      return await waitFor(() => packets.slice(from).find((p) => p.cmd === cmd), { what: `packet ${cmd}` })
+    },
+    async waitClosed () { await closedP }
+  }
+}
+
+/** Raw connect: CONNECT + wait for CONNACK. */
+export async function rawConnect (t: Teardownable, port: number, protocolVersion: 4 | 5, connect: Partial<IConnectPacket> = {}): Promise<RawMqtt> {
+  const c = await rawMqtt(t, port, protocolVersion)
+  c.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion, clean: true, keepalive: 60, clientId: '', ...connect } as IConnectPacket)
+  await c.next('connack')
+  return c
 }
