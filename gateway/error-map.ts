@@ -50,6 +50,8 @@ const TABLE: Record<string, Mapping> = {
   E_BACKLOG_QUOTA: { http: 507, mqtt: MqttReason.quotaExceeded },
   E_BACKLOG_HOLD: { http: 429, mqtt: MqttReason.quotaExceeded },
   E_SUBSCRIPTION_BUSY: { http: 409, mqtt: MqttReason.unspecifiedError },
+  E_SUBSCRIPTION_CONFLICT: { http: 409, mqtt: MqttReason.implementationSpecificError },
+  E_SUBSCRIPTION_DELETED: { http: 410, mqtt: MqttReason.administrativeAction },
   E_TOPIC_INVALID: { http: 400, mqtt: MqttReason.topicNameInvalid },
   E_FILTER_INVALID: { http: 400, mqtt: MqttReason.topicFilterInvalid },
   // gateway/http/

@@ -53,6 +53,15 @@ export interface ConsumerSink {
   activeChanged? (active: boolean): void
 }
 
+/**
+ * A subscription is (namespace, subscription name): its name is the cursor
+ * name on every topic it spans, so one name has one filter at a time in a
+ * namespace. Subscribing again with the same name and a different filter or
+ * durability fails with E_SUBSCRIPTION_CONFLICT (front ends derive names that
+ * include the filter when a client may hold several, e.g. `clientId|filter`).
+ * Subscribing with a different mode while consumers are attached fails with
+ * E_SUBSCRIPTION_BUSY; with none attached the mode changes.
+ */
 export interface SubscribeOptions {
   /** Namespace the filter lives in. */
   namespace: NamespaceName
@@ -105,5 +114,44 @@ export interface Dispatcher {
   nack (topic: TopicName, subscription: string, entryIds: readonly EntryId[], reason?: string): Promise<void>
   /** Cancel a pending delayed message. False if unknown, already due or delivered. */
   cancelScheduled (topic: TopicName, entryId: EntryId): Promise<boolean>
+  /** Counters of every subscription (admin API, metrics). Cheap: no I/O. */
+  stats (): DispatcherStats
   close (): Promise<void>
+}
+
+/** Counters of one subscription. Counts are since the dispatcher started; backlog is live. */
+export interface SubscriptionStats {
+  namespace: NamespaceName
+  filter: string
+  subscription: string
+  mode: SubscriptionMode
+  durable: boolean
+  consumers: number
+  /** Topics the subscription spans (cursors materialised). */
+  topics: number
+  /** Unacknowledged entries over all its topics. */
+  backlog: number
+  /** Delivered and not yet acknowledged. */
+  pendingAck: number
+  /** Deliveries handed to consumers, redeliveries included. */
+  delivered: number
+  acked: number
+  /** Deliveries with redeliveryCount > 0. */
+  redelivered: number
+  expired: number
+  deadLettered: number
+  /** Entries skipped by consumer_backlog_eviction. */
+  evicted: number
+  /** Delayed messages the dispatcher has passed over and waits on (not yet due). */
+  delayedPending: number
+}
+
+export interface DispatcherStats {
+  subscriptions: SubscriptionStats[]
+  /** Publishes accepted (appended, duplicates included). */
+  published: number
+  /** Publishes refused: E_BACKLOG_QUOTA, or E_BACKLOG_HOLD after waiting. */
+  backlogRejected: number
+  /** Publishes that had to wait for the backlog (producer_hold). */
+  backlogHeld: number
 }

@@ -1,0 +1,72 @@
+/**
+ * Dispatcher limits. Every queue, buffer, batch and retry of gateway/dispatch
+ * has its bound here, with its unit in the name and a sentence saying why.
+ */
+import assert from 'node:assert/strict'
+
+/** Entries read ahead per subscription (all its topics together): enough to keep 8 consumers busy between reads, small enough that an idle-but-connected subscription costs little memory. */
+export const READ_AHEAD_ENTRIES_MAX = 2000
+
+/** Payload bytes read ahead per subscription: bounds memory for large messages whatever the entry count. */
+export const READ_AHEAD_BYTES_MAX = 8 * 1024 * 1024
+
+/** Entries asked of the ledger per read: one read block of a hot topic, so one read serves a dispatch round. */
+export const READ_BATCH_ENTRIES_MAX = 500
+
+/** Entries handed out per dispatch round before yielding to the event loop: keeps one busy subscription from starving sockets. */
+export const DISPATCH_ROUND_ENTRIES_MAX = 1000
+
+/** Entries one topic hands out per turn inside a round, so topics of a wildcard subscription are served in turn. */
+export const DISPATCH_TURN_ENTRIES_MAX = 64
+
+/** Delivered-but-unacknowledged entries per subscription, whatever the consumers' permits: bounds the pending-ack map of a consumer that takes permits but never acks. */
+export const PENDING_ACK_ENTRIES_MAX = 50_000
+
+/** Due delayed entries taken from the ledger's delayed index per scan; more are taken once these are handed out. */
+export const DELAYED_SCAN_ENTRIES_MAX = 1000
+
+/** Redeliveries loaded from the ledger at once per subscription (nack, ack timeout, returned by a closing consumer). */
+export const REDELIVERY_LOADS_MAX = 1000
+
+/** key_shared: entries of the read-ahead window examined per level per pick, so blocked keys cannot make a round quadratic. */
+export const KEY_SHARED_SCAN_ENTRIES_MAX = 2000
+
+/** key_shared: points each consumer gets on the hash ring; 64 keeps key ranges within about ±20 % of an even split for a handful of consumers. */
+export const KEY_SHARED_RING_POINTS_PER_CONSUMER = 64
+
+/** producer_hold: longest a publish waits for the backlog to fall below quota before E_BACKLOG_HOLD. Long enough to ride out a consumer restart, short enough for an MQTT client's PUBACK timeout. */
+export const BACKLOG_HOLD_MS_MAX = 10_000
+
+/** producer_hold: publishes waiting at once per dispatcher; beyond this they are refused at once (each holds a payload in memory). */
+export const BACKLOG_HOLD_WAITERS_MAX = 10_000
+
+/** consumer_backlog_eviction: evict down to this fraction of the quota, so eviction runs in steps rather than on every publish. */
+export const BACKLOG_EVICT_TARGET_RATIO = 0.9
+
+/** Longest subscription name, characters (it becomes part of the dead-letter topic name). */
+export const SUBSCRIPTION_NAME_CHARS_MAX = 256
+
+/** Longest topic filter, characters (MQTT allows 65535 bytes; nobody needs that many levels). */
+export const TOPIC_FILTER_CHARS_MAX = 4096
+
+/** Longest consumer name, characters. */
+export const CONSUMER_NAME_CHARS_MAX = 256
+
+/** Most permits a consumer may hold: a larger value is a bug in the front end, not flow control. */
+export const CONSUMER_PERMITS_MAX = 1_000_000
+
+/** Durable subscriptions and topics visited per event-loop turn while materialising cursors at start-up or for a new wildcard subscription. */
+export const MATERIALISE_TOPICS_PER_TURN = 1000
+
+/** Pause before retrying a failed ledger read, ms: a store that fenced itself needs a moment to reopen. */
+export const READ_RETRY_MS = 100
+
+/** Earliest a timer is set after now, ms: a timer set for the past fires on the next loop turn anyway. */
+export const ALARM_DELAY_MS_MIN = 1
+
+/** Ledger meta space holding durable subscription definitions (key `tenant/namespace\nname`). */
+export const SUBSCRIPTION_META_SPACE = 'subscription'
+
+assert.ok(READ_BATCH_ENTRIES_MAX <= READ_AHEAD_ENTRIES_MAX, 'one read fits in the read-ahead window')
+assert.ok(DISPATCH_TURN_ENTRIES_MAX <= DISPATCH_ROUND_ENTRIES_MAX, 'a turn fits in a round')
+assert.ok(BACKLOG_EVICT_TARGET_RATIO > 0 && BACKLOG_EVICT_TARGET_RATIO <= 1, 'eviction target is a fraction of the quota')

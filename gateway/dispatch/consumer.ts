@@ -1,0 +1,54 @@
+/**
+ * A consumer attached to a subscription: a sink, its permits, and the entries
+ * it holds unacknowledged. All behaviour lives in the subscription; this is
+ * the handle a front end keeps.
+ */
+import { CommonCode, FerryError } from '../../common/errors.js'
+import type { EntryId, TopicName } from '../../store/index.js'
+import { CONSUMER_PERMITS_MAX } from './constants.js'
+import type { Inflight } from './inflight.js'
+import type { Subscription } from './subscription.js'
+import type { Consumer, ConsumerSink } from './types.js'
+
+export class ConsumerImpl implements Consumer {
+  permits: number
+  closed = false
+  /** Delivered, unacknowledged entries (over every topic of the subscription). */
+  readonly inflight = new Set<Inflight>()
+
+  constructor (
+    readonly id: number,
+    private readonly sub: Subscription,
+    readonly name: string,
+    readonly priority: number,
+    readonly sink: ConsumerSink,
+    permits: number
+  ) {
+    this.permits = permits
+  }
+
+  get subscription (): string { return this.sub.name }
+
+  addPermits (messages: number): void {
+    if (!Number.isInteger(messages) || messages < 0) throw new FerryError(CommonCode.BAD_REQUEST, 'permits must be a non-negative integer')
+    if (this.closed || messages === 0) return
+    this.permits = Math.min(CONSUMER_PERMITS_MAX, this.permits + messages)
+    this.sub.kick()
+  }
+
+  async ack (topic: TopicName, entryId: EntryId): Promise<void> {
+    await this.sub.ack(topic, [entryId])
+  }
+
+  async ackCumulative (topic: TopicName, entryId: EntryId): Promise<void> {
+    await this.sub.ackCumulative(topic, entryId)
+  }
+
+  nack (topic: TopicName, entryId: EntryId, reason?: string): void {
+    this.sub.nack(topic, [entryId], reason)
+  }
+
+  async close (): Promise<void> {
+    await this.sub.removeConsumer(this)
+  }
+}

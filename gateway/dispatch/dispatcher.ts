@@ -1,0 +1,392 @@
+/**
+ * The dispatcher of one site: publish (quota check, append), subscriptions
+ * (create, persist, materialise cursors on matching topics, attach
+ * consumers), subscription-level acks, cancel, stats, close.
+ *
+ * Subscriptions are keyed by (namespace, name). Durable ones are persisted in
+ * ledger meta space `subscription` together with `ledger.lastLsn()` at
+ * creation; a topic that appears later (while running, or while the gateway
+ * was down) gets its cursor with `{ kind: 'afterLsn', lsn: createdLsn }`, so
+ * it sees exactly the entries appended after the subscription existed.
+ */
+import { CommonCode, FerryError } from '../../common/errors.js'
+import type { Logger } from '../../common/log.js'
+import type { Cursor, CursorStart, EntryId, Ledger, LedgerEntry, MessageProps, MetaValue, TopicName } from '../../store/index.js'
+import { PRIORITY_LEVELS, type NamespacePolicy, type PolicyRegistry } from '../policy/index.js'
+import { BacklogGuard } from './backlog.js'
+import {
+  CONSUMER_NAME_CHARS_MAX, CONSUMER_PERMITS_MAX, MATERIALISE_TOPICS_PER_TURN, SUBSCRIPTION_META_SPACE, SUBSCRIPTION_NAME_CHARS_MAX
+} from './constants.js'
+import type { DispatchContext } from './context.js'
+import { deadLetterProps, deadLetterSuffixOf, deadLetterTopicOf, resultTopicOf, type ResultEvent, type ResultOutcome } from './dead-letter.js'
+import { DispatchCode, dispatchError } from './errors.js'
+import { parseFilter, parseTopicName } from './filter.js'
+import type { TopicStream } from './stream.js'
+import { Subscription, type SubscriptionDef } from './subscription.js'
+import {
+  SubscriptionMode, type Consumer, type Dispatcher, type DispatcherStats, type NamespaceName, type PublishRequest,
+  type PublishResult, type SubscribeOptions
+} from './types.js'
+
+export interface DispatcherDeps {
+  ledger: Ledger
+  policies: PolicyRegistry
+  siteId: string
+  logger: Logger
+}
+
+const MODES = new Set<string>(Object.values(SubscriptionMode))
+
+function subKey (namespace: string, name: string): string { return `${namespace}\n${name}` }
+
+function namespaceOf (topic: TopicName): string | undefined {
+  const a = topic.indexOf('/')
+  const b = a < 0 ? -1 : topic.indexOf('/', a + 1)
+  return b < 0 ? undefined : topic.slice(0, b)
+}
+
+export function createDispatcher (deps: DispatcherDeps): Dispatcher {
+  return new DispatcherImpl(deps)
+}
+
+class DispatcherImpl implements Dispatcher, DispatchContext {
+  readonly ledger: Ledger
+  readonly logger: Logger
+  private readonly policies: PolicyRegistry
+  private readonly subs = new Map<string, Subscription>()
+  private readonly byNamespace = new Map<string, Set<Subscription>>()
+  private readonly streamsByTopic = new Map<TopicName, Set<TopicStream>>()
+  private readonly creating = new Map<string, Promise<Subscription>>()
+  private readonly background = new Set<Promise<unknown>>()
+  private readonly backlog: BacklogGuard
+  private readonly unlisten: Array<() => void> = []
+  private readonly ready: Promise<void>
+  private nextConsumerId = 1
+  private published = 0
+  private closed = false
+
+  constructor (deps: DispatcherDeps) {
+    this.ledger = deps.ledger
+    this.policies = deps.policies
+    this.logger = deps.logger
+    this.backlog = new BacklogGuard(this.ledger, (topic, cursor, entries, upTo) => { this.onEvicted(topic, cursor, entries, upTo) })
+    this.unlisten.push(this.ledger.onAppend((topic) => { this.onAppend(topic) }))
+    this.unlisten.push(this.ledger.onTopicCreated((topic) => { this.onTopicCreated(topic) }))
+    this.unlisten.push(this.policies.onChange((ns, policy) => { this.onPolicy(ns, policy) }))
+    this.ready = this.restore()
+    this.ready.catch((err: unknown) => { this.logger.error({ err }, 'restoring durable subscriptions failed') })
+  }
+
+  // ---- DispatchContext --------------------------------------------------------------------
+
+  track (work: Promise<unknown>, what: string): void {
+    const p = work.catch((err: unknown) => { this.logger.warn({ err }, `${what} failed`) })
+    this.background.add(p)
+    void p.finally(() => { this.background.delete(p) })
+  }
+
+  emitResult (topic: TopicName, entryId: EntryId, props: MessageProps, subscription: string, outcome: ResultOutcome): void {
+    if (props.resultTopic === undefined || this.closed) return
+    const target = resultTopicOf(topic, props.resultTopic)
+    if (target === undefined) {
+      this.logger.warn({ topic, resultTopic: props.resultTopic }, 'unusable result topic; event dropped')
+      return
+    }
+    const event: ResultEvent = { messageId: entryId, topic, subscription, outcome, at: Date.now() }
+    this.track(this.ledger.append({ topic: target, payload: Buffer.from(JSON.stringify(event)), props: { contentType: 'application/json', payloadFormat: 1 } }), 'result event')
+  }
+
+  async deadLetter (topic: TopicName, subscription: string, entry: LedgerEntry, reason: string): Promise<void> {
+    await this.ledger.append({ topic: deadLetterTopicOf(topic, subscription), payload: entry.payload, props: deadLetterProps(entry.props, reason) })
+  }
+
+  backlogChanged (topic: TopicName): void { this.backlog.changed(topic) }
+
+  streamAdded (s: TopicStream): void {
+    let set = this.streamsByTopic.get(s.topic)
+    if (set === undefined) { set = new Set(); this.streamsByTopic.set(s.topic, set) }
+    set.add(s)
+  }
+
+  async dropSubscription (sub: Subscription): Promise<void> {
+    if (this.subs.get(subKey(sub.namespace, sub.name)) !== sub || sub.consumers.length > 0) return
+    this.forget(sub)
+    sub.close(new FerryError(CommonCode.CLOSED, 'subscription closed'))
+    await Promise.all([...sub.streams.keys()].map(async (topic) => { await this.ledger.deleteCursor(topic, sub.name) }))
+  }
+
+  private forget (sub: Subscription): void {
+    this.subs.delete(subKey(sub.namespace, sub.name))
+    this.byNamespace.get(sub.namespace)?.delete(sub)
+    for (const s of sub.streams.values()) this.streamsByTopic.get(s.topic)?.delete(s)
+  }
+
+  // ---- ledger and policy events ------------------------------------------------------------
+
+  private onAppend (topic: TopicName): void {
+    const set = this.streamsByTopic.get(topic)
+    if (set !== undefined) for (const s of set) s.sub.appended(s)
+  }
+
+  private onTopicCreated (topic: TopicName): void {
+    const ns = namespaceOf(topic)
+    const subs = ns === undefined ? undefined : this.byNamespace.get(ns)
+    if (ns === undefined || subs === undefined) return
+    const local = topic.slice(ns.length + 1)
+    for (const sub of subs) {
+      if (!sub.matches(local)) continue
+      this.track(sub.attach(topic, () => ({ kind: 'afterLsn', lsn: sub.createdLsn })), 'attach new topic')
+    }
+  }
+
+  private onPolicy (ns: string, policy: Readonly<NamespacePolicy>): void {
+    for (const sub of this.byNamespace.get(ns) ?? []) sub.setPolicy(policy)
+  }
+
+  private onEvicted (topic: TopicName, cursor: Cursor, entries: number, upTo: number): void {
+    const ns = namespaceOf(topic)
+    const sub = ns === undefined ? undefined : this.subs.get(subKey(ns, cursor.subscription))
+    if (sub === undefined) return
+    sub.stats.evicted += entries
+    sub.streams.get(topic)?.evicted(upTo)
+  }
+
+  // ---- start-up ------------------------------------------------------------------------------
+
+  /** Re-create durable subscriptions and give every matching topic its cursor. */
+  private async restore (): Promise<void> {
+    for (const [key, value] of this.ledger.metaEntries(SUBSCRIPTION_META_SPACE)) {
+      const def = parseDef(value)
+      if (def === undefined) { this.logger.warn({ key }, 'unreadable subscription definition ignored'); continue }
+      this.register(this.newSubscription(def))
+    }
+    if (this.subs.size === 0) return
+    let n = 0
+    const work: Array<Promise<unknown>> = []
+    for (const topic of [...this.ledger.topics()]) {
+      const ns = namespaceOf(topic)
+      const subs = ns === undefined ? undefined : this.byNamespace.get(ns)
+      if (ns !== undefined && subs !== undefined) {
+        const local = topic.slice(ns.length + 1)
+        for (const sub of subs) if (sub.matches(local)) work.push(sub.attach(topic, () => this.restartStart(sub, topic)))
+      }
+      if (++n % MATERIALISE_TOPICS_PER_TURN === 0) {
+        await Promise.all(work.splice(0))
+        await new Promise<void>((resolve) => setImmediate(resolve))
+      }
+    }
+    await Promise.all(work)
+  }
+
+  /**
+   * Where a cursor created after a restart starts: right after the
+   * subscription's creation lsn — unless the topic already had entries then and
+   * the subscription asked for earliest (its cursor creation was cut short).
+   */
+  private async restartStart (sub: Subscription, topic: TopicName): Promise<CursorStart> {
+    if (sub.initialPosition === 'earliest') {
+      const info = this.ledger.topicInfo(topic)
+      const first = info === undefined ? undefined : await this.ledger.readOne(topic, info.firstEntryId)
+      if (first !== undefined && first.lsn <= sub.createdLsn) return { kind: 'earliest' }
+    }
+    return { kind: 'afterLsn', lsn: sub.createdLsn }
+  }
+
+  private newSubscription (def: SubscriptionDef): Subscription {
+    const levels = parseFilter(def.filter)
+    return new Subscription(this, def, this.policies.forTopic(`${def.namespace}/x`), levels, deadLetterSuffixOf(def.name))
+  }
+
+  private register (sub: Subscription): void {
+    this.subs.set(subKey(sub.namespace, sub.name), sub)
+    let set = this.byNamespace.get(sub.namespace)
+    if (set === undefined) { set = new Set(); this.byNamespace.set(sub.namespace, set) }
+    set.add(sub)
+  }
+
+  private checkOpen (): void {
+    if (this.closed) throw new FerryError(CommonCode.CLOSED, 'dispatcher is closed')
+  }
+
+  // ---- Dispatcher ---------------------------------------------------------------------------
+
+  async publish (req: PublishRequest): Promise<PublishResult> {
+    await this.ready
+    this.checkOpen()
+    const { namespace } = parseTopicName(req.topic)
+    const policy = this.policies.get(namespace)
+    if (!Buffer.isBuffer(req.payload)) throw new FerryError(CommonCode.BAD_REQUEST, 'payload must be bytes')
+    if (req.payload.length > policy.maxMessageBytes) {
+      throw new FerryError(CommonCode.TOO_LARGE, `payload of ${req.payload.length} bytes exceeds the namespace limit of ${policy.maxMessageBytes}`, { details: { maxMessageBytes: policy.maxMessageBytes } })
+    }
+    const props = req.props ?? {}
+    checkProps(props)
+    await this.backlog.admit(req.topic, policy)
+    const r = await this.ledger.append({ topic: req.topic, payload: req.payload, props })
+    this.published++
+    if (policy.backlogPolicy === 'consumer_backlog_eviction' && policy.backlogQuotaBytes >= 0) await this.backlog.evict(req.topic, policy)
+    return { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate }
+  }
+
+  async subscribe (opts: SubscribeOptions): Promise<Consumer> {
+    await this.ready
+    this.checkOpen()
+    checkSubscribeOptions(opts)
+    this.policies.get(opts.namespace) // E_NOT_FOUND for an unknown namespace
+    const levels = parseFilter(opts.filter)
+    const key = subKey(opts.namespace, opts.subscription)
+    let sub = this.subs.get(key)
+    if (sub === undefined) {
+      let creating = this.creating.get(key)
+      if (creating === undefined) {
+        creating = this.createSubscription(opts, levels)
+        this.creating.set(key, creating)
+        void creating.finally(() => { this.creating.delete(key) }).catch(() => {})
+      }
+      sub = await creating
+    }
+    this.checkOpen()
+    if (sub.filter !== opts.filter || sub.durable !== opts.durable) {
+      throw dispatchError(DispatchCode.SUBSCRIPTION_CONFLICT,
+        `subscription '${opts.subscription}' exists in ${opts.namespace} with filter '${sub.filter}' (${sub.durable ? 'durable' : 'non-durable'})`,
+        { subscription: opts.subscription })
+    }
+    if (sub.mode !== opts.mode) {
+      sub.changeMode(opts.mode) // E_SUBSCRIPTION_BUSY while consumers are attached
+      if (sub.durable) await this.ledger.putMeta(SUBSCRIPTION_META_SPACE, key, defToMeta(sub.def))
+    }
+    return sub.addConsumer(this.nextConsumerId++, opts)
+  }
+
+  private async createSubscription (opts: SubscribeOptions, levels: string[]): Promise<Subscription> {
+    const def: SubscriptionDef = {
+      namespace: opts.namespace,
+      filter: opts.filter,
+      name: opts.subscription,
+      mode: opts.mode,
+      durable: opts.durable,
+      initialPosition: opts.initialPosition,
+      createdLsn: this.ledger.lastLsn()
+    }
+    const sub = new Subscription(this, def, this.policies.get(opts.namespace), levels, deadLetterSuffixOf(def.name))
+    if (def.durable) await this.ledger.putMeta(SUBSCRIPTION_META_SPACE, subKey(def.namespace, def.name), defToMeta(def))
+    this.register(sub)
+    // Topics that exist now start at initialPosition; `latest` is "after createdLsn", exact under concurrent publishes.
+    const start: CursorStart = def.initialPosition === 'earliest' ? { kind: 'earliest' } : { kind: 'afterLsn', lsn: def.createdLsn }
+    const work: Array<Promise<unknown>> = []
+    if (sub.wildcard) {
+      const prefix = `${def.namespace}/`
+      let n = 0
+      for (const topic of [...this.ledger.topics()]) {
+        if (topic.startsWith(prefix) && sub.matches(topic.slice(prefix.length))) work.push(sub.attach(topic, () => start))
+        if (++n % MATERIALISE_TOPICS_PER_TURN === 0) await Promise.all(work.splice(0))
+      }
+    } else {
+      const topic = `${def.namespace}/${def.filter}`
+      if (this.ledger.topicInfo(topic) !== undefined) work.push(sub.attach(topic, () => start))
+    }
+    await Promise.all(work)
+    return sub
+  }
+
+  async unsubscribe (namespace: NamespaceName, filter: string, subscription: string): Promise<void> {
+    await this.ready
+    this.checkOpen()
+    const sub = this.subs.get(subKey(namespace, subscription))
+    if (sub === undefined || sub.filter !== filter) {
+      throw new FerryError(CommonCode.NOT_FOUND, `no subscription '${subscription}' on '${filter}' in ${namespace}`)
+    }
+    this.forget(sub)
+    sub.close(dispatchError(DispatchCode.SUBSCRIPTION_DELETED, `subscription '${subscription}' was deleted`))
+    await Promise.all([...sub.streams.keys()].map(async (topic) => { await this.ledger.deleteCursor(topic, subscription) }))
+    if (sub.durable) await this.ledger.putMeta(SUBSCRIPTION_META_SPACE, subKey(namespace, subscription), undefined)
+  }
+
+  private subscriptionOf (topic: TopicName, subscription: string): Subscription {
+    const { namespace } = parseTopicName(topic)
+    const sub = this.subs.get(subKey(namespace, subscription))
+    if (sub === undefined) throw new FerryError(CommonCode.NOT_FOUND, `no subscription '${subscription}' in ${namespace}`)
+    return sub
+  }
+
+  async ack (topic: TopicName, subscription: string, entryIds: readonly EntryId[]): Promise<void> {
+    await this.ready
+    this.checkOpen()
+    await this.subscriptionOf(topic, subscription).ack(topic, entryIds)
+  }
+
+  async nack (topic: TopicName, subscription: string, entryIds: readonly EntryId[], reason?: string): Promise<void> {
+    await this.ready
+    this.checkOpen()
+    this.subscriptionOf(topic, subscription).nack(topic, entryIds, reason)
+  }
+
+  async cancelScheduled (topic: TopicName, entryId: EntryId): Promise<boolean> {
+    await this.ready
+    this.checkOpen()
+    parseTopicName(topic)
+    if (!Number.isSafeInteger(entryId) || entryId < 0) throw new FerryError(CommonCode.BAD_REQUEST, `invalid message id ${String(entryId)}`)
+    if (!await this.ledger.cancel(topic, entryId)) return false
+    for (const s of this.streamsByTopic.get(topic) ?? []) s.dropEntry(entryId)
+    // Acknowledge it everywhere so it holds back neither backlog nor retention.
+    await Promise.all(this.ledger.cursors(topic).map(async (c) => { await c.ack([entryId]) }))
+    this.backlog.changed(topic)
+    return true
+  }
+
+  stats (): DispatcherStats {
+    return {
+      subscriptions: [...this.subs.values()].map((s) => s.snapshot()),
+      published: this.published,
+      backlogRejected: this.backlog.counters.rejected,
+      backlogHeld: this.backlog.counters.held
+    }
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (const u of this.unlisten) u()
+    await this.ready.catch(() => {})
+    const reason = new FerryError(CommonCode.CLOSED, 'gateway is closing')
+    for (const sub of this.subs.values()) sub.close(reason)
+    this.backlog.wakeAll()
+    while (this.background.size > 0) await Promise.allSettled([...this.background])
+  }
+}
+
+// ---- validation and persistence helpers ---------------------------------------------------------
+
+function checkSubscribeOptions (o: SubscribeOptions): void {
+  const bad = (why: string): FerryError => new FerryError(CommonCode.BAD_REQUEST, why)
+  if (typeof o.subscription !== 'string' || o.subscription.length === 0 || o.subscription.length > SUBSCRIPTION_NAME_CHARS_MAX || o.subscription.includes('\u0000')) {
+    throw bad(`subscription name must be 1..${SUBSCRIPTION_NAME_CHARS_MAX} characters without NUL`)
+  }
+  if (!MODES.has(o.mode)) throw bad(`unknown subscription mode '${String(o.mode)}'`)
+  if (o.initialPosition !== 'latest' && o.initialPosition !== 'earliest') throw bad('initialPosition must be latest or earliest')
+  if (typeof o.consumerName !== 'string' || o.consumerName.length > CONSUMER_NAME_CHARS_MAX) throw bad(`consumer name must be at most ${CONSUMER_NAME_CHARS_MAX} characters`)
+  if (!Number.isInteger(o.permits) || o.permits < 0 || o.permits > CONSUMER_PERMITS_MAX) throw bad(`permits must be an integer in [0, ${CONSUMER_PERMITS_MAX}]`)
+  if (o.consumerPriority !== undefined && !Number.isInteger(o.consumerPriority)) throw bad('consumerPriority must be an integer')
+  if (typeof o.sink?.deliver !== 'function') throw bad('a consumer needs a sink with deliver()')
+}
+
+function checkProps (p: MessageProps): void {
+  const bad = (why: string): FerryError => new FerryError(CommonCode.BAD_REQUEST, why)
+  if (p.priority !== undefined && (!Number.isInteger(p.priority) || p.priority < 0 || p.priority >= PRIORITY_LEVELS)) throw bad(`priority must be an integer 0..${PRIORITY_LEVELS - 1}`)
+  if (p.deliverAt !== undefined && (!Number.isFinite(p.deliverAt) || p.deliverAt < 0)) throw bad('deliverAt must be epoch milliseconds')
+  if (p.expiresAt !== undefined && (!Number.isFinite(p.expiresAt) || p.expiresAt < 0)) throw bad('expiresAt must be epoch milliseconds')
+}
+
+function defToMeta (def: SubscriptionDef): MetaValue {
+  return { namespace: def.namespace, filter: def.filter, name: def.name, mode: def.mode, initialPosition: def.initialPosition, createdLsn: def.createdLsn }
+}
+
+function parseDef (v: MetaValue): SubscriptionDef | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || Buffer.isBuffer(v)) return undefined
+  const o = v as Record<string, MetaValue | undefined>
+  const { namespace, filter, name, mode, initialPosition, createdLsn } = o
+  if (typeof namespace !== 'string' || typeof filter !== 'string' || typeof name !== 'string' || typeof mode !== 'string' || !MODES.has(mode)) return undefined
+  if (typeof createdLsn !== 'number' || (initialPosition !== 'latest' && initialPosition !== 'earliest')) return undefined
+  try { parseFilter(filter) } catch { return undefined }
+  return { namespace, filter, name, mode: mode as SubscriptionMode, durable: true, initialPosition, createdLsn }
+}

@@ -1,0 +1,6 @@
+/** gateway/dispatch: Ferry's delivery semantics behind the Dispatcher interface. */
+export * from './types.js'
+export { createDispatcher, type DispatcherDeps } from './dispatcher.js'
+export { DispatchCode } from './errors.js'
+export { deadLetterTopicOf, sanitiseSubscriptionName, resultTopicOf, ResultOutcome, type ResultEvent } from './dead-letter.js'
+export { parseFilter, filterMatches, parseTopicName, isWildcardFilter } from './filter.js'
