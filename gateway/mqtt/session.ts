@@ -363,7 +363,8 @@ export class Session {
       topic: localTopicName(this.namespace, d.topic) ?? d.topic,
       qos,
       retain,
-      dup: false,
+      // A redelivery may be a message the client saw before (on an earlier connection) [MQTT-3.3.1-1].
+      dup: qos > 0 && d.redeliveryCount > 0,
       payload: d.payload
     }
     if (link.protocolVersion !== 5) return m
