@@ -37,3 +37,10 @@ export function errnoCode (err: unknown): string | undefined {
   }
   return undefined
 }
+
+/** Wrap a disk error: ENOSPC becomes E_DISK_FULL, anything else not already a FerryError becomes E_STORE_IO. */
+export function asStoreError (err: unknown, what: string): FerryError {
+  if (err instanceof FerryError) return err
+  if (errnoCode(err) === 'ENOSPC') return storeError(StoreCode.DISK_FULL, `disk full: ${what}`, { cause: err })
+  return storeError(StoreCode.IO, `${what} failed: ${String(err)}`, { cause: err })
+}

@@ -372,7 +372,11 @@ export abstract class LedgerBase implements Ledger, CursorHost {
     this.checkWritable()
     const t = this.ensureTopic(topic)
     const existing = t.cursors?.get(subscription)
-    if (existing !== undefined) return this.handleOf(t, existing)
+    if (existing !== undefined) {
+      // Its creation may still be on its way to the disk.
+      if (existing.durable && t.durability !== Durability.memory) await this.barrier(t.durability)
+      return this.handleOf(t, existing)
+    }
     const markDelete = this.startPosition(t, opts)
     if (opts.durable && t.durability !== Durability.memory) {
       const s = this.record({ kind: RecordKind.cursorCreate, topicId: t.id, sub: subscription, markDelete }, t.durability)
@@ -439,21 +443,27 @@ export abstract class LedgerBase implements Ledger, CursorHost {
     }
   }
 
+  private async cursorBarrier (t: TopicState, c: CursorState): Promise<void> {
+    this.checkWritable()
+    if (c.durable && t.durability !== Durability.memory) await this.barrier(t.durability)
+  }
+
   async cursorAck (t: TopicState, c: CursorState, ids: readonly EntryId[]): Promise<void> {
     const valid = ids.filter((id) => Number.isInteger(id) && id > c.markDelete && id < t.index.next && !c.isAcked(id))
-    if (valid.length === 0) return
+    // Nothing new: an earlier mutation may still be on its way to the disk; wait for it.
+    if (valid.length === 0) return await this.cursorBarrier(t, c)
     await this.cursorMutation(t, c, { kind: RecordKind.ack, topicId: t.id, sub: c.sub, ids: valid }, () => { for (const id of valid) c.ackOne(id) })
   }
 
   async cursorAckCumulative (t: TopicState, c: CursorState, upTo: EntryId): Promise<void> {
     const bounded = Math.min(upTo, t.index.next - 1)
-    if (!Number.isInteger(bounded) || bounded <= c.markDelete) return
+    if (!Number.isInteger(bounded) || bounded <= c.markDelete) return await this.cursorBarrier(t, c)
     await this.cursorMutation(t, c, { kind: RecordKind.ackCumulative, topicId: t.id, sub: c.sub, upTo: bounded }, () => c.ackCumulative(bounded))
   }
 
   async cursorDeliveries (t: TopicState, c: CursorState, ids: readonly EntryId[]): Promise<void> {
     const valid = ids.filter((id) => Number.isInteger(id) && id > c.markDelete && id < t.index.next)
-    if (valid.length === 0) return
+    if (valid.length === 0) return await this.cursorBarrier(t, c)
     await this.cursorMutation(t, c, { kind: RecordKind.deliveries, topicId: t.id, sub: c.sub, ids: valid }, () => { for (const id of valid) c.recordDelivery(id) })
   }
 
@@ -478,7 +488,11 @@ export abstract class LedgerBase implements Ledger, CursorHost {
   async cancel (topic: TopicName, entryId: EntryId): Promise<boolean> {
     this.checkWritable()
     const t = this.topicsByName.get(topic)
-    if (t === undefined || t.cancelled?.has(entryId) === true) return false
+    if (t === undefined) return false
+    if (t.cancelled?.has(entryId) === true) {
+      await this.barrier(t.durability) // the tombstone may still be on its way
+      return false
+    }
     const e = await this.readOne(topic, entryId)
     const deliverAt = e?.props.deliverAt
     if (e === undefined || deliverAt === undefined || deliverAt <= this.opts.nowMs()) return false

@@ -49,7 +49,7 @@ import { checkpointName, encodeSnapshot, writeCheckpointFile, type Snapshot } fr
 import { RecordKind, decodeRecord, encodeRecord, estimateMessageBytes, type LogRecord } from './records.js'
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
 import { SEGMENT_HEADER_BYTES, lsnOf, offsetOfLsn, segmentName, segmentOfLsn } from './segment.js'
-import { StoreCode, storeError } from './errors.js'
+import { StoreCode, asStoreError, storeError } from './errors.js'
 import { realDisk } from './disk/real-disk.js'
 import { resolveOptions, type FileLedgerOptions } from './options.js'
 import * as C from './constants.js'
@@ -171,6 +171,9 @@ export class FileLedger extends LedgerBase {
     for (let attempt = 1; attempt <= C.FENCE_REOPEN_ATTEMPTS_MAX; attempt++) {
       if (this.isClosed) return
       try {
+        // A checkpoint or retention pass in flight finishes (or fails) before the state is rebuilt.
+        await this.checkpointing?.catch(() => {})
+        await this.retentionRunning?.catch(() => {})
         await this.writer?.abandon()
         this.writer = null
         await this.closeReadFiles()
@@ -314,9 +317,13 @@ export class FileLedger extends LedgerBase {
 
   async checkpoint (): Promise<void> {
     this.checkWritable()
-    while (this.checkpointing !== null) await this.checkpointing
+    while (this.checkpointing !== null) await this.checkpointing.catch(() => {})
     this.checkpointing = this.writeCheckpoint().finally(() => { this.checkpointing = null })
-    await this.checkpointing
+    try {
+      await this.checkpointing
+    } catch (err) {
+      throw asStoreError(err, 'checkpoint')
+    }
   }
 
   private async writeCheckpoint (): Promise<void> {
@@ -343,9 +350,13 @@ export class FileLedger extends LedgerBase {
 
   async runRetention (): Promise<number> {
     this.checkWritable()
-    while (this.retentionRunning !== null) await this.retentionRunning
+    while (this.retentionRunning !== null) await this.retentionRunning.catch(() => 0)
     this.retentionRunning = this.retention().finally(() => { this.retentionRunning = null })
-    return await this.retentionRunning
+    try {
+      return await this.retentionRunning
+    } catch (err) {
+      throw asStoreError(err, 'retention')
+    }
   }
 
   private async retention (): Promise<number> {

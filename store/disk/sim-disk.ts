@@ -16,7 +16,9 @@
  * - setFreeBytes(n): writes beyond the free space fail with ENOSPC after a
  *   partial write; truncate and unlink give space back.
  * - failWrites(n): the next n writes fail with EIO (nothing written).
- * Handles opened before a powerLoss() fail with EIO (the process died).
+ * Handles opened before a powerLoss() fail with EIO (the process died), and so
+ * does every call through a view() taken before it: give each simulated
+ * process its own view so a dead ledger cannot touch the rebooted disk.
  */
 import type { Disk, DiskFile } from './disk.js'
 
@@ -130,6 +132,21 @@ export class SimDisk implements Disk {
 
   private async tick (): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve))
+  }
+
+  /** A Disk bound to the current power cycle: every call fails with EIO after the next powerLoss(). */
+  view (): Disk {
+    const gen = this.generation
+    const check = (): void => { if (gen !== this.generation) throw ioError('EIO', 'this process died with the power') }
+    return {
+      open: async (p, c) => { check(); return await this.open(p, c) },
+      unlink: async (p) => { check(); await this.unlink(p) },
+      rename: async (a, b) => { check(); await this.rename(a, b) },
+      list: async (d) => { check(); return await this.list(d) },
+      mkdirp: async (d) => { check(); await this.mkdirp(d) },
+      stat: async (p) => { check(); return await this.stat(p) },
+      syncDir: async (d) => { check(); await this.syncDir(d) }
+    }
   }
 
   // ---- Disk ----
