@@ -1,0 +1,73 @@
+import t from 'tap'
+import { startTestGateway, connectMqtt, collect, rawConnect } from '../helpers/gateway.js'
+import { waitFor } from '../helpers/wait.js'
+
+t.test('mqtt retained - stored, sent on subscribe with retain=1, cleared by an empty retained publish', async (t) => {
+  const gw = await startTestGateway(t)
+  const pub = await connectMqtt(t, gw, gw.urls.mqtt)
+  await pub.publishAsync('ret/a', 'A', { qos: 1, retain: true })
+  await pub.publishAsync('ret/b', 'B', { qos: 0, retain: true })
+  await pub.publishAsync('ret/b', 'B2', { qos: 1, retain: true })
+  const s = await connectMqtt(t, gw, gw.urls.mqtt)
+  const box = collect(s)
+  await s.subscribeAsync('ret/+', { qos: 1 })
+  await waitFor(() => box.length === 2, { what: 'two retained' })
+  t.same(box.map((m) => `${m.topic}=${m.payload.toString()}`).sort(), ['ret/a=A', 'ret/b=B2'], 'the last retained per topic')
+  t.ok(box.every((m) => m.packet.retain), 'retain flag set [MQTT-3.3.1-8]')
+  // Live messages to an existing subscription are not flagged retained [MQTT-3.3.1-9].
+  await pub.publishAsync('ret/a', 'live', { qos: 1, retain: true })
+  await waitFor(() => box.length === 3)
+  t.equal(box[2]?.packet.retain, false)
+  // Empty payload clears it [MQTT-3.3.1-6] [MQTT-3.3.1-7].
+  await pub.publishAsync('ret/a', '', { qos: 1, retain: true })
+  await waitFor(() => box.length === 4)
+  const s2 = await connectMqtt(t, gw, gw.urls.mqtt)
+  const box2 = collect(s2)
+  await s2.subscribeAsync('ret/#', { qos: 1 })
+  await waitFor(() => box2.length >= 1)
+  s2.publish('ret/sync', 'x', { qos: 1 })
+  await waitFor(() => box2.some((m) => m.topic === 'ret/sync'))
+  t.same(box2.filter((m) => m.packet.retain).map((m) => m.topic), ['ret/b'], 'ret/a is gone')
+})
+
+t.test('mqtt retained - retain handling 0/1/2 and retain as published (v5)', async (t) => {
+  const gw = await startTestGateway(t)
+  const pub = await connectMqtt(t, gw, gw.urls.mqtt, { protocolVersion: 5 })
+  await pub.publishAsync('rh/x', 'kept', { qos: 1, retain: true })
+  const c = await rawConnect(t, gw.ports.mqtt, 5, { clientId: 'rh' })
+  const publishes = (): number => c.packets.filter((p) => p.cmd === 'publish').length
+  c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'rh/x', qos: 0, rh: 2 }] })
+  await c.next('suback')
+  c.send({ cmd: 'pingreq' }); await c.next('pingresp')
+  t.equal(publishes(), 0, 'rh 2: never')
+  c.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'rh/+', qos: 0, rh: 1 }] })
+  await waitFor(() => publishes() === 1, { what: 'rh 1 on a new subscription' })
+  c.send({ cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: 'rh/+', qos: 0, rh: 1 }] })
+  await waitFor(() => c.packets.filter((p) => p.cmd === 'suback').length === 3)
+  c.send({ cmd: 'pingreq' }); await waitFor(() => c.packets.filter((p) => p.cmd === 'pingresp').length === 2)
+  t.equal(publishes(), 1, 'rh 1: not again for an existing subscription')
+  c.send({ cmd: 'subscribe', messageId: 4, subscriptions: [{ topic: 'rh/+', qos: 0, rh: 0 }] })
+  await waitFor(() => publishes() === 2, { what: 'rh 0: always' })
+
+  const r = await rawConnect(t, gw.ports.mqtt, 5, { clientId: 'rap' })
+  r.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'rap/t', qos: 0, rap: true, rh: 2 }, { topic: 'norap/t', qos: 0, rh: 2 }] })
+  await r.next('suback')
+  await pub.publishAsync('rap/t', 'r', { qos: 1, retain: true })
+  await pub.publishAsync('norap/t', 'n', { qos: 1, retain: true })
+  await waitFor(() => r.packets.filter((p) => p.cmd === 'publish').length === 2)
+  const byTopic = Object.fromEntries(r.packets.filter((p) => p.cmd === 'publish').map((p) => [p.topic, p.retain]))
+  t.same(byTopic, { 'rap/t': true, 'norap/t': false }, 'retain as published keeps the flag')
+})
+
+t.test('mqtt retained - retained messages survive a restart', async (t) => {
+  const gw = await startTestGateway(t)
+  const pub = await connectMqtt(t, gw, gw.urls.mqtt)
+  await pub.publishAsync('persist/r', 'still-here', { qos: 1, retain: true })
+  await pub.endAsync()
+  await gw.restart()
+  const s = await connectMqtt(t, gw, gw.urls.mqtt)
+  const box = collect(s)
+  await s.subscribeAsync('persist/#', { qos: 1 })
+  await waitFor(() => box.length === 1)
+  t.equal(box[0]?.payload.toString(), 'still-here')
+})
