@@ -641,6 +641,7 @@ export class TopicStream {
     this.delayScanAfterMs = Date.now()
     this.nextDelayedAtMs = undefined
     this.delayedSkipped = 0
+    this.sub.rewound(this)
   }
 }
 

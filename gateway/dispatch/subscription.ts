@@ -154,6 +154,8 @@ export class Subscription {
     const c = new ConsumerImpl(id, this, opts.consumerName, opts.consumerPriority ?? 0, opts.sink, opts.permits)
     this.consumers.push(c)
     this.membershipChanged()
+    // failover: every consumer learns whether it is the active one, as in Pulsar.
+    if (this.mode === SubscriptionMode.failover && this.active !== c) this.notifyActive(c, false)
     this.kick()
     return c
   }
@@ -182,11 +184,8 @@ export class Subscription {
   /** Nobody attached: drop everything held in memory; the cursors keep the state. */
   private idle (): void {
     for (const s of this.streams.values()) s.rewind()
-    this.activeStreams.clear()
     this.pendingStreams.clear()
-    this.delayedStreams.clear()
     this.redeliveries.clear()
-    for (const s of this.streams.values()) this.hungry.add(s)
   }
 
   /** Recompute who receives after a join or leave (failover: active consumer; key_shared: the ring). */
@@ -301,6 +300,14 @@ export class Subscription {
   redeliveryHeldChanged (delta: number): void { this.redeliveryHeld += delta }
 
   markActive (s: TopicStream): void { this.activeStreams.add(s) }
+
+  /** A stream forgot its window and will read again from its cursor. */
+  rewound (s: TopicStream): void {
+    this.activeStreams.delete(s)
+    this.delayedStreams.delete(s)
+    this.hungry.add(s)
+    this.kick()
+  }
 
   delayedAt (s: TopicStream, atMs: number): void {
     this.delayedStreams.add(s)
@@ -474,9 +481,7 @@ export class Subscription {
     const old = this.policy
     this.policy = p
     if (old.delayedDeliveryEnabled !== p.delayedDeliveryEnabled) {
-      for (const s of this.streams.values()) { s.rewind(); this.hungry.add(s) }
-      this.activeStreams.clear()
-      this.delayedStreams.clear()
+      for (const s of this.streams.values()) s.rewind()
     }
     if (p.ackTimeoutMs > 0 && this.pendingStreams.size > 0) this.alarm.at(Date.now() + Math.min(p.ackTimeoutMs, old.ackTimeoutMs || p.ackTimeoutMs))
     this.kick()

@@ -1,0 +1,64 @@
+import t from 'tap'
+import { waitFor } from '../helpers/wait.js'
+import { consume, NS, startHarness } from '../helpers/dispatch-harness.js'
+import { deadLetterTopicOf, sanitiseSubscriptionName, type SubscriptionMode } from '../../gateway/dispatch/index.js'
+
+const TOPIC = `${NS}/orders`
+const MODES: SubscriptionMode[] = ['exclusive', 'failover', 'shared', 'key_shared']
+
+t.test('dispatch dead letter - dead-letter topic name sanitises the subscription name', async (t) => {
+  t.equal(sanitiseSubscriptionName('$share/g/a+b#c d'), '_share_g_a_b_c_d')
+  t.equal(deadLetterTopicOf(`${NS}/orders`, 'my sub'), `${NS}/orders-my_sub-DLQ`)
+})
+
+for (const mode of MODES) {
+  t.test(`dispatch dead letter - ${mode}: after maxRedeliveries the message moves to the DLQ with its props and reason`, async (t) => {
+    const h = await startHarness({ policy: { maxRedeliveries: 2, redeliveryBackoffMs: [0] } })
+    t.teardown(h.close)
+    const sub = `dl-${mode}`
+    const a = await consume(h.dispatcher, { subscription: sub, mode })
+    const props = { key: 'k1', orderingKey: 'ok1', userProperties: [['z', '1'], ['a', '2'], ['z', '3']] as Array<[string, string]>, resultTopic: 'outcomes' }
+    await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('poison'), props })
+    await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('fine') })
+    a.sink.onDeliver = (d) => {
+      if (d.payload.toString() === 'poison') a.consumer.nack(d.topic, d.entryId, `bad payload #${d.redeliveryCount}`)
+      else void a.consumer.ack(d.topic, d.entryId)
+    }
+    const dlq = deadLetterTopicOf(TOPIC, sub)
+    await waitFor(() => h.ledger.topicInfo(dlq) !== undefined, { what: 'DLQ topic created' })
+    await waitFor(() => h.dispatcher.stats().subscriptions.find((s) => s.subscription === sub)?.deadLettered === 1)
+    const poison = a.sink.deliveries.filter((d) => d.payload.toString() === 'poison')
+    t.same(poison.map((d) => d.redeliveryCount), [0, 1, 2], 'delivered once and redelivered maxRedeliveries times')
+    const [copy] = await h.ledger.read(dlq, 0, { maxEntries: 10 })
+    t.equal(copy?.payload.toString(), 'poison')
+    t.equal(copy?.props.key, 'k1')
+    t.equal(copy?.props.orderingKey, 'ok1')
+    t.same(copy?.props.userProperties, props.userProperties, 'user properties kept in order')
+    t.equal(copy?.props.deadLetterReason, 'bad payload #2')
+    const st = h.dispatcher.stats().subscriptions.find((s) => s.subscription === sub)!
+    await waitFor(() => h.dispatcher.stats().subscriptions.find((s) => s.subscription === sub)!.backlog === 0, { what: 'poison acked on the original' })
+    t.equal(st.deadLettered, 1)
+    // The DLQ is a normal topic: readable and replayable by a subscription.
+    const replay = await consume(h.dispatcher, { subscription: `${sub}-replay`, filter: dlq.slice(NS.length + 1), initialPosition: 'earliest' })
+    await waitFor(() => replay.sink.deliveries.length === 1)
+    t.equal(replay.sink.deliveries[0]!.props.deadLetterReason, 'bad payload #2')
+    // A result event says dead-lettered.
+    await waitFor(() => h.ledger.topicInfo(`${NS}/outcomes`) !== undefined)
+    const [ev] = await h.ledger.read(`${NS}/outcomes`, 0, { maxEntries: 1 })
+    const body = JSON.parse(ev!.payload.toString()) as Record<string, unknown>
+    t.match(body, { messageId: 0, topic: TOPIC, subscription: sub, outcome: 'dead-lettered' })
+  })
+}
+
+t.test('dispatch dead letter - a wildcard subscription does not span its own DLQ', async (t) => {
+  const h = await startHarness({ policy: { maxRedeliveries: 0, redeliveryBackoffMs: [0] } })
+  t.teardown(h.close)
+  const a = await consume(h.dispatcher, { subscription: 'wild', filter: '#', mode: 'shared' })
+  a.sink.onDeliver = (d) => { a.consumer.nack(d.topic, d.entryId, 'no') }
+  await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('x') })
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.deadLettered === 1)
+  await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('y') })
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.deadLettered === 2)
+  t.same(a.sink.payloads(), ['x', 'y'], 'the dead letters were not delivered back to the same subscription')
+  t.equal(h.ledger.topicInfo(deadLetterTopicOf(TOPIC, 'wild'))?.nextEntryId, 2)
+})
