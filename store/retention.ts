@@ -26,7 +26,8 @@ export function firstNeededEntry (t: TopicState, policy: TopicStorePolicy, nowMs
   const deletable = Math.min(next, Math.max(ackFloor, ttlFloor))
   if (deletable <= first) return first
   let pastRetention = first
-  if (policy.retentionMs >= 0) pastRetention = Math.max(pastRetention, firstNotOlderThan(nowMs - policy.retentionMs))
+  if (policy.retentionMs === 0) pastRetention = deletable // "as soon as possible"
+  else if (policy.retentionMs > 0) pastRetention = Math.max(pastRetention, firstNotOlderThan(nowMs - policy.retentionMs))
   if (policy.retentionBytes >= 0) pastRetention = Math.max(pastRetention, t.index.firstWithBytesAfterAtMost(policy.retentionBytes, deletable))
   return Math.max(first, Math.min(deletable, pastRetention))
 }
