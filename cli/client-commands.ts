@@ -78,7 +78,9 @@ export async function runPub (o: PubOptions): Promise<void> {
     if (o.priority !== undefined) userProperties['ferry-priority'] = String(o.priority)
     if (o.delayMs !== undefined) userProperties['ferry-delay-ms'] = String(o.delayMs)
     for (const [n, v] of o.property ?? []) userProperties[n] = v
-    await client.publishAsync(o.topic, payload, { qos: o.qos, properties: { userProperties } })
+    // mqtt-packet cannot encode an empty userProperties object (the publish is silently never sent): leave it out.
+    const properties = Object.keys(userProperties).length > 0 ? { userProperties } : {}
+    await client.publishAsync(o.topic, payload, { qos: o.qos, properties })
     await client.endAsync()
     process.stdout.write(`published topic=${o.topic}\n`)
     return

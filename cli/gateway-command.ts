@@ -5,7 +5,7 @@
  * listener is up; logs go to stderr. SIGINT/SIGTERM close in order (listeners,
  * front ends, dispatcher, ledger checkpoint) and exit 0.
  */
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { pino } from 'pino'
 import { FerryError } from '../common/errors.js'
 import { startGateway, type GatewayConfig, type Gateway } from '../gateway/server.js'
@@ -83,7 +83,7 @@ export async function runGateway (opts: GatewayOptions): Promise<void> {
   const config = await gatewayConfigOf(opts)
   config.logger = logger
   const gateway = await startGateway(config)
-  process.stdout.write(readyLine(config.siteId, gateway, config.dataDir) + '\n')
+  process.stdout.write(readyLine(config.siteId, gateway, dirname(config.dataDir)) + '\n')
 
   let stopping = false
   const stop = (signal: string): void => {

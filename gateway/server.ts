@@ -66,11 +66,13 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
   if (config.dev && seed[DEV_NAMESPACE] === undefined) seed[DEV_NAMESPACE] = {}
   const policies = new PolicyRegistry(seed)
 
+  const storeLogger = logger.child({ component: 'store' })
   const ledger = createFileLedger({
     dir: config.dataDir,
     siteId: config.siteId,
     policyOf: (topic) => policies.storePolicy(topic),
-    logger: logger.child({ component: 'store' })
+    // The store reports events worth an operator's attention (recovery, corruption, fencing).
+    onEvent: (event, details) => { storeLogger.warn(details, event) }
   })
   const recovery = await ledger.open()
   policies.attach(ledger)

@@ -18,6 +18,7 @@
 import { FerryError, CommonCode } from '../../common/errors.js'
 import type { Logger } from '../../common/log.js'
 import type { Consumer, Delivery, Dispatcher, SubscriptionMode } from '../dispatch/types.js'
+import { DispatchCode } from '../dispatch/index.js'
 import { PULL_WAITERS_PER_CONSUMER_MAX, type HttpLimits } from './constants.js'
 
 export interface PullRequest {
@@ -161,7 +162,7 @@ export class PullConsumers {
   /** Close every pull consumer of a subscription (it is being deleted). */
   async closeSubscription (topic: string, subscription: string): Promise<void> {
     const victims = [...this.sessions.values()].filter((s) => s.topic === topic && s.subscription === subscription)
-    await Promise.all(victims.map(async (s) => { await this.closeSession(s, new FerryError(CommonCode.NOT_FOUND, 'subscription deleted')) }))
+    await Promise.all(victims.map(async (s) => { await this.closeSession(s, new FerryError(DispatchCode.SUBSCRIPTION_DELETED, 'subscription deleted')) }))
   }
 
   async close (): Promise<void> {

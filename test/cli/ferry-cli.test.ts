@@ -1,0 +1,74 @@
+import t from 'tap'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
+import { httpRequest, topicPath } from '../helpers/http.js'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const CLI = join(root, 'cli', 'ferry.ts')
+
+interface Run { child: ChildProcess, out: () => string, err: () => string, exit: Promise<number | null> }
+
+function ferry (args: string[]): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
+  let out = ''
+  let err = ''
+  child.stdout?.on('data', (c: Buffer) => { out += c.toString() })
+  child.stderr?.on('data', (c: Buffer) => { err += c.toString() })
+  const exit = once(child, 'exit').then(([code]) => code as number | null)
+  return { child, out: () => out, err: () => err, exit }
+}
+
+t.test('cli - ferry gateway --dev prints a ready line, serves HTTP, pub/sub work, SIGTERM exits cleanly', async (t) => {
+  const tmp = await tmpDir('ferry-cli-')
+  t.teardown(tmp.cleanup)
+  const gw = ferry(['gateway', '--dev', '--site', 'clitest', '--data', tmp.dir, '--mqtt', '0', '--http', '0', '--https', '0'])
+  t.teardown(() => { if (gw.child.exitCode === null) gw.child.kill('SIGKILL') })
+  const ready = await waitFor(() => /^ferry ready .*$/m.exec(gw.out())?.[0], { timeoutMs: 20_000, what: `ready line (stderr: ${gw.err()})` })
+  t.match(ready, /site=clitest/)
+  const http = Number(/ http=(\d+)/.exec(ready)?.[1])
+  const https = Number(/ https=(\d+)/.exec(ready)?.[1])
+  const mqtt = Number(/ mqtt=(\d+)/.exec(ready)?.[1])
+  t.ok(http > 0 && https > 0 && mqtt > 0, 'every listener has a port')
+  const base = `http://127.0.0.1:${http}`
+
+  const pub = await httpRequest(base, 'POST', `${topicPath('public/default/cli/a')}/messages`, { body: 'from http' })
+  t.equal(pub.status, 201)
+
+  const cliPub = ferry(['pub', '-t', 'cli/a', '-m', 'from ferry pub', '--url', base, '--key', 'k1', '--property', 'who=cli'])
+  t.equal(await cliPub.exit, 0, `ferry pub exits 0 (stderr: ${cliPub.err()})`)
+  t.match(cliPub.out(), /^published topic=public\/default\/cli\/a messageId=1$/m)
+
+  const mqttPub = ferry(['pub', '-t', 'cli/a', '-m', 'from mqtt', '--url', `mqtt://127.0.0.1:${mqtt}`, '--qos', '1'])
+  t.equal(await mqttPub.exit, 0, `ferry pub over MQTT exits 0 (stderr: ${mqttPub.err()})`)
+
+  const sub = ferry(['sub', '-t', 'cli/a', '--count', '3', '--url', base, '--subscription', 'cli-sub'])
+  t.equal(await sub.exit, 0, `ferry sub exits 0 after --count (stderr: ${sub.err()})`)
+  t.same(sub.out().trim().split('\n'), [
+    'public/default/cli/a from http',
+    'public/default/cli/a from ferry pub',
+    'public/default/cli/a from mqtt'
+  ])
+
+  const pull = await httpRequest(base, 'GET', `${topicPath('public/default/cli/a')}/subscriptions/cli-sub/messages?waitMs=0`)
+  t.same(pull.json, { messages: [] }, 'ferry sub acked what it printed')
+
+  gw.child.kill('SIGTERM')
+  t.equal(await gw.exit, 0, 'clean exit on SIGTERM')
+  t.match(gw.out(), /ferry stopped/)
+})
+
+t.test('cli - bad arguments exit 1 with a message', async (t) => {
+  const noData = ferry(['gateway', '--dev', '--http', '0'])
+  t.equal(await noData.exit, 1)
+  t.match(noData.err(), /--data/)
+  const badPort = ferry(['gateway', '--dev', '--data', '/tmp/x', '--http', 'eighty'])
+  t.equal(await badPort.exit, 1)
+  t.match(badPort.err(), /port/)
+  const plainOutsideDev = ferry(['gateway', '--data', '/tmp/x', '--site', 's1', '--http', '0'])
+  t.equal(await plainOutsideDev.exit, 1)
+  t.match(plainOutsideDev.err(), /dev mode only/)
+})
