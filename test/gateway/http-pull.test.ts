@@ -144,3 +144,34 @@ t.test('http pull - bad parameters and bodies are 400 / 415 with a JSON error', 
   const reasonOnAck = await httpRequest(gw.urls.http, 'POST', `${topicPath(topic)}/subscriptions/s/ack`, { body: '{"messageIds":["1"],"reason":"no"}' })
   t.equal(reasonOnAck.status, 400)
 })
+
+t.test('http pull - exclusive mode refuses a second consumer with 409; shared mode shares', async (t) => {
+  const topic = 'acme/pull/excl'
+  const a = await httpRequest(gw.urls.http, 'GET', pullPath(topic, 'only', 'mode=exclusive&consumer=a&waitMs=0'))
+  t.equal(a.status, 200)
+  const b = await httpRequest(gw.urls.http, 'GET', pullPath(topic, 'only', 'mode=exclusive&consumer=b&waitMs=0'))
+  t.equal(b.status, 409)
+  t.equal(b.json.error.code, 'E_SUBSCRIPTION_BUSY')
+  const again = await httpRequest(gw.urls.http, 'GET', pullPath(topic, 'only', 'mode=exclusive&consumer=a&waitMs=0'))
+  t.equal(again.status, 200, 'the holder keeps polling')
+  const topic2 = 'acme/pull/shared'
+  for (let i = 0; i < 4; i++) await publish(topic2, `s${i}`)
+  const seen = new Set<string>()
+  await waitFor(async () => {
+    for (const c of ['x', 'y']) {
+      const r = await httpRequest(gw.urls.http, 'GET', pullPath(topic2, 'pool', `mode=shared&consumer=${c}&waitMs=1000&max=1`))
+      for (const m of r.json.messages) {
+        seen.add(m.payload)
+        await httpRequest(gw.urls.http, 'POST', `${topicPath(topic2)}/subscriptions/pool/ack`, { body: JSON.stringify({ messageIds: [m.messageId] }) })
+      }
+    }
+    return seen.size === 4
+  }, { what: 'two shared consumers drain the topic' })
+  t.same([...seen].sort(), ['s0', 's1', 's2', 's3'])
+})
+
+t.test('http pull - ack for an unknown subscription is 404', async (t) => {
+  const r = await httpRequest(gw.urls.http, 'POST', `${topicPath('acme/pull/nosub')}/subscriptions/never/ack`, { body: '{"messageIds":["0"]}' })
+  t.equal(r.status, 404)
+  t.equal(r.json.error.code, 'E_NOT_FOUND')
+})

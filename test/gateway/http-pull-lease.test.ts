@@ -1,0 +1,62 @@
+import t from 'tap'
+import { createMemoryLedger } from '../../store/index.js'
+import { PolicyRegistry } from '../../gateway/policy/index.js'
+import { createDispatcher } from '../../gateway/dispatch/index.js'
+import { PullConsumers, type PullRequest } from '../../gateway/http/pull.js'
+import { DEFAULT_HTTP_LIMITS } from '../../gateway/http/constants.js'
+import { silentLogger } from '../../common/log.js'
+import { waitFor } from '../helpers/wait.js'
+
+async function setup (t: { teardown: (fn: () => unknown) => void }, limits: Partial<typeof DEFAULT_HTTP_LIMITS>): Promise<{ pull: PullConsumers, publish: (p: string) => Promise<number> }> {
+  const policies = new PolicyRegistry({ 'public/default': { redeliveryBackoffMs: [0] } })
+  const ledger = createMemoryLedger({ siteId: 'lease', policyOf: (topic) => policies.storePolicy(topic) })
+  await ledger.open()
+  policies.attach(ledger)
+  const dispatcher = createDispatcher({ ledger, policies, siteId: 'lease', logger: silentLogger })
+  const pull = new PullConsumers(dispatcher, { ...DEFAULT_HTTP_LIMITS, ...limits }, silentLogger)
+  t.teardown(async () => { await pull.close(); await dispatcher.close(); await ledger.close() })
+  return {
+    pull,
+    publish: async (p) => (await dispatcher.publish({ topic: 'public/default/lease', payload: Buffer.from(p) })).entryId
+  }
+}
+
+function req (consumerName: string, max: number, waitMs: number): PullRequest {
+  return {
+    namespace: 'public/default', local: 'lease', topic: 'public/default/lease', subscription: 'leased', mode: 'shared',
+    consumerName, initialPosition: 'earliest', max, waitMs, signal: new AbortController().signal
+  }
+}
+
+t.test('http pull lease - an idle pull consumer is closed and what it held goes back to the subscription', async (t) => {
+  const { pull, publish } = await setup(t, { pullConsumerIdleMs: 50 })
+  await pull.pull(req('first', 10, 0)) // attaches the consumer and grants 10 permits
+  for (const p of ['a', 'b', 'c']) await publish(p)
+  const one = await pull.pull(req('first', 1, 5000))
+  t.equal(one.length, 1, 'max 1')
+  await waitFor(() => pull.bufferedMessages() === 2, { what: 'the other two buffered' })
+  await waitFor(() => pull.size === 0, { what: 'idle consumer closed by its lease' })
+  const seen = new Map<string, number>()
+  await waitFor(async () => {
+    for (const d of await pull.pull(req('second', 10, 1000))) seen.set(d.payload.toString(), d.redeliveryCount)
+    return seen.size === 3
+  }, { what: 'all three delivered to the next consumer' })
+  t.same([...seen.keys()].sort(), ['a', 'b', 'c'], 'nothing lost: returned-but-unacked and buffered ones come back')
+  t.ok((seen.get(one[0]?.payload.toString() ?? '') ?? 0) >= 1, 'the one handed out before counts as redelivered')
+})
+
+t.test('http pull lease - buffered messages never exceed pullBufferMessagesMax', async (t) => {
+  const { pull, publish } = await setup(t, { pullBufferMessagesMax: 3, pullMessagesMax: 3 })
+  for (let i = 0; i < 10; i++) await publish(`m${i}`)
+  const first = await pull.pull(req('b', 3, 5000))
+  t.ok(first.length >= 1 && first.length <= 3)
+  t.ok(pull.bufferedMessages() <= 3, 'bounded buffer')
+  const all: string[] = first.map((d) => d.payload.toString())
+  await waitFor(async () => {
+    const got = await pull.pull(req('b', 3, 1000))
+    t.ok(got.length <= 3 && pull.bufferedMessages() <= 3, 'bounded on every request')
+    all.push(...got.map((d) => d.payload.toString()))
+    return all.length >= 10
+  }, { what: 'all ten' })
+  t.same(all, Array.from({ length: 10 }, (_, i) => `m${i}`))
+})
