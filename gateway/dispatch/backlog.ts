@@ -15,7 +15,7 @@
  */
 import type { Cursor, Ledger, TopicName } from '../../store/index.js'
 import type { NamespacePolicy } from '../policy/index.js'
-import { BACKLOG_EVICT_TARGET_RATIO, BACKLOG_HOLD_MS_MAX, BACKLOG_HOLD_WAITERS_MAX } from './constants.js'
+import { BACKLOG_EVICT_TARGET_RATIO, BACKLOG_HOLD_WAITERS_MAX } from './constants.js'
 import { DispatchCode, dispatchError } from './errors.js'
 
 export interface BacklogCounters { held: number, rejected: number }
@@ -27,6 +27,8 @@ export class BacklogGuard {
 
   constructor (
     private readonly ledger: Ledger,
+    /** How long producer_hold waits (BACKLOG_HOLD_MS_MAX unless a test shortens it). */
+    private readonly holdMsMax: number,
     /** Called after a cursor was advanced by eviction, with the entries it skipped. */
     private readonly onEvicted: (topic: TopicName, cursor: Cursor, entries: number, upTo: number) => void
   ) {}
@@ -72,14 +74,14 @@ export class BacklogGuard {
       throw dispatchError(DispatchCode.BACKLOG_HOLD, `topic '${topic}' is at its backlog quota and ${BACKLOG_HOLD_WAITERS_MAX} publishes already wait`, { topic })
     }
     this.counters.held++
-    const deadline = Date.now() + BACKLOG_HOLD_MS_MAX
+    const deadline = Date.now() + this.holdMsMax
     this.waiting++
     try {
       while (this.over(topic, policy)) {
         const left = deadline - Date.now()
         if (left <= 0) {
           this.counters.rejected++
-          throw dispatchError(DispatchCode.BACKLOG_HOLD, `topic '${topic}' stayed at its backlog quota for ${BACKLOG_HOLD_MS_MAX} ms`, { topic })
+          throw dispatchError(DispatchCode.BACKLOG_HOLD, `topic '${topic}' stayed at its backlog quota for ${this.holdMsMax} ms`, { topic })
         }
         await new Promise<void>((resolve) => {
           let set = this.waiters.get(topic)

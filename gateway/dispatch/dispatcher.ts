@@ -15,7 +15,7 @@ import type { Cursor, CursorStart, EntryId, Ledger, LedgerEntry, MessageProps, M
 import { PRIORITY_LEVELS, type NamespacePolicy, type PolicyRegistry } from '../policy/index.js'
 import { BacklogGuard } from './backlog.js'
 import {
-  CONSUMER_NAME_CHARS_MAX, CONSUMER_PERMITS_MAX, MATERIALISE_TOPICS_PER_TURN, SUBSCRIPTION_META_SPACE, SUBSCRIPTION_NAME_CHARS_MAX
+  BACKLOG_HOLD_MS_MAX, CONSUMER_NAME_CHARS_MAX, CONSUMER_PERMITS_MAX, MATERIALISE_TOPICS_PER_TURN, SUBSCRIPTION_META_SPACE, SUBSCRIPTION_NAME_CHARS_MAX
 } from './constants.js'
 import type { DispatchContext } from './context.js'
 import { deadLetterProps, deadLetterSuffixOf, deadLetterTopicOf, resultTopicOf, type ResultEvent, type ResultOutcome } from './dead-letter.js'
@@ -33,6 +33,8 @@ export interface DispatcherDeps {
   policies: PolicyRegistry
   siteId: string
   logger: Logger
+  /** producer_hold: longest a publish waits, ms (default BACKLOG_HOLD_MS_MAX; tests shorten it). */
+  backlogHoldMsMax?: number
 }
 
 const MODES = new Set<string>(Object.values(SubscriptionMode))
@@ -69,7 +71,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     this.ledger = deps.ledger
     this.policies = deps.policies
     this.logger = deps.logger
-    this.backlog = new BacklogGuard(this.ledger, (topic, cursor, entries, upTo) => { this.onEvicted(topic, cursor, entries, upTo) })
+    this.backlog = new BacklogGuard(this.ledger, deps.backlogHoldMsMax ?? BACKLOG_HOLD_MS_MAX, (topic, cursor, entries, upTo) => { this.onEvicted(topic, cursor, entries, upTo) })
     this.unlisten.push(this.ledger.onAppend((topic) => { this.onAppend(topic) }))
     this.unlisten.push(this.ledger.onTopicCreated((topic) => { this.onTopicCreated(topic) }))
     this.unlisten.push(this.policies.onChange((ns, policy) => { this.onPolicy(ns, policy) }))

@@ -36,7 +36,7 @@ export interface SubscriptionDef {
   createdLsn: Lsn
 }
 
-type Counters = Omit<SubscriptionStats, 'namespace' | 'filter' | 'subscription' | 'mode' | 'durable' | 'consumers' | 'topics' | 'backlog' | 'pendingAck' | 'delayedPending'>
+type Counters = globalThis.Pick<SubscriptionStats, 'delivered' | 'acked' | 'redelivered' | 'expired' | 'deadLettered' | 'evicted'>
 
 interface Due { stream: TopicStream, rec: Inflight, gen: number }
 
@@ -504,6 +504,7 @@ export class Subscription {
       topics: this.streams.size,
       backlog,
       pendingAck: this.pendingTotal,
+      readAhead: this.windowEntries + this.redeliveryHeld,
       delayedPending,
       ...this.stats
     }

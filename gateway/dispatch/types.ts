@@ -133,6 +133,8 @@ export interface SubscriptionStats {
   backlog: number
   /** Delivered and not yet acknowledged. */
   pendingAck: number
+  /** Entries read ahead and waiting for a consumer with permits (bounded by READ_AHEAD_ENTRIES_MAX). */
+  readAhead: number
   /** Deliveries handed to consumers, redeliveries included. */
   delivered: number
   acked: number

@@ -23,6 +23,7 @@ export interface HarnessOptions {
   policy?: NamespacePolicyPatch
   /** File ledger in this directory instead of the memory ledger. */
   dir?: string
+  backlogHoldMsMax?: number
 }
 
 type FileLedgerFactory = (opts: { dir: string, siteId: string, policyOf: (topic: string) => ReturnType<PolicyRegistry['storePolicy']>, retentionIntervalMs?: number, checkpointIntervalMs?: number }) => Ledger
@@ -46,7 +47,7 @@ export async function startHarness (opts: HarnessOptions = {}): Promise<Harness>
   }
   await ledger.open()
   policies.attach(ledger)
-  const dispatcher = createDispatcher({ ledger, policies, siteId: 'test', logger: silentLogger })
+  const dispatcher = createDispatcher({ ledger, policies, siteId: 'test', logger: silentLogger, ...(opts.backlogHoldMsMax !== undefined ? { backlogHoldMsMax: opts.backlogHoldMsMax } : {}) })
   let closed = false
   return {
     ledger,
