@@ -1,0 +1,223 @@
+/**
+ * Store benchmark: `npm run bench:store [-- --json] [-- --quick]`.
+ * Prints a table, or one JSON line with --json. Every figure is measured in
+ * this run on this machine; see store/BENCHMARKS.part.md for the targets.
+ */
+import { mkdtemp, open, rm } from 'node:fs/promises'
+import { tmpdir, cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { createFileLedger, type Durability, type Ledger } from '../index.js'
+import type { FileLedgerOptions } from '../options.js'
+
+const json = process.argv.includes('--json')
+const quick = process.argv.includes('--quick')
+const here = fileURLToPath(new URL('.', import.meta.url))
+const PAYLOAD = Buffer.alloc(256, 0x61)
+const secondsPerRun = quick ? 1 : 3
+
+function log (msg: string): void {
+  if (!json) process.stderr.write(msg + '\n')
+}
+
+async function tmp (): Promise<string> {
+  return await mkdtemp(join(process.env.FERRY_BENCH_DIR ?? tmpdir(), 'ferry-bench-'))
+}
+
+function ledger (dir: string, durability: Durability, over: Partial<FileLedgerOptions> = {}): Ledger {
+  return createFileLedger({
+    siteId: 'bench', dir, policyOf: () => ({ durability, retentionMs: -1, retentionBytes: -1, ttlMs: 0 }),
+    checkpointIntervalMs: 0, retentionIntervalMs: 0, ...over
+  })
+}
+
+async function rawFsyncPerSec (): Promise<number> {
+  const dir = await tmp()
+  const fh = await open(join(dir, 'raw'), 'w+')
+  const b = Buffer.alloc(4096, 1)
+  let n = 0
+  const t0 = performance.now()
+  while (performance.now() - t0 < 1000 * secondsPerRun / 2) {
+    await fh.write(b, 0, b.length, n * 4096)
+    await fh.datasync()
+    n++
+  }
+  const rate = n / ((performance.now() - t0) / 1000)
+  await fh.close()
+  await rm(dir, { recursive: true, force: true })
+  return rate
+}
+
+/** `producers` concurrent producers, each with `window` appends outstanding. */
+async function appendRate (durability: Durability, producers: number, window: number): Promise<{ perSec: number, fsyncs: number }> {
+  const dir = await tmp()
+  const l = ledger(dir, durability)
+  await l.open()
+  let count = 0
+  const end = performance.now() + secondsPerRun * 1000
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: producers * window }, async (_, p) => {
+    const topic = `bench/t${p % producers}`
+    while (performance.now() < end) { await l.append({ topic, payload: PAYLOAD }); count++ }
+  }))
+  const secs = (performance.now() - t0) / 1000
+  const fsyncs = l.stats().fsyncs
+  await l.close()
+  await rm(dir, { recursive: true, force: true })
+  return { perSec: count / secs, fsyncs: fsyncs / secs }
+}
+
+async function p99AtRate (ratePerSec: number): Promise<{ p50: number, p99: number, max: number }> {
+  const dir = await tmp()
+  const l = ledger(dir, 'sync')
+  await l.open()
+  const lat: number[] = []
+  const t0 = performance.now()
+  const total = ratePerSec * secondsPerRun
+  let issued = 0
+  const pending: Array<Promise<void>> = []
+  while (issued < total) {
+    const due = Math.min(total, Math.floor((performance.now() - t0) * ratePerSec / 1000))
+    while (issued < due) {
+      const scheduled = t0 + issued * 1000 / ratePerSec
+      const topic = `bench/t${issued % 64}`
+      pending.push(l.append({ topic, payload: PAYLOAD }).then(() => { lat.push(performance.now() - scheduled) }))
+      issued++
+    }
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  await Promise.all(pending)
+  await l.close()
+  await rm(dir, { recursive: true, force: true })
+  lat.sort((a, b) => a - b)
+  const q = (x: number): number => lat[Math.min(lat.length - 1, Math.floor(lat.length * x))] as number
+  return { p50: q(0.5), p99: q(0.99), max: lat[lat.length - 1] as number }
+}
+
+async function fill (l: Ledger, entries: number, topics: number, payload: Buffer): Promise<void> {
+  const batch = 1000
+  for (let i = 0; i < entries; i += batch) {
+    await l.appendMany(Array.from({ length: Math.min(batch, entries - i) }, (_, k) => ({ topic: `bench/t${(i + k) % topics}`, payload })))
+  }
+}
+
+async function readRate (): Promise<number> {
+  const dir = await tmp()
+  const entries = quick ? 50_000 : 200_000
+  const topics = 16
+  let l = ledger(dir, 'async')
+  await l.open()
+  await fill(l, entries, topics, PAYLOAD)
+  await l.close()
+  l = ledger(dir, 'async') // cold tail cache: reads go to the (page-cached) files
+  await l.open()
+  const t0 = performance.now()
+  let n = 0
+  for (let t = 0; t < topics; t++) {
+    let from = 0
+    for (;;) {
+      const got = await l.read(`bench/t${t}`, from, { maxEntries: 1000 })
+      if (got.length === 0) break
+      n += got.length
+      from += got.length
+    }
+  }
+  const rate = n / ((performance.now() - t0) / 1000)
+  await l.close()
+  await rm(dir, { recursive: true, force: true })
+  return rate
+}
+
+async function recovery (): Promise<{ crashSecondsPer1M: number, checkpointSecondsPer1M: number, entries: number }> {
+  const dir = await tmp()
+  const entries = quick ? 200_000 : 1_000_000
+  const scale = 1_000_000 / entries
+  const opts = { segmentSizeBytes: 64 * 1024 * 1024 }
+  const l = ledger(dir, 'async', opts)
+  await l.open()
+  await fill(l, entries, 1000, Buffer.alloc(100, 0x62))
+  await l.appendMany([{ topic: 'bench/last', payload: PAYLOAD }])
+  // Crash: no close, no checkpoint. Everything was written (async appends resolved).
+  const crashed = ledger(dir, 'async', opts)
+  const r1 = await crashed.open()
+  await crashed.close() // writes a checkpoint
+  const again = ledger(dir, 'async', opts)
+  const r2 = await again.open()
+  await again.close()
+  await rm(dir, { recursive: true, force: true })
+  log(`  recovery: ${r1.recordsReplayed} records replayed in ${r1.durationMs.toFixed(0)} ms; from checkpoint ${r2.durationMs.toFixed(0)} ms`)
+  return { crashSecondsPer1M: r1.durationMs / 1000 * scale, checkpointSecondsPer1M: r2.durationMs / 1000 * scale, entries }
+}
+
+async function bytesPerIdleTopic (): Promise<{ bytes: number, heapBytes: number, topics: number }> {
+  const topics = quick ? 100_000 : 1_000_000
+  const child = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=4096', '--import', 'tsx', join(here, 'idle-topics.ts'), String(topics)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  await new Promise((resolve) => child.on('exit', resolve))
+  const r = JSON.parse(out.trim().split('\n').pop() as string) as { bytesPerTopic: number, heapBytesPerTopic: number }
+  return { bytes: r.bytesPerTopic, heapBytes: r.heapBytesPerTopic, topics }
+}
+
+const started = performance.now()
+log('measuring raw 4 KiB write+fdatasync ...')
+const fsyncPerSec = await rawFsyncPerSec()
+log('sync appends, 64 producers x 1 outstanding ...')
+const durable = await appendRate('sync', 64, 1)
+log('sync appends, 64 producers x 8 outstanding ...')
+const durablePipelined = await appendRate('sync', 64, 8)
+log('async appends, 64 producers x 1 outstanding ...')
+const asyncRate = await appendRate('async', 64, 1)
+log('reads ...')
+const readMsgsPerSec = await readRate()
+log('latency at 20,000 sync appends/s ...')
+const lat = await p99AtRate(20_000)
+log('recovery ...')
+const rec = await recovery()
+log('memory per idle topic (child process) ...')
+const idle = await bytesPerIdleTopic()
+
+const result = {
+  fsyncPerSec: Math.round(fsyncPerSec),
+  durableAppendsPerSec: Math.round(durable.perSec),
+  durableFsyncsPerSec: Math.round(durable.fsyncs),
+  durableVsRawFsync: Number((durable.perSec / fsyncPerSec).toFixed(1)),
+  durablePipelinedAppendsPerSec: Math.round(durablePipelined.perSec),
+  asyncAppendsPerSec: Math.round(asyncRate.perSec),
+  readMsgsPerSec: Math.round(readMsgsPerSec),
+  p50AppendMs: Number(lat.p50.toFixed(2)),
+  p99AppendMs: Number(lat.p99.toFixed(2)),
+  maxAppendMs: Number(lat.max.toFixed(2)),
+  recoverySecondsPer1M: Number(rec.crashSecondsPer1M.toFixed(2)),
+  recoveryFromCheckpointSecondsPer1M: Number(rec.checkpointSecondsPer1M.toFixed(2)),
+  recoveryEntries: rec.entries,
+  bytesPerIdleTopic: Math.round(idle.bytes),
+  heapBytesPerIdleTopic: Math.round(idle.heapBytes),
+  idleTopicsMeasured: idle.topics,
+  payloadBytes: PAYLOAD.length,
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  memBytes: totalmem(),
+  node: process.version,
+  quick,
+  benchSeconds: Number(((performance.now() - started) / 1000).toFixed(1))
+}
+
+if (json) {
+  process.stdout.write(JSON.stringify(result) + '\n')
+} else {
+  const rows: Array<[string, string, string]> = [
+    ['raw 4 KiB write+fdatasync', `${result.fsyncPerSec}/s`, ''],
+    ['sync appends (64 producers x 1)', `${result.durableAppendsPerSec}/s`, `>= 100,000/s; ${result.durableVsRawFsync}x raw fsync (>= 25x)`],
+    ['sync appends (64 producers x 8)', `${result.durablePipelinedAppendsPerSec}/s`, ''],
+    ['async appends (64 producers x 1)', `${result.asyncAppendsPerSec}/s`, ''],
+    ['reads', `${result.readMsgsPerSec} msgs/s`, ''],
+    ['sync append latency at 20,000/s', `p50 ${result.p50AppendMs} ms, p99 ${result.p99AppendMs} ms`, 'p99 <= 5 ms'],
+    ['recovery after crash (no checkpoint)', `${result.recoverySecondsPer1M} s per 1M entries`, '<= 2 s'],
+    ['recovery from checkpoint', `${result.recoveryFromCheckpointSecondsPer1M} s per 1M entries`, ''],
+    ['memory per idle topic', `${result.bytesPerIdleTopic} bytes (heap ${result.heapBytesPerIdleTopic})`, '<= 500 bytes']
+  ]
+  for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(40)} ${b.padEnd(40)} ${c}\n`)
+  process.stdout.write(`${result.cpus} x ${result.cpuModel}, node ${result.node}, ${result.benchSeconds} s\n`)
+}
