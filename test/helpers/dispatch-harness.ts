@@ -4,8 +4,7 @@
  */
 import { createDispatcher, type Consumer, type ConsumerSink, type Delivery, type Dispatcher, type SubscribeOptions } from '../../gateway/dispatch/index.js'
 import { PolicyRegistry, type NamespacePolicyPatch } from '../../gateway/policy/index.js'
-import { createMemoryLedger, type Ledger } from '../../store/index.js'
-import * as store from '../../store/index.js'
+import { createFileLedger, createMemoryLedger, type Ledger } from '../../store/index.js'
 import { silentLogger } from '../../common/log.js'
 import type { FerryError } from '../../common/errors.js'
 
@@ -26,22 +25,12 @@ export interface HarnessOptions {
   backlogHoldMsMax?: number
 }
 
-type FileLedgerFactory = (opts: { dir: string, siteId: string, policyOf: (topic: string) => ReturnType<PolicyRegistry['storePolicy']>, retentionIntervalMs?: number, checkpointIntervalMs?: number }) => Ledger
-
-/** The file ledger's factory, once store/ exports it. */
-export function fileLedgerFactory (): FileLedgerFactory | undefined {
-  const f = (store as Record<string, unknown>).createFileLedger
-  return typeof f === 'function' ? f as FileLedgerFactory : undefined
-}
-
 export async function startHarness (opts: HarnessOptions = {}): Promise<Harness> {
   const policies = new PolicyRegistry({ [NS]: { durability: opts.dir !== undefined ? 'sync' : 'memory', ...(opts.policy ?? {}) } })
   const policyOf = (topic: string): ReturnType<PolicyRegistry['storePolicy']> => policies.storePolicy(topic)
   let ledger: Ledger
   if (opts.dir !== undefined) {
-    const factory = fileLedgerFactory()
-    if (factory === undefined) throw new Error('createFileLedger is not exported by store/ yet')
-    ledger = factory({ dir: opts.dir, siteId: 'test', policyOf, retentionIntervalMs: 0, checkpointIntervalMs: 0 })
+    ledger = createFileLedger({ dir: opts.dir, siteId: 'test', policyOf, retentionIntervalMs: 0, checkpointIntervalMs: 0 })
   } else {
     ledger = createMemoryLedger({ siteId: 'test', policyOf, retentionIntervalMs: 0, checkpointIntervalMs: 0 })
   }
