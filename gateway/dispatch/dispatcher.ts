@@ -39,7 +39,9 @@ export interface DispatcherDeps {
 
 const MODES = new Set<string>(Object.values(SubscriptionMode))
 
-function subKey (namespace: string, name: string): string { return `${namespace}\n${name}` }
+/** Identity of a subscription: (namespace, filter, name). NUL cannot occur in any of them. */
+function subKey (namespace: string, filter: string, name: string): string { return `${namespace}\u0000${filter}\u0000${name}` }
+function nameKey (namespace: string, name: string): string { return `${namespace}\u0000${name}` }
 
 function namespaceOf (topic: TopicName): string | undefined {
   const a = topic.indexOf('/')
@@ -57,6 +59,10 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   private readonly policies: PolicyRegistry
   private readonly subs = new Map<string, Subscription>()
   private readonly byNamespace = new Map<string, Set<Subscription>>()
+  /** Subscriptions by (namespace, name): several filters may share a name. */
+  private readonly byName = new Map<string, Subscription[]>()
+  /** Subscriptions by (namespace, cursor name). */
+  private readonly byCursor = new Map<string, Subscription>()
   private readonly streamsByTopic = new Map<TopicName, Set<TopicStream>>()
   private readonly creating = new Map<string, Promise<Subscription>>()
   private readonly background = new Set<Promise<unknown>>()
@@ -111,14 +117,21 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   }
 
   async dropSubscription (sub: Subscription): Promise<void> {
-    if (this.subs.get(subKey(sub.namespace, sub.name)) !== sub || sub.consumers.length > 0) return
+    if (this.subs.get(subKey(sub.namespace, sub.filter, sub.name)) !== sub || sub.consumers.length > 0) return
     this.forget(sub)
     sub.close(new FerryError(CommonCode.CLOSED, 'subscription closed'))
-    await Promise.all([...sub.streams.keys()].map(async (topic) => { await this.ledger.deleteCursor(topic, sub.name) }))
+    await Promise.all([...sub.streams.keys()].map(async (topic) => { await this.ledger.deleteCursor(topic, sub.cursorName) }))
   }
 
   private forget (sub: Subscription): void {
-    this.subs.delete(subKey(sub.namespace, sub.name))
+    this.subs.delete(subKey(sub.namespace, sub.filter, sub.name))
+    this.byCursor.delete(nameKey(sub.namespace, sub.cursorName))
+    const named = this.byName.get(nameKey(sub.namespace, sub.name))
+    if (named !== undefined) {
+      const i = named.indexOf(sub)
+      if (i >= 0) named.splice(i, 1)
+      if (named.length === 0) this.byName.delete(nameKey(sub.namespace, sub.name))
+    }
     this.byNamespace.get(sub.namespace)?.delete(sub)
     for (const s of sub.streams.values()) this.streamsByTopic.get(s.topic)?.delete(s)
   }
@@ -147,7 +160,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
 
   private onEvicted (topic: TopicName, cursor: Cursor, entries: number, upTo: number): void {
     const ns = namespaceOf(topic)
-    const sub = ns === undefined ? undefined : this.subs.get(subKey(ns, cursor.subscription))
+    const sub = ns === undefined ? undefined : this.byCursor.get(nameKey(ns, cursor.subscription))
     if (sub === undefined) return
     sub.stats.evicted += entries
     sub.streams.get(topic)?.evicted(upTo)
@@ -200,7 +213,11 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   }
 
   private register (sub: Subscription): void {
-    this.subs.set(subKey(sub.namespace, sub.name), sub)
+    this.subs.set(subKey(sub.namespace, sub.filter, sub.name), sub)
+    this.byCursor.set(nameKey(sub.namespace, sub.cursorName), sub)
+    const named = this.byName.get(nameKey(sub.namespace, sub.name))
+    if (named === undefined) this.byName.set(nameKey(sub.namespace, sub.name), [sub])
+    else named.push(sub)
     let set = this.byNamespace.get(sub.namespace)
     if (set === undefined) { set = new Set(); this.byNamespace.set(sub.namespace, set) }
     set.add(sub)
@@ -236,7 +253,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     checkSubscribeOptions(opts)
     this.policies.get(opts.namespace) // E_NOT_FOUND for an unknown namespace
     const levels = parseFilter(opts.filter)
-    const key = subKey(opts.namespace, opts.subscription)
+    const key = subKey(opts.namespace, opts.filter, opts.subscription)
     let sub = this.subs.get(key)
     if (sub === undefined) {
       let creating = this.creating.get(key)
@@ -248,9 +265,9 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
       sub = await creating
     }
     this.checkOpen()
-    if (sub.filter !== opts.filter || sub.durable !== opts.durable) {
+    if (sub.durable !== opts.durable) {
       throw dispatchError(DispatchCode.SUBSCRIPTION_CONFLICT,
-        `subscription '${opts.subscription}' exists in ${opts.namespace} with filter '${sub.filter}' (${sub.durable ? 'durable' : 'non-durable'})`,
+        `subscription '${opts.subscription}' on '${opts.filter}' exists in ${opts.namespace} as ${sub.durable ? 'durable' : 'non-durable'}`,
         { subscription: opts.subscription })
     }
     if (sub.mode !== opts.mode) {
@@ -271,7 +288,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
       createdLsn: this.ledger.lastLsn()
     }
     const sub = new Subscription(this, def, this.policies.get(opts.namespace), levels, deadLetterSuffixOf(def.name))
-    if (def.durable) await this.ledger.putMeta(SUBSCRIPTION_META_SPACE, subKey(def.namespace, def.name), defToMeta(def))
+    if (def.durable) await this.ledger.putMeta(SUBSCRIPTION_META_SPACE, subKey(def.namespace, def.filter, def.name), defToMeta(def))
     this.register(sub)
     // Topics that exist now start at initialPosition; `latest` is "after createdLsn", exact under concurrent publishes.
     const start: CursorStart = def.initialPosition === 'earliest' ? { kind: 'earliest' } : { kind: 'afterLsn', lsn: def.createdLsn }
@@ -294,20 +311,26 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   async unsubscribe (namespace: NamespaceName, filter: string, subscription: string): Promise<void> {
     await this.ready
     this.checkOpen()
-    const sub = this.subs.get(subKey(namespace, subscription))
-    if (sub === undefined || sub.filter !== filter) {
+    const sub = this.subs.get(subKey(namespace, filter, subscription))
+    if (sub === undefined) {
       throw new FerryError(CommonCode.NOT_FOUND, `no subscription '${subscription}' on '${filter}' in ${namespace}`)
     }
     this.forget(sub)
     sub.close(dispatchError(DispatchCode.SUBSCRIPTION_DELETED, `subscription '${subscription}' was deleted`))
-    await Promise.all([...sub.streams.keys()].map(async (topic) => { await this.ledger.deleteCursor(topic, subscription) }))
-    if (sub.durable) await this.ledger.putMeta(SUBSCRIPTION_META_SPACE, subKey(namespace, subscription), undefined)
+    await Promise.all([...sub.streams.keys()].map(async (topic) => { await this.ledger.deleteCursor(topic, sub.cursorName) }))
+    if (sub.durable) await this.ledger.putMeta(SUBSCRIPTION_META_SPACE, subKey(namespace, filter, subscription), undefined)
   }
 
+  /**
+   * The subscription a subscription-level ack means: the one of that name
+   * whose filter names exactly this topic, else the oldest of that name whose
+   * filter matches it.
+   */
   private subscriptionOf (topic: TopicName, subscription: string): Subscription {
-    const { namespace } = parseTopicName(topic)
-    const sub = this.subs.get(subKey(namespace, subscription))
-    if (sub === undefined) throw new FerryError(CommonCode.NOT_FOUND, `no subscription '${subscription}' in ${namespace}`)
+    const { namespace, local } = parseTopicName(topic)
+    const named = this.byName.get(nameKey(namespace, subscription)) ?? []
+    const sub = named.find((s) => s.filter === local) ?? named.find((s) => s.matches(local))
+    if (sub === undefined) throw new FerryError(CommonCode.NOT_FOUND, `no subscription '${subscription}' on '${topic}'`)
     return sub
   }
 

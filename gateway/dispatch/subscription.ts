@@ -55,6 +55,12 @@ export class Subscription {
   /** Topic local names ending with this are its own dead-letter topics, never spanned by a wildcard. */
   readonly dlqSuffix: string
   readonly wildcard: boolean
+  /**
+   * Cursor name on every topic spanned: the subscription name for a filter
+   * naming one topic (what Pulsar users expect to see), `name NUL filter` for
+   * a wildcard filter, so several filters may share a name without sharing cursors.
+   */
+  readonly cursorName: string
 
   readonly streams = new Map<TopicName, TopicStream>()
   private readonly attaching = new Map<TopicName, Promise<TopicStream>>()
@@ -98,6 +104,7 @@ export class Subscription {
     this.policy = policy
     this.dlqSuffix = dlqSuffix
     this.wildcard = levels.some((l) => l === '+' || l === '#')
+    this.cursorName = this.wildcard ? `${def.name}\u0000${def.filter}` : def.name
     this.alarm = new Alarm(() => { this.onAlarm() })
   }
 
@@ -123,7 +130,7 @@ export class Subscription {
     let p = this.attaching.get(topic)
     if (p === undefined) {
       p = (async () => {
-        const cursor: Cursor = await this.ctx.ledger.cursor(topic, this.name, { durable: this.durable, start: await start() })
+        const cursor: Cursor = await this.ctx.ledger.cursor(topic, this.cursorName, { durable: this.durable, start: await start() })
         const s = new TopicStream(this, topic, cursor)
         if (this.closed) return s
         this.streams.set(topic, s)
@@ -156,7 +163,8 @@ export class Subscription {
     this.membershipChanged()
     // failover: every consumer learns whether it is the active one, as in Pulsar.
     if (this.mode === SubscriptionMode.failover && this.active !== c) this.notifyActive(c, false)
-    this.kick()
+    // After the caller's await on subscribe() resumes: a sink never sees a delivery before it has its Consumer.
+    setImmediate(() => { this.kick() })
     return c
   }
 

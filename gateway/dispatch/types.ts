@@ -54,13 +54,14 @@ export interface ConsumerSink {
 }
 
 /**
- * A subscription is (namespace, subscription name): its name is the cursor
- * name on every topic it spans, so one name has one filter at a time in a
- * namespace. Subscribing again with the same name and a different filter or
- * durability fails with E_SUBSCRIPTION_CONFLICT (front ends derive names that
- * include the filter when a client may hold several, e.g. `clientId|filter`).
- * Subscribing with a different mode while consumers are attached fails with
- * E_SUBSCRIPTION_BUSY; with none attached the mode changes.
+ * A subscription is (namespace, filter, subscription name). Subscribing again
+ * with the same three attaches another consumer; with a different durability
+ * it fails with E_SUBSCRIPTION_CONFLICT; with a different mode while
+ * consumers are attached, E_SUBSCRIPTION_BUSY (with none attached the mode
+ * changes). Its cursor on each topic is named after the subscription for a
+ * filter naming one topic, `name NUL filter` for a wildcard filter. The
+ * subscription-level `ack`/`nack` (topic, name) pick the subscription of that
+ * name whose filter is exactly the topic, else the oldest one matching it.
  */
 export interface SubscribeOptions {
   /** Namespace the filter lives in. */

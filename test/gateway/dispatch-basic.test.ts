@@ -91,7 +91,8 @@ t.test('dispatch - bad input is refused with clear codes', async (t) => {
   await t.rejects(consume(h.dispatcher, { subscription: 'f', filter: 'a/#/b' }), { code: 'E_FILTER_INVALID' })
   await t.rejects(consume(h.dispatcher, { subscription: 'f', filter: 'a+' }), { code: 'E_FILTER_INVALID' })
   await consume(h.dispatcher, { subscription: 'same', filter: 'a' })
-  await t.rejects(consume(h.dispatcher, { subscription: 'same', filter: 'b' }), { code: 'E_SUBSCRIPTION_CONFLICT' })
+  await t.rejects(consume(h.dispatcher, { subscription: 'same', filter: 'a', durable: false }), { code: 'E_SUBSCRIPTION_CONFLICT' })
+  await t.rejects(consume(h.dispatcher, { subscription: 'same', filter: 'a', mode: 'shared' }), { code: 'E_SUBSCRIPTION_BUSY' })
 })
 
 t.test('dispatch - consumer close and unsubscribe; non-durable subscriptions vanish', async (t) => {
@@ -114,4 +115,26 @@ t.test('dispatch - consumer close and unsubscribe; non-durable subscriptions van
   await waitFor(() => again.sink.closedWith !== undefined)
   t.equal(again.sink.closedWith?.code, 'E_SUBSCRIPTION_DELETED')
   t.equal(h.ledger.cursors(TOPIC).length, 0)
+})
+
+t.test('dispatch - one name, several filters: separate subscriptions with separate cursors', async (t) => {
+  const h = await startHarness()
+  t.teardown(h.close)
+  const onA = await consume(h.dispatcher, { subscription: 's1', filter: 'a', mode: 'shared' })
+  const onB = await consume(h.dispatcher, { subscription: 's1', filter: 'b', mode: 'shared' })
+  const wild = await consume(h.dispatcher, { subscription: 's1', filter: '+', mode: 'shared' })
+  await h.dispatcher.publish({ topic: `${NS}/a`, payload: Buffer.from('A') })
+  await h.dispatcher.publish({ topic: `${NS}/b`, payload: Buffer.from('B') })
+  await waitFor(() => onA.sink.deliveries.length === 1 && onB.sink.deliveries.length === 1 && wild.sink.deliveries.length === 2)
+  t.same(onA.sink.payloads(), ['A'])
+  t.same(onB.sink.payloads(), ['B'])
+  t.equal(h.ledger.cursors(`${NS}/a`).length, 2, 'the concrete and the wildcard subscription have their own cursors')
+  // A subscription-level ack by name means the subscription naming that topic exactly.
+  await h.dispatcher.ack(`${NS}/a`, 's1', [0])
+  const st = h.dispatcher.stats().subscriptions
+  t.equal(st.find((s) => s.filter === 'a')!.backlog, 0)
+  t.equal(st.find((s) => s.filter === '+')!.backlog, 2)
+  await h.dispatcher.unsubscribe(NS, '+', 's1')
+  t.equal(h.ledger.cursors(`${NS}/a`).length, 1)
+  await t.rejects(h.dispatcher.unsubscribe(NS, '+', 's1'), { code: 'E_NOT_FOUND' })
 })
