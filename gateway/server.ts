@@ -71,8 +71,11 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     dir: config.dataDir,
     siteId: config.siteId,
     policyOf: (topic) => policies.storePolicy(topic),
-    // The store reports events worth an operator's attention (recovery, corruption, fencing).
-    onEvent: (event, details) => { storeLogger.warn(details, event) }
+    // The store reports events worth an operator's attention; damage is a warning, routine ones (checkpoint, recovered) info.
+    onEvent: (event, details) => {
+      if (/corrupt|fenc|fail|truncat|repair/i.test(event)) storeLogger.warn(details, event)
+      else storeLogger.info(details, event)
+    }
   })
   const recovery = await ledger.open()
   policies.attach(ledger)

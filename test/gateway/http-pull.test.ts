@@ -133,7 +133,7 @@ t.test('http pull - bad parameters and bodies are 400 / 415 with a JSON error', 
     [undefined, '{"messageIds": ["1"], "extra": 1}', 400],
     [undefined, '[1, 2]', 400],
     [undefined, '', 400],
-    ['text/plain', '{"messageIds": ["1"]}', 415]
+    ['application/xml', '{"messageIds": ["1"]}', 415]
   ]
   for (const [ct, body, status] of acks) {
     const headers: Record<string, string> = ct !== undefined ? { 'content-type': ct } : {}
