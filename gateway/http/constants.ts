@@ -15,6 +15,12 @@ export interface HttpLimits {
   batchMessagesMax: number
   /** Largest `max` of a pull request: one response stays a few MB at most. */
   pullMessagesMax: number
+  /**
+   * Payload bytes in one pull response (at least one message is always
+   * returned). JSON carries each payload up to twice (text and base64), so a
+   * response stays under about 3x this; the rest waits for the next request.
+   */
+  pullResponseBytesMax: number
   /** Longest `waitMs` of a pull request: below common proxy idle timeouts (60 s). */
   pullWaitMsMax: number
   /**
@@ -38,6 +44,7 @@ export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
   maxBodyBytes: 8 * 1024 * 1024,
   batchMessagesMax: 1000,
   pullMessagesMax: 1000,
+  pullResponseBytesMax: 4 * 1024 * 1024,
   pullWaitMsMax: 30_000,
   pullConsumerIdleMs: 60_000,
   pullBufferMessagesMax: 1000,

@@ -124,6 +124,7 @@ export class PullConsumers {
   /** Messages for one pull request: buffered ones at once, else wait up to waitMs. */
   async pull (req: PullRequest): Promise<Delivery[]> {
     const session = await this.session(req)
+    if (session.closedBy !== undefined) throw session.closedBy
     if (session.buffer.length > 0 && session.waiters.length === 0) {
       const out = session.buffer.splice(0, req.max)
       this.grant(session, req.max)

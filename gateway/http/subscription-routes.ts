@@ -51,6 +51,16 @@ function defaultConsumerName (head: RequestHead): string {
   return `http@${head.remoteAddress.replace(/[^A-Za-z0-9_.:-]/g, '_')}`
 }
 
+/** How many leading deliveries fit in `bytesMax` payload bytes; at least one, so a large message still moves. */
+function countWithinBytes (deliveries: ReadonlyArray<{ payload: Buffer }>, bytesMax: number): number {
+  let bytes = 0
+  for (let i = 0; i < deliveries.length; i++) {
+    bytes += (deliveries[i] as { payload: Buffer }).payload.length
+    if (bytes > bytesMax && i > 0) return i
+  }
+  return deliveries.length
+}
+
 export function planPull (ctx: HttpContext, head: RequestHead, ref: SubscriptionRef): RequestPlan {
   const { namespace, topic } = resolveTopic(ctx, ref)
   const subscription = checkName('subscription name', ref.subscription)
@@ -69,7 +79,9 @@ export function planPull (ctx: HttpContext, head: RequestHead, ref: Subscription
         ctx.pull.putBack(req, deliveries)
         return { status: 499, body: null }
       }
-      return { status: 200, body: { messages: deliveries.map(encodeDelivery) } }
+      const fits = countWithinBytes(deliveries, ctx.limits.pullResponseBytesMax)
+      if (fits < deliveries.length) ctx.pull.putBack(req, deliveries.slice(fits))
+      return { status: 200, body: { messages: deliveries.slice(0, fits).map(encodeDelivery) } }
     }
   }
 }

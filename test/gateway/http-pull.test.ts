@@ -175,3 +175,19 @@ t.test('http pull - ack for an unknown subscription is 404', async (t) => {
   t.equal(r.status, 404)
   t.equal(r.json.error.code, 'E_NOT_FOUND')
 })
+
+t.test('http pull - one response carries at most pullResponseBytesMax of payload; the rest comes next', async (t) => {
+  const topic = 'acme/pull/bytes'
+  const big = 'b'.repeat(1_000_000)
+  for (let i = 0; i < 5; i++) await publish(topic, `${i}${big}`)
+  const sizes: number[] = []
+  const firsts: string[] = []
+  await waitFor(async () => {
+    const r = await httpRequest(gw.urls.http, 'GET', pullPath(topic, 'bytes', 'max=10&waitMs=2000'))
+    if (r.json.messages.length > 0) sizes.push(r.json.messages.length)
+    firsts.push(...r.json.messages.map((m: { payload: string }) => m.payload[0]))
+    return firsts.length >= 5
+  }, { what: 'five large messages' })
+  t.ok(Math.max(...sizes) <= 4, `no response over 4 MiB of payload (sizes ${sizes.join(',')})`)
+  t.same(firsts, ['0', '1', '2', '3', '4'], 'in order, none lost')
+})
