@@ -1,6 +1,7 @@
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { tmpDir } from '../helpers/tmp.js'
@@ -71,4 +72,25 @@ t.test('cli - bad arguments exit 1 with a message', async (t) => {
   t.match(badPort.err(), /port/)
   t.equal(await plainOutsideDev.exit, 1)
   t.match(plainOutsideDev.err(), /dev mode only/)
+})
+
+t.test('cli - --config supplies site, listeners and namespaces; SIGINT exits cleanly', async (t) => {
+  const tmp = await tmpDir('ferry-cli-cfg-')
+  t.teardown(tmp.cleanup)
+  const config = join(tmp.dir, 'site.json')
+  await writeFile(config, JSON.stringify({
+    siteId: 'cfgsite', dev: true, dataDir: 'data', listeners: { http: 0 },
+    namespaces: { 'acme/cfg': { maxMessageBytes: 10 } }, httpLimits: { pullWaitMsMax: 1000 }
+  }))
+  const gw = ferry(['gateway', '--config', config])
+  t.teardown(() => { if (gw.child.exitCode === null) gw.child.kill('SIGKILL') })
+  const ready = await waitFor(() => /^ferry ready .*$/m.exec(gw.out())?.[0], { timeoutMs: 20_000, what: `ready line (stderr: ${gw.err()})` })
+  t.match(ready, /site=cfgsite http=\d+ data=.*data$/)
+  const base = `http://127.0.0.1:${Number(/ http=(\d+)/.exec(ready)?.[1])}`
+  const ns = await httpRequest(base, 'GET', '/v1/admin/namespaces/acme/cfg')
+  t.equal(ns.json.policy.maxMessageBytes, 10, 'namespace from the config file')
+  const tooLong = await httpRequest(base, 'GET', `${topicPath('acme/cfg/t')}/subscriptions/s/messages?waitMs=5000`)
+  t.equal(tooLong.status, 400, 'httpLimits from the config file apply')
+  gw.child.kill('SIGINT')
+  t.equal(await gw.exit, 0)
 })
