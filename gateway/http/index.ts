@@ -3,6 +3,7 @@
  * ack/nack, cancel scheduled, delete subscription, and the admin API. Routes
  * and bodies are documented in API.part.md.
  */
+import type { Dispatcher } from '../dispatch/types.js'
 import type { TemplatedApp } from '../uws.js'
 import { HttpCore } from './api.js'
 import type { HttpDeps } from './context.js'
@@ -19,9 +20,32 @@ export interface HttpApi {
   close (): Promise<void>
 }
 
-/** Register every HTTP route on a uWS app (plain or TLS). One HttpApi per app. */
+/**
+ * One core per dispatcher: the plain and the TLS listener of a gateway share
+ * their pull consumers, so a client may poll over either and an exclusive
+ * subscription does not see two consumers of the same name.
+ */
+const shared = new WeakMap<Dispatcher, { core: HttpCore, refs: number }>()
+
+/** Register every HTTP route on a uWS app (plain or TLS). Close each returned HttpApi once. */
 export function registerHttpRoutes (app: TemplatedApp, deps: HttpDeps): HttpApi {
-  const core = new HttpCore(deps)
+  let entry = shared.get(deps.dispatcher)
+  if (entry === undefined) {
+    entry = { core: new HttpCore(deps), refs: 0 }
+    shared.set(deps.dispatcher, entry)
+  }
+  entry.refs++
+  const { core } = entry
   attachUwsTransport(app, core, deps.logger)
-  return { close: async () => { await core.close() } }
+  let closed = false
+  return {
+    close: async () => {
+      const e = shared.get(deps.dispatcher)
+      if (closed || e === undefined) return
+      closed = true
+      if (--e.refs > 0) return
+      shared.delete(deps.dispatcher)
+      await e.core.close()
+    }
+  }
 }

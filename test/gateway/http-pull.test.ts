@@ -191,3 +191,17 @@ t.test('http pull - one response carries at most pullResponseBytesMax of payload
   t.ok(Math.max(...sizes) <= 4, `no response over 4 MiB of payload (sizes ${sizes.join(',')})`)
   t.same(firsts, ['0', '1', '2', '3', '4'], 'in order, none lost')
 })
+
+t.test('http pull - plain and TLS listeners share pull consumers', async (t) => {
+  const topic = 'acme/pull/both'
+  const a = await httpRequest(gw.urls.http, 'GET', pullPath(topic, 'both', 'mode=exclusive&consumer=same&waitMs=0'))
+  t.equal(a.status, 200)
+  const b = await httpRequest(gw.urls.https, 'GET', pullPath(topic, 'both', 'mode=exclusive&consumer=same&waitMs=0'), { ca: gw.caPem })
+  t.equal(b.status, 200, 'the same consumer over https, not a second one')
+  const id = await publish(topic, 'either way')
+  const r = await waitFor(async () => {
+    const p = await httpRequest(gw.urls.https, 'GET', pullPath(topic, 'both', 'mode=exclusive&consumer=same&waitMs=2000'), { ca: gw.caPem })
+    return p.json.messages.length > 0 ? p.json.messages : undefined
+  }, { what: 'message over https' })
+  t.equal(r[0].messageId, id)
+})
