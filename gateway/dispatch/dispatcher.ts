@@ -14,6 +14,7 @@ import type { Logger } from '../../common/log.js'
 import type { Cursor, CursorStart, EntryId, Ledger, LedgerEntry, MessageProps, MetaValue, TopicName } from '../../store/index.js'
 import { PRIORITY_LEVELS, type NamespacePolicy, type PolicyRegistry } from '../policy/index.js'
 import { BacklogGuard } from './backlog.js'
+import { PublishRateLimiter } from './rate-limit.js'
 import {
   BACKLOG_HOLD_MS_MAX, CONSUMER_NAME_CHARS_MAX, CONSUMER_PERMITS_MAX, MATERIALISE_TOPICS_PER_TURN, SUBSCRIPTION_META_SPACE, SUBSCRIPTION_NAME_CHARS_MAX
 } from './constants.js'
@@ -67,6 +68,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   private readonly creating = new Map<string, Promise<Subscription>>()
   private readonly background = new Set<Promise<unknown>>()
   private readonly backlog: BacklogGuard
+  private readonly rate = new PublishRateLimiter()
   private readonly unlisten: Array<() => void> = []
   private readonly ready: Promise<void>
   private nextConsumerId = 1
@@ -124,6 +126,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   }
 
   private forget (sub: Subscription): void {
+    sub.deleted = true
     this.subs.delete(subKey(sub.namespace, sub.filter, sub.name))
     this.byCursor.delete(nameKey(sub.namespace, sub.cursorName))
     const named = this.byName.get(nameKey(sub.namespace, sub.name))
@@ -240,6 +243,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     }
     const props = req.props ?? {}
     checkProps(props)
+    this.rate.take(namespace, policy.publishRateMsgsPerSec)
     await this.backlog.admit(req.topic, policy)
     const r = await this.ledger.append({ topic: req.topic, payload: req.payload, props })
     this.published++

@@ -15,6 +15,8 @@ export const DispatchCode = {
   BACKLOG_QUOTA: 'E_BACKLOG_QUOTA',
   /** producer_hold: the backlog stayed at quota for BACKLOG_HOLD_MS_MAX. */
   BACKLOG_HOLD: 'E_BACKLOG_HOLD',
+  /** The namespace's publishRateMsgsPerSec is exceeded. */
+  RATE_LIMIT: 'E_RATE_LIMIT',
   TOPIC_INVALID: 'E_TOPIC_INVALID',
   FILTER_INVALID: 'E_FILTER_INVALID'
 } as const

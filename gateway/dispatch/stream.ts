@@ -123,6 +123,10 @@ export class TopicStream {
       if (id < this.readPos) continue
       this.readPos = id + 1
       if (this.cursor.isAcked(id) || this.inflight.has(id)) continue
+      if (this.sub.ctx.ledger.isCancelled(this.topic, id)) {
+        this.sub.ctx.track(this.cursor.ack([id]), 'ack cancelled entry')
+        continue
+      }
       const deliverAt = entry.props.deliverAt
       if (!inOrder && delays && deliverAt !== undefined && deliverAt > now) {
         // Passed over: the delayed index brings it back when due (scanDelayed).
@@ -248,7 +252,8 @@ export class TopicStream {
       if (we === undefined) break
       const entry = we.entry
       const deliverAt = entry.props.deliverAt
-      if (this.sub.policy.delayedDeliveryEnabled && deliverAt !== undefined && deliverAt > now && !this.cursor.isAcked(entry.entryId)) {
+      if (this.sub.policy.delayedDeliveryEnabled && deliverAt !== undefined && deliverAt > now &&
+          !this.cursor.isAcked(entry.entryId) && !this.sub.ctx.ledger.isCancelled(this.topic, entry.entryId)) {
         this.noteDelayed(deliverAt) // hold the stream: in-order modes never overtake a delayed head
         break
       }

@@ -90,6 +90,8 @@ export class Subscription {
   private running = false
   private again = false
   closed = false
+  /** Unsubscribed (or a non-durable one dropped): its cursors are being deleted. */
+  deleted = false
   readonly stats: Counters = { delivered: 0, acked: 0, redelivered: 0, expired: 0, deadLettered: 0, evicted: 0 }
 
   constructor (readonly ctx: DispatchContext, def: SubscriptionDef, policy: Readonly<NamespacePolicy>, levels: readonly string[], dlqSuffix: string) {
@@ -132,7 +134,11 @@ export class Subscription {
       p = (async () => {
         const cursor: Cursor = await this.ctx.ledger.cursor(topic, this.cursorName, { durable: this.durable, start: await start() })
         const s = new TopicStream(this, topic, cursor)
-        if (this.closed) return s
+        if (this.closed) {
+          // Deleted while the cursor was being created: do not leave it behind.
+          if (this.deleted) await this.ctx.ledger.deleteCursor(topic, this.cursorName)
+          return s
+        }
         this.streams.set(topic, s)
         this.ctx.streamAdded(s)
         this.hungry.add(s)
