@@ -31,8 +31,16 @@ class SocketTransport implements Transport {
     s.on('close', () => { events.onClose() })
   }
 
+  private corked = false
+
   write (bytes: Buffer): boolean {
     if (this.socket.destroyed || this.socket.writableEnded) return true
+    // Packets written in the same tick leave in one syscall (and one TLS record).
+    if (!this.corked) {
+      this.corked = true
+      this.socket.cork()
+      process.nextTick(() => { this.corked = false; this.socket.uncork() })
+    }
     return this.socket.write(bytes)
   }
 

@@ -27,15 +27,34 @@ class WsTransport implements Transport {
 
   constructor (private readonly ws: WebSocket<MqttWsUserData>, readonly remoteAddress: string, private readonly heldBytesMax: number) {}
 
+  /** Packets written in this tick, sent as one binary frame (MQTT may pack packets in a frame [MQTT-6.0.0-2]). */
+  private batch: Buffer[] = []
+  private batchBytes = 0
+  /** False after a send built up backpressure; true again on drain. */
+  lastSendOk = true
+
   write (bytes: Buffer): boolean {
     if (this.closed) return true
-    const r = this.ws.send(bytes, true, false)
-    // A dropped frame would corrupt the MQTT byte stream: close instead.
-    if (r === SEND_DROPPED) { this.destroy(); return false }
-    return r === SEND_OK
+    if (this.batch.length === 0) process.nextTick(() => { this.flush() })
+    this.batch.push(bytes)
+    this.batchBytes += bytes.length
+    return this.lastSendOk
   }
 
-  bufferedBytes (): number { return this.closed ? 0 : this.ws.getBufferedAmount() }
+  private flush (): void {
+    const parts = this.batch
+    this.batch = []
+    this.batchBytes = 0
+    if (this.closed || parts.length === 0) return
+    const frame = parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts)
+    let r = SEND_OK
+    this.ws.cork(() => { r = this.ws.send(frame, true, false) })
+    // A dropped frame would corrupt the MQTT byte stream: close instead.
+    if (r === SEND_DROPPED) { this.destroy(); return }
+    this.lastSendOk = r === SEND_OK
+  }
+
+  bufferedBytes (): number { return this.closed ? 0 : this.ws.getBufferedAmount() + this.batchBytes }
 
   /** uWS cannot stop reading a WebSocket: hold frames (bounded) until resumed, close beyond the bound. */
   pauseReading (): void { this.paused = true }
@@ -56,7 +75,11 @@ class WsTransport implements Transport {
     if (this.heldBytes > this.heldBytesMax) this.destroy()
   }
 
-  end (): void { if (!this.closed) { this.closed = true; this.ws.end(1000) } }
+  end (): void {
+    if (this.closed) return
+    this.flush()
+    if (!this.closed) { this.closed = true; this.ws.end(1000) }
+  }
   destroy (): void { if (!this.closed) { this.closed = true; this.ws.close() } }
 }
 
@@ -97,7 +120,10 @@ export function mqttWebSocketBehavior (front: MqttFrontEnd): WebSocketBehavior<M
       t.received(Buffer.from(new Uint8Array(message)))
     },
     drain (ws) {
-      ws.getUserData().transport?.events?.onDrain()
+      const t = ws.getUserData().transport
+      if (t === undefined) return
+      t.lastSendOk = true
+      t.events?.onDrain()
     },
     close (ws) {
       const t = ws.getUserData().transport

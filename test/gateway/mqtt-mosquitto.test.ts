@@ -48,7 +48,7 @@ if (!has('mosquitto_pub') || !has('mosquitto_sub')) {
     t.equal(box[0]?.packet.retain, true)
   })
 
-  t.test('mqtt mosquitto - a killed mosquitto_sub's will is published', async (t) => {
+  t.test('mqtt mosquitto - the will of a killed mosquitto_sub is published', async (t) => {
     const gw = await startTestGateway(t)
     const watcher = await connectMqtt(t, gw, gw.urls.mqtt)
     const box = collect(watcher)
