@@ -1,7 +1,8 @@
 /**
  * Why an MQTT connection closed (logged and counted), with the MQTT 5
- * DISCONNECT reason code we send when the protocol allows one, and the
- * MQTT-specific FerryError codes (registered in gateway/error-map.ts).
+ * DISCONNECT reason code we send when the protocol allows one. The front
+ * end raises no FerryError codes of its own: refusals are reason codes, and
+ * errors from the dispatcher and store map through gateway/error-map.ts.
  */
 import { MqttReason } from '../error-map.js'
 
@@ -49,12 +50,6 @@ export const DISCONNECT_CODE_OF: Readonly<Record<CloseReason, number | undefined
   publish_failed: MqttReason.unspecifiedError,
   internal_error: MqttReason.unspecifiedError
 }
-
-/** FerryError codes raised by the MQTT front end. */
-export const MqttCode = {
-  /** A session's subscription count would pass SESSION_SUBSCRIPTIONS_MAX. */
-  TOO_MANY_SUBSCRIPTIONS: 'E_MQTT_TOO_MANY_SUBSCRIPTIONS'
-} as const
 
 /** 3.1.1 CONNACK return codes (3.2.2.3). */
 export const ConnackCode3 = {

@@ -5,7 +5,7 @@ export { createMqttFrontEnd } from './front-end.js'
 export { listenMqttTcp, type TcpListenOptions } from './transport-tcp.js'
 export { mqttWebSocketBehavior, type MqttWsUserData } from './transport-ws.js'
 export { DEFAULT_MQTT_LIMITS } from './constants.js'
-export { CloseReason, MqttCode } from './errors.js'
+export { CloseReason } from './errors.js'
 export type {
   MqttFrontEnd, MqttListener, MqttLimits, MqttDeps, MqttStats, ClientContext, Authenticate, AuthorizeSubscribe, Transport, TransportEvents
 } from './types.js'

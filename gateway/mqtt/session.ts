@@ -13,7 +13,7 @@
  * rather than returned, so a slow subscriber pauses its own delivery.
  */
 import type { Consumer, Delivery, SubscriptionMode } from '../dispatch/types.js'
-import type { FerryError } from '../../common/errors.js'
+import { CommonCode, isFerryError, type FerryError } from '../../common/errors.js'
 import type { EntryId, MessageProps, TopicName, UserProperty } from '../../store/index.js'
 import { FerryProp } from '../message-props.js'
 import { PACKET_ID_MAX, SESSION_PENDING_DELIVERIES_MAX } from './constants.js'
@@ -175,7 +175,12 @@ export class Session {
     this.subs.delete(raw)
     await this.closeConsumer(sub)
     if (sub.parsed.group === undefined) {
-      await this.core.deps.dispatcher.unsubscribe(this.namespace, sub.parsed.filter, sub.name)
+      try {
+        await this.core.deps.dispatcher.unsubscribe(this.namespace, sub.parsed.filter, sub.name)
+      } catch (err) {
+        // A non-durable subscription may already be gone with its last consumer: that is the goal anyway.
+        if (!isFerryError(err, CommonCode.NOT_FOUND)) throw err
+      }
     }
     return true
   }

@@ -11,12 +11,12 @@
  * A failed publish is reported with a reason code (v5); 3.1.1 cannot say so,
  * so the connection closes without an ack and the client resends.
  */
-import type { IPublishPacket } from 'mqtt-packet'
+import type { IPublishPacket, Packet } from 'mqtt-packet'
 import type { MessageProps, UserProperty } from '../../../store/index.js'
 import { FerryError } from '../../../common/errors.js'
-import { mqttReasonOf } from '../../error-map.js'
 import { readFerryControls } from '../../message-props.js'
 import { inspectPublish, MalformedPacket } from '../codec.js'
+import { ackReasonOf, reasonStringOf } from '../reason-codes.js'
 import type { Connection } from '../connection.js'
 import { CloseReason } from '../errors.js'
 import { fullTopicName, isValidTopicName } from '../topics.js'
@@ -106,7 +106,7 @@ export function handlePublish (conn: Connection, packet: IPublishPacket, raw: Bu
     if (qos === 0) { conn.qos0Settled(); return }
     conn.inboundQosInFlight--
     if (!v5) { conn.completeAck(slot as ReturnType<Connection['reserveAck']>, undefined, CloseReason.publishFailed); return }
-    conn.completeAck(slot as ReturnType<Connection['reserveAck']>, { cmd: qos === 1 ? 'puback' : 'pubrec', messageId: id, reasonCode: mqttReasonOf(err) })
+    conn.completeAck(slot as ReturnType<Connection['reserveAck']>, failedAck(qos, id, err))
   })
 }
 
@@ -115,7 +115,12 @@ function reject (conn: Connection, qos: number, id: number, err: unknown): void 
   conn.inboundQosInFlight--
   if (conn.protocolVersion !== 5) { conn.close(CloseReason.publishFailed); return }
   const slot = conn.reserveAck()
-  conn.completeAck(slot, { cmd: qos === 1 ? 'puback' : 'pubrec', messageId: id, reasonCode: mqttReasonOf(err) })
+  conn.completeAck(slot, failedAck(qos, id, err))
+}
+
+/** v5 PUBACK / PUBREC for a refused publish: reason code and a Reason String saying why. */
+function failedAck (qos: number, id: number, err: unknown): Packet {
+  return { cmd: qos === 1 ? 'puback' : 'pubrec', messageId: id, reasonCode: ackReasonOf('puback', err), properties: { reasonString: reasonStringOf(err) } }
 }
 
 /** MQTT 5 properties and Ferry's `ferry-*` user properties → message props. */

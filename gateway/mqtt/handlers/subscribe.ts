@@ -6,7 +6,8 @@
  * subscription. A persistent session records its subscriptions in the ledger.
  */
 import type { ISubscribePacket, ISubscription } from 'mqtt-packet'
-import { MqttReason, mqttReasonOf } from '../../error-map.js'
+import { MqttReason } from '../../error-map.js'
+import { ackReasonOf } from '../reason-codes.js'
 import { inspectFilters, MalformedPacket } from '../codec.js'
 import { ConnState, type Connection } from '../connection.js'
 import { SESSION_SUBSCRIPTIONS_MAX, SUBSCRIBE_FILTERS_MAX } from '../constants.js'
@@ -75,7 +76,7 @@ async function subscribeOne (conn: Connection, s: ISubscription, subId: number |
     retainedFor.push({ raw: parsed.raw, isNew })
   } catch (err) {
     conn.core.logger.debug({ err, clientId: conn.clientId, filter: s.topic }, 'subscription refused')
-    return v5 ? mqttReasonOf(err) : SUBACK_FAILURE_3
+    return v5 ? ackReasonOf('suback', err) : SUBACK_FAILURE_3
   }
   return s.qos // granted QoS: we support all three
 }

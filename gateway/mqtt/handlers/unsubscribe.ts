@@ -4,7 +4,7 @@
  * subscription is deleted in the dispatcher; a group one is only left.
  */
 import type { IUnsubscribePacket } from 'mqtt-packet'
-import { mqttReasonOf } from '../../error-map.js'
+import { ackReasonOf } from '../reason-codes.js'
 import { inspectFilters, MalformedPacket } from '../codec.js'
 import { ConnState, type Connection } from '../connection.js'
 import { CloseReason } from '../errors.js'
@@ -31,7 +31,7 @@ export function handleUnsubscribe (conn: Connection, packet: IUnsubscribePacket,
         codes.push(await session.unsubscribe(filter) ? 0 : NO_SUBSCRIPTION_EXISTED)
       } catch (err) {
         conn.core.logger.warn({ err, clientId: conn.clientId, filter }, 'unsubscribe failed')
-        codes.push(mqttReasonOf(err))
+        codes.push(ackReasonOf('unsuback', err))
       }
     }
     if (session.persistent) await conn.core.sessions.persist(session, null)
