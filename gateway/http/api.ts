@@ -7,6 +7,7 @@ import { FerryError } from '../../common/errors.js'
 import { checkHttpLimits, DEFAULT_HTTP_LIMITS, type HttpLimits } from './constants.js'
 import type { HttpContext, HttpDeps } from './context.js'
 import { PullConsumers } from './pull.js'
+import { HttpCounters } from './counters.js'
 import { headerOf, type RequestHead, type RequestPlan } from './request.js'
 import { matchRoute, type Route } from './router.js'
 import { planCancelScheduled, planPublish } from './topic-routes.js'
@@ -21,6 +22,7 @@ export const AuthCode = {
 export class HttpCore implements HttpContext {
   readonly limits: Readonly<HttpLimits>
   readonly pull: PullConsumers
+  readonly counters = new HttpCounters()
 
   constructor (readonly deps: HttpDeps) {
     const limits = { ...DEFAULT_HTTP_LIMITS, ...(deps.limits ?? {}) }

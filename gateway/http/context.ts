@@ -5,6 +5,7 @@ import type { Dispatcher } from '../dispatch/types.js'
 import type { PolicyRegistry } from '../policy/index.js'
 import type { HttpLimits } from './constants.js'
 import type { PullConsumers } from './pull.js'
+import type { HttpCounters } from './counters.js'
 
 export interface HttpDeps {
   dispatcher: Dispatcher
@@ -22,4 +23,5 @@ export interface HttpContext {
   readonly deps: HttpDeps
   readonly limits: Readonly<HttpLimits>
   readonly pull: PullConsumers
+  readonly counters: HttpCounters
 }

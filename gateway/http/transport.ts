@@ -12,6 +12,7 @@ import { FerryError, CommonCode, isFerryError } from '../../common/errors.js'
 import { httpErrorBody, httpStatusOf } from '../error-map.js'
 import type { HttpRequest, HttpResponse, TemplatedApp } from '../uws.js'
 import type { HttpCore } from './api.js'
+import type { HttpCounters } from './counters.js'
 import type { ApiReply, RequestHead, RequestPlan } from './request.js'
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
@@ -37,6 +38,7 @@ interface Exchange {
   /** Set once the reply is written or the client went away; the response is not touched after. */
   done: boolean
   readonly abort: AbortController
+  readonly counters: HttpCounters
 }
 
 function snapshot (res: HttpResponse, req: HttpRequest): RequestHead {
@@ -67,6 +69,7 @@ function declaredBodyBytes (head: RequestHead): number | undefined {
 function write (ex: Exchange, reply: ApiReply, closeConnection: boolean): void {
   if (ex.done) return
   ex.done = true
+  ex.counters.responded(reply.status)
   const status = `${reply.status} ${STATUS_TEXT[reply.status] ?? 'Status'}`
   ex.res.cork(() => {
     ex.res.writeStatus(status).writeHeader('content-type', 'application/json').end(JSON.stringify(reply.body), closeConnection)
@@ -76,6 +79,7 @@ function write (ex: Exchange, reply: ApiReply, closeConnection: boolean): void {
 export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: Logger): void {
   function fail (ex: Exchange, err: unknown, closeConnection = false): void {
     if (!isFerryError(err)) logger.error({ err }, 'http request failed')
+    if (!ex.done) core.counters.rejected(isFerryError(err) ? err.code : 'E_INTERNAL')
     write(ex, { status: httpStatusOf(err), body: httpErrorBody(err) }, closeConnection)
   }
 
@@ -91,8 +95,9 @@ export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: L
         fail(ex, tooLarge(), true)
         return
       }
+      // uWS reuses the chunk's memory after this callback: copy it.
       chunks.push(Buffer.from(chunk.slice(0)))
-      if (isLast) then(Buffer.concat(chunks, size))
+      if (isLast) then(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks, size))
     })
   }
 
@@ -104,7 +109,7 @@ export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: L
   }
 
   app.any('/*', (res, req) => {
-    const ex: Exchange = { res, done: false, abort: new AbortController() }
+    const ex: Exchange = { res, done: false, abort: new AbortController(), counters: core.counters }
     res.onAborted(() => { ex.done = true; ex.abort.abort() })
     let head: RequestHead | undefined
     try {

@@ -78,6 +78,11 @@ t.test('http admin - stats, healthz, unknown route 404, wrong method 405, all JS
   t.equal(wrong.json.error.code, 'E_METHOD_NOT_ALLOWED')
   const wrongTopic = await httpRequest(gw.urls.http, 'GET', `${topicPath('public/default/a')}/messages`)
   t.equal(wrongTopic.status, 405)
+  const counted = (await httpRequest(gw.urls.http, 'GET', '/v1/admin/stats')).json.http
+  t.ok(counted.responsesByStatus['200'] >= 2, 'responses are counted by status')
+  t.equal(counted.responsesByStatus['405'], 2)
+  t.equal(counted.rejectionsByCode.E_METHOD_NOT_ALLOWED, 2, 'rejections are counted by code')
+  t.equal(counted.rejectionsByCode.E_ROUTE_NOT_FOUND, 1)
 })
 
 t.test('http admin - outside dev mode: no credentials 401, unknown credentials 403, healthz open', async (t) => {
