@@ -185,7 +185,7 @@ export class TopicStream {
       if (this.delayedSkipped > 0) this.delayedSkipped--
       const rec = newInflight(this, id)
       this.inflight.set(id, rec)
-      this.startLoad(rec, false)
+      this.startLoad(rec)
     }
     this.delayScanAfterMs = scannedTo
     const next = ledger.nextDelayedAfter(this.topic, this.delayScanAfterMs)
@@ -428,7 +428,7 @@ export class TopicStream {
       default:
         break
     }
-    if (rec.returned && (rec.state === InflightState.loading || rec.state === InflightState.ready)) {
+    if (rec.returned) {
       const n = (this.returnedKeys.get(rec.key) ?? 1) - 1
       if (n <= 0) this.returnedKeys.delete(rec.key)
       else this.returnedKeys.set(rec.key, n)
@@ -511,16 +511,20 @@ export class TopicStream {
     this.sub.scheduleRedelivery(this, rec, dueMs)
   }
 
+  /** Mark rec as returned (key_shared: it goes out before later entries of its key). */
+  private markReturned (rec: Inflight): void {
+    rec.returned = true
+    this.returnedKeys.set(rec.key, (this.returnedKeys.get(rec.key) ?? 0) + 1)
+  }
+
   /** Start reading rec back from the ledger (redelivery or due delayed entry). */
-  startLoad (rec: Inflight, returned: boolean): void {
+  startLoad (rec: Inflight): void {
+    const returned = rec.returned
     this.leaveState(rec)
     rec.state = InflightState.loading
     const gen = rec.gen
     this.sub.redeliveryHeldChanged(1)
-    if (returned) {
-      rec.returned = true
-      this.returnedKeys.set(rec.key, (this.returnedKeys.get(rec.key) ?? 0) + 1)
-    }
+    if (returned) this.markReturned(rec)
     this.sub.ctx.ledger.readOne(this.topic, rec.entryId).then((entry) => {
       if (rec.state !== InflightState.loading || rec.gen !== gen) return
       if (entry === undefined) { // gone by retention: nothing left to deliver
@@ -608,7 +612,11 @@ export class TopicStream {
   /** shared / key_shared: a consumer closed; its unacknowledged entries go back (redelivered, count + 1). */
   returnFrom (rec: Inflight): void {
     if (rec.state !== InflightState.delivered) return
-    this.startLoad(rec, this.sub.keyShared)
+    this.leaveState(rec)
+    rec.state = InflightState.waiting
+    if (this.sub.keyShared) this.markReturned(rec)
+    // Due at once; loaded within REDELIVERY_LOADS_MAX like every redelivery.
+    this.sub.scheduleRedelivery(this, rec, Date.now())
   }
 
   /** Entries up to upTo were skipped by backlog eviction: forget them. */

@@ -389,7 +389,7 @@ export class Subscription {
       if (this.redeliveryHeld >= REDELIVERY_LOADS_MAX) return
       const due = this.redeliveries.pop() as Due
       if (due.rec.state !== InflightState.waiting || due.rec.gen !== due.gen || !this.streams.has(due.stream.topic)) continue
-      due.stream.startLoad(due.rec, false)
+      due.stream.startLoad(due.rec)
     }
   }
 
@@ -406,7 +406,6 @@ export class Subscription {
         if (worked > 0) progress = true
         if (!s.hasWork) {
           this.activeStreams.delete(s)
-          if (s.reading || this.hungry.has(s)) progress = progress || false
         } else if (worked > 0) {
           // Rotate: a stream that was served goes to the back.
           this.activeStreams.delete(s)
