@@ -58,3 +58,22 @@ t.test('http limits - too many polls waiting on one consumer answers 429 E_LIMIT
   await Promise.all(polls)
   t.equal((await httpRequest(gw.urls.http, 'GET', '/healthz')).status, 200)
 })
+
+t.test('http rate limit - over publishRateMsgsPerSec answers 429 E_RATE_LIMIT; a batch reports each message', async (t) => {
+  await put('acme/rate', { publishRateMsgsPerSec: 1 })
+  const batch = await httpRequest(gw.urls.http, 'POST', `${topicPath('acme/rate/t')}/messages`, {
+    headers: { 'content-type': 'application/vnd.ferry.batch+json' },
+    body: JSON.stringify([{ payload: 'a' }, { payload: 'b' }, { payload: 'c' }])
+  })
+  t.equal(batch.status, 429, 'status of the first failure')
+  t.equal(batch.json.error.code, 'E_RATE_LIMIT')
+  t.equal(batch.json.messages.length, 3, 'one outcome per message')
+  t.equal(batch.json.messages[0].messageId, '0', 'the first fit in the bucket and is stored')
+  t.equal(batch.json.messages[1].error.code, 'E_RATE_LIMIT')
+  t.equal(batch.json.messages[2].error.code, 'E_RATE_LIMIT')
+  const single = await waitFor(async () => {
+    const r = await publish('acme/rate/t', 'more')
+    return r.status === 429 ? r : undefined
+  }, { what: 'a refused single publish' })
+  t.equal(single.json.error.code, 'E_RATE_LIMIT')
+})
