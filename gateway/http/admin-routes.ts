@@ -2,6 +2,7 @@
  * Admin routes: namespace policies (`/v1/admin/namespaces[/{tenant}/{namespace}]`),
  * site stats (`/v1/admin/stats`) and the health check (`/healthz`).
  */
+import { FerryError } from '../../common/errors.js'
 import { checkNamespaceName } from '../policy/index.js'
 import type { HttpContext } from './context.js'
 import { parseJsonBody } from './json-body.js'
@@ -12,8 +13,12 @@ function now (ctx: HttpContext, reply: () => ApiReply | Promise<ApiReply>): Requ
   return { ...bodyBound(ctx), run: async () => await reply() }
 }
 
+/** 200 while the site accepts publishes; 503 E_FENCED once the store has stopped taking appends (failed fsync/write). */
 export function planHealthz (ctx: HttpContext): RequestPlan {
-  return now(ctx, () => ({ status: 200, body: { status: 'ok', siteId: ctx.deps.siteId } }))
+  return now(ctx, () => {
+    if (ctx.deps.ledger.stats().fenced) throw new FerryError('E_FENCED', 'the store is fenced: appends are refused until it recovers')
+    return { status: 200, body: { status: 'ok', siteId: ctx.deps.siteId } }
+  })
 }
 
 export function planListNamespaces (ctx: HttpContext): RequestPlan {

@@ -99,3 +99,22 @@ t.test('http admin - outside dev mode: no credentials 401, unknown credentials 4
   const health = await httpRequest(https, 'GET', '/healthz', { ca: gw.caPem })
   t.equal(health.status, 200)
 })
+
+t.test('http admin - healthz answers 503 E_FENCED when the store refuses appends', async (t) => {
+  const { HttpCore } = await import('../../gateway/http/api.js')
+  const { PolicyRegistry } = await import('../../gateway/policy/index.js')
+  const { silentLogger } = await import('../../common/log.js')
+  let fenced = false
+  const ledger = { stats: () => ({ topics: 0, segments: 0, diskBytes: 0, appends: 0, fsyncs: 0, fenced }) }
+  const core = new HttpCore({
+    dispatcher: {} as never, ledger: ledger as never, policies: new PolicyRegistry(), siteId: 'h', dev: true, logger: silentLogger
+  })
+  const head = { method: 'GET', path: '/healthz', query: '', headers: [], remoteAddress: '127.0.0.1' }
+  const ok = await core.plan(head).run(Buffer.alloc(0), new AbortController().signal)
+  t.equal(ok.status, 200)
+  fenced = true
+  await t.rejects(core.plan(head).run(Buffer.alloc(0), new AbortController().signal), { code: 'E_FENCED' })
+  const { httpStatusOf } = await import('../../gateway/error-map.js')
+  const { FerryError } = await import('../../common/errors.js')
+  t.equal(httpStatusOf(new FerryError('E_FENCED', 'x')), 503, 'E_FENCED is answered 503')
+})
