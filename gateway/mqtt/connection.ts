@@ -35,6 +35,8 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
   clientReceiveMax = 65535
   clientMaxPacketBytes = Number.POSITIVE_INFINITY
   clientTopicAliasMax = 0
+  /** v5 Request Problem Information: when false, no Reason String outside CONNACK/DISCONNECT [MQTT-3.1.2-29]. */
+  problemInformation = true
   /** Inbound topic aliases (v5): alias → local topic name. */
   readonly inboundAliases = new Map<number, string>()
   /** Inbound QoS 1/2 publishes not yet completed (against our Receive Maximum). */

@@ -85,6 +85,7 @@ async function connect (conn: Connection, packet: IConnectPacket, raw: Buffer): 
     }
     if (p.maximumPacketSize !== undefined) conn.clientMaxPacketBytes = p.maximumPacketSize
     if (p.topicAliasMaximum !== undefined) conn.clientTopicAliasMax = p.topicAliasMaximum
+    if (p.requestProblemInformation === false) conn.problemInformation = false
   }
 
   // Will [MQTT-3.1.2-9].

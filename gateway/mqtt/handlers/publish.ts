@@ -106,7 +106,7 @@ export function handlePublish (conn: Connection, packet: IPublishPacket, raw: Bu
     if (qos === 0) { conn.qos0Settled(); return }
     conn.inboundQosInFlight--
     if (!v5) { conn.completeAck(slot as ReturnType<Connection['reserveAck']>, undefined, CloseReason.publishFailed); return }
-    conn.completeAck(slot as ReturnType<Connection['reserveAck']>, failedAck(qos, id, err))
+    conn.completeAck(slot as ReturnType<Connection['reserveAck']>, failedAck(conn, qos, id, err))
   })
 }
 
@@ -115,12 +115,15 @@ function reject (conn: Connection, qos: number, id: number, err: unknown): void 
   conn.inboundQosInFlight--
   if (conn.protocolVersion !== 5) { conn.close(CloseReason.publishFailed); return }
   const slot = conn.reserveAck()
-  conn.completeAck(slot, failedAck(qos, id, err))
+  conn.completeAck(slot, failedAck(conn, qos, id, err))
 }
 
 /** v5 PUBACK / PUBREC for a refused publish: reason code and a Reason String saying why. */
-function failedAck (qos: number, id: number, err: unknown): Packet {
-  return { cmd: qos === 1 ? 'puback' : 'pubrec', messageId: id, reasonCode: ackReasonOf('puback', err), properties: { reasonString: reasonStringOf(err) } }
+function failedAck (conn: Connection, qos: number, id: number, err: unknown): Packet {
+  const reasonCode = ackReasonOf('puback', err)
+  const cmd = qos === 1 ? 'puback' : 'pubrec'
+  if (!conn.problemInformation) return { cmd, messageId: id, reasonCode }
+  return { cmd, messageId: id, reasonCode, properties: { reasonString: reasonStringOf(err) } }
 }
 
 /** MQTT 5 properties and Ferry's `ferry-*` user properties → message props. */
