@@ -37,6 +37,16 @@ export const TAIL_CACHE_BYTES_MAX_DEFAULT = 64 * 1024 * 1024
 /** One disk read when serving a batch: 1 MiB covers a typical batch of a hot topic in one syscall. */
 export const READ_BLOCK_BYTES_MAX = 1024 * 1024
 
+/**
+ * Zeros written ahead of the log tail. On ext4 an fdatasync after a write that
+ * extends the file also commits the new size through the journal (measured ~3x
+ * slower here); extending once per 8 MiB amortises that.
+ */
+export const SEGMENT_PREALLOCATE_BYTES = 8 * 1024 * 1024
+
+/** Batches up to this size use one O_DSYNC write instead of write + fdatasync (faster for small writes, slower for large ones here). */
+export const DSYNC_WRITE_BYTES_MAX = 16 * 1024
+
 /** Recovery reads segments in chunks of this size so a 256 MiB segment never sits in memory at once. */
 export const RECOVERY_CHUNK_BYTES = 16 * 1024 * 1024
 

@@ -182,7 +182,9 @@ export abstract class LedgerBase implements Ledger, CursorHost {
       case RecordKind.checkpoint:
         return
       case RecordKind.topic: {
-        const d = durability ?? this.opts.policyOf(rec.name).durability
+        // Replayed topics were persistent when created; a policy changed to memory since does not make them volatile.
+        const policyDurability = this.opts.policyOf(rec.name).durability
+        const d = durability ?? (policyDurability === Durability.memory ? Durability.sync : policyDurability)
         const t = new TopicState(rec.name, rec.topicId, d, this.memBacked(d))
         this.topicsByName.set(rec.name, t)
         this.topicsById[rec.topicId] = t
@@ -291,6 +293,10 @@ export abstract class LedgerBase implements Ledger, CursorHost {
   private appendOne (input: AppendInput): Promise<AppendResult> {
     try {
       validateInput(input)
+      if (input.payload.length > this.opts.maxRecordBytes) {
+        // Refused before the topic is created; the exact encoded size is checked again on submit.
+        throw storeError(StoreCode.RECORD_TOO_LARGE, `payload of ${input.payload.length} bytes exceeds maxRecordBytes ${this.opts.maxRecordBytes}`, { details: { maxRecordBytes: this.opts.maxRecordBytes } })
+      }
       const t = this.ensureTopic(input.topic)
       const props = input.props ?? {}
       if (props.producerId !== undefined && props.producerSeq !== undefined && t.dedup !== null) {

@@ -21,6 +21,8 @@
  *  | what is found                                   | decision                                              |
  *  |-------------------------------------------------|-------------------------------------------------------|
  *  | last segment ends in a partial frame            | torn tail: truncate, report truncatedBytes             |
+ *  | last segment ends in zeros to end of file       | preallocated space: the log ends there (no report)     |
+ *  | zeros then non-zero bytes in the last segment   | torn write into preallocated space: cut, corruptRecords |
  *  | checksum/length mismatch in the last segment    | end of log: truncate there, corruptRecords++           |
  *  | last segment with a bad header (torn creation)  | rewrite the header, report its bytes as truncated      |
  *  | checksum mismatch or short frame in a sealed    | E_STORE_CORRUPT on open (details: segment, offset);    |
@@ -74,6 +76,8 @@ export class FileLedger extends LedgerBase {
   private lastAssignedLsn = 0
   private readonly readFiles = new Map<number, Promise<DiskFile>>()
   private reopening: Promise<void> | null = null
+  /** fsyncs of writers replaced by a reopen (stats stay cumulative). */
+  private fsyncsBefore = 0
   private checkpointing: Promise<void> | null = null
   private retentionRunning: Promise<number> | null = null
   private readonly maxPayloadBytes: number
@@ -127,7 +131,7 @@ export class FileLedger extends LedgerBase {
     })
     this.segments = out.segmentIds
     this.checkpointLsns = out.checkpointLsns.slice().sort((a, b) => a - b)
-    const w = new LogWriter(this.disk, this.writerOptions, out.lastSegmentId, out.file, out.endOffset, (f) => this.onWriterFailure(f))
+    const w = new LogWriter(this.disk, this.writerOptions, out.lastSegmentId, out.file, out.endOffset, out.lastFileSize, (f) => this.onWriterFailure(f))
     w.onSegmentCreated = (id) => { this.segments.push(id) }
     this.writer = w
     this.lastAssignedLsn = w.tailLsn - 1
@@ -174,6 +178,7 @@ export class FileLedger extends LedgerBase {
         // A checkpoint or retention pass in flight finishes (or fails) before the state is rebuilt.
         await this.checkpointing?.catch(() => {})
         await this.retentionRunning?.catch(() => {})
+        this.fsyncsBefore += this.writer?.fsyncs ?? 0
         await this.writer?.abandon()
         this.writer = null
         await this.closeReadFiles()
@@ -183,7 +188,7 @@ export class FileLedger extends LedgerBase {
         this.opts.onEvent('unfenced', { attempt })
         return
       } catch (err) {
-        this.opts.onEvent('reopen-failed', { attempt, err: String(err) })
+        this.opts.onEvent('reopen-failed', { attempt, err: String(err), details: (err as { details?: unknown }).details })
         await new Promise((resolve) => setTimeout(resolve, C.FENCE_REOPEN_BACKOFF_MS))
       }
     }
@@ -440,7 +445,7 @@ export class FileLedger extends LedgerBase {
       segments: this.segments.length,
       // Sealed segments are close to full; the active one is exact.
       diskBytes: w === null ? 0 : sealed * segSize + offsetOfLsn(w.writtenLsn),
-      fsyncs: w?.fsyncs ?? 0
+      fsyncs: this.fsyncsBefore + (w?.fsyncs ?? 0)
     }
   }
 }

@@ -30,13 +30,24 @@ export interface RecoveryOutput {
   checkpointLsns: number[]
   lastSegmentId: number
   endOffset: number
+  /** Size of the last segment file (>= endOffset: preallocated zeros follow the log). */
+  lastFileSize: number
   file: DiskFile
   recordsReplayed: number
   truncatedBytes: number
   corruptRecords: number
 }
 
-type ScanEnd = { kind: 'clean', end: number } | { kind: 'torn', end: number } | { kind: 'corrupt', end: number } | { kind: 'badHeader', end: number }
+type ScanEnd = { kind: 'clean', end: number } | { kind: 'torn', end: number } | { kind: 'corrupt', end: number } | { kind: 'badHeader', end: number } | { kind: 'zeros', end: number }
+
+/** True when the file holds only zero bytes from `from` to `size` (preallocated space). */
+async function zerosToEnd (file: DiskFile, from: number, size: number): Promise<boolean> {
+  for (let pos = from; pos < size; pos += RECOVERY_CHUNK_BYTES) {
+    const b = await file.read(pos, Math.min(RECOVERY_CHUNK_BYTES, size - pos))
+    for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false
+  }
+  return true
+}
 
 /** Walk the frames of one segment; call onRecord for those at or after fromLsn. */
 async function scanSegment (file: DiskFile, segmentId: number, size: number, payloadBytesMax: number, onFrame: (buf: Buffer, at: number, offset: number, payloadBytes: number) => void): Promise<ScanEnd> {
@@ -60,6 +71,9 @@ async function scanSegment (file: DiskFile, segmentId: number, size: number, pay
         if (pos + at + needed > size) return { kind: pos + at === size ? 'clean' : 'torn', end: pos + at }
         want = Math.max(RECOVERY_CHUNK_BYTES, needed)
         break
+      }
+      if (r.status === FrameStatus.badLength && r.payloadBytes === 0 && buf.readUInt32LE(at + 4) === 0 && await zerosToEnd(file, pos + at, size)) {
+        return { kind: 'zeros', end: pos + at }
       }
       return { kind: 'corrupt', end: pos + at }
     }
@@ -91,11 +105,10 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
     if (segmentIds.includes(cutSeg)) {
       const f = await disk.open(`${dir}/${segmentName(cutSeg)}`, false)
       const size = await f.size()
-      if (size > offsetOfLsn(inp.cutLsn)) {
-        truncatedBytes += size - offsetOfLsn(inp.cutLsn)
-        await f.truncate(offsetOfLsn(inp.cutLsn))
-        await f.datasync()
-      }
+      if (size > offsetOfLsn(inp.cutLsn)) truncatedBytes += size - offsetOfLsn(inp.cutLsn)
+      // Always cut and sync: the failed writer may have cut the page cache already, but not the disk.
+      await f.truncate(Math.min(size, offsetOfLsn(inp.cutLsn)))
+      await f.datasync()
       await f.close()
     }
     await disk.syncDir(dir)
@@ -140,6 +153,7 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
   // 4. Verify every segment; replay what the checkpoint lacks.
   let lastFile: DiskFile | undefined
   let endOffset = SEGMENT_HEADER_BYTES
+  let lastSize = 0
   for (let i = 0; i < segmentIds.length; i++) {
     const id = segmentIds[i] as number
     const isLast = i === segmentIds.length - 1
@@ -162,7 +176,14 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
     })
     if (decodeFailedAt !== undefined) throw storeError(StoreCode.STORE_CORRUPT, `undecodable record with a valid checksum in ${segmentName(id)} at ${decodeFailedAt}`)
     if (end.kind === 'clean' && end.end === size) {
-      if (isLast) { lastFile = file; endOffset = Math.max(SEGMENT_HEADER_BYTES, end.end) } else await file.close()
+      if (isLast) { lastFile = file; endOffset = Math.max(SEGMENT_HEADER_BYTES, end.end); lastSize = size } else await file.close()
+      continue
+    }
+    if (end.kind === 'zeros' && isLast) {
+      // The log ends where the preallocated zeros begin.
+      lastFile = file
+      endOffset = Math.max(SEGMENT_HEADER_BYTES, end.end)
+      lastSize = size
       continue
     }
     // Something is wrong at end.end.
@@ -183,6 +204,7 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
       await file.datasync()
       lastFile = file
       endOffset = Math.max(SEGMENT_HEADER_BYTES, end.kind === 'badHeader' ? SEGMENT_HEADER_BYTES : end.end)
+      lastSize = endOffset
       continue
     }
     // A sealed, fully fsynced segment is damaged.
@@ -210,6 +232,7 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
     segmentIds = segmentIds.slice(0, i + 1)
     lastFile = file
     endOffset = Math.max(SEGMENT_HEADER_BYTES, end.end)
+    lastSize = endOffset
     break
   }
 
@@ -223,10 +246,13 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
     await disk.syncDir(dir)
     segmentIds = [id]
     endOffset = SEGMENT_HEADER_BYTES
+    lastSize = endOffset
   }
+  // The writer takes everything up to endOffset as durable: make it so (a crashed process may have left it in the page cache only).
+  await lastFile.datasync()
   const lastSegmentId = segmentIds[segmentIds.length - 1] as number
   if (replayFrom > lsnOf(lastSegmentId, endOffset)) {
     throw storeError(StoreCode.STORE_CORRUPT, 'the checkpoint is ahead of the recovered log', { details: { replayFrom, end: lsnOf(lastSegmentId, endOffset) } })
   }
-  return { segmentIds, checkpointLsns: ckptLsns, lastSegmentId, endOffset, file: lastFile, recordsReplayed, truncatedBytes, corruptRecords }
+  return { segmentIds, checkpointLsns: ckptLsns, lastSegmentId, endOffset, lastFileSize: lastSize, file: lastFile, recordsReplayed, truncatedBytes, corruptRecords }
 }

@@ -17,7 +17,8 @@ export function simPolicy (topic: string): TopicStorePolicy {
 export function openSim (disk: SimDisk, repair = false): Ledger {
   return createFileLedger({
     siteId: 'sim', dir: SIM_DIR, disk: disk.view(), policyOf: simPolicy, segmentSizeBytes: 4096,
-    checkpointIntervalMs: 0, retentionIntervalMs: 0, asyncFlushMs: 5, repair
+    checkpointIntervalMs: 0, retentionIntervalMs: 0, asyncFlushMs: 5, repair,
+    onEvent: (e, d) => { if (process.env.FERRY_SIM_DEBUG !== undefined) console.error(e, JSON.stringify(d)) }
   })
 }
 
