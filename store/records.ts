@@ -149,3 +149,60 @@ export function estimateMessageBytes (payload: Buffer, props: MessageProps): num
   }
   return n
 }
+
+// ---- replay fast path ----------------------------------------------------------
+
+const EMPTY = Buffer.alloc(0)
+let peekAt = 0
+
+/** A CBOR unsigned integer or float at buf[peekAt]; NaN when it is something else. */
+function peekNumber (buf: Buffer): number {
+  const b = buf[peekAt] as number
+  const major = b >> 5
+  const ai = b & 31
+  if (major === 0) {
+    if (ai < 24) { peekAt += 1; return ai }
+    if (ai === 24) { peekAt += 2; return buf[peekAt - 1] as number }
+    if (ai === 25) { peekAt += 3; return buf.readUInt16BE(peekAt - 2) }
+    if (ai === 26) { peekAt += 5; return buf.readUInt32BE(peekAt - 4) }
+    if (ai === 27) { peekAt += 9; return buf.readUInt32BE(peekAt - 8) * 2 ** 32 + buf.readUInt32BE(peekAt - 4) }
+    return NaN
+  }
+  if (b === 0xfb) { peekAt += 9; return buf.readDoubleBE(peekAt - 8) }
+  if (b === 0xfa) { peekAt += 5; return buf.readFloatBE(peekAt - 4) }
+  return NaN
+}
+
+/** Length of a CBOR byte string header at buf[peekAt] (advances past the header); NaN otherwise. */
+function peekBytesLength (buf: Buffer): number {
+  const b = buf[peekAt] as number
+  if (b >> 5 !== 2) return NaN
+  const ai = b & 31
+  if (ai < 24) { peekAt += 1; return ai }
+  if (ai === 24) { peekAt += 2; return buf[peekAt - 1] as number }
+  if (ai === 25) { peekAt += 3; return buf.readUInt16BE(peekAt - 2) }
+  if (ai === 26) { peekAt += 5; return buf.readUInt32BE(peekAt - 4) }
+  return NaN
+}
+
+/**
+ * Replay needs a message's topic, entry id, publish time and props, not its
+ * payload: read them straight from the CBOR (the payload comes back empty).
+ * Undefined when buf[start] is not a message record of the usual shape.
+ */
+export function peekMessage (buf: Buffer, start: number, end: number): LogRecord | undefined {
+  const head = buf[start]
+  if ((head !== 0x85 && head !== 0x86) || buf[start + 1] !== RecordKind.message) return undefined
+  peekAt = start + 2
+  const topicId = peekNumber(buf)
+  const entryId = peekNumber(buf)
+  const publishTime = peekNumber(buf)
+  const payloadBytes = peekBytesLength(buf)
+  if (Number.isNaN(topicId) || Number.isNaN(entryId) || Number.isNaN(publishTime) || Number.isNaN(payloadBytes)) return undefined
+  peekAt += payloadBytes
+  if (peekAt > end) return undefined
+  let props: MessageProps = {}
+  if (head === 0x86) props = propsFromWire(encoder.decode(buf.subarray(peekAt, end)) as Record<string, unknown>)
+  else if (peekAt !== end) return undefined
+  return { kind: RecordKind.message, topicId, entryId, publishTime, payload: EMPTY, props }
+}

@@ -6,7 +6,7 @@
 import { RECOVERY_CHUNK_BYTES } from './constants.js'
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
 import { checkpointName, decodeSnapshot, parseCheckpointName, readCheckpointFile, type Snapshot } from './checkpoint.js'
-import { decodeRecord, type LogRecord } from './records.js'
+import { decodeRecord, peekMessage, type LogRecord } from './records.js'
 import {
   SEGMENT_HEADER_BYTES, checkSegmentHeader, encodeSegmentHeader, lsnOf, offsetOfLsn, parseSegmentName, segmentName, segmentOfLsn
 } from './segment.js'
@@ -53,33 +53,41 @@ async function zerosToEnd (file: DiskFile, from: number, size: number): Promise<
 async function scanSegment (file: DiskFile, segmentId: number, size: number, payloadBytesMax: number, onFrame: (buf: Buffer, at: number, offset: number, payloadBytes: number) => void): Promise<ScanEnd> {
   const header = await file.read(0, SEGMENT_HEADER_BYTES)
   if (!checkSegmentHeader(header, segmentId)) return { kind: 'badHeader', end: 0 }
-  let pos = SEGMENT_HEADER_BYTES
-  let want = RECOVERY_CHUNK_BYTES
-  while (pos < size) {
-    const buf = await file.read(pos, Math.min(want, size - pos))
-    want = RECOVERY_CHUNK_BYTES
-    let at = 0
-    for (;;) {
-      const r = checkFrame(buf, at, segmentId, pos + at, payloadBytesMax)
-      if (r.status === FrameStatus.ok) {
-        onFrame(buf, at, pos + at, r.payloadBytes)
-        at += FRAME_HEADER_BYTES + r.payloadBytes
-        continue
-      }
-      if (r.status === FrameStatus.short) {
-        const needed = at + FRAME_HEADER_BYTES > buf.length ? FRAME_HEADER_BYTES : FRAME_HEADER_BYTES + r.payloadBytes
-        if (pos + at + needed > size) return { kind: pos + at === size ? 'clean' : 'torn', end: pos + at }
-        want = Math.max(RECOVERY_CHUNK_BYTES, needed)
-        break
-      }
-      if (r.status === FrameStatus.badLength && r.payloadBytes === 0 && buf.readUInt32LE(at + 4) === 0 && await zerosToEnd(file, pos + at, size)) {
-        return { kind: 'zeros', end: pos + at }
-      }
-      return { kind: 'corrupt', end: pos + at }
-    }
-    pos += at
+  // Chunks are read ahead while the previous one is parsed; a frame cut by a chunk edge is carried over.
+  const readAt = (from: number): Promise<Buffer> | null => {
+    if (from >= size) return null
+    const p = file.read(from, Math.min(RECOVERY_CHUNK_BYTES, size - from))
+    p.catch(() => {})
+    return p
   }
-  return { kind: 'clean', end: pos }
+  let pos = SEGMENT_HEADER_BYTES
+  let buf = await (readAt(pos) ?? Promise.resolve(Buffer.alloc(0)))
+  let nextFrom = pos + buf.length
+  let next = readAt(nextFrom)
+  let at = 0
+  for (;;) {
+    const r = checkFrame(buf, at, segmentId, pos + at, payloadBytesMax)
+    if (r.status === FrameStatus.ok) {
+      onFrame(buf, at, pos + at, r.payloadBytes)
+      at += FRAME_HEADER_BYTES + r.payloadBytes
+      continue
+    }
+    if (r.status === FrameStatus.short) {
+      const needed = at + FRAME_HEADER_BYTES > buf.length ? FRAME_HEADER_BYTES : FRAME_HEADER_BYTES + r.payloadBytes
+      if (pos + at + needed > size || next === null) return { kind: pos + at === size ? 'clean' : 'torn', end: pos + at }
+      const more = await next
+      buf = at < buf.length ? Buffer.concat([buf.subarray(at), more]) : more
+      pos += at
+      at = 0
+      nextFrom += more.length
+      next = readAt(nextFrom)
+      continue
+    }
+    if (r.status === FrameStatus.badLength && r.payloadBytes === 0 && buf.readUInt32LE(at + 4) === 0 && await zerosToEnd(file, pos + at, size)) {
+      return { kind: 'zeros', end: pos + at }
+    }
+    return { kind: 'corrupt', end: pos + at }
+  }
 }
 
 export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
@@ -166,7 +174,9 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
       if (lsn < replayFrom || decodeFailedAt !== undefined) return
       let rec: LogRecord
       try {
-        rec = decodeRecord(buf.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + payloadBytes))
+        // Message records: read the few fields replay needs without decoding the payload.
+        rec = peekMessage(buf, at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + payloadBytes) ??
+          decodeRecord(buf.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + payloadBytes))
       } catch {
         decodeFailedAt = offset
         return

@@ -73,3 +73,20 @@ t.test('store - records - an idle message record is small', async (t) => {
   const b = encodeRecord({ kind: RecordKind.message, topicId: 1000, entryId: 0, publishTime: Date.now(), payload: Buffer.alloc(0), props: {} })
   t.ok(b.length <= 20, `${b.length} bytes of overhead`)
 })
+
+t.test('store - records - the replay fast path reads what the decoder reads', async (t) => {
+  const { peekMessage } = await import('../../store/records.js')
+  const cases: LogRecord[] = [
+    { kind: RecordKind.message, topicId: 1, entryId: 0, publishTime: 1234, payload: Buffer.from('a'), props: {} },
+    { kind: RecordKind.message, topicId: 70000, entryId: 2 ** 33, publishTime: Date.now(), payload: Buffer.alloc(70000, 1), props: { key: 'k', deliverAt: 5, producerId: 'p', producerSeq: 9 } },
+    { kind: RecordKind.message, topicId: 300, entryId: 255, publishTime: 1.5, payload: Buffer.alloc(300), props: { userProperties: [['a', 'b']] } }
+  ]
+  for (const r of cases) {
+    const b = encodeRecord(r)
+    const full = decodeRecord(b) as Extract<LogRecord, { kind: 2 }>
+    const fast = peekMessage(b, 0, b.length) as Extract<LogRecord, { kind: 2 }>
+    t.same({ ...fast, payload: full.payload }, full)
+    t.equal(fast.payload.length, 0, 'payload skipped')
+  }
+  t.equal(peekMessage(encodeRecord({ kind: RecordKind.cancel, topicId: 1, entryId: 2 }), 0, 4), undefined, 'other kinds fall back')
+})
