@@ -13,7 +13,8 @@ export interface RequestHead {
   query: string
   /** Lowercase names, in arrival order, repeats kept. */
   headers: HeaderPairs
-  remoteAddress: string
+  /** Client address as text; read on first use, during the synchronous part of the request only. */
+  readonly remoteAddress: string
 }
 
 export interface ApiReply {
@@ -26,7 +27,11 @@ export interface RequestPlan {
   bodyBytesMax: number
   /** The error to answer when the body passes bodyBytesMax (413, with the reason that applies). */
   tooLarge: () => Error
-  run: (body: Buffer, signal: AbortSignal) => Promise<ApiReply>
+  /**
+   * `abortSignal()` gives a signal that fires when the client goes away; it is
+   * made on first call (most routes never need one, and making one per request costs).
+   */
+  run: (body: Buffer, abortSignal: () => AbortSignal) => Promise<ApiReply>
 }
 
 export function headerOf (head: RequestHead, name: string): string | undefined {

@@ -72,7 +72,8 @@ export function planPull (ctx: HttpContext, head: RequestHead, ref: Subscription
   const consumerName = checkName('consumer name', q.get('consumer') ?? defaultConsumerName(head))
   return {
     ...bodyBound(ctx),
-    run: async (_body, signal) => {
+    run: async (_body, abortSignal) => {
+      const signal = abortSignal()
       const req = { namespace, local: ref.local, topic, subscription, mode, consumerName, initialPosition, max, waitMs, signal }
       const deliveries = await ctx.pull.pull(req)
       if (signal.aborted) {

@@ -37,20 +37,35 @@ interface Exchange {
   res: HttpResponse
   /** Set once the reply is written or the client went away; the response is not touched after. */
   done: boolean
-  readonly abort: AbortController
+  /** Set when the client went away. */
+  aborted: boolean
+  /** Made only when a route asks for an abort signal. */
+  controller: AbortController | undefined
   readonly counters: HttpCounters
+}
+
+function abortSignalOf (ex: Exchange): AbortSignal {
+  if (ex.controller === undefined) {
+    ex.controller = new AbortController()
+    if (ex.aborted) ex.controller.abort()
+  }
+  return ex.controller.signal
 }
 
 function snapshot (res: HttpResponse, req: HttpRequest): RequestHead {
   const headers: Array<readonly [string, string]> = []
   // uWS yields every header line, repeats included, in arrival order.
   req.forEach((name, value) => { headers.push([name, value]) })
+  let remoteAddress: string | undefined
   return {
     method: req.getMethod().toUpperCase(),
     path: req.getUrl(),
     query: req.getQuery() ?? '',
     headers,
-    remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString('utf8')
+    get remoteAddress () {
+      remoteAddress ??= Buffer.from(res.getRemoteAddressAsText()).toString('utf8')
+      return remoteAddress
+    }
   }
 }
 
@@ -102,15 +117,15 @@ export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: L
   }
 
   function run (ex: Exchange, plan: RequestPlan, body: Buffer): void {
-    plan.run(body, ex.abort.signal).then(
+    plan.run(body, () => abortSignalOf(ex)).then(
       (reply) => { write(ex, reply, false) },
       (err) => { fail(ex, err) }
     )
   }
 
   app.any('/*', (res, req) => {
-    const ex: Exchange = { res, done: false, abort: new AbortController(), counters: core.counters }
-    res.onAborted(() => { ex.done = true; ex.abort.abort() })
+    const ex: Exchange = { res, done: false, aborted: false, controller: undefined, counters: core.counters }
+    res.onAborted(() => { ex.done = true; ex.aborted = true; ex.controller?.abort() })
     let head: RequestHead | undefined
     try {
       head = snapshot(res, req)

@@ -110,10 +110,10 @@ t.test('http admin - healthz answers 503 E_FENCED when the store refuses appends
     dispatcher: {} as never, ledger: ledger as never, policies: new PolicyRegistry(), siteId: 'h', dev: true, logger: silentLogger
   })
   const head = { method: 'GET', path: '/healthz', query: '', headers: [], remoteAddress: '127.0.0.1' }
-  const ok = await core.plan(head).run(Buffer.alloc(0), new AbortController().signal)
+  const ok = await core.plan(head).run(Buffer.alloc(0), () => new AbortController().signal)
   t.equal(ok.status, 200)
   fenced = true
-  await t.rejects(core.plan(head).run(Buffer.alloc(0), new AbortController().signal), { code: 'E_FENCED' })
+  await t.rejects(core.plan(head).run(Buffer.alloc(0), () => new AbortController().signal), { code: 'E_FENCED' })
   const { httpStatusOf } = await import('../../gateway/error-map.js')
   const { FerryError } = await import('../../common/errors.js')
   t.equal(httpStatusOf(new FerryError('E_FENCED', 'x')), 503, 'E_FENCED is answered 503')
