@@ -334,15 +334,18 @@ export class TopicStream {
           this.dispose(v, entry, undefined, rc)
           break
         }
-        const q = this.keyQueues.get(we.key)
-        if (q?.peek() !== entry.entryId || this.returnedKeys.has(we.key)) { blocked.add(we.key); continue }
+        // Not the oldest of its key: skip it (the oldest may sit in another level and go first).
+        if (this.keyQueues.get(we.key)?.peek() !== entry.entryId) continue
+        if (this.returnedKeys.has(we.key)) { blocked.add(we.key); continue }
         const target = this.keyTarget(we.key, blocked)
         if (target === undefined) continue
         this.takeWindow(level, i); worked++; took = true
         this.assign(out, target, entry, undefined, rc)
         break
       }
-      if (!took) skip |= 1 << level
+      // Taking the oldest entry of a key may have made entries of skipped levels the oldest of theirs.
+      if (took) skip = 0
+      else skip |= 1 << level
     }
     return worked
   }
