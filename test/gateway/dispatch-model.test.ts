@@ -9,6 +9,7 @@
 import t from 'tap'
 import { waitFor } from '../helpers/wait.js'
 import { NS, RecordingSink, startHarness } from '../helpers/dispatch-harness.js'
+import { tmpDir } from '../helpers/tmp.js'
 import type { Consumer, Delivery, SubscriptionMode } from '../../gateway/dispatch/index.js'
 
 /** Seeds per case; raise DISPATCH_MODEL_SEEDS to hunt for rare interleavings. */
@@ -24,17 +25,21 @@ interface Live { name: string, consumer: Consumer, sink: RecordingSink, held: Ma
 
 const idOf = (d: { topic: string, entryId: number }): string => `${d.topic}#${d.entryId}`
 
-const CASES: Array<{ topics: string[], filter: string }> = [
-  { topics: [`${NS}/model`], filter: 'model' },
-  { topics: [`${NS}/m/a`, `${NS}/m/b`, `${NS}/m/c`], filter: 'm/+' }
+const CASES: Array<{ topics: string[], filter: string, file: boolean, seeds: number }> = [
+  { topics: [`${NS}/model`], filter: 'model', file: false, seeds: SEEDS },
+  { topics: [`${NS}/m/a`, `${NS}/m/b`, `${NS}/m/c`], filter: 'm/+', file: false, seeds: SEEDS },
+  // The same against the file ledger (sync durability): for the real cursor and delayed-index code.
+  { topics: [`${NS}/m/a`, `${NS}/m/b`], filter: 'm/+', file: true, seeds: SEEDS }
 ]
 
-for (const { topics, filter } of CASES) {
+for (const { topics, filter, file, seeds } of CASES) {
   for (const mode of ['shared', 'key_shared', 'exclusive', 'failover'] as SubscriptionMode[]) {
-    for (let seed = 1; seed <= SEEDS; seed++) {
-      t.test(`dispatch model - ${mode} on '${filter}' seed ${seed}: no loss, no double holding, key exclusivity`, async (t) => {
+    for (let seed = 1; seed <= seeds; seed++) {
+      t.test(`dispatch model - ${mode} on '${filter}' ${file ? 'file' : 'memory'} ledger seed ${seed}: no loss, no double holding, key exclusivity`, async (t) => {
         const rand = prng(seed * 7919 + mode.length * 31 + topics.length)
-        const h = await startHarness({ policy: { redeliveryBackoffMs: [0, 5] } })
+        const dir = file ? await tmpDir() : undefined
+        if (dir !== undefined) t.teardown(dir.cleanup)
+        const h = await startHarness({ policy: { redeliveryBackoffMs: [0, 5] }, ...(dir !== undefined ? { dir: dir.dir } : {}) })
         t.teardown(h.close)
         const live: Live[] = []
         const holder = new Map<string, string>() // message -> consumer holding it (delivered, not acked or nacked)
