@@ -14,6 +14,7 @@
  *   BACKLOG_EVICT_TARGET_RATIO of the quota (counted as `evicted`).
  */
 import type { Cursor, Ledger, TopicName } from '../../store/index.js'
+import { CommonCode, FerryError } from '../../common/errors.js'
 import type { NamespacePolicy } from '../policy/index.js'
 import { BACKLOG_EVICT_TARGET_RATIO, BACKLOG_HOLD_WAITERS_MAX } from './constants.js'
 import { DispatchCode, dispatchError } from './errors.js'
@@ -23,12 +24,15 @@ export interface BacklogCounters { held: number, rejected: number }
 export class BacklogGuard {
   private readonly waiters = new Map<TopicName, Set<() => void>>()
   private waiting = 0
+  private closed = false
   readonly counters: BacklogCounters = { held: 0, rejected: 0 }
 
   constructor (
     private readonly ledger: Ledger,
     /** How long producer_hold waits (BACKLOG_HOLD_MS_MAX unless a test shortens it). */
     private readonly holdMsMax: number,
+    /** The live policy of a topic: a held publish re-reads it, so a raised quota releases it. */
+    private readonly policyOf: (topic: TopicName) => Readonly<NamespacePolicy>,
     /** Called after a cursor was advanced by eviction, with the entries it skipped. */
     private readonly onEvicted: (topic: TopicName, cursor: Cursor, entries: number, upTo: number) => void
   ) {}
@@ -64,11 +68,11 @@ export class BacklogGuard {
         this.counters.rejected++
         throw dispatchError(DispatchCode.BACKLOG_QUOTA, `topic '${topic}' is at its backlog quota of ${policy.backlogQuotaBytes} bytes`, { topic })
       case 'producer_hold':
-        await this.hold(topic, policy)
+        await this.hold(topic)
     }
   }
 
-  private async hold (topic: TopicName, policy: Readonly<NamespacePolicy>): Promise<void> {
+  private async hold (topic: TopicName): Promise<void> {
     if (this.waiting >= BACKLOG_HOLD_WAITERS_MAX) {
       this.counters.rejected++
       throw dispatchError(DispatchCode.BACKLOG_HOLD, `topic '${topic}' is at its backlog quota and ${BACKLOG_HOLD_WAITERS_MAX} publishes already wait`, { topic })
@@ -77,7 +81,8 @@ export class BacklogGuard {
     const deadline = Date.now() + this.holdMsMax
     this.waiting++
     try {
-      while (this.over(topic, policy)) {
+      while (this.over(topic, this.policyOf(topic))) {
+        if (this.closed) throw new FerryError(CommonCode.CLOSED, 'dispatcher is closing')
         const left = deadline - Date.now()
         if (left <= 0) {
           this.counters.rejected++
@@ -103,9 +108,15 @@ export class BacklogGuard {
     for (const wake of [...set]) wake()
   }
 
-  /** Release every held publish (dispatcher closing); they re-check and fail or pass. */
+  /** Held publishes re-check (policy changed). */
   wakeAll (): void {
     for (const set of [...this.waiters.values()]) for (const wake of [...set]) wake()
+  }
+
+  /** Dispatcher closing: held publishes fail with E_CLOSED. */
+  close (): void {
+    this.closed = true
+    this.wakeAll()
   }
 
   /** After an append under consumer_backlog_eviction: advance cursors over quota. */

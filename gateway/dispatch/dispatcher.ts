@@ -79,7 +79,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     this.ledger = deps.ledger
     this.policies = deps.policies
     this.logger = deps.logger
-    this.backlog = new BacklogGuard(this.ledger, deps.backlogHoldMsMax ?? BACKLOG_HOLD_MS_MAX, (topic, cursor, entries, upTo) => { this.onEvicted(topic, cursor, entries, upTo) })
+    this.backlog = new BacklogGuard(this.ledger, deps.backlogHoldMsMax ?? BACKLOG_HOLD_MS_MAX, (topic) => this.policies.forTopic(topic), (topic, cursor, entries, upTo) => { this.onEvicted(topic, cursor, entries, upTo) })
     this.unlisten.push(this.ledger.onAppend((topic) => { this.onAppend(topic) }))
     this.unlisten.push(this.ledger.onTopicCreated((topic) => { this.onTopicCreated(topic) }))
     this.unlisten.push(this.policies.onChange((ns, policy) => { this.onPolicy(ns, policy) }))
@@ -159,6 +159,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
 
   private onPolicy (ns: string, policy: Readonly<NamespacePolicy>): void {
     for (const sub of this.byNamespace.get(ns) ?? []) sub.setPolicy(policy)
+    this.backlog.wakeAll()
   }
 
   private onEvicted (topic: TopicName, cursor: Cursor, entries: number, upTo: number): void {
@@ -379,7 +380,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     await this.ready.catch(() => {})
     const reason = new FerryError(CommonCode.CLOSED, 'gateway is closing')
     for (const sub of this.subs.values()) sub.close(reason)
-    this.backlog.wakeAll()
+    this.backlog.close()
     while (this.background.size > 0) await Promise.allSettled([...this.background])
   }
 }

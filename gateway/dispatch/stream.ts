@@ -107,6 +107,8 @@ export class TopicStream {
   private skipAcked (): void {
     const md = this.cursor.markDelete()
     if (this.readPos <= md) this.readPos = md + 1
+    // Only walk the ranges when readPos sits inside one (ackedRanges() copies them all).
+    if (!this.cursor.isAcked(this.readPos)) return
     for (const [s, e] of this.cursor.ackedRanges()) {
       if (this.readPos < s) break
       if (this.readPos <= e) this.readPos = e + 1

@@ -73,3 +73,24 @@ t.test('dispatch backlog - consumer_backlog_eviction advances the slowest cursor
   t.equal(slow.sink.deliveries[slow.sink.deliveries.length - 1]!.payload.toString().replace(/\.+$/, ''), '39', 'the newest are kept')
   t.equal(slow.sink.deliveries[0]!.entryId, st.evicted, 'the oldest were evicted')
 })
+
+t.test('dispatch backlog - a held publish is released by a raised quota, and fails with E_CLOSED when the dispatcher closes', async (t) => {
+  const h = await startHarness({ policy: { backlogQuotaBytes: 500, backlogPolicy: 'producer_hold' } })
+  t.teardown(h.close)
+  await consume(h.dispatcher, { subscription: 'idle', filter: 'backlog', mode: 'shared', permits: 0 })
+  const settle = async (p: Promise<unknown>): Promise<string> => await Promise.race([p.then(() => 'done', (e: { code?: string }) => e.code ?? 'error'), new Promise<string>((resolve) => setImmediate(() => resolve('pending')))])
+  let held: Promise<unknown> | undefined
+  for (let i = 0; i < 50 && held === undefined; i++) {
+    const p = h.dispatcher.publish({ topic: TOPIC, payload })
+    if (await settle(p) === 'pending') held = p
+  }
+  t.ok(held !== undefined, 'a publish is held')
+  await h.policies.put(NS, { backlogQuotaBytes: 1_000_000 })
+  t.match(await held, { topic: TOPIC, duplicate: false }, 'released by the raised quota')
+  await h.policies.put(NS, { backlogQuotaBytes: 500 })
+  const again = h.dispatcher.publish({ topic: TOPIC, payload })
+  t.equal(await settle(again), 'pending')
+  const closing = h.dispatcher.close()
+  await t.rejects(again, { code: 'E_CLOSED' })
+  await closing
+})
