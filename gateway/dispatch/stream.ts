@@ -566,9 +566,10 @@ export class TopicStream {
       }
       this.counts.delete(id)
     }
-    const before = this.cursor.backlogEntries()
+    let fresh = 0
+    for (const id of ids) if (!this.cursor.isAcked(id)) fresh++ // O(log ranges); backlogEntries() would walk them all
     const p = this.cursor.ack(ids)
-    this.sub.stats.acked += Math.max(0, before - this.cursor.backlogEntries())
+    this.sub.stats.acked += fresh
     this.sub.kick()
     await p
     for (const rec of recs) this.sub.ctx.emitResult(this.topic, rec.entryId, rec.props ?? {}, this.sub.name, 'delivered')

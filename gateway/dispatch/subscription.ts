@@ -496,7 +496,8 @@ export class Subscription {
     if (old.delayedDeliveryEnabled !== p.delayedDeliveryEnabled) {
       for (const s of this.streams.values()) s.rewind()
     }
-    if (p.ackTimeoutMs > 0 && this.pendingStreams.size > 0) this.alarm.at(Date.now() + Math.min(p.ackTimeoutMs, old.ackTimeoutMs || p.ackTimeoutMs))
+    // The alarm handler works out every deadline under the new policy.
+    if (p.ackTimeoutMs > 0 && this.pendingStreams.size > 0) this.alarm.at(Date.now())
     this.kick()
   }
 
