@@ -25,6 +25,12 @@ export const PENDING_ACK_ENTRIES_MAX = 50_000
 /** Due delayed entries taken from the ledger's delayed index per scan; more are taken once these are handed out. */
 export const DELAYED_SCAN_ENTRIES_MAX = 1000
 
+/** Delayed index entries examined when a shared reader (re)starts, to jump over runs of pending delayed entries; beyond this it reads them. */
+export const DELAYED_RUNS_SCAN_ENTRIES_MAX = 4_000_000
+
+/** Shortest run of consecutive pending delayed entries worth jumping over (shorter ones are cheaper to read). */
+export const DELAYED_RUN_ENTRIES_MIN = 64
+
 /** Redeliveries loaded from the ledger at once per subscription (nack, ack timeout, returned by a closing consumer). */
 export const REDELIVERY_LOADS_MAX = 1000
 

@@ -22,6 +22,7 @@ import { orderingKeyOf, PRIORITY_DEFAULT } from '../message-props.js'
 import { PRIORITY_LEVELS } from '../policy/index.js'
 import type { ConsumerImpl } from './consumer.js'
 import { DELAYED_SCAN_ENTRIES_MAX, KEY_SHARED_SCAN_ENTRIES_MAX } from './constants.js'
+import { delayedRuns, type IdRun } from './delayed-runs.js'
 import { Fifo } from './fifo.js'
 import { InflightState, newInflight, type Inflight } from './inflight.js'
 import { PriorityWindow } from './priority-window.js'
@@ -69,6 +70,10 @@ export class TopicStream {
   nextDelayedAtMs: number | undefined
   /** Delayed entries the reader passed over and that are not yet back (shared / key_shared; stats). */
   private delayedSkipped = 0
+  /** Runs of pending delayed entries to jump over; undefined until built after a start or rewind. */
+  private delayedRunList: IdRun[] | undefined
+  private delayedRunNext = 0
+  private delayedRunsAtMs = 0
 
   constructor (readonly sub: Subscription, readonly topic: string, readonly cursor: Cursor) {
     this.readPos = cursor.markDelete() + 1
@@ -87,6 +92,7 @@ export class TopicStream {
     if (info === undefined) return false
     this.readPos = Math.max(this.readPos, info.firstEntryId)
     this.skipAcked()
+    maxEntries = this.skipDelayedRuns(maxEntries)
     if (this.readPos >= info.nextEntryId) return false
     this.reading = true
     const epoch = this.epoch
@@ -101,6 +107,39 @@ export class TopicStream {
       this.sub.readFailed(this, err)
     })
     return true
+  }
+
+  /**
+   * shared / key_shared: jump over runs of pending delayed entries known from
+   * the delayed index (built once per start or rewind), and stop a read short
+   * of the next run. Returns the entries the read may ask for.
+   */
+  private skipDelayedRuns (maxEntries: number): number {
+    if (this.sub.inOrder || !this.sub.policy.delayedDeliveryEnabled) return maxEntries
+    const now = Date.now()
+    if (this.delayedRunList === undefined) {
+      this.delayedRunList = delayedRuns(this.sub.ctx.ledger, this.topic, this.readPos, now)
+      this.delayedRunNext = 0
+      this.delayedRunsAtMs = now
+    }
+    const runs = this.delayedRunList
+    while (this.delayedRunNext < runs.length) {
+      const [first, last] = runs[this.delayedRunNext] as IdRun
+      if (last < this.readPos) { this.delayedRunNext++; continue }
+      if (first <= this.readPos) {
+        this.delayedSkipped += last - this.readPos + 1
+        this.readPos = last + 1
+        this.delayedRunNext++
+        // Entries of the run that fell due since it was built must come back through the scan:
+        // scan again from the build time (a rescan is harmless, handled entries are recognised).
+        this.delayScanAfterMs = Math.min(this.delayScanAfterMs, this.delayedRunsAtMs)
+        const next = this.sub.ctx.ledger.nextDelayedAfter(this.topic, this.delayScanAfterMs)
+        if (next !== undefined) this.noteDelayed(next)
+        continue
+      }
+      return Math.max(1, Math.min(maxEntries, first - this.readPos))
+    }
+    return maxEntries
   }
 
   /** Move readPos past acknowledged entries (mark-delete and individually acked ranges). */
@@ -660,6 +699,7 @@ export class TopicStream {
     this.delayScanAfterMs = Date.now()
     this.nextDelayedAtMs = undefined
     this.delayedSkipped = 0
+    this.delayedRunList = undefined
     this.sub.rewound(this)
   }
 }

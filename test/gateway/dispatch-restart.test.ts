@@ -112,3 +112,32 @@ t.test('dispatch restart - delayed messages survive a restart and are delivered 
     if (d.payload.toString() === 'x') t.ok(d.atMs >= at, 'not before deliverAt')
   }
 })
+
+t.test('dispatch restart - shared readers jump over runs of pending delayed messages instead of reading them back', async (t) => {
+  const { dir, cleanup } = await tmpDir()
+  t.teardown(cleanup)
+  let h = await startHarness({ dir })
+  t.teardown(async () => { await h.close() })
+  const c0 = await consume(h.dispatcher, { subscription: 'runs', mode: 'shared', filter: 'many' })
+  await c0.consumer.close()
+  const topic = `${NS}/many`
+  const soon = Date.now() + 700
+  const inputs = []
+  for (let i = 0; i < 3000; i++) inputs.push({ topic, payload: Buffer.from(`d${i}`), props: { deliverAt: i < 100 ? soon : Date.now() + 3_600_000 } })
+  await h.ledger.appendMany(inputs)
+  await h.dispatcher.publish({ topic, payload: Buffer.from('plain') })
+  await h.close()
+
+  h = await startHarness({ dir })
+  let reads = 0
+  const read = h.ledger.read.bind(h.ledger)
+  h.ledger.read = async (...args: Parameters<typeof read>) => { reads++; return await read(...args) }
+  const c = await consume(h.dispatcher, { subscription: 'runs', mode: 'shared', filter: 'many' })
+  await waitFor(() => c.sink.deliveries.length === 1)
+  t.same(c.sink.payloads(), ['plain'])
+  t.ok(reads <= 2, `the 3000 pending delayed entries were not read back (${reads} reads)`)
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.delayedPending === 3000)
+  await waitFor(() => c.sink.deliveries.length === 101, { what: 'the 100 due ones come back through the index' })
+  t.ok(c.sink.deliveries.slice(1).every((d) => d.atMs >= soon), 'none early')
+  t.same(new Set(c.sink.payloads()).size, 101, 'none twice')
+})
