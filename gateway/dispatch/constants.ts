@@ -25,8 +25,8 @@ export const PENDING_ACK_ENTRIES_MAX = 50_000
 /** Due delayed entries taken from the ledger's delayed index per scan; more are taken once these are handed out. */
 export const DELAYED_SCAN_ENTRIES_MAX = 1000
 
-/** Delayed index entries examined when a shared reader (re)starts, to jump over runs of pending delayed entries; beyond this it reads them. */
-export const DELAYED_RUNS_SCAN_ENTRIES_MAX = 4_000_000
+/** Delayed index entries examined when a shared reader (re)starts, to jump over runs of pending delayed entries; beyond this it reads them. One million sorts in about 100 ms, once per restart. */
+export const DELAYED_RUNS_SCAN_ENTRIES_MAX = 1_000_000
 
 /** Shortest run of consecutive pending delayed entries worth jumping over (shorter ones are cheaper to read). */
 export const DELAYED_RUN_ENTRIES_MIN = 64

@@ -303,7 +303,10 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
       let n = 0
       for (const topic of [...this.ledger.topics()]) {
         if (topic.startsWith(prefix) && sub.matches(topic.slice(prefix.length))) work.push(sub.attach(topic, () => start))
-        if (++n % MATERIALISE_TOPICS_PER_TURN === 0) await Promise.all(work.splice(0))
+        if (++n % MATERIALISE_TOPICS_PER_TURN === 0) {
+          await Promise.all(work.splice(0))
+          await new Promise<void>((resolve) => setImmediate(resolve))
+        }
       }
     } else {
       const topic = `${def.namespace}/${def.filter}`
