@@ -83,8 +83,8 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     this.unlisten.push(this.ledger.onAppend((topic) => { this.onAppend(topic) }))
     this.unlisten.push(this.ledger.onTopicCreated((topic) => { this.onTopicCreated(topic) }))
     this.unlisten.push(this.policies.onChange((ns, policy) => { this.onPolicy(ns, policy) }))
-    this.ready = this.restore()
-    this.ready.catch((err: unknown) => { this.logger.error({ err }, 'restoring durable subscriptions failed') })
+    // A failed restore is logged, not fatal: topics still attach as they are used and appear.
+    this.ready = this.restore().catch((err: unknown) => { this.logger.error({ err }, 'restoring durable subscriptions failed') })
   }
 
   // ---- DispatchContext --------------------------------------------------------------------
