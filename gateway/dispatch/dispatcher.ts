@@ -64,7 +64,8 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   private readonly byName = new Map<string, Subscription[]>()
   /** Subscriptions by (namespace, cursor name). */
   private readonly byCursor = new Map<string, Subscription>()
-  private readonly streamsByTopic = new Map<TopicName, Set<TopicStream>>()
+  /** Streams of each topic (arrays: most topics have one or two subscriptions, and a Set costs more). */
+  private readonly streamsByTopic = new Map<TopicName, TopicStream[]>()
   private readonly creating = new Map<string, Promise<Subscription>>()
   private readonly background = new Set<Promise<unknown>>()
   private readonly backlog: BacklogGuard
@@ -113,9 +114,9 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   backlogChanged (topic: TopicName): void { this.backlog.changed(topic) }
 
   streamAdded (s: TopicStream): void {
-    let set = this.streamsByTopic.get(s.topic)
-    if (set === undefined) { set = new Set(); this.streamsByTopic.set(s.topic, set) }
-    set.add(s)
+    const list = this.streamsByTopic.get(s.topic)
+    if (list === undefined) this.streamsByTopic.set(s.topic, [s])
+    else if (!list.includes(s)) list.push(s)
   }
 
   async dropSubscription (sub: Subscription): Promise<void> {
@@ -136,7 +137,12 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
       if (named.length === 0) this.byName.delete(nameKey(sub.namespace, sub.name))
     }
     this.byNamespace.get(sub.namespace)?.delete(sub)
-    for (const s of sub.streams.values()) this.streamsByTopic.get(s.topic)?.delete(s)
+    for (const s of sub.streams.values()) {
+      const list = this.streamsByTopic.get(s.topic)
+      const i = list === undefined ? -1 : list.indexOf(s)
+      if (i >= 0) list?.splice(i, 1)
+      if (list?.length === 0) this.streamsByTopic.delete(s.topic)
+    }
   }
 
   // ---- ledger and policy events ------------------------------------------------------------

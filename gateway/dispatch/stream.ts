@@ -48,22 +48,33 @@ export class TopicStream {
   reading = false
   /** Bumped by rewind: a read started before it is discarded. */
   private epoch = 0
-  private readonly window = new PriorityWindow<WindowEntry>()
-  private readonly windowIds = new Set<number>()
+  // The window and the key maps are allocated on first use and dropped on rewind, so an idle
+  // (topic, subscription) — a durable subscription nobody consumes — costs a few hundred bytes.
+  private windowObj: PriorityWindow<WindowEntry> | undefined
+  private windowIdsObj: Set<number> | undefined
   private windowBytes = 0
   /** key_shared: entry ids of the window per ordering key, in log order. */
-  private readonly keyQueues = new Map<string, Fifo<number>>()
+  private keyQueuesObj: Map<string, Fifo<number>> | undefined
   /** key_shared: the consumer holding unacknowledged entries of a key, and how many. */
-  private readonly keyOwners = new Map<string, { consumer: ConsumerImpl, n: number }>()
+  private keyOwnersObj: Map<string, { consumer: ConsumerImpl, n: number }> | undefined
   /** key_shared: returned entries (consumer closed) per key still to go out. */
-  private readonly returnedKeys = new Map<string, number>()
-  readonly inflight = new Map<number, Inflight>()
+  private returnedKeysObj: Map<string, number> | undefined
+  private get window (): PriorityWindow<WindowEntry> { return (this.windowObj ??= new PriorityWindow<WindowEntry>()) }
+  private get windowIds (): Set<number> { return (this.windowIdsObj ??= new Set<number>()) }
+  private get keyQueues (): Map<string, Fifo<number>> { return (this.keyQueuesObj ??= new Map()) }
+  private get keyOwners (): Map<string, { consumer: ConsumerImpl, n: number }> { return (this.keyOwnersObj ??= new Map()) }
+  private get returnedKeys (): Map<string, number> { return (this.returnedKeysObj ??= new Map()) }
+  private inflightObj: Map<number, Inflight> | undefined
+  private deliveredObj: Map<number, Inflight> | undefined
+  private countsObj: Map<number, number> | undefined
+  /** Entries with a record (see inflight.ts). */
+  get inflight (): Map<number, Inflight> { return (this.inflightObj ??= new Map()) }
   /** Delivered entries in delivery order (ack timeout walks it from the oldest). */
-  readonly delivered = new Map<number, Inflight>()
+  get delivered (): Map<number, Inflight> { return (this.deliveredObj ??= new Map()) }
+  /** Deliveries so far per entry known here (max'ed with the cursor's persisted count). */
+  private get counts (): Map<number, number> { return (this.countsObj ??= new Map()) }
   /** Loaded redeliveries, ascending entry id. */
   private ready: Inflight[] = []
-  /** Deliveries so far per entry known here (max'ed with the cursor's persisted count). */
-  private readonly counts = new Map<number, number>()
   /** Delayed index scanned up to this deliverAt (shared / key_shared). */
   private delayScanAfterMs: number
   /** When the next delayed entry of interest is due (undefined: none known). */
@@ -80,8 +91,8 @@ export class TopicStream {
     this.delayScanAfterMs = Date.now()
   }
 
-  get windowSize (): number { return this.window.size }
-  get hasWork (): boolean { return this.window.size > 0 || this.ready.length > 0 }
+  get windowSize (): number { return this.windowObj?.size ?? 0 }
+  get hasWork (): boolean { return this.windowSize > 0 || this.ready.length > 0 }
 
   // ---- reading --------------------------------------------------------------
 
@@ -222,7 +233,7 @@ export class TopicStream {
     }
     for (const ref of refs) {
       const id = ref.entryId
-      if (id >= this.readPos || this.cursor.isAcked(id) || this.inflight.has(id) || this.windowIds.has(id)) continue
+      if (id >= this.readPos || this.cursor.isAcked(id) || this.inflight.has(id) || this.windowIdsObj?.has(id) === true) continue
       if (this.delayedSkipped > 0) this.delayedSkipped--
       const rec = newInflight(this, id)
       this.inflight.set(id, rec)
@@ -241,7 +252,7 @@ export class TopicStream {
     if (!this.sub.inOrder) return this.delayedSkipped
     const now = Date.now()
     let n = 0
-    for (const we of this.window.levels[0] ?? []) if ((we.entry.props.deliverAt ?? 0) > now) n++
+    for (const we of this.windowObj?.levels[0] ?? []) if ((we.entry.props.deliverAt ?? 0) > now) n++
     return n
   }
 
@@ -689,11 +700,17 @@ export class TopicStream {
     this.epoch++
     this.reading = false
     for (const rec of [...this.inflight.values()]) if (rec.state !== InflightState.deadLettering) this.release(rec)
-    this.sub.windowChanged(-this.window.size, -this.windowBytes)
-    this.window.clear()
-    this.windowIds.clear()
+    this.sub.windowChanged(-this.windowSize, -this.windowBytes)
+    this.windowObj = undefined
+    this.windowIdsObj = undefined
     this.windowBytes = 0
-    this.keyQueues.clear()
+    this.keyQueuesObj = undefined
+    this.keyOwnersObj = undefined
+    this.returnedKeysObj = undefined
+    // Records are gone (dead-lettering ones excepted); delivery counts stay, they only grow.
+    if (this.inflightObj?.size === 0) this.inflightObj = undefined
+    if (this.deliveredObj?.size === 0) this.deliveredObj = undefined
+    if (this.countsObj?.size === 0) this.countsObj = undefined
     this.ready = []
     this.readPos = this.cursor.markDelete() + 1
     this.delayScanAfterMs = Date.now()
