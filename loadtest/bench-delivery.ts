@@ -171,18 +171,44 @@ async function delayedMemoryChild (): Promise<void> {
   await s.close()
 }
 
-async function delayedMemory (): Promise<{ pending: number, totalBytes: number, ledgerBytes: number, dispatcherBytes: number }> {
+/** In a child with --expose-gc: heap per idle (topic, durable subscription) of a wildcard subscription nobody consumes. */
+async function idleMemoryChild (): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) throw new Error('run with --expose-gc')
+  const topics = quick ? 20_000 : 100_000
+  const s = await site('memory')
+  for (let i = 0; i < topics; i += APPEND_BATCH) {
+    const batch: AppendInput[] = []
+    for (let j = i; j < Math.min(topics, i + APPEND_BATCH); j++) batch.push({ topic: `${NS}/idle/${j}`, payload: Buffer.alloc(1) })
+    await s.ledger.appendMany(batch)
+  }
+  gc(); gc()
+  const before = process.memoryUsage().heapUsed
+  const c = await s.dispatcher.subscribe({ namespace: NS, filter: 'idle/+', subscription: 'idle', mode: 'shared', durable: true, initialPosition: 'latest', consumerName: 'c', permits: 0, sink: { deliver: () => {} } })
+  await c.close()
+  gc(); gc()
+  const bytes = (process.memoryUsage().heapUsed - before) / topics
+  process.stdout.write(JSON.stringify({ topics, bytesPerTopicSubscription: Math.round(bytes) }) + '\n')
+  await s.close()
+}
+
+async function runChild<T> (flag: string): Promise<T> {
   const self = fileURLToPath(import.meta.url)
-  const child = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=4096', '--import', 'tsx', self, '--delayed-memory-child', ...(quick ? ['--quick'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=4096', '--import', 'tsx', self, flag, ...(quick ? ['--quick'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.on('data', (b: Buffer) => { out += b.toString() })
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-  if (code !== 0) throw new Error(`delayed memory child exited with ${String(code)}`)
-  return JSON.parse(out.trim().split('\n').pop() as string) as { pending: number, totalBytes: number, ledgerBytes: number, dispatcherBytes: number }
+  if (code !== 0) throw new Error(`${flag} child exited with ${String(code)}`)
+  return JSON.parse(out.trim().split('\n').pop() as string) as T
+}
+
+async function delayedMemory (): Promise<{ pending: number, totalBytes: number, ledgerBytes: number, dispatcherBytes: number }> {
+  return await runChild('--delayed-memory-child')
 }
 
 async function main (): Promise<void> {
   if (process.argv.includes('--delayed-memory-child')) { await delayedMemoryChild(); return }
+  if (process.argv.includes('--idle-memory-child')) { await idleMemoryChild(); return }
   const modes: SubscriptionMode[] = ['exclusive', 'failover', 'shared', 'key_shared']
   // Warm the JIT so the first mode measured is not penalised.
   for (const mode of modes) await throughput('memory', mode, 20_000)
@@ -199,6 +225,9 @@ async function main (): Promise<void> {
   const per1M = (b: number): number => Math.round(b * 1_000_000 / mem.pending)
   result.delayedMemoryBytesPer1M = { total: per1M(mem.totalBytes), ledgerIndexes: per1M(mem.ledgerBytes), dispatcher: per1M(mem.dispatcherBytes), measuredPending: mem.pending }
   log(`delayed: ${per1M(mem.totalBytes)} bytes per 1M pending (ledger ${per1M(mem.ledgerBytes)}, dispatcher ${per1M(mem.dispatcherBytes)}; measured with ${mem.pending})`)
+  const idle = await runChild<{ topics: number, bytesPerTopicSubscription: number }>('--idle-memory-child')
+  result.idleSubscriptionBytesPerTopic = idle.bytesPerTopicSubscription
+  log(`idle durable subscription: ${idle.bytesPerTopicSubscription} bytes per topic spanned (ledger cursor included; ${idle.topics} topics)`)
   const late = await lateness()
   result.delayLatenessMs = late
   log(`delay lateness: p50 ${late.p50} ms, p99 ${late.p99} ms, max ${late.max} ms, early ${late.early}`)
