@@ -205,7 +205,14 @@ export class Subscription {
   /** Recompute who receives after a join or leave (failover: active consumer; key_shared: the ring). */
   private membershipChanged (): void {
     if (this.mode === SubscriptionMode.key_shared) {
-      this.ring.rebuild(this.consumers.map((c) => ({ member: c, id: `${c.name}\u0000${c.id}` })))
+      // Ring points come from the consumer name (and its rank among same-named consumers), not the
+      // per-process consumer id: a consumer that reconnects, even after a restart, gets its keys back.
+      const seen = new Map<string, number>()
+      this.ring.rebuild(this.consumers.map((c) => {
+        const rank = seen.get(c.name) ?? 0
+        seen.set(c.name, rank + 1)
+        return { member: c, id: `${c.name}\u0000${rank}` }
+      }))
     }
     if (this.inOrder) {
       const next = this.mode === SubscriptionMode.exclusive ? this.consumers[0] : preferred(this.consumers)

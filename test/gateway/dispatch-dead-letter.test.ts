@@ -62,3 +62,16 @@ t.test('dispatch dead letter - a wildcard subscription does not span its own DLQ
   t.same(a.sink.payloads(), ['x', 'y'], 'the dead letters were not delivered back to the same subscription')
   t.equal(h.ledger.topicInfo(deadLetterTopicOf(TOPIC, 'wild'))?.nextEntryId, 2)
 })
+
+t.test('dispatch dead letter - ack timeouts count towards maxRedeliveries too', async (t) => {
+  const h = await startHarness({ policy: { maxRedeliveries: 1, ackTimeoutMs: 40, redeliveryBackoffMs: [0] } })
+  t.teardown(h.close)
+  const a = await consume(h.dispatcher, { subscription: 'silent', mode: 'shared' })
+  await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('ignored'), props: { key: 'k' } })
+  const dlq = deadLetterTopicOf(TOPIC, 'silent')
+  await waitFor(() => h.ledger.topicInfo(dlq) !== undefined, { what: 'dead-lettered after two unacknowledged deliveries' })
+  t.same(a.sink.deliveries.map((d) => d.redeliveryCount), [0, 1])
+  const [copy] = await h.ledger.read(dlq, 0, { maxEntries: 1 })
+  t.equal(copy?.props.deadLetterReason, 'ack timeout')
+  t.equal(copy?.props.key, 'k')
+})

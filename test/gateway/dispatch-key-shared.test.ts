@@ -108,3 +108,25 @@ t.test('dispatch key_shared - a joining consumer gets no message of a key until 
   t.ok(moved.every((s) => s.consumer !== 'b'))
   t.same(moved.map((s) => s.entryId).sort((x, y) => x - y), bHeld.map((s) => s.entryId).sort((x, y) => x - y))
 })
+
+t.test('dispatch key_shared - key assignment follows consumer names, so a reconnecting consumer gets its keys back', async (t) => {
+  const h = await startHarness()
+  t.teardown(h.close)
+  const run = async (): Promise<Map<string, string>> => {
+    const tr = tracker()
+    const cs: Consumer[] = []
+    for (const n of ['x', 'y', 'z']) {
+      cs.push(await h.dispatcher.subscribe({ namespace: NS, filter: 'events', subscription: 'sticky', mode: 'key_shared', durable: true, initialPosition: 'latest', consumerName: n, permits: 1000, sink: tr.sink(n) }))
+    }
+    for (let i = 0; i < 60; i++) await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from(String(i)), props: { key: `key-${i % 30}` } })
+    await waitFor(() => tr.log.length === 60)
+    for (const [i, c] of cs.entries()) {
+      for (const s of tr.log.filter((x) => x.consumer === ['x', 'y', 'z'][i])) await c.ack(TOPIC, s.entryId)
+      await c.close()
+    }
+    return new Map(tr.log.map((s) => [s.key, s.consumer]))
+  }
+  const first = await run()
+  const second = await run()
+  t.same([...second].sort(), [...first].sort(), 'same keys to the same names')
+})

@@ -141,3 +141,22 @@ t.test('dispatch restart - shared readers jump over runs of pending delayed mess
   t.ok(c.sink.deliveries.slice(1).every((d) => d.atMs >= soon), 'none early')
   t.same(new Set(c.sink.payloads()).size, 101, 'none twice')
 })
+
+t.test('dispatch restart - an unsubscribed durable subscription does not come back', async (t) => {
+  const { dir, cleanup } = await tmpDir()
+  t.teardown(cleanup)
+  let h = await startHarness({ dir })
+  t.teardown(async () => { await h.close() })
+  const keep = await consume(h.dispatcher, { subscription: 'keep', filter: 'x/#' })
+  const gone = await consume(h.dispatcher, { subscription: 'gone', filter: 'x/#' })
+  await h.dispatcher.publish({ topic: `${NS}/x/1`, payload: Buffer.from('a') })
+  await waitFor(() => keep.sink.deliveries.length === 1 && gone.sink.deliveries.length === 1)
+  await h.dispatcher.unsubscribe(NS, 'x/#', 'gone')
+  await h.close()
+  h = await startHarness({ dir })
+  await h.dispatcher.publish({ topic: `${NS}/x/2`, payload: Buffer.from('b') })
+  const st = h.dispatcher.stats().subscriptions
+  t.same(st.map((s) => s.subscription), ['keep'])
+  t.equal(h.ledger.cursors(`${NS}/x/1`).length, 1)
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.backlog === 2, { what: 'the kept one still has a (unacked) and b' })
+})
