@@ -89,6 +89,8 @@ export class Subscription {
 
   private running = false
   private again = false
+  /** Due delayed entries wait for room under REDELIVERY_LOADS_MAX. */
+  private delayedBlocked = false
   closed = false
   /** Unsubscribed (or a non-durable one dropped): its cursors are being deleted. */
   deleted = false
@@ -371,6 +373,10 @@ export class Subscription {
         const worked = this.pickRound(picks)
         if (picks.length > 0) await this.hand(picks)
         if (worked >= DISPATCH_ROUND_ENTRIES_MAX) this.again = true
+        if (this.delayedBlocked && this.redeliveryHeld < REDELIVERY_LOADS_MAX / 2) {
+          this.delayedBlocked = false
+          this.alarm.at(Date.now())
+        }
       } while (this.again)
     } finally {
       this.running = false
@@ -482,8 +488,15 @@ export class Subscription {
     for (const s of [...this.delayedStreams]) {
       const at = s.nextDelayedAtMs
       if (at !== undefined && at > now) { next = Math.min(next, at); continue }
-      if (this.inOrder) s.clearHold()
-      else if (this.consumers.length > 0) s.scanDelayed(now, REDELIVERY_LOADS_MAX - this.redeliveryHeld)
+      if (this.inOrder) {
+        s.clearHold()
+      } else if (this.consumers.length === 0 || this.redeliveryHeld >= REDELIVERY_LOADS_MAX) {
+        // No room to load due entries: the dispatch loop re-arms once consumers drain the held ones.
+        this.delayedBlocked = true
+        continue
+      } else {
+        s.scanDelayed(now, REDELIVERY_LOADS_MAX - this.redeliveryHeld)
+      }
       const again = s.nextDelayedAtMs
       if (again === undefined) this.delayedStreams.delete(s)
       else next = Math.min(next, Math.max(again, now + 1))

@@ -95,3 +95,18 @@ t.test('dispatch delayed - delayedDeliveryEnabled false delivers at once; turnin
   t.equal(a.sink.deliveries[1]!.payload.toString(), 'y')
   t.ok(a.sink.deliveries[1]!.atMs >= at)
 })
+
+t.test('dispatch delayed - more due messages than the redelivery load bound all arrive once permits come', async (t) => {
+  const h = await startHarness()
+  t.teardown(h.close)
+  const a = await consume(h.dispatcher, { subscription: 'bulk', filter: 'timers', mode: 'shared', permits: 0 })
+  const at = Date.now() + 100
+  const inputs = Array.from({ length: 1500 }, (_, i) => ({ topic: TOPIC, payload: Buffer.from(String(i)), props: { deliverAt: at } }))
+  await h.ledger.appendMany(inputs)
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.delayedPending === 1500, { what: 'all passed over' })
+  await waitFor(() => Date.now() > at + 50)
+  a.consumer.addPermits(2000)
+  await waitFor(() => a.sink.deliveries.length === 1500, { what: `all 1500 delivered (${a.sink.deliveries.length})` })
+  t.equal(new Set(a.sink.payloads()).size, 1500, 'each once')
+  t.ok(a.sink.deliveries.every((d) => d.atMs >= at))
+})
