@@ -23,7 +23,8 @@ import { PRIORITY_LEVELS } from '../policy/index.js'
 import type { ConsumerImpl } from './consumer.js'
 import { DELAYED_SCAN_ENTRIES_MAX, KEY_SHARED_SCAN_ENTRIES_MAX } from './constants.js'
 import { delayedRuns, type IdRun } from './delayed-runs.js'
-import { Fifo } from './fifo.js'
+import type { Fifo } from './fifo.js'
+import { KeyState } from './key-state.js'
 import { InflightState, newInflight, type Inflight } from './inflight.js'
 import { PriorityWindow } from './priority-window.js'
 import type { Subscription } from './subscription.js'
@@ -53,17 +54,11 @@ export class TopicStream {
   private windowObj: PriorityWindow<WindowEntry> | undefined
   private windowIdsObj: Set<number> | undefined
   private windowBytes = 0
-  /** key_shared: entry ids of the window per ordering key, in log order. */
-  private keyQueuesObj: Map<string, Fifo<number>> | undefined
-  /** key_shared: the consumer holding unacknowledged entries of a key, and how many. */
-  private keyOwnersObj: Map<string, { consumer: ConsumerImpl, n: number }> | undefined
-  /** key_shared: returned entries (consumer closed) per key still to go out. */
-  private returnedKeysObj: Map<string, number> | undefined
+  /** key_shared: per-key window order, key owners, returned keys. */
+  private keysObj: KeyState | undefined
   private get window (): PriorityWindow<WindowEntry> { return (this.windowObj ??= new PriorityWindow<WindowEntry>()) }
   private get windowIds (): Set<number> { return (this.windowIdsObj ??= new Set<number>()) }
-  private get keyQueues (): Map<string, Fifo<number>> { return (this.keyQueuesObj ??= new Map()) }
-  private get keyOwners (): Map<string, { consumer: ConsumerImpl, n: number }> { return (this.keyOwnersObj ??= new Map()) }
-  private get returnedKeys (): Map<string, number> { return (this.returnedKeysObj ??= new Map()) }
+  private get keys (): KeyState { return (this.keysObj ??= new KeyState()) }
   private inflightObj: Map<number, Inflight> | undefined
   private deliveredObj: Map<number, Inflight> | undefined
   private countsObj: Map<number, number> | undefined
@@ -192,11 +187,7 @@ export class TopicStream {
       this.windowIds.add(id)
       this.windowBytes += entry.payload.length
       this.sub.windowChanged(1, entry.payload.length)
-      if (keyed) {
-        let q = this.keyQueues.get(key)
-        if (q === undefined) { q = new Fifo<number>(); this.keyQueues.set(key, q) }
-        q.push(id)
-      }
+      if (keyed) this.keys.queued(key, id)
     }
     if (this.hasWork) this.sub.markActive(this)
   }
@@ -387,8 +378,8 @@ export class TopicStream {
           break
         }
         // Not the oldest of its key: skip it (the oldest may sit in another level and go first).
-        if (this.keyQueues.get(we.key)?.peek() !== entry.entryId) continue
-        if (this.returnedKeys.has(we.key)) { blocked.add(we.key); continue }
+        if (!this.keys.isOldest(we.key, entry.entryId)) continue
+        if (this.keys.hasReturned(we.key)) { blocked.add(we.key); continue }
         const target = this.keyTarget(we.key, blocked)
         if (target === undefined) continue
         this.takeWindow(level, i); worked++; took = true
@@ -406,8 +397,8 @@ export class TopicStream {
   private keyTarget (key: string, blocked: Set<string>): ConsumerImpl | undefined {
     if (blocked.has(key)) return undefined
     const target = this.sub.ringOwner(key)
-    const owner = this.keyOwners.get(key)
-    if (target === undefined || (owner !== undefined && owner.consumer !== target) || !this.sub.canTake(target)) {
+    const owner = this.keys.ownerOf(key)
+    if (target === undefined || (owner !== undefined && owner !== target) || !this.sub.canTake(target)) {
       blocked.add(key)
       return undefined
     }
@@ -420,14 +411,7 @@ export class TopicStream {
     this.windowIds.delete(id)
     this.windowBytes -= we.entry.payload.length
     this.sub.windowChanged(-1, -we.entry.payload.length)
-    if (this.sub.keyShared) {
-      const q = this.keyQueues.get(we.key)
-      if (q !== undefined) {
-        if (q.peek() === id) q.shift()
-        else for (let j = 0; j < q.length; j++) if (q.at(j) === id) { q.removeAt(j); break }
-        if (q.length === 0) this.keyQueues.delete(we.key)
-      }
-    }
+    if (this.sub.keyShared) this.keys.unqueued(we.key, id)
     return we
   }
 
@@ -448,11 +432,7 @@ export class TopicStream {
     c.permits--
     c.inflight.add(rec)
     this.sub.pendingChanged(this, 1)
-    if (this.sub.keyShared) {
-      const o = this.keyOwners.get(rec.key)
-      if (o !== undefined && o.consumer === c) o.n++
-      else this.keyOwners.set(rec.key, { consumer: c, n: 1 })
-    }
+    if (this.sub.keyShared) this.keys.owned(rec.key, c)
     out.push({ stream: this, rec, consumer: c, entry, redeliveryCount: rc })
   }
 
@@ -464,8 +444,7 @@ export class TopicStream {
         const c = rec.consumer
         if (c !== undefined) {
           c.inflight.delete(rec)
-          const o = this.keyOwners.get(rec.key)
-          if (o !== undefined && o.consumer === c && --o.n <= 0) this.keyOwners.delete(rec.key)
+          if (this.sub.keyShared) this.keys.disowned(rec.key, c)
         }
         rec.consumer = undefined
         this.sub.pendingChanged(this, -1)
@@ -484,9 +463,7 @@ export class TopicStream {
         break
     }
     if (rec.returned) {
-      const n = (this.returnedKeys.get(rec.key) ?? 1) - 1
-      if (n <= 0) this.returnedKeys.delete(rec.key)
-      else this.returnedKeys.set(rec.key, n)
+      this.keys.unmarkReturned(rec.key)
       rec.returned = false
     }
     rec.gen++
@@ -569,7 +546,7 @@ export class TopicStream {
   /** Mark rec as returned (key_shared: it goes out before later entries of its key). */
   private markReturned (rec: Inflight): void {
     rec.returned = true
-    this.returnedKeys.set(rec.key, (this.returnedKeys.get(rec.key) ?? 0) + 1)
+    this.keys.markReturned(rec.key)
   }
 
   /** Start reading rec back from the ledger (redelivery or due delayed entry). */
@@ -704,9 +681,7 @@ export class TopicStream {
     this.windowObj = undefined
     this.windowIdsObj = undefined
     this.windowBytes = 0
-    this.keyQueuesObj = undefined
-    this.keyOwnersObj = undefined
-    this.returnedKeysObj = undefined
+    this.keysObj = undefined
     // Records are gone (dead-lettering ones excepted); delivery counts stay, they only grow.
     if (this.inflightObj?.size === 0) this.inflightObj = undefined
     if (this.deliveredObj?.size === 0) this.deliveredObj = undefined
