@@ -94,3 +94,15 @@ t.test('dispatch backlog - a held publish is released by a raised quota, and fai
   await t.rejects(again, { code: 'E_CLOSED' })
   await closing
 })
+
+t.test('dispatch backlog - eviction is counted on wildcard subscriptions too', async (t) => {
+  const h = await startHarness({ policy: { backlogQuotaBytes: 1000, backlogPolicy: 'consumer_backlog_eviction' } })
+  t.teardown(h.close)
+  const w = await consume(h.dispatcher, { subscription: 'wild', filter: 'back+', mode: 'shared', permits: 0 }).catch(() => undefined)
+  t.equal(w, undefined, "'back+' is not a valid filter")
+  await consume(h.dispatcher, { subscription: 'wild', filter: '+', mode: 'shared', permits: 0 })
+  for (let i = 0; i < 30; i++) await h.dispatcher.publish({ topic: TOPIC, payload })
+  const st = h.dispatcher.stats().subscriptions[0]!
+  t.ok(st.evicted > 0, `evicted ${st.evicted}`)
+  t.equal(st.evicted + st.backlog, 30)
+})
