@@ -106,3 +106,23 @@ t.test('dispatch backlog - eviction is counted on wildcard subscriptions too', a
   t.ok(st.evicted > 0, `evicted ${st.evicted}`)
   t.equal(st.evicted + st.backlog, 30)
 })
+
+t.test('dispatch backlog - a slow consumer: read-ahead and pending acks stay bounded, nothing is lost', async (t) => {
+  const { READ_AHEAD_ENTRIES_MAX } = await import('../../gateway/dispatch/constants.js')
+  const h = await startHarness()
+  t.teardown(h.close)
+  const total = READ_AHEAD_ENTRIES_MAX * 3
+  const inputs = Array.from({ length: total }, (_, i) => ({ topic: TOPIC, payload: Buffer.from(String(i)) }))
+  const slow = await consume(h.dispatcher, { subscription: 'slow', filter: 'backlog', mode: 'shared', permits: 5 })
+  await h.ledger.appendMany(inputs)
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.readAhead === READ_AHEAD_ENTRIES_MAX, { what: 'window full' })
+  t.equal(slow.sink.deliveries.length, 5)
+  t.equal(h.dispatcher.stats().subscriptions[0]!.pendingAck, 5, 'pending acks bounded by permits')
+  t.equal(h.dispatcher.stats().subscriptions[0]!.backlog, total, 'the rest stays in the ledger')
+  // The consumer speeds up: everything arrives, in log order within the (single) priority level.
+  slow.sink.onDeliver = (d) => { void slow.consumer.ack(d.topic, d.entryId); slow.consumer.addPermits(1) }
+  for (const d of slow.sink.deliveries) { await slow.consumer.ack(d.topic, d.entryId); slow.consumer.addPermits(1) }
+  await waitFor(() => slow.sink.deliveries.length === total)
+  t.same(slow.sink.deliveries.map((d) => d.entryId), Array.from({ length: total }, (_, i) => i))
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.backlog === 0)
+})
