@@ -16,6 +16,9 @@ export const READ_BATCH_ENTRIES_MAX = 500
 /** Entries handed out per dispatch round before yielding to the event loop: keeps one busy subscription from starving sockets. */
 export const DISPATCH_ROUND_ENTRIES_MAX = 1000
 
+/** Rounds whose delivery counts are being persisted at once: overlapping them lets a sync ledger group-commit several rounds per fsync; picked entries in flight stay bounded by this times the round size. */
+export const DISPATCH_ROUNDS_IN_FLIGHT_MAX = 4
+
 /** Entries one topic hands out per turn inside a round, so topics of a wildcard subscription are served in turn. */
 export const DISPATCH_TURN_ENTRIES_MAX = 64
 

@@ -12,7 +12,7 @@ import type { NamespacePolicy } from '../policy/index.js'
 import { Alarm } from './alarm.js'
 import { ConsumerImpl } from './consumer.js'
 import {
-  DISPATCH_ROUND_ENTRIES_MAX, DISPATCH_TURN_ENTRIES_MAX, PENDING_ACK_ENTRIES_MAX, READ_AHEAD_BYTES_MAX,
+  DISPATCH_ROUND_ENTRIES_MAX, DISPATCH_ROUNDS_IN_FLIGHT_MAX, DISPATCH_TURN_ENTRIES_MAX, PENDING_ACK_ENTRIES_MAX, READ_AHEAD_BYTES_MAX,
   READ_AHEAD_ENTRIES_MAX, READ_BATCH_ENTRIES_MAX, READ_RETRY_MS, REDELIVERY_LOADS_MAX
 } from './constants.js'
 import type { DispatchContext } from './context.js'
@@ -89,6 +89,9 @@ export class Subscription {
 
   private running = false
   private again = false
+  /** Rounds picked whose hand-out has not finished; their chain keeps hand-outs in pick order. */
+  private roundsInFlight = 0
+  private handing: Promise<void> = Promise.resolve()
   /** Due delayed entries wait for room under REDELIVERY_LOADS_MAX. */
   private delayedBlocked = false
   closed = false
@@ -371,7 +374,10 @@ export class Subscription {
         this.loadDue(Date.now())
         const picks: Pick[] = []
         const worked = this.pickRound(picks)
-        if (picks.length > 0) await this.hand(picks)
+        if (picks.length > 0) {
+          this.startHand(picks)
+          if (this.roundsInFlight >= DISPATCH_ROUNDS_IN_FLIGHT_MAX) await this.handing
+        }
         if (worked >= DISPATCH_ROUND_ENTRIES_MAX) this.again = true
         if (this.delayedBlocked && this.redeliveryHeld < REDELIVERY_LOADS_MAX / 2) {
           this.delayedBlocked = false
@@ -430,25 +436,44 @@ export class Subscription {
     return DISPATCH_ROUND_ENTRIES_MAX - budget
   }
 
-  /** Persist delivery counts (one call per topic for the round), then hand the entries out. */
-  private async hand (picks: Pick[]): Promise<void> {
-    if (this.policy.hardenRedeliveryCount) {
-      const byStream = new Map<TopicStream, number[]>()
-      for (const p of picks) {
-        let ids = byStream.get(p.stream)
-        if (ids === undefined) { ids = []; byStream.set(p.stream, ids) }
-        ids.push(p.entry.entryId)
-      }
-      const results = await Promise.allSettled([...byStream].map(async ([s, ids]) => { await s.cursor.recordDeliveries(ids) }))
-      for (const r of results) {
-        if (r.status === 'rejected') {
-          // Not persisted: do not hand out (the count would be wrong after a crash); redeliver later.
-          this.ctx.logger.warn({ err: r.reason, subscription: this.name }, 'recording deliveries failed; entries will be redelivered')
-          for (const p of picks) if (p.rec.state === InflightState.delivered) p.stream.nack([p.entry.entryId], 'delivery count not persisted', Date.now())
-          return
-        }
+  /**
+   * Persist the round's delivery counts (one call per topic) and queue the
+   * hand-out behind the rounds before it: rounds overlap their count writes
+   * (so a sync ledger group-commits several in one fsync) but reach the sinks
+   * in pick order.
+   */
+  private startHand (picks: Pick[]): void {
+    const persisted = this.persistCounts(picks)
+    this.roundsInFlight++
+    this.handing = this.handing.then(async () => {
+      if (await persisted) this.deliverPicks(picks)
+    }).catch((err: unknown) => {
+      this.ctx.logger.error({ err, subscription: this.name }, 'handing out a round failed')
+    }).finally(() => { this.roundsInFlight-- })
+  }
+
+  /** True once the counts are durable (or hardening is off); false after a failure (the picks are nacked). */
+  private async persistCounts (picks: Pick[]): Promise<boolean> {
+    if (!this.policy.hardenRedeliveryCount) return true
+    const byStream = new Map<TopicStream, number[]>()
+    for (const p of picks) {
+      let ids = byStream.get(p.stream)
+      if (ids === undefined) { ids = []; byStream.set(p.stream, ids) }
+      ids.push(p.entry.entryId)
+    }
+    const results = await Promise.allSettled([...byStream].map(async ([s, ids]) => { await s.cursor.recordDeliveries(ids) }))
+    for (const r of results) {
+      if (r.status === 'rejected') {
+        // Not persisted: do not hand out (the count would be wrong after a crash); redeliver later.
+        this.ctx.logger.warn({ err: r.reason, subscription: this.name }, 'recording deliveries failed; entries will be redelivered')
+        for (const p of picks) if (p.rec.state === InflightState.delivered) p.stream.nack([p.entry.entryId], 'delivery count not persisted', Date.now())
+        return false
       }
     }
+    return true
+  }
+
+  private deliverPicks (picks: Pick[]): void {
     for (const p of picks) {
       const { rec, consumer, entry } = p
       if (rec.state !== InflightState.delivered || rec.consumer !== consumer || consumer.closed) continue
