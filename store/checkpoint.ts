@@ -1,8 +1,10 @@
 /**
  * Checkpoints: a snapshot of every persistent topic's index, cursors, dedup,
- * delayed index and tombstones, plus the meta KV, valid as of log position
- * `replayFrom` (every record below it is in the snapshot). Recovery loads the
- * newest readable checkpoint and replays the log from `replayFrom` only.
+ * delayed index and tombstones, plus the meta KV. Fuzzy (ARIES-style): it is
+ * built in slices while the ledger keeps running, so it holds every record
+ * below `replayFrom` and possibly some after it; replay from `replayFrom` is
+ * idempotent (ledger-base.ts applyRecord), so recovery loads the newest
+ * readable checkpoint and replays the log from `replayFrom` only.
  *
  * File `ckpt-<replayFrom, 16 hex digits>.ckpt`: magic "FERRYCKP", u32
  * version, u32 crc32c of the body, f64 body length, then the CBOR body.
@@ -20,7 +22,7 @@ import type { Disk } from './disk/disk.js'
 import type { Durability, MetaValue } from './types.js'
 
 const MAGIC = Buffer.from('FERRYCKP')
-const VERSION = 1
+const VERSION = 2
 const HEADER_BYTES = 24
 
 export function checkpointName (replayFrom: number): string {
@@ -49,28 +51,39 @@ function compactArray (a: Float64Array): Float64Array | number[] {
   return a.length <= 4 ? Array.from(a) : a
 }
 
-export function encodeSnapshot (s: Snapshot): Buffer {
-  const topics: TopicRow[] = []
-  for (const t of s.topics) {
-    const ix = t.index.snapshot()
-    const cursors: CursorSnapshot[] = []
-    if (t.cursors !== null) for (const c of t.cursors.values()) if (c.durable) cursors.push(c.snapshot())
-    topics.push([
-      t.id, t.name, t.durability, ix.first, compactArray(ix.lsns), compactArray(ix.ends),
-      t.dedup?.snapshot() ?? null, t.delayed?.snapshot() ?? null,
-      t.cancelled === null ? null : [...t.cancelled], cursors.length === 0 ? null : cursors
-    ])
-  }
+/** One topic's row, encoded on its own so a checkpoint can be built in slices. */
+export function encodeTopicRow (t: TopicState): Buffer {
+  const ix = t.index.snapshot()
+  const cursors: CursorSnapshot[] = []
+  if (t.cursors !== null) for (const c of t.cursors.values()) if (c.durable) cursors.push(c.snapshot())
+  const row: TopicRow = [
+    t.id, t.name, t.durability, ix.first, compactArray(ix.lsns), compactArray(ix.ends),
+    t.dedup?.snapshot() ?? null, t.delayed?.snapshot() ?? null,
+    t.cancelled === null ? null : [...t.cancelled], cursors.length === 0 ? null : cursors
+  ]
+  return encodeValue(row)
+}
+
+export interface SnapshotParts {
+  replayFrom: number
+  nextTopicId: number
+  rows: Buffer[]
+  meta: Map<string, Map<string, MetaValue>>
+  segmentTimes: Array<[number, number]>
+}
+
+export function encodeSnapshot (s: SnapshotParts): Buffer {
   const meta: Array<[string, Array<[string, MetaValue]>]> = []
   for (const [space, m] of s.meta) meta.push([space, [...m.entries()]])
-  return encodeValue({ v: VERSION, replayFrom: s.replayFrom, nextTopicId: s.nextTopicId, topics, meta, segmentTimes: s.segmentTimes })
+  return encodeValue({ v: VERSION, replayFrom: s.replayFrom, nextTopicId: s.nextTopicId, rows: s.rows, meta, segmentTimes: s.segmentTimes })
 }
 
 export function decodeSnapshot (body: Buffer): Snapshot {
-  const o = decodeValue(body) as { v: number, replayFrom: number, nextTopicId: number, topics: TopicRow[], meta: Array<[string, Array<[string, MetaValue]>]>, segmentTimes: Array<[number, number]> }
+  const o = decodeValue(body) as { v: number, replayFrom: number, nextTopicId: number, rows: Buffer[], meta: Array<[string, Array<[string, MetaValue]>]>, segmentTimes: Array<[number, number]> }
   if (o.v !== VERSION) throw new Error(`checkpoint version ${o.v} unknown`)
   const topics: TopicState[] = []
-  for (const [id, name, durability, first, lsns, ends, dedup, delayed, cancelled, cursors] of o.topics) {
+  for (const rowBytes of o.rows) {
+    const [id, name, durability, first, lsns, ends, dedup, delayed, cancelled, cursors] = decodeValue(rowBytes) as TopicRow
     const t = new TopicState(name, id, durability, false)
     t.index = EntryIndex.fromSnapshot({ first, count: lsns.length, lsns: Float64Array.from(lsns), ends: Float64Array.from(ends) })
     t.committedNext = t.index.next

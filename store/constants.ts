@@ -65,6 +65,9 @@ export const DEDUP_PRODUCERS_PER_TOPIC_MAX = 10_000
 /** Delayed index bucket width: one minute groups deliveries so a query touches few buckets. */
 export const DELAYED_BUCKET_MS = 60_000
 
+/** Topics encoded per slice of a checkpoint before yielding to the event loop (~10 ms of work). */
+export const CHECKPOINT_TOPICS_PER_SLICE = 5_000
+
 /** Checkpoint files kept; the older one is a fallback when the newest is unreadable. */
 export const CHECKPOINTS_KEPT = 2
 

@@ -47,7 +47,7 @@ import { performance } from 'node:perf_hooks'
 import { LedgerBase, type Submitted } from './ledger-base.js'
 import { LogWriter, type WriterFailure } from './log-writer.js'
 import { recoverLog } from './recovery.js'
-import { checkpointName, encodeSnapshot, writeCheckpointFile, type Snapshot } from './checkpoint.js'
+import { checkpointName, encodeSnapshot, encodeTopicRow, writeCheckpointFile, type Snapshot } from './checkpoint.js'
 import { RecordKind, decodeRecord, encodeRecord, estimateMessageBytes, type LogRecord } from './records.js'
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
 import { SEGMENT_HEADER_BYTES, lsnOf, offsetOfLsn, segmentName, segmentOfLsn } from './segment.js'
@@ -333,14 +333,27 @@ export class FileLedger extends LedgerBase {
 
   private async writeCheckpoint (): Promise<void> {
     const w = this.writer as LogWriter
-    // Synchronously: the boundary and the state as of that boundary.
+    // Fuzzy checkpoint: every record below replayFrom is in the snapshot; records
+    // after it may be too, and replay from replayFrom is idempotent.
     const replayFrom = w.tailLsn
     const newest = this.checkpointLsns[this.checkpointLsns.length - 1]
     if (newest === replayFrom) return
-    const topics: TopicState[] = []
-    for (const t of this.topicsByName.values()) if (t.durability !== Durability.memory) topics.push(t)
-    const body = encodeSnapshot({ replayFrom, nextTopicId: this.nextTopicId, topics, meta: this.meta, segmentTimes: [...this.segmentTimes] })
-    // The snapshot is valid once the log is durable through its boundary.
+    const rows: Buffer[] = []
+    let sliceTopics = 0
+    const generation = this.stateGeneration
+    for (const t of this.topicsByName.values()) {
+      if (t.durability === Durability.memory) continue
+      rows.push(encodeTopicRow(t))
+      // Yield to the event loop between slices: a million topics must not stall appends.
+      if (++sliceTopics >= C.CHECKPOINT_TOPICS_PER_SLICE) {
+        sliceTopics = 0
+        await new Promise((resolve) => setImmediate(resolve))
+        if (generation !== this.stateGeneration || this.writer !== w) throw storeError(StoreCode.FENCED, 'ledger reopened during the checkpoint')
+      }
+    }
+    const body = encodeSnapshot({ replayFrom, nextTopicId: this.nextTopicId, rows, meta: this.meta, segmentTimes: [...this.segmentTimes] })
+    const topics = rows
+    // The snapshot is valid once the log is durable through everything it reflects.
     await w.barrier(true)
     await writeCheckpointFile(this.disk, this.dir, replayFrom, body)
     this.checkpointLsns.push(replayFrom)

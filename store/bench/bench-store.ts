@@ -4,7 +4,7 @@
  * this run on this machine; see store/BENCHMARKS.part.md for the targets.
  */
 import { mkdtemp, open, rm } from 'node:fs/promises'
-import { tmpdir, cpus, totalmem } from 'node:os'
+import { tmpdir, cpus, totalmem, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -129,7 +129,7 @@ async function readRate (): Promise<number> {
   return rate
 }
 
-async function recovery (): Promise<{ crashSecondsPer1M: number, checkpointSecondsPer1M: number, entries: number }> {
+async function recovery (): Promise<{ crashSecondsPer1M: number, crashCpuSecondsPer1M: number, checkpointSecondsPer1M: number, entries: number }> {
   const dir = await tmp()
   const entries = quick ? 200_000 : 1_000_000
   const scale = 1_000_000 / entries
@@ -140,24 +140,27 @@ async function recovery (): Promise<{ crashSecondsPer1M: number, checkpointSecon
   await l.appendMany([{ topic: 'bench/last', payload: PAYLOAD }])
   // Crash: no close, no checkpoint. Everything was written (async appends resolved).
   const crashed = ledger(dir, 'async', opts)
+  const cpu0 = process.cpuUsage()
   const r1 = await crashed.open()
+  const cpu = process.cpuUsage(cpu0)
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6
   await crashed.close() // writes a checkpoint
   const again = ledger(dir, 'async', opts)
   const r2 = await again.open()
   await again.close()
   await rm(dir, { recursive: true, force: true })
-  log(`  recovery: ${r1.recordsReplayed} records replayed in ${r1.durationMs.toFixed(0)} ms; from checkpoint ${r2.durationMs.toFixed(0)} ms`)
-  return { crashSecondsPer1M: r1.durationMs / 1000 * scale, checkpointSecondsPer1M: r2.durationMs / 1000 * scale, entries }
+  log(`  recovery: ${r1.recordsReplayed} records replayed in ${r1.durationMs.toFixed(0)} ms (${cpuSeconds.toFixed(2)} s CPU); from checkpoint ${r2.durationMs.toFixed(0)} ms`)
+  return { crashSecondsPer1M: r1.durationMs / 1000 * scale, crashCpuSecondsPer1M: cpuSeconds * scale, checkpointSecondsPer1M: r2.durationMs / 1000 * scale, entries }
 }
 
-async function bytesPerIdleTopic (): Promise<{ bytes: number, heapBytes: number, topics: number }> {
+async function bytesPerIdleTopic (): Promise<{ bytes: number, heapBytes: number, topics: number, checkpointMs: number, checkpointBytes: number }> {
   const topics = quick ? 100_000 : 1_000_000
   const child = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=4096', '--import', 'tsx', join(here, 'idle-topics.ts'), String(topics)], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   child.stdout.on('data', (c: Buffer) => { out += c.toString() })
   await new Promise((resolve) => child.on('exit', resolve))
-  const r = JSON.parse(out.trim().split('\n').pop() as string) as { bytesPerTopic: number, heapBytesPerTopic: number }
-  return { bytes: r.bytesPerTopic, heapBytes: r.heapBytesPerTopic, topics }
+  const r = JSON.parse(out.trim().split('\n').pop() as string) as { bytesPerTopic: number, heapBytesPerTopic: number, checkpointMs: number, checkpointBytes: number }
+  return { bytes: r.bytesPerTopic, heapBytes: r.heapBytesPerTopic, topics, checkpointMs: r.checkpointMs, checkpointBytes: r.checkpointBytes }
 }
 
 const started = performance.now()
@@ -190,11 +193,15 @@ const result = {
   p99AppendMs: Number(lat.p99.toFixed(2)),
   maxAppendMs: Number(lat.max.toFixed(2)),
   recoverySecondsPer1M: Number(rec.crashSecondsPer1M.toFixed(2)),
+  recoveryCpuSecondsPer1M: Number(rec.crashCpuSecondsPer1M.toFixed(2)),
   recoveryFromCheckpointSecondsPer1M: Number(rec.checkpointSecondsPer1M.toFixed(2)),
   recoveryEntries: rec.entries,
   bytesPerIdleTopic: Math.round(idle.bytes),
   heapBytesPerIdleTopic: Math.round(idle.heapBytes),
   idleTopicsMeasured: idle.topics,
+  checkpointMsAtIdleTopics: Math.round(idle.checkpointMs),
+  checkpointBytesAtIdleTopics: idle.checkpointBytes,
+  loadAverage1m: Number(loadavg()[0]?.toFixed(2)),
   payloadBytes: PAYLOAD.length,
   cpus: cpus().length,
   cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -214,10 +221,11 @@ if (json) {
     ['async appends (64 producers x 1)', `${result.asyncAppendsPerSec}/s`, ''],
     ['reads', `${result.readMsgsPerSec} msgs/s`, ''],
     ['sync append latency at 20,000/s', `p50 ${result.p50AppendMs} ms, p99 ${result.p99AppendMs} ms`, 'p99 <= 5 ms'],
-    ['recovery after crash (no checkpoint)', `${result.recoverySecondsPer1M} s per 1M entries`, '<= 2 s'],
+    ['recovery after crash (no checkpoint)', `${result.recoverySecondsPer1M} s per 1M entries (${result.recoveryCpuSecondsPer1M} s CPU)`, '<= 2 s'],
     ['recovery from checkpoint', `${result.recoveryFromCheckpointSecondsPer1M} s per 1M entries`, ''],
-    ['memory per idle topic', `${result.bytesPerIdleTopic} bytes (heap ${result.heapBytesPerIdleTopic})`, '<= 500 bytes']
+    ['memory per idle topic', `${result.bytesPerIdleTopic} bytes (heap ${result.heapBytesPerIdleTopic})`, '<= 500 bytes'],
+    [`checkpoint of ${result.idleTopicsMeasured} idle topics`, `${result.checkpointMsAtIdleTopics} ms, ${result.checkpointBytesAtIdleTopics} bytes`, '']
   ]
   for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(40)} ${b.padEnd(40)} ${c}\n`)
-  process.stdout.write(`${result.cpus} x ${result.cpuModel}, node ${result.node}, ${result.benchSeconds} s\n`)
+  process.stdout.write(`${result.cpus} x ${result.cpuModel}, node ${result.node}, load average ${result.loadAverage1m}, ${result.benchSeconds} s\n`)
 }

@@ -11,12 +11,14 @@ import { createFileLedger } from '../index.js'
 const topics = Number(process.argv[2] ?? 1_000_000)
 const gc = (globalThis as { gc?: () => void }).gc
 if (gc === undefined) throw new Error('run with --expose-gc')
+let checkpointBytes = 0
 const dir = await mkdtemp(join(process.env.FERRY_BENCH_DIR ?? tmpdir(), 'ferry-idle-'))
 const l = createFileLedger({
   siteId: 'bench', dir, policyOf: () => ({ durability: 'async', retentionMs: -1, retentionBytes: -1, ttlMs: 0 }),
   checkpointIntervalMs: 0, retentionIntervalMs: 0, maxTopics: topics + 10,
   // The tail cache is a fixed budget, not per topic: keep it out of the measurement.
-  tailCacheBytes: 0
+  tailCacheBytes: 0,
+  onEvent: (e, d) => { if (e === 'checkpoint') checkpointBytes = d.bytes as number }
 })
 await l.open()
 await l.append({ topic: 'warm/up', payload: Buffer.from('x') })
@@ -31,6 +33,9 @@ gc(); gc()
 const after = process.memoryUsage()
 const heap = after.heapUsed - before.heapUsed
 const buffers = after.arrayBuffers - before.arrayBuffers
-process.stdout.write(JSON.stringify({ topics, heapBytesPerTopic: heap / topics, bytesPerTopic: (heap + buffers) / topics }) + '\n')
+const t0 = performance.now()
+await l.checkpoint()
+const checkpointMs = performance.now() - t0
+process.stdout.write(JSON.stringify({ topics, heapBytesPerTopic: heap / topics, bytesPerTopic: (heap + buffers) / topics, checkpointMs, checkpointBytes }) + '\n')
 await l.close()
 await rm(dir, { recursive: true, force: true })
