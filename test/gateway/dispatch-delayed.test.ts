@@ -12,9 +12,9 @@ for (const mode of ['shared', 'key_shared'] as SubscriptionMode[]) {
     const a = await consume(h.dispatcher, { subscription: 'd', filter: 'timers', mode })
     const now = Date.now()
     const plan = [
-      { name: 'late', deliverAt: now + 150 },
+      { name: 'late', deliverAt: now + 1200 },
       { name: 'now', deliverAt: undefined },
-      { name: 'soon', deliverAt: now + 60 },
+      { name: 'soon', deliverAt: now + 800 },
       { name: 'past', deliverAt: now - 10_000 }
     ]
     for (const p of plan) await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from(p.name), props: p.deliverAt !== undefined ? { deliverAt: p.deliverAt, key: 'same-key' } : { key: 'same-key' } })
@@ -35,7 +35,7 @@ for (const mode of ['exclusive', 'failover'] as SubscriptionMode[]) {
     const h = await startHarness()
     t.teardown(h.close)
     const a = await consume(h.dispatcher, { subscription: 'd', filter: 'timers', mode })
-    const at = Date.now() + 80
+    const at = Date.now() + 800
     await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('first') })
     await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('delayed'), props: { deliverAt: at } })
     await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('after') })
@@ -52,7 +52,7 @@ t.test('dispatch delayed - cancelScheduled: a cancelled message is never deliver
   const h = await startHarness()
   t.teardown(h.close)
   const a = await consume(h.dispatcher, { subscription: 'c', filter: 'timers', mode: 'shared' })
-  const at = Date.now() + 100
+  const at = Date.now() + 800
   const r = await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('cancel-me'), props: { deliverAt: at } })
   const keep = await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('keep'), props: { deliverAt: at } })
   await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('plain') })

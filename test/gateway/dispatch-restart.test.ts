@@ -98,7 +98,7 @@ t.test('dispatch restart - delayed messages survive a restart and are delivered 
     const c = await consume(h.dispatcher, { subscription: `d-${mode}`, mode, filter: 'later' })
     await c.consumer.close()
   }
-  const at = Date.now() + 400
+  const at = Date.now() + 1500
   await h.dispatcher.publish({ topic: `${NS}/later`, payload: Buffer.from('x'), props: { deliverAt: at } })
   await h.dispatcher.publish({ topic: `${NS}/later`, payload: Buffer.from('y') })
   await h.close()
@@ -121,7 +121,7 @@ t.test('dispatch restart - shared readers jump over runs of pending delayed mess
   const c0 = await consume(h.dispatcher, { subscription: 'runs', mode: 'shared', filter: 'many' })
   await c0.consumer.close()
   const topic = `${NS}/many`
-  const soon = Date.now() + 700
+  const soon = Date.now() + 1500
   const inputs = []
   for (let i = 0; i < 3000; i++) inputs.push({ topic, payload: Buffer.from(`d${i}`), props: { deliverAt: i < 100 ? soon : Date.now() + 3_600_000 } })
   await h.ledger.appendMany(inputs)

@@ -13,13 +13,13 @@ async function events (ledger: Ledger, topic: string): Promise<Array<Record<stri
 }
 
 t.test('dispatch ttl - namespace TTL: expired messages are never delivered, are acked and counted', async (t) => {
-  const h = await startHarness({ policy: { messageTtlMs: 40 } })
+  const h = await startHarness({ policy: { messageTtlMs: 400 } })
   t.teardown(h.close)
   const first = await consume(h.dispatcher, { subscription: 'ttl', filter: 'ttl', permits: 0 })
   const sent = Date.now()
   await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('old1'), props: { resultTopic: 'results' } })
   await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('old2') })
-  await waitFor(() => Date.now() > sent + 60)
+  await waitFor(() => Date.now() > sent + 450)
   await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('fresh') })
   first.consumer.addPermits(10)
   await waitFor(() => first.sink.deliveries.length === 1)
@@ -33,14 +33,14 @@ t.test('dispatch ttl - namespace TTL: expired messages are never delivered, are 
 })
 
 t.test('dispatch ttl - per-message expiresAt, also for redeliveries', async (t) => {
-  const h = await startHarness({ policy: { redeliveryBackoffMs: [60] } })
+  const h = await startHarness({ policy: { redeliveryBackoffMs: [600] } })
   t.teardown(h.close)
   const a = await consume(h.dispatcher, { subscription: 'exp', filter: 'ttl', mode: 'shared' })
-  const expiresAt = Date.now() + 30
+  const expiresAt = Date.now() + 300
   await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('short'), props: { expiresAt } })
   await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('long') })
   await waitFor(() => a.sink.deliveries.length === 2)
-  a.consumer.nack(TOPIC, 0) // comes back after 60 ms, by then expired
+  a.consumer.nack(TOPIC, 0) // comes back after 600 ms, by then expired
   await a.consumer.ack(TOPIC, 1)
   await waitFor(() => h.dispatcher.stats().subscriptions[0]!.expired === 1, { what: 'expired on redelivery' })
   t.equal(a.sink.deliveries.length, 2, 'not redelivered after expiry')
