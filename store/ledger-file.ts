@@ -28,7 +28,9 @@
  *  | checksum mismatch or short frame in a sealed    | E_STORE_CORRUPT on open (details: segment, offset);    |
  *  |   (fully fsynced, not last) segment             |   with repair: true the log is cut there and the later |
  *  |                                                 |   segments renamed *.quarantined (not deleted)         |
- *  | damage before the checkpoint's replay point     | E_STORE_CORRUPT even with repair (cannot cut there)    |
+ *  | damage before the checkpoint's replay point     | E_STORE_CORRUPT even with repair (cannot cut there);   |
+ *  |   (in any segment, the last one included: it    |   the checkpoint proves those bytes were fsynced, so   |
+ *  |   was fsynced, so it is rot, not a torn write)  |   this is rot, not a torn write                        |
  *  | checkpoint unreadable (checksum, version)       | use the previous one, corruptRecords++                 |
  *  | a segment id missing between two others         | E_STORE_CORRUPT                                        |
  *  | no checkpoint and the first segment is not 1    | E_STORE_CORRUPT                                        |

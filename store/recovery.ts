@@ -199,7 +199,9 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
     // Something is wrong at end.end.
     const torn = end.kind === 'torn'
     if (!torn) corruptRecords++
-    if (isLast) {
+    // Below the checkpoint's replay point everything was fsynced: damage there is rot, not a torn write.
+    const belowCheckpoint = lsnOf(id, end.end) < replayFrom
+    if (isLast && !belowCheckpoint) {
       if (end.kind === 'badHeader') {
         // A segment whose creation was torn: start it again.
         inp.onEvent('segment-header-rewritten', { segment: segmentName(id), size })
@@ -217,14 +219,14 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
       lastSize = endOffset
       continue
     }
-    // A sealed, fully fsynced segment is damaged.
+    // A sealed, fully fsynced segment (or fsynced part of the last one) is damaged.
     const details = { segment: segmentName(id), offset: end.end, reason: end.kind }
     inp.onEvent('sealed-segment-corrupt', details)
-    if (!inp.repair) {
+    if (!inp.repair && !belowCheckpoint) {
       await file.close()
       throw storeError(StoreCode.STORE_CORRUPT, `sealed segment ${segmentName(id)} is damaged at offset ${end.end} (${end.kind}); open with repair: true to cut the log there`, { details })
     }
-    if (lsnOf(id, end.end) < replayFrom) {
+    if (belowCheckpoint) {
       await file.close()
       throw storeError(StoreCode.STORE_CORRUPT, `segment ${segmentName(id)} is damaged at ${end.end}, before the checkpoint: not repairable by cutting`, { details })
     }
