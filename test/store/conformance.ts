@@ -149,6 +149,22 @@ export function runConformance (tap: Test, impl: string, f: LedgerFactory): void
     t.equal(c3.markDelete(), 0)
   })
 
+  tap.test(name('lsns grow in call order across memory and persistent topics'), async (t) => {
+    const l = await fresh(t)
+    const lsns: number[] = []
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < 200; i++) lsns.push((await l.append({ topic: 'mem/burst', payload: payload('m') })).lsn)
+      lsns.push((await l.append({ topic: 't/after-burst', payload: payload('d') })).lsn)
+      const mark = l.lastLsn()
+      t.ok(mark >= (lsns[lsns.length - 1] as number), 'lastLsn covers the last append')
+      lsns.push((await l.append({ topic: 'mem/burst', payload: payload('m') })).lsn)
+      t.ok((lsns[lsns.length - 1] as number) > mark, 'an append after lastLsn() is after it')
+    }
+    let ordered = true
+    for (let i = 1; i < lsns.length; i++) if (!((lsns[i] as number) > (lsns[i - 1] as number))) ordered = false
+    t.ok(ordered, `${lsns.length} lsns strictly increasing`)
+  })
+
   tap.test(name('delivery counts'), async (t) => {
     const l = await fresh(t)
     for (let i = 0; i < 3; i++) await l.append({ topic: 't/dc', payload: payload(`m${i}`) })
