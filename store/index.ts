@@ -1,9 +1,16 @@
 /**
  * The store's public surface. Other folders import only from here.
+ *
+ * - createFileLedger(opts): the site ledger on disk (store/ledger-file.ts).
+ * - createMemoryLedger(opts): the same contract in memory (tests, reference).
+ * - StoreCode: stable error codes (FerryError.code); StoreLimits: defaults and limits.
+ * - SimDisk: a seeded fault-injecting disk for tests (pass `disk: sim.view()`).
  */
 export * from './types.js'
 export { StoreCode, type StoreCode as StoreErrorCode } from './errors.js'
 export * as StoreLimits from './constants.js'
 export type { LedgerOptions, FileLedgerOptions } from './options.js'
-export { createMemoryLedger } from './ledger-memory.js'
-export { createFileLedger } from './ledger-file.js'
+export type { Disk, DiskFile } from './disk/disk.js'
+export { SimDisk } from './disk/sim-disk.js'
+export { createMemoryLedger, type MemoryLedger } from './ledger-memory.js'
+export { createFileLedger, type FileLedger } from './ledger-file.js'

@@ -3,7 +3,7 @@
  * the simulated disk. Each row damages a closed log in one way and states
  * what open() must do.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { SimDisk } from '../../store/disk/sim-disk.js'
 import { isFerryError } from '../../common/errors.js'
 import { createFileLedger, StoreCode, type Ledger, type RecoveryReport } from '../../store/index.js'
@@ -42,9 +42,8 @@ interface Row {
   repair?: boolean
   /** undefined: open succeeds; else the error code. */
   error?: string
-  check?: (t: Tap, r: RecoveryReport, entries: number) => void
+  check?: (t: Test, r: RecoveryReport, entries: number) => void
 }
-type Tap = { ok: (c: unknown, m?: string) => void, equal: (a: unknown, b: unknown, m?: string) => void }
 
 const last = async (disk: SimDisk): Promise<string> => `${DIR}/${(await segments(disk)).sort().pop() as string}`
 const sealed = async (disk: SimDisk): Promise<string> => `${DIR}/${(await segments(disk)).sort()[0] as string}`
