@@ -425,7 +425,8 @@ export class TopicStream {
     rec.props = entry.props
     rec.entry = undefined
     rec.returned = false
-    rec.deliveredAtMs = Date.now()
+    // Not handed out yet: the ack timeout starts when the sink gets it (deliverPicks).
+    rec.deliveredAtMs = Number.POSITIVE_INFINITY
     this.inflight.set(id, rec)
     this.delivered.set(id, rec)
     this.counts.set(id, rc + 1)

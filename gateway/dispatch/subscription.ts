@@ -315,9 +315,7 @@ export class Subscription {
   pendingChanged (s: TopicStream, delta: number): void {
     this.pendingTotal += delta
     if (delta > 0) {
-      this.pendingStreams.add(s)
-      const t = this.policy.ackTimeoutMs
-      if (t > 0) this.alarm.at(Date.now() + t)
+      this.pendingStreams.add(s) // the ack-timeout alarm is armed when the round is handed out
     } else if (s.delivered.size === 0) {
       this.pendingStreams.delete(s)
     }
@@ -474,9 +472,12 @@ export class Subscription {
   }
 
   private deliverPicks (picks: Pick[]): void {
+    const now = Date.now()
+    if (this.policy.ackTimeoutMs > 0) this.alarm.at(now + this.policy.ackTimeoutMs)
     for (const p of picks) {
       const { rec, consumer, entry } = p
       if (rec.state !== InflightState.delivered || rec.consumer !== consumer || consumer.closed) continue
+      rec.deliveredAtMs = now
       this.stats.delivered++
       if (p.redeliveryCount > 0) this.stats.redelivered++
       const d: Delivery = {

@@ -34,8 +34,8 @@ t.test('dispatch ack timeout - unacknowledged messages come back, counting up', 
   await publishMany(h.dispatcher, TOPIC, ['x', 'y'])
   await waitFor(() => a.sink.deliveries.length === 2)
   await a.consumer.ack(TOPIC, 1)
-  await waitFor(() => a.sink.deliveries.length === 4, { what: 'two timeouts of x' })
-  t.same(a.sink.deliveries.map((d) => [d.payload.toString(), d.redeliveryCount]), [['x', 0], ['y', 0], ['x', 1], ['x', 2]])
+  await waitFor(() => a.sink.deliveries.length >= 4, { what: 'two timeouts of x' })
+  t.same(a.sink.deliveries.slice(0, 4).map((d) => [d.payload.toString(), d.redeliveryCount]), [['x', 0], ['y', 0], ['x', 1], ['x', 2]])
   t.ok(a.sink.deliveries[2]!.atMs - a.sink.deliveries[0]!.atMs >= 400, 'not before the ack timeout')
   await a.consumer.ack(TOPIC, 0)
   const n = a.sink.deliveries.length
