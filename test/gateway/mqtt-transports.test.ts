@@ -75,3 +75,13 @@ t.test('mqtt transports - text frames close the WebSocket [MQTT-6.0.0-1]', async
   await closed
   t.pass('closed')
 })
+
+t.test('mqtt transports - MQTT 3.1 (MQIsdp) clients are served like 3.1.1', async (t) => {
+  const gw = await startTestGateway(t)
+  const c = await connectMqtt(t, gw, gw.urls.mqtt, { protocolId: 'MQIsdp', protocolVersion: 3, clientId: 'old-client' })
+  const box = collect(c)
+  await c.subscribeAsync('v31', { qos: 2 })
+  await c.publishAsync('v31', 'legacy', { qos: 2 })
+  await waitFor(() => box.length === 1)
+  t.equal(box[0]?.payload.toString(), 'legacy')
+})
