@@ -26,11 +26,14 @@
  *  | checksum/length mismatch in the last segment    | end of log: truncate there, corruptRecords++           |
  *  | last segment with a bad header (torn creation)  | rewrite the header, report its bytes as truncated      |
  *  | checksum mismatch or short frame in a sealed    | E_STORE_CORRUPT on open (details: segment, offset);    |
- *  |   (fully fsynced, not last) segment             |   with repair: true the log is cut there and the later |
- *  |                                                 |   segments renamed *.quarantined (not deleted)         |
+ *  |   (fully fsynced, not last) segment that open   |   with repair: true the log is cut there and the later |
+ *  |   reads (at or after the checkpoint's segment)  |   segments renamed *.quarantined (not deleted)         |
+ *  | the same before the checkpoint's segment         | not read at open (a restart must not reread the whole  |
+ *  |   (verifyAllOnOpen: true reads every segment    |   log): a background scrub reports it as the event     |
+ *  |   and applies the row below)                    |   'sealed-segment-corrupt'; reads of it E_STORE_CORRUPT |
  *  | damage before the checkpoint's replay point     | E_STORE_CORRUPT even with repair (cannot cut there);   |
- *  |   (in any segment, the last one included: it    |   the checkpoint proves those bytes were fsynced, so   |
- *  |   was fsynced, so it is rot, not a torn write)  |   this is rot, not a torn write                        |
+ *  |   (any segment read, the last one included)     |   the checkpoint proves those bytes were fsynced, so   |
+ *  |                                                 |   this is rot, not a torn write                        |
  *  | checkpoint unreadable (checksum, version)       | use the previous one, corruptRecords++                 |
  *  | a segment id missing between two others         | E_STORE_CORRUPT                                        |
  *  | no checkpoint and the first segment is not 1    | E_STORE_CORRUPT                                        |
@@ -48,7 +51,7 @@
 import { performance } from 'node:perf_hooks'
 import { LedgerBase, type Submitted } from './ledger-base.js'
 import { LogWriter, type WriterFailure } from './log-writer.js'
-import { recoverLog } from './recovery.js'
+import { recoverLog, verifySealedSegment } from './recovery.js'
 import { checkpointName, encodeSnapshot, encodeTopicRow, writeCheckpointFile, type Snapshot } from './checkpoint.js'
 import { RecordKind, decodeRecord, encodeRecord, estimateMessageBytes, type LogRecord } from './records.js'
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
@@ -122,6 +125,7 @@ export class FileLedger extends LedgerBase {
       disk: this.disk,
       dir: this.dir,
       repair: this.fopts.repair ?? false,
+      verifyAll: this.fopts.verifyAllOnOpen ?? false,
       payloadBytesMax: this.maxPayloadBytes,
       cutLsn,
       onEvent: this.opts.onEvent,
@@ -147,7 +151,23 @@ export class FileLedger extends LedgerBase {
       topics: this.topicsByName.size
     }
     this.opts.onEvent('recovered', { ...report })
+    if (out.skippedSegmentIds.length > 0) void this.scrub(out.skippedSegmentIds, this.stateGeneration)
     return report
+  }
+
+  /** Verify sealed segments skipped at open, one at a time, in the background. */
+  private async scrub (ids: number[], generation: number): Promise<void> {
+    for (const id of ids) {
+      if (this.isClosed || generation !== this.stateGeneration) return
+      if (!this.segments.includes(id)) continue // retention took it
+      try {
+        const damage = await verifySealedSegment(this.disk, this.dir, id, this.maxPayloadBytes)
+        if (damage !== undefined) this.opts.onEvent('sealed-segment-corrupt', { segment: segmentName(id), ...damage, foundBy: 'scrub' })
+      } catch (err) {
+        if (this.segments.includes(id)) this.opts.onEvent('scrub-failed', { segment: segmentName(id), err: String(err) })
+      }
+    }
+    this.opts.onEvent('scrub-done', { segments: ids.length })
   }
 
   private restoreSnapshot (s: Snapshot): void {

@@ -35,6 +35,13 @@ export interface FileLedgerOptions extends LedgerOptions {
   tailCacheBytes?: number
   /** Open even when a sealed segment is corrupt: the log is cut at the first bad record (see ledger-file.ts). */
   repair?: boolean
+  /**
+   * Verify every segment's checksums at open. Default false: segments wholly
+   * before the checkpoint are verified by a background scrub after open
+   * (damage reported as a 'sealed-segment-corrupt' event; reads of damaged
+   * entries fail with E_STORE_CORRUPT), so a restart does not reread the whole log.
+   */
+  verifyAllOnOpen?: boolean
 }
 
 export interface ResolvedOptions {

@@ -17,6 +17,8 @@ export interface RecoveryInput {
   disk: Disk
   dir: string
   repair: boolean
+  /** Verify sealed segments wholly before the checkpoint too (otherwise the ledger scrubs them in the background). */
+  verifyAll: boolean
   payloadBytesMax: number
   /** After a failed write or fsync: nothing at or after this lsn may survive. */
   cutLsn: number | undefined
@@ -30,6 +32,8 @@ export interface RecoveryOutput {
   checkpointLsns: number[]
   lastSegmentId: number
   endOffset: number
+  /** Sealed segments not verified at open (before the checkpoint); the ledger scrubs them. */
+  skippedSegmentIds: number[]
   /** Size of the last segment file (>= endOffset: preallocated zeros follow the log). */
   lastFileSize: number
   file: DiskFile
@@ -160,11 +164,15 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
 
   // 4. Verify every segment; replay what the checkpoint lacks.
   let lastFile: DiskFile | undefined
+  const skippedSegmentIds: number[] = []
   let endOffset = SEGMENT_HEADER_BYTES
   let lastSize = 0
+  const replaySegment = segmentOfLsn(replayFrom)
   for (let i = 0; i < segmentIds.length; i++) {
     const id = segmentIds[i] as number
     const isLast = i === segmentIds.length - 1
+    // Sealed segments the checkpoint covers are not read at open (restart must not rescan the whole log).
+    if (!inp.verifyAll && !isLast && id < replaySegment) { skippedSegmentIds.push(id); continue }
     const path = `${dir}/${segmentName(id)}`
     const file = await disk.open(path, false)
     const size = await file.size()
@@ -266,5 +274,20 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
   if (replayFrom > lsnOf(lastSegmentId, endOffset)) {
     throw storeError(StoreCode.STORE_CORRUPT, 'the checkpoint is ahead of the recovered log', { details: { replayFrom, end: lsnOf(lastSegmentId, endOffset) } })
   }
-  return { segmentIds, checkpointLsns: ckptLsns, lastSegmentId, endOffset, lastFileSize: lastSize, file: lastFile, recordsReplayed, truncatedBytes, corruptRecords }
+  return { segmentIds, checkpointLsns: ckptLsns, lastSegmentId, endOffset, skippedSegmentIds, lastFileSize: lastSize, file: lastFile, recordsReplayed, truncatedBytes, corruptRecords }
+}
+
+/**
+ * Background scrub of one sealed segment: verify every frame. Returns
+ * undefined when intact, else where and how it is damaged.
+ */
+export async function verifySealedSegment (disk: Disk, dir: string, id: number, payloadBytesMax: number): Promise<{ offset: number, reason: string } | undefined> {
+  const file = await disk.open(`${dir}/${segmentName(id)}`, false)
+  try {
+    const size = await file.size()
+    const end = await scanSegment(file, id, size, payloadBytesMax, () => {})
+    return end.kind === 'clean' && end.end === size ? undefined : { offset: end.end, reason: end.kind }
+  } finally {
+    await file.close()
+  }
 }

@@ -12,8 +12,11 @@ import { policy } from './helpers.js'
 const DIR = '/d'
 const seg = (id: number): string => `${DIR}/seg-${String(id).padStart(10, '0')}.log`
 
-function ledger (disk: SimDisk, repair = false): Ledger {
-  return createFileLedger({ siteId: 's', dir: DIR, disk: disk.view(), policyOf: () => policy('sync'), segmentSizeBytes: 2048, checkpointIntervalMs: 0, retentionIntervalMs: 0, repair })
+function ledger (disk: SimDisk, repair = false, verifyAllOnOpen = false, events: string[] = []): Ledger {
+  return createFileLedger({
+    siteId: 's', dir: DIR, disk: disk.view(), policyOf: () => policy('sync'), segmentSizeBytes: 2048,
+    checkpointIntervalMs: 0, retentionIntervalMs: 0, repair, verifyAllOnOpen, onEvent: (e) => events.push(e)
+  })
 }
 
 /** A log of 3+ segments, 60 entries of topic t; closed cleanly unless `crash`. */
@@ -40,6 +43,7 @@ interface Row {
   checkpointAt?: number
   damage: (disk: SimDisk) => Promise<void>
   repair?: boolean
+  verifyAll?: boolean
   /** undefined: open succeeds; else the error code. */
   error?: string
   check?: (t: Test, r: RecoveryReport, entries: number) => void
@@ -110,10 +114,11 @@ const rows: Row[] = [
     check: (t, r, n) => { t.equal(r.corruptRecords, 1); t.equal(n, 0, 'the damage was in the first record') }
   },
   {
-    name: 'damage before the checkpoint, even with repair: E_STORE_CORRUPT',
+    name: 'damage before the checkpoint, verifyAllOnOpen, even with repair: E_STORE_CORRUPT',
     crash: true,
     checkpointAt: 55,
     repair: true,
+    verifyAll: true,
     damage: async (disk) => { disk.flipBit(await sealed(disk), 32 + 8 + 2) },
     error: StoreCode.STORE_CORRUPT
   },
@@ -142,7 +147,7 @@ for (const row of rows) {
   t.test(`store - recovery table - ${row.name}`, async (t) => {
     const disk = await build(row.crash, row.checkpointAt)
     await row.damage(disk)
-    const l = ledger(disk, row.repair)
+    const l = ledger(disk, row.repair, row.verifyAll)
     const result = await l.open().then((r) => r, (e: unknown) => e)
     if (row.error !== undefined) {
       t.ok(isFerryError(result, row.error), `open fails with ${row.error}: ${String(result)}`)
@@ -157,3 +162,18 @@ for (const row of rows) {
     await l.close()
   })
 }
+
+t.test('store - recovery table - damage in a sealed segment before the checkpoint: open succeeds, the scrub reports it, reads fail loudly', async (t) => {
+  const disk = await build(true, 55)
+  disk.flipBit(await sealed(disk), 1000) // inside some entry's frame
+  const events: string[] = []
+  const l = ledger(disk, false, false, events)
+  await l.open()
+  const { waitFor } = await import('./helpers.js')
+  await waitFor(() => events.includes('scrub-done'), 'scrub')
+  t.ok(events.includes('sealed-segment-corrupt'), 'scrub reported the damage')
+  await t.rejects(l.read('t', 0, { maxEntries: 100 }), { code: StoreCode.STORE_CORRUPT })
+  t.equal(l.topicInfo('t')?.nextEntryId, 60, 'the checkpoint still knows every entry')
+  t.equal((await l.readOne('t', 59))?.payload.toString(), `entry-59-${'q'.repeat(40)}`, 'undamaged entries read')
+  await l.close()
+})
