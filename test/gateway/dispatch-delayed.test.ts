@@ -100,7 +100,7 @@ t.test('dispatch delayed - more due messages than the redelivery load bound all 
   const h = await startHarness()
   t.teardown(h.close)
   const a = await consume(h.dispatcher, { subscription: 'bulk', filter: 'timers', mode: 'shared', permits: 0 })
-  const at = Date.now() + 100
+  const at = Date.now() + 1500
   const inputs = Array.from({ length: 1500 }, (_, i) => ({ topic: TOPIC, payload: Buffer.from(String(i)), props: { deliverAt: at } }))
   await h.ledger.appendMany(inputs)
   await waitFor(() => h.dispatcher.stats().subscriptions[0]!.delayedPending === 1500, { what: 'all passed over' })
