@@ -67,7 +67,9 @@ const TABLE: Record<string, Mapping> = {
   E_FSYNC_FAILED: { http: 503, mqtt: MqttReason.serverUnavailable },
   E_FENCED: { http: 503, mqtt: MqttReason.serverUnavailable },
   E_STORE_CLOSED: { http: 503, mqtt: MqttReason.serverUnavailable },
-  E_STORE_CORRUPT: { http: 500, mqtt: MqttReason.unspecifiedError }
+  E_STORE_CORRUPT: { http: 500, mqtt: MqttReason.unspecifiedError },
+  E_STORE_IO: { http: 503, mqtt: MqttReason.serverUnavailable },
+  E_STORE_BAD_ARGUMENT: { http: 400, mqtt: MqttReason.implementationSpecificError }
 }
 
 const FALLBACK: Mapping = { http: 500, mqtt: MqttReason.unspecifiedError }

@@ -1,7 +1,7 @@
 /**
  * FileLedger: the site's shared, segmented, append-only commit log.
  *
- * Layout (see DESIGN.part.md): `dir/seg-<id>.log` segment files of framed CBOR
+ * Layout (see docs/STORE.md): `dir/seg-<id>.log` segment files of framed CBOR
  * records ([u32 length][u32 crc32c over position + payload][payload]) and
  * `dir/ckpt-<lsn>.ckpt` checkpoints. Every topic, cursor, meta and tombstone
  * change is a record in the same log; memory-durability topics never touch it.

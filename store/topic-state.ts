@@ -1,7 +1,7 @@
 /**
  * Everything the ledger keeps in memory about one topic. Optional parts are
  * null until first needed: an idle topic with one entry costs a few hundred
- * bytes (see BENCHMARKS.part.md).
+ * bytes (see docs/BENCHMARKS.md).
  */
 import { EntryIndex } from './entry-index.js'
 import type { CursorState } from './cursor-state.js'

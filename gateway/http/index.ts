@@ -1,7 +1,7 @@
 /**
  * Ferry's HTTP front end: publish (single and batch), long-poll pull consume,
  * ack/nack, cancel scheduled, delete subscription, and the admin API. Routes
- * and bodies are documented in API.part.md.
+ * and bodies are documented in docs/HTTP.md.
  */
 import type { Dispatcher } from '../dispatch/types.js'
 import type { TemplatedApp } from '../uws.js'

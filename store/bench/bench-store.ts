@@ -1,7 +1,7 @@
 /**
  * Store benchmark: `npm run bench:store [-- --json] [-- --quick]`.
  * Prints a table, or one JSON line with --json. Every figure is measured in
- * this run on this machine; see store/BENCHMARKS.part.md for the targets.
+ * this run on this machine; see docs/BENCHMARKS.md for the targets.
  */
 import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir, cpus, totalmem, loadavg } from 'node:os'
