@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Logger } from '../common/log.js'
 import { silentLogger } from '../common/log.js'
-import { createFileLedger, type Ledger, type RecoveryReport } from '../store/index.js'
+import { createFileLedger, type Disk, type Ledger, type RecoveryReport } from '../store/index.js'
 import { PolicyRegistry, type NamespacePolicyPatch } from './policy/index.js'
 import { createDispatcher, type Dispatcher } from './dispatch/index.js'
 import { createMqttFrontEnd, listenMqttTcp, mqttWebSocketBehavior, type MqttFrontEnd, type MqttListener, type MqttLimits } from './mqtt/index.js'
@@ -37,6 +37,8 @@ export interface GatewayConfig {
   mqttLimits?: Partial<MqttLimits>
   /** Overrides of the HTTP front end's limits (gateway/http/constants.ts). */
   httpLimits?: Partial<HttpLimits>
+  /** The ledger's disk; defaults to the real one. Tests pass the store's simulated disk to inject faults (full disk). */
+  disk?: Disk
   logger?: Logger
 }
 
@@ -71,6 +73,7 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     dir: config.dataDir,
     siteId: config.siteId,
     policyOf: (topic) => policies.storePolicy(topic),
+    ...(config.disk !== undefined ? { disk: config.disk } : {}),
     // The store reports events worth an operator's attention; damage is a warning, routine ones (checkpoint, recovered) info.
     onEvent: (event, details) => {
       if (/corrupt|fenc|fail|truncat|repair/i.test(event)) storeLogger.warn(details, event)

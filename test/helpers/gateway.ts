@@ -28,6 +28,8 @@ export interface TestGatewayOptions {
   namespaces?: GatewayConfig['namespaces']
   mqttLimits?: GatewayConfig['mqttLimits']
   logger?: GatewayConfig['logger']
+  /** Inject the store's simulated disk (fault tests). */
+  disk?: GatewayConfig['disk']
   /** Reuse a data dir (it is then not removed by this helper). */
   dataDir?: string
 }
@@ -87,7 +89,8 @@ export async function startTestGateway (t: Teardownable, opts: TestGatewayOption
     tls: { certFile: certs.certFile, keyFile: certs.keyFile },
     namespaces: opts.namespaces,
     mqttLimits: opts.mqttLimits,
-    logger: opts.logger
+    logger: opts.logger,
+    disk: opts.disk
   }
   // Plain listeners are refused outside dev mode by startGateway.
   if (config.dev) { config.mqttPort = 0; config.httpPort = 0 }
