@@ -12,7 +12,7 @@
 import { CommonCode, FerryError } from '../../common/errors.js'
 import type { Logger } from '../../common/log.js'
 import type { Cursor, CursorStart, EntryId, Ledger, LedgerEntry, MessageProps, MetaValue, TopicName } from '../../store/index.js'
-import { PRIORITY_LEVELS, type NamespacePolicy, type PolicyRegistry } from '../policy/index.js'
+import { PRIORITY_LEVELS, namespaceOfTopic, type NamespacePolicy, type PolicyRegistry } from '../policy/index.js'
 import { BacklogGuard } from './backlog.js'
 import { PublishRateLimiter } from './rate-limit.js'
 import {
@@ -43,12 +43,6 @@ const MODES = new Set<string>(Object.values(SubscriptionMode))
 /** Identity of a subscription: (namespace, filter, name). NUL cannot occur in any of them. */
 function subKey (namespace: string, filter: string, name: string): string { return `${namespace}\u0000${filter}\u0000${name}` }
 function nameKey (namespace: string, name: string): string { return `${namespace}\u0000${name}` }
-
-function namespaceOf (topic: TopicName): string | undefined {
-  const a = topic.indexOf('/')
-  const b = a < 0 ? -1 : topic.indexOf('/', a + 1)
-  return b < 0 ? undefined : topic.slice(0, b)
-}
 
 export function createDispatcher (deps: DispatcherDeps): Dispatcher {
   return new DispatcherImpl(deps)
@@ -153,7 +147,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   }
 
   private onTopicCreated (topic: TopicName): void {
-    const ns = namespaceOf(topic)
+    const ns = namespaceOfTopic(topic)
     const subs = ns === undefined ? undefined : this.byNamespace.get(ns)
     if (ns === undefined || subs === undefined) return
     const local = topic.slice(ns.length + 1)
@@ -169,7 +163,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   }
 
   private onEvicted (topic: TopicName, cursor: Cursor, entries: number, upTo: number): void {
-    const ns = namespaceOf(topic)
+    const ns = namespaceOfTopic(topic)
     const sub = ns === undefined ? undefined : this.byCursor.get(nameKey(ns, cursor.subscription))
     if (sub === undefined) return
     sub.stats.evicted += entries
@@ -189,7 +183,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     let n = 0
     const work: Array<Promise<unknown>> = []
     for (const topic of [...this.ledger.topics()]) {
-      const ns = namespaceOf(topic)
+      const ns = namespaceOfTopic(topic)
       const subs = ns === undefined ? undefined : this.byNamespace.get(ns)
       if (ns !== undefined && subs !== undefined) {
         const local = topic.slice(ns.length + 1)

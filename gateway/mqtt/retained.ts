@@ -8,7 +8,8 @@
 import type { Ledger, MessageProps, MetaValue, TopicName } from '../../store/index.js'
 import type { Delivery } from '../dispatch/types.js'
 import { META_SPACE_RETAINED, RETAINED_PER_SUBSCRIBE_MAX } from './constants.js'
-import { localTopicName, topicMatches } from './topics.js'
+import { localTopicName } from './topics.js'
+import { filterMatches } from '../dispatch/index.js'
 
 interface StoredRetained {
   payload: Buffer
@@ -51,9 +52,10 @@ export class RetainedStore {
   matching (namespace: string, filter: string): Delivery[] {
     const out: Delivery[] = []
     const now = Date.now()
+    const levels = filter.split('/') // checked by the SUBSCRIBE handler; split once, not per retained topic
     for (const [topic, v] of this.ledger.metaEntries(META_SPACE_RETAINED)) {
       const local = localTopicName(namespace, topic)
-      if (local === undefined || !topicMatches(filter, local) || !isStored(v)) continue
+      if (local === undefined || !filterMatches(levels, local) || !isStored(v)) continue
       if (v.props.expiresAt !== undefined && v.props.expiresAt <= now) continue
       out.push({ topic, entryId: v.entryId, subscription: '', publishTime: v.publishTime, payload: v.payload, props: v.props, redeliveryCount: 0 })
       if (out.length >= RETAINED_PER_SUBSCRIBE_MAX) break

@@ -5,6 +5,7 @@
  * `/TopicA` is `public/default//TopicA`.
  */
 import { SubscriptionMode } from '../dispatch/types.js'
+import { parseFilter, filterMatches } from '../dispatch/index.js'
 
 /** Full topic name of a local MQTT topic name. */
 export function fullTopicName (namespace: string, local: string): string {
@@ -27,29 +28,14 @@ export function isValidTopicName (topic: string): boolean {
  * A topic filter: at least one character [MQTT-4.7.3-1]; `#` alone in the
  * last level [MQTT-4.7.1-2]; `+` alone in its level [MQTT-4.7.1-3].
  */
+/** Is this a valid MQTT topic filter? The rules live in the dispatcher's filter module. */
 export function isValidTopicFilter (filter: string): boolean {
-  if (filter.length === 0) return false
-  const levels = filter.split('/')
-  for (let i = 0; i < levels.length; i++) {
-    const l = levels[i] as string
-    if (l.includes('#') && (l !== '#' || i !== levels.length - 1)) return false
-    if (l.includes('+') && l !== '+') return false
-  }
-  return true
+  try { parseFilter(filter); return true } catch { return false }
 }
 
-/** Does a filter match a local topic name? A leading wildcard never matches a `$` topic [MQTT-4.7.2-1]. */
+/** Does a (valid) filter match a local topic name? A leading wildcard never matches a `$` topic [MQTT-4.7.2-1]. */
 export function topicMatches (filter: string, topic: string): boolean {
-  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false
-  const f = filter.split('/')
-  const t = topic.split('/')
-  for (let i = 0; i < f.length; i++) {
-    const level = f[i]
-    if (level === '#') return true
-    if (i >= t.length) return false
-    if (level !== '+' && level !== t[i]) return false
-  }
-  return f.length === t.length
+  return filterMatches(filter.split('/'), topic)
 }
 
 /** Prefixes selecting a dispatcher mode: `$share/{group}/{filter}` and Ferry's siblings. */

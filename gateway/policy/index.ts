@@ -1,3 +1,3 @@
 export * from './types.js'
 export { validatePolicyPatch, REDELIVERY_BACKOFF_STEPS_MAX } from './validate.js'
-export { PolicyRegistry, checkNamespaceName, splitTopicName, NAMESPACE_PART_CHARS_MAX, type PolicyListener } from './registry.js'
+export { PolicyRegistry, checkNamespaceName, splitTopicName, namespaceOfTopic, NAMESPACE_PART_CHARS_MAX, type PolicyListener } from './registry.js'

@@ -23,10 +23,22 @@ export function checkNamespaceName (tenant: string, namespace: string): string {
 
 /** Split a full topic name `tenant/namespace/local` into its namespace and local part. */
 export function splitTopicName (topic: string): { namespace: string, local: string } {
+  const end = namespaceEnd(topic)
+  if (end < 0) throw new FerryError(CommonCode.BAD_REQUEST, `not a full topic name: '${topic}'`)
+  return { namespace: topic.slice(0, end), local: topic.slice(end + 1) }
+}
+
+/** `tenant/namespace` of a full topic name, or undefined when it has none. No validation beyond the two parts. */
+export function namespaceOfTopic (topic: string): string | undefined {
+  const end = namespaceEnd(topic)
+  return end < 0 ? undefined : topic.slice(0, end)
+}
+
+/** Index of the `/` that ends `tenant/namespace` (both non-empty), or -1. */
+function namespaceEnd (topic: string): number {
   const a = topic.indexOf('/')
-  const b = a < 0 ? -1 : topic.indexOf('/', a + 1)
-  if (a <= 0 || b <= a + 1) throw new FerryError(CommonCode.BAD_REQUEST, `not a full topic name: '${topic}'`)
-  return { namespace: topic.slice(0, b), local: topic.slice(b + 1) }
+  const b = a <= 0 ? -1 : topic.indexOf('/', a + 1)
+  return b <= a + 1 ? -1 : b
 }
 
 /**
@@ -71,10 +83,8 @@ export class PolicyRegistry {
 
   /** Policy for a full topic name; unknown namespaces get the defaults (the store must never fail on a lookup). */
   forTopic (topic: string): Readonly<NamespacePolicy> {
-    const a = topic.indexOf('/')
-    const b = a < 0 ? -1 : topic.indexOf('/', a + 1)
-    const ns = b < 0 ? topic : topic.slice(0, b)
-    return this.policies.get(ns) ?? DEFAULT_NAMESPACE_POLICY
+    const ns = namespaceOfTopic(topic)
+    return (ns === undefined ? undefined : this.policies.get(ns)) ?? DEFAULT_NAMESPACE_POLICY
   }
 
   /** What the store needs to know about a topic. */
