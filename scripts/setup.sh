@@ -4,14 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: real peers for tests (mosquitto-clients); etcd and NATS for
-# the replication work. Installed only when missing.
+# Debian packages: real services and peers the tests and benchmarks talk to
+# (etcd, nats-server, mosquitto and its clients, chromium for console tests).
+# Installed only when missing.
 need=()
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
-if [ "${FERRY_SETUP_SERVICES:-0}" = "1" ]; then
-  command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
-  command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
-fi
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = "0" ] || SUDO="sudo"
   echo "setup: installing Debian packages: ${need[*]}" >&2
