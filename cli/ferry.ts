@@ -34,6 +34,7 @@ program.command('gateway')
   .option('--cert <file>', 'site certificate (PEM)')
   .option('--key <file>', 'site private key (PEM)')
   .option('--config <file>', 'site config file (JSON); flags override it')
+  .option('--pki <dir>', 'PKI directory (ferry pki init): tokens, client CA, revocation, site certificate DIR/sites/SITE.pem')
   .option('--log-level <level>', 'pino log level (default info, or FERRY_LOG_LEVEL)')
   .action(async (opts: GatewayOptions) => {
     try { await runGateway(opts) } catch (err) { fail(err) }

@@ -10,7 +10,7 @@ import { pino } from 'pino'
 import { FerryError } from '../common/errors.js'
 import { startGateway, type GatewayConfig, type Gateway } from '../gateway/server.js'
 import { loadSiteConfig, checkSiteId, type SiteConfigFile } from '../gateway/config.js'
-import { ensureDevCertificates } from '../pki/index.js'
+import { ensureDevCertificates, siteCertFiles, pkiLayout } from '../pki/index.js'
 
 export interface GatewayOptions {
   dev?: boolean
@@ -25,6 +25,8 @@ export interface GatewayOptions {
   key?: string
   config?: string
   logLevel?: string
+  /** PKI directory (`ferry pki init`); production mode takes the site certificate DIR/sites/SITE.pem from it. */
+  pki?: string
 }
 
 const DEV_SITE_ID = 'dev'
@@ -49,13 +51,18 @@ export async function gatewayConfigOf (opts: GatewayOptions): Promise<GatewayCon
     httpsPort: opts.https ?? listeners.https,
     namespaces: file.namespaces,
     mqttLimits: file.mqttLimits,
-    httpLimits: file.httpLimits
+    httpLimits: file.httpLimits,
+    // Security (gateway/auth): PKI dir, CORS, quotas.
+    pkiDir: opts.pki !== undefined ? resolve(opts.pki) : file.security?.pki,
+    security: file.security
   }
   if ((opts.cert === undefined) !== (opts.key === undefined)) throw new FerryError('E_CONFIG', '--cert and --key go together')
   if (opts.cert !== undefined && opts.key !== undefined) {
     config.tls = { certFile: resolve(opts.cert), keyFile: resolve(opts.key) }
   } else if (file.tls !== undefined) {
     config.tls = file.tls
+  } else if (config.pkiDir !== undefined && !dev) {
+    config.tls = siteCertFiles(pkiLayout(config.pkiDir), siteId) // `ferry pki site NAME` wrote them
   }
   const wantsTls = config.mqttsPort !== undefined || config.httpsPort !== undefined
   if (wantsTls && config.tls === undefined && dev) {
@@ -99,6 +106,8 @@ export async function runGateway (opts: GatewayOptions): Promise<void> {
       (err: unknown) => { logger.error({ err }, 'close failed'); process.exit(1) }
     )
   }
+  // SIGHUP: re-read the PKI dir now (revocations, at-rest keys, rotated site certificate); it is also polled.
+  process.on('SIGHUP', () => { gateway.security.refresh().catch((err: unknown) => { logger.error({ err }, 'PKI reload failed') }) })
   process.on('SIGINT', () => { stop('SIGINT') })
   process.on('SIGTERM', () => { stop('SIGTERM') })
 }

@@ -19,6 +19,7 @@ import { dirname, resolve } from 'node:path'
 import { FerryError } from '../common/errors.js'
 import { checkNamespaceName, validatePolicyPatch, type NamespacePolicyPatch } from './policy/index.js'
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/index.js'
+import { parseSecurityConfig, SECURITY_CONFIG_KEYS, type SecurityConfigFile } from './auth/index.js'
 
 export const ConfigCode = {
   CONFIG: 'E_CONFIG'
@@ -41,6 +42,8 @@ export interface SiteConfigFile {
   /** Passed to the MQTT front end as they are (numbers only). */
   mqttLimits?: Record<string, number>
   httpLimits?: Partial<HttpLimits>
+  /** `pki`, `cors`, `quotas` (checked by gateway/auth/config.ts). */
+  security?: SecurityConfigFile
 }
 
 function bad (where: string, why: string): FerryError {
@@ -74,7 +77,7 @@ export function checkPort (v: unknown, where: string): number {
 /** Check a parsed config document; `baseDir` resolves relative paths. */
 export function parseSiteConfig (doc: unknown, baseDir: string): SiteConfigFile {
   if (!isObject(doc)) throw bad('file', 'must be a JSON object')
-  onlyKeys(doc, 'file', ['siteId', 'dataDir', 'dev', 'host', 'listeners', 'tls', 'namespaces', 'mqttLimits', 'httpLimits'])
+  onlyKeys(doc, 'file', ['siteId', 'dataDir', 'dev', 'host', 'listeners', 'tls', 'namespaces', 'mqttLimits', 'httpLimits', ...SECURITY_CONFIG_KEYS])
   const out: SiteConfigFile = {}
   if (doc.siteId !== undefined) out.siteId = checkSiteId(doc.siteId)
   if (doc.dataDir !== undefined) out.dataDir = resolve(baseDir, str(doc.dataDir, 'dataDir'))
@@ -130,6 +133,8 @@ export function parseSiteConfig (doc: unknown, baseDir: string): SiteConfigFile 
     }
     out.httpLimits = limits
   }
+  const security = parseSecurityConfig(doc, (p) => resolve(baseDir, p))
+  if (Object.keys(security).length > 0) out.security = security
   return out
 }
 

@@ -13,6 +13,7 @@ import { createMqttFrontEnd, listenMqttTcp, mqttWebSocketBehavior, type MqttFron
 import { registerHttpRoutes, type HttpApi, type HttpLimits } from './http/index.js'
 import { uws, type TemplatedApp, type us_listen_socket } from './uws.js'
 import { FerryError } from '../common/errors.js'
+import { createSecurity, type Security, type SecurityConfigFile, type ThrottleLimits } from './auth/index.js'
 
 export interface TlsFiles { certFile: string, keyFile: string }
 
@@ -39,6 +40,14 @@ export interface GatewayConfig {
   httpLimits?: Partial<HttpLimits>
   /** The ledger's disk; defaults to the real one. Tests pass the store's simulated disk to inject faults (full disk). */
   disk?: Disk
+  // Security (gateway/auth, pki helper).
+  /** PKI directory (`ferry pki init`): required outside dev mode (tokens, client CA, revocation, at-rest keys). */
+  pkiDir?: string
+  /** CORS and quotas from the config file. */
+  security?: Pick<SecurityConfigFile, 'cors' | 'quotas'>
+  /** Tests: failure throttle limits and how often the PKI dir is polled. */
+  authThrottle?: Partial<ThrottleLimits>
+  pkiPollIntervalMs?: number
   logger?: Logger
 }
 
@@ -50,6 +59,7 @@ export interface Gateway {
   readonly dispatcher: Dispatcher
   readonly policies: PolicyRegistry
   readonly recovery: RecoveryReport
+  readonly security: Security
   close (): Promise<void>
 }
 
@@ -85,8 +95,21 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
   logger.info({ recovery }, 'ledger open')
 
   const dispatcher = createDispatcher({ ledger, policies, siteId: config.siteId, logger: logger.child({ component: 'dispatch' }) })
+  // Security (gateway/auth): credentials, ACLs, quotas, CORS, the at-rest codec; front ends use the guarded dispatcher.
+  let security: Security
+  try {
+    security = await createSecurity({
+      dev: config.dev, pkiDir: config.pkiDir, cors: config.security?.cors, quotas: config.security?.quotas, tls: config.tls,
+      throttle: config.authThrottle, pollIntervalMs: config.pkiPollIntervalMs, ledger, policies, logger
+    })
+  } catch (err) {
+    await dispatcher.close(); await ledger.close()
+    throw err
+  }
+  const guarded = security.wrap(dispatcher)
   const mqtt: MqttFrontEnd = await createMqttFrontEnd({
-    dispatcher,
+    ...security.mqtt,
+    dispatcher: guarded,
     ledger,
     policies,
     siteId: config.siteId,
@@ -97,7 +120,7 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
   })
 
   const tls = config.tls !== undefined
-    ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
+    ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile), ...(security.clientCa !== undefined ? { ca: security.clientCa } : {}) }
     : undefined
 
   const ports: GatewayPorts = {}
@@ -105,7 +128,7 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
   const uwsApps: Array<{ app: TemplatedApp, socket: us_listen_socket }> = []
   const httpApis: HttpApi[] = []
 
-  const deps = { dispatcher, ledger, policies, siteId: config.siteId, dev: config.dev, logger: logger.child({ component: 'http' }), limits: config.httpLimits }
+  const deps = { dispatcher: guarded, ledger, policies, siteId: config.siteId, dev: config.dev, logger: logger.child({ component: 'http' }), limits: config.httpLimits, guard: security.http }
   async function listenUws (app: TemplatedApp, port: number): Promise<number> {
     app.ws('/mqtt', mqttWebSocketBehavior(mqtt))
     httpApis.push(registerHttpRoutes(app, deps))
@@ -126,6 +149,7 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     if (config.mqttsPort !== undefined && tls !== undefined) {
       const l = await listenMqttTcp(mqtt, { host: config.host, port: config.mqttsPort, tls })
       mqttListeners.push(l); ports.mqtts = l.port
+      security.onTlsChange((m) => { l.setTls?.(m) }) // certificate rotation without restart
     }
     if (config.httpPort !== undefined) ports.http = await listenUws(uws.App(), config.httpPort)
     if (config.httpsPort !== undefined && config.tls !== undefined) {
@@ -138,6 +162,7 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
 
   let closed = false
   async function closeAll (): Promise<void> {
+    await security.close()
     for (const { socket } of uwsApps) uws.us_listen_socket_close(socket)
     await Promise.all(mqttListeners.map(async (l) => { await l.close() }))
     await mqtt.close()
@@ -152,6 +177,7 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     dispatcher,
     policies,
     recovery,
+    security,
     async close () {
       if (closed) return
       closed = true

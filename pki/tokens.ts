@@ -9,8 +9,8 @@
  *   actions     any of produce, consume, admin
  *   topics      optional MQTT-style topic patterns (`+`, `#`) the token is narrowed to
  */
-import { createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto'
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose'
+import { createPrivateKey, createPublicKey, randomBytes, verify as verifySignature, type KeyObject } from 'node:crypto'
+import { SignJWT } from 'jose'
 import { TOKEN_BYTES_MAX, TOKEN_CLOCK_SKEW_SEC, TOKEN_LIST_ENTRIES_MAX, TOKEN_TTL_SEC_MAX } from './constants.js'
 import { PkiCode, pkiError } from './errors.js'
 import { readText, requirePkiDir } from './files.js'
@@ -108,25 +108,49 @@ function strList (v: unknown): string[] | undefined {
   return Array.isArray(v) && v.length > 0 && v.length <= TOKEN_LIST_ENTRIES_MAX && v.every((x) => typeof x === 'string') ? v as string[] : undefined
 }
 
-export interface TokenVerifier { verify (token: string, nowMs?: number): Promise<TokenClaims> }
+export interface TokenVerifier {
+  /**
+   * Verify signature, issuer, expiry and claims; synchronous (node:crypto
+   * Ed25519, tens of microseconds) so an HTTP request is checked before its
+   * body is read. Throws TokenInvalid.
+   */
+  verify (token: string, nowMs?: number): TokenClaims
+}
 
+function b64json (part: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'))
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Record<string, unknown> : undefined
+  } catch { return undefined }
+}
+
+const B64URL = /^[A-Za-z0-9_-]+$/
+
+/** A verifier for tokens of one network (its token-verify.pem). Standard JWS compact form, alg EdDSA. */
 export function tokenVerifierOf (publicKeyPem: string): TokenVerifier {
   const key: KeyObject = createPublicKey(publicKeyPem)
   return {
-    async verify (token, nowMs = Date.now()) {
+    verify (token, nowMs = Date.now()) {
       if (token.length === 0 || token.length > TOKEN_BYTES_MAX) throw new TokenInvalid(TokenRejection.malformed, 'token empty or too long')
-      let payload: Record<string, unknown>
-      try {
-        const r = await jwtVerify(token, key, {
-          algorithms: [ALG], issuer: TOKEN_ISSUER, clockTolerance: TOKEN_CLOCK_SKEW_SEC, currentDate: new Date(nowMs), requiredClaims: ['exp', 'jti']
-        })
-        payload = r.payload as Record<string, unknown>
-      } catch (err) {
-        if (err instanceof joseErrors.JWTExpired) throw new TokenInvalid(TokenRejection.expired, 'token expired')
-        if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw new TokenInvalid(TokenRejection.signature, 'token signature does not verify')
-        if (err instanceof joseErrors.JWTClaimValidationFailed) throw new TokenInvalid(TokenRejection.claims, `token claim ${err.claim} invalid`)
-        throw new TokenInvalid(TokenRejection.malformed, 'not a Ferry token')
+      const parts = token.split('.')
+      if (parts.length !== 3 || !parts.every((x) => B64URL.test(x))) throw new TokenInvalid(TokenRejection.malformed, 'not a JWT')
+      const [h, p, sig] = parts as [string, string, string]
+      const header = b64json(h)
+      if (header === undefined || (header.alg !== ALG && header.alg !== 'Ed25519') || header.crit !== undefined) {
+        throw new TokenInvalid(TokenRejection.malformed, 'not an EdDSA JWT')
       }
+      if (!verifySignature(null, Buffer.from(`${h}.${p}`), key, Buffer.from(sig, 'base64url'))) {
+        throw new TokenInvalid(TokenRejection.signature, 'token signature does not verify')
+      }
+      const payload = b64json(p)
+      if (payload === undefined) throw new TokenInvalid(TokenRejection.malformed, 'token payload is not JSON')
+      const nowSec = nowMs / 1000
+      if (payload.iss !== TOKEN_ISSUER) throw new TokenInvalid(TokenRejection.claims, 'token issuer is not ferry')
+      if (typeof payload.exp !== 'number' || typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 128) {
+        throw new TokenInvalid(TokenRejection.claims, 'token lacks exp or jti')
+      }
+      if (payload.exp + TOKEN_CLOCK_SKEW_SEC <= nowSec) throw new TokenInvalid(TokenRejection.expired, 'token expired')
+      if (typeof payload.nbf === 'number' && payload.nbf - TOKEN_CLOCK_SKEW_SEC > nowSec) throw new TokenInvalid(TokenRejection.claims, 'token not yet valid')
       const tenant = payload.tenant
       const namespaces = strList(payload.namespaces)
       const actions = strList(payload.actions)
@@ -141,11 +165,11 @@ export function tokenVerifierOf (publicKeyPem: string): TokenVerifier {
         throw new TokenInvalid(TokenRejection.claims, (err as Error).message)
       }
       return {
-        id: String(payload.jti),
+        id: payload.jti,
         tenant: checked.tenant,
         namespaces: checked.namespaces,
         actions: checked.actions as Action[],
-        expiresAt: Number(payload.exp) * 1000,
+        expiresAt: payload.exp * 1000,
         ...(checked.topics !== undefined ? { topics: checked.topics } : {})
       }
     }

@@ -34,7 +34,9 @@ export class HttpCore implements HttpContext {
   /** Route and check a request before its body is read. Throws FerryError. */
   plan (head: RequestHead): RequestPlan {
     const route = matchRoute(head.method, head.path)
-    if (route.kind !== 'healthz') this.authenticate(head)
+    // gateway/auth checks the credential against the tenant/namespace/topic of the route before anything looks them up.
+    if (this.deps.guard !== undefined) this.deps.guard.check(head, route)
+    else if (route.kind !== 'healthz') this.authenticate(head)
     return this.planRoute(head, route)
   }
 

@@ -6,6 +6,7 @@ import type { PolicyRegistry } from '../policy/index.js'
 import type { HttpLimits } from './constants.js'
 import type { PullConsumers } from './pull.js'
 import type { HttpCounters } from './counters.js'
+import type { HttpGuard } from '../auth/index.js'
 
 export interface HttpDeps {
   dispatcher: Dispatcher
@@ -17,6 +18,8 @@ export interface HttpDeps {
   logger: Logger
   /** Overrides of DEFAULT_HTTP_LIMITS (tests, config file). */
   limits?: Partial<HttpLimits>
+  /** Security hook (gateway/auth): CORS, bearer tokens, per-route authorization. Without it: dev anonymous / refuse all. */
+  guard?: HttpGuard
 }
 
 export interface HttpContext {

@@ -18,6 +18,7 @@ import type { ApiReply, RequestHead, RequestPlan } from './request.js'
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: 'OK',
   201: 'Created',
+  204: 'No Content',
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',
@@ -35,6 +36,8 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
 
 interface Exchange {
   res: HttpResponse
+  /** Headers every reply carries (CORS, from gateway/auth's guard). */
+  headers: Array<readonly [string, string]>
   /** Set once the reply is written or the client went away; the response is not touched after. */
   done: boolean
   /** Set when the client went away. */
@@ -87,7 +90,10 @@ function write (ex: Exchange, reply: ApiReply, closeConnection: boolean): void {
   ex.counters.responded(reply.status)
   const status = `${reply.status} ${STATUS_TEXT[reply.status] ?? 'Status'}`
   ex.res.cork(() => {
-    ex.res.writeStatus(status).writeHeader('content-type', 'application/json').end(JSON.stringify(reply.body), closeConnection)
+    ex.res.writeStatus(status)
+    for (const [n, v] of ex.headers) ex.res.writeHeader(n, v)
+    if (reply.status === 204) { ex.res.endWithoutBody(undefined, closeConnection); return }
+    ex.res.writeHeader('content-type', 'application/json').end(JSON.stringify(reply.body), closeConnection)
   })
 }
 
@@ -95,6 +101,7 @@ export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: L
   function fail (ex: Exchange, err: unknown, closeConnection = false): void {
     if (!isFerryError(err)) logger.error({ err }, 'http request failed')
     if (!ex.done) core.counters.rejected(isFerryError(err) ? err.code : 'E_INTERNAL')
+    if (core.deps.guard !== undefined) ex.headers.push(...core.deps.guard.errorHeaders(err)) // WWW-Authenticate on 401
     write(ex, { status: httpStatusOf(err), body: httpErrorBody(err) }, closeConnection)
   }
 
@@ -124,11 +131,18 @@ export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: L
   }
 
   app.any('/*', (res, req) => {
-    const ex: Exchange = { res, done: false, aborted: false, controller: undefined, counters: core.counters }
+    const ex: Exchange = { res, headers: [], done: false, aborted: false, controller: undefined, counters: core.counters }
     res.onAborted(() => { ex.done = true; ex.aborted = true; ex.controller?.abort() })
     let head: RequestHead | undefined
     try {
       head = snapshot(res, req)
+      // CORS (gateway/auth): preflights are answered here, before routing, so they never touch the ledger.
+      const guard = core.deps.guard
+      if (guard !== undefined) {
+        ex.headers = [...guard.responseHeaders(head)]
+        const pre = guard.preflight(head)
+        if (pre !== undefined) { ex.headers = [...pre.headers]; write(ex, { status: pre.status, body: null }, false); return }
+      }
       const declared = declaredBodyBytes(head)
       let plan: RequestPlan
       try {

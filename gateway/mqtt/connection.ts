@@ -259,6 +259,7 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
     if (this.state === ConnState.closed) return
     const wasConnected = this.state === ConnState.connected
     this.state = ConnState.closed
+    this.ctx?.grant?.release() // gateway/auth: quota slot and revocation watch
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
     this.core.connections.delete(this)

@@ -5,12 +5,29 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import { FerryError } from '../../common/errors.js'
-import type { MqttFrontEnd, MqttListener, Transport, TransportEvents } from './types.js'
+import type { MqttFrontEnd, MqttListener, PeerCertificateInfo, Transport, TransportEvents } from './types.js'
+
+/** TLS material of a listener; with `ca`, clients may present a certificate (mutual TLS, checked by gateway/auth). */
+export interface TcpTlsOptions { cert: Buffer, key: Buffer, ca?: Buffer }
 
 export interface TcpListenOptions {
   host: string
   port: number
-  tls?: { cert: Buffer, key: Buffer }
+  tls?: TcpTlsOptions
+}
+
+/** Server TLS options: TLS 1.2+ only; a client certificate is requested but not required (a token may be used instead). */
+function secureOptions (t: TcpTlsOptions): tls.SecureContextOptions & tls.TlsOptions {
+  return {
+    cert: t.cert,
+    key: t.key,
+    minVersion: 'TLSv1.2',
+    ...(t.ca !== undefined ? { ca: t.ca, requestCert: true, rejectUnauthorized: false } : {})
+  }
+}
+
+function firstOf (v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v
 }
 
 class SocketTransport implements Transport {
@@ -44,6 +61,14 @@ class SocketTransport implements Transport {
     return this.socket.write(bytes)
   }
 
+  peerCertificate (): PeerCertificateInfo | undefined {
+    const s = this.socket
+    if (!(s instanceof tls.TLSSocket)) return undefined
+    const c = s.getPeerCertificate()
+    if (c === null || typeof c !== 'object' || c.serialNumber === undefined) return undefined
+    return { authorized: s.authorized, serial: c.serialNumber, subjectCN: firstOf(c.subject?.CN), subjectOU: firstOf(c.subject?.OU), validToMs: Date.parse(c.valid_to) }
+  }
+
   bufferedBytes (): number { return this.socket.writableLength }
   pauseReading (): void { this.socket.pause() }
   resumeReading (): void { if (this.events !== undefined) this.socket.resume() }
@@ -62,7 +87,7 @@ export async function listenMqttTcp (front: MqttFrontEnd, opts: TcpListenOptions
     t.bind(front.accept(t))
   }
   const server: net.Server = opts.tls !== undefined
-    ? tls.createServer({ cert: opts.tls.cert, key: opts.tls.key }, onSocket)
+    ? tls.createServer(secureOptions(opts.tls), onSocket)
     : net.createServer(onSocket)
   // A failed TLS handshake never becomes a connection; nothing to do but not crash.
   server.on('tlsClientError', () => undefined)
@@ -74,6 +99,8 @@ export async function listenMqttTcp (front: MqttFrontEnd, opts: TcpListenOptions
   const port = typeof address === 'object' && address !== null ? address.port : opts.port
   return {
     port,
+    // Certificate rotation: new handshakes use the new certificate; open connections keep theirs.
+    setTls (t: TcpTlsOptions) { if (server instanceof tls.Server) server.setSecureContext(secureOptions(t)) },
     async close () {
       // Connections get a proper close (v5 DISCONNECT 0x8B, no wills) before the sockets go.
       front.shutdown()

@@ -10,6 +10,8 @@ import type { MqttFrontEnd, Transport, TransportEvents } from './types.js'
 
 export interface MqttWsUserData {
   remoteAddress: string
+  /** `Authorization: Bearer` token of the upgrade request (gateway/auth reads it). */
+  bearerToken?: string
   transport?: WsTransport
 }
 
@@ -25,7 +27,7 @@ class WsTransport implements Transport {
   private held: Buffer[] = []
   private heldBytes = 0
 
-  constructor (private readonly ws: WebSocket<MqttWsUserData>, readonly remoteAddress: string, private readonly heldBytesMax: number) {}
+  constructor (private readonly ws: WebSocket<MqttWsUserData>, readonly remoteAddress: string, private readonly heldBytesMax: number, readonly bearerToken?: string) {}
 
   /** Packets written in this tick, sent as one binary frame (MQTT may pack packets in a frame [MQTT-6.0.0-2]). */
   private batch: Buffer[] = []
@@ -104,11 +106,12 @@ export function mqttWebSocketBehavior (front: MqttFrontEnd): WebSocketBehavior<M
         return
       }
       const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString()
-      res.upgrade<MqttWsUserData>({ remoteAddress }, req.getHeader('sec-websocket-key'), 'mqtt', req.getHeader('sec-websocket-extensions'), context)
+      const bearer = /^Bearer\s+(\S+)$/i.exec(req.getHeader('authorization'))
+      res.upgrade<MqttWsUserData>({ remoteAddress, ...(bearer !== null ? { bearerToken: bearer[1] as string } : {}) }, req.getHeader('sec-websocket-key'), 'mqtt', req.getHeader('sec-websocket-extensions'), context)
     },
     open (ws) {
       const data = ws.getUserData()
-      const t = new WsTransport(ws, data.remoteAddress, limits.maxConnectionBufferBytes)
+      const t = new WsTransport(ws, data.remoteAddress, limits.maxConnectionBufferBytes, data.bearerToken)
       data.transport = t
       t.events = front.accept(t)
     },

@@ -7,6 +7,7 @@ import type { Ledger } from '../../store/index.js'
 import type { Dispatcher } from '../dispatch/types.js'
 import type { PolicyRegistry } from '../policy/index.js'
 import type { MqttLimits } from './constants.js'
+import type { ConnectionHandle } from './core.js'
 
 export type { MqttLimits }
 
@@ -26,7 +27,15 @@ export interface Transport {
   end (): void
   /** Close now, dropping what is queued. Idempotent. */
   destroy (): void
+  // Credentials the transport saw (gateway/auth reads them in the authenticate hook).
+  /** Client certificate of a TLS connection (mutual TLS); undefined when none was sent. */
+  peerCertificate?: () => PeerCertificateInfo | undefined
+  /** `Authorization: Bearer` token of the WebSocket upgrade request, if any. */
+  readonly bearerToken?: string
 }
+
+/** A client certificate as a TLS transport reports it (verified against the listener's `ca`). */
+export interface PeerCertificateInfo { authorized: boolean, serial: string, subjectCN: string | undefined, subjectOU: string | undefined, validToMs: number }
 
 /** What a transport calls into; implemented by Connection. */
 export interface TransportEvents {
@@ -45,6 +54,18 @@ export interface ClientContext {
   protocolVersion: 3 | 4 | 5
   remoteAddress: string
   transport: string
+  /** What the authenticate hook granted (gateway/auth); undefined in dev mode. */
+  grant?: ClientGrant
+}
+
+/** Per-connection rights from the authenticate hook (gateway/auth). */
+export interface ClientGrant {
+  /** 0 when the client may publish to this local topic name, else an MQTT 5 reason code (0x87). */
+  authorizePublish (localTopic: string): number
+  /** Sessions are keyed by `sessionScope|clientId` when set (the tenant): one tenant's client id never takes over another's session. */
+  readonly sessionScope?: string
+  /** The connection closed: release what the grant holds (quota slot, revocation watch). Called once. */
+  release (): void
 }
 
 export interface AuthenticateInput {
@@ -53,10 +74,18 @@ export interface AuthenticateInput {
   password: Buffer | undefined
   remoteAddress: string
   transport: string
+  peerCertificate?: PeerCertificateInfo
+  bearerToken?: string
+  /** The connection, so a grant can close it later (revocation: v5 DISCONNECT 0x87). */
+  connection?: ConnectionHandle
 }
 
-/** The namespace to bind the client to, or undefined to refuse it (CONNACK 0x87 / 3.1.1 rc 5). */
-export type Authenticate = (input: AuthenticateInput) => Promise<{ namespace: string } | undefined>
+/**
+ * The namespace to bind the client to (and its grant), `{ refuse }` with an
+ * MQTT 5 CONNACK reason (0x86 bad credentials, 0x87 not authorized, 0x97
+ * quota; 3.1.1 gets rc 4, 5 or 3), or undefined to refuse with 0x87 / rc 5.
+ */
+export type Authenticate = (input: AuthenticateInput) => Promise<{ namespace: string, grant?: ClientGrant } | { refuse: number } | undefined>
 /** Decide whether a client may subscribe to a filter (local to its namespace, `$share/...` prefix included). */
 export type AuthorizeSubscribe = (client: ClientContext, filter: string) => boolean | Promise<boolean>
 
@@ -96,5 +125,7 @@ export interface MqttFrontEnd {
 
 export interface MqttListener {
   port: number
+  /** TLS listeners: replace the certificate (rotation without restart). */
+  setTls?: (tls: { cert: Buffer, key: Buffer, ca?: Buffer }) => void
   close (): Promise<void>
 }

@@ -44,7 +44,15 @@ export interface NamespacePolicy {
   maxMessageBytes: number
   /** Publish rate limit per namespace, messages per second; 0 unlimited. */
   publishRateMsgsPerSec: number
+  // At rest (pki helper; applied by gateway/codec before the ledger, undone after reads): compress, then encrypt.
+  /** Payload compression at rest: none, deflate or brotli. */
+  compression: Compression
+  /** Encrypt payloads at rest with AES-256-GCM (keys in the PKI dir, key id in each record). */
+  encryptAtRest: boolean
 }
+
+export const Compression = { none: 'none', deflate: 'deflate', brotli: 'brotli' } as const
+export type Compression = typeof Compression[keyof typeof Compression]
 
 export type NamespacePolicyPatch = Partial<NamespacePolicy>
 
@@ -63,5 +71,7 @@ export const DEFAULT_NAMESPACE_POLICY: Readonly<NamespacePolicy> = Object.freeze
   delayedDeliveryEnabled: true,
   hardenRedeliveryCount: true,
   maxMessageBytes: 1024 * 1024,
-  publishRateMsgsPerSec: 0
+  publishRateMsgsPerSec: 0,
+  compression: 'none',
+  encryptAtRest: false
 })

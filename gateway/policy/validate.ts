@@ -1,5 +1,5 @@
 import { FerryError, CommonCode } from '../../common/errors.js'
-import { BacklogPolicy, PRIORITY_LEVELS, type NamespacePolicyPatch } from './types.js'
+import { BacklogPolicy, Compression, PRIORITY_LEVELS, type NamespacePolicyPatch } from './types.js'
 
 /** Longest redelivery backoff schedule accepted, steps. */
 export const REDELIVERY_BACKOFF_STEPS_MAX = 32
@@ -57,6 +57,12 @@ export function validatePolicyPatch (input: unknown): NamespacePolicyPatch {
         if (!Array.isArray(v) || v.length !== PRIORITY_LEVELS) throw bad(field, `must list ${PRIORITY_LEVELS} weights`)
         out.priorityWeights = v.map((x, i) => intIn(x, `${field}[${i}]`, 1, 1000))
         break
+      // At-rest codec fields (pki helper, gateway/codec).
+      case 'compression':
+        if (typeof v !== 'string' || !Object.hasOwn(Compression, v)) throw bad(field, 'must be none, deflate or brotli')
+        out.compression = v as NamespacePolicyPatch['compression']
+        break
+      case 'encryptAtRest':
       case 'delayedDeliveryEnabled':
       case 'hardenRedeliveryCount':
         if (typeof v !== 'boolean') throw bad(field, 'must be true or false')

@@ -29,6 +29,13 @@ export function handleConnect (conn: Connection, packet: IConnectPacket, raw: Bu
   })
 }
 
+/** 3.1.1 return code for an authenticate hook's v5 refusal: 0x86 → 4, 0x87 → 5, anything else (quota, busy) → 3. */
+function connackCode3Of (reason5: number): number {
+  if (reason5 === 0x86) return ConnackCode3.badUserNameOrPassword
+  if (reason5 === MqttReason.notAuthorized) return ConnackCode3.notAuthorized
+  return ConnackCode3.serverUnavailable
+}
+
 function refuse (conn: Connection, reason5: number, code3: number): void {
   if (conn.state === ConnState.closed) return
   if (conn.protocolVersion === 5) conn.send({ cmd: 'connack', sessionPresent: false, reasonCode: reason5 })
@@ -68,13 +75,23 @@ async function connect (conn: Connection, packet: IConnectPacket, raw: Buffer): 
   }
 
   // Authentication binds the client to a namespace; outside dev mode anonymous clients are refused.
+  // The transport's credentials (client certificate, WebSocket bearer token) go to the hook too (gateway/auth).
   const auth = await core.authenticate({
-    clientId, username: packet.username, password: packet.password, remoteAddress: conn.transport.remoteAddress, transport: conn.transport.kind
+    clientId, username: packet.username, password: packet.password, remoteAddress: conn.transport.remoteAddress, transport: conn.transport.kind,
+    peerCertificate: conn.transport.peerCertificate?.(), bearerToken: conn.transport.bearerToken, connection: conn
   })
-  if (conn.state === ConnState.closed) return
+  const grant = auth !== undefined && 'namespace' in auth ? auth.grant : undefined
+  if (conn.state === ConnState.closed) { grant?.release(); return }
   if (auth === undefined) { refuse(conn, MqttReason.notAuthorized, ConnackCode3.notAuthorized); return }
+  if ('refuse' in auth) { refuse(conn, auth.refuse, connackCode3Of(auth.refuse)); return }
   const namespace = auth.namespace
-  conn.ctx = { clientId, username: packet.username, namespace, protocolVersion: conn.protocolVersion, remoteAddress: conn.transport.remoteAddress, transport: conn.transport.kind }
+  if (grant?.sessionScope !== undefined) { clientId = `${grant.sessionScope}|${clientId}`; conn.clientId = clientId } // tenant-scoped sessions (gateway/auth)
+  conn.ctx = { clientId, username: packet.username, namespace, protocolVersion: conn.protocolVersion, remoteAddress: conn.transport.remoteAddress, transport: conn.transport.kind, grant }
+  // A will is a publish: the grant must allow its topic [MQTT-3.1.2-?: the server may refuse a will it would not accept].
+  if (packet.will !== undefined && grant !== undefined && grant.authorizePublish(packet.will.topic) !== 0) {
+    refuse(conn, MqttReason.notAuthorized, ConnackCode3.notAuthorized)
+    return
+  }
 
   // Client limits (v5).
   const p = packet.properties

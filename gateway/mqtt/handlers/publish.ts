@@ -73,6 +73,12 @@ export function handlePublish (conn: Connection, packet: IPublishPacket, raw: Bu
     conn.inboundQosInFlight++
   }
 
+  // 5b. Authorization (gateway/auth grant): v5 PUBACK/PUBREC 0x87; 3.1.1 cannot refuse, so the connection closes.
+  if ((conn.ctx?.grant?.authorizePublish(topic) ?? 0) !== 0) {
+    reject(conn, qos, id, new FerryError('E_FORBIDDEN', 'not authorized to publish to this topic'))
+    return
+  }
+
   // 6. Properties.
   const now = Date.now()
   let props: MessageProps
