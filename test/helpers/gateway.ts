@@ -14,7 +14,7 @@ import mqttPacket, { type Packet, type IConnectPacket } from 'mqtt-packet'
 import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt'
 import { join } from 'node:path'
 import { startGateway, type Gateway, type GatewayConfig } from '../../gateway/server.js'
-import { ensureDevCertificates } from '../../pki/index.js'
+import { ensureDevCertificates, initPki, issueSiteCert, loadCa, pkiLayout, siteCertFiles } from '../../pki/index.js'
 import { tmpDir } from './tmp.js'
 import { waitFor } from './wait.js'
 
@@ -32,6 +32,25 @@ export interface TestGatewayOptions {
   disk?: GatewayConfig['disk']
   /** Reuse a data dir (it is then not removed by this helper). */
   dataDir?: string
+  /**
+   * Production mode (dev false) needs a PKI dir: this one, or a fresh one in
+   * DATA/pki. The TLS listeners then use its site certificate `test` and
+   * `caPem` is the network CA (gateway/auth, pki helper).
+   */
+  pkiDir?: string
+  /** Passed to startGateway: CORS, quotas, throttle limits, PKI poll interval. */
+  security?: GatewayConfig['security']
+  authThrottle?: GatewayConfig['authThrottle']
+  pkiPollIntervalMs?: GatewayConfig['pkiPollIntervalMs']
+}
+
+/** A PKI dir with a site certificate `site` for 127.0.0.1 / localhost (made once, reused). */
+export async function ensureTestPki (dir: string, site = 'test'): Promise<{ pkiDir: string, certFile: string, keyFile: string, caFile: string }> {
+  const l = pkiLayout(dir)
+  try { await readFile(l.caCert) } catch { await initPki(dir) }
+  const files = siteCertFiles(l, site)
+  try { await readFile(files.certFile) } catch { await issueSiteCert(await loadCa(dir), site) }
+  return { pkiDir: dir, ...files, caFile: l.caCert }
 }
 
 export interface TestGatewayPorts { mqtt: number, mqtts: number, http: number, https: number }
@@ -76,13 +95,14 @@ function urlsOf (p: TestGatewayPorts): TestGatewayUrls {
 export async function startTestGateway (t: Teardownable, opts: TestGatewayOptions = {}): Promise<TestGateway> {
   const tmp = opts.dataDir === undefined ? await tmpDir('ferry-gw-') : undefined
   const dataDir = opts.dataDir ?? (tmp as { dir: string }).dir
-  const certs = await ensureDevCertificates(join(dataDir, 'certs'))
+  const dev = opts.dev ?? true
+  const certs = dev && opts.pkiDir === undefined ? await ensureDevCertificates(join(dataDir, 'certs')) : await ensureTestPki(opts.pkiDir ?? join(dataDir, 'pki'), opts.siteId ?? 'test')
   const caPem = await readFile(certs.caFile, 'utf8')
 
   const config: GatewayConfig = {
     siteId: opts.siteId ?? 'test',
     dataDir: join(dataDir, 'ledger'),
-    dev: opts.dev ?? true,
+    dev,
     host: HOST,
     mqttsPort: 0,
     httpsPort: 0,
@@ -90,7 +110,11 @@ export async function startTestGateway (t: Teardownable, opts: TestGatewayOption
     namespaces: opts.namespaces,
     mqttLimits: opts.mqttLimits,
     logger: opts.logger,
-    disk: opts.disk
+    disk: opts.disk,
+    pkiDir: 'pkiDir' in certs ? certs.pkiDir as string : undefined,
+    security: opts.security,
+    authThrottle: opts.authThrottle,
+    pkiPollIntervalMs: opts.pkiPollIntervalMs
   }
   // Plain listeners are refused outside dev mode by startGateway.
   if (config.dev) { config.mqttPort = 0; config.httpPort = 0 }
