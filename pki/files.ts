@@ -1,6 +1,6 @@
 /** Small file helpers of the PKI: bounded reads, atomic writes (temp file + rename), existence checks. */
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, rename, stat, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, open, rename, stat, readFile, unlink, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { PKI_FILE_BYTES_MAX } from './constants.js'
 import { PkiCode, pkiError } from './errors.js'
@@ -65,4 +65,35 @@ export async function writeAtomic (file: string, data: string, mode = 0o644): Pr
 export async function writeNew (file: string, data: string, mode = 0o644): Promise<void> {
   await mkdir(dirname(file), { recursive: true })
   await writeFile(file, data, { mode, flag: 'wx' })
+}
+
+/** Longest wait for the PKI dir's lock, ms: another `ferry pki` command holds it for milliseconds. */
+const LOCK_WAIT_MS_MAX = 10_000
+/** A lock older than this is left over from a killed command and is broken, ms. */
+const LOCK_STALE_MS = 30_000
+/** Pause between attempts to take the lock, ms. */
+const LOCK_RETRY_MS = 20
+
+/**
+ * Run `fn` holding DIR/.lock (created with O_EXCL): read-modify-write of
+ * issued.json and revoked.json by concurrent `ferry pki` commands must not
+ * lose entries (a token missing from issued.json could not be revoked).
+ */
+export async function withDirLock<T> (dir: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${dir}/.lock`
+  const deadline = Date.now() + LOCK_WAIT_MS_MAX
+  for (;;) {
+    try {
+      const fh = await open(lock, 'wx', 0o600)
+      await fh.close()
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const st = await stat(lock).catch(() => undefined)
+      if (st !== undefined && Date.now() - st.mtimeMs > LOCK_STALE_MS) { await unlink(lock).catch(() => undefined); continue }
+      if (Date.now() > deadline) throw pkiError(PkiCode.FILE_INVALID, `${lock} is held by another ferry pki command; remove it if none is running`)
+      await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS))
+    }
+  }
+  try { return await fn() } finally { await unlink(lock).catch(() => undefined) }
 }

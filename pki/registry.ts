@@ -5,7 +5,7 @@
  */
 import { PKI_FILE_BYTES_MAX, REVOKED_ENTRIES_MAX } from './constants.js'
 import { PkiCode, pkiError } from './errors.js'
-import { readJson, writeAtomic } from './files.js'
+import { readJson, withDirLock, writeAtomic } from './files.js'
 import type { PkiLayout } from './layout.js'
 import { normalSerial } from './x509.js'
 
@@ -37,6 +37,10 @@ export async function readIssued (l: PkiLayout): Promise<IssuedEntry[]> {
 }
 
 export async function recordIssued (l: PkiLayout, entry: IssuedEntry): Promise<void> {
+  await withDirLock(l.dir, async () => { await recordIssuedLocked(l, entry) })
+}
+
+async function recordIssuedLocked (l: PkiLayout, entry: IssuedEntry): Promise<void> {
   const list = await readIssued(l)
   list.push(entry)
   const text = JSON.stringify({ issued: list }, null, 1) + '\n'
@@ -57,6 +61,10 @@ export function revocationKey (id: string): string {
 
 /** Revoke a token id or a certificate serial. Unknown ids are refused (a typo must not look done). */
 export async function revoke (l: PkiLayout, id: string): Promise<{ entry: IssuedEntry, already: boolean }> {
+  return await withDirLock(l.dir, async () => await revokeLocked(l, id))
+}
+
+async function revokeLocked (l: PkiLayout, id: string): Promise<{ entry: IssuedEntry, already: boolean }> {
   const issued = await readIssued(l)
   const key = revocationKey(id)
   const entry = issued.find((e) => revocationKey(e.id) === key)
