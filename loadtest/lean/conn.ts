@@ -32,15 +32,15 @@ export class LeanConn {
 
   private constructor () {}
 
-  static async open (target: LeanTarget, clientId: string): Promise<LeanConn> {
+  static async open (target: LeanTarget, clientId: string, opts: { cleanSession?: boolean } = {}): Promise<LeanConn> {
     const c = new LeanConn()
-    await c.start(target, clientId)
+    await c.start(target, clientId, opts.cleanSession ?? true)
     return c
   }
 
   onPacket (h: PacketHandler): void { this.handler = h }
 
-  private async start (target: LeanTarget, clientId: string): Promise<void> {
+  private async start (target: LeanTarget, clientId: string, cleanSession: boolean): Promise<void> {
     const u = new URL(target.url)
     const connack = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new Error(`lean ${clientId}: no CONNACK from ${target.url} in ${LEAN_CONNECT_TIMEOUT_MS} ms`)) }, LEAN_CONNECT_TIMEOUT_MS)
@@ -76,7 +76,7 @@ export class LeanConn {
     } else {
       throw new Error(`lean: unsupported url ${target.url}`)
     }
-    this.writeRaw(connectFrame(clientId))
+    this.writeRaw(connectFrame(clientId, cleanSession))
     await connack
   }
 

@@ -11,6 +11,7 @@
  * exits when stdin closes (the parent went away) or on SIGTERM.
  */
 import { createServer } from 'node:net'
+import { createInterface } from 'node:readline'
 import { createServer as createHttpServer } from 'node:http'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import { startNullBroker } from './null-broker.js'
@@ -91,7 +92,14 @@ async function main (): Promise<void> {
   process.stdout.write(JSON.stringify({ ports }) + '\n')
   process.on('SIGTERM', () => { process.exit(0) })
   process.stdin.on('end', () => { process.exit(0) })
-  process.stdin.resume()
+  // A line `heap` on stdin answers with this process's heap figures (after a GC when --expose-gc), for per-topic memory.
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line.trim() !== 'heap') return
+    const g = (globalThis as { gc?: () => void }).gc
+    if (g !== undefined) g()
+    const m = process.memoryUsage()
+    process.stdout.write(JSON.stringify({ heap: { heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers, rss: m.rss } }) + '\n')
+  })
 }
 
 main().catch((err: unknown) => { process.stderr.write(`broker-child: ${String(err)}\n`); process.exit(1) })

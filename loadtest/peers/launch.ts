@@ -49,8 +49,12 @@ export interface RunningPeer {
   pid: number
   /** Resident set size of the peer's process, bytes (from /proc). */
   rssBytes: () => Promise<number>
+  /** Node-hosted systems only: heap figures after a full GC. */
+  heap?: () => Promise<HeapFigures>
   stop: () => Promise<void>
 }
+
+export interface HeapFigures { heapUsed: number, arrayBuffers: number, rss: number }
 
 export async function freePort (): Promise<number> {
   return await new Promise((resolve, reject) => {
@@ -131,7 +135,7 @@ async function startNats (dir: string): Promise<RunningPeer> {
 
 async function startNodeChild (name: PeerName, dir: string): Promise<RunningPeer> {
   const here = dirname(fileURLToPath(import.meta.url))
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'broker-child.ts'), name, dir], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(here, 'broker-child.ts'), name, dir], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   const ports = await new Promise<Record<string, number>>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`${name} did not start`)) }, PEER_START_MS_MAX)
@@ -143,7 +147,14 @@ async function startNodeChild (name: PeerName, dir: string): Promise<RunningPeer
     })
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${name} exited with ${String(code)}`)) })
   })
-  const peer: RunningPeer = { name, durability: PEER_DURABILITY[name], pid: child.pid ?? 0, rssBytes: async () => await rssOf(child.pid ?? 0), stop: stopper(child, dir) }
+  const heapWaiters: Array<(h: HeapFigures) => void> = []
+  lines.on('line', (line) => {
+    if (!line.startsWith('{"heap"')) return
+    const h = (JSON.parse(line) as { heap: HeapFigures }).heap
+    heapWaiters.shift()?.(h)
+  })
+  const heap = async (): Promise<HeapFigures> => await new Promise((resolve) => { heapWaiters.push(resolve); child.stdin?.write('heap\n') })
+  const peer: RunningPeer = { name, durability: PEER_DURABILITY[name], pid: child.pid ?? 0, rssBytes: async () => await rssOf(child.pid ?? 0), heap, stop: stopper(child, dir) }
   if (ports.mqtt !== undefined) peer.mqttUrl = `mqtt://127.0.0.1:${ports.mqtt}`
   if (ports.ws !== undefined) peer.wsUrl = `ws://127.0.0.1:${ports.ws}/mqtt`
   if (ports.http !== undefined) peer.httpUrl = `http://127.0.0.1:${ports.http}`
