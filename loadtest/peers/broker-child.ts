@@ -9,6 +9,7 @@
  * public/default), `uws-bare` (a bare uWebSockets.js HTTP handler: the HTTP
  * ceiling). Prints one line `{"ports":{"mqtt":P,"ws":P,"http":P}}` when ready;
  * exits when stdin closes (the parent went away) or on SIGTERM.
+ * FERRY_BENCH_MQTT_LIMITS (JSON) overrides Ferry's MQTT limits, for A/B runs of one limit.
  */
 import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
@@ -53,7 +54,8 @@ async function startFerry (dataDir: string, memory: boolean): Promise<Ports> {
     host: '127.0.0.1',
     mqttPort: 0,
     httpPort: 0,
-    ...(memory ? { namespaces: { 'public/default': { durability: 'memory' } } } : {})
+    ...(memory ? { namespaces: { 'public/default': { durability: 'memory' } } } : {}),
+    ...(process.env.FERRY_BENCH_MQTT_LIMITS !== undefined ? { mqttLimits: JSON.parse(process.env.FERRY_BENCH_MQTT_LIMITS) as Record<string, number> } : {})
   })
   const ports: Ports = {}
   if (gw.ports.mqtt !== undefined) ports.mqtt = gw.ports.mqtt

@@ -110,7 +110,7 @@ async function startMosquitto (dir: string): Promise<RunningPeer> {
   await writeFile(conf, [
     `listener ${mqtt} 127.0.0.1`, 'allow_anonymous true',
     `listener ${ws} 127.0.0.1`, 'protocol websockets', 'allow_anonymous true',
-    'persistence false', 'max_queued_messages 0', 'max_queued_bytes 0', 'max_inflight_messages 0',
+    'persistence false', 'max_queued_messages 0', 'max_queued_bytes 0',
     'log_type error', 'log_dest stderr', ''
   ].join('\n'))
   const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] })
