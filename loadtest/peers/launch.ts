@@ -135,7 +135,11 @@ async function startNats (dir: string): Promise<RunningPeer> {
 
 async function startNodeChild (name: PeerName, dir: string): Promise<RunningPeer> {
   const here = dirname(fileURLToPath(import.meta.url))
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', join(here, 'broker-child.ts'), name, dir], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
+  // Compiled (dist/, as `npm run bench:*` runs it): the child runs the compiled gateway, as production does;
+  // from sources (tests): through tsx.
+  const compiled = import.meta.url.endsWith('.js')
+  const entry = compiled ? [join(here, 'broker-child.js')] : ['--import', 'tsx', join(here, 'broker-child.ts')]
+  const child = spawn(process.execPath, ['--expose-gc', ...entry, name, dir], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   const ports = await new Promise<Record<string, number>>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`${name} did not start`)) }, PEER_START_MS_MAX)
