@@ -76,6 +76,9 @@ export const CHECKPOINTS_KEPT = 2
 /** Individually acknowledged ranges kept per cursor; beyond this a cursor is pathologically fragmented. */
 export const CURSOR_ACK_RANGES_MAX = 100_000
 
+/** Metadata puts carried by one append (AppendInput.meta): a handful per message is the use (MQTT QoS 2 packet ids); more belongs in putMeta. */
+export const APPEND_META_PUTS_MAX = 64
+
 /** Entries returned by one read at most, whatever the caller asks. */
 export const READ_ENTRIES_MAX = 10_000
 

@@ -9,7 +9,7 @@
  * omitted entirely when empty.
  */
 import { Encoder } from 'cbor-x'
-import type { MessageProps, MetaValue } from './types.js'
+import type { MessageProps, MetaPut, MetaValue } from './types.js'
 
 export const RecordKind = {
   pad: 0,
@@ -31,7 +31,8 @@ export type RecordKind = typeof RecordKind[keyof typeof RecordKind]
 export type LogRecord =
   | { kind: typeof RecordKind.pad, fill: Buffer }
   | { kind: typeof RecordKind.topic, topicId: number, name: string }
-  | { kind: typeof RecordKind.message, topicId: number, entryId: number, publishTime: number, payload: Buffer, props: MessageProps }
+  /** `meta`: metadata puts applied with the message (one record: both or neither survive a crash). */
+  | { kind: typeof RecordKind.message, topicId: number, entryId: number, publishTime: number, payload: Buffer, props: MessageProps, meta?: readonly MetaPut[] }
   | { kind: typeof RecordKind.cursorCreate, topicId: number, sub: string, markDelete: number }
   | { kind: typeof RecordKind.cursorDelete, topicId: number, sub: string }
   | { kind: typeof RecordKind.ack, topicId: number, sub: string, ids: readonly number[] }
@@ -77,12 +78,27 @@ function propsFromWire (wire: Record<string, unknown> | undefined): MessageProps
   return props as MessageProps
 }
 
+type WireMetaPut = [space: string, key: string, value?: MetaValue]
+
+function metaToWire (meta: readonly MetaPut[]): WireMetaPut[] {
+  return meta.map((m) => m.value === undefined ? [m.space, m.key] : [m.space, m.key, m.value])
+}
+
+function metaFromWire (w: unknown): MetaPut[] {
+  if (!Array.isArray(w)) throw new Error('message meta is not an array')
+  return (w as WireMetaPut[]).map((m) => ({ space: m[0], key: m[1], value: m.length > 2 ? m[2] : undefined }))
+}
+
 export function encodeRecord (r: LogRecord): Buffer {
   switch (r.kind) {
     case RecordKind.pad: return encoder.encode([r.kind, r.fill])
     case RecordKind.topic: return encoder.encode([r.kind, r.topicId, r.name])
     case RecordKind.message: {
       const wire = propsToWire(r.props)
+      if (r.meta !== undefined && r.meta.length > 0) {
+        // Seven items: props (null when empty), then [space, key, value] puts ([space, key] deletes).
+        return encoder.encode([r.kind, r.topicId, r.entryId, r.publishTime, r.payload, wire ?? null, metaToWire(r.meta)])
+      }
       return encoder.encode(wire === undefined
         ? [r.kind, r.topicId, r.entryId, r.publishTime, r.payload]
         : [r.kind, r.topicId, r.entryId, r.publishTime, r.payload, wire])
@@ -107,13 +123,17 @@ export function decodeRecord (buf: Buffer): LogRecord {
   switch (kind) {
     case RecordKind.pad: return { kind, fill: a[1] as Buffer }
     case RecordKind.topic: return { kind, topicId: a[1] as number, name: a[2] as string }
-    case RecordKind.message: return {
-      kind,
-      topicId: a[1] as number,
-      entryId: a[2] as number,
-      publishTime: a[3] as number,
-      payload: a[4] as Buffer,
-      props: propsFromWire(a[5] as Record<string, unknown> | undefined)
+    case RecordKind.message: {
+      const rec: LogRecord = {
+        kind,
+        topicId: a[1] as number,
+        entryId: a[2] as number,
+        publishTime: a[3] as number,
+        payload: a[4] as Buffer,
+        props: propsFromWire(a[5] as Record<string, unknown> | undefined)
+      }
+      if (a.length > 6) rec.meta = metaFromWire(a[6])
+      return rec
     }
     case RecordKind.cursorCreate: return { kind, topicId: a[1] as number, sub: a[2] as string, markDelete: a[3] as number }
     case RecordKind.cursorDelete: return { kind, topicId: a[1] as number, sub: a[2] as string }
@@ -138,8 +158,9 @@ export function decodeValue (b: Buffer): unknown {
 }
 
 /** Rough encoded size of a message, for memory topics that are never encoded. */
-export function estimateMessageBytes (payload: Buffer, props: MessageProps): number {
+export function estimateMessageBytes (payload: Buffer, props: MessageProps, meta?: readonly MetaPut[]): number {
   let n = 32 + payload.length
+  if (meta !== undefined && meta.length > 0) n += encoder.encode(metaToWire(meta)).length
   for (const [long] of propKeys) {
     const v = props[long]
     if (typeof v === 'string') n += 4 + Buffer.byteLength(v)

@@ -76,12 +76,33 @@ export interface MessageProps {
   qos?: 0 | 1 | 2
 }
 
+/**
+ * One metadata change that travels inside a message's own log record
+ * (AppendInput.meta): the message and its puts are one CRC-framed record, so
+ * after any crash the ledger holds both or neither. `value` undefined deletes.
+ */
+export interface MetaPut {
+  space: string
+  key: string
+  value: MetaValue | undefined
+}
+
 export interface AppendInput {
   topic: TopicName
   payload: Buffer
   props?: MessageProps
   /** Epoch ms; defaults to now. Replicated entries keep the origin's time. */
   publishTime?: number
+  /**
+   * Metadata written atomically with the message (e.g. MQTT QoS 2 inbound
+   * packet ids). Applied to the metadata KV in call order with everything
+   * else, visible through getMeta/metaEntries at once (like putMeta), durable
+   * exactly when the append resolves (the topic's durability: sync or async).
+   * Refused with E_STORE_BAD_ARGUMENT on memory-durability topics (metadata
+   * must be durable) and when it has more than StoreLimits.APPEND_META_PUTS_MAX
+   * puts. A producer-dedup duplicate writes nothing, its meta included.
+   */
+  meta?: readonly MetaPut[]
 }
 
 export interface AppendResult {

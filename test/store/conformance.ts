@@ -4,7 +4,7 @@
  */
 import type { Test } from 'tap'
 import { isFerryError } from '../../common/errors.js'
-import { StoreCode, type Ledger, type LedgerOptions } from '../../store/index.js'
+import { StoreCode, StoreLimits, type Ledger, type LedgerOptions } from '../../store/index.js'
 import { fakeClock, payload, policyByPrefix, waitFor } from './helpers.js'
 
 export interface LedgerFactory {
@@ -191,6 +191,46 @@ export function runConformance (tap: Test, impl: string, f: LedgerFactory): void
     t.same([...l.metaEntries('nothing')], [])
   })
 
+  tap.test(name('append carries meta in the same record'), async (t) => {
+    const l = await fresh(t)
+    await l.putMeta('qos2', 'c1/7', 'old')
+    const r = await l.append({
+      topic: 't/m', payload: payload('m0'),
+      meta: [{ space: 'qos2', key: 'c1/1', value: { at: 1 } }, { space: 'qos2', key: 'c1/7', value: undefined }, { space: 'other', key: 'k', value: null }]
+    })
+    t.equal(r.entryId, 0)
+    t.same(l.getMeta('qos2', 'c1/1'), { at: 1 }, 'put visible after the append resolves')
+    t.equal(l.getMeta('qos2', 'c1/7'), undefined, 'undefined deletes')
+    t.equal(l.getMeta('other', 'k'), null, 'null is a value')
+    t.same([...l.metaEntries('qos2')].map(([k]) => k), ['c1/1'])
+    const rs = await l.appendMany([
+      { topic: 't/m', payload: payload('m1'), meta: [{ space: 'qos2', key: 'c1/2', value: 2 }] },
+      { topic: 't/m2', payload: payload('n0'), meta: [{ space: 'qos2', key: 'c1/1', value: undefined }] }
+    ])
+    t.same(rs.map((x) => x.entryId), [1, 0])
+    t.same([...l.metaEntries('qos2')], [['c1/2', 2]])
+    t.same((await l.read('t/m', 0, { maxEntries: 5 })).map((e) => e.payload.toString()), ['m0', 'm1'], 'the messages are ordinary entries')
+    // A producer-dedup duplicate writes nothing, its meta included.
+    await l.append({ topic: 't/m', payload: payload('d'), props: { producerId: 'p', producerSeq: 1 }, meta: [{ space: 'qos2', key: 'd', value: 1 }] })
+    await l.putMeta('qos2', 'd', undefined)
+    const dup = await l.append({ topic: 't/m', payload: payload('d'), props: { producerId: 'p', producerSeq: 1 }, meta: [{ space: 'qos2', key: 'd', value: 1 }] })
+    t.equal(dup.duplicate, true)
+    t.equal(l.getMeta('qos2', 'd'), undefined, 'duplicate did not re-apply its meta')
+  })
+
+  tap.test(name('append meta is refused where it cannot be durable or is malformed'), async (t) => {
+    const l = await fresh(t)
+    await t.rejects(l.append({ topic: 'mem/m', payload: payload('x'), meta: [{ space: 's', key: 'k', value: 1 }] }), { code: StoreCode.BAD_ARGUMENT }, 'memory topic')
+    t.equal(l.topicInfo('mem/m'), undefined, 'nothing appended')
+    t.equal(l.getMeta('s', 'k'), undefined, 'nothing put')
+    await t.rejects(l.append({ topic: 't/mm', payload: payload('x'), meta: [{ space: '', key: 'k', value: 1 }] }), { code: StoreCode.BAD_ARGUMENT }, 'empty space')
+    const tooMany = Array.from({ length: StoreLimits.APPEND_META_PUTS_MAX + 1 }, (_, i) => ({ space: 's', key: `k${i}`, value: i }))
+    await t.rejects(l.append({ topic: 't/mm', payload: payload('x'), meta: tooMany }), { code: StoreCode.BAD_ARGUMENT }, 'too many puts')
+    t.equal(l.topicInfo('t/mm'), undefined, 'refused before the topic exists')
+    // Empty meta is just an append (memory topics included).
+    t.equal((await l.append({ topic: 'mem/m', payload: payload('y'), meta: [] })).entryId, 0)
+  })
+
   tap.test(name('delayed index and cancel'), async (t) => {
     const clock = fakeClock()
     const l = await fresh(t, { nowMs: clock.now })
@@ -296,9 +336,16 @@ export function runConformance (tap: Test, impl: string, f: LedgerFactory): void
       await l.cursor('t/a', 'volatile', { durable: false, start: { kind: 'earliest' } })
       await l.cancel('t/a', 2)
       await l.putMeta('m', 'k', { v: 1 })
+      await l.putMeta('m', 'gone', 1)
+      await l.append({ topic: 't/meta', payload: payload('q0'), meta: [{ space: 'm', key: 'q0', value: [1, 'x'] }] })
+      await l.checkpoint() // the rest is replayed from the log over the snapshot
+      await l.append({ topic: 'async/b', payload: payload('q1'), meta: [{ space: 'm', key: 'q1', value: 2 }, { space: 'm', key: 'gone', value: undefined }] })
+      await l.append({ topic: 't/meta', payload: payload('q2'), meta: [{ space: 'm', key: 'q0', value: undefined }, { space: 'm', key: 'q2', value: true }] })
       l = await restart(l, opts)
+      t.same([...l.metaEntries('m')].sort(), [['k', { v: 1 }], ['q1', 2], ['q2', true]], 'meta carried by appends survives, deletes included')
+      t.equal(l.topicInfo('t/meta')?.nextEntryId, 2)
       t.equal(l.topicInfo('t/a')?.nextEntryId, 3)
-      t.equal(l.topicInfo('async/b')?.nextEntryId, 1)
+      t.equal(l.topicInfo('async/b')?.nextEntryId, 2)
       t.equal(l.topicInfo('mem/c'), undefined, 'memory topic gone')
       t.same((await l.read('t/a', 0, { maxEntries: 5 })).map((e) => e.payload.toString()), ['a0', 'a1', 'a2'])
       const [c2] = l.cursors('t/a')
