@@ -6,8 +6,6 @@
  * disjoint, non-adjacent ranges, all above markDelete + 1 (a range touching
  * markDelete + 1 is folded into markDelete at once).
  */
-import assert from 'node:assert/strict'
-import { CURSOR_ACK_RANGES_MAX } from './constants.js'
 
 export interface CursorSnapshot {
   sub: string
@@ -77,9 +75,30 @@ export class CursorState {
     } else if (joinNext) {
       r[next * 2] = entryId
     } else {
-      assert.ok(r.length / 2 < CURSOR_ACK_RANGES_MAX, 'ack ranges bounded')
+      // No bound here: this runs for records already in the log (replay too);
+      // the ledger bounds ranges when it admits an ack (rangesAddedBy).
       r.splice(next * 2, 0, entryId, entryId)
     }
+  }
+
+  get rangeCount (): number { return this.ranges.length / 2 }
+
+  /**
+   * How many ranges acknowledging `ids` would add (negative when it joins
+   * ranges), without changing anything. `ids` ascending, unique, unacked,
+   * above markDelete. A new range starts at each id whose predecessor stays
+   * unacknowledged; an existing range stops being one when the id just below
+   * its start is acknowledged.
+   */
+  rangesAddedBy (ids: readonly number[]): number {
+    const batch = new Set(ids)
+    let delta = 0
+    for (const id of ids) {
+      if (!batch.has(id - 1) && !this.isAcked(id - 1)) delta++
+      const j = this.rangeIndexOf(id + 1)
+      if (j >= 0 && (this.ranges[j] as number) === id + 1) delta--
+    }
+    return delta
   }
 
   ackCumulative (upTo: number): void {

@@ -483,7 +483,23 @@ export abstract class LedgerBase implements Ledger, CursorHost {
     const valid = ids.filter((id) => Number.isInteger(id) && id > c.markDelete && id < t.index.next && !c.isAcked(id))
     // Nothing new: an earlier mutation may still be on its way to the disk; wait for it.
     if (valid.length === 0) return await this.cursorBarrier(t, c)
+    this.admitRanges(t, c, valid)
     await this.cursorMutation(t, c, { kind: RecordKind.ack, topicId: t.id, sub: c.sub, ids: valid }, () => { for (const id of valid) c.ackOne(id) })
+  }
+
+  /**
+   * The range bound is enforced here, before the record is submitted, and
+   * never in applyRecord: a record in the log must always replay.
+   */
+  private admitRanges (t: TopicState, c: CursorState, valid: EntryId[]): void {
+    const max = this.opts.maxCursorAckRanges
+    if (c.rangeCount + valid.length <= max) return // cannot exceed: skip the exact count
+    const sorted = [...new Set(valid)].sort((a, b) => a - b)
+    const after = c.rangeCount + c.rangesAddedBy(sorted)
+    if (after <= max || after <= c.rangeCount) return // within the bound, or no worse than now
+    throw storeError(StoreCode.CURSOR_RANGES_FULL,
+      `cursor ${t.name} / ${c.sub} would hold ${after} acknowledged ranges (maxCursorAckRanges ${max}); acknowledge the oldest unacknowledged entries (mark-delete is at ${c.markDelete}) first`,
+      { details: { topic: t.name, subscription: c.sub, ranges: c.rangeCount, maxCursorAckRanges: max, markDelete: c.markDelete } })
   }
 
   async cursorAckCumulative (t: TopicState, c: CursorState, upTo: EntryId): Promise<void> {
