@@ -246,6 +246,10 @@ export abstract class LedgerBase implements Ledger, CursorHost {
         if (c !== undefined) for (const id of rec.ids) c.recordDelivery(id)
         return
       }
+      case RecordKind.handedOut: {
+        this.cursorOf(rec.topicId, rec.sub)?.applyHandOut(rec)
+        return
+      }
       case RecordKind.metaPut:
         this.applyMeta(rec.space, rec.key, rec.value)
         return
@@ -510,8 +514,10 @@ export abstract class LedgerBase implements Ledger, CursorHost {
 
   async cursorDeliveries (t: TopicState, c: CursorState, ids: readonly EntryId[]): Promise<void> {
     const valid = ids.filter((id) => Number.isInteger(id) && id > c.markDelete && id < t.index.next)
-    if (valid.length === 0) return await this.cursorBarrier(t, c)
-    await this.cursorMutation(t, c, { kind: RecordKind.deliveries, topicId: t.id, sub: c.sub, ids: valid }, () => { for (const id of valid) c.recordDelivery(id) })
+    // One record per batch, O(1) when delivery is in order: the new watermark, what was handed out again, what was skipped.
+    const h = valid.length === 0 ? undefined : c.planHandOut(valid)
+    if (h === undefined) return await this.cursorBarrier(t, c)
+    await this.cursorMutation(t, c, { kind: RecordKind.handedOut, topicId: t.id, sub: c.sub, upTo: h.upTo, again: h.again, skipped: h.skipped }, () => c.applyHandOut(h))
   }
 
   // ---- delayed delivery ---------------------------------------------------------

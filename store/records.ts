@@ -23,7 +23,9 @@ export const RecordKind = {
   metaPut: 8,
   metaDelete: 9,
   cancel: 10,
-  checkpoint: 11
+  checkpoint: 11,
+  /** A hand-out batch: the cursor's handed-out watermark (delivery-counts.ts); replaces `deliveries` for new logs. */
+  handedOut: 12
   // 20..29 reserved for transaction records (begin, commit, abort).
 } as const
 export type RecordKind = typeof RecordKind[keyof typeof RecordKind]
@@ -37,7 +39,9 @@ export type LogRecord =
   | { kind: typeof RecordKind.cursorDelete, topicId: number, sub: string }
   | { kind: typeof RecordKind.ack, topicId: number, sub: string, ids: readonly number[] }
   | { kind: typeof RecordKind.ackCumulative, topicId: number, sub: string, upTo: number }
+  /** Older logs only (one count per listed id); new hand-outs are `handedOut` records. */
   | { kind: typeof RecordKind.deliveries, topicId: number, sub: string, ids: readonly number[] }
+  | { kind: typeof RecordKind.handedOut, topicId: number, sub: string, upTo: number, again: readonly number[], skipped: readonly number[] }
   | { kind: typeof RecordKind.metaPut, space: string, key: string, value: MetaValue }
   | { kind: typeof RecordKind.metaDelete, space: string, key: string }
   | { kind: typeof RecordKind.cancel, topicId: number, entryId: number }
@@ -112,6 +116,7 @@ export function encodeRecord (r: LogRecord): Buffer {
     case RecordKind.metaDelete: return encoder.encode([r.kind, r.space, r.key])
     case RecordKind.cancel: return encoder.encode([r.kind, r.topicId, r.entryId])
     case RecordKind.checkpoint: return encoder.encode([r.kind, r.replayFromLsn])
+    case RecordKind.handedOut: return encoder.encode([r.kind, r.topicId, r.sub, r.upTo, r.again, r.skipped])
   }
 }
 
@@ -144,6 +149,7 @@ export function decodeRecord (buf: Buffer): LogRecord {
     case RecordKind.metaDelete: return { kind, space: a[1] as string, key: a[2] as string }
     case RecordKind.cancel: return { kind, topicId: a[1] as number, entryId: a[2] as number }
     case RecordKind.checkpoint: return { kind, replayFromLsn: a[1] as number }
+    case RecordKind.handedOut: return { kind, topicId: a[1] as number, sub: a[2] as string, upTo: a[3] as number, again: a[4] as number[], skipped: a[5] as number[] }
     default: throw new Error(`unknown record kind ${String(kind)}`)
   }
 }

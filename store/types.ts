@@ -172,16 +172,36 @@ export interface Cursor {
   ack (entryIds: readonly EntryId[]): Promise<void>
   /** Cumulative acknowledgement of everything <= upTo (exclusive, failover). */
   ackCumulative (upTo: EntryId): Promise<void>
-  /** How many times each entry has been handed to a consumer (persisted; survives restart). */
+  /**
+   * How many times the entry has been handed to a consumer (persisted; survives
+   * restart; 0 once acknowledged). An entry handed out once counts 1 without a
+   * per-entry record or map entry (it lies at or below the handed-out watermark).
+   */
   deliveryCount (entryId: EntryId): number
   /**
    * Add one to the persisted delivery count of each entry. The dispatcher calls
    * this before it hands entries out when the namespace hardens redelivery
    * counts, so a crash between delivery and ack shows up as a higher count.
+   * One small log record per call (the new watermark; ids handed out again and
+   * ranges skipped only when delivery is out of order).
    */
   recordDeliveries (entryIds: readonly EntryId[]): Promise<void>
   /** Number of unacknowledged entries between markDelete and the topic's end. */
   backlogEntries (): number
+  /** What this cursor keeps in memory (bounded; for metrics and tests). */
+  memory (): CursorMemory
+}
+
+/**
+ * Sizes of a cursor's in-memory state. Delivery counts are derived from a
+ * handed-out watermark: only entries handed out more than once
+ * (`countedEntries`) and ranges the watermark skipped without handing them
+ * out (`holeRanges`, e.g. delayed entries) take memory.
+ */
+export interface CursorMemory {
+  ackRanges: number
+  countedEntries: number
+  holeRanges: number
 }
 
 /** An entry with a future deliverAt, as kept by the topic's delayed-delivery index. */
