@@ -69,6 +69,7 @@ const TABLE: Record<string, Mapping> = {
   E_STORE_CLOSED: { http: 503, mqtt: MqttReason.serverUnavailable },
   E_STORE_CORRUPT: { http: 500, mqtt: MqttReason.unspecifiedError },
   E_STORE_IO: { http: 503, mqtt: MqttReason.serverUnavailable },
+  E_STORE_LOCKED: { http: 503, mqtt: MqttReason.serverUnavailable },
   E_STORE_BAD_ARGUMENT: { http: 400, mqtt: MqttReason.implementationSpecificError }
 }
 
