@@ -70,7 +70,8 @@ const TABLE: Record<string, Mapping> = {
   E_STORE_CORRUPT: { http: 500, mqtt: MqttReason.unspecifiedError },
   E_STORE_IO: { http: 503, mqtt: MqttReason.serverUnavailable },
   E_STORE_BAD_ARGUMENT: { http: 400, mqtt: MqttReason.implementationSpecificError },
-  E_CURSOR_RANGES_FULL: { http: 429, mqtt: MqttReason.quotaExceeded } // store-core: ack refused, cursor too fragmented
+  E_CURSOR_RANGES_FULL: { http: 429, mqtt: MqttReason.quotaExceeded }, // ack refused: cursor too fragmented
+  E_STORE_LOCKED: { http: 503, mqtt: MqttReason.serverUnavailable },
 }
 
 const FALLBACK: Mapping = { http: 500, mqtt: MqttReason.unspecifiedError }
