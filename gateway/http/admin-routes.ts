@@ -58,7 +58,7 @@ export function planStats (ctx: HttpContext): RequestPlan {
       siteId: ctx.deps.siteId,
       ledger: ctx.deps.ledger.stats(),
       dispatcher: dispatcherStats(ctx.deps.dispatcher),
-      http: { pullConsumers: ctx.pull.size, pullBufferedMessages: ctx.pull.bufferedMessages(), ...ctx.counters.snapshot() }
+      http: { ...ctx.pull.stats(), ...ctx.counters.snapshot() }
     }
   }))
 }

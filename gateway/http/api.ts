@@ -28,7 +28,8 @@ export class HttpCore implements HttpContext {
     const limits = { ...DEFAULT_HTTP_LIMITS, ...(deps.limits ?? {}) }
     checkHttpLimits(limits)
     this.limits = Object.freeze(limits)
-    this.pull = new PullConsumers(deps.dispatcher, this.limits, deps.logger)
+    const env = { dispatcher: deps.dispatcher, ledger: deps.ledger, ttlMsOf: (topic: string) => deps.policies.forTopic(topic).messageTtlMs }
+    this.pull = new PullConsumers(env, this.limits, deps.logger)
   }
 
   /** Route and check a request before its body is read. Throws FerryError. */
