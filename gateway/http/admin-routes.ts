@@ -4,6 +4,7 @@
  */
 import { FerryError } from '../../common/errors.js'
 import { checkNamespaceName } from '../policy/index.js'
+import { processFaultCounts } from '../process-faults.js'
 import type { HttpContext } from './context.js'
 import { parseJsonBody } from './json-body.js'
 import { headerOf, type ApiReply, type RequestHead, type RequestPlan } from './request.js'
@@ -58,7 +59,8 @@ export function planStats (ctx: HttpContext): RequestPlan {
       siteId: ctx.deps.siteId,
       ledger: ctx.deps.ledger.stats(),
       dispatcher: dispatcherStats(ctx.deps.dispatcher),
-      http: { ...ctx.pull.stats(), ...ctx.counters.snapshot() }
+      http: { ...ctx.pull.stats(), ...ctx.counters.snapshot() },
+      process: processFaultCounts()
     }
   }))
 }
