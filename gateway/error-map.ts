@@ -3,7 +3,7 @@
  * `httpStatusOf` / `mqttReasonOf`; a code missing here is a bug (maps to 500 / 0x80),
  * and test/gateway/error-codes.test.ts fails for any code raised in the sources but absent here.
  */
-import { isFerryError } from '../common/errors.js'
+import { CommonCode, isFerryError } from '../common/errors.js'
 
 interface Mapping { http: number, mqtt: number }
 
@@ -96,7 +96,7 @@ export function mqttReasonOf (err: unknown): number {
 /** The JSON error body every HTTP error carries. */
 export function httpErrorBody (err: unknown): { error: { code: string, message: string } } {
   if (isFerryError(err)) return { error: { code: err.code, message: err.message } }
-  return { error: { code: 'E_INTERNAL', message: 'internal error' } }
+  return { error: { code: CommonCode.INTERNAL, message: 'internal error' } }
 }
 
 /** Is this code in the table? (test/gateway/error-codes.test.ts checks every code raised anywhere.) */

@@ -104,7 +104,7 @@ function errorHeaders (err: unknown): ReadonlyArray<readonly [string, string]> |
 export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: Logger): void {
   function fail (ex: Exchange, err: unknown, closeConnection = false): void {
     if (!isFerryError(err)) logger.error({ err }, 'http request failed')
-    if (!ex.done) core.counters.rejected(isFerryError(err) ? err.code : 'E_INTERNAL')
+    if (!ex.done) core.counters.rejected(isFerryError(err) ? err.code : CommonCode.INTERNAL)
     write(ex, { status: httpStatusOf(err), body: httpErrorBody(err), headers: errorHeaders(err) }, closeConnection)
   }
 
