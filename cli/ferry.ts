@@ -9,6 +9,7 @@ import { intArg, portArg, propertyArg, qosArg } from './args.js'
 import { runGateway, type GatewayOptions } from './gateway-command.js'
 import { runPub, runSub, type PubOptions, type SubOptions } from './client-commands.js'
 import { registerPkiCommand } from './pki-command.js'
+import { registerBench } from './bench-command.js'
 
 const DEFAULT_URL = 'http://127.0.0.1:8080'
 const DEFAULT_NAMESPACE = 'public/default'
@@ -74,5 +75,6 @@ program.command('sub')
 
 // `ferry pki ...` (pki helper): its subcommands live in cli/pki-command.ts.
 registerPkiCommand(program)
+registerBench(program)
 
 program.parseAsync(process.argv).catch(fail)

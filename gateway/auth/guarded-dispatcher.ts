@@ -107,10 +107,11 @@ export class GuardedDispatcher implements Dispatcher {
     return out
   }
 
-  async unsubscribe (namespace: string, filter: string, subscription: string): Promise<void> { await this.inner.unsubscribe(namespace, filter, subscription) }
-  async ack (topic: string, subscription: string, entryIds: readonly number[]): Promise<void> { await this.inner.ack(topic, subscription, entryIds) }
-  async nack (topic: string, subscription: string, entryIds: readonly number[], reason?: string): Promise<void> { await this.inner.nack(topic, subscription, entryIds, reason) }
-  async cancelScheduled (topic: string, entryId: number): Promise<boolean> { return await this.inner.cancelScheduled(topic, entryId) }
+  // Passed through unchanged (typed from the interface, so they follow it as it grows).
+  readonly unsubscribe: Dispatcher['unsubscribe'] = async (...a) => await this.inner.unsubscribe(...a)
+  readonly ack: Dispatcher['ack'] = async (...a) => await this.inner.ack(...a)
+  readonly nack: Dispatcher['nack'] = async (...a) => await this.inner.nack(...a)
+  readonly cancelScheduled: Dispatcher['cancelScheduled'] = async (...a) => await this.inner.cancelScheduled(...a)
   stats (): DispatcherStats { return this.inner.stats() }
   async close (): Promise<void> { await this.inner.close() }
 }
