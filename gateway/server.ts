@@ -154,6 +154,8 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     }
     if (config.httpPort !== undefined) ports.http = await listenUws(uws.App(), config.httpPort)
     if (config.httpsPort !== undefined && config.tls !== undefined) {
+      // HTTPS keeps its certificate until restart: uWS builds its TLS context once, and its listen socket cannot be
+      // re-bound while connections of the old one are open (docs/SECURITY.md). MQTT/TLS rotates live.
       ports.https = await listenUws(uws.SSLApp({ cert_file_name: config.tls.certFile, key_file_name: config.tls.keyFile }), config.httpsPort)
     }
   } catch (err) {

@@ -5,6 +5,7 @@
  * clients in `public/default`, any CORS origin; quotas and the codec still
  * apply when configured.
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { FerryError } from '../../common/errors.js'
 import type { Logger } from '../../common/log.js'
@@ -80,6 +81,11 @@ export async function createSecurity (opts: SecurityOptions): Promise<Security> 
     const tls = opts.tls
     const reload = async (): Promise<void> => {
       const material: TlsMaterial = { cert: await readFile(tls.certFile), key: await readFile(tls.keyFile), ...(clientCa !== undefined ? { ca: clientCa } : {}) }
+      // Mid-replacement (new certificate, old key): wait for the other file to change too.
+      if (!new X509Certificate(material.cert).checkPrivateKey(createPrivateKey(material.key))) {
+        logger.warn({ certFile: tls.certFile }, 'site certificate and key do not match (yet); keeping the current ones')
+        return
+      }
       for (const l of tlsListeners) l(material)
       logger.info({ certFile: tls.certFile }, 'site certificate reloaded')
     }
