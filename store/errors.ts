@@ -19,6 +19,8 @@ export const StoreCode = {
   STORE_CORRUPT: 'E_STORE_CORRUPT',
   /** The ledger is closed (or not open yet). */
   STORE_CLOSED: 'E_STORE_CLOSED',
+  /** Another process holds the data directory's lock (details.holder: pid, host, startedAt). */
+  STORE_LOCKED: 'E_STORE_LOCKED',
   /** Any other I/O error from the disk. */
   IO: 'E_STORE_IO',
   /**

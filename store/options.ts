@@ -40,6 +40,12 @@ export interface FileLedgerOptions extends LedgerOptions {
   groupCommitWaitMs?: number
   asyncFlushMs?: number
   tailCacheBytes?: number
+  /**
+   * Take the exclusive directory lock at open (store/dir-lock.ts); a second
+   * opener fails with E_STORE_LOCKED. Default: true on the real disk, false
+   * for an injected disk (a simulated disk lives inside one process).
+   */
+  lockDir?: boolean
   /** Open even when a sealed segment is corrupt: the log is cut at the first bad record (see ledger-file.ts). */
   repair?: boolean
   /**
