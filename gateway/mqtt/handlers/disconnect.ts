@@ -1,6 +1,7 @@
 import type { IDisconnectPacket } from 'mqtt-packet'
 import type { Connection } from '../connection.js'
 import { CloseReason } from '../errors.js'
+import { META_SPACE_SESSIONS } from '../constants.js'
 
 /** v5 reason code 0x04: disconnect, but publish the will anyway. */
 const DISCONNECT_WITH_WILL = 0x04
@@ -17,8 +18,7 @@ export function handleDisconnect (conn: Connection, packet: IDisconnectPacket): 
     if (expiry !== undefined && session !== undefined) {
       if (session.expirySec === 0 && expiry > 0) { conn.close(CloseReason.protocolError); return }
       session.expirySec = Math.min(expiry, conn.core.limits.sessionExpirySecMax)
-      // The session registry is the one writer of MetaSpace.mqttSession: a zero expiry removes the record.
-      if (session.expirySec === 0) void conn.core.sessions.persist(session, null).catch(() => undefined)
+      if (session.expirySec === 0) void conn.core.deps.ledger.putMeta(META_SPACE_SESSIONS, session.clientId, undefined).catch(() => undefined)
     }
     if (packet.reasonCode !== DISCONNECT_WITH_WILL) conn.suppressWill()
   } else {
