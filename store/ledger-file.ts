@@ -195,6 +195,7 @@ export class FileLedger extends LedgerBase {
     })
     const placed = damage.finish()
     if (placed.retired > 0) this.opts.onEvent('tail-entry-retired', { count: placed.retired, reason: 'the record cut off the end of the log may have been acknowledged: its entry id is not given out again' })
+    this.trimBelowFirstSegment(out.segmentIds[0] as number)
     const lost = damage.markLost(this.topicsByName.values())
     this.lostEntries = lost.length
     if (lost.length > 0) this.opts.onEvent('corrupt-entries-lost', { code: StoreCode.STORE_CORRUPT, entries: lost.slice(0, C.LOST_ENTRIES_REPORTED_MAX), count: lost.length })
@@ -218,6 +219,26 @@ export class FileLedger extends LedgerBase {
     this.opts.onEvent('recovered', { ...report })
     if (out.skippedSegmentIds.length > 0) void this.scrub(out.skippedSegmentIds, this.stateGeneration)
     return report
+  }
+
+  /**
+   * An index entry below the first segment points at a deleted record
+   * (a retention pass of an older version checkpointed before it unlinked):
+   * forget it, or reads return nothing forever and a cursor at `earliest`
+   * pins retention there.
+   */
+  private trimBelowFirstSegment (firstSegmentId: number): void {
+    const boundary = lsnOf(firstSegmentId, 0)
+    let topics = 0
+    let entries = 0
+    for (const t of this.topicsByName.values()) {
+      if (t.mem !== null || t.index.count === 0 || t.index.lsnOf(t.index.first) >= boundary) continue
+      const first = t.index.firstAtOrAboveLsn(boundary)
+      entries += first - t.index.first
+      topics++
+      this.trimTopic(t, first)
+    }
+    if (topics > 0) this.opts.onEvent('index-trimmed', { reason: 'entries below the first segment', firstSegment: segmentName(firstSegmentId), topics, entries })
   }
 
   /** Verify sealed segments skipped at open, one at a time, in the background. */
@@ -414,10 +435,11 @@ export class FileLedger extends LedgerBase {
 
   // ---- checkpoint -----------------------------------------------------------------------
 
-  async checkpoint (): Promise<void> {
+  /** `force`: write one even when nothing was appended since the last (retention trimmed indexes). */
+  async checkpoint (force = false): Promise<void> {
     this.checkWritable()
     while (this.checkpointing !== null) await this.checkpointing.catch(() => {})
-    this.checkpointing = this.writeCheckpoint().finally(() => { this.checkpointing = null })
+    this.checkpointing = this.writeCheckpoint(force).finally(() => { this.checkpointing = null })
     try {
       await this.checkpointing
     } catch (err) {
@@ -425,13 +447,13 @@ export class FileLedger extends LedgerBase {
     }
   }
 
-  private async writeCheckpoint (): Promise<void> {
+  private async writeCheckpoint (force: boolean): Promise<void> {
     const w = this.writer as LogWriter
     // Fuzzy checkpoint: every record below replayFrom is in the snapshot; records
     // after it may be too, and replay from replayFrom is idempotent.
     const replayFrom = w.tailLsn
     const newest = this.checkpointLsns[this.checkpointLsns.length - 1]
-    if (newest === replayFrom) return
+    if (newest === replayFrom && !force) return
     const rows: Buffer[] = []
     let sliceTopics = 0
     const generation = this.stateGeneration
@@ -450,7 +472,8 @@ export class FileLedger extends LedgerBase {
     // The snapshot is valid once the log is durable through everything it reflects.
     await w.barrier(true)
     await writeCheckpointFile(this.disk, this.dir, replayFrom, body)
-    this.checkpointLsns.push(replayFrom)
+    // A forced one with the same replay point replaced the file of that name.
+    if (newest !== replayFrom) this.checkpointLsns.push(replayFrom)
     while (this.checkpointLsns.length > C.CHECKPOINTS_KEPT) {
       const old = this.checkpointLsns.shift() as number
       await this.disk.unlink(`${this.dir}/${checkpointName(old)}`).catch(() => {})
@@ -471,12 +494,26 @@ export class FileLedger extends LedgerBase {
     }
   }
 
+  /**
+   * One retention pass. The order is what makes a crash at any point safe:
+   *  1. the floor: per topic the first entry it must keep, from the
+   *     acknowledgements submitted so far;
+   *  2. a barrier makes every one of them durable (a failed fsync aborts the
+   *     pass): the floor rests on durable acknowledgements only;
+   *  3. the indexes forget the entries of the segments about to go;
+   *  4. a checkpoint records that: no checkpoint left after step 5 has an
+   *     index entry pointing into a deleted segment;
+   *  5. segments are unlinked oldest first, the directory synced after each,
+   *     so a crash leaves a shorter prefix deleted, never a gap.
+   * Recovery still trims an index that points below the first segment and
+   * finishes a pass that left a gap (recovery.ts), for logs written before.
+   */
   private async retention (): Promise<number> {
-    // Old segments may only go once a checkpoint holds every state they carry.
-    await this.checkpoint()
     const w = this.writer as LogWriter
+    const generation = this.stateGeneration
     const now = this.opts.nowMs()
-    let neededLsn = this.checkpointLsns[this.checkpointLsns.length - 1] ?? 0
+    // 1. The floor.
+    let neededLsn = w.tailLsn
     const boundaryCache = new Map<number, number>()
     /** Lsn where the first segment holding an entry not older than ms starts. */
     const notOlderLsn = (ms: number): number => {
@@ -490,47 +527,58 @@ export class FileLedger extends LedgerBase {
       }
       return lsn
     }
+    const memKeep: Array<[TopicState, number]> = []
     for (const t of this.topicsByName.values()) {
       if (t.index.count === 0) continue
       if (t.mem !== null) {
         const mem = t.mem
-        const keep = this.neededFrom(t, now, (ms) => {
+        memKeep.push([t, this.neededFrom(t, now, (ms) => {
           let i = 0
           while (i < mem.length && (mem[i] as LedgerEntry).publishTime < ms) i++
           return t.index.first + i
-        })
-        this.trimTopic(t, keep)
+        })])
         continue
       }
       const keep = this.neededFrom(t, now, (ms) => t.index.firstAtOrAboveLsn(notOlderLsn(ms)))
       if (keep < t.index.next) neededLsn = Math.min(neededLsn, t.index.lsnOf(keep))
     }
+    // Memory topics: acknowledgements of memory cursors are never on disk; nothing to wait for.
+    for (const [t, keep] of memKeep) this.trimTopic(t, keep)
+    const doomed: number[] = []
+    for (let i = 0; i + 1 < this.segments.length; i++) {
+      const id = this.segments[i] as number
+      if (id === w.activeSegmentId || lsnOf(this.segments[i + 1] as number, 0) > neededLsn) break
+      doomed.push(id)
+    }
+    if (doomed.length > 0) {
+      // 2. Durable acknowledgements only.
+      await w.barrier(true)
+      if (generation !== this.stateGeneration || this.writer !== w) throw storeError(StoreCode.FENCED, 'ledger reopened during retention')
+      // 3. Forget what the doomed segments hold.
+      const boundary = lsnOf((doomed[doomed.length - 1] as number) + 1, 0)
+      for (const t of this.topicsByName.values()) {
+        if (t.mem === null && t.index.count > 0 && t.index.lsnOf(t.index.first) < boundary) this.trimTopic(t, t.index.firstAtOrAboveLsn(boundary))
+      }
+    }
+    // 4. Old segments may only go once a checkpoint holds every state they carry, trimmed indexes included.
+    await this.checkpoint(doomed.length > 0)
+    // 5. Oldest first, one directory sync each.
     let deleted = 0
-    while (this.segments.length > 1) {
-      const id = this.segments[0] as number
-      const nextId = this.segments[1] as number
-      if (id === w.activeSegmentId || lsnOf(nextId, 0) > neededLsn) break
+    for (const id of doomed) {
+      if (this.isClosed || generation !== this.stateGeneration) break
       const fp = this.readFiles.get(id)
       this.readFiles.delete(id)
       if (fp !== undefined) await fp.then(async (f) => { await f.close() }, () => {})
+      this.segments = this.segments.filter((x) => x !== id)
       await this.disk.unlink(`${this.dir}/${segmentName(id)}`)
       // Copies of its quarantined damage go with it (recovery ignores copies of missing segments).
       for (const d of this.damage.list.filter((x) => x.segmentId === id)) await this.disk.unlink(`${this.dir}/${d.file}`).catch(() => {})
       this.damage.dropSegment(id)
-      this.segments.shift()
       this.segmentTimes.delete(id)
+      await this.disk.syncDir(this.dir)
       deleted++
     }
-    if (deleted > 0) {
-      await this.disk.syncDir(this.dir)
-      const boundary = lsnOf(this.segments[0] as number, 0)
-      for (const t of this.topicsByName.values()) {
-        if (t.mem === null && t.index.count > 0 && t.index.lsnOf(t.index.first) < boundary) {
-          this.trimTopic(t, t.index.firstAtOrAboveLsn(boundary))
-        }
-      }
-      this.opts.onEvent('retention', { segmentsDeleted: deleted, firstSegment: this.segments[0] })
-    }
+    if (deleted > 0) this.opts.onEvent('retention', { segmentsDeleted: deleted, firstSegment: this.segments[0] })
     for (const t of this.topicsByName.values()) this.pruneDelayed(t)
     return deleted
   }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { RECOVERY_CHUNK_BYTES, RESYNC_WINDOW_BYTES_MIN } from './constants.js'
-import { parseQuarantineName, writeQuarantineFile, type DamagedRange } from './quarantine.js'
+import { parseQuarantineName, quarantineName, writeQuarantineFile, type DamagedRange } from './quarantine.js'
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
 import { checkpointName, decodeSnapshot, parseCheckpointName, readCheckpointFile, type Snapshot } from './checkpoint.js'
 import { decodeRecord, peekMessage, type LogRecord } from './records.js'
@@ -228,16 +228,14 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
     m.set(q.offset, n)
   }
 
-  // 3. Segments must be contiguous.
-  for (let i = 1; i < segmentIds.length; i++) {
-    if (segmentIds[i] !== (segmentIds[i - 1] as number) + 1) {
-      throw storeError(StoreCode.STORE_CORRUPT, `segment ${segmentName((segmentIds[i - 1] as number) + 1)} is missing`, { details: { dir } })
-    }
-  }
+  // 3. Segments are contiguous, or a retention pass was cut short by a crash:
+  //    a gap may only lie below the replay point of a usable checkpoint.
+  let gapAbove: number | undefined
+  for (let i = 1; i < segmentIds.length; i++) if (segmentIds[i] !== (segmentIds[i - 1] as number) + 1) gapAbove = i
+  const firstSeg = gapAbove === undefined ? segmentIds[0] : segmentIds[gapAbove]
 
-  // 4. Newest readable checkpoint whose replay point lies inside the log.
+  // 4. Newest readable checkpoint whose replay point lies inside the (contiguous) log.
   let snapshot: Snapshot | undefined
-  const firstSeg = segmentIds[0]
   for (const lsn of ckptLsns) {
     const body = await readCheckpointFile(disk, `${dir}/${checkpointName(lsn)}`)
     if (body === undefined) {
@@ -257,6 +255,20 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
       continue
     }
     break
+  }
+  if (gapAbove !== undefined) {
+    const missing = segmentName((segmentIds[gapAbove - 1] as number) + 1)
+    if (snapshot === undefined) throw storeError(StoreCode.STORE_CORRUPT, `segment ${missing} is missing`, { details: { dir } })
+    // Everything below the gap was being deleted by retention (it deletes a prefix only): finish the job, oldest first.
+    const leftovers = segmentIds.slice(0, gapAbove)
+    for (const id of leftovers) {
+      await disk.unlink(`${dir}/${segmentName(id)}`)
+      for (const offset of known.get(id)?.keys() ?? []) await disk.unlink(`${dir}/${quarantineName(id, offset)}`).catch(() => {})
+      known.delete(id)
+      await disk.syncDir(dir)
+    }
+    segmentIds = segmentIds.slice(gapAbove)
+    inp.onEvent('retention-finished', { reason: `segment ${missing} was deleted but older ones were not (a retention pass cut short)`, segmentsDeleted: leftovers.map(segmentName) })
   }
   if (snapshot === undefined && firstSeg !== undefined && firstSeg !== 1) {
     throw storeError(StoreCode.STORE_CORRUPT, 'no readable checkpoint and the log does not start at its first segment', { details: { dir, firstSegment: firstSeg } })
