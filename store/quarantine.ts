@@ -54,7 +54,7 @@ export async function writeQuarantineFile (disk: Disk, dir: string, segmentId: n
 
 /** CBOR array heads of each record kind (records.ts encodes a fixed arity per kind). */
 const HEAD_OF_KIND: ReadonlyMap<number, number> = new Map([
-  [0, 0x82], [1, 0x83], [3, 0x84], [4, 0x83], [5, 0x84], [6, 0x84], [7, 0x84], [8, 0x84], [9, 0x83], [10, 0x83], [11, 0x82]
+  [0, 0x82], [1, 0x83], [3, 0x84], [4, 0x83], [5, 0x84], [6, 0x84], [7, 0x84], [8, 0x84], [9, 0x83], [10, 0x83], [11, 0x82], [12, 0x86]
 ])
 
 /** A CBOR unsigned integer at b[at]: [value, next position], or undefined. */
