@@ -97,14 +97,20 @@ export class SessionRegistry {
     this.scheduleExpiry(session, session.expirySec * 1000)
   }
 
-  /** Write (persistent) or remove (non-persistent) the session record. */
-  async persist (session: Session, disconnectedAtMs: number | null): Promise<void> {
+  /**
+   * Write the session record, or remove it when the session has no state in
+   * the ledger. `extra`: subscriptions about to be created, recorded first.
+   * A session that has durable subscriptions keeps its record even with a
+   * Session Expiry of 0 (it ends when its connection does): a restart then
+   * ends it and deletes them, instead of orphaning them.
+   */
+  async persist (session: Session, disconnectedAtMs: number | null, extra: StoredSubscription[] = []): Promise<void> {
     const ledger = this.core.deps.ledger
-    if (!session.persistent) {
+    if (!session.recorded && extra.length === 0) {
       if (ledger.getMeta(META_SPACE_SESSIONS, session.clientId) !== undefined) await ledger.putMeta(META_SPACE_SESSIONS, session.clientId, undefined)
       return
     }
-    const rec: StoredSession = { v: 1, namespace: session.namespace, expirySec: session.expirySec, disconnectedAtMs, subs: session.stored() }
+    const rec: StoredSession = { v: 1, namespace: session.namespace, expirySec: session.expirySec, disconnectedAtMs, subs: [...session.stored(), ...extra] }
     await ledger.putMeta(META_SPACE_SESSIONS, session.clientId, rec as unknown as MetaValue)
   }
 
