@@ -55,8 +55,6 @@ const TABLE: Record<string, Mapping> = {
   E_SUBSCRIPTION_DELETED: { http: 410, mqtt: MqttReason.administrativeAction },
   E_TOPIC_INVALID: { http: 400, mqtt: MqttReason.topicNameInvalid },
   E_FILTER_INVALID: { http: 400, mqtt: MqttReason.topicFilterInvalid },
-  // gateway/mqtt/ (and the gateway's listeners): an address that cannot be bound
-  E_LISTEN: { http: 503, mqtt: MqttReason.serverUnavailable },
   // gateway/http/
   E_ROUTE_NOT_FOUND: { http: 404, mqtt: MqttReason.unspecifiedError },
   E_METHOD_NOT_ALLOWED: { http: 405, mqtt: MqttReason.unspecifiedError },

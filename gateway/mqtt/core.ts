@@ -3,7 +3,7 @@
  * sessions, retained messages, pending wills, and counters.
  */
 import type { Logger } from '../../common/log.js'
-import type { MessageProps, MetaValue, TopicName } from '../../store/index.js'
+import type { MessageProps, MetaPut, TopicName } from '../../store/index.js'
 import type { PublishResult } from '../dispatch/index.js'
 import { DEFAULT_MQTT_LIMITS, checkLimits, type MqttLimits } from './constants.js'
 import { RetainedStore } from './retained.js'
@@ -11,9 +11,6 @@ import { SessionRegistry } from './sessions.js'
 import { WillScheduler } from './will.js'
 import type { Authenticate, AuthorizeSubscribe, MqttDeps, MqttStats } from './types.js'
 import type { CloseReason } from './errors.js'
-
-/** A ledger metadata write carried in a message's own record (store AppendInput.meta; undefined deletes). */
-export interface MetaPut { space: string, key: string, value: MetaValue | undefined }
 
 export interface ConnectionHandle {
   /** Close with a reason (sends DISCONNECT when the protocol allows). */
@@ -56,8 +53,7 @@ export class FrontEndCore {
    *  3. the caller acknowledges.
    */
   async publish (topic: TopicName, payload: Buffer, props: MessageProps, retain: boolean, meta?: readonly MetaPut[]): Promise<PublishResult> {
-    const res = await this.deps.dispatcher.publish({ topic, payload, props })
-    void meta
+    const res = await this.deps.dispatcher.publish(meta !== undefined ? { topic, payload, props, meta } : { topic, payload, props })
     if (retain) {
       try {
         await this.retained.put(topic, payload, props, res.entryId, Date.now())

@@ -10,9 +10,10 @@
  * This file attaches and detaches connections and runs the session's
  * subscribe / unsubscribe / attach / detach one at a time.
  */
-import type { EntryId, TopicName } from '../../store/index.js'
+import type { EntryId, MetaPut, TopicName } from '../../store/index.js'
 import type { Delivery } from '../dispatch/index.js'
-import type { FrontEndCore, MetaPut } from './core.js'
+import type { FrontEndCore } from './core.js'
+import { META_SPACE_QOS2_IN } from './constants.js'
 import { InboundQos2 } from './inbound-qos2.js'
 import { onPuback, onPubcomp, onPubrec, type PubrecOutcome } from './session-acks.js'
 import { NoLocalTracker } from './session-no-local.js'
@@ -21,6 +22,16 @@ import { SessionSubscriptions, type StoredSubscription, type SubscriptionOptions
 import type { ParsedFilter } from './topics.js'
 
 export type { SessionLink, StoredSubscription, SubscriptionState }
+
+/** Key of an inbound QoS 2 id in META_SPACE_QOS2_IN: `{clientId}/{packetId}` (client ids may contain `/`; the id is after the last). */
+export function qos2KeyOf (clientId: string, packetId: number): string { return `${clientId}/${packetId}` }
+
+export function parseQos2Key (key: string): { clientId: string, packetId: number } | undefined {
+  const slash = key.lastIndexOf('/')
+  const packetId = Number(key.slice(slash + 1))
+  if (slash < 0 || !Number.isInteger(packetId) || packetId < 1 || packetId > 65535) return undefined
+  return { clientId: key.slice(0, slash), packetId }
+}
 
 export class Session {
   readonly subs: SessionSubscriptions
@@ -62,12 +73,36 @@ export class Session {
 
   stored (): StoredSubscription[] { return this.subs.stored() }
 
-  /** Ledger writes to make with an inbound QoS 2 message, in its own record: none yet. */
-  qos2Record (_packetId: number): readonly MetaPut[] | undefined { return undefined }
+  // ---------------------------------------------------------------------------
+  // Inbound QoS 2 ids: durable with the message (issue 7 item 5)
 
-  /** PUBREL: free an inbound QoS 2 id (and its durable record). Resolves false when it was not in use. */
+  /**
+   * The ledger write that goes in an inbound QoS 2 message's own record: its
+   * packet id, so that after a restart a resend of it gets PUBREC again
+   * instead of being stored twice. Only for a persistent session (any other
+   * ends with a restart) and a durable namespace (a memory one loses the
+   * message too, so a resend stores it once).
+   */
+  qos2Record (packetId: number, topic: TopicName): readonly MetaPut[] | undefined {
+    if (!this.persistent || this.core.deps.policies.forTopic(topic).durability === 'memory') return undefined
+    return [{ space: META_SPACE_QOS2_IN, key: qos2KeyOf(this.clientId, packetId), value: 1 }]
+  }
+
+  /**
+   * PUBREL: free an inbound QoS 2 id, then delete its durable record (before
+   * PUBCOMP: afterwards the client may reuse the id for a new message).
+   * Resolves false when the id was not in use.
+   */
   async releaseQos2 (packetId: number): Promise<boolean> {
-    return this.inboundQos2.release(packetId)
+    const known = this.inboundQos2.release(packetId)
+    await this.deleteQos2Record(packetId)
+    return known
+  }
+
+  private async deleteQos2Record (packetId: number): Promise<void> {
+    const ledger = this.core.deps.ledger
+    const key = qos2KeyOf(this.clientId, packetId)
+    if (ledger.getMeta(META_SPACE_QOS2_IN, key) !== undefined) await ledger.putMeta(META_SPACE_QOS2_IN, key, undefined)
   }
 
   isRetainedEntry (topic: string, entryId: number): boolean { return this.core.retained.isRetainedEntry(topic, entryId) }
@@ -119,8 +154,14 @@ export class Session {
         this.core.logger.warn({ err, clientId: this.clientId, filter: raw }, 'deleting a subscription of an ended session failed')
       }
     }
+    const ids = this.inboundQos2.receivedIds()
     this.outbound.ids.clear()
     this.inboundQos2.clear()
+    for (const id of ids) {
+      try { await this.deleteQos2Record(id) } catch (err) {
+        this.core.logger.warn({ err, clientId: this.clientId, packetId: id }, 'deleting an inbound QoS 2 id of an ended session failed')
+      }
+    }
   }
 
   // ---------------------------------------------------------------------------

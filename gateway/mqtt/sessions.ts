@@ -6,9 +6,9 @@
  * durable cursors of its subscriptions, so a restart loses neither.
  */
 import type { MetaValue } from '../../store/index.js'
-import { META_SPACE_SESSIONS } from './constants.js'
+import { META_SPACE_QOS2_IN, META_SPACE_SESSIONS } from './constants.js'
 import { CloseReason } from './errors.js'
-import { Session, type StoredSubscription } from './session.js'
+import { Session, parseQos2Key, type StoredSubscription } from './session.js'
 import { parseSubscriptionFilter } from './topics.js'
 import type { ConnectionHandle, FrontEndCore } from './core.js'
 
@@ -52,6 +52,17 @@ export class SessionRegistry {
       this.sessions.set(clientId, s)
       const disconnectedAt = v.disconnectedAtMs ?? now
       this.scheduleExpiry(s, Math.max(0, disconnectedAt + v.expirySec * 1000 - now))
+    }
+    // Inbound QoS 2 ids stored with their messages and not yet released: a resend gets PUBREC, not a second copy.
+    const ledger = this.core.deps.ledger
+    for (const [key] of [...ledger.metaEntries(META_SPACE_QOS2_IN)]) {
+      const k = parseQos2Key(key)
+      const s = k === undefined ? undefined : this.sessions.get(k.clientId)
+      if (k !== undefined && s !== undefined) { s.inboundQos2.restore(k.packetId); continue }
+      // The session is gone (it ended, or never was persistent): nobody can release this id.
+      ledger.putMeta(META_SPACE_QOS2_IN, key, undefined).catch((err: unknown) => {
+        this.core.logger.warn({ err, key }, 'deleting an orphaned inbound QoS 2 id failed')
+      })
     }
   }
 

@@ -146,13 +146,17 @@ for (const k of KINDS) {
     await c.publishAsync('', 'alias-only', { qos: 1, properties: { topicAlias: 1 } })
     await waitFor(() => box.length === 2, { what: 'both on its own subscription' })
     t.same(box.map((m) => [m.topic, m.payload.toString()]), [[`ta/${k}`, 'with-topic'], [`ta/${k}`, 'alias-only']])
-    await c.endAsync()
-    const d = await v5(t, gw, k, { clientId })
-    const box2 = collect(d)
-    await d.subscribeAsync(`ta/${k}`, { qos: 1 })
-    await d.publishAsync(`ta/${k}`, 'normal', { qos: 1 })
-    await waitFor(() => box2.length === 1, { what: 'normal publish after reconnect' })
-    t.equal(box2[0]?.payload.toString(), 'normal')
+    // The same client reconnects (its own reconnect): aliases are forgotten on both sides, a normal publish arrives.
+    let reconnected = false
+    c.once('connect', () => { reconnected = true })
+    c.options.reconnectPeriod = 100
+    c.stream.destroy()
+    await waitFor(() => reconnected, { what: 'reconnected' })
+    c.options.reconnectPeriod = 0
+    await c.subscribeAsync(`ta/${k}`, { qos: 1 })
+    await c.publishAsync(`ta/${k}`, 'normal', { qos: 1 })
+    await waitFor(() => box.length === 3, { what: 'normal publish after reconnect' })
+    t.equal(box[2]?.payload.toString(), 'normal')
     // An alias only known to the previous connection is a protocol error now [MQTT-3.3.2-8].
     const raw = await rawConnect(t, gw.ports.mqtt, 5, { clientId: `ta-raw-${k}` })
     raw.send({ cmd: 'publish', topic: `ta/${k}`, payload: Buffer.from('1'), qos: 1, messageId: 1, retain: false, dup: false, properties: { topicAlias: 2 } })
@@ -162,6 +166,22 @@ for (const k of KINDS) {
     raw2.send({ cmd: 'publish', topic: '', payload: Buffer.from('2'), qos: 1, messageId: 2, retain: false, dup: false, properties: { topicAlias: 2 } })
     await raw2.waitClosed()
     t.equal((await raw2.next('disconnect')).reasonCode, 0x82, 'unknown alias after reconnect: protocol error')
+  })
+
+  t.test(`mqtt stock v5 (${k}) - outbound topic alias: a message too large for the client teaches it no alias`, async (t) => {
+    const gw = await startTestGateway(t)
+    const c = await v5(t, gw, k, { properties: { topicAliasMaximum: 5, maximumPacketSize: 100 } })
+    const box = collect(c)
+    let closed = false
+    c.on('close', () => { closed = true })
+    await c.subscribeAsync(`tal/${k}`, { qos: 1 })
+    const pub = await v5(t, gw, k)
+    await pub.publishAsync(`tal/${k}`, Buffer.alloc(200, 0x61), { qos: 1 }) // over 100 bytes: never sent [MQTT-3.1.2-25]
+    await pub.publishAsync(`tal/${k}`, 'small-1', { qos: 1 })
+    await pub.publishAsync(`tal/${k}`, 'small-2', { qos: 1 })
+    await waitFor(() => box.length === 2 || closed, { what: 'the two small ones' })
+    t.same(box.map((m) => [m.topic, m.payload.toString()]), [[`tal/${k}`, 'small-1'], [`tal/${k}`, 'small-2']])
+    t.equal(closed, false)
   })
 
   t.test(`mqtt stock v5 (${k}) - overlapping subscriptions: one copy with both Subscription Identifiers`, async (t) => {
