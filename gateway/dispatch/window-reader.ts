@@ -21,7 +21,7 @@
  *
  * Delayed entries (shared / key_shared with delayed delivery on) are passed
  * over by whoever reads them for their level (the sweep, or the catch-up of
- * a behind level), counted in `delayedSkipped`, and come back from the
+ * a behind level), counted by the DelayedTracker, and come back from the
  * ledger's delayed index when due (stream.ts). In-order modes put them in
  * the window: a delayed head holds its level.
  */
@@ -31,7 +31,7 @@ import { PRIORITY_LEVELS } from '../policy/index.js'
 import {
   PRIORITY_LEVEL_WINDOW_BYTES_MAX, PRIORITY_LEVEL_WINDOW_ENTRIES_MAX, PRIORITY_SCAN_AHEAD_ENTRIES_MAX, READ_BATCH_ENTRIES_MAX
 } from './constants.js'
-import { delayedRuns, type IdRun } from './delayed-runs.js'
+import { DelayedTracker } from './delayed-tracker.js'
 import { KeyState } from './key-state.js'
 import { PriorityWindow } from './priority-window.js'
 import type { StreamHost, StreamRef } from './stream-host.js'
@@ -60,15 +60,8 @@ export class WindowReader {
   private readonly levelBytes = new Array<number>(PRIORITY_LEVELS).fill(0)
   private windowBytes = 0
   private keysObj: KeyState | undefined
-  /** Delayed index scanned up to this deliverAt (shared / key_shared). */
-  delayScanAfterMs: number
-  /** When the next delayed entry of interest is due (undefined: none known). */
-  nextDelayedAtMs: number | undefined
-  /** Delayed entries passed over and not yet back (stats). */
-  private delayedSkipped = 0
-  private delayedRunList: IdRun[] | undefined
-  private delayedRunNext = 0
-  private delayedRunsAtMs = 0
+  /** shared / key_shared: delayed entries passed over, the delayed index scan, runs to jump. */
+  readonly delayed: DelayedTracker
 
   constructor (
     private readonly host: StreamHost,
@@ -80,7 +73,7 @@ export class WindowReader {
     private readonly onQueued: () => void
   ) {
     this.readPos = cursor.markDelete() + 1
-    this.delayScanAfterMs = Date.now()
+    this.delayed = new DelayedTracker(host, stream)
   }
 
   get window (): PriorityWindow<WindowEntry> { return (this.windowObj ??= new PriorityWindow<WindowEntry>()) }
@@ -188,8 +181,7 @@ export class WindowReader {
     }
     const deliverAt = entry.props.deliverAt
     if (!this.host.inOrder && this.host.policy.delayedDeliveryEnabled && deliverAt !== undefined && deliverAt > now) {
-      this.delayedSkipped++
-      this.noteDelayed(deliverAt)
+      this.delayed.passedOver(deliverAt)
       return Considered.skipped
     }
     const bytes = entry.payload.length
@@ -236,98 +228,33 @@ export class WindowReader {
     return pos
   }
 
-  /**
-   * shared / key_shared, while no level is behind: jump over runs of pending
-   * delayed entries known from the delayed index (built once per start or
-   * reset), and stop a read short of the next run. Returns the entries the
-   * read may ask for.
-   */
+  /** shared / key_shared: jump over runs of pending delayed entries (never while a level is behind). */
   private skipDelayedRuns (maxEntries: number): number {
     if (this.host.inOrder || !this.host.policy.delayedDeliveryEnabled) return maxEntries
-    const now = Date.now()
-    const ledger = this.host.env.ledger
-    if (this.delayedRunList === undefined) {
-      this.delayedRunList = delayedRuns(ledger, this.stream.topic, this.readPos, now)
-      this.delayedRunNext = 0
-      this.delayedRunsAtMs = now
-    }
-    const runs = this.delayedRunList
-    while (this.delayedRunNext < runs.length) {
-      const [first, last] = runs[this.delayedRunNext] as IdRun
-      if (last < this.readPos) { this.delayedRunNext++; continue }
-      // A behind level must see every entry of its own: read through the run instead.
-      if (this.behindCount > 0) return maxEntries
-      if (first <= this.readPos) {
-        this.delayedSkipped += last - this.readPos + 1
-        this.readPos = last + 1
-        this.delayedRunNext++
-        // Entries of the run that fell due since it was built must come back through the scan:
-        // scan again from the build time (a rescan is harmless, handled entries are recognised).
-        this.delayScanAfterMs = Math.min(this.delayScanAfterMs, this.delayedRunsAtMs)
-        const next = ledger.nextDelayedAfter(this.stream.topic, this.delayScanAfterMs)
-        if (next !== undefined) this.noteDelayed(next)
-        continue
-      }
-      return Math.max(1, Math.min(maxEntries, first - this.readPos))
-    }
-    return maxEntries
+    const r = this.delayed.skipRuns(this.readPos, maxEntries, this.behindCount === 0)
+    this.readPos = r.readPos
+    return r.maxEntries
   }
 
   // ---- delayed entries -----------------------------------------------------------------------
 
-  /** A delayed entry waits until atMs: wake the subscription then. */
-  noteDelayed (atMs: number): void {
-    if (this.nextDelayedAtMs === undefined || atMs < this.nextDelayedAtMs) this.nextDelayedAtMs = atMs
-    this.host.delayedAt(this.stream, atMs)
-  }
+  /** in-order: a delayed head holds its level until atMs. */
+  noteDelayed (atMs: number): void { this.delayed.note(atMs) }
 
-  /** Has the reader of this entry's level already passed over it (so it is counted in delayedSkipped)? */
+  /** Has the reader of this entry's level already passed over it (so it is counted as pending)? */
   private examined (id: EntryId, level: number): boolean {
     return id < (this.behind[level] ?? this.readPos)
   }
 
   /** A passed-over delayed entry came back from the delayed index (loaded; its level is now known). */
   delayedReturned (id: EntryId, props: MessageProps): void {
-    if (this.delayedSkipped > 0 && this.examined(id, priorityLevelOf(props))) this.delayedSkipped--
+    if (this.examined(id, priorityLevelOf(props))) this.delayed.uncount()
   }
 
-  /**
-   * shared / key_shared: due entries of the delayed index since the last
-   * scan, at most maxEntries (whole milliseconds, so the scan always
-   * advances), that the sweep has passed. Entries the sweep has not reached
-   * are left to it.
-   */
+  /** shared / key_shared: due entries the reader has passed over (see DelayedTracker.dueSince). */
   dueDelayed (now: number, maxEntries: number): EntryId[] {
-    const ledger = this.host.env.ledger
-    const topic = this.stream.topic
-    let refs = ledger.delayedBetween(topic, this.delayScanAfterMs, now, maxEntries)
-    let scannedTo = now
-    if (refs.length >= maxEntries) {
-      const last = (refs[refs.length - 1] as { deliverAt: number }).deliverAt
-      if ((refs[0] as { deliverAt: number }).deliverAt === last) {
-        // Every ref shares one millisecond: take that millisecond whole so the scan always advances.
-        refs = ledger.delayedBetween(topic, last - 1, last, Number.MAX_SAFE_INTEGER)
-        scannedTo = last
-      } else {
-        // Stop before the last millisecond seen: it may continue past the batch.
-        let i = refs.length - 1
-        while (i > 0 && (refs[i] as { deliverAt: number }).deliverAt === last) i--
-        scannedTo = (refs[i] as { deliverAt: number }).deliverAt
-        refs = refs.slice(0, i + 1)
-      }
-    }
-    const out: EntryId[] = []
-    for (const ref of refs) if (ref.entryId < this.readPos && !this.inWindow(ref.entryId)) out.push(ref.entryId)
-    this.delayScanAfterMs = scannedTo
-    const next = ledger.nextDelayedAfter(topic, this.delayScanAfterMs)
-    this.nextDelayedAtMs = next
-    // Nothing pending any more: nothing passed over can be outstanding.
-    if (next === undefined) this.delayedSkipped = 0
-    return out
+    return this.delayed.dueSince(now, maxEntries, this.readPos).filter((id) => !this.inWindow(id))
   }
-
-  /** in-order: the alarm for a delayed head fired; the next pick checks the heads again. */
-  clearHold (): void { this.nextDelayedAtMs = undefined }
 
   /** A cancelled entry: never deliver it; stop counting it. */
   cancelled (id: EntryId, props: MessageProps | undefined): void {
@@ -337,11 +264,11 @@ export class WindowReader {
       if (fifo !== undefined) for (let i = 0; i < fifo.length; i++) if (fifo.at(i)?.entry.entryId === id) { this.take(level, i); break }
       return
     }
-    if (props !== undefined && this.delayedSkipped > 0 && !this.host.inOrder && this.examined(id, priorityLevelOf(props))) this.delayedSkipped--
+    if (props !== undefined && !this.host.inOrder && this.examined(id, priorityLevelOf(props))) this.delayed.uncount()
   }
 
   delayedPending (now: number): number {
-    if (!this.host.inOrder) return this.delayedSkipped
+    if (!this.host.inOrder) return this.delayed.pending
     let n = 0
     for (const fifo of this.windowObj?.levels ?? []) for (const we of fifo) if ((we.entry.props.deliverAt ?? 0) > now) n++
     return n
@@ -398,10 +325,7 @@ export class WindowReader {
     this.behind.fill(undefined)
     this.behindCount = 0
     this.readPos = this.cursor.markDelete() + 1
-    this.delayScanAfterMs = Date.now()
-    this.nextDelayedAtMs = undefined
-    this.delayedSkipped = 0
-    this.delayedRunList = undefined
+    this.delayed.reset()
   }
 }
 
