@@ -8,12 +8,15 @@
  * may fill at most PRIORITY_LEVEL_WINDOW_ENTRIES_MAX of the window; when the
  * sweep finds an entry of a level that is full, that level falls *behind*:
  * `behind[l]` remembers the first of its entries not taken, the sweep drops
- * the level's later entries and goes on looking for other levels (at most
+ * the level's later entries and looks ahead for other levels (at most
  * PRIORITY_SCAN_AHEAD_ENTRIES_MAX beyond the slowest behind level). When a
  * behind level has room again, a catch-up read from `behind[l]` up to the
  * sweep takes only that level's entries; once it reaches the sweep the level
- * is in step again. Memory stays one window; the price is that entries of a
- * level that fell behind are read twice.
+ * is in step again. Memory stays one window; the price is that entries a
+ * look-ahead passed are read twice. So that a deep backlog of one level does
+ * not pay that everywhere, a look-ahead that found no other level is
+ * followed by PRIORITY_PROBE_QUIET_ENTRIES read in log order, the sweep
+ * simply stopping where the level's share is full.
  *
  * key_shared never lets a level fall behind (per-key order must not depend
  * on a level that has not been read yet): its sweep stops where the window
@@ -29,7 +32,7 @@ import type { Cursor, EntryId, LedgerEntry, MessageProps } from '../../store/ind
 import { orderingKeyOf, PRIORITY_DEFAULT } from '../message-props.js'
 import { PRIORITY_LEVELS } from '../policy/index.js'
 import {
-  PRIORITY_LEVEL_WINDOW_BYTES_MAX, PRIORITY_LEVEL_WINDOW_ENTRIES_MAX, PRIORITY_SCAN_AHEAD_ENTRIES_MAX, READ_BATCH_ENTRIES_MAX
+  PRIORITY_LEVEL_WINDOW_BYTES_MAX, PRIORITY_LEVEL_WINDOW_ENTRIES_MAX, PRIORITY_PROBE_QUIET_ENTRIES, PRIORITY_SCAN_AHEAD_ENTRIES_MAX, READ_BATCH_ENTRIES_MAX
 } from './constants.js'
 import { DelayedTracker } from './delayed-tracker.js'
 import { KeyState } from './key-state.js'
@@ -53,6 +56,16 @@ export class WindowReader {
   /** Per level: first entry id not yet taken while the level is behind the sweep; undefined when in step. */
   private readonly behind: Array<number | undefined> = new Array<number | undefined>(PRIORITY_LEVELS).fill(undefined)
   private behindCount = 0
+  /** A look-ahead is under way (some level is behind), and whether it has found entries of another level. */
+  private probeOpen = false
+  private probeFound = false
+  private probeScanned = 0
+  /** Level of the entry the sweep took last (sizes its next read). */
+  private lastSweepLevel = PRIORITY_DEFAULT
+  /** The sweep may look ahead again (let a full level fall behind) only from this id on. */
+  private probeAllowedFrom = 0
+  /** The sweep stopped at an entry of this level, whose share of the window was full (no look-ahead now). */
+  private sweepBlockedBy: number | undefined
   // Allocated on first use and dropped on reset: an idle (topic, subscription) costs a few hundred bytes.
   private windowObj: PriorityWindow<WindowEntry> | undefined
   /** Entry id -> level, for entries in the window. */
@@ -104,12 +117,23 @@ export class WindowReader {
       const pos = this.skipAcked(Math.max(from, info.firstEntryId))
       if (pos >= this.readPos) { this.setBehind(l, undefined); continue }
       this.behind[l] = pos
-      this.launch(pos, Math.min(READ_BATCH_ENTRIES_MAX, this.readPos - pos, room.entries), room.bytes, l)
+      this.launch(pos, Math.min(READ_BATCH_ENTRIES_MAX, this.readPos - pos, room.entries, this.levelRoom(l)), room.bytes, l)
       return true
     }
-    if (this.behindCount > 0 && this.readPos - this.slowestBehind() >= PRIORITY_SCAN_AHEAD_ENTRIES_MAX) return false
-    const maxEntries = this.skipDelayedRuns(Math.min(READ_BATCH_ENTRIES_MAX, room.entries))
-    if (this.readPos >= info.nextEntryId) return false
+    // While a level is behind, the sweep runs only to look ahead, and never further than the bound.
+    if (this.behindCount > 0 && (!this.probeOpen || this.readPos - this.slowestBehind() >= PRIORITY_SCAN_AHEAD_ENTRIES_MAX)) return false
+    let maxEntries = Math.min(READ_BATCH_ENTRIES_MAX, room.entries)
+    const blocked = this.sweepBlockedBy
+    if (blocked !== undefined) {
+      if (!this.levelHasRoom(blocked)) return false // take() asks for a read once it has
+      this.sweepBlockedBy = undefined
+    }
+    // In a quiet period what follows is most likely more of the level last taken: read what it
+    // has room for, not a batch to throw away. (Otherwise a full batch: if it overflows a level,
+    // that starts a look-ahead.)
+    if (this.levelled && this.readPos < this.probeAllowedFrom) maxEntries = Math.min(maxEntries, Math.max(1, this.levelRoom(this.lastSweepLevel)))
+    maxEntries = this.skipDelayedRuns(maxEntries)
+    if (this.readPos >= info.nextEntryId) { this.closeProbe(); return false }
     this.launch(this.readPos, maxEntries, room.bytes, -1)
     return true
   }
@@ -121,6 +145,8 @@ export class WindowReader {
     this.host.env.ledger.read(this.stream.topic, from, { maxEntries, maxBytes }).then((entries) => {
       if (epoch !== this.epoch) return
       this.reading = false
+      // Nothing where the topic says entries are (trimmed meanwhile, or a damaged index): retry later, never spin.
+      if (entries.length === 0) { this.host.readFailed(this.stream, new Error(`read of ${this.stream.topic} from ${from} returned nothing`)); return }
       if (level < 0) this.admitSweep(entries)
       else this.admitCatchUp(level, entries)
       this.host.wantRead(this.stream)
@@ -139,13 +165,24 @@ export class WindowReader {
       const id = entry.entryId
       if (id < this.readPos) continue
       const level = priorityLevelOf(entry.props)
+      if (this.probeOpen && ++this.probeScanned >= PRIORITY_SCAN_AHEAD_ENTRIES_MAX) this.probeWindowDone()
       if (this.behind[level] !== undefined) { this.readPos = id + 1; continue } // its catch-up takes it
       const r = this.consider(entry, level, now)
       if (r === Considered.full) {
-        if (!this.levelled) break // key_shared: stop here, read it again once there is room
+        // key_shared, or a quiet period after a look-ahead that found no other level:
+        // stop here and read it again once the level has room.
+        if (!this.levelled || (this.behindCount === 0 && this.readPos < this.probeAllowedFrom)) {
+          this.sweepBlockedBy = level
+          break
+        }
+        this.openProbe()
         this.setBehind(level, id)
       }
-      if (r === Considered.queued) queued++
+      if (r === Considered.queued) {
+        queued++
+        this.lastSweepLevel = level
+        if (this.probeOpen) this.probeFound = true
+      }
       this.readPos = id + 1
     }
     if (queued > 0) this.onQueued()
@@ -199,6 +236,11 @@ export class WindowReader {
     return Considered.queued
   }
 
+  /** Entries level l may still take into the window. */
+  private levelRoom (l: number): number {
+    return Math.max(0, PRIORITY_LEVEL_WINDOW_ENTRIES_MAX - (this.windowObj?.levels[l]?.length ?? 0))
+  }
+
   private levelHasRoom (l: number): boolean {
     return (this.window.levels[l]?.length ?? 0) < PRIORITY_LEVEL_WINDOW_ENTRIES_MAX && (this.levelBytes[l] as number) < PRIORITY_LEVEL_WINDOW_BYTES_MAX
   }
@@ -207,6 +249,36 @@ export class WindowReader {
     const was = this.behind[l] !== undefined
     this.behind[l] = pos
     this.behindCount += (pos !== undefined ? 1 : 0) - (was ? 1 : 0)
+    if (this.behindCount === 0) this.closeProbe()
+  }
+
+  /** A level fell behind: the sweep looks ahead for other levels. */
+  private openProbe (): void {
+    if (this.probeOpen) return
+    this.probeOpen = true
+    this.probeFound = false
+    this.probeScanned = 0
+  }
+
+  /**
+   * The look-ahead has examined PRIORITY_SCAN_AHEAD_ENTRIES_MAX entries: go on
+   * if it found another level among them, else stop looking (the behind
+   * levels catch up, then the sweep reads in order for a quiet period).
+   */
+  private probeWindowDone (): void {
+    if (this.probeFound) {
+      this.probeFound = false
+      this.probeScanned = 0
+      return
+    }
+    this.closeProbe()
+  }
+
+  /** The look-ahead ended; if it found no other level, read in order for a while before looking ahead again. */
+  private closeProbe (): void {
+    if (!this.probeOpen) return
+    this.probeOpen = false
+    if (!this.probeFound) this.probeAllowedFrom = this.readPos + PRIORITY_PROBE_QUIET_ENTRIES
   }
 
   private slowestBehind (): EntryId {
@@ -286,7 +358,7 @@ export class WindowReader {
     this.levelBytes[level] = (this.levelBytes[level] as number) - bytes
     this.host.windowChanged(-1, -bytes)
     if (this.host.keyShared) this.keys.unqueued(we.key, id)
-    if (this.behind[level] !== undefined) this.host.wantRead(this.stream)
+    if (this.behind[level] !== undefined || this.sweepBlockedBy === level) this.host.wantRead(this.stream)
     return we
   }
 
@@ -324,6 +396,9 @@ export class WindowReader {
     this.keysObj = undefined
     this.behind.fill(undefined)
     this.behindCount = 0
+    this.probeOpen = false
+    this.probeAllowedFrom = 0
+    this.sweepBlockedBy = undefined
     this.readPos = this.cursor.markDelete() + 1
     this.delayed.reset()
   }
