@@ -71,6 +71,8 @@ const TABLE: Record<string, Mapping> = {
   E_STORE_CORRUPT: { http: 500, mqtt: MqttReason.unspecifiedError },
   E_STORE_IO: { http: 503, mqtt: MqttReason.serverUnavailable },
   E_STORE_BAD_ARGUMENT: { http: 400, mqtt: MqttReason.implementationSpecificError },
+  E_CURSOR_RANGES_FULL: { http: 429, mqtt: MqttReason.quotaExceeded }, // ack refused: cursor too fragmented
+  E_STORE_LOCKED: { http: 503, mqtt: MqttReason.serverUnavailable },
   // gateway/errors.ts. E_CONFIG is raised at start only; were it ever answered, it is the server's fault.
   E_CONFIG: { http: 500, mqtt: MqttReason.implementationSpecificError },
   E_LISTEN: { http: 503, mqtt: MqttReason.serverUnavailable },
@@ -80,7 +82,7 @@ const TABLE: Record<string, Mapping> = {
   E_HTTP: { http: 502, mqtt: MqttReason.unspecifiedError },
   E_UNREACHABLE: { http: 503, mqtt: MqttReason.serverUnavailable },
   E_REFUSED: { http: 400, mqtt: MqttReason.implementationSpecificError },
-  E_MQTT_CLIENT_MISSING: { http: 500, mqtt: MqttReason.implementationSpecificError }
+  E_MQTT_CLIENT_MISSING: { http: 500, mqtt: MqttReason.implementationSpecificError },
 }
 
 const FALLBACK: Mapping = { http: 500, mqtt: MqttReason.unspecifiedError }
