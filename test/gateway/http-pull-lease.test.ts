@@ -20,8 +20,8 @@ async function setup (t: { teardown: (fn: () => unknown) => void }, limits: Part
     pull,
     publish: async (p) => (await dispatcher.publish({ topic: 'public/default/lease', payload: Buffer.from(p) })).entryId,
     ack: async (ids) => {
-      pull.settled('public/default/lease', 'leased', ids.map((entryId) => ({ topic: 'public/default/lease', entryId })))
       await dispatcher.ack('public/default/lease', 'leased', ids)
+      pull.settled('public/default/lease', 'leased', ids.map((entryId) => ({ topic: 'public/default/lease', entryId })))
     }
   }
 }
