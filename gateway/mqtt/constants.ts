@@ -101,7 +101,7 @@ export const OUTBOUND_TOPIC_ALIASES_MAX = 64
 /** Length of generated client identifiers, characters (`ferry-` + random hex). */
 export const ASSIGNED_CLIENT_ID_HEX_CHARS = 16
 
-/** Ledger meta spaces used by the MQTT front end (declared once, with their owners, in store's MetaSpace). */
+/** Ledger meta spaces the MQTT front end owns (declared once in store MetaSpace). */
 export const META_SPACE_SESSIONS = MetaSpace.mqttSession
 export const META_SPACE_RETAINED = MetaSpace.retained
 /** Inbound QoS 2 packet ids stored and awaiting PUBREL, key `{clientId}/{packetId}`, written with the message itself. */
