@@ -5,6 +5,7 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import { FerryError } from '../../common/errors.js'
+import { MqttCode } from './errors.js'
 import type { MqttFrontEnd, MqttListener, PeerCertificateInfo, Transport, TransportEvents } from './types.js'
 
 /** TLS material of a listener; with `ca`, clients may present a certificate (mutual TLS, checked by gateway/auth). */
@@ -92,7 +93,7 @@ export async function listenMqttTcp (front: MqttFrontEnd, opts: TcpListenOptions
   // A failed TLS handshake never becomes a connection; nothing to do but not crash.
   server.on('tlsClientError', () => undefined)
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => { reject(new FerryError('E_LISTEN', `cannot listen for MQTT on ${opts.host}:${opts.port}: ${err.message}`, { cause: err })) })
+    server.once('error', (err) => { reject(new FerryError(MqttCode.LISTEN, `cannot listen for MQTT on ${opts.host}:${opts.port}: ${err.message}`, { cause: err })) })
     server.listen(opts.port, opts.host, () => { resolve() })
   })
   const address = server.address()
