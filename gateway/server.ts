@@ -72,7 +72,7 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     throw new FerryError(GatewayCode.CONFIG, 'plain MQTT and HTTP listeners are for dev mode only; use --mqtts / --https')
   }
   if ((config.mqttsPort !== undefined || config.httpsPort !== undefined) && config.tls === undefined) {
-    throw new FerryError(GatewayCode.CONFIG, 'TLS listeners need --cert and --key')
+    throw new FerryError(GatewayCode.CONFIG, 'TLS listeners need a certificate: --pki DIR (with --site NAME, from ferry pki site) or --cert and --key')
   }
 
   const seed: Record<string, NamespacePolicyPatch> = { ...(config.namespaces ?? {}) }
