@@ -54,8 +54,6 @@ export class QuotaTracker {
     return out
   }
 
-  private keyOf (label: string): string { return label }
-
   private reject (code: AuthCode, message: string, quota: string): never {
     this.rejected[quota] = (this.rejected[quota] ?? 0) + 1
     throw authError(code, message, { quota })
@@ -100,17 +98,17 @@ export class QuotaTracker {
     const take: Array<[Bucket, number]> = []
     for (const [label, l] of scopes) {
       if (l.publishMsgsPerSec !== undefined) {
-        const b = this.bucket(`${this.keyOf(label)}:msgs`, l.publishMsgsPerSec, nowMs)
+        const b = this.bucket(`${label}:msgs`, l.publishMsgsPerSec, nowMs)
         if (b.tokens < count) this.reject(AuthCode.QUOTA_PUBLISH_RATE, `quota publishMsgsPerSec of ${label} exceeded (${l.publishMsgsPerSec}/s)`, 'publishMsgsPerSec')
         take.push([b, count])
       }
       if (l.publishBytesPerSec !== undefined) {
-        const b = this.bucket(`${this.keyOf(label)}:bytes`, l.publishBytesPerSec, nowMs)
+        const b = this.bucket(`${label}:bytes`, l.publishBytesPerSec, nowMs)
         if (b.tokens < bytes) this.reject(AuthCode.QUOTA_PUBLISH_BYTES, `quota publishBytesPerSec of ${label} exceeded (${l.publishBytesPerSec} bytes/s)`, 'publishBytesPerSec')
         take.push([b, bytes])
       }
       if (l.maxStorageBytes !== undefined) {
-        const used = this.storageOf(label, namespace, nowMs)
+        const used = this.storageOf(label, nowMs)
         if (used + bytes > l.maxStorageBytes) this.reject(AuthCode.QUOTA_STORAGE, `quota maxStorageBytes of ${label} reached (${l.maxStorageBytes} bytes)`, 'maxStorageBytes')
       }
     }
@@ -118,7 +116,7 @@ export class QuotaTracker {
   }
 
   /** Stored bytes of a scope: recomputed from the ledger at most every STORAGE_USAGE_REFRESH_MS. */
-  private storageOf (label: string, namespace: string, nowMs: number): number {
+  private storageOf (label: string, nowMs: number): number {
     if (nowMs - this.storageAtMs >= STORAGE_USAGE_REFRESH_MS) {
       const next = new Map<string, number>()
       for (const topic of this.ledger.topics()) {
@@ -134,7 +132,6 @@ export class QuotaTracker {
       this.storage = next
       this.storageAtMs = nowMs
     }
-    void namespace
     return this.storage.get(label) ?? 0
   }
 
