@@ -281,7 +281,10 @@ export class FileLedger extends LedgerBase {
   }
 
   private async reopenLoop (cutLsn: number): Promise<void> {
-    for (let attempt = 1; attempt <= C.FENCE_REOPEN_ATTEMPTS_MAX; attempt++) {
+    let attempt = 0
+    let diskFullWaits = 0
+    while (attempt < C.FENCE_REOPEN_ATTEMPTS_MAX) {
+      attempt++
       if (this.isClosed) return
       try {
         // A checkpoint or retention pass in flight finishes (or fails) before the state is rebuilt.
@@ -297,11 +300,19 @@ export class FileLedger extends LedgerBase {
         this.opts.onEvent('unfenced', { attempt })
         return
       } catch (err) {
-        this.opts.onEvent('reopen-failed', { attempt, err: String(err), details: (err as { details?: unknown }).details })
+        // A full disk is not a failing one: wait for space (bounded) without using up the attempts.
+        const full = asStoreError(err, 'reopen').code === StoreCode.DISK_FULL
+        this.opts.onEvent('reopen-failed', { attempt, diskFull: full, err: String(err), details: (err as { details?: unknown }).details })
+        if (full && diskFullWaits < C.DISK_FULL_REOPEN_WAITS_MAX) {
+          diskFullWaits++
+          attempt--
+          await new Promise((resolve) => setTimeout(resolve, C.DISK_FULL_REOPEN_BACKOFF_MS))
+          continue
+        }
         await new Promise((resolve) => setTimeout(resolve, C.FENCE_REOPEN_BACKOFF_MS))
       }
     }
-    this.opts.onEvent('fenced-permanently', { attempts: C.FENCE_REOPEN_ATTEMPTS_MAX })
+    this.opts.onEvent('fenced-permanently', { attempts: attempt, diskFullWaits })
   }
 
   /** Resolves when a reopen in progress has finished (tests, and callers that want to retry). */
