@@ -85,7 +85,7 @@ import { checkpointName, encodeSnapshot, encodeTopicRow, writeCheckpointFile, ty
 import { RecordKind, decodeRecord, encodeRecord, estimateMessageBytes, type LogRecord } from './records.js'
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
 import { SEGMENT_HEADER_BYTES, lsnOf, offsetOfLsn, segmentName, segmentOfLsn } from './segment.js'
-import { StoreCode, asStoreError, storeError } from './errors.js'
+import { StoreCode, asStoreError, errnoCode, storeError } from './errors.js'
 import { realDisk } from './disk/real-disk.js'
 import { acquireDirLock, type DirLock } from './dir-lock.js'
 import { DamageTracker } from './quarantine.js'
@@ -592,7 +592,14 @@ export class FileLedger extends LedgerBase {
       this.readFiles.delete(id)
       if (fp !== undefined) await fp.then(async (f) => { await f.close() }, () => {})
       this.segments = this.segments.filter((x) => x !== id)
-      await this.disk.unlink(`${this.dir}/${segmentName(id)}`)
+      try {
+        await this.disk.unlink(`${this.dir}/${segmentName(id)}`)
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') {
+          this.segments.unshift(id) // still there: the next pass tries again
+          throw err
+        }
+      }
       // Copies of its quarantined damage go with it (recovery ignores copies of missing segments).
       for (const d of this.damage.list.filter((x) => x.segmentId === id)) await this.disk.unlink(`${this.dir}/${d.file}`).catch(() => {})
       this.damage.dropSegment(id)
