@@ -298,6 +298,13 @@ export class Subscription {
     await s.ackCumulative(upTo)
   }
 
+  /** Admin (clear backlog, skip, reset forward): acknowledge everything <= upTo on one topic, whatever the mode. */
+  async ackUpTo (topic: TopicName, upTo: EntryId): Promise<void> {
+    checkIds([upTo])
+    const s = await this.streamFor(topic)
+    await s.ackCumulative(upTo)
+  }
+
   nack (topic: TopicName, ids: readonly EntryId[], reason?: string): void {
     checkIds(ids)
     const s = this.streams.get(topic)

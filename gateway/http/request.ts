@@ -19,7 +19,12 @@ export interface RequestHead {
 
 export interface ApiReply {
   status: number
+  /** JSON-encoded, unless contentType is set and body is a string or Buffer (sent as is). */
   body: unknown
+  /** Hook for non-JSON replies (gateway/ops: metrics text, console files). */
+  contentType?: string
+  /** Extra response headers (cache-control and the like). */
+  headers?: ReadonlyArray<readonly [string, string]>
 }
 
 /** What the transport must do for a matched request: read at most bodyBytesMax, then run. */
