@@ -13,6 +13,8 @@ export type { HttpDeps } from './context.js'
 export type { ApiReply, RequestHead, RequestPlan } from './request.js'
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './constants.js'
 export { HttpCode } from './errors.js'
+export { parseJsonBody } from './json-body.js'
+export { headerOf } from './request.js'
 export { BATCH_JSON, BATCH_CBOR } from './publish-input.js'
 export type { PulledMessage } from './encode.js'
 
