@@ -76,10 +76,18 @@ export class OpsMetrics {
     add('ferry_info', 'Site and version of this gateway (always 1).', 'gauge', () => [{ labels: { site: src.siteId, version: src.version }, value: 1 }])
     add('ferry_ready', '1 when the gateway is ready (ledger open, listeners up, not draining).', 'gauge', () => [{ value: src.ready() ? 1 : 0 }])
 
+    // Every known namespace has its series from the start (0), so alerts and rate() see them before the first message.
+    const perNamespace = (values: (ns: string) => number, extra: Iterable<string> = []): Sample[] => {
+      const names = new Set([...src.policies.namespaces(), ...extra])
+      return [...names].sort().map((ns) => ({ labels: nsLabels(ns), value: values(ns) }))
+    }
     add('ferry_messages_published_total', 'Messages accepted (durable per namespace policy), by namespace.', 'counter', () =>
-      [...this.publishedByNamespace].map(([ns, v]) => ({ labels: nsLabels(ns), value: v })))
+      perNamespace((ns) => this.publishedByNamespace.get(ns) ?? 0, this.publishedByNamespace.keys()))
     const subCounter = (key: keyof SubCounts, name: string, help: string): void => {
-      add(name, help, 'counter', () => { this.foldSubscriptions(src.dispatcherStats()); return [...this.subTotals].map(([ns, c]) => ({ labels: nsLabels(ns), value: c[key] })) })
+      add(name, help, 'counter', () => {
+        this.foldSubscriptions(src.dispatcherStats())
+        return perNamespace((ns) => this.subTotals.get(ns)?.[key] ?? 0, this.subTotals.keys())
+      })
     }
     subCounter('delivered', 'ferry_messages_delivered_total', 'Deliveries to consumers (redeliveries included), by namespace.')
     subCounter('acked', 'ferry_messages_acked_total', 'Messages acknowledged by consumers, by namespace.')
@@ -102,17 +110,22 @@ export class OpsMetrics {
     add('ferry_delayed_pending', 'Delayed messages waiting for their time, by namespace.', 'gauge', () => this.bySubscriptionField(src, 'delayedPending'))
     add('ferry_storage_bytes', 'Bytes stored in the ledger, by namespace.', 'gauge', async () => {
       const scan = await src.scanner.scan()
-      return [...scan.byNamespace].map(([ns, t]) => ({ labels: nsLabels(ns), value: t.storedBytes }))
+      return perNamespace((ns) => scan.byNamespace.get(ns)?.storedBytes ?? 0, scan.byNamespace.keys())
     })
     add('ferry_topics', 'Topics with stored entries, by namespace.', 'gauge', async () => {
       const scan = await src.scanner.scan()
-      return [...scan.byNamespace].map(([ns, t]) => ({ labels: nsLabels(ns), value: t.topics }))
+      return perNamespace((ns) => scan.byNamespace.get(ns)?.topics ?? 0, scan.byNamespace.keys())
     })
 
-    add('ferry_mqtt_closes_total', 'MQTT connection closes by reason.', 'counter', () =>
-      Object.entries(src.mqttStats()?.closes ?? {}).map(([reason, v]) => ({ labels: { reason }, value: v })))
-    add('ferry_http_responses_total', 'HTTP responses by status and error code (code empty on success).', 'counter', () =>
-      (src.httpStats()?.responses ?? []).map((r) => ({ labels: { status: r.status, code: r.code }, value: r.count })))
+    add('ferry_http_responses_total', 'HTTP responses by status and error code (code empty on success).', 'counter', () => {
+      const r = src.httpStats()?.responses ?? []
+      // Before the first answer there is still one series (a scrape is itself answered after it is built).
+      return r.length === 0 ? [{ labels: { status: 200, code: '' }, value: 0 }] : r.map((x) => ({ labels: { status: x.status, code: x.code }, value: x.count }))
+    })
+    add('ferry_mqtt_closes_total', 'MQTT connection closes by reason.', 'counter', () => {
+      const closes = Object.entries(src.mqttStats()?.closes ?? {})
+      return closes.length === 0 ? [{ labels: { reason: 'client_disconnect' }, value: 0 }] : closes.map(([reason, v]) => ({ labels: { reason }, value: v }))
+    })
     add('ferry_auth_failures_total', 'Refused credentials, by protocol.', 'counter', () => {
       let http = 0
       for (const r of src.httpStats()?.responses ?? []) if (r.code === 'E_UNAUTHORIZED' || r.code === 'E_FORBIDDEN') http += r.count
