@@ -76,7 +76,7 @@ export const namespaceRoutes: OpsRoute[] = [
       ctx.policies.get(ns) // 404 when unknown
       const force = req.query.get('force') === 'true'
       const subs = ctx.dispatcher.stats().subscriptions.filter((s) => s.namespace === ns).length
-      const stored = (await ctx.scanner.scan()).byNamespace.get(ns)?.storedMessages ?? 0
+      const stored = (await ctx.scanner.scan(true)).byNamespace.get(ns)?.storedMessages ?? 0
       if (!force && (subs > 0 || stored > 0)) {
         throw new FerryError(OpsCode.NAMESPACE_NOT_EMPTY, `namespace ${ns} still has ${subs} subscriptions and ${stored} stored messages; delete them first or pass ?force=true (stored messages then fall under the default policy until retention removes them)`)
       }

@@ -24,8 +24,9 @@ export class TopicScanner {
 
   constructor (private readonly ledger: Ledger) {}
 
-  async scan (): Promise<TopicScan> {
-    if (this.last !== undefined && Date.now() - this.last.at < SCAN_REUSE_MS) return this.last
+  /** `fresh`: do not reuse a recent scan (decisions, not displays). */
+  async scan (fresh = false): Promise<TopicScan> {
+    if (!fresh && this.last !== undefined && Date.now() - this.last.at < SCAN_REUSE_MS) return this.last
     this.running ??= this.run().finally(() => { this.running = undefined })
     return await this.running
   }
