@@ -62,7 +62,7 @@ const SUMMARIES: Readonly<Record<string, string>> = {
   peekTopicMessages: 'Stored messages of a topic from ?from= (id), at most ?max=.',
   getSubscription: 'One subscription on a topic (?filter= for a wildcard subscription).',
   createSubscription: 'Create a durable subscription: {"mode"?, "position"?: "latest" | "earliest"}.',
-  deleteSubscription: 'Delete a subscription.',
+  adminDeleteSubscription: 'Delete a subscription (?filter= for a wildcard one).',
   peekSubscription: 'The next unacknowledged messages of a subscription (not delivered, not acknowledged).',
   skipMessages: 'Skip (acknowledge) the next {"count"} unacknowledged messages.',
   clearBacklog: 'Acknowledge every message of the subscription on this topic.',

@@ -141,7 +141,7 @@ export const topicRoutes: OpsRoute[] = [
   {
     method: 'DELETE',
     path: SUB,
-    operationId: 'deleteSubscription',
+    operationId: 'adminDeleteSubscription',
     admin: true,
     handle: async (ctx, req) => {
       const r = subRef(ctx, req)
