@@ -10,6 +10,7 @@ import { runGateway, type GatewayOptions } from './gateway-command.js'
 import { runPub, runSub, type PubOptions, type SubOptions } from './client-commands.js'
 import { registerAdminCommand } from './admin-command.js'
 import { FERRY_VERSION } from '../gateway/ops/index.js'
+import { registerBench } from './bench-command.js'
 
 const DEFAULT_URL = 'http://127.0.0.1:8080'
 const DEFAULT_NAMESPACE = 'public/default'
@@ -74,5 +75,6 @@ program.command('sub')
   })
 
 registerAdminCommand(program)
+registerBench(program)
 
 program.parseAsync(process.argv).catch(fail)

@@ -23,7 +23,7 @@ export interface ApiReply {
   body: unknown
   /** Hook for non-JSON replies (gateway/ops: metrics text, console files). */
   contentType?: string
-  /** Extra response headers (cache-control and the like). */
+  /** Extra response headers (lowercase names), e.g. `allow` on a 405. */
   headers?: ReadonlyArray<readonly [string, string]>
 }
 

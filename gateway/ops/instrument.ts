@@ -69,7 +69,7 @@ export function instrumentDispatcher (inner: Dispatcher, metrics: OpsMetrics, in
     publish,
     subscribe,
     unsubscribe: async (ns, filter, sub) => { await inner.unsubscribe(ns, filter, sub) },
-    ack: async (topic, sub, ids) => { await inner.ack(topic, sub, ids) },
+    ack: async (topic, sub, ids) => await inner.ack(topic, sub, ids),
     ackUpTo: async (topic, sub, upTo) => { await inner.ackUpTo(topic, sub, upTo) },
     nack: async (topic, sub, ids, reason) => { await inner.nack(topic, sub, ids, reason) },
     cancelScheduled: async (topic, id) => await inner.cancelScheduled(topic, id),

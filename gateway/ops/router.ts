@@ -38,7 +38,7 @@ export class OpsRouter {
   /** The route and its parameters for a method and raw path, undefined when no route has the path. Throws 405 when only the method is wrong. */
   match (method: string, path: string): { route: OpsRoute, params: Record<string, string> } | undefined {
     const raw = path.split('/').slice(1)
-    let pathExists = false
+    const allow: string[] = []
     for (const c of this.compiled) {
       if (c.segs.length !== raw.length) continue
       const params: Record<string, string> = {}
@@ -52,9 +52,10 @@ export class OpsRouter {
       }
       if (!hit) continue
       if (c.route.method === method) return { route: c.route, params }
-      pathExists = true
+      if (!allow.includes(c.route.method)) allow.push(c.route.method)
     }
-    if (pathExists) throw new FerryError(HttpCode.METHOD_NOT_ALLOWED, `${method} is not allowed on ${path}`)
+    // RFC 9110 15.5.6: the transport writes `Allow` from details.allow.
+    if (allow.length > 0) throw new FerryError(HttpCode.METHOD_NOT_ALLOWED, `${method} is not allowed on ${path} (allowed: ${allow.join(', ')})`, { details: { allow } })
     return undefined
   }
 
