@@ -255,7 +255,7 @@ export class Subscription implements StreamHost, LoopHost {
   async ackUpTo (topic: TopicName, upTo: EntryId): Promise<void> {
     checkIds([upTo])
     const s = await this.streamFor(topic)
-    await s.ackCumulative(upTo)
+    await s.skipTo(upTo)
   }
 
   nack (topic: TopicName, ids: readonly EntryId[], reason?: string): void {

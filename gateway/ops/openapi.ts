@@ -33,7 +33,8 @@ export const HTTP_API_OPERATIONS: readonly Op[] = [
   { method: 'GET', path: `${TOPIC_PATH}/subscriptions/{subscription}/messages`, operationId: 'pull', summary: 'Long-poll pull from a durable subscription.', admin: false, query: [['max', 'most messages'], ['waitMs', 'longest wait'], ['mode', 'exclusive | failover | shared | key_shared'], ['position', 'earliest | latest (new subscription)'], ['consumer', 'consumer name']] },
   { method: 'POST', path: `${TOPIC_PATH}/subscriptions/{subscription}/ack`, operationId: 'ack', summary: 'Acknowledge messages: {"messageIds": [...]}', admin: false, body: 'json' },
   { method: 'POST', path: `${TOPIC_PATH}/subscriptions/{subscription}/nack`, operationId: 'nack', summary: 'Negative-acknowledge messages (redelivered after backoff): {"messageIds": [...], "reason"?}', admin: false, body: 'json' },
-  { method: 'DELETE', path: `${TOPIC_PATH}/subscriptions/{subscription}`, operationId: 'deleteSubscription', summary: 'Delete a subscription and its cursors.', admin: false }
+  { method: 'DELETE', path: `${TOPIC_PATH}/subscriptions/{subscription}`, operationId: 'deleteSubscription', summary: 'Delete a subscription and its cursors.', admin: false },
+  { method: 'GET', path: '/v1/admin/stats', operationId: 'stats', summary: 'Raw counters of the ledger, dispatcher, HTTP front end and process faults.', admin: true }
 ]
 
 /** WebSocket endpoints (upgrade requests). */
@@ -49,7 +50,6 @@ const SUMMARIES: Readonly<Record<string, string>> = {
   openapi: 'This document.',
   console: 'The web console.',
   consoleFile: 'A file of the web console.',
-  stats: 'Raw counters of the ledger, dispatcher and front ends.',
   overview: 'Site overview: counts, totals, rates, latency, probe.',
   listTenants: 'Tenants with their namespaces, topics and stored bytes.',
   listNamespaces: 'Namespace names.',

@@ -1,5 +1,6 @@
 /** Site-level routes: health, readiness, metrics, stats, overview, tenants. */
 import { FerryError } from '../../common/errors.js'
+import { StoreCode } from '../../store/index.js'
 import type { OpsContext } from './context.js'
 import { OpsCode } from './errors.js'
 import { ok, type OpsRoute } from './route-table.js'
@@ -61,7 +62,7 @@ export const siteRoutes: OpsRoute[] = [
     admin: false,
     handle: (ctx) => {
       // Alive while this answers; a fenced store is worth a 503 here too (it will not heal by itself).
-      if (ctx.ledger.stats().fenced) throw new FerryError('E_FENCED', 'the store is fenced: appends are refused until it recovers')
+      if (ctx.ledger.stats().fenced) throw new FerryError(StoreCode.FENCED, 'the store is fenced: appends are refused until it recovers')
       return ok({ status: 'ok', siteId: ctx.siteId })
     }
   },
@@ -82,28 +83,6 @@ export const siteRoutes: OpsRoute[] = [
     operationId: 'metrics',
     admin: false,
     handle: async (ctx) => ({ status: 200, body: await ctx.metrics.text(), contentType: ctx.metrics.contentType })
-  },
-  {
-    method: 'GET',
-    path: '/v1/admin/stats',
-    operationId: 'stats',
-    admin: true,
-    handle: (ctx) => {
-      const http = ctx.httpStats()
-      const responsesByStatus: Record<string, number> = {}
-      const rejectionsByCode: Record<string, number> = {}
-      for (const r of http?.responses ?? []) {
-        responsesByStatus[String(r.status)] = (responsesByStatus[String(r.status)] ?? 0) + r.count
-        if (r.code !== '') rejectionsByCode[r.code] = (rejectionsByCode[r.code] ?? 0) + r.count
-      }
-      return ok({
-        siteId: ctx.siteId,
-        ledger: ctx.ledger.stats(),
-        dispatcher: ctx.dispatcher.stats(),
-        mqtt: ctx.mqtt()?.stats(),
-        http: { pullConsumers: http?.pullConsumers ?? 0, pullBufferedMessages: http?.pullBufferedMessages ?? 0, inFlightRequests: http?.inFlightRequests ?? 0, responsesByStatus, rejectionsByCode }
-      })
-    }
   },
   {
     method: 'GET',

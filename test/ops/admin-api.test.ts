@@ -71,6 +71,12 @@ t.test('ops admin - topics with stats; subscriptions: create, peek, skip, reset,
   const byTime = await httpRequest(u, 'POST', `${sub}/reset`, json({ time: new Date(t0 - 60_000).toISOString() }))
   t.equal(byTime.status, 409, 'a time before the acknowledged point is backwards too')
   t.equal((await httpRequest(u, 'GET', `${sub}/peek`)).json.messages[0].payload, 'm5')
+  // A consumer now gets m5 first: skipped and reset-over messages are never delivered.
+  const firstDelivered = await waitFor(async () => {
+    const r = await httpRequest(u, 'GET', `${topicPath('public/default/orders/eu')}/subscriptions/audit/messages?max=1&waitMs=1000`)
+    return r.json.messages[0]?.payload as string | undefined
+  }, { timeoutMs: 30_000, what: 'a delivery after the reset' })
+  t.equal(firstDelivered, 'm5')
   const clear = await httpRequest(u, 'POST', `${sub}/clear`)
   t.same(clear.json, { cleared: 5, backlog: 0 })
 
