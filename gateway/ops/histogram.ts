@@ -31,17 +31,13 @@ export class LightHistogram {
   /** Observations so far (tests, console). */
   get observations (): number { return this.count }
 
-  /** Quantile estimate from the buckets (upper bound of the bucket holding it), for the console. */
+  /** Quantile estimate since start (upper bound of the bucket holding it). */
   quantile (q: number): number | undefined {
-    if (this.count === 0) return undefined
-    const target = q * this.count
-    let seen = 0
-    for (let i = 0; i < this.counts.length; i++) {
-      seen += this.counts[i] as number
-      if (seen >= target) return i < this.boundsSeconds.length ? this.boundsSeconds[i] : Number.POSITIVE_INFINITY
-    }
-    return undefined
+    return quantileOf(this.boundsSeconds, this.counts, q)
   }
+
+  /** A copy of the bucket counts (for windowed quantiles). */
+  countsCopy (): Float64Array { return Float64Array.from(this.counts) }
 
   /** Prometheus samples: cumulative `_bucket{le}`, `_sum`, `_count`. */
   samples (name: string): Sample[] {
@@ -56,5 +52,51 @@ export class LightHistogram {
     out.push({ metricName: `${name}_sum`, value: this.sum })
     out.push({ metricName: `${name}_count`, value: this.count })
     return out
+  }
+}
+
+/** Quantile from non-cumulative bucket counts: the upper bound of the bucket holding it; undefined when empty. */
+export function quantileOf (bounds: readonly number[], counts: Float64Array, q: number): number | undefined {
+  let total = 0
+  for (const c of counts) total += c
+  if (total === 0) return undefined
+  const target = q * total
+  let seen = 0
+  for (let i = 0; i < counts.length; i++) {
+    seen += counts[i] as number
+    if (seen >= target) return i < bounds.length ? bounds[i] : Number.POSITIVE_INFINITY
+  }
+  return undefined
+}
+
+/** Snapshots kept per windowed quantile: one per second over the window. */
+const RECENT_SNAPSHOTS_MAX = 64
+/** Snapshots closer than this are not taken, ms. */
+const RECENT_SNAPSHOT_MIN_MS = 1000
+
+/**
+ * Quantiles over the last `windowMs` (what the console's live charts show):
+ * the histogram's counts now minus its counts one window ago, from a small
+ * ring of snapshots taken when asked (at most one a second).
+ */
+export class RecentQuantiles {
+  private readonly ring: Array<{ atMs: number, counts: Float64Array }> = []
+
+  constructor (private readonly h: LightHistogram, private readonly windowMs = 10_000, startMs = Date.now()) {
+    // Everything observed before the first question counts as recent.
+    this.ring.push({ atMs: startMs, counts: new Float64Array(h.boundsSeconds.length + 1) })
+  }
+
+  quantile (q: number, nowMs = Date.now()): number | undefined {
+    const last = this.ring[this.ring.length - 1]
+    if (last === undefined || nowMs - last.atMs >= RECENT_SNAPSHOT_MIN_MS) {
+      this.ring.push({ atMs: nowMs, counts: this.h.countsCopy() })
+      if (this.ring.length > RECENT_SNAPSHOTS_MAX) this.ring.shift()
+    }
+    while (this.ring.length > 2 && nowMs - (this.ring[1] as { atMs: number }).atMs >= this.windowMs) this.ring.shift()
+    const base = (this.ring[0] as { counts: Float64Array }).counts
+    const now = this.h.countsCopy()
+    for (let i = 0; i < now.length; i++) now[i] = (now[i] as number) - (base[i] as number)
+    return quantileOf(this.h.boundsSeconds, now, q)
   }
 }

@@ -21,7 +21,7 @@ import type { MqttStats } from '../mqtt/index.js'
 import { namespaceOfTopic, type PolicyRegistry } from '../policy/index.js'
 import { CollectedMetric, nsLabels, type Sample } from './collected.js'
 import { TOPIC_SERIES_MAX } from './constants.js'
-import { LightHistogram } from './histogram.js'
+import { LightHistogram, RecentQuantiles } from './histogram.js'
 import type { TopicScanner } from './topic-scan.js'
 
 /** Publish (receipt to durable ack) and fsync buckets, seconds: group commit sits at 0.5-5 ms on SSDs, seconds on a sick disk. */
@@ -54,6 +54,12 @@ export class OpsMetrics {
   readonly fsyncSeconds = new LightHistogram(LATENCY_BUCKETS_SECONDS)
   readonly latenessSeconds = new LightHistogram(LATENESS_BUCKETS_SECONDS)
   readonly probeSeconds = new LightHistogram(LATENCY_BUCKETS_SECONDS)
+  /** Quantiles over the last 10 s for the console and overview. */
+  readonly recent = {
+    publish: new RecentQuantiles(this.publishSeconds),
+    fsync: new RecentQuantiles(this.fsyncSeconds),
+    probe: new RecentQuantiles(this.probeSeconds)
+  }
   /** Publishes acknowledged, by namespace (bumped by the instrumented dispatcher). */
   readonly publishedByNamespace = new Map<string, number>()
   readonly connections: Record<ConnectionProtocol, number> = { mqtt: 0, mqtts: 0, ws: 0, wss: 0 }

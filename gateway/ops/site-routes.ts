@@ -44,11 +44,12 @@ export async function overviewOf (ctx: OpsContext): Promise<Record<string, unkno
       publishedPerSec: ctx.rates.rate('$site/published', published) ?? 0,
       deliveredPerSec: ctx.rates.rate('$site/delivered', delivered) ?? 0
     },
+    // Over the last 10 s (bucket upper bounds), so the live charts show now, not since start.
     latencyMs: {
-      publishP50: ms(ctx.metrics.publishSeconds.quantile(0.5)),
-      publishP99: ms(ctx.metrics.publishSeconds.quantile(0.99)),
-      fsyncP99: ms(ctx.metrics.fsyncSeconds.quantile(0.99)),
-      probeP99: ms(ctx.metrics.probeSeconds.quantile(0.99))
+      publishP50: ms(ctx.metrics.recent.publish.quantile(0.5)),
+      publishP99: ms(ctx.metrics.recent.publish.quantile(0.99)),
+      fsyncP99: ms(ctx.metrics.recent.fsync.quantile(0.99)),
+      probeP99: ms(ctx.metrics.recent.probe.quantile(0.99))
     },
     probe: { failures: ctx.metrics.probeFailures, lastSuccessAt: ctx.metrics.probeLastSuccessMs === 0 ? null : ctx.metrics.probeLastSuccessMs }
   }
