@@ -157,16 +157,17 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     if (config.httpsPort !== undefined && config.tls !== undefined) {
       ports.https = await listenUws(uws.SSLApp({ cert_file_name: config.tls.certFile, key_file_name: config.tls.keyFile }), config.httpsPort, true)
     }
-    if (config.prober !== undefined && config.prober !== false) {
-      const p = config.prober === true ? undefined : config.prober
-      await ops.startProber(p?.intervalMs, p?.timeoutMs)
-    }
   } catch (err) {
     await closeAll()
     throw err
   }
   ops.ready()
   logger.info({ host: config.host, ports }, 'listeners up: ready')
+  if (config.prober !== undefined && config.prober !== false) {
+    // In the background: the site is ready without it; a failure is reported, not fatal.
+    const p = config.prober === true ? undefined : config.prober
+    ops.startProber(p?.intervalMs, p?.timeoutMs).catch((err: unknown) => { logger.warn({ err }, 'health detector did not start') })
+  }
 
   let closed = false
   /**

@@ -48,6 +48,7 @@ export class Prober {
       permits: 1000,
       sink: { deliver: (d) => { this.received(d) } }
     })
+    if (this.stopped) { await this.consumer.close().catch(() => undefined); this.consumer = undefined; return }
     this.timer = setInterval(() => { this.tick() }, this.intervalMs)
     this.timer.unref()
     this.tick()
