@@ -1,5 +1,9 @@
+import { createRequire } from 'node:module'
 import { pino, type Logger } from 'pino'
-import pretty from 'pino-pretty'
+import type { PrettyStream } from 'pino-pretty'
+
+/** pino-pretty is loaded only for a terminal: machines (systemd, Docker, pipes) never pay for it. */
+const requireOptional = createRequire(import.meta.url)
 
 export type { Logger }
 
@@ -18,7 +22,10 @@ export interface LoggerOptions {
 export function createLogger (opts: LoggerOptions = {}): Logger {
   const options = { name: opts.name ?? 'ferry', level: opts.level ?? process.env.FERRY_LOG_LEVEL ?? 'info' }
   const human = opts.pretty ?? process.stderr.isTTY === true
-  if (human) return pino(options, pretty({ destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name', sync: true }))
+  if (human) {
+    const pretty = requireOptional('pino-pretty') as (opts: Record<string, unknown>) => PrettyStream
+    return pino(options, pretty({ destination: 2, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name', sync: true }))
+  }
   return pino(options, pino.destination(2))
 }
 
