@@ -2,7 +2,8 @@
  * Read-only views of the front end and the kick operation, for the admin API
  * (gateway/ops). Nothing here is on a packet path.
  */
-import { Connection, ConnState } from './connection.js'
+import { Connection } from './connection.js'
+import { ConnState } from './conn-state.js'
 import type { FrontEndCore } from './core.js'
 import { CloseReason } from './errors.js'
 import type { MqttClientInfo, MqttSessionInfo } from './types.js'
