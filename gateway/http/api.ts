@@ -29,6 +29,9 @@ export class HttpCore implements HttpContext {
 
   /** Route and check a request before its body is read. Throws FerryError. */
   plan (head: RequestHead): RequestPlan {
+    // Hook: routes of gateway/ops first (they check their own credentials).
+    const extra = this.deps.extraRoutes?.(head)
+    if (extra !== undefined) return extra
     const route = matchRoute(head.method, head.path)
     if (route.kind !== 'healthz') this.authenticate(head)
     return this.planRoute(head, route)
