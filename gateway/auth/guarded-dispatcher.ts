@@ -110,6 +110,7 @@ export class GuardedDispatcher implements Dispatcher {
   // Passed through unchanged (typed from the interface, so they follow it as it grows).
   readonly unsubscribe: Dispatcher['unsubscribe'] = async (...a) => await this.inner.unsubscribe(...a)
   readonly ack: Dispatcher['ack'] = async (...a) => await this.inner.ack(...a)
+  readonly ackUpTo: Dispatcher['ackUpTo'] = async (...a) => await this.inner.ackUpTo(...a)
   readonly nack: Dispatcher['nack'] = async (...a) => await this.inner.nack(...a)
   readonly cancelScheduled: Dispatcher['cancelScheduled'] = async (...a) => await this.inner.cancelScheduled(...a)
   stats (): DispatcherStats { return this.inner.stats() }

@@ -7,6 +7,7 @@ import type { HttpLimits } from './constants.js'
 import type { PullConsumers } from './pull.js'
 import type { HttpCounters } from './counters.js'
 import type { HttpGuard } from '../auth/index.js'
+import type { RequestHead, RequestPlan } from './request.js'
 
 export interface HttpDeps {
   dispatcher: Dispatcher
@@ -20,6 +21,13 @@ export interface HttpDeps {
   limits?: Partial<HttpLimits>
   /** Security hook (gateway/auth): CORS, bearer tokens, per-route authorization. Without it: dev anonymous / refuse all. */
   guard?: HttpGuard
+  /**
+   * Registration hook for routes served by other folders (gateway/ops: /metrics,
+   * /healthz, /readyz, /v1/admin/..., /v1/openapi.json, /console). Consulted
+   * before this API's own routes; such routes authorise themselves. Returns
+   * undefined for paths it does not serve.
+   */
+  extraRoutes?: (head: RequestHead) => RequestPlan | undefined
 }
 
 export interface HttpContext {

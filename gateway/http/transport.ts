@@ -46,6 +46,9 @@ interface Exchange {
   /** Made only when a route asks for an abort signal. */
   controller: AbortController | undefined
   readonly counters: HttpCounters
+  /** For the per-request debug line (ops): request id, method, path. */
+  readonly id: number
+  head: RequestHead | undefined
 }
 
 function abortSignalOf (ex: Exchange): AbortSignal {
@@ -85,18 +88,24 @@ function declaredBodyBytes (head: RequestHead): number | undefined {
   return chunked ? Number.POSITIVE_INFINITY : undefined
 }
 
-function write (ex: Exchange, reply: ApiReply, closeConnection: boolean): void {
+function write (ex: Exchange, reply: ApiReply, closeConnection: boolean, logger: Logger, code?: string): void {
   if (ex.done) return
   ex.done = true
-  ex.counters.responded(reply.status)
+  ex.counters.responded(reply.status, code)
   const status = `${reply.status} ${STATUS_TEXT[reply.status] ?? 'Status'}`
+  // ops hook: non-JSON replies (metrics text, console files) and extra headers.
+  const raw = reply.contentType !== undefined && (typeof reply.body === 'string' || Buffer.isBuffer(reply.body))
+  const body = raw ? reply.body as string | Buffer : JSON.stringify(reply.body)
   ex.res.cork(() => {
     ex.res.writeStatus(status)
-    for (const [name, value] of ex.headers) ex.res.writeHeader(name, value)
-    for (const [name, value] of reply.headers ?? []) ex.res.writeHeader(name, value)
+    for (const [n, v] of ex.headers) ex.res.writeHeader(n, v) // CORS (gateway/auth)
+    for (const [n, v] of reply.headers ?? []) ex.res.writeHeader(n, v)
     if (reply.status === 204) { ex.res.endWithoutBody(undefined, closeConnection); return } // CORS preflight
-    ex.res.writeHeader('content-type', 'application/json').end(JSON.stringify(reply.body), closeConnection)
+    ex.res.writeHeader('content-type', reply.contentType ?? 'application/json').end(body, closeConnection)
   })
+  if (logger.isLevelEnabled('debug')) {
+    logger.debug({ reqId: ex.id, method: ex.head?.method, path: ex.head?.path, remote: ex.head?.remoteAddress, status: reply.status, code }, 'http request')
+  }
 }
 
 /** Headers an error reply carries besides its JSON body: `Allow` on a 405 (RFC 9110 15.5.6). */
@@ -109,10 +118,11 @@ function errorHeaders (err: unknown): ReadonlyArray<readonly [string, string]> |
 export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: Logger): void {
   function fail (ex: Exchange, err: unknown, closeConnection = false): void {
     if (!isFerryError(err)) logger.error({ err }, 'http request failed')
-    if (!ex.done) core.counters.rejected(isFerryError(err) ? err.code : CommonCode.INTERNAL)
+    const code = isFerryError(err) ? err.code : CommonCode.INTERNAL
+    if (!ex.done) core.counters.rejected(code)
     // gateway/auth adds WWW-Authenticate on 401.
     const headers = [...(errorHeaders(err) ?? []), ...(core.deps.guard?.errorHeaders(err) ?? [])]
-    write(ex, { status: httpStatusOf(err), body: httpErrorBody(err), headers }, closeConnection)
+    write(ex, { status: httpStatusOf(err), body: httpErrorBody(err), headers }, closeConnection, logger, code)
   }
 
   /** Read the whole body, at most `max` bytes; past that, answer with `tooLarge` and close. */
@@ -135,23 +145,26 @@ export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: L
 
   function run (ex: Exchange, plan: RequestPlan, body: Buffer): void {
     plan.run(body, () => abortSignalOf(ex)).then(
-      (reply) => { write(ex, reply, false) },
+      (reply) => { write(ex, reply, false, logger) },
       (err) => { fail(ex, err) }
     )
   }
 
+  let nextRequestId = 1
   app.any('/*', (res, req) => {
-    const ex: Exchange = { res, headers: [], done: false, aborted: false, controller: undefined, counters: core.counters }
-    res.onAborted(() => { ex.done = true; ex.aborted = true; ex.controller?.abort() })
+    const ex: Exchange = { res, headers: [], done: false, aborted: false, controller: undefined, counters: core.counters, id: nextRequestId++, head: undefined }
+    core.counters.started()
+    res.onAborted(() => { if (!ex.done) core.counters.aborted(); ex.done = true; ex.aborted = true; ex.controller?.abort() })
     let head: RequestHead | undefined
     try {
       head = snapshot(res, req)
+      ex.head = head
       // CORS (gateway/auth): preflights are answered here, before routing, so they never touch the ledger.
       const guard = core.deps.guard
       if (guard !== undefined) {
         ex.headers = [...guard.responseHeaders(head)]
         const pre = guard.preflight(head)
-        if (pre !== undefined) { ex.headers = [...pre.headers]; write(ex, { status: pre.status, body: null }, false); return }
+        if (pre !== undefined) { ex.headers = [...pre.headers]; write(ex, { status: pre.status, body: null }, false, logger); return }
       }
       const declared = declaredBodyBytes(head)
       let plan: RequestPlan

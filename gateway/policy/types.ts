@@ -49,6 +49,8 @@ export interface NamespacePolicy {
   compression: Compression
   /** Encrypt payloads at rest with AES-256-GCM (keys in the PKI dir, key id in each record). */
   encryptAtRest: boolean
+  /** Export per-topic metric series for this namespace (opt-in: a million topics must not explode cardinality). */
+  topicMetricsEnabled: boolean
 }
 
 export const Compression = { none: 'none', deflate: 'deflate', brotli: 'brotli' } as const
@@ -73,5 +75,6 @@ export const DEFAULT_NAMESPACE_POLICY: Readonly<NamespacePolicy> = Object.freeze
   maxMessageBytes: 1024 * 1024,
   publishRateMsgsPerSec: 0,
   compression: 'none',
-  encryptAtRest: false
+  encryptAtRest: false,
+  topicMetricsEnabled: false
 })

@@ -65,6 +65,7 @@ export function validatePolicyPatch (input: unknown): NamespacePolicyPatch {
       case 'encryptAtRest':
       case 'delayedDeliveryEnabled':
       case 'hardenRedeliveryCount':
+      case 'topicMetricsEnabled':
         if (typeof v !== 'boolean') throw bad(field, 'must be true or false')
         out[field] = v
         break
