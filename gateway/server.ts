@@ -207,10 +207,10 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
    * messages, the dispatcher stops and the ledger checkpoints and closes.
    */
   async function closeAll (): Promise<void> {
-    await security.close()
     logger.info('shutdown: not ready any more, closing HTTP listeners')
     for (const { socket } of uwsApps) uws.us_listen_socket_close(socket)
     const drained = await ops.drain()
+    await security.close() // PKI watch; no certificate reload once the listeners are going
     logger.info({ drained, inFlight: ops.inFlight.count }, drained ? 'shutdown: in-flight publishes acknowledged' : 'shutdown: gave up waiting for in-flight publishes')
     await Promise.all(mqttListeners.map(async (l) => { await l.close() }))
     await mqtt.close()
