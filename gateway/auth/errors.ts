@@ -40,7 +40,6 @@ registerErrorCodes({
   E_QUOTA_STORAGE: { http: 507, mqtt: MqttReason.quotaExceeded },
   E_QUOTA_SUBSCRIPTIONS: { http: 429, mqtt: MqttReason.quotaExceeded },
   E_AT_REST_KEY: { http: 500, mqtt: MqttReason.unspecifiedError },
-  [PkiCode.DIR_MISSING]: { http: 500, mqtt: MqttReason.serverUnavailable },
-  [PkiCode.FILE_INVALID]: { http: 500, mqtt: MqttReason.serverUnavailable },
-  [PkiCode.KEY_MISSING]: { http: 500, mqtt: MqttReason.unspecifiedError }
+  // PKI codes reach clients only if a gateway misconfiguration surfaces in a request: server-side errors.
+  ...Object.fromEntries(Object.values(PkiCode).map((code) => [code, { http: 500, mqtt: MqttReason.serverUnavailable }]))
 })

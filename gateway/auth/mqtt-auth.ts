@@ -110,7 +110,7 @@ export function mqttAuthenticate (deps: MqttAuthDeps): Authenticate {
       releases.push(authenticator.track(principal, { revoked: () => { conn?.close(CloseReason.notAuthorized) } }))
     } catch (err) {
       for (const r of releases) r()
-      if (isFerryError(err) && err.code.startsWith('E_QUOTA_')) return { refuse: MqttReason.quotaExceeded }
+      if (isFerryError(err, AuthCode.QUOTA_CONNECTIONS)) return { refuse: MqttReason.quotaExceeded }
       throw err
     }
     const grant = new MqttGrant(principal, bound.tenant, bound.ns, releases)
