@@ -8,6 +8,7 @@ import { isFerryError } from '../common/errors.js'
 import { intArg, portArg, propertyArg, qosArg } from './args.js'
 import { runGateway, type GatewayOptions } from './gateway-command.js'
 import { runPub, runSub, type PubOptions, type SubOptions } from './client-commands.js'
+import { registerBench } from './bench-command.js'
 
 const DEFAULT_URL = 'http://127.0.0.1:8080'
 const DEFAULT_NAMESPACE = 'public/default'
@@ -69,5 +70,7 @@ program.command('sub')
     process.once('SIGTERM', () => { stop.abort() })
     try { await runSub(opts, stop.signal); process.exit(0) } catch (err) { fail(err) }
   })
+
+registerBench(program)
 
 program.parseAsync(process.argv).catch(fail)

@@ -18,7 +18,7 @@ export class MemoryLedger extends LedgerBase {
   private lsnCounter = 0
 
   protected submit (rec: LogRecord, _durability: Durability): Submitted {
-    const bytes = rec.kind === RecordKind.message ? estimateMessageBytes(rec.payload, rec.props) : CONTROL_RECORD_BYTES
+    const bytes = rec.kind === RecordKind.message ? estimateMessageBytes(rec.payload, rec.props, rec.meta) : CONTROL_RECORD_BYTES
     if (bytes > this.opts.maxRecordBytes) {
       throw storeError(StoreCode.RECORD_TOO_LARGE, `record of ${bytes} bytes exceeds maxRecordBytes ${this.opts.maxRecordBytes}`, { details: { bytes, maxRecordBytes: this.opts.maxRecordBytes } })
     }

@@ -3,6 +3,7 @@
  * has its bound here, with its unit in the name and a sentence saying why.
  */
 import assert from 'node:assert/strict'
+import { MetaSpace } from '../../store/index.js'
 
 /** Entries read ahead per subscription (all its topics together): enough to keep 8 consumers busy between reads, small enough that an idle-but-connected subscription costs little memory. */
 export const READ_AHEAD_ENTRIES_MAX = 2000
@@ -107,7 +108,7 @@ export const READ_RETRY_MS = 100
 export const ALARM_DELAY_MS_MIN = 1
 
 /** Ledger meta space holding durable subscription definitions (key `tenant/namespace\nname`). */
-export const SUBSCRIPTION_META_SPACE = 'subscription'
+export const SUBSCRIPTION_META_SPACE = MetaSpace.subscription // declared, with its owner, in store's MetaSpace
 
 assert.ok(READ_BATCH_ENTRIES_MAX <= READ_AHEAD_ENTRIES_MAX, 'one read fits in the read-ahead window')
 assert.ok(PRIORITY_LEVEL_WINDOW_ENTRIES_MAX < READ_AHEAD_ENTRIES_MAX && PRIORITY_LEVEL_WINDOW_BYTES_MAX < READ_AHEAD_BYTES_MAX, 'one level leaves room for the others')

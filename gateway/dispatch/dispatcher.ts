@@ -250,7 +250,8 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     checkProps(props)
     this.rate.take(namespace, policy.publishRateMsgsPerSec)
     await this.backlog.admit(req.topic, policy)
-    const r = await this.ledger.append({ topic: req.topic, payload: req.payload, props })
+    // req.meta (mqtt/ inbound QoS 2 ids) travels in the message's own record.
+    const r = await this.ledger.append(req.meta !== undefined ? { topic: req.topic, payload: req.payload, props, meta: req.meta } : { topic: req.topic, payload: req.payload, props })
     this.published++
     if (policy.backlogPolicy === 'consumer_backlog_eviction' && policy.backlogQuotaBytes >= 0) await this.backlog.evict(req.topic, policy)
     return { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate }
