@@ -152,9 +152,7 @@ export class DispatchLoop {
       if (ids === undefined) { ids = []; byStream.set(p.stream, ids) }
       ids.push(p.entry.entryId)
     }
-    // Ascending: the cursor logs a hand-out watermark, one small record when ids come in order
-    // (priority hands them out of log order).
-    const results = await Promise.allSettled([...byStream].map(async ([s, ids]) => { await s.cursor.recordDeliveries(ids.sort((a, b) => a - b)) }))
+    const results = await Promise.allSettled([...byStream].map(async ([s, ids]) => { await s.recordDeliveries(ids) }))
     for (const r of results) {
       if (r.status === 'rejected') {
         // Not persisted: do not hand out (the count would be wrong after a crash); redeliver later.
