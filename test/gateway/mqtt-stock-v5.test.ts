@@ -120,7 +120,8 @@ for (const k of KINDS) {
     await a.subscribeAsync(`dse/${k}`, { qos: 1 })
     await a.endAsync(false, { reasonCode: 0, properties: { sessionExpiryInterval: 999999999 } })
     const pub = await v5(t, gw, k)
-    for (const [p, e] of [['short-1', 1], ['long-1', 6], ['short-2', 1], ['long-2', 6]] as const) {
+    // The issue's 1 s and 6 s, with the long ones at 60 s so a loaded machine cannot expire them too.
+    for (const [p, e] of [['short-1', 1], ['long-1', 60], ['short-2', 1], ['long-2', 60]] as const) {
       await pub.publishAsync(`dse/${k}`, p, { qos: 1, properties: { messageExpiryInterval: e } })
     }
     const sentAt = Date.now()
@@ -132,7 +133,7 @@ for (const k of KINDS) {
     t.same(box.map((m) => m.payload.toString()), ['long-1', 'long-2'])
     for (const m of box) {
       const left = m.packet.properties?.messageExpiryInterval ?? 0
-      t.ok(left > 0 && left < 6, `remaining expiry forwarded (${left} s)`)
+      t.ok(left > 0 && left < 60, `remaining expiry forwarded (${left} s)`)
     }
   })
 
