@@ -52,6 +52,26 @@ for (const k of KINDS) {
     t.equal(acked, n, 'every publish acknowledged')
   })
 
+  if (k === 'ws') t.test(`mqtt stock v5 (${k}) - a WebSocket publisher far beyond what can be held gets DISCONNECT 0x97, others are served`, async (t) => {
+    const gw = await startTestGateway(t, { mqttLimits: { maxPacketBytes: 64 * 1024, maxConnectionBufferBytes: 256 * 1024 } })
+    // Hold every append: nothing is stored while the burst arrives, so the held frames must overflow.
+    const d = gw.gateway.dispatcher
+    const publish = d.publish.bind(d)
+    let open: () => void = () => {}
+    const gate = new Promise<void>((resolve) => { open = resolve })
+    d.publish = async (req) => { if (req.topic.endsWith('/held')) await gate; return await publish(req) }
+    t.teardown(() => { open() })
+    const pub = await v5(t, gw, k)
+    let reason: number | undefined
+    pub.on('disconnect', (p) => { reason = p.reasonCode })
+    for (let i = 0; i < 400; i++) pub.publish(`ovf/held`, Buffer.alloc(4096, 0x64), { qos: 1 })
+    await waitFor(() => reason !== undefined, { timeoutMs: 30_000, what: 'DISCONNECT' })
+    t.equal(reason, 0x97, 'Quota exceeded: a clear reason, not a silent close')
+    const other = await v5(t, gw, k)
+    await other.publishAsync('ovf/other', 'fine', { qos: 1 })
+    t.pass('another WebSocket client is served')
+  })
+
   t.test(`mqtt stock v5 (${k}) - deliveries carry exactly the publisher's user properties; metadata only on request`, async (t) => {
     const gw = await startTestGateway(t)
     const plain = await v5(t, gw, k)
