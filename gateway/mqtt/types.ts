@@ -87,8 +87,33 @@ export interface MqttStats {
   retainedUpdateFailures: number
 }
 
+/** A connected client, for the admin API. */
+export interface MqttClientInfo {
+  clientId: string
+  username: string | undefined
+  namespace: string
+  protocolVersion: 3 | 4 | 5
+  transport: string
+  remoteAddress: string
+  subscriptions: number
+  persistentSession: boolean
+}
+
+/** A session (live or kept for a disconnected persistent client), for the admin API. */
+export interface MqttSessionInfo {
+  clientId: string
+  namespace: string
+  expirySec: number
+  connected: boolean
+  subscriptions: Array<{ filter: string, qos: 0 | 1 | 2 }>
+}
+
 export interface MqttFrontEnd {
   readonly limits: Readonly<MqttLimits>
+  /** Admin views and kick (gateway/ops); see admin.ts. */
+  clients (): MqttClientInfo[]
+  sessionList (): MqttSessionInfo[]
+  kick (clientId: string): boolean
   /** Attach a new transport (used by the listeners). */
   accept (transport: Transport): TransportEvents
   stats (): MqttStats
