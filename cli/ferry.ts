@@ -8,6 +8,8 @@ import { isFerryError } from '../common/errors.js'
 import { intArg, portArg, propertyArg, qosArg } from './args.js'
 import { runGateway, type GatewayOptions } from './gateway-command.js'
 import { runPub, runSub, type PubOptions, type SubOptions } from './client-commands.js'
+import { registerAdminCommand } from './admin-command.js'
+import { FERRY_VERSION } from '../gateway/ops/index.js'
 import { registerBench } from './bench-command.js'
 
 const DEFAULT_URL = 'http://127.0.0.1:8080'
@@ -19,7 +21,7 @@ function fail (err: unknown): never {
 }
 
 const program = new Command()
-program.name('ferry').description('Ferry: geo-replicated edge message gateway').showHelpAfterError()
+program.name('ferry').description('Ferry: geo-replicated edge message gateway').version(FERRY_VERSION, '-V, --version').showHelpAfterError()
 
 program.command('gateway')
   .description('run a site gateway')
@@ -34,7 +36,8 @@ program.command('gateway')
   .option('--cert <file>', 'site certificate (PEM)')
   .option('--key <file>', 'site private key (PEM)')
   .option('--config <file>', 'site config file (JSON); flags override it')
-  .option('--log-level <level>', 'pino log level (default info, or FERRY_LOG_LEVEL)')
+  .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace (default info, or FERRY_LOG_LEVEL)')
+  .option('--no-probe', 'do not run the health detector (probe messages through ferry/probe)')
   .action(async (opts: GatewayOptions) => {
     try { await runGateway(opts) } catch (err) { fail(err) }
   })
@@ -71,6 +74,7 @@ program.command('sub')
     try { await runSub(opts, stop.signal); process.exit(0) } catch (err) { fail(err) }
   })
 
+registerAdminCommand(program)
 registerBench(program)
 
 program.parseAsync(process.argv).catch(fail)

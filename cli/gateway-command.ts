@@ -6,7 +6,7 @@
  * front ends, dispatcher, ledger checkpoint) and exit 0.
  */
 import { dirname, join, resolve } from 'node:path'
-import { pino } from 'pino'
+import { createLogger } from '../common/log.js'
 import { FerryError } from '../common/errors.js'
 import { startGateway, loadSiteConfig, checkSiteId, installProcessFaultPolicy, GatewayCode, type GatewayConfig, type Gateway, type SiteConfigFile } from '../gateway/index.js'
 import { ensureDevCertificates } from '../pki/index.js'
@@ -24,6 +24,8 @@ export interface GatewayOptions {
   key?: string
   config?: string
   logLevel?: string
+  /** commander's --no-probe: false turns the health detector off. */
+  probe?: boolean
 }
 
 const DEV_SITE_ID = 'dev'
@@ -78,11 +80,13 @@ export function readyLine (siteId: string, g: Pick<Gateway, 'ports'>, dataDir: s
 }
 
 export async function runGateway (opts: GatewayOptions): Promise<void> {
-  const logger = pino({ name: 'ferry', level: opts.logLevel ?? process.env.FERRY_LOG_LEVEL ?? 'info' }, pino.destination(2))
+  const logger = createLogger(opts.logLevel !== undefined ? { level: opts.logLevel } : {})
   // Log, count and keep serving; exit non-zero only when a store invariant fails.
   installProcessFaultPolicy(logger)
   const config = await gatewayConfigOf(opts)
   config.logger = logger
+  // The health detector runs unless --no-probe (tests and embedders start it themselves).
+  config.prober = opts.probe !== false
   const gateway = await startGateway(config)
   process.stdout.write(readyLine(config.siteId, gateway, dirname(config.dataDir)) + '\n')
 
@@ -100,6 +104,16 @@ export async function runGateway (opts: GatewayOptions): Promise<void> {
       (err: unknown) => { logger.error({ err }, 'close failed'); process.exit(1) }
     )
   }
+  // SIGHUP: re-read the config file and apply what can change live (namespace policies, log level).
+  process.on('SIGHUP', () => {
+    if (stopping) return
+    logger.info('SIGHUP: reloading configuration')
+    const reread = opts.config !== undefined ? loadSiteConfig(opts.config) : Promise.resolve({} as SiteConfigFile)
+    reread.then(async (file) => {
+      await gateway.reload({ ...(file.namespaces !== undefined ? { namespaces: file.namespaces } : {}), ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}) })
+      logger.info('SIGHUP: configuration reloaded (certificates and listeners need a restart)')
+    }).catch((err: unknown) => { logger.error({ err }, 'SIGHUP: reload failed; the running configuration is unchanged') })
+  })
   process.on('SIGINT', () => { stop('SIGINT') })
   process.on('SIGTERM', () => { stop('SIGTERM') })
 }

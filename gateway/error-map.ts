@@ -61,6 +61,11 @@ const TABLE: Record<string, Mapping> = {
   E_BODY_TOO_LARGE: { http: 413, mqtt: MqttReason.packetTooLarge },
   E_UNSUPPORTED_MEDIA_TYPE: { http: 415, mqtt: MqttReason.payloadFormatInvalid },
   E_NOT_SCHEDULED: { http: 404, mqtt: MqttReason.unspecifiedError },
+  // gateway/ops/
+  E_NOT_READY: { http: 503, mqtt: MqttReason.serverUnavailable },
+  E_NAMESPACE_NOT_EMPTY: { http: 409, mqtt: MqttReason.implementationSpecificError },
+  E_RESET_BACKWARD: { http: 409, mqtt: MqttReason.implementationSpecificError },
+  E_DLQ_ORIGIN_UNKNOWN: { http: 400, mqtt: MqttReason.implementationSpecificError },
   // store/
   E_DISK_FULL: { http: 507, mqtt: MqttReason.quotaExceeded },
   E_RECORD_TOO_LARGE: { http: 413, mqtt: MqttReason.packetTooLarge },

@@ -6,13 +6,14 @@
 import { readFile } from 'node:fs/promises'
 import type { Logger } from '../common/log.js'
 import { silentLogger } from '../common/log.js'
-import { createFileLedger, type Disk, type Ledger, type RecoveryReport } from '../store/index.js'
+import { createFileLedger, realDisk, type Disk, type Ledger, type RecoveryReport } from '../store/index.js'
 import { PolicyRegistry, type NamespacePolicyPatch } from './policy/index.js'
 import { createDispatcher, type Dispatcher } from './dispatch/index.js'
 import { createMqttFrontEnd, listenMqttTcp, mqttWebSocketBehavior, type MqttFrontEnd, type MqttListener, type MqttLimits } from './mqtt/index.js'
 import { registerHttpRoutes, type HttpApi, type HttpLimits } from './http/index.js'
 import { uws, type TemplatedApp, type us_listen_socket } from './uws.js'
 import { FerryError } from '../common/errors.js'
+import { Ops, type AdminAuthorizer } from './ops/index.js'
 import { GatewayCode } from './errors.js'
 
 export interface TlsFiles { certFile: string, keyFile: string }
@@ -41,6 +42,16 @@ export interface GatewayConfig {
   /** The ledger's disk; defaults to the real one. Tests pass the store's simulated disk to inject faults (full disk). */
   disk?: Disk
   logger?: Logger
+  /** Check of the admin action for /v1/admin and the console (gateway/ops); default: dev mode allows, otherwise refused. */
+  adminAuthorizer?: AdminAuthorizer
+  /** Run the health detector (a probe through ferry/probe every few seconds). Default off; `ferry gateway` turns it on. */
+  prober?: boolean | { intervalMs: number, timeoutMs: number }
+}
+
+/** What SIGHUP may change without a restart. */
+export interface GatewayReload {
+  namespaces?: Record<string, NamespacePolicyPatch>
+  logLevel?: string
 }
 
 export interface GatewayPorts { mqtt?: number, mqtts?: number, http?: number, https?: number }
@@ -51,6 +62,10 @@ export interface Gateway {
   readonly dispatcher: Dispatcher
   readonly policies: PolicyRegistry
   readonly recovery: RecoveryReport
+  /** Metrics, health, admin API (gateway/ops). */
+  readonly ops: Ops
+  /** Apply a changed configuration (SIGHUP): namespace policies and the log level. Certificates need a restart. */
+  reload (change: GatewayReload): Promise<void>
   close (): Promise<void>
 }
 
@@ -68,13 +83,16 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
   const seed: Record<string, NamespacePolicyPatch> = { ...(config.namespaces ?? {}) }
   if (config.dev && seed[DEV_NAMESPACE] === undefined) seed[DEV_NAMESPACE] = {}
   const policies = new PolicyRegistry(seed)
+  const ops = new Ops({ siteId: config.siteId, dev: config.dev, logger: logger.child({ component: 'ops' }), ...(config.adminAuthorizer !== undefined ? { authorize: config.adminAuthorizer } : {}) })
+  logger.info({ siteId: config.siteId, dev: config.dev, dataDir: config.dataDir }, 'starting: opening the ledger')
 
   const storeLogger = logger.child({ component: 'store' })
   const ledger = createFileLedger({
     dir: config.dataDir,
     siteId: config.siteId,
     policyOf: (topic) => policies.storePolicy(topic),
-    ...(config.disk !== undefined ? { disk: config.disk } : {}),
+    // Every fsync is timed for ferry_fsync_duration_seconds.
+    disk: ops.instrumentDisk(config.disk ?? realDisk),
     // The store reports events worth an operator's attention; damage is a warning, routine ones (checkpoint, recovered) info.
     onEvent: (event, details) => {
       if (/corrupt|fenc|fail|truncat|repair/i.test(event)) storeLogger.warn(details, event)
@@ -83,10 +101,15 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
   })
   const recovery = await ledger.open()
   policies.attach(ledger)
-  logger.info({ recovery }, 'ledger open')
+  logger.info({ recovery }, `ledger open: ${recovery.topics} topics, ${recovery.recordsReplayed} records replayed in ${recovery.durationMs} ms` +
+    (recovery.truncatedBytes > 0 || recovery.corruptRecords > 0 ? `, ${recovery.truncatedBytes} torn bytes cut, ${recovery.corruptRecords} corrupt records` : ''))
 
-  const dispatcher = createDispatcher({ ledger, policies, siteId: config.siteId, logger: logger.child({ component: 'dispatch' }) })
+  // Front ends use the instrumented dispatcher: publish latency and counts, delivery lateness.
+  const dispatcher = ops.instrumentDispatcher(createDispatcher({ ledger, policies, siteId: config.siteId, logger: logger.child({ component: 'dispatch' }) }))
+  const mqttLogger = logger.child({ component: 'mqtt' })
   const mqtt: MqttFrontEnd = await createMqttFrontEnd({
+    // Refused credentials are counted and logged; the check itself is the default (dev: anonymous allowed) until gateway/auth lands.
+    authenticate: ops.countAuthFailures(async () => config.dev ? { namespace: DEV_NAMESPACE } : undefined),
     dispatcher,
     ledger,
     policies,
@@ -94,7 +117,7 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     dev: config.dev,
     defaultNamespace: DEV_NAMESPACE,
     limits: config.mqttLimits,
-    logger: logger.child({ component: 'mqtt' })
+    logger: mqttLogger
   })
 
   const tls = config.tls !== undefined
@@ -106,9 +129,11 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
   const uwsApps: Array<{ app: TemplatedApp, socket: us_listen_socket }> = []
   const httpApis: HttpApi[] = []
 
-  const deps = { dispatcher, ledger, policies, siteId: config.siteId, dev: config.dev, logger: logger.child({ component: 'http' }), limits: config.httpLimits }
-  async function listenUws (app: TemplatedApp, port: number): Promise<number> {
-    app.ws('/mqtt', mqttWebSocketBehavior(mqtt))
+  ops.attach({ ledger, dispatcher, policies, mqtt, httpStats: () => httpApis[0]?.stats() })
+  const deps = { dispatcher, ledger, policies, siteId: config.siteId, dev: config.dev, logger: logger.child({ component: 'http' }), limits: config.httpLimits, extraRoutes: ops.httpRoutes() }
+  async function listenUws (app: TemplatedApp, port: number, secure: boolean): Promise<number> {
+    app.ws('/mqtt', mqttWebSocketBehavior(ops.countConnections(mqtt, secure ? 'wss' : 'ws')))
+    app.ws('/v1/admin/live', ops.liveBehavior())
     httpApis.push(registerHttpRoutes(app, deps))
     return await new Promise<number>((resolve, reject) => {
       app.listen(config.host, port, (socket) => {
@@ -121,30 +146,50 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
 
   try {
     if (config.mqttPort !== undefined) {
-      const l = await listenMqttTcp(mqtt, { host: config.host, port: config.mqttPort })
+      const l = await listenMqttTcp(ops.countConnections(mqtt, 'mqtt'), { host: config.host, port: config.mqttPort })
       mqttListeners.push(l); ports.mqtt = l.port
     }
     if (config.mqttsPort !== undefined && tls !== undefined) {
-      const l = await listenMqttTcp(mqtt, { host: config.host, port: config.mqttsPort, tls })
+      const l = await listenMqttTcp(ops.countConnections(mqtt, 'mqtts'), { host: config.host, port: config.mqttsPort, tls })
       mqttListeners.push(l); ports.mqtts = l.port
     }
-    if (config.httpPort !== undefined) ports.http = await listenUws(uws.App(), config.httpPort)
+    if (config.httpPort !== undefined) ports.http = await listenUws(uws.App(), config.httpPort, false)
     if (config.httpsPort !== undefined && config.tls !== undefined) {
-      ports.https = await listenUws(uws.SSLApp({ cert_file_name: config.tls.certFile, key_file_name: config.tls.keyFile }), config.httpsPort)
+      ports.https = await listenUws(uws.SSLApp({ cert_file_name: config.tls.certFile, key_file_name: config.tls.keyFile }), config.httpsPort, true)
     }
   } catch (err) {
     await closeAll()
     throw err
   }
+  ops.ready()
+  logger.info({ host: config.host, ports }, 'listeners up: ready')
+  if (config.prober !== undefined && config.prober !== false) {
+    // In the background: the site is ready without it; a failure is reported, not fatal.
+    const p = config.prober === true ? undefined : config.prober
+    ops.startProber(p?.intervalMs, p?.timeoutMs).catch((err: unknown) => { logger.warn({ err }, 'health detector did not start') })
+  }
 
   let closed = false
+  /**
+   * Graceful close: readyz turns 503 and HTTP stops accepting; publishes in
+   * flight get their acknowledgements (bounded wait); then MQTT connections
+   * close (v5: 0x8B), sessions are written, pull consumers return their
+   * messages, the dispatcher stops and the ledger checkpoints and closes.
+   */
   async function closeAll (): Promise<void> {
+    logger.info('shutdown: not ready any more, closing HTTP listeners')
     for (const { socket } of uwsApps) uws.us_listen_socket_close(socket)
+    const drained = await ops.drain()
+    logger.info({ drained, inFlight: ops.inFlight.count }, drained ? 'shutdown: in-flight publishes acknowledged' : 'shutdown: gave up waiting for in-flight publishes')
     await Promise.all(mqttListeners.map(async (l) => { await l.close() }))
     await mqtt.close()
+    logger.info('shutdown: MQTT closed, sessions saved')
     for (const api of httpApis) await api.close()
     await dispatcher.close()
+    logger.info('shutdown: dispatcher closed, flushing the ledger')
     await ledger.close()
+    ops.closed()
+    logger.info('shutdown: ledger closed')
   }
 
   return {
@@ -153,6 +198,22 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     dispatcher,
     policies,
     recovery,
+    ops,
+    async reload (change) {
+      if (change.logLevel !== undefined && change.logLevel !== logger.level) {
+        logger.level = change.logLevel
+        logger.info({ level: change.logLevel }, 'reload: log level changed')
+      }
+      for (const [ns, patch] of Object.entries(change.namespaces ?? {})) {
+        try {
+          await policies.put(ns, patch)
+        } catch (err) {
+          logger.warn({ err, namespace: ns }, 'reload: namespace policy refused')
+          continue
+        }
+        logger.info({ namespace: ns }, 'reload: namespace policy applied')
+      }
+    },
     async close () {
       if (closed) return
       closed = true

@@ -78,6 +78,12 @@ export const FENCE_REOPEN_ATTEMPTS_MAX = 5
 /** Pause between reopen attempts after a failed fsync, so a flapping disk is not hammered. */
 export const FENCE_REOPEN_BACKOFF_MS = 100
 
+/** While the disk is full, a reopen is retried this often (space comes back by an operator's hand, not in milliseconds). */
+export const DISK_FULL_REOPEN_BACKOFF_MS = 250
+
+/** Reopens that fail for a full disk do not use up FENCE_REOPEN_ATTEMPTS_MAX; at most this many (~10 min at the backoff above), then the ledger stays fenced. */
+export const DISK_FULL_REOPEN_WAITS_MAX = 2400
+
 /** Producer dedup: recent sequence numbers remembered per producer (older duplicates still match by the highest-seq rule). */
 export const DEDUP_RECENT_SEQS_PER_PRODUCER_MAX = 256
 

@@ -14,5 +14,7 @@ export * as StoreLimits from './constants.js'
 export type { LedgerOptions, FileLedgerOptions } from './options.js'
 export type { Disk, DiskFile } from './disk/disk.js'
 export { SimDisk } from './disk/sim-disk.js'
+/** The real disk, exported so gateway/ops can wrap it to time fsyncs. */
+export { realDisk } from './disk/real-disk.js'
 export { createMemoryLedger, type MemoryLedger } from './ledger-memory.js'
 export { createFileLedger, type FileLedger } from './ledger-file.js'

@@ -12,10 +12,14 @@
  *  2. Bit rot / misdirected writes: any byte at rest may change. The frame
  *     checksum covers the frame's own position, so a frame at the wrong place
  *     fails like a flipped bit.
- *  3. fdatasync fails (EIO): the pages it covered can no longer be trusted,
- *     and a retried fsync may report success without writing them
- *     (PostgreSQL "fsyncgate"). We never retry.
+ *  3. fdatasync fails (EIO, or ENOSPC on delayed allocation / thin
+ *     provisioning): the pages it covered can no longer be trusted, and a
+ *     retried fsync may report success without writing them (PostgreSQL
+ *     "fsyncgate"). We never retry.
  *  4. Write fails with ENOSPC (possibly after a partial write) or EIO.
+ *  5. Another process opens the same directory: prevented by the directory
+ *     lock (dir-lock.ts, E_STORE_LOCKED), released by the kernel when the
+ *     holder dies.
  *
  * Recovery decisions (recovery.ts, quarantine.ts), one per case. The promise:
  * an acknowledged record is lost only if its own bytes are damaged, every
@@ -59,12 +63,19 @@
  * Runtime decisions (log-writer.ts):
  *  | write fails ENOSPC / EIO   | reject the batch and all queued records (E_DISK_FULL / E_STORE_IO), fence,  |
  *  |                            | cut the log at the end of the last good write, reopen from disk             |
- *  | fdatasync fails            | reject every un-synced record (E_FSYNC_FAILED), fence, cut the log at the  |
+ *  | fdatasync fails EIO        | reject every un-synced record (E_FSYNC_FAILED), fence, cut the log at the  |
  *  |                            | last successful fsync (async appends after it are lost), reopen from disk  |
- * Reopen runs at most FENCE_REOPEN_ATTEMPTS_MAX times in a row; while fenced,
- * writes fail with E_FENCED. Acknowledged sync appends are never lost: they
- * lie below the last successful fsync. Async appends may be lost on power
- * loss or failed fsync, and their entry ids may then be given to new entries.
+ *  | fdatasync fails ENOSPC     | the same cut, but E_DISK_FULL (a full disk, like a write's ENOSPC)         |
+ *  | segment roll fails         | the new file is closed, then as for the write or fsync that failed        |
+ * Reopen runs at most FENCE_REOPEN_ATTEMPTS_MAX times in a row; a reopen that
+ * fails for a full disk waits DISK_FULL_REOPEN_BACKOFF_MS without using up an
+ * attempt (at most DISK_FULL_REOPEN_WAITS_MAX times). While fenced, writes fail
+ * with E_FENCED. Acknowledged sync appends are never lost: they lie below the
+ * last successful fsync. Async appends may be lost on power loss or failed
+ * fsync, and their entry ids may then be given to new entries (the first
+ * record cut off the tail excepted: its id is retired).
+ * Retention: see retention() below for the order that makes a crash at any
+ * step safe.
  */
 import { performance } from 'node:perf_hooks'
 import { LedgerBase, type Submitted } from './ledger-base.js'
@@ -74,7 +85,7 @@ import { checkpointName, encodeSnapshot, encodeTopicRow, writeCheckpointFile, ty
 import { RecordKind, decodeRecord, encodeRecord, estimateMessageBytes, type LogRecord } from './records.js'
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
 import { SEGMENT_HEADER_BYTES, lsnOf, offsetOfLsn, segmentName, segmentOfLsn } from './segment.js'
-import { StoreCode, asStoreError, storeError } from './errors.js'
+import { StoreCode, asStoreError, errnoCode, storeError } from './errors.js'
 import { realDisk } from './disk/real-disk.js'
 import { acquireDirLock, type DirLock } from './dir-lock.js'
 import { DamageTracker } from './quarantine.js'
@@ -281,7 +292,10 @@ export class FileLedger extends LedgerBase {
   }
 
   private async reopenLoop (cutLsn: number): Promise<void> {
-    for (let attempt = 1; attempt <= C.FENCE_REOPEN_ATTEMPTS_MAX; attempt++) {
+    let attempt = 0
+    let diskFullWaits = 0
+    while (attempt < C.FENCE_REOPEN_ATTEMPTS_MAX) {
+      attempt++
       if (this.isClosed) return
       try {
         // A checkpoint or retention pass in flight finishes (or fails) before the state is rebuilt.
@@ -297,11 +311,19 @@ export class FileLedger extends LedgerBase {
         this.opts.onEvent('unfenced', { attempt })
         return
       } catch (err) {
-        this.opts.onEvent('reopen-failed', { attempt, err: String(err), details: (err as { details?: unknown }).details })
+        // A full disk is not a failing one: wait for space (bounded) without using up the attempts.
+        const full = asStoreError(err, 'reopen').code === StoreCode.DISK_FULL
+        this.opts.onEvent('reopen-failed', { attempt, diskFull: full, err: String(err), details: (err as { details?: unknown }).details })
+        if (full && diskFullWaits < C.DISK_FULL_REOPEN_WAITS_MAX) {
+          diskFullWaits++
+          attempt--
+          await new Promise((resolve) => setTimeout(resolve, C.DISK_FULL_REOPEN_BACKOFF_MS))
+          continue
+        }
         await new Promise((resolve) => setTimeout(resolve, C.FENCE_REOPEN_BACKOFF_MS))
       }
     }
-    this.opts.onEvent('fenced-permanently', { attempts: C.FENCE_REOPEN_ATTEMPTS_MAX })
+    this.opts.onEvent('fenced-permanently', { attempts: attempt, diskFullWaits })
   }
 
   /** Resolves when a reopen in progress has finished (tests, and callers that want to retry). */
@@ -570,7 +592,14 @@ export class FileLedger extends LedgerBase {
       this.readFiles.delete(id)
       if (fp !== undefined) await fp.then(async (f) => { await f.close() }, () => {})
       this.segments = this.segments.filter((x) => x !== id)
-      await this.disk.unlink(`${this.dir}/${segmentName(id)}`)
+      try {
+        await this.disk.unlink(`${this.dir}/${segmentName(id)}`)
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') {
+          this.segments.unshift(id) // still there: the next pass tries again
+          throw err
+        }
+      }
       // Copies of its quarantined damage go with it (recovery ignores copies of missing segments).
       for (const d of this.damage.list.filter((x) => x.segmentId === id)) await this.disk.unlink(`${this.dir}/${d.file}`).catch(() => {})
       this.damage.dropSegment(id)

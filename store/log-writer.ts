@@ -259,7 +259,10 @@ export class LogWriter {
       this.fsyncs++
       await this.file.datasync()
     } catch (err) {
-      await this.fail(storeError(StoreCode.FSYNC_FAILED, 'fdatasync failed: un-synced appends are lost', { cause: err }), this.syncedLsn, batch)
+      // ENOSPC from fdatasync (delayed allocation, thin provisioning) is a full disk, not a failing one:
+      // the same cut (the pages are no more trustworthy than after EIO), but E_DISK_FULL, like a write.
+      const full = errnoCode(err) === 'ENOSPC'
+      await this.fail(storeError(full ? StoreCode.DISK_FULL : StoreCode.FSYNC_FAILED, full ? 'disk full: fdatasync found no space, un-synced appends are lost' : 'fdatasync failed: un-synced appends are lost', { cause: err }), this.syncedLsn, batch)
       return false
     }
     this.syncedLsn = target
@@ -292,14 +295,17 @@ export class LogWriter {
       if (!await this.sync(batch)) return false
     } else if (this.syncedLsn < this.writtenLsn && !await this.sync(batch)) return false
     const path = `${this.opts.dir}/${segmentName(segmentId)}`
+    let file: DiskFile | undefined
     try {
-      const file = await this.disk.open(path, true)
+      file = await this.disk.open(path, true)
       await file.write(encodeSegmentHeader(segmentId), 0)
       await file.datasync()
       await this.disk.syncDir(this.opts.dir)
       await this.file.close()
       this.file = file
     } catch (err) {
+      // The new file is not ours to keep: close it (recovery removes or rewrites the half-made segment).
+      if (file !== undefined && file !== this.file) await file.close().catch(() => {})
       const code = errnoCode(err) === 'ENOSPC' ? StoreCode.DISK_FULL : StoreCode.IO
       await this.fail(storeError(code, 'could not start a new segment', { cause: err }), this.syncedLsn, batch)
       return false

@@ -210,9 +210,12 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
       const size = await f.size()
       if (size > offsetOfLsn(inp.cutLsn)) truncatedBytes += size - offsetOfLsn(inp.cutLsn)
       // Always cut and sync: the failed writer may have cut the page cache already, but not the disk.
-      await f.truncate(Math.min(size, offsetOfLsn(inp.cutLsn)))
-      await f.datasync()
-      await f.close()
+      try {
+        await f.truncate(Math.min(size, offsetOfLsn(inp.cutLsn)))
+        await f.datasync()
+      } finally {
+        await f.close()
+      }
     }
     await disk.syncDir(dir)
   }
@@ -394,7 +397,12 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
     lastSize = endOffset
   }
   // The writer takes everything up to endOffset as durable: make it so (a crashed process may have left it in the page cache only).
-  await lastFile.datasync()
+  try {
+    await lastFile.datasync()
+  } catch (err) {
+    await lastFile.close()
+    throw err
+  }
   const lastSegmentId = segmentIds[segmentIds.length - 1] as number
   if (replayFrom > lsnOf(lastSegmentId, endOffset)) {
     throw storeError(StoreCode.STORE_CORRUPT, 'the checkpoint is ahead of the recovered log', { details: { replayFrom, end: lsnOf(lastSegmentId, endOffset) } })

@@ -353,6 +353,12 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     return await this.subscriptionOf(topic, subscription).ack(topic, entryIds)
   }
 
+  async ackUpTo (topic: TopicName, subscription: string, upTo: EntryId): Promise<void> {
+    await this.ready
+    this.checkOpen()
+    await this.subscriptionOf(topic, subscription).ackUpTo(topic, upTo)
+  }
+
   async nack (topic: TopicName, subscription: string, entryIds: readonly EntryId[], reason?: string): Promise<void> {
     await this.ready
     this.checkOpen()

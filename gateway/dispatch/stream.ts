@@ -239,6 +239,25 @@ export class TopicStream implements PickSource {
     this.host.kick()
   }
 
+  /**
+   * Admin (gateway/ops: skip, clear backlog, reset forward): acknowledge
+   * everything <= upTo, handed out or not, then read on from the new
+   * mark-delete position. Entries above upTo that are in flight stay so.
+   */
+  async skipTo (upTo: EntryId): Promise<void> {
+    const end = this.host.env.ledger.topicInfo(this.topic)?.nextEntryId ?? 0
+    if (upTo >= end) upTo = end - 1
+    if (upTo <= this.cursor.markDelete()) return
+    const p = this.cursor.ackCumulative(upTo)
+    for (const rec of this.table.records()) if (rec.entryId <= upTo && rec.state !== InflightState.deadLettering) this.table.release(rec)
+    this.table.forgetCountsUpTo(upTo)
+    // The window may hold entries <= upTo that were read but not handed out: read again from the cursor.
+    this.reader.reset()
+    this.host.kick()
+    await p
+    this.host.env.backlogChanged(this.topic)
+  }
+
   /** A cancelled delayed entry (props when known): never deliver it, and stop counting it as pending. */
   cancelled (id: EntryId, props: MessageProps | undefined): void {
     const rec = this.table.get(id)

@@ -242,6 +242,13 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     return await s.ackCumulative(upTo)
   }
 
+  /** Admin (clear backlog, skip, reset forward): acknowledge everything <= upTo on one topic, whatever the mode. */
+  async ackUpTo (topic: TopicName, upTo: EntryId): Promise<void> {
+    checkIds([upTo])
+    const s = await this.streamFor(topic)
+    await s.skipTo(upTo)
+  }
+
   nack (topic: TopicName, ids: readonly EntryId[], reason?: string): void {
     checkIds(ids)
     this.streams.get(topic)?.nack(ids, reason, Date.now())

@@ -143,6 +143,12 @@ export interface Dispatcher {
    * Only real acknowledgements are counted; other ids come back in `unknown`.
    */
   ack (topic: TopicName, subscription: string, entryIds: readonly EntryId[]): Promise<AckResult>
+  /**
+   * Admin operation (gateway/ops: clear backlog, skip, reset cursor forward):
+   * acknowledge every entry <= upTo of one topic of the subscription, in any
+   * mode, releasing what is in flight. Same subscription choice as `ack`.
+   */
+  ackUpTo (topic: TopicName, subscription: string, upTo: EntryId): Promise<void>
   /** Subscription-level negative ack (HTTP nack): redeliver after backoff. */
   nack (topic: TopicName, subscription: string, entryIds: readonly EntryId[], reason?: string): Promise<void>
   /** Cancel a pending delayed message. False if unknown, already due or delivered. */

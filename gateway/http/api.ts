@@ -24,12 +24,14 @@ export class HttpCore implements HttpContext {
     const limits = { ...DEFAULT_HTTP_LIMITS, ...(deps.limits ?? {}) }
     checkHttpLimits(limits)
     this.limits = Object.freeze(limits)
-    const env = { dispatcher: deps.dispatcher, ledger: deps.ledger, ttlMsOf: (topic: string) => deps.policies.forTopic(topic).messageTtlMs }
-    this.pull = new PullConsumers(env, this.limits, deps.logger)
+    this.pull = new PullConsumers({ dispatcher: deps.dispatcher, ledger: deps.ledger }, this.limits, deps.logger)
   }
 
   /** Route and check a request before its body is read. Throws FerryError. */
   plan (head: RequestHead): RequestPlan {
+    // Hook: routes of gateway/ops first (they check their own credentials).
+    const extra = this.deps.extraRoutes?.(head)
+    if (extra !== undefined) return extra
     const route = matchRoute(head.method, head.path)
     if (route.kind !== 'healthz') this.authenticate(head)
     return this.planRoute(head, route)

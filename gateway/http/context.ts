@@ -6,6 +6,7 @@ import type { PolicyRegistry } from '../policy/index.js'
 import type { HttpLimits } from './constants.js'
 import type { PullConsumers } from './pull.js'
 import type { HttpCounters } from './counters.js'
+import type { RequestHead, RequestPlan } from './request.js'
 
 export interface HttpDeps {
   dispatcher: Dispatcher
@@ -17,6 +18,13 @@ export interface HttpDeps {
   logger: Logger
   /** Overrides of DEFAULT_HTTP_LIMITS (tests, config file). */
   limits?: Partial<HttpLimits>
+  /**
+   * Registration hook for routes served by other folders (gateway/ops: /metrics,
+   * /healthz, /readyz, /v1/admin/..., /v1/openapi.json, /console). Consulted
+   * before this API's own routes; such routes authorise themselves. Returns
+   * undefined for paths it does not serve.
+   */
+  extraRoutes?: (head: RequestHead) => RequestPlan | undefined
 }
 
 export interface HttpContext {

@@ -10,12 +10,25 @@ import type { HttpDeps } from './context.js'
 import { attachUwsTransport } from './transport.js'
 
 export type { HttpDeps } from './context.js'
+export type { ApiReply, RequestHead, RequestPlan } from './request.js'
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './constants.js'
 export { HttpCode } from './errors.js'
+export { parseJsonBody } from './json-body.js'
+export { headerOf } from './request.js'
 export { BATCH_JSON, BATCH_CBOR } from './publish-input.js'
 export type { PulledMessage } from './encode.js'
 
+/** What gateway/ops reads for metrics: responses by status and code, requests in flight, pull consumers. */
+export interface HttpFrontEndStats {
+  responses: Array<{ status: number, code: string, count: number }>
+  inFlightRequests: number
+  pullConsumers: number
+  pullBufferedMessages: number
+}
+
 export interface HttpApi {
+  /** Counters shared by every listener of the gateway (ops hook). */
+  stats (): HttpFrontEndStats
   /** Close the pull consumers (their unreturned messages go back to their subscriptions). */
   close (): Promise<void>
 }
@@ -39,6 +52,7 @@ export function registerHttpRoutes (app: TemplatedApp, deps: HttpDeps): HttpApi 
   attachUwsTransport(app, core, deps.logger)
   let closed = false
   return {
+    stats: () => ({ responses: core.counters.responses(), inFlightRequests: core.counters.inFlight, pullConsumers: core.pull.size, pullBufferedMessages: core.pull.bufferedMessages() }),
     close: async () => {
       const e = shared.get(deps.dispatcher)
       if (closed || e === undefined) return

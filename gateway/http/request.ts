@@ -19,7 +19,10 @@ export interface RequestHead {
 
 export interface ApiReply {
   status: number
+  /** JSON-encoded, unless contentType is set and body is a string or Buffer (sent as is). */
   body: unknown
+  /** Hook for non-JSON replies (gateway/ops: metrics text, console files). */
+  contentType?: string
   /** Extra response headers (lowercase names), e.g. `allow` on a 405. */
   headers?: ReadonlyArray<readonly [string, string]>
 }

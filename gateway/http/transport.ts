@@ -43,6 +43,9 @@ interface Exchange {
   /** Made only when a route asks for an abort signal. */
   controller: AbortController | undefined
   readonly counters: HttpCounters
+  /** For the per-request debug line (ops): request id, method, path. */
+  readonly id: number
+  head: RequestHead | undefined
 }
 
 function abortSignalOf (ex: Exchange): AbortSignal {
@@ -82,16 +85,22 @@ function declaredBodyBytes (head: RequestHead): number | undefined {
   return chunked ? Number.POSITIVE_INFINITY : undefined
 }
 
-function write (ex: Exchange, reply: ApiReply, closeConnection: boolean): void {
+function write (ex: Exchange, reply: ApiReply, closeConnection: boolean, logger: Logger, code?: string): void {
   if (ex.done) return
   ex.done = true
-  ex.counters.responded(reply.status)
+  ex.counters.responded(reply.status, code)
   const status = `${reply.status} ${STATUS_TEXT[reply.status] ?? 'Status'}`
+  // ops hook: non-JSON replies (metrics text, console files) and extra headers.
+  const raw = reply.contentType !== undefined && (typeof reply.body === 'string' || Buffer.isBuffer(reply.body))
+  const body = raw ? reply.body as string | Buffer : JSON.stringify(reply.body)
   ex.res.cork(() => {
-    ex.res.writeStatus(status).writeHeader('content-type', 'application/json')
-    for (const [name, value] of reply.headers ?? []) ex.res.writeHeader(name, value)
-    ex.res.end(JSON.stringify(reply.body), closeConnection)
+    ex.res.writeStatus(status).writeHeader('content-type', reply.contentType ?? 'application/json')
+    for (const [n, v] of reply.headers ?? []) ex.res.writeHeader(n, v)
+    ex.res.end(body, closeConnection)
   })
+  if (logger.isLevelEnabled('debug')) {
+    logger.debug({ reqId: ex.id, method: ex.head?.method, path: ex.head?.path, remote: ex.head?.remoteAddress, status: reply.status, code }, 'http request')
+  }
 }
 
 /** Headers an error reply carries besides its JSON body: `Allow` on a 405 (RFC 9110 15.5.6). */
@@ -104,8 +113,9 @@ function errorHeaders (err: unknown): ReadonlyArray<readonly [string, string]> |
 export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: Logger): void {
   function fail (ex: Exchange, err: unknown, closeConnection = false): void {
     if (!isFerryError(err)) logger.error({ err }, 'http request failed')
-    if (!ex.done) core.counters.rejected(isFerryError(err) ? err.code : CommonCode.INTERNAL)
-    write(ex, { status: httpStatusOf(err), body: httpErrorBody(err), headers: errorHeaders(err) }, closeConnection)
+    const code = isFerryError(err) ? err.code : CommonCode.INTERNAL
+    if (!ex.done) core.counters.rejected(code)
+    write(ex, { status: httpStatusOf(err), body: httpErrorBody(err), headers: errorHeaders(err) }, closeConnection, logger, code)
   }
 
   /** Read the whole body, at most `max` bytes; past that, answer with `tooLarge` and close. */
@@ -128,17 +138,20 @@ export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: L
 
   function run (ex: Exchange, plan: RequestPlan, body: Buffer): void {
     plan.run(body, () => abortSignalOf(ex)).then(
-      (reply) => { write(ex, reply, false) },
+      (reply) => { write(ex, reply, false, logger) },
       (err) => { fail(ex, err) }
     )
   }
 
+  let nextRequestId = 1
   app.any('/*', (res, req) => {
-    const ex: Exchange = { res, done: false, aborted: false, controller: undefined, counters: core.counters }
-    res.onAborted(() => { ex.done = true; ex.aborted = true; ex.controller?.abort() })
+    const ex: Exchange = { res, done: false, aborted: false, controller: undefined, counters: core.counters, id: nextRequestId++, head: undefined }
+    core.counters.started()
+    res.onAborted(() => { if (!ex.done) core.counters.aborted(); ex.done = true; ex.aborted = true; ex.controller?.abort() })
     let head: RequestHead | undefined
     try {
       head = snapshot(res, req)
+      ex.head = head
       const declared = declaredBodyBytes(head)
       let plan: RequestPlan
       try {

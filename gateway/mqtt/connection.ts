@@ -92,6 +92,10 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
     this.session?.drained()
   }
 
+  onOverflow (): void {
+    this.close(CloseReason.bufferOverflow)
+  }
+
   onClose (error?: Error): void {
     if (error !== undefined) this.core.logger.debug({ err: error, clientId: this.clientId }, 'transport error')
     this.teardown(CloseReason.transportClosed)
@@ -284,7 +288,7 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
     this.timer = undefined
     this.core.connections.delete(this)
     this.core.countClose(reason)
-    this.core.logger.debug({ clientId: this.clientId, reason, transport: this.transport.kind }, 'connection closed')
+    this.core.logger.info({ clientId: this.clientId, reason, transport: this.transport.kind, remote: this.transport.remoteAddress }, 'connection closed')
     if (!wasConnected || this.session === undefined) return
     if (this.will !== undefined && !this.willSuppressed && reason !== CloseReason.serverShuttingDown) {
       this.core.wills.schedule(this.clientId, this.will, this.session.persistent ? this.session.expirySec : 0)

@@ -3,6 +3,7 @@
  * tune live in `MqttLimits` (defaults below); the rest are fixed.
  */
 import assert from 'node:assert/strict'
+import { MetaSpace } from '../../store/index.js'
 
 export interface MqttLimits {
   /**
@@ -42,8 +43,11 @@ export const DEFAULT_MQTT_LIMITS: Readonly<MqttLimits> = Object.freeze({
   // The protocol maximum: stock clients (the mqtt npm client) do not honour a smaller one, and
   // memory does not depend on it (see INBOUND_PUBLISHES_PENDING_MAX), so 0x93 is only for a client far beyond any sane window.
   receiveMaximum: 65535,
-  // Mosquitto's default max_inflight_messages is 20; a little more keeps loopback pipelines full.
-  inflightMessagesMax3: 32,
+  // 3.1.1 has no Receive Maximum, so this is the whole outbound window of a 3.1.1 subscriber.
+  // Measured (docs/BENCHMARKS.md, fan-in 4 -> 1): at 32 the subscriber fell behind the publishers and
+  // latency grew without bound (p50 1.9 s); at 256 delivery keeps pace (p50 13 ms). Memory stays bounded
+  // by the dispatcher's read-ahead and pending-ack limits, as for a v5 client's Receive Maximum.
+  inflightMessagesMax3: 256,
   topicAliasMaximum: 64,
   // 18 h: mobile clients use long keep alives; longer ones hide dead connections for too long.
   keepAliveSecMax: 65535,
@@ -100,11 +104,11 @@ export const OUTBOUND_TOPIC_ALIASES_MAX = 64
 /** Length of generated client identifiers, characters (`ferry-` + random hex). */
 export const ASSIGNED_CLIENT_ID_HEX_CHARS = 16
 
-/** Ledger meta spaces used by the MQTT front end. */
-export const META_SPACE_SESSIONS = 'mqtt-session'
-export const META_SPACE_RETAINED = 'retained'
+/** Ledger meta spaces the MQTT front end owns (declared once in store MetaSpace). */
+export const META_SPACE_SESSIONS = MetaSpace.mqttSession
+export const META_SPACE_RETAINED = MetaSpace.retained
 /** Inbound QoS 2 packet ids stored and awaiting PUBREL, key `{clientId}/{packetId}`, written with the message itself. */
-export const META_SPACE_QOS2_IN = 'mqtt-qos2-in'
+export const META_SPACE_QOS2_IN = MetaSpace.mqttQos2In
 
 /** Longest will delay we honour, seconds (capped by the session expiry anyway [MQTT-3.1.3-9]). */
 export const WILL_DELAY_SEC_MAX = 24 * 3600

@@ -37,7 +37,9 @@ export const CloseReason = {
   bufferOverflow: 'buffer_overflow',
   /** 3.1.1 publish the store refused: close without PUBACK so the client resends. */
   publishFailed: 'publish_failed',
-  internalError: 'internal_error'
+  internalError: 'internal_error',
+  /** Closed by an operator (admin API kick). */
+  administrativeAction: 'administrative_action'
 } as const
 export type CloseReason = typeof CloseReason[keyof typeof CloseReason]
 
@@ -59,7 +61,8 @@ export const DISCONNECT_CODE_OF: Readonly<Record<CloseReason, number | undefined
   server_shutting_down: 0x8b,
   buffer_overflow: MqttReason.quotaExceeded,
   publish_failed: MqttReason.unspecifiedError,
-  internal_error: MqttReason.unspecifiedError
+  internal_error: MqttReason.unspecifiedError,
+  administrative_action: MqttReason.administrativeAction
 }
 
 /** 3.1.1 CONNACK return codes (3.2.2.3). */

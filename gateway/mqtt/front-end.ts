@@ -6,6 +6,7 @@ import { FrontEndCore } from './core.js'
 import { Connection } from './connection.js'
 import { CloseReason } from './errors.js'
 import type { MqttDeps, MqttFrontEnd } from './types.js'
+import { kickClient, listClients, listSessions } from './admin.js'
 
 export async function createMqttFrontEnd (deps: MqttDeps): Promise<MqttFrontEnd> {
   const core = new FrontEndCore(deps)
@@ -26,6 +27,9 @@ export async function createMqttFrontEnd (deps: MqttDeps): Promise<MqttFrontEnd>
       return conn
     },
     stats () { return core.stats() },
+    clients () { return listClients(core) },
+    sessionList () { return listSessions(core) },
+    kick (clientId) { return kickClient(core, clientId) },
     shutdown,
     async close () {
       closed ??= (async () => {

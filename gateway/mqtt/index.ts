@@ -7,5 +7,5 @@ export { mqttWebSocketBehavior, type MqttWsUserData } from './transport-ws.js'
 export { DEFAULT_MQTT_LIMITS } from './constants.js'
 export { CloseReason } from './errors.js'
 export type {
-  MqttFrontEnd, MqttListener, MqttLimits, MqttDeps, MqttStats, ClientContext, Authenticate, AuthorizeSubscribe, Transport, TransportEvents
+  MqttFrontEnd, MqttClientInfo, MqttSessionInfo, MqttListener, MqttLimits, MqttDeps, MqttStats, ClientContext, Authenticate, AuthorizeSubscribe, Transport, TransportEvents
 } from './types.js'

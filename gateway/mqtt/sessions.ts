@@ -37,6 +37,9 @@ export class SessionRegistry {
 
   size (): number { return this.sessions.size }
 
+  /** Every session, connected or not (admin views). */
+  all (): Session[] { return [...this.sessions.values()] }
+
   get (clientId: string): Session | undefined { return this.sessions.get(clientId) }
 
   /** Restore persistent sessions after a restart; end those that expired while the gateway was down. */

@@ -34,6 +34,8 @@ export interface TransportEvents {
   onDrain (): void
   /** The socket is gone (either side closed it, or an error). Called once. */
   onClose (error?: Error): void
+  /** The transport cannot hold more while reading is paused (WebSocket): close with a reason. */
+  onOverflow (): void
 }
 
 /** Who a connection is, as seen by hooks (auth, ACL). */
@@ -85,8 +87,33 @@ export interface MqttStats {
   retainedUpdateFailures: number
 }
 
+/** A connected client, for the admin API. */
+export interface MqttClientInfo {
+  clientId: string
+  username: string | undefined
+  namespace: string
+  protocolVersion: 3 | 4 | 5
+  transport: string
+  remoteAddress: string
+  subscriptions: number
+  persistentSession: boolean
+}
+
+/** A session (live or kept for a disconnected persistent client), for the admin API. */
+export interface MqttSessionInfo {
+  clientId: string
+  namespace: string
+  expirySec: number
+  connected: boolean
+  subscriptions: Array<{ filter: string, qos: 0 | 1 | 2 }>
+}
+
 export interface MqttFrontEnd {
   readonly limits: Readonly<MqttLimits>
+  /** Admin views and kick (gateway/ops); see admin.ts. */
+  clients (): MqttClientInfo[]
+  sessionList (): MqttSessionInfo[]
+  kick (clientId: string): boolean
   /** Attach a new transport (used by the listeners). */
   accept (transport: Transport): TransportEvents
   stats (): MqttStats

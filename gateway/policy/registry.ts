@@ -114,6 +114,20 @@ export class PolicyRegistry {
     return next
   }
 
+  /**
+   * Forget a namespace (admin DELETE): its persisted policy is removed and
+   * listeners are not told (nothing may still use it: the caller checks that
+   * the namespace holds no subscriptions or data). False when unknown.
+   */
+  async delete (namespace: string): Promise<boolean> {
+    if (!this.policies.has(namespace)) return false
+    if (this.ledger !== undefined && this.ledger.getMeta(POLICY_META_SPACE, namespace) !== undefined) {
+      await this.ledger.putMeta(POLICY_META_SPACE, namespace, undefined)
+    }
+    this.policies.delete(namespace)
+    return true
+  }
+
   onChange (listener: PolicyListener): () => void {
     this.listeners.add(listener)
     return () => { this.listeners.delete(listener) }

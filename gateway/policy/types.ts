@@ -44,6 +44,8 @@ export interface NamespacePolicy {
   maxMessageBytes: number
   /** Publish rate limit per namespace, messages per second; 0 unlimited. */
   publishRateMsgsPerSec: number
+  /** Export per-topic metric series for this namespace (opt-in: a million topics must not explode cardinality). */
+  topicMetricsEnabled: boolean
 }
 
 export type NamespacePolicyPatch = Partial<NamespacePolicy>
@@ -63,5 +65,6 @@ export const DEFAULT_NAMESPACE_POLICY: Readonly<NamespacePolicy> = Object.freeze
   delayedDeliveryEnabled: true,
   hardenRedeliveryCount: true,
   maxMessageBytes: 1024 * 1024,
-  publishRateMsgsPerSec: 0
+  publishRateMsgsPerSec: 0,
+  topicMetricsEnabled: false
 })

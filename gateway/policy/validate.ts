@@ -59,6 +59,7 @@ export function validatePolicyPatch (input: unknown): NamespacePolicyPatch {
         break
       case 'delayedDeliveryEnabled':
       case 'hardenRedeliveryCount':
+      case 'topicMetricsEnabled':
         if (typeof v !== 'boolean') throw bad(field, 'must be true or false')
         out[field] = v
         break

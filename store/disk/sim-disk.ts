@@ -10,7 +10,8 @@
  *   torn at any byte (and the torn part possibly filled with garbage).
  *   Directory changes (create, rename, unlink) not followed by syncDir are undone.
  * - flipBit(path, offset): silent corruption of durable and cached bytes.
- * - failFsyncs(n): the next n datasyncs fail with EIO; the pending writes of a
+ * - failFsyncs(n, code): the next n datasyncs fail with EIO (or `code`, e.g.
+ *   ENOSPC: thin provisioning, delayed allocation); the pending writes of a
  *   file whose fsync failed are dropped from its durable state (Linux may
  *   mark the pages clean: they can no longer be trusted).
  * - setFreeBytes(n): writes beyond the free space fail with ENOSPC after a
@@ -67,6 +68,9 @@ export class SimDisk implements Disk {
   private dirs = new Set<string>()
   private generation = 0
   private fsyncFailures = 0
+  private fsyncFailureCode = 'EIO'
+  /** Handles opened and not closed yet (tests check that nothing leaks). */
+  openHandles = 0
   private writeFailures = 0
   private freeBytes = Number.POSITIVE_INFINITY
   fsyncs = 0
@@ -76,7 +80,7 @@ export class SimDisk implements Disk {
   }
 
   // ---- fault controls ----
-  failFsyncs (n: number): void { this.fsyncFailures = n }
+  failFsyncs (n: number, code = 'EIO'): void { this.fsyncFailures = n; this.fsyncFailureCode = code }
   failWrites (n: number): void { this.writeFailures = n }
   setFreeBytes (n: number): void { this.freeBytes = n }
   random (): number { return this.rnd() }
@@ -163,6 +167,8 @@ export class SimDisk implements Disk {
 
   private handle (path: string, ino: SimInode): DiskFile {
     const gen = this.generation
+    let closed = false
+    this.openHandles++
     const live = (): void => {
       if (gen !== this.generation) throw ioError('EIO', `handle of ${path} died with the power`)
     }
@@ -189,7 +195,7 @@ export class SimDisk implements Disk {
         if (this.fsyncFailures > 0) {
           this.fsyncFailures--
           ino.pending = []
-          throw ioError('EIO', `O_DSYNC write ${path}`)
+          throw ioError(this.fsyncFailureCode, `O_DSYNC write ${path}`)
         }
         await h.write(buf, position)
         ino.durable = Buffer.from(ino.cache.subarray(0, ino.cacheLen))
@@ -209,7 +215,7 @@ export class SimDisk implements Disk {
           this.fsyncFailures--
           // The kernel drops the dirty pages' error state: pending bytes may never reach the disk.
           ino.pending = []
-          throw ioError('EIO', `fsync ${path}`)
+          throw ioError(this.fsyncFailureCode, `fsync ${path}`)
         }
         ino.durable = Buffer.from(ino.cache.subarray(0, ino.cacheLen))
         ino.durableLen = ino.cacheLen
@@ -223,7 +229,10 @@ export class SimDisk implements Disk {
         ino.pending.push({ truncate: length })
       },
       size: async () => { await this.tick(); live(); return ino.cacheLen },
-      close: async () => { await this.tick() }
+      close: async () => {
+        if (!closed) { closed = true; this.openHandles-- }
+        await this.tick()
+      }
     }
     return h
   }

@@ -1,0 +1,12 @@
+/** Codes gateway/ops introduces; their HTTP statuses live in gateway/error-map.ts. */
+export const OpsCode = {
+  /** The gateway is starting or draining: not ready (503). */
+  NOT_READY: 'E_NOT_READY',
+  /** DELETE of a namespace that still has subscriptions or stored messages (409). */
+  NAMESPACE_NOT_EMPTY: 'E_NAMESPACE_NOT_EMPTY',
+  /** Reset of a cursor to a position before its acknowledged point: the store cannot un-acknowledge (409). */
+  RESET_BACKWARD: 'E_RESET_BACKWARD',
+  /** A dead-letter topic whose original topic cannot be told (400: name it with ?topic=). */
+  DLQ_ORIGIN_UNKNOWN: 'E_DLQ_ORIGIN_UNKNOWN'
+} as const
+export type OpsCode = typeof OpsCode[keyof typeof OpsCode]
