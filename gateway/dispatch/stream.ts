@@ -251,9 +251,10 @@ export class TopicStream implements PickSource {
     const p = this.cursor.ackCumulative(upTo)
     for (const rec of this.table.records()) if (rec.entryId <= upTo && rec.state !== InflightState.deadLettering) this.table.release(rec)
     this.table.forgetCountsUpTo(upTo)
-    // The window may hold entries <= upTo that were read but not handed out: read again from the cursor.
+    // The window may hold entries <= upTo that were read but not handed out: read again from the cursor
+    // (rewound: the subscription asks this stream to read again, or nothing above upTo would be read).
     this.reader.reset()
-    this.host.kick()
+    this.host.rewound(this)
     await p
     this.host.env.backlogChanged(this.topic)
   }
