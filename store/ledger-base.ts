@@ -18,6 +18,8 @@ import { StoreCode, storeError } from './errors.js'
 import { RecordKind, type LogRecord } from './records.js'
 import { firstNeededEntry } from './retention.js'
 import { TopicState } from './topic-state.js'
+import { noteReplicatedEntry } from './origin-marks.js'
+import type { LogReadOptions, LogReadResult } from './log-tail.js'
 import { READ_ENTRIES_MAX } from './constants.js'
 import type { ResolvedOptions } from './options.js'
 import {
@@ -70,6 +72,8 @@ export abstract class LedgerBase implements Ledger, CursorHost {
   abstract runRetention (): Promise<number>
   abstract checkpoint (): Promise<void>
   abstract lastLsn (): Lsn
+  /** Geo-replication: the durable log in lsn order (store/log-tail.ts). */
+  abstract readLog (afterLsn: Lsn, opts: LogReadOptions): Promise<LogReadResult>
   protected abstract storageStats (): Pick<LedgerStats, 'segments' | 'diskBytes' | 'fsyncs'>
   /** Whether a topic of this durability keeps its entries in memory. */
   protected abstract memBacked (durability: Durability): boolean
@@ -207,6 +211,8 @@ export abstract class LedgerBase implements Ledger, CursorHost {
           t.mem.push({ topic: t.name, entryId: rec.entryId, lsn, publishTime: rec.publishTime, payload: rec.payload, props: rec.props })
         }
         const p = rec.props
+        // Geo-replication: a replicated entry raises its link's mark in the same record (store/origin-marks.ts).
+        if (p.replicatedLsn !== undefined) noteReplicatedEntry(this.meta, p)
         if (p.producerId !== undefined && p.producerSeq !== undefined) {
           t.dedup ??= new ProducerDedup()
           t.dedup.record(p.producerId, p.producerSeq, rec.entryId)

@@ -49,7 +49,9 @@ const propKeys: ReadonlyArray<readonly [keyof MessageProps, string]> = [
   ['key', 'k'], ['orderingKey', 'o'], ['priority', 'p'], ['deliverAt', 'd'], ['expiresAt', 'x'],
   ['userProperties', 'u'], ['producerId', 'P'], ['producerSeq', 'S'], ['originSite', 'O'],
   ['originEntryId', 'E'], ['contentType', 'c'], ['payloadFormat', 'f'], ['responseTopic', 'r'],
-  ['correlationData', 'C'], ['resultTopic', 'R'], ['deadLetterReason', 'D'], ['qos', 'q']
+  ['correlationData', 'C'], ['resultTopic', 'R'], ['deadLetterReason', 'D'], ['qos', 'q'],
+  // Geo-replication (store/origin-marks.ts).
+  ['replicatedVia', 'V'], ['replicatedLsn', 'L']
 ]
 const propByWire = new Map(propKeys.map(([long, wire]) => [wire, long]))
 const wireByProp: Record<string, string> = Object.fromEntries(propKeys)
