@@ -8,6 +8,8 @@ import { isFerryError } from '../common/errors.js'
 import { intArg, portArg, propertyArg, qosArg } from './args.js'
 import { runGateway, type GatewayOptions } from './gateway-command.js'
 import { runPub, runSub, type PubOptions, type SubOptions } from './client-commands.js'
+import { registerSiteCommand, registerTopologyCommands } from './topology-command.js'
+import { runDev, type DevOptions } from './dev-command.js'
 
 const DEFAULT_URL = 'http://127.0.0.1:8080'
 const DEFAULT_NAMESPACE = 'public/default'
@@ -68,6 +70,18 @@ program.command('sub')
     process.once('SIGINT', () => { stop.abort() })
     process.once('SIGTERM', () => { stop.abort() })
     try { await runSub(opts, stop.signal); process.exit(0) } catch (err) { fail(err) }
+  })
+
+// Network commands (cli/topology-command.ts, cli/dev-command.ts).
+registerTopologyCommands(program, fail)
+registerSiteCommand(program, fail, portArg)
+program.command('dev')
+  .description('run a local network on loopback: etcd, a nats-server per site, a gateway per site; prints READY {...}')
+  .requiredOption('--sites <ids>', 'site ids, comma separated (e.g. a,b,c)')
+  .requiredOption('--dir <dir>', 'directory for every site\'s data, the PKI and logs (reused by later starts)')
+  .option('--network <name>', 'network name', 'dev')
+  .action(async (opts: DevOptions) => {
+    try { await runDev(opts) } catch (err) { fail(err) }
   })
 
 program.parseAsync(process.argv).catch(fail)

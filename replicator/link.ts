@@ -43,6 +43,8 @@ export type LinkState = typeof LinkState[keyof typeof LinkState]
 export interface LinkStats {
   site: string
   state: LinkState
+  /** The remote has answered at least once since this link started. */
+  connected: boolean
   /** Position the remote holds (sender lsn). */
   position: number
   /** End of this site's durable log. */
@@ -78,11 +80,13 @@ export class Link {
   private lastPersistMs = 0
   private persistedPosition: number
   private pending: { entries: number, bytes: number, oldestMs: number | undefined, behind: boolean } = { entries: 0, bytes: 0, oldestMs: undefined, behind: false }
-  private readonly s: Omit<LinkStats, 'site' | 'state' | 'position' | 'logEndLsn' | 'lagEntries' | 'lagBytes' | 'lagSeconds' | 'behindMoreThanOneRead' | 'backlogAlert'> = {
+  private readonly s: Omit<LinkStats, 'site' | 'state' | 'connected' | 'position' | 'logEndLsn' | 'lagEntries' | 'lagBytes' | 'lagSeconds' | 'behindMoreThanOneRead' | 'backlogAlert'> = {
     batchesSent: 0, entriesShipped: 0, bytesShipped: 0, rewinds: 0, failures: 0, gaps: 0
   }
 
   private logEndLsn = 0
+  /** True once the remote has answered (the first step is an empty batch: a handshake that learns its position). */
+  private connected = false
 
   constructor (
     readonly site: string,
@@ -156,6 +160,11 @@ export class Link {
 
   /** One read and at most one batch. Returns whether anything moved. */
   private async step (): Promise<boolean> {
+    if (!this.connected) {
+      // Handshake: an empty batch at our position; the answer (ok or a position refusal) is where the remote stands.
+      await this.send({ from: this.self, to: this.site, after: this.position, through: this.position, items: [] })
+      return true
+    }
     const r = await this.ledger.readLog(this.scanPos, {
       maxItems: this.limits.REPL_BATCH_ENTRIES_MAX,
       maxBytes: this.limits.REPL_BATCH_BYTES_MAX,
@@ -214,6 +223,7 @@ export class Link {
     const data = encodeBatch(b)
     const reply = decodeAnswer(await this.transport.request(this.site, data, this.limits.REPL_REQUEST_TIMEOUT_MS))
     this.s.batchesSent++
+    this.connected = true
     if (reply.ok) {
       this.position = reply.position
       this.scanPos = Math.max(this.scanPos, reply.position)
@@ -255,6 +265,7 @@ export class Link {
     return {
       site: this.site,
       state: this.state,
+      connected: this.connected,
       position: this.position,
       logEndLsn: this.logEndLsn,
       lagEntries: this.pending.entries,

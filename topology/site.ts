@@ -1,0 +1,91 @@
+/**
+ * A site of a network: the gateway (gateway/server.ts), its live topology
+ * from etcd (view.ts), policies from etcd (policy-source.ts), and its
+ * replicator over the region's nats-server. Start order: gateway (ledger
+ * open) -> topology (from etcd, or the cached one) -> NATS -> replicator;
+ * close in reverse.
+ */
+import type { Logger } from '../common/log.js'
+import { silentLogger } from '../common/log.js'
+import { startGateway, type Gateway, type GatewayConfig } from '../gateway/server.js'
+import { connectNats, startReplicator, type LinkLimits, type Replicator, type ReplicatorStats } from '../replicator/index.js'
+import { TopologyClient } from './etcd-client.js'
+import { TopologyView, type TopologyHealth } from './view.js'
+import { followPolicySource } from './policy-source.js'
+import type { SiteRecord } from './types.js'
+
+export interface NetworkSiteConfig {
+  gateway: GatewayConfig
+  network: string
+  etcd: string | string[]
+  /** nats://... of this site's region server. */
+  nats: string
+  region?: string
+  preference?: number
+  replicationLimits?: Partial<LinkLimits>
+  logger?: Logger
+}
+
+export interface SiteHealth {
+  site: string
+  topology: TopologyHealth
+  replication: ReplicatorStats
+}
+
+export interface NetworkSite {
+  readonly gateway: Gateway
+  readonly replicator: Replicator
+  readonly topology: TopologyView
+  health: () => SiteHealth
+  close: () => Promise<void>
+}
+
+export function endpointsOf (host: string, ports: Gateway['ports']): Record<string, string> {
+  const e: Record<string, string> = {}
+  if (ports.mqtt !== undefined) e.mqtt = `mqtt://${host}:${ports.mqtt}`
+  if (ports.mqtts !== undefined) e.mqtts = `mqtts://${host}:${ports.mqtts}`
+  if (ports.http !== undefined) { e.ws = `ws://${host}:${ports.http}/mqtt`; e.http = `http://${host}:${ports.http}` }
+  if (ports.https !== undefined) { e.wss = `wss://${host}:${ports.https}/mqtt`; e.https = `https://${host}:${ports.https}` }
+  return e
+}
+
+export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<NetworkSite> {
+  const logger = cfg.logger ?? cfg.gateway.logger ?? silentLogger
+  const gateway = await startGateway(cfg.gateway)
+  const siteId = cfg.gateway.siteId
+  const self: SiteRecord = { id: siteId, region: cfg.region ?? siteId, nats: cfg.nats, endpoints: endpointsOf(cfg.gateway.host, gateway.ports), preference: cfg.preference ?? 100 }
+  const client = new TopologyClient({ endpoints: cfg.etcd, network: cfg.network })
+  const topology = new TopologyView(client, { self, ledger: gateway.ledger, logger: logger.child({ component: 'topology' }) })
+  const stopPolicies = followPolicySource(gateway.policies, {
+    name: 'etcd',
+    snapshot: () => new Map([...topology.current().namespaces.values()].map((n) => [n.name, n.policy])),
+    onChange: (l) => topology.onChange(l)
+  }, logger.child({ component: 'policy' }))
+  await topology.start()
+  const transport = await connectNats({ servers: cfg.nats, network: cfg.network, name: `ferry-${siteId}` })
+  const replicator = await startReplicator({
+    siteId,
+    ledger: gateway.ledger,
+    transport,
+    plan: topology.planSource(),
+    logger: logger.child({ component: 'replicator' }),
+    ...(cfg.replicationLimits !== undefined ? { limits: cfg.replicationLimits } : {})
+  })
+  let closed = false
+  return {
+    gateway,
+    replicator,
+    topology,
+    health: () => ({ site: siteId, topology: topology.health(), replication: replicator.stats() }),
+    async close () {
+      if (closed) return
+      closed = true
+      stopPolicies()
+      await replicator.close()
+      await transport.close()
+      await topology.close()
+      client.close()
+      await gateway.close()
+    }
+  }
+}
