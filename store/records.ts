@@ -146,7 +146,8 @@ export function estimateMessageBytes (payload: Buffer, props: MessageProps): num
     const v = props[long]
     if (typeof v === 'string') n += 4 + Buffer.byteLength(v)
     else if (Buffer.isBuffer(v)) n += 4 + v.length
-    else if (Array.isArray(v)) for (const [a, b] of v as readonly (readonly [string, string])[]) n += 6 + Buffer.byteLength(a) + Buffer.byteLength(b)
+    // userProperties are pairs; replicatedVia is a list of site ids.
+    else if (Array.isArray(v)) for (const x of v as ReadonlyArray<string | readonly [string, string]>) n += typeof x === 'string' ? 4 + Buffer.byteLength(x) : 6 + Buffer.byteLength(x[0]) + Buffer.byteLength(x[1])
     else if (v !== undefined) n += 10
   }
   return n
