@@ -5,6 +5,9 @@
 import { silentLogger } from '../../common/log.js'
 import { connectNats, startReplicator, type LinkLimits, type PlanSource, type Replicator } from '../../replicator/index.js'
 import { startTestGateway, type Teardownable, type TestGateway } from './gateway.js'
+import { startNetworkSite, type NetworkSite } from '../../topology/index.js'
+import { tmpDir } from './tmp.js'
+import { join } from 'node:path'
 
 export interface TestSite {
   id: string
@@ -37,4 +40,18 @@ export async function startTestSite (t: Teardownable, id: string, natsUrl: strin
   }
   t.teardown(close)
   return { id, gw, replicator, close }
+}
+
+/** A site with its topology in etcd (topology/site.ts), in this process, on a fresh data dir. */
+export async function startTestNetworkSite (t: Teardownable, id: string, natsUrl: string, etcdUrl: string, network: string): Promise<NetworkSite> {
+  const tmp = await tmpDir(`ferry-site-${id}-`)
+  const site = await startNetworkSite({
+    gateway: { siteId: id, dataDir: join(tmp.dir, 'ledger'), dev: true, host: '127.0.0.1', mqttPort: 0, httpPort: 0 },
+    network,
+    etcd: etcdUrl,
+    nats: natsUrl,
+    replicationLimits: TEST_LINK_LIMITS
+  })
+  t.teardown(async () => { await site.close(); await tmp.cleanup() })
+  return site
 }
