@@ -35,3 +35,22 @@ export function transportOf (url: string): 'http' | 'mqtt' {
 export function topicPath (namespace: string, topic: string): string {
   return `${namespace}/${topic.split('/').map(encodeURIComponent).join('/')}`
 }
+
+/** Path of MQTT over WebSocket on a Ferry gateway (gateway/server.ts registers it). */
+export const MQTT_WS_PATH = '/mqtt'
+
+/**
+ * The URL to hand the MQTT client: a ws:// or wss:// URL without a path gets
+ * Ferry's `/mqtt`, since `--url ws://127.0.0.1:8080` is what people type and
+ * the gateway answers nothing else with a WebSocket.
+ */
+export function mqttUrlOf (url: string): string {
+  const u = new URL(url)
+  if ((u.protocol === 'ws:' || u.protocol === 'wss:') && (u.pathname === '' || u.pathname === '/')) u.pathname = MQTT_WS_PATH
+  return u.toString()
+}
+
+/** `public/default/a/b` → `a/b` within namespace `public/default`; other names stay whole. */
+export function localTopicOf (namespace: string, topic: string): string {
+  return topic.startsWith(`${namespace}/`) ? topic.slice(namespace.length + 1) : topic
+}

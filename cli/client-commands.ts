@@ -10,7 +10,8 @@
  */
 import { readFile } from 'node:fs/promises'
 import { FerryError } from '../common/errors.js'
-import { topicPath, transportOf } from './args.js'
+import { localTopicOf, mqttUrlOf, topicPath, transportOf } from './args.js'
+import { CliCode } from './errors.js'
 
 export interface PubOptions {
   topic: string
@@ -39,12 +40,16 @@ export interface SubOptions {
 const SUB_POLL_WAIT_MS = 20_000
 /** Messages asked per poll by `ferry sub`. */
 const SUB_POLL_MESSAGES_MAX = 100
+/** How long `ferry pub` / `ferry sub` wait for an MQTT CONNACK before saying the gateway is unreachable, ms. */
+const MQTT_CONNECT_TIMEOUT_MS = 10_000
 
 interface MqttModule {
-  connectAsync: (url: string, opts?: Record<string, unknown>) => Promise<MqttClientLike>
+  connectAsync: (url: string, opts?: Record<string, unknown>, allowRetries?: boolean) => Promise<MqttClientLike>
 }
+/** What a PUBACK / PUBREC carries back on failure (MQTT 5). */
+interface AckPacketLike { reasonCode?: number, properties?: { reasonString?: string } }
 interface MqttClientLike {
-  publishAsync: (topic: string, message: Buffer, opts: Record<string, unknown>) => Promise<unknown>
+  publish: (topic: string, message: Buffer, opts: Record<string, unknown>, cb: (err?: Error, packet?: AckPacketLike) => void) => unknown
   subscribeAsync: (filter: string, opts: Record<string, unknown>) => Promise<unknown>
   on: (event: 'message', cb: (topic: string, payload: Buffer) => void) => void
   endAsync: () => Promise<void>
@@ -54,25 +59,66 @@ async function loadMqtt (): Promise<MqttModule> {
   try {
     return await import('mqtt') as unknown as MqttModule
   } catch {
-    throw new FerryError('E_CONFIG', 'MQTT URLs need the mqtt package (npm install mqtt); use an http:// URL instead')
+    throw new FerryError(CliCode.MQTT_CLIENT_MISSING, 'MQTT URLs need the mqtt package (npm install mqtt); use an http:// URL instead')
   }
 }
 
+/** The gateway's own error (code and reason) from an HTTP error reply. */
 async function errorOf (res: Response): Promise<FerryError> {
   const text = await res.text()
   try {
     const body = JSON.parse(text) as { error?: { code?: string, message?: string } }
-    return new FerryError(body.error?.code ?? 'E_HTTP', `${res.status}: ${body.error?.message ?? text}`)
+    return new FerryError(body.error?.code ?? CliCode.HTTP, `${res.status}: ${body.error?.message ?? text}`)
   } catch {
-    return new FerryError('E_HTTP', `${res.status}: ${text}`)
+    return new FerryError(CliCode.HTTP, `${res.status}: ${text}`)
   }
+}
+
+/** The socket-level reason under fetch's bare "fetch failed" (ECONNREFUSED 127.0.0.1:8080, ENOTFOUND, ...). */
+function causeOf (err: unknown): string {
+  let c: unknown = err
+  for (let depth = 0; depth < 4 && c instanceof Error && c.cause !== undefined; depth++) c = c.cause
+  return c instanceof Error ? c.message : String(c)
+}
+
+/** fetch, with an unreachable gateway reported by the address tried. */
+async function request (url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init)
+  } catch (err) {
+    if (init.signal?.aborted === true) throw err
+    throw new FerryError(CliCode.UNREACHABLE, `cannot reach the gateway at ${new URL(url).origin}: ${causeOf(err)}`, { cause: err })
+  }
+}
+
+/** Connect over MQTT 5; failures say which address was tried and why. No reconnect loop: a CLI should fail, not hang. */
+async function connectMqtt (url: string): Promise<MqttClientLike> {
+  const mqtt = await loadMqtt()
+  const target = mqttUrlOf(url)
+  try {
+    return await mqtt.connectAsync(target, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: MQTT_CONNECT_TIMEOUT_MS }, false)
+  } catch (err) {
+    throw new FerryError(CliCode.UNREACHABLE, `cannot connect over MQTT to ${target}: ${causeOf(err)}`, { cause: err })
+  }
+}
+
+/** Publish and wait for the ack; a refusal carries the gateway's reason string, not only the reason code's name. */
+async function mqttPublish (client: MqttClientLike, topic: string, payload: Buffer, opts: Record<string, unknown>): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    client.publish(topic, payload, opts, (err, packet) => {
+      if (err === undefined || err === null) { resolve(); return }
+      const reason = packet?.properties?.reasonString
+      const code = packet?.reasonCode
+      const codeText = code !== undefined ? ` (reason code 0x${code.toString(16).padStart(2, '0')})` : ''
+      reject(new FerryError(CliCode.REFUSED, `${reason ?? err.message}${codeText}`, { cause: err }))
+    })
+  })
 }
 
 export async function runPub (o: PubOptions): Promise<void> {
   const payload = o.file !== undefined ? await readFile(o.file) : Buffer.from(o.message ?? '', 'utf8')
   if (transportOf(o.url) === 'mqtt') {
-    const mqtt = await loadMqtt()
-    const client = await mqtt.connectAsync(o.url, { protocolVersion: 5 })
+    const client = await connectMqtt(o.url)
     const userProperties: Record<string, string> = {}
     if (o.key !== undefined) userProperties['ferry-key'] = o.key
     if (o.priority !== undefined) userProperties['ferry-priority'] = String(o.priority)
@@ -80,8 +126,11 @@ export async function runPub (o: PubOptions): Promise<void> {
     for (const [n, v] of o.property ?? []) userProperties[n] = v
     // mqtt-packet cannot encode an empty userProperties object (the publish is silently never sent): leave it out.
     const properties = Object.keys(userProperties).length > 0 ? { userProperties } : {}
-    await client.publishAsync(o.topic, payload, { qos: o.qos, properties })
-    await client.endAsync()
+    try {
+      await mqttPublish(client, o.topic, payload, { qos: o.qos, properties })
+    } finally {
+      await client.endAsync()
+    }
     process.stdout.write(`published topic=${o.topic}\n`)
     return
   }
@@ -90,10 +139,11 @@ export async function runPub (o: PubOptions): Promise<void> {
   if (o.priority !== undefined) headers.set('ferry-priority', String(o.priority))
   if (o.delayMs !== undefined) headers.set('ferry-delay-ms', String(o.delayMs))
   for (const [n, v] of o.property ?? []) headers.append('ferry-property', `${encodeURIComponent(n)}=${encodeURIComponent(v)}`)
-  const res = await fetch(`${o.url}/v1/topics/${topicPath(o.namespace, o.topic)}/messages`, { method: 'POST', headers, body: payload })
+  const res = await request(`${o.url}/v1/topics/${topicPath(o.namespace, o.topic)}/messages`, { method: 'POST', headers, body: payload })
   if (!res.ok) throw await errorOf(res)
   const r = await res.json() as { messageId: string, topic: string }
-  process.stdout.write(`published topic=${r.topic} messageId=${r.messageId}\n`)
+  // Topics print local to the namespace, as over MQTT, so both transports read alike.
+  process.stdout.write(`published topic=${localTopicOf(o.namespace, r.topic)} messageId=${r.messageId}\n`)
 }
 
 function line (topic: string, payload: Buffer | string): string {
@@ -104,8 +154,7 @@ export async function runSub (o: SubOptions, signal: AbortSignal): Promise<void>
   let seen = 0
   const enough = (): boolean => o.count > 0 && seen >= o.count
   if (transportOf(o.url) === 'mqtt') {
-    const mqtt = await loadMqtt()
-    const client = await mqtt.connectAsync(o.url, { protocolVersion: 5 })
+    const client = await connectMqtt(o.url)
     await new Promise<void>((resolve, reject) => {
       signal.addEventListener('abort', () => { resolve() }, { once: true })
       client.on('message', (topic, payload) => {
@@ -124,7 +173,7 @@ export async function runSub (o: SubOptions, signal: AbortSignal): Promise<void>
     const want = o.count > 0 ? Math.min(SUB_POLL_MESSAGES_MAX, o.count - seen) : SUB_POLL_MESSAGES_MAX
     let res: Response
     try {
-      res = await fetch(`${base}/messages?max=${want}&waitMs=${SUB_POLL_WAIT_MS}&mode=${encodeURIComponent(o.mode)}`, { signal })
+      res = await request(`${base}/messages?max=${want}&waitMs=${SUB_POLL_WAIT_MS}&mode=${encodeURIComponent(o.mode)}`, { signal })
     } catch (err) {
       if (signal.aborted) return
       throw err
@@ -132,13 +181,14 @@ export async function runSub (o: SubOptions, signal: AbortSignal): Promise<void>
     if (!res.ok) throw await errorOf(res)
     const { messages } = await res.json() as { messages: Array<{ messageId: string, topic: string, payload?: string, payloadBase64: string }> }
     if (messages.length === 0) continue
-    for (const m of messages) process.stdout.write(line(m.topic, m.payload ?? Buffer.from(m.payloadBase64, 'base64')))
+    for (const m of messages) process.stdout.write(line(localTopicOf(o.namespace, m.topic), m.payload ?? Buffer.from(m.payloadBase64, 'base64')))
     seen += messages.length
     // Ack after printing: a crash in between shows the message again, never loses it.
-    const ack = await fetch(`${base}/ack`, {
+    // Each id with its topic: a filter (`sensors/#`) spans topics and ids are per topic.
+    const ack = await request(`${base}/ack`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ messageIds: messages.map((m) => m.messageId) })
+      body: JSON.stringify({ messages: messages.map((m) => ({ topic: m.topic, messageId: m.messageId })) })
     })
     if (!ack.ok) throw await errorOf(ack)
   }

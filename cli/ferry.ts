@@ -10,6 +10,7 @@ import { runGateway, type GatewayOptions } from './gateway-command.js'
 import { runPub, runSub, type PubOptions, type SubOptions } from './client-commands.js'
 import { registerSiteCommand, registerTopologyCommands } from './topology-command.js'
 import { runDev, type DevOptions } from './dev-command.js'
+import { registerBench } from './bench-command.js'
 
 const DEFAULT_URL = 'http://127.0.0.1:8080'
 const DEFAULT_NAMESPACE = 'public/default'
@@ -83,5 +84,6 @@ program.command('dev')
   .action(async (opts: DevOptions) => {
     try { await runDev(opts) } catch (err) { fail(err) }
   })
+registerBench(program)
 
 program.parseAsync(process.argv).catch(fail)

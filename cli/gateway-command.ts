@@ -8,8 +8,7 @@
 import { dirname, join, resolve } from 'node:path'
 import { pino } from 'pino'
 import { FerryError } from '../common/errors.js'
-import { startGateway, type GatewayConfig, type Gateway } from '../gateway/server.js'
-import { loadSiteConfig, checkSiteId, type SiteConfigFile } from '../gateway/config.js'
+import { startGateway, loadSiteConfig, checkSiteId, installProcessFaultPolicy, GatewayCode, type GatewayConfig, type Gateway, type SiteConfigFile } from '../gateway/index.js'
 import { ensureDevCertificates } from '../pki/index.js'
 
 export interface GatewayOptions {
@@ -35,7 +34,7 @@ export async function gatewayConfigOf (opts: GatewayOptions): Promise<GatewayCon
   const file: SiteConfigFile = opts.config !== undefined ? await loadSiteConfig(opts.config) : {}
   const dev = opts.dev === true || file.dev === true
   const dataDir = opts.data !== undefined ? resolve(opts.data) : file.dataDir
-  if (dataDir === undefined) throw new FerryError('E_CONFIG', '--data DIR (or dataDir in the config file) is required')
+  if (dataDir === undefined) throw new FerryError(GatewayCode.CONFIG, '--data DIR (or dataDir in the config file) is required')
   const siteId = checkSiteId(opts.site ?? file.siteId ?? (dev ? DEV_SITE_ID : undefined), '--site')
   const listeners = file.listeners ?? {}
   const config: GatewayConfig = {
@@ -51,7 +50,7 @@ export async function gatewayConfigOf (opts: GatewayOptions): Promise<GatewayCon
     mqttLimits: file.mqttLimits,
     httpLimits: file.httpLimits
   }
-  if ((opts.cert === undefined) !== (opts.key === undefined)) throw new FerryError('E_CONFIG', '--cert and --key go together')
+  if ((opts.cert === undefined) !== (opts.key === undefined)) throw new FerryError(GatewayCode.CONFIG, '--cert and --key go together')
   if (opts.cert !== undefined && opts.key !== undefined) {
     config.tls = { certFile: resolve(opts.cert), keyFile: resolve(opts.key) }
   } else if (file.tls !== undefined) {
@@ -63,7 +62,7 @@ export async function gatewayConfigOf (opts: GatewayOptions): Promise<GatewayCon
     config.tls = { certFile: certs.certFile, keyFile: certs.keyFile }
   }
   if (config.mqttPort === undefined && config.mqttsPort === undefined && config.httpPort === undefined && config.httpsPort === undefined) {
-    throw new FerryError('E_CONFIG', 'no listener: give at least one of --mqtt, --mqtts, --http, --https')
+    throw new FerryError(GatewayCode.CONFIG, 'no listener: give at least one of --mqtt, --mqtts, --http, --https')
   }
   return config
 }
@@ -80,6 +79,8 @@ export function readyLine (siteId: string, g: Pick<Gateway, 'ports'>, dataDir: s
 
 export async function runGateway (opts: GatewayOptions): Promise<void> {
   const logger = pino({ name: 'ferry', level: opts.logLevel ?? process.env.FERRY_LOG_LEVEL ?? 'info' }, pino.destination(2))
+  // Log, count and keep serving; exit non-zero only when a store invariant fails.
+  installProcessFaultPolicy(logger)
   const config = await gatewayConfigOf(opts)
   config.logger = logger
   const gateway = await startGateway(config)

@@ -9,11 +9,18 @@ export class FerryError extends Error {
   override readonly name = 'FerryError'
   readonly code: string
   readonly details: Readonly<Record<string, unknown>> | undefined
+  /**
+   * An invariant of durable state failed (the store sets it): the process
+   * must not go on serving. The gateway's process fault policy exits
+   * non-zero when such an error escapes (gateway/process-faults.ts).
+   */
+  readonly fatal: boolean
 
-  constructor (code: string, message: string, options?: { cause?: unknown, details?: Record<string, unknown> }) {
+  constructor (code: string, message: string, options?: { cause?: unknown, details?: Record<string, unknown>, fatal?: boolean }) {
     super(message, options?.cause !== undefined ? { cause: options.cause } : undefined)
     this.code = code
     this.details = options?.details
+    this.fatal = options?.fatal === true
   }
 
   toJSON (): { code: string, message: string } {

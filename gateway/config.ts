@@ -19,9 +19,11 @@ import { dirname, resolve } from 'node:path'
 import { FerryError } from '../common/errors.js'
 import { checkNamespaceName, validatePolicyPatch, type NamespacePolicyPatch } from './policy/index.js'
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/index.js'
+import { GatewayCode } from './errors.js'
 
+/** Kept for callers of the config module; the code is declared in gateway/errors.ts. */
 export const ConfigCode = {
-  CONFIG: 'E_CONFIG'
+  CONFIG: GatewayCode.CONFIG
 } as const
 
 /** Largest config file read, bytes: a site config is a few KB; this bounds a wrong path (a log file, a device). */

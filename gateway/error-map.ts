@@ -1,8 +1,9 @@
 /**
  * One table from FerryError codes to what each protocol says. Front ends use
- * `httpStatusOf` / `mqttReasonOf`; a code missing here is a bug (maps to 500 / 0x80).
+ * `httpStatusOf` / `mqttReasonOf`; a code missing here is a bug (maps to 500 / 0x80),
+ * and test/gateway/error-codes.test.ts fails for any code raised in the sources but absent here.
  */
-import { isFerryError } from '../common/errors.js'
+import { CommonCode, isFerryError } from '../common/errors.js'
 
 interface Mapping { http: number, mqtt: number }
 
@@ -69,7 +70,19 @@ const TABLE: Record<string, Mapping> = {
   E_STORE_CLOSED: { http: 503, mqtt: MqttReason.serverUnavailable },
   E_STORE_CORRUPT: { http: 500, mqtt: MqttReason.unspecifiedError },
   E_STORE_IO: { http: 503, mqtt: MqttReason.serverUnavailable },
-  E_STORE_BAD_ARGUMENT: { http: 400, mqtt: MqttReason.implementationSpecificError }
+  E_STORE_BAD_ARGUMENT: { http: 400, mqtt: MqttReason.implementationSpecificError },
+  E_CURSOR_RANGES_FULL: { http: 429, mqtt: MqttReason.quotaExceeded }, // ack refused: cursor too fragmented
+  E_STORE_LOCKED: { http: 503, mqtt: MqttReason.serverUnavailable },
+  // gateway/errors.ts. E_CONFIG is raised at start only; were it ever answered, it is the server's fault.
+  E_CONFIG: { http: 500, mqtt: MqttReason.implementationSpecificError },
+  E_LISTEN: { http: 503, mqtt: MqttReason.serverUnavailable },
+  E_UWS_NATIVE_MISSING: { http: 503, mqtt: MqttReason.serverUnavailable },
+  // E_TOPIC_INVALID is above with the dispatcher's codes (both folders raise it).
+  // cli/errors.ts: client-side codes of the ferry command, mapped so they print and exit like any other.
+  E_HTTP: { http: 502, mqtt: MqttReason.unspecifiedError },
+  E_UNREACHABLE: { http: 503, mqtt: MqttReason.serverUnavailable },
+  E_REFUSED: { http: 400, mqtt: MqttReason.implementationSpecificError },
+  E_MQTT_CLIENT_MISSING: { http: 500, mqtt: MqttReason.implementationSpecificError },
 }
 
 const FALLBACK: Mapping = { http: 500, mqtt: MqttReason.unspecifiedError }
@@ -85,7 +98,17 @@ export function mqttReasonOf (err: unknown): number {
 /** The JSON error body every HTTP error carries. */
 export function httpErrorBody (err: unknown): { error: { code: string, message: string } } {
   if (isFerryError(err)) return { error: { code: err.code, message: err.message } }
-  return { error: { code: 'E_INTERNAL', message: 'internal error' } }
+  return { error: { code: CommonCode.INTERNAL, message: 'internal error' } }
+}
+
+/** Is this code in the table? (test/gateway/error-codes.test.ts checks every code raised anywhere.) */
+export function isMappedErrorCode (code: string): boolean {
+  return Object.hasOwn(TABLE, code)
+}
+
+/** Every code in the table. */
+export function mappedErrorCodes (): string[] {
+  return Object.keys(TABLE)
 }
 
 /** Register codes from other folders (kept in one table; called at module load). */

@@ -13,6 +13,7 @@ import { createMqttFrontEnd, listenMqttTcp, mqttWebSocketBehavior, type MqttFron
 import { registerHttpRoutes, type HttpApi, type HttpLimits } from './http/index.js'
 import { uws, type TemplatedApp, type us_listen_socket } from './uws.js'
 import { FerryError } from '../common/errors.js'
+import { GatewayCode } from './errors.js'
 
 export interface TlsFiles { certFile: string, keyFile: string }
 
@@ -63,10 +64,10 @@ const DEV_NAMESPACE = 'public/default'
 export async function startGateway (config: GatewayConfig): Promise<Gateway> {
   const logger = config.logger ?? silentLogger
   if (!config.dev && (config.mqttPort !== undefined || config.httpPort !== undefined)) {
-    throw new FerryError('E_CONFIG', 'plain MQTT and HTTP listeners are for dev mode only; use --mqtts / --https')
+    throw new FerryError(GatewayCode.CONFIG, 'plain MQTT and HTTP listeners are for dev mode only; use --mqtts / --https')
   }
   if ((config.mqttsPort !== undefined || config.httpsPort !== undefined) && config.tls === undefined) {
-    throw new FerryError('E_CONFIG', 'TLS listeners need --cert and --key')
+    throw new FerryError(GatewayCode.CONFIG, 'TLS listeners need --cert and --key')
   }
 
   const seed: Record<string, NamespacePolicyPatch> = { ...(config.namespaces ?? {}) }
@@ -120,7 +121,7 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     httpApis.push(registerHttpRoutes(app, deps))
     return await new Promise<number>((resolve, reject) => {
       app.listen(config.host, port, (socket) => {
-        if (socket === false) { reject(new FerryError('E_LISTEN', `cannot listen on ${config.host}:${port}`)); return }
+        if (socket === false) { reject(new FerryError(GatewayCode.LISTEN, `cannot listen on ${config.host}:${port}`)); return }
         uwsApps.push({ app, socket })
         resolve(uws.us_socket_local_port(socket))
       })

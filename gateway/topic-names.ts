@@ -5,9 +5,11 @@
  * `/TopicA`) and may start with `$`.
  */
 import { FerryError } from '../common/errors.js'
+import { GatewayCode } from './errors.js'
 
+/** Kept for callers of this module; the code is declared in gateway/errors.ts. */
 export const TopicNameCode = {
-  TOPIC_INVALID: 'E_TOPIC_INVALID'
+  TOPIC_INVALID: GatewayCode.TOPIC_INVALID
 } as const
 
 /**

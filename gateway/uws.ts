@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module'
 import { FerryError } from '../common/errors.js'
+import { GatewayCode } from './errors.js'
 import type * as UwsTypes from 'uWebSockets.js'
 
 export type Uws = typeof UwsTypes
@@ -17,7 +18,7 @@ function loadNative (): Uws {
   try {
     return require(`uWebSockets.js/binaries/${binary}`) as Uws
   } catch (cause) {
-    throw new FerryError('E_UWS_NATIVE_MISSING',
+    throw new FerryError(GatewayCode.UWS_NATIVE_MISSING,
       `uWebSockets.js has no native build ${binary} for this Node.js (${process.version}); Ferry does not run on its ws fallback`,
       { cause })
   }

@@ -19,8 +19,7 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { silentLogger } from '../common/log.js'
-import { createDispatcher, type Consumer, type Delivery, type Dispatcher, type SubscriptionMode } from '../gateway/dispatch/index.js'
-import { PolicyRegistry, type NamespacePolicyPatch } from '../gateway/policy/index.js'
+import { createDispatcher, PolicyRegistry, type Consumer, type Delivery, type Dispatcher, type NamespacePolicyPatch, type SubscriptionMode } from '../gateway/index.js'
 import { createFileLedger, createMemoryLedger, type AppendInput, type Ledger } from '../store/index.js'
 
 const json = process.argv.includes('--json')

@@ -50,7 +50,7 @@ interface MqttResult { msgsPerSec: number, p50Ms: number, p99Ms: number, sent: n
 // Child: the gateway
 
 async function serve (dataDir: string): Promise<void> {
-  const { startGateway } = await import('../gateway/server.js')
+  const { startGateway } = await import('../gateway/index.js')
   const gw = await startGateway({ siteId: 'bench', dataDir, dev: true, host: '127.0.0.1', mqttPort: 0, httpPort: 0 })
   process.stdout.write(JSON.stringify({ ports: gw.ports }) + '\n')
   const stop = (): void => { void gw.close().finally(() => { process.exit(0) }) }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh Debian machine: Debian packages the project
-# needs, npm dependencies, and the TypeScript build. Sourced by start.sh/test.sh.
+# needs, npm dependencies, and the TypeScript build (when sources changed).
+# Run by start.sh, test.sh and ./ferry; each step does nothing when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,5 +29,5 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
-echo "setup: building" >&2
-npx tsc -p tsconfig.json >&2
+# The TypeScript build, only when the sources changed since the last one.
+bash scripts/build.sh

@@ -73,8 +73,15 @@ export const CHECKPOINT_TOPICS_PER_SLICE = 5_000
 /** Checkpoint files kept; the older one is a fallback when the newest is unreadable. */
 export const CHECKPOINTS_KEPT = 2
 
-/** Individually acknowledged ranges kept per cursor; beyond this a cursor is pathologically fragmented. */
+/**
+ * Individually acknowledged ranges kept per cursor (default of maxCursorAckRanges);
+ * beyond this a cursor is pathologically fragmented (16 bytes a range in memory and
+ * in every checkpoint). Enforced when an ack is admitted, never when a record is replayed.
+ */
 export const CURSOR_ACK_RANGES_MAX = 100_000
+
+/** Metadata puts carried by one append (AppendInput.meta): a handful per message is the use (MQTT QoS 2 packet ids); more belongs in putMeta. */
+export const APPEND_META_PUTS_MAX = 64
 
 /** Entries returned by one read at most, whatever the caller asks. */
 export const READ_ENTRIES_MAX = 10_000

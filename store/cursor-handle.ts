@@ -6,7 +6,7 @@
  */
 import type { CursorState } from './cursor-state.js'
 import type { TopicState } from './topic-state.js'
-import type { Cursor, EntryId, TopicName } from './types.js'
+import type { Cursor, CursorMemory, EntryId, TopicName } from './types.js'
 
 /** What a cursor needs from its ledger. */
 export interface CursorHost {
@@ -46,4 +46,5 @@ export class CursorHandle implements Cursor {
   deliveryCount (entryId: EntryId): number { return this.live().c.deliveryCount(entryId) }
   async recordDeliveries (entryIds: readonly EntryId[]): Promise<void> { const { t, c } = this.live(); await this.host.cursorDeliveries(t, c, entryIds) }
   backlogEntries (): number { const { t, c } = this.live(); return c.backlog(t.index.first, t.committedNext) }
+  memory (): CursorMemory { return this.live().c.memory() }
 }

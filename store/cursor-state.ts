@@ -1,26 +1,32 @@
 /**
  * Acknowledgement state of one (topic, subscription): mark-delete position,
- * individually acknowledged ranges above it, and delivery counts.
+ * individually acknowledged ranges above it, and delivery counts
+ * (delivery-counts.ts: a handed-out watermark plus the counts it cannot derive).
  *
  * Ranges are a flat ascending array [s0, e0, s1, e1, ...] of inclusive,
  * disjoint, non-adjacent ranges, all above markDelete + 1 (a range touching
  * markDelete + 1 is folded into markDelete at once).
  */
-import assert from 'node:assert/strict'
-import { CURSOR_ACK_RANGES_MAX } from './constants.js'
+import { DeliveryCounts, type HandOut } from './delivery-counts.js'
+import type { CursorMemory } from './types.js'
 
 export interface CursorSnapshot {
   sub: string
   markDelete: number
   ranges: number[]
-  /** Flat [entryId, count, ...]. */
+  /** Flat [entryId, count, ...]: explicit counts (before the watermark existed: every count). */
   deliveries: number[]
+  /** Handed-out watermark; absent in checkpoints written before it existed (then: markDelete). */
+  handedOutUpTo?: number
+  /** Flat ranges at or below the watermark never handed out. */
+  holes?: number[]
 }
 
 export class CursorState {
   markDelete: number
   ranges: number[] = []
-  deliveries: Map<number, number> | null = null
+  /** Null until something is handed out above markDelete (most cursors of idle topics). */
+  deliveries: DeliveryCounts | null = null
 
   constructor (readonly sub: string, readonly durable: boolean, markDelete: number) {
     this.markDelete = markDelete
@@ -50,6 +56,7 @@ export class CursorState {
 
   ackOne (entryId: number): void {
     if (entryId <= this.markDelete) return
+    this.deliveries?.forget(entryId)
     if (entryId === this.markDelete + 1) {
       this.markDelete = entryId
       this.foldRanges()
@@ -77,20 +84,42 @@ export class CursorState {
     } else if (joinNext) {
       r[next * 2] = entryId
     } else {
-      assert.ok(r.length / 2 < CURSOR_ACK_RANGES_MAX, 'ack ranges bounded')
+      // No bound here: this runs for records already in the log (replay too);
+      // the ledger bounds ranges when it admits an ack (rangesAddedBy).
       r.splice(next * 2, 0, entryId, entryId)
     }
   }
 
+  get rangeCount (): number { return this.ranges.length / 2 }
+
+  /**
+   * How many ranges acknowledging `ids` would add (negative when it joins
+   * ranges), without changing anything. `ids` ascending, unique, unacked,
+   * above markDelete. A new range starts at each id whose predecessor stays
+   * unacknowledged; an existing range stops being one when the id just below
+   * its start is acknowledged.
+   */
+  rangesAddedBy (ids: readonly number[]): number {
+    const batch = new Set(ids)
+    let delta = 0
+    for (const id of ids) {
+      if (!batch.has(id - 1) && !this.isAcked(id - 1)) delta++
+      const j = this.rangeIndexOf(id + 1)
+      if (j >= 0 && (this.ranges[j] as number) === id + 1) delta--
+    }
+    return delta
+  }
+
   ackCumulative (upTo: number): void {
     if (upTo <= this.markDelete) return
+    const before = this.markDelete
     this.markDelete = upTo
     const r = this.ranges
     let drop = 0
     while (drop < r.length && (r[drop + 1] as number) <= upTo) drop += 2
     if (drop > 0) r.splice(0, drop)
     if (r.length > 0 && (r[0] as number) <= upTo) r[0] = upTo + 1
-    this.foldRanges()
+    this.foldRanges(before)
   }
 
   /** Entries below `first` no longer exist: they count as acknowledged. */
@@ -98,26 +127,43 @@ export class CursorState {
     if (first - 1 > this.markDelete) this.ackCumulative(first - 1)
   }
 
-  private foldRanges (): void {
+  private foldRanges (before = this.markDelete - 1): void {
     const r = this.ranges
-    while (r.length > 0 && (r[0] as number) <= this.markDelete + 1) {
-      this.markDelete = Math.max(this.markDelete, r[1] as number)
-      r.splice(0, 2)
+    let drop = 0
+    while (drop < r.length && (r[drop] as number) <= this.markDelete + 1) {
+      this.markDelete = Math.max(this.markDelete, r[drop + 1] as number)
+      drop += 2
     }
-    if (this.deliveries !== null) {
-      for (const id of this.deliveries.keys()) if (id <= this.markDelete) this.deliveries.delete(id)
-      if (this.deliveries.size === 0) this.deliveries = null
-    }
+    if (drop > 0) r.splice(0, drop)
+    this.deliveries?.markDeleteAdvanced(before, this.markDelete)
   }
 
+  memory (): CursorMemory {
+    const d = this.deliveries?.sizes()
+    return { ackRanges: this.rangeCount, countedEntries: d?.counted ?? 0, holeRanges: d?.holeRanges ?? 0 }
+  }
+
+  /** The hand-out record for `ids` (valid, unsorted, may repeat); undefined when it changes nothing. */
+  planHandOut (ids: readonly number[]): HandOut | undefined {
+    const sorted = ids.slice().sort((a, b) => a - b)
+    return (this.deliveries ?? new DeliveryCounts(this.markDelete)).plan(sorted, this.markDelete)
+  }
+
+  applyHandOut (h: HandOut): void {
+    this.deliveries ??= new DeliveryCounts(this.markDelete)
+    this.deliveries.apply(h, this.markDelete, (id) => this.isAcked(id))
+  }
+
+  /** One more delivery of entryId (the per-entry record of older logs, and tests). */
   recordDelivery (entryId: number): void {
-    if (entryId <= this.markDelete) return
-    this.deliveries ??= new Map()
-    this.deliveries.set(entryId, (this.deliveries.get(entryId) ?? 0) + 1)
+    if (this.isAcked(entryId)) return
+    this.deliveries ??= new DeliveryCounts(this.markDelete)
+    this.deliveries.bump(entryId)
   }
 
   deliveryCount (entryId: number): number {
-    return this.deliveries?.get(entryId) ?? 0
+    if (this.deliveries === null || this.isAcked(entryId)) return 0
+    return this.deliveries.countOf(entryId)
   }
 
   /** Unacknowledged entries in [max(markDelete + 1, first), next). */
@@ -141,17 +187,22 @@ export class CursorState {
   }
 
   snapshot (): CursorSnapshot {
-    const deliveries: number[] = []
-    if (this.deliveries !== null) for (const [id, n] of this.deliveries) deliveries.push(id, n)
-    return { sub: this.sub, markDelete: this.markDelete, ranges: this.ranges.slice(), deliveries }
+    const s: CursorSnapshot = { sub: this.sub, markDelete: this.markDelete, ranges: this.ranges.slice(), deliveries: [] }
+    if (this.deliveries !== null) {
+      const d = this.deliveries.snapshot()
+      s.deliveries = d.counts
+      s.handedOutUpTo = d.upTo
+      if (d.holes.length > 0) s.holes = d.holes
+    }
+    return s
   }
 
   static fromSnapshot (s: CursorSnapshot): CursorState {
     const c = new CursorState(s.sub, true, s.markDelete)
     c.ranges = s.ranges.slice()
-    if (s.deliveries.length > 0) {
-      c.deliveries = new Map()
-      for (let i = 0; i < s.deliveries.length; i += 2) c.deliveries.set(s.deliveries[i] as number, s.deliveries[i + 1] as number)
+    if (s.handedOutUpTo !== undefined || s.deliveries.length > 0) {
+      // Older checkpoints have no watermark: their counts are all explicit (the watermark starts at markDelete).
+      c.deliveries = DeliveryCounts.fromSnapshot({ upTo: s.handedOutUpTo ?? s.markDelete, counts: s.deliveries, holes: s.holes ?? [] })
     }
     return c
   }

@@ -19,8 +19,16 @@ export const StoreCode = {
   STORE_CORRUPT: 'E_STORE_CORRUPT',
   /** The ledger is closed (or not open yet). */
   STORE_CLOSED: 'E_STORE_CLOSED',
+  /** Another process holds the data directory's lock (details.holder: pid, host, startedAt). */
+  STORE_LOCKED: 'E_STORE_LOCKED',
   /** Any other I/O error from the disk. */
   IO: 'E_STORE_IO',
+  /**
+   * An individual ack would give the cursor more than maxCursorAckRanges
+   * acknowledged ranges: refused before it is logged (nothing changes).
+   * Acknowledge the oldest unacknowledged entries (or ack cumulatively) first.
+   */
+  CURSOR_RANGES_FULL: 'E_CURSOR_RANGES_FULL',
   /** A caller passed something invalid (bad entry id, bad priority, ...). */
   BAD_ARGUMENT: 'E_STORE_BAD_ARGUMENT'
 } as const

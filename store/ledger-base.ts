@@ -20,7 +20,7 @@ import { firstNeededEntry } from './retention.js'
 import { TopicState } from './topic-state.js'
 import { noteReplicatedEntry } from './origin-marks.js'
 import type { LogReadOptions, LogReadResult } from './log-tail.js'
-import { READ_ENTRIES_MAX } from './constants.js'
+import { APPEND_META_PUTS_MAX, READ_ENTRIES_MAX } from './constants.js'
 import type { ResolvedOptions } from './options.js'
 import {
   Durability, type AppendInput, type AppendListener, type AppendResult, type Cursor, type CursorOptions,
@@ -204,6 +204,10 @@ export abstract class LedgerBase implements Ledger, CursorHost {
       }
       case RecordKind.message: {
         const t = this.topicById(rec.topicId)
+        // Meta first and always, even when the entry itself is skipped below: replay
+        // re-applies every put after the checkpoint's replay point in log order,
+        // which makes the (fuzzy) snapshot's meta exact (last writer wins per key).
+        if (rec.meta !== undefined) for (const m of rec.meta) this.applyMeta(m.space, m.key, m.value)
         if (rec.entryId < t.index.next) return // replay of an entry the (fuzzy) checkpoint already holds
         if (rec.entryId !== t.index.next) throw storeError(StoreCode.STORE_CORRUPT, `entry ${t.name}#${rec.entryId} follows #${t.index.next - 1}: entry ids must be dense`)
         t.index.push(lsn, bytes)
@@ -248,18 +252,16 @@ export abstract class LedgerBase implements Ledger, CursorHost {
         if (c !== undefined) for (const id of rec.ids) c.recordDelivery(id)
         return
       }
-      case RecordKind.metaPut: {
-        let space = this.meta.get(rec.space)
-        if (space === undefined) { space = new Map(); this.meta.set(rec.space, space) }
-        space.set(rec.key, rec.value)
+      case RecordKind.handedOut: {
+        this.cursorOf(rec.topicId, rec.sub)?.applyHandOut(rec)
         return
       }
-      case RecordKind.metaDelete: {
-        const space = this.meta.get(rec.space)
-        space?.delete(rec.key)
-        if (space?.size === 0) this.meta.delete(rec.space)
+      case RecordKind.metaPut:
+        this.applyMeta(rec.space, rec.key, rec.value)
         return
-      }
+      case RecordKind.metaDelete:
+        this.applyMeta(rec.space, rec.key, undefined)
+        return
       case RecordKind.cancel: {
         const t = this.topicById(rec.topicId)
         t.cancelled ??= new Set()
@@ -267,6 +269,18 @@ export abstract class LedgerBase implements Ledger, CursorHost {
         return
       }
     }
+  }
+
+  /** Set (or, with undefined, delete) one key of the metadata KV. */
+  private applyMeta (spaceName: string, key: string, value: MetaValue | undefined): void {
+    let space = this.meta.get(spaceName)
+    if (value === undefined) {
+      space?.delete(key)
+      if (space?.size === 0) this.meta.delete(spaceName)
+      return
+    }
+    if (space === undefined) { space = new Map(); this.meta.set(spaceName, space) }
+    space.set(key, value)
   }
 
   protected topicById (id: number): TopicState {
@@ -311,6 +325,12 @@ export abstract class LedgerBase implements Ledger, CursorHost {
         // Refused before the topic is created; the exact encoded size is checked again on submit.
         throw storeError(StoreCode.RECORD_TOO_LARGE, `payload of ${input.payload.length} bytes exceeds maxRecordBytes ${this.opts.maxRecordBytes}`, { details: { maxRecordBytes: this.opts.maxRecordBytes } })
       }
+      const meta = input.meta
+      if (meta !== undefined && meta.length > 0) {
+        // Metadata must be durable: a memory topic's record never reaches the log.
+        const durability = this.topicsByName.get(input.topic)?.durability ?? this.opts.policyOf(input.topic).durability
+        if (durability === Durability.memory) throw storeError(StoreCode.BAD_ARGUMENT, `meta cannot travel with a message of memory-durability topic ${input.topic}: use putMeta`)
+      }
       const t = this.ensureTopic(input.topic)
       const props = input.props ?? {}
       if (props.producerId !== undefined && props.producerSeq !== undefined && t.dedup !== null) {
@@ -319,6 +339,7 @@ export abstract class LedgerBase implements Ledger, CursorHost {
       }
       const entryId = t.index.next
       const rec: LogRecord = { kind: RecordKind.message, topicId: t.id, entryId, publishTime: input.publishTime ?? this.opts.nowMs(), payload: input.payload, props }
+      if (meta !== undefined && meta.length > 0) rec.meta = meta
       const s = this.record(rec, t.durability)
       this.appendsTotal++
       return s.done.then(() => {
@@ -472,7 +493,23 @@ export abstract class LedgerBase implements Ledger, CursorHost {
     const valid = ids.filter((id) => Number.isInteger(id) && id > c.markDelete && id < t.index.next && !c.isAcked(id))
     // Nothing new: an earlier mutation may still be on its way to the disk; wait for it.
     if (valid.length === 0) return await this.cursorBarrier(t, c)
+    this.admitRanges(t, c, valid)
     await this.cursorMutation(t, c, { kind: RecordKind.ack, topicId: t.id, sub: c.sub, ids: valid }, () => { for (const id of valid) c.ackOne(id) })
+  }
+
+  /**
+   * The range bound is enforced here, before the record is submitted, and
+   * never in applyRecord: a record in the log must always replay.
+   */
+  private admitRanges (t: TopicState, c: CursorState, valid: EntryId[]): void {
+    const max = this.opts.maxCursorAckRanges
+    if (c.rangeCount + valid.length <= max) return // cannot exceed: skip the exact count
+    const sorted = [...new Set(valid)].sort((a, b) => a - b)
+    const after = c.rangeCount + c.rangesAddedBy(sorted)
+    if (after <= max || after <= c.rangeCount) return // within the bound, or no worse than now
+    throw storeError(StoreCode.CURSOR_RANGES_FULL,
+      `cursor ${t.name} / ${c.sub} would hold ${after} acknowledged ranges (maxCursorAckRanges ${max}); acknowledge the oldest unacknowledged entries (mark-delete is at ${c.markDelete}) first`,
+      { details: { topic: t.name, subscription: c.sub, ranges: c.rangeCount, maxCursorAckRanges: max, markDelete: c.markDelete } })
   }
 
   async cursorAckCumulative (t: TopicState, c: CursorState, upTo: EntryId): Promise<void> {
@@ -483,8 +520,10 @@ export abstract class LedgerBase implements Ledger, CursorHost {
 
   async cursorDeliveries (t: TopicState, c: CursorState, ids: readonly EntryId[]): Promise<void> {
     const valid = ids.filter((id) => Number.isInteger(id) && id > c.markDelete && id < t.index.next)
-    if (valid.length === 0) return await this.cursorBarrier(t, c)
-    await this.cursorMutation(t, c, { kind: RecordKind.deliveries, topicId: t.id, sub: c.sub, ids: valid }, () => { for (const id of valid) c.recordDelivery(id) })
+    // One record per batch, O(1) when delivery is in order: the new watermark, what was handed out again, what was skipped.
+    const h = valid.length === 0 ? undefined : c.planHandOut(valid)
+    if (h === undefined) return await this.cursorBarrier(t, c)
+    await this.cursorMutation(t, c, { kind: RecordKind.handedOut, topicId: t.id, sub: c.sub, upTo: h.upTo, again: h.again, skipped: h.skipped }, () => c.applyHandOut(h))
   }
 
   // ---- delayed delivery ---------------------------------------------------------
@@ -530,6 +569,7 @@ export abstract class LedgerBase implements Ledger, CursorHost {
 
   async putMeta (space: string, key: string, value: MetaValue | undefined): Promise<void> {
     this.checkWritable()
+    validateMetaKey(space, key)
     const rec: LogRecord = value === undefined
       ? { kind: RecordKind.metaDelete, space, key }
       : { kind: RecordKind.metaPut, space, key, value }
@@ -581,8 +621,21 @@ function safeCall (f: () => void): void {
 
 function validateInput (input: AppendInput): void {
   if (!Buffer.isBuffer(input.payload)) throw storeError(StoreCode.BAD_ARGUMENT, 'payload must be a Buffer')
+  const meta = input.meta
+  if (meta !== undefined) {
+    if (!Array.isArray(meta)) throw storeError(StoreCode.BAD_ARGUMENT, 'meta must be an array of { space, key, value }')
+    if (meta.length > APPEND_META_PUTS_MAX) {
+      throw storeError(StoreCode.BAD_ARGUMENT, `an append carries at most ${APPEND_META_PUTS_MAX} meta puts, got ${meta.length}`, { details: { appendMetaPutsMax: APPEND_META_PUTS_MAX } })
+    }
+    for (const m of meta) validateMetaKey(m.space, m.key)
+  }
   const p: MessageProps | undefined = input.props
   if (p?.priority !== undefined && (!Number.isInteger(p.priority) || p.priority < 0 || p.priority > 9)) {
     throw storeError(StoreCode.BAD_ARGUMENT, 'priority must be an integer 0..9')
   }
+}
+
+function validateMetaKey (space: unknown, key: unknown): void {
+  if (typeof space !== 'string' || space.length === 0) throw storeError(StoreCode.BAD_ARGUMENT, 'meta space must be a non-empty string')
+  if (typeof key !== 'string') throw storeError(StoreCode.BAD_ARGUMENT, 'meta key must be a string')
 }

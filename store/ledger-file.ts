@@ -58,6 +58,7 @@ import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
 import { SEGMENT_HEADER_BYTES, lsnOf, offsetOfLsn, segmentName, segmentOfLsn } from './segment.js'
 import { StoreCode, asStoreError, storeError } from './errors.js'
 import { realDisk } from './disk/real-disk.js'
+import { acquireDirLock, type DirLock } from './dir-lock.js'
 import { resolveOptions, type FileLedgerOptions } from './options.js'
 import * as C from './constants.js'
 import type { Disk, DiskFile } from './disk/disk.js'
@@ -88,6 +89,7 @@ export class FileLedger extends LedgerBase {
   private checkpointing: Promise<void> | null = null
   private retentionRunning: Promise<number> | null = null
   private readonly maxPayloadBytes: number
+  private dirLock: DirLock | null = null
 
   constructor (private readonly fopts: FileLedgerOptions) {
     const base = resolveOptions(fopts)
@@ -117,7 +119,22 @@ export class FileLedger extends LedgerBase {
   // ---- open / recovery ------------------------------------------------------
 
   protected async recoverState (): Promise<RecoveryReport> {
-    return await this.recoverFromDisk(undefined)
+    // One process per directory: taken before anything is read, held until close.
+    if (this.fopts.lockDir ?? (this.fopts.disk === undefined || this.fopts.disk === realDisk)) {
+      this.dirLock = await acquireDirLock(this.dir)
+    }
+    try {
+      return await this.recoverFromDisk(undefined)
+    } catch (err) {
+      await this.releaseDirLock()
+      throw err
+    }
+  }
+
+  private async releaseDirLock (): Promise<void> {
+    const l = this.dirLock
+    this.dirLock = null
+    await l?.release()
   }
 
   private async recoverFromDisk (cutLsn: number | undefined): Promise<RecoveryReport> {
@@ -496,6 +513,7 @@ export class FileLedger extends LedgerBase {
     await this.writer?.close()
     this.writer = null
     await this.closeReadFiles()
+    await this.releaseDirLock()
   }
 
   protected storageStats (): Pick<LedgerStats, 'segments' | 'diskBytes' | 'fsyncs'> {

@@ -23,7 +23,7 @@ export class MemoryLedger extends LedgerBase {
   private readonly log = new MemoryLog(MEMORY_LOG_RECORDS_MAX)
 
   protected submit (rec: LogRecord, _durability: Durability): Submitted {
-    const bytes = rec.kind === RecordKind.message ? estimateMessageBytes(rec.payload, rec.props) : CONTROL_RECORD_BYTES
+    const bytes = rec.kind === RecordKind.message ? estimateMessageBytes(rec.payload, rec.props, rec.meta) : CONTROL_RECORD_BYTES
     if (bytes > this.opts.maxRecordBytes) {
       throw storeError(StoreCode.RECORD_TOO_LARGE, `record of ${bytes} bytes exceeds maxRecordBytes ${this.opts.maxRecordBytes}`, { details: { bytes, maxRecordBytes: this.opts.maxRecordBytes } })
     }

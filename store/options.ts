@@ -13,6 +13,13 @@ export interface LedgerOptions {
   maxRecordBytes?: number
   /** Most topics the ledger holds (E_TOO_MANY_TOPICS beyond). */
   maxTopics?: number
+  /**
+   * Most individually acknowledged ranges one cursor holds: an ack that would
+   * open more is refused (E_CURSOR_RANGES_FULL) before it is logged. Checked
+   * at admission only, never at replay, so a log written under a larger bound
+   * still opens.
+   */
+  maxCursorAckRanges?: number
   /** Retention timer period; 0 disables the timer (runRetention() still works). */
   retentionIntervalMs?: number
   /** Checkpoint timer period; 0 disables the timer (checkpoint() and close() still write one). */
@@ -33,6 +40,12 @@ export interface FileLedgerOptions extends LedgerOptions {
   groupCommitWaitMs?: number
   asyncFlushMs?: number
   tailCacheBytes?: number
+  /**
+   * Take the exclusive directory lock at open (store/dir-lock.ts); a second
+   * opener fails with E_STORE_LOCKED. Default: true on the real disk, false
+   * for an injected disk (a simulated disk lives inside one process).
+   */
+  lockDir?: boolean
   /** Open even when a sealed segment is corrupt: the log is cut at the first bad record (see ledger-file.ts). */
   repair?: boolean
   /**
@@ -49,6 +62,7 @@ export interface ResolvedOptions {
   policyOf: (topic: TopicName) => TopicStorePolicy
   maxRecordBytes: number
   maxTopics: number
+  maxCursorAckRanges: number
   retentionIntervalMs: number
   checkpointIntervalMs: number
   nowMs: () => number
@@ -61,6 +75,7 @@ export function resolveOptions (opts: LedgerOptions): ResolvedOptions {
     policyOf: opts.policyOf,
     maxRecordBytes: opts.maxRecordBytes ?? C.RECORD_SIZE_BYTES_MAX_DEFAULT,
     maxTopics: opts.maxTopics ?? C.TOPICS_MAX_DEFAULT,
+    maxCursorAckRanges: opts.maxCursorAckRanges ?? C.CURSOR_ACK_RANGES_MAX,
     retentionIntervalMs: opts.retentionIntervalMs ?? C.RETENTION_INTERVAL_MS_DEFAULT,
     checkpointIntervalMs: opts.checkpointIntervalMs ?? C.CHECKPOINT_INTERVAL_MS_DEFAULT,
     nowMs: opts.nowMs ?? Date.now,

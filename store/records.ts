@@ -9,7 +9,7 @@
  * omitted entirely when empty.
  */
 import { Encoder } from 'cbor-x'
-import type { MessageProps, MetaValue } from './types.js'
+import type { MessageProps, MetaPut, MetaValue } from './types.js'
 
 export const RecordKind = {
   pad: 0,
@@ -23,7 +23,9 @@ export const RecordKind = {
   metaPut: 8,
   metaDelete: 9,
   cancel: 10,
-  checkpoint: 11
+  checkpoint: 11,
+  /** A hand-out batch: the cursor's handed-out watermark (delivery-counts.ts); replaces `deliveries` for new logs. */
+  handedOut: 12
   // 20..29 reserved for transaction records (begin, commit, abort).
 } as const
 export type RecordKind = typeof RecordKind[keyof typeof RecordKind]
@@ -31,12 +33,15 @@ export type RecordKind = typeof RecordKind[keyof typeof RecordKind]
 export type LogRecord =
   | { kind: typeof RecordKind.pad, fill: Buffer }
   | { kind: typeof RecordKind.topic, topicId: number, name: string }
-  | { kind: typeof RecordKind.message, topicId: number, entryId: number, publishTime: number, payload: Buffer, props: MessageProps }
+  /** `meta`: metadata puts applied with the message (one record: both or neither survive a crash). */
+  | { kind: typeof RecordKind.message, topicId: number, entryId: number, publishTime: number, payload: Buffer, props: MessageProps, meta?: readonly MetaPut[] }
   | { kind: typeof RecordKind.cursorCreate, topicId: number, sub: string, markDelete: number }
   | { kind: typeof RecordKind.cursorDelete, topicId: number, sub: string }
   | { kind: typeof RecordKind.ack, topicId: number, sub: string, ids: readonly number[] }
   | { kind: typeof RecordKind.ackCumulative, topicId: number, sub: string, upTo: number }
+  /** Older logs only (one count per listed id); new hand-outs are `handedOut` records. */
   | { kind: typeof RecordKind.deliveries, topicId: number, sub: string, ids: readonly number[] }
+  | { kind: typeof RecordKind.handedOut, topicId: number, sub: string, upTo: number, again: readonly number[], skipped: readonly number[] }
   | { kind: typeof RecordKind.metaPut, space: string, key: string, value: MetaValue }
   | { kind: typeof RecordKind.metaDelete, space: string, key: string }
   | { kind: typeof RecordKind.cancel, topicId: number, entryId: number }
@@ -79,12 +84,27 @@ function propsFromWire (wire: Record<string, unknown> | undefined): MessageProps
   return props as MessageProps
 }
 
+type WireMetaPut = [space: string, key: string, value?: MetaValue]
+
+function metaToWire (meta: readonly MetaPut[]): WireMetaPut[] {
+  return meta.map((m) => m.value === undefined ? [m.space, m.key] : [m.space, m.key, m.value])
+}
+
+function metaFromWire (w: unknown): MetaPut[] {
+  if (!Array.isArray(w)) throw new Error('message meta is not an array')
+  return (w as WireMetaPut[]).map((m) => ({ space: m[0], key: m[1], value: m.length > 2 ? m[2] : undefined }))
+}
+
 export function encodeRecord (r: LogRecord): Buffer {
   switch (r.kind) {
     case RecordKind.pad: return encoder.encode([r.kind, r.fill])
     case RecordKind.topic: return encoder.encode([r.kind, r.topicId, r.name])
     case RecordKind.message: {
       const wire = propsToWire(r.props)
+      if (r.meta !== undefined && r.meta.length > 0) {
+        // Seven items: props (null when empty), then [space, key, value] puts ([space, key] deletes).
+        return encoder.encode([r.kind, r.topicId, r.entryId, r.publishTime, r.payload, wire ?? null, metaToWire(r.meta)])
+      }
       return encoder.encode(wire === undefined
         ? [r.kind, r.topicId, r.entryId, r.publishTime, r.payload]
         : [r.kind, r.topicId, r.entryId, r.publishTime, r.payload, wire])
@@ -98,6 +118,7 @@ export function encodeRecord (r: LogRecord): Buffer {
     case RecordKind.metaDelete: return encoder.encode([r.kind, r.space, r.key])
     case RecordKind.cancel: return encoder.encode([r.kind, r.topicId, r.entryId])
     case RecordKind.checkpoint: return encoder.encode([r.kind, r.replayFromLsn])
+    case RecordKind.handedOut: return encoder.encode([r.kind, r.topicId, r.sub, r.upTo, r.again, r.skipped])
   }
 }
 
@@ -109,13 +130,17 @@ export function decodeRecord (buf: Buffer): LogRecord {
   switch (kind) {
     case RecordKind.pad: return { kind, fill: a[1] as Buffer }
     case RecordKind.topic: return { kind, topicId: a[1] as number, name: a[2] as string }
-    case RecordKind.message: return {
-      kind,
-      topicId: a[1] as number,
-      entryId: a[2] as number,
-      publishTime: a[3] as number,
-      payload: a[4] as Buffer,
-      props: propsFromWire(a[5] as Record<string, unknown> | undefined)
+    case RecordKind.message: {
+      const rec: LogRecord = {
+        kind,
+        topicId: a[1] as number,
+        entryId: a[2] as number,
+        publishTime: a[3] as number,
+        payload: a[4] as Buffer,
+        props: propsFromWire(a[5] as Record<string, unknown> | undefined)
+      }
+      if (a.length > 6) rec.meta = metaFromWire(a[6])
+      return rec
     }
     case RecordKind.cursorCreate: return { kind, topicId: a[1] as number, sub: a[2] as string, markDelete: a[3] as number }
     case RecordKind.cursorDelete: return { kind, topicId: a[1] as number, sub: a[2] as string }
@@ -126,6 +151,7 @@ export function decodeRecord (buf: Buffer): LogRecord {
     case RecordKind.metaDelete: return { kind, space: a[1] as string, key: a[2] as string }
     case RecordKind.cancel: return { kind, topicId: a[1] as number, entryId: a[2] as number }
     case RecordKind.checkpoint: return { kind, replayFromLsn: a[1] as number }
+    case RecordKind.handedOut: return { kind, topicId: a[1] as number, sub: a[2] as string, upTo: a[3] as number, again: a[4] as number[], skipped: a[5] as number[] }
     default: throw new Error(`unknown record kind ${String(kind)}`)
   }
 }
@@ -140,8 +166,9 @@ export function decodeValue (b: Buffer): unknown {
 }
 
 /** Rough encoded size of a message, for memory topics that are never encoded. */
-export function estimateMessageBytes (payload: Buffer, props: MessageProps): number {
+export function estimateMessageBytes (payload: Buffer, props: MessageProps, meta?: readonly MetaPut[]): number {
   let n = 32 + payload.length
+  if (meta !== undefined && meta.length > 0) n += encoder.encode(metaToWire(meta)).length
   for (const [long] of propKeys) {
     const v = props[long]
     if (typeof v === 'string') n += 4 + Buffer.byteLength(v)

@@ -81,12 +81,33 @@ export interface MessageProps {
   qos?: 0 | 1 | 2
 }
 
+/**
+ * One metadata change that travels inside a message's own log record
+ * (AppendInput.meta): the message and its puts are one CRC-framed record, so
+ * after any crash the ledger holds both or neither. `value` undefined deletes.
+ */
+export interface MetaPut {
+  space: string
+  key: string
+  value: MetaValue | undefined
+}
+
 export interface AppendInput {
   topic: TopicName
   payload: Buffer
   props?: MessageProps
   /** Epoch ms; defaults to now. Replicated entries keep the origin's time. */
   publishTime?: number
+  /**
+   * Metadata written atomically with the message (e.g. MQTT QoS 2 inbound
+   * packet ids). Applied to the metadata KV in call order with everything
+   * else, visible through getMeta/metaEntries at once (like putMeta), durable
+   * exactly when the append resolves (the topic's durability: sync or async).
+   * Refused with E_STORE_BAD_ARGUMENT on memory-durability topics (metadata
+   * must be durable) and when it has more than StoreLimits.APPEND_META_PUTS_MAX
+   * puts. A producer-dedup duplicate writes nothing, its meta included.
+   */
+  meta?: readonly MetaPut[]
 }
 
 export interface AppendResult {
@@ -156,16 +177,36 @@ export interface Cursor {
   ack (entryIds: readonly EntryId[]): Promise<void>
   /** Cumulative acknowledgement of everything <= upTo (exclusive, failover). */
   ackCumulative (upTo: EntryId): Promise<void>
-  /** How many times each entry has been handed to a consumer (persisted; survives restart). */
+  /**
+   * How many times the entry has been handed to a consumer (persisted; survives
+   * restart; 0 once acknowledged). An entry handed out once counts 1 without a
+   * per-entry record or map entry (it lies at or below the handed-out watermark).
+   */
   deliveryCount (entryId: EntryId): number
   /**
    * Add one to the persisted delivery count of each entry. The dispatcher calls
    * this before it hands entries out when the namespace hardens redelivery
    * counts, so a crash between delivery and ack shows up as a higher count.
+   * One small log record per call (the new watermark; ids handed out again and
+   * ranges skipped only when delivery is out of order).
    */
   recordDeliveries (entryIds: readonly EntryId[]): Promise<void>
   /** Number of unacknowledged entries between markDelete and the topic's end. */
   backlogEntries (): number
+  /** What this cursor keeps in memory (bounded; for metrics and tests). */
+  memory (): CursorMemory
+}
+
+/**
+ * Sizes of a cursor's in-memory state. Delivery counts are derived from a
+ * handed-out watermark: only entries handed out more than once
+ * (`countedEntries`) and ranges the watermark skipped without handing them
+ * out (`holeRanges`, e.g. delayed entries) take memory.
+ */
+export interface CursorMemory {
+  ackRanges: number
+  countedEntries: number
+  holeRanges: number
 }
 
 /** An entry with a future deliverAt, as kept by the topic's delayed-delivery index. */

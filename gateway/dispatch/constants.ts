@@ -22,8 +22,33 @@ export const DISPATCH_ROUNDS_IN_FLIGHT_MAX = 4
 /** Entries one topic hands out per turn inside a round, so topics of a wildcard subscription are served in turn. */
 export const DISPATCH_TURN_ENTRIES_MAX = 64
 
-/** Delivered-but-unacknowledged entries per subscription, whatever the consumers' permits: bounds the pending-ack map of a consumer that takes permits but never acks. */
+/**
+ * Entries with a record per subscription — delivered and unacknowledged, plus
+ * those waiting for redelivery (nacked, timed out, returned) — whatever the
+ * consumers' permits. New entries go out only below it, so a consumer that
+ * takes permits but never acks, or nacks everything forever, holds at most
+ * this many records; redeliveries of entries that have one still go out.
+ */
 export const PENDING_ACK_ENTRIES_MAX = 50_000
+
+/**
+ * Entries one priority level of one (topic, subscription) may hold in the
+ * read-ahead window: three quarters of it, so behind a deep backlog of one
+ * level there is always room to find and hold entries of the others.
+ */
+export const PRIORITY_LEVEL_WINDOW_ENTRIES_MAX = READ_AHEAD_ENTRIES_MAX * 3 / 4
+
+/** Payload bytes one priority level may hold in the read-ahead window (three quarters, as for entries). */
+export const PRIORITY_LEVEL_WINDOW_BYTES_MAX = READ_AHEAD_BYTES_MAX * 3 / 4
+
+/**
+ * Furthest the reader looks ahead of a priority level that fell behind
+ * (its window share full), entries: a higher-priority message up to this far
+ * behind a deep backlog of lower ones is found at once, one further back once
+ * the backlog ahead of it shrinks. Bounds the entries read twice (once to
+ * look, once to take) to this distance per behind level.
+ */
+export const PRIORITY_SCAN_AHEAD_ENTRIES_MAX = 50_000
 
 /** Due delayed entries taken from the ledger's delayed index per scan; more are taken once these are handed out. */
 export const DELAYED_SCAN_ENTRIES_MAX = 1000
@@ -77,5 +102,7 @@ export const ALARM_DELAY_MS_MIN = 1
 export const SUBSCRIPTION_META_SPACE = 'subscription'
 
 assert.ok(READ_BATCH_ENTRIES_MAX <= READ_AHEAD_ENTRIES_MAX, 'one read fits in the read-ahead window')
+assert.ok(PRIORITY_LEVEL_WINDOW_ENTRIES_MAX < READ_AHEAD_ENTRIES_MAX && PRIORITY_LEVEL_WINDOW_BYTES_MAX < READ_AHEAD_BYTES_MAX, 'one level leaves room for the others')
+assert.ok(PRIORITY_SCAN_AHEAD_ENTRIES_MAX >= READ_AHEAD_ENTRIES_MAX, 'the look-ahead reaches past one window')
 assert.ok(DISPATCH_TURN_ENTRIES_MAX <= DISPATCH_ROUND_ENTRIES_MAX, 'a turn fits in a round')
 assert.ok(BACKLOG_EVICT_TARGET_RATIO > 0 && BACKLOG_EVICT_TARGET_RATIO <= 1, 'eviction target is a fraction of the quota')

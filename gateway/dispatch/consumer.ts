@@ -8,7 +8,7 @@ import type { EntryId, TopicName } from '../../store/index.js'
 import { CONSUMER_PERMITS_MAX } from './constants.js'
 import type { Inflight } from './inflight.js'
 import type { Subscription } from './subscription.js'
-import type { Consumer, ConsumerSink } from './types.js'
+import type { AckResult, Consumer, ConsumerSink } from './types.js'
 
 export class ConsumerImpl implements Consumer {
   permits: number
@@ -36,12 +36,17 @@ export class ConsumerImpl implements Consumer {
     this.sub.kick()
   }
 
-  async ack (topic: TopicName, entryId: EntryId): Promise<void> {
-    await this.sub.ack(topic, [entryId])
+  async ack (topic: TopicName, entryId: EntryId): Promise<AckResult> {
+    return await this.sub.ack(topic, [entryId])
   }
 
-  async ackCumulative (topic: TopicName, entryId: EntryId): Promise<void> {
-    await this.sub.ackCumulative(topic, entryId)
+  async ackCumulative (topic: TopicName, entryId: EntryId): Promise<AckResult> {
+    return await this.sub.ackCumulative(topic, entryId)
+  }
+
+  expire (topic: TopicName, entryId: EntryId): boolean {
+    for (const rec of this.inflight) if (rec.entryId === entryId && rec.stream.topic === topic) return this.sub.expireDelivered(topic, entryId)
+    return false
   }
 
   nack (topic: TopicName, entryId: EntryId, reason?: string): void {

@@ -27,6 +27,16 @@ export function deadLetterSuffixOf (subscription: string): string {
   return `-${sanitiseSubscriptionName(subscription)}-DLQ`
 }
 
+/**
+ * Producer id of the dead-letter copy of one entry: the source topic, the
+ * subscription and the entry id. With producerSeq 0 the DLQ topic's producer
+ * dedup stores the copy once, however often it is appended (a crash between
+ * the append and the ack, a retry after a late failure).
+ */
+export function deadLetterProducerOf (topic: TopicName, subscription: string, entryId: number): string {
+  return `ferry-dlq\u0000${topic}\u0000${subscription}\u0000${entryId}`
+}
+
 /** The props of the dead-lettered copy: the original ones, in order, plus the reason. */
 export function deadLetterProps (props: MessageProps, reason: string): MessageProps {
   const out: MessageProps = { ...props, deadLetterReason: reason }

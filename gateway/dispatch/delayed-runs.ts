@@ -7,11 +7,13 @@
  * delayed entry.
  */
 import type { EntryId, Ledger, TopicName } from '../../store/index.js'
+
+type DelayedIndex = Pick<Ledger, 'nextDelayedAfter' | 'delayedBetween'>
 import { DELAYED_RUN_ENTRIES_MIN, DELAYED_RUNS_SCAN_ENTRIES_MAX, DELAYED_SCAN_ENTRIES_MAX } from './constants.js'
 
 export type IdRun = readonly [first: EntryId, last: EntryId]
 
-export function delayedRuns (ledger: Ledger, topic: TopicName, fromId: EntryId, nowMs: number): IdRun[] {
+export function delayedRuns (ledger: DelayedIndex, topic: TopicName, fromId: EntryId, nowMs: number): IdRun[] {
   if (ledger.nextDelayedAfter(topic, nowMs) === undefined) return []
   let ids = new Float64Array(1024)
   let n = 0

@@ -16,16 +16,16 @@ import { PRIORITY_LEVELS, namespaceOfTopic, type NamespacePolicy, type PolicyReg
 import { BacklogGuard } from './backlog.js'
 import { PublishRateLimiter } from './rate-limit.js'
 import {
-  BACKLOG_HOLD_MS_MAX, CONSUMER_NAME_CHARS_MAX, CONSUMER_PERMITS_MAX, MATERIALISE_TOPICS_PER_TURN, SUBSCRIPTION_META_SPACE, SUBSCRIPTION_NAME_CHARS_MAX
+  BACKLOG_HOLD_MS_MAX, CONSUMER_NAME_CHARS_MAX, CONSUMER_PERMITS_MAX, MATERIALISE_TOPICS_PER_TURN, PENDING_ACK_ENTRIES_MAX, SUBSCRIPTION_META_SPACE, SUBSCRIPTION_NAME_CHARS_MAX
 } from './constants.js'
 import type { DispatchContext } from './context.js'
-import { deadLetterProps, deadLetterSuffixOf, deadLetterTopicOf, resultTopicOf, type ResultEvent, type ResultOutcome } from './dead-letter.js'
+import { deadLetterProducerOf, deadLetterProps, deadLetterSuffixOf, deadLetterTopicOf, resultTopicOf, type ResultEvent, type ResultOutcome } from './dead-letter.js'
 import { DispatchCode, dispatchError } from './errors.js'
 import { parseFilter, parseTopicName } from './filter.js'
 import type { TopicStream } from './stream.js'
 import { Subscription, type SubscriptionDef } from './subscription.js'
 import {
-  SubscriptionMode, type Consumer, type Dispatcher, type DispatcherStats, type NamespaceName, type PublishRequest,
+  SubscriptionMode, type AckResult, type Consumer, type Dispatcher, type DispatcherStats, type NamespaceName, type PublishRequest,
   type PublishResult, type SubscribeOptions
 } from './types.js'
 
@@ -36,6 +36,8 @@ export interface DispatcherDeps {
   logger: Logger
   /** producer_hold: longest a publish waits, ms (default BACKLOG_HOLD_MS_MAX; tests shorten it). */
   backlogHoldMsMax?: number
+  /** Records per subscription, delivered plus waiting for redelivery (default PENDING_ACK_ENTRIES_MAX; tests lower it). */
+  pendingAckEntriesMax?: number
 }
 
 const MODES = new Set<string>(Object.values(SubscriptionMode))
@@ -51,6 +53,7 @@ export function createDispatcher (deps: DispatcherDeps): Dispatcher {
 class DispatcherImpl implements Dispatcher, DispatchContext {
   readonly ledger: Ledger
   readonly logger: Logger
+  readonly recordsMax: number
   private readonly policies: PolicyRegistry
   private readonly subs = new Map<string, Subscription>()
   private readonly byNamespace = new Map<string, Set<Subscription>>()
@@ -58,8 +61,8 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   private readonly byName = new Map<string, Subscription[]>()
   /** Subscriptions by (namespace, cursor name). */
   private readonly byCursor = new Map<string, Subscription>()
-  /** Streams of each topic (arrays: most topics have one or two subscriptions, and a Set costs more). */
-  private readonly streamsByTopic = new Map<TopicName, TopicStream[]>()
+  /** Streams of each topic with their subscription (arrays: most topics have one or two subscriptions, and a Set costs more). */
+  private readonly streamsByTopic = new Map<TopicName, Array<{ stream: TopicStream, sub: Subscription }>>()
   private readonly creating = new Map<string, Promise<Subscription>>()
   private readonly background = new Set<Promise<unknown>>()
   private readonly backlog: BacklogGuard
@@ -74,6 +77,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     this.ledger = deps.ledger
     this.policies = deps.policies
     this.logger = deps.logger
+    this.recordsMax = deps.pendingAckEntriesMax ?? PENDING_ACK_ENTRIES_MAX
     this.backlog = new BacklogGuard(this.ledger, deps.backlogHoldMsMax ?? BACKLOG_HOLD_MS_MAX, (topic) => this.policies.forTopic(topic), (topic, cursor, entries, upTo) => { this.onEvicted(topic, cursor, entries, upTo) })
     this.unlisten.push(this.ledger.onAppend((topic) => { this.onAppend(topic) }))
     this.unlisten.push(this.ledger.onTopicCreated((topic) => { this.onTopicCreated(topic) }))
@@ -102,19 +106,22 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   }
 
   async deadLetter (topic: TopicName, subscription: string, entry: LedgerEntry, reason: string): Promise<void> {
-    await this.ledger.append({ topic: deadLetterTopicOf(topic, subscription), payload: entry.payload, props: deadLetterProps(entry.props, reason) })
+    // The producer id names the source entry: an append repeated after a crash or a late failure is stored once.
+    const props = { ...deadLetterProps(entry.props, reason), producerId: deadLetterProducerOf(topic, subscription, entry.entryId), producerSeq: 0 }
+    await this.ledger.append({ topic: deadLetterTopicOf(topic, subscription), payload: entry.payload, props })
   }
 
   backlogChanged (topic: TopicName): void { this.backlog.changed(topic) }
 
-  streamAdded (s: TopicStream): void {
+  streamAdded (s: TopicStream, sub: Subscription): void {
     const list = this.streamsByTopic.get(s.topic)
-    if (list === undefined) this.streamsByTopic.set(s.topic, [s])
-    else if (!list.includes(s)) list.push(s)
+    const item = { stream: s, sub }
+    if (list === undefined) this.streamsByTopic.set(s.topic, [item])
+    else if (!list.some((x) => x.stream === s)) list.push(item)
   }
 
   async dropSubscription (sub: Subscription): Promise<void> {
-    if (this.subs.get(subKey(sub.namespace, sub.filter, sub.name)) !== sub || sub.consumers.length > 0) return
+    if (this.subs.get(subKey(sub.namespace, sub.filter, sub.name)) !== sub || sub.consumers.size > 0) return
     this.forget(sub)
     sub.close(new FerryError(CommonCode.CLOSED, 'subscription closed'))
     await Promise.all([...sub.streams.keys()].map(async (topic) => { await this.ledger.deleteCursor(topic, sub.cursorName) }))
@@ -133,7 +140,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     this.byNamespace.get(sub.namespace)?.delete(sub)
     for (const s of sub.streams.values()) {
       const list = this.streamsByTopic.get(s.topic)
-      const i = list === undefined ? -1 : list.indexOf(s)
+      const i = list === undefined ? -1 : list.findIndex((x) => x.stream === s)
       if (i >= 0) list?.splice(i, 1)
       if (list?.length === 0) this.streamsByTopic.delete(s.topic)
     }
@@ -143,7 +150,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
 
   private onAppend (topic: TopicName): void {
     const set = this.streamsByTopic.get(topic)
-    if (set !== undefined) for (const s of set) s.sub.appended(s)
+    if (set !== undefined) for (const { stream, sub } of set) sub.appended(stream)
   }
 
   private onTopicCreated (topic: TopicName): void {
@@ -165,9 +172,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   private onEvicted (topic: TopicName, cursor: Cursor, entries: number, upTo: number): void {
     const ns = namespaceOfTopic(topic)
     const sub = ns === undefined ? undefined : this.byCursor.get(nameKey(ns, cursor.subscription))
-    if (sub === undefined) return
-    sub.stats.evicted += entries
-    sub.streams.get(topic)?.evicted(upTo)
+    sub?.evicted(topic, entries, upTo)
   }
 
   // ---- start-up ------------------------------------------------------------------------------
@@ -342,10 +347,10 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     return sub
   }
 
-  async ack (topic: TopicName, subscription: string, entryIds: readonly EntryId[]): Promise<void> {
+  async ack (topic: TopicName, subscription: string, entryIds: readonly EntryId[]): Promise<AckResult> {
     await this.ready
     this.checkOpen()
-    await this.subscriptionOf(topic, subscription).ack(topic, entryIds)
+    return await this.subscriptionOf(topic, subscription).ack(topic, entryIds)
   }
 
   async nack (topic: TopicName, subscription: string, entryIds: readonly EntryId[], reason?: string): Promise<void> {
@@ -359,8 +364,10 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     this.checkOpen()
     parseTopicName(topic)
     if (!Number.isSafeInteger(entryId) || entryId < 0) throw new FerryError(CommonCode.BAD_REQUEST, `invalid message id ${String(entryId)}`)
+    // Its props (priority level) tell the subscriptions whether they already counted it as pending.
+    const entry = this.ledger.topicInfo(topic) === undefined ? undefined : await this.ledger.readOne(topic, entryId).catch(() => undefined)
     if (!await this.ledger.cancel(topic, entryId)) return false
-    for (const s of this.streamsByTopic.get(topic) ?? []) s.dropEntry(entryId)
+    for (const { sub } of this.streamsByTopic.get(topic) ?? []) sub.cancelled(topic, entryId, entry?.props)
     // Acknowledge it everywhere so it holds back neither backlog nor retention.
     await Promise.all(this.ledger.cursors(topic).map(async (c) => { await c.ack([entryId]) }))
     this.backlog.changed(topic)

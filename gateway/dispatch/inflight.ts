@@ -9,7 +9,7 @@
  *                      │  ▲  └──nack / ack timeout──▶ waiting (backoff)
  *                      │  └───────────pick─── ready ◀──load── ┘
  *                      └──consumer closes──▶ loading ──▶ ready
- *   any ──redelivery count > maxRedeliveries──▶ dead-lettering ──▶ (gone)
+ *   any ──redelivery count > maxRedeliveries──▶ dead-lettering ──(copy stored, acked)──▶ (gone)
  *   any ──expired / cancelled──▶ (gone, acknowledged)
  */
 import type { LedgerEntry, MessageProps } from '../../store/index.js'
@@ -45,8 +45,10 @@ export interface Inflight {
   entry: LedgerEntry | undefined
   /** Props of the entry once known (result events on ack). */
   props: MessageProps | undefined
+  /** dead-lettering: the DLQ copy is stored; only the ack is left (retried on failure, never the append). */
+  dlqStored: boolean
 }
 
 export function newInflight (stream: TopicStream, entryId: number): Inflight {
-  return { entryId, stream, state: InflightState.done, key: '', consumer: undefined, deliveredAtMs: 0, gen: 0, reason: undefined, returned: false, entry: undefined, props: undefined }
+  return { entryId, stream, state: InflightState.done, key: '', consumer: undefined, deliveredAtMs: 0, gen: 0, reason: undefined, returned: false, entry: undefined, props: undefined, dlqStored: false }
 }

@@ -1,28 +1,28 @@
 /**
  * Subscription: (namespace, name) with one filter, one mode, its consumers
- * and one TopicStream per topic the filter matches. It runs the dispatch
- * loop: rounds that pick entries from its streams for consumers with
- * permits, persist the delivery counts of the whole round in one call per
- * topic, then hand the entries to the sinks. One timer (Alarm) drives
+ * (consumer-set.ts) and one TopicStream per topic the filter matches. Its
+ * dispatch loop (dispatch-loop.ts) runs the rounds; one timer (Alarm) drives
  * everything time-based: redelivery backoff, ack timeout, delayed delivery.
+ * It is the StreamHost of its streams: they report to it through that
+ * interface and never touch its fields.
  */
 import { CommonCode, FerryError } from '../../common/errors.js'
-import type { Cursor, CursorStart, EntryId, Lsn, TopicName } from '../../store/index.js'
+import type { Logger } from '../../common/log.js'
+import type { Cursor, CursorStart, EntryId, Lsn, MessageProps, TopicName } from '../../store/index.js'
 import type { NamespacePolicy } from '../policy/index.js'
 import { Alarm } from './alarm.js'
 import { ConsumerImpl } from './consumer.js'
-import {
-  DISPATCH_ROUND_ENTRIES_MAX, DISPATCH_ROUNDS_IN_FLIGHT_MAX, DISPATCH_TURN_ENTRIES_MAX, PENDING_ACK_ENTRIES_MAX, READ_AHEAD_BYTES_MAX,
-  READ_AHEAD_ENTRIES_MAX, READ_BATCH_ENTRIES_MAX, READ_RETRY_MS, REDELIVERY_LOADS_MAX
-} from './constants.js'
+import { ConsumerSet } from './consumer-set.js'
+import { READ_RETRY_MS, REDELIVERY_LOADS_MAX } from './constants.js'
 import type { DispatchContext } from './context.js'
+import { DispatchLoop, type LoopHost } from './dispatch-loop.js'
 import { DispatchCode, dispatchError } from './errors.js'
 import { filterMatches } from './filter.js'
-import { InflightState, type Inflight } from './inflight.js'
-import { KeyRing } from './key-ring.js'
+import type { Inflight } from './inflight.js'
 import { MinHeap } from './min-heap.js'
-import { TopicStream, type Pick } from './stream.js'
-import { SubscriptionMode, type Delivery, type SubscribeOptions, type SubscriptionStats } from './types.js'
+import { TopicStream } from './stream.js'
+import type { Outcome, StreamEnv, StreamHost } from './stream-host.js'
+import { SubscriptionMode, type AckResult, type SubscribeOptions, type SubscriptionStats } from './types.js'
 
 /** What is persisted for a durable subscription (ledger meta space `subscription`). */
 export interface SubscriptionDef {
@@ -36,13 +36,11 @@ export interface SubscriptionDef {
   createdLsn: Lsn
 }
 
-type Counters = globalThis.Pick<SubscriptionStats, 'delivered' | 'acked' | 'redelivered' | 'expired' | 'deadLettered' | 'evicted'>
+type Counters = Pick<SubscriptionStats, 'delivered' | 'acked' | 'redelivered' | 'expired' | 'deadLettered' | 'evicted'>
 
 interface Due { stream: TopicStream, rec: Inflight, gen: number }
 
-const yieldToLoop = async (): Promise<void> => { await new Promise<void>((resolve) => setImmediate(resolve)) }
-
-export class Subscription {
+export class Subscription implements StreamHost, LoopHost {
   readonly namespace: string
   readonly filter: string
   readonly levels: readonly string[]
@@ -64,16 +62,8 @@ export class Subscription {
 
   readonly streams = new Map<TopicName, TopicStream>()
   private readonly attaching = new Map<TopicName, Promise<TopicStream>>()
-  readonly consumers: ConsumerImpl[] = []
-  /** exclusive / failover: the consumer receiving. */
-  active: ConsumerImpl | undefined
-  private sharedNext = 0
-  private readonly ring = new KeyRing<ConsumerImpl>()
-
-  /** Streams with entries in their window or ready list. */
-  private readonly activeStreams = new Set<TopicStream>()
-  /** Streams that may have unread entries. */
-  private readonly hungry = new Set<TopicStream>()
+  readonly consumers: ConsumerSet
+  private readonly loop: DispatchLoop
   /** Streams with delivered, unacknowledged entries (ack timeout). */
   private readonly pendingStreams = new Set<TopicStream>()
   /** Streams waiting on a delayed entry. */
@@ -81,25 +71,19 @@ export class Subscription {
   private readonly redeliveries = new MinHeap<Due>()
   private readonly alarm: Alarm
 
-  private windowEntries = 0
-  private windowBytes = 0
   private pendingTotal = 0
+  /** Records over all streams (delivered, waiting, loading, ready, dead-lettering): bounded by recordsMax. */
+  private recordsTotal = 0
   /** Redeliveries being loaded or loaded and waiting for a consumer. */
   private redeliveryHeld = 0
-
-  private running = false
-  private again = false
-  /** Rounds picked whose hand-out has not finished; their chain keeps hand-outs in pick order. */
-  private roundsInFlight = 0
-  private handing: Promise<void> = Promise.resolve()
   /** Due delayed entries wait for room under REDELIVERY_LOADS_MAX. */
   private delayedBlocked = false
   closed = false
   /** Unsubscribed (or a non-durable one dropped): its cursors are being deleted. */
   deleted = false
-  readonly stats: Counters = { delivered: 0, acked: 0, redelivered: 0, expired: 0, deadLettered: 0, evicted: 0 }
+  private readonly counters: Counters = { delivered: 0, acked: 0, redelivered: 0, expired: 0, deadLettered: 0, evicted: 0 }
 
-  constructor (readonly ctx: DispatchContext, def: SubscriptionDef, policy: Readonly<NamespacePolicy>, levels: readonly string[], dlqSuffix: string) {
+  constructor (private readonly ctx: DispatchContext, def: SubscriptionDef, policy: Readonly<NamespacePolicy>, levels: readonly string[], dlqSuffix: string) {
     this.namespace = def.namespace
     this.filter = def.filter
     this.levels = levels
@@ -113,6 +97,8 @@ export class Subscription {
     this.wildcard = levels.some((l) => l === '+' || l === '#')
     this.cursorName = this.wildcard ? `${def.name}\u0000${def.filter}` : def.name
     this.alarm = new Alarm(() => { this.onAlarm() })
+    this.consumers = new ConsumerSet(() => this.mode, () => this.recordsTotal < this.ctx.recordsMax)
+    this.loop = new DispatchLoop(this)
   }
 
   get def (): SubscriptionDef {
@@ -121,6 +107,9 @@ export class Subscription {
 
   get inOrder (): boolean { return this.mode === SubscriptionMode.exclusive || this.mode === SubscriptionMode.failover }
   get keyShared (): boolean { return this.mode === SubscriptionMode.key_shared }
+  get env (): StreamEnv { return this.ctx }
+  get logger (): Logger { return this.ctx.logger }
+  get idle (): boolean { return this.closed || this.consumers.size === 0 }
 
   /** Does this subscription span `local` (a topic of its namespace)? */
   matches (local: string): boolean {
@@ -145,8 +134,8 @@ export class Subscription {
           return s
         }
         this.streams.set(topic, s)
-        this.ctx.streamAdded(s)
-        this.hungry.add(s)
+        this.ctx.streamAdded(s, this)
+        this.loop.wantRead(s)
         this.kick()
         return s
       })()
@@ -158,22 +147,22 @@ export class Subscription {
 
   /** New entries on a stream's topic. */
   appended (s: TopicStream): void {
-    this.hungry.add(s)
-    if (this.consumers.length > 0) this.kick()
+    this.loop.wantRead(s)
+    if (this.consumers.size > 0) this.kick()
   }
 
   // ---- consumers -------------------------------------------------------------------
 
   addConsumer (id: number, opts: SubscribeOptions): ConsumerImpl {
     if (this.closed) throw new FerryError(CommonCode.CLOSED, `subscription '${this.name}' is closing`)
-    if (this.mode === SubscriptionMode.exclusive && this.consumers.length > 0) {
+    if (this.mode === SubscriptionMode.exclusive && this.consumers.size > 0) {
       throw dispatchError(DispatchCode.SUBSCRIPTION_BUSY, `exclusive subscription '${this.name}' already has a consumer`, { subscription: this.name })
     }
     const c = new ConsumerImpl(id, this, opts.consumerName, opts.consumerPriority ?? 0, opts.sink, opts.permits)
-    this.consumers.push(c)
+    this.consumers.add(c)
     this.membershipChanged()
     // failover: every consumer learns whether it is the active one, as in Pulsar.
-    if (this.mode === SubscriptionMode.failover && this.active !== c) this.notifyActive(c, false)
+    if (this.mode === SubscriptionMode.failover && this.consumers.active !== c) this.notifyActive(c, false)
     // After the caller's await on subscribe() resumes: a sink never sees a delivery before it has its Consumer.
     setImmediate(() => { this.kick() })
     return c
@@ -182,18 +171,17 @@ export class Subscription {
   async removeConsumer (c: ConsumerImpl): Promise<void> {
     if (c.closed) return
     c.closed = true
-    const i = this.consumers.indexOf(c)
-    if (i >= 0) this.consumers.splice(i, 1)
+    this.consumers.remove(c)
     if (!this.inOrder) {
       // Unacknowledged entries go to the others (redelivered, count + 1).
       for (const rec of [...c.inflight]) rec.stream.returnFrom(rec)
     }
     c.inflight.clear()
-    const wasActive = this.active === c
+    const wasActive = this.consumers.active === c
     this.membershipChanged()
     if (this.inOrder && wasActive) for (const s of this.streams.values()) s.rewind()
-    if (this.consumers.length === 0) {
-      this.idle()
+    if (this.consumers.size === 0) {
+      this.goIdle()
       if (!this.durable) await this.ctx.dropSubscription(this)
       return
     }
@@ -201,36 +189,22 @@ export class Subscription {
   }
 
   /** Nobody attached: drop everything held in memory; the cursors keep the state. */
-  private idle (): void {
+  private goIdle (): void {
     for (const s of this.streams.values()) s.rewind()
     this.pendingStreams.clear()
     this.redeliveries.clear()
   }
 
-  /** Recompute who receives after a join or leave (failover: active consumer; key_shared: the ring). */
   private membershipChanged (): void {
-    if (this.mode === SubscriptionMode.key_shared) {
-      // Ring points come from the consumer name (and its rank among same-named consumers), not the
-      // per-process consumer id: a consumer that reconnects, even after a restart, gets its keys back.
-      const seen = new Map<string, number>()
-      this.ring.rebuild(this.consumers.map((c) => {
-        const rank = seen.get(c.name) ?? 0
-        seen.set(c.name, rank + 1)
-        return { member: c, id: `${c.name}\u0000${rank}` }
-      }))
+    const { changed, prev } = this.consumers.membershipChanged()
+    if (!changed) return
+    if (prev !== undefined && !prev.closed) {
+      // The old active consumer keeps its connection but stops receiving; what it holds goes to the new one.
+      for (const s of this.streams.values()) s.rewind()
+      this.notifyActive(prev, false)
     }
-    if (this.inOrder) {
-      const next = this.mode === SubscriptionMode.exclusive ? this.consumers[0] : preferred(this.consumers)
-      const prev = this.active
-      if (next === prev) return
-      this.active = next
-      if (prev !== undefined && !prev.closed) {
-        // The old active consumer keeps its connection but stops receiving; what it holds goes to the new one.
-        for (const s of this.streams.values()) s.rewind()
-        this.notifyActive(prev, false)
-      }
-      if (next !== undefined && this.mode === SubscriptionMode.failover) this.notifyActive(next, true)
-    }
+    const next = this.consumers.active
+    if (next !== undefined && this.mode === SubscriptionMode.failover) this.notifyActive(next, true)
   }
 
   private notifyActive (c: ConsumerImpl, active: boolean): void {
@@ -243,33 +217,12 @@ export class Subscription {
   /** Changing the mode is allowed only while nobody is attached. */
   changeMode (mode: SubscriptionMode): void {
     if (mode === this.mode) return
-    if (this.consumers.length > 0) {
+    if (this.consumers.size > 0) {
       throw dispatchError(DispatchCode.SUBSCRIPTION_BUSY, `subscription '${this.name}' is ${this.mode} and has consumers; cannot attach as ${mode}`, { subscription: this.name })
     }
     this.mode = mode
-    this.idle()
+    this.goIdle()
   }
-
-  canTake (c: ConsumerImpl): boolean {
-    return !c.closed && c.permits > 0 && this.pendingTotal < PENDING_ACK_ENTRIES_MAX
-  }
-
-  /** shared: the next consumer in round-robin order that has permits. */
-  nextSharedConsumer (): ConsumerImpl | undefined {
-    const n = this.consumers.length
-    for (let k = 0; k < n; k++) {
-      const c = this.consumers[(this.sharedNext + k) % n] as ConsumerImpl
-      if (this.canTake(c)) { this.sharedNext = (this.sharedNext + k) % n; return c }
-    }
-    return undefined
-  }
-
-  sharedConsumerUsed (c: ConsumerImpl): void {
-    const i = this.consumers.indexOf(c)
-    this.sharedNext = i < 0 ? 0 : (i + 1) % Math.max(1, this.consumers.length)
-  }
-
-  ringOwner (key: string): ConsumerImpl | undefined { return this.ring.ownerOf(key) }
 
   // ---- acks --------------------------------------------------------------------------
 
@@ -283,53 +236,60 @@ export class Subscription {
     return await this.attach(topic, () => ({ kind: 'afterLsn', lsn: this.createdLsn }))
   }
 
-  async ack (topic: TopicName, ids: readonly EntryId[]): Promise<void> {
+  async ack (topic: TopicName, ids: readonly EntryId[]): Promise<AckResult> {
     checkIds(ids)
     const s = await this.streamFor(topic)
-    await s.ack(ids)
+    return await s.ack(ids)
   }
 
-  async ackCumulative (topic: TopicName, upTo: EntryId): Promise<void> {
+  async ackCumulative (topic: TopicName, upTo: EntryId): Promise<AckResult> {
     checkIds([upTo])
     if (!this.inOrder) {
       throw new FerryError(CommonCode.BAD_REQUEST, `cumulative ack is not allowed on ${this.mode} subscription '${this.name}'; ack each message`)
     }
     const s = await this.streamFor(topic)
-    await s.ackCumulative(upTo)
+    return await s.ackCumulative(upTo)
   }
 
   nack (topic: TopicName, ids: readonly EntryId[], reason?: string): void {
     checkIds(ids)
-    const s = this.streams.get(topic)
-    if (s === undefined) return
-    s.nack(ids, reason, Date.now())
+    this.streams.get(topic)?.nack(ids, reason, Date.now())
   }
 
-  // ---- bookkeeping called by streams --------------------------------------------------
-
-  windowChanged (entries: number, bytes: number): void {
-    this.windowEntries += entries
-    this.windowBytes += bytes
+  /** A front end found a delivery expired before its client saw it. */
+  expireDelivered (topic: TopicName, id: EntryId): boolean {
+    return this.streams.get(topic)?.expireDelivered(id) ?? false
   }
+
+  /** Backlog eviction skipped entries up to upTo on a topic. */
+  evicted (topic: TopicName, entries: number, upTo: EntryId): void {
+    this.counters.evicted += entries
+    this.streams.get(topic)?.evicted(upTo)
+  }
+
+  // ---- StreamHost ------------------------------------------------------------------------
+
+  kick (): void { if (!this.closed) this.loop.kick() }
+  wantRead (s: TopicStream): void { this.loop.wantRead(s) }
+  markActive (s: TopicStream): void { this.loop.markActive(s) }
+  windowRoom (): { entries: number, bytes: number } { return this.loop.windowRoom() }
+  windowChanged (entries: number, bytes: number): void { this.loop.windowChanged(entries, bytes) }
+  recordsChanged (delta: number): void { this.recordsTotal += delta }
+  redeliveryHeldChanged (delta: number): void { this.redeliveryHeld += delta }
+  count (what: Outcome, n: number): void { this.counters[what] += n }
 
   pendingChanged (s: TopicStream, delta: number): void {
     this.pendingTotal += delta
     if (delta > 0) {
       this.pendingStreams.add(s) // the ack-timeout alarm is armed when the round is handed out
-    } else if (s.delivered.size === 0) {
+    } else if (s.deliveredCount === 0) {
       this.pendingStreams.delete(s)
     }
   }
 
-  redeliveryHeldChanged (delta: number): void { this.redeliveryHeld += delta }
-
-  markActive (s: TopicStream): void { this.activeStreams.add(s) }
-
-  /** A stream forgot its window and will read again from its cursor. */
   rewound (s: TopicStream): void {
-    this.activeStreams.delete(s)
     this.delayedStreams.delete(s)
-    this.hungry.add(s)
+    this.loop.rewound(s)
     this.kick()
   }
 
@@ -346,156 +306,39 @@ export class Subscription {
 
   readFailed (s: TopicStream, err: unknown): void {
     this.ctx.logger.warn({ err, topic: s.topic, subscription: this.name }, 'read failed; will retry')
-    this.hungry.add(s)
+    this.loop.wantRead(s)
     this.alarm.at(Date.now() + READ_RETRY_MS)
   }
 
-  // ---- the dispatch loop -----------------------------------------------------------------
-
-  /** Ask for a dispatch round soon (never synchronously: callers may be inside a sink or an ack). */
-  kick (): void {
-    if (this.closed) return
-    if (this.running) { this.again = true; return }
-    this.running = true
-    queueMicrotask(() => { this.run().catch((err: unknown) => { this.ctx.logger.error({ err, subscription: this.name }, 'dispatch loop failed') }) })
-  }
-
-  private async run (): Promise<void> {
-    try {
-      let first = true
-      do {
-        if (!first) await yieldToLoop()
-        first = false
-        this.again = false
-        if (this.closed || this.consumers.length === 0) break
-        this.fillReadAhead()
-        this.loadDue(Date.now())
-        const picks: Pick[] = []
-        const worked = this.pickRound(picks)
-        if (picks.length > 0) {
-          this.startHand(picks)
-          if (this.roundsInFlight >= DISPATCH_ROUNDS_IN_FLIGHT_MAX) await this.handing
-        }
-        if (worked >= DISPATCH_ROUND_ENTRIES_MAX) this.again = true
-        if (this.delayedBlocked && this.redeliveryHeld < REDELIVERY_LOADS_MAX / 2) {
-          this.delayedBlocked = false
-          this.alarm.at(Date.now())
-        }
-      } while (this.again)
-    } finally {
-      this.running = false
-    }
-  }
-
-  private fillReadAhead (): void {
-    for (const s of [...this.hungry]) {
-      const roomEntries = READ_AHEAD_ENTRIES_MAX - this.windowEntries
-      const roomBytes = READ_AHEAD_BYTES_MAX - this.windowBytes
-      if (roomEntries <= 0 || roomBytes <= 0) return
-      if (s.reading) continue
-      if (!s.startRead(Math.min(READ_BATCH_ENTRIES_MAX, roomEntries), roomBytes)) this.hungry.delete(s)
-    }
-  }
+  // ---- LoopHost ------------------------------------------------------------------------------
 
   /** Start loading redeliveries that are due, within REDELIVERY_LOADS_MAX. */
-  private loadDue (now: number): void {
+  loadDue (now: number): void {
     for (;;) {
       const at = this.redeliveries.peekKey()
       if (at === undefined) return
       if (at > now) { this.alarm.at(at); return }
       if (this.redeliveryHeld >= REDELIVERY_LOADS_MAX) return
       const due = this.redeliveries.pop() as Due
-      if (due.rec.state !== InflightState.waiting || due.rec.gen !== due.gen || !this.streams.has(due.stream.topic)) continue
-      due.stream.startLoad(due.rec)
+      if (due.rec.gen !== due.gen || !this.streams.has(due.stream.topic)) continue
+      due.stream.due(due.rec)
     }
   }
 
-  /** Take entries from the streams in turn, DISPATCH_TURN_ENTRIES_MAX each, up to DISPATCH_ROUND_ENTRIES_MAX. */
-  private pickRound (picks: Pick[]): number {
-    let budget = DISPATCH_ROUND_ENTRIES_MAX
-    let progress = true
-    while (budget > 0 && progress) {
-      progress = false
-      for (const s of [...this.activeStreams]) {
-        if (budget <= 0) break
-        const worked = s.pick(picks, Math.min(DISPATCH_TURN_ENTRIES_MAX, budget))
-        budget -= worked
-        if (worked > 0) progress = true
-        if (!s.hasWork) {
-          this.activeStreams.delete(s)
-        } else if (worked > 0) {
-          // Rotate: a stream that was served goes to the back.
-          this.activeStreams.delete(s)
-          this.activeStreams.add(s)
-        }
-      }
-      if (budget > 0 && this.hungry.size > 0) this.fillReadAhead()
+  afterRound (): void {
+    if (this.delayedBlocked && this.redeliveryHeld < REDELIVERY_LOADS_MAX / 2) {
+      this.delayedBlocked = false
+      this.alarm.at(Date.now())
     }
-    return DISPATCH_ROUND_ENTRIES_MAX - budget
   }
 
-  /**
-   * Persist the round's delivery counts (one call per topic) and queue the
-   * hand-out behind the rounds before it: rounds overlap their count writes
-   * (so a sync ledger group-commits several in one fsync) but reach the sinks
-   * in pick order.
-   */
-  private startHand (picks: Pick[]): void {
-    const persisted = this.persistCounts(picks)
-    this.roundsInFlight++
-    this.handing = this.handing.then(async () => {
-      if (await persisted) this.deliverPicks(picks)
-    }).catch((err: unknown) => {
-      this.ctx.logger.error({ err, subscription: this.name }, 'handing out a round failed')
-    }).finally(() => { this.roundsInFlight-- })
+  handedOut (nowMs: number): void {
+    if (this.policy.ackTimeoutMs > 0) this.alarm.at(nowMs + this.policy.ackTimeoutMs)
   }
 
-  /** True once the counts are durable (or hardening is off); false after a failure (the picks are nacked). */
-  private async persistCounts (picks: Pick[]): Promise<boolean> {
-    if (!this.policy.hardenRedeliveryCount) return true
-    const byStream = new Map<TopicStream, number[]>()
-    for (const p of picks) {
-      let ids = byStream.get(p.stream)
-      if (ids === undefined) { ids = []; byStream.set(p.stream, ids) }
-      ids.push(p.entry.entryId)
-    }
-    const results = await Promise.allSettled([...byStream].map(async ([s, ids]) => { await s.cursor.recordDeliveries(ids) }))
-    for (const r of results) {
-      if (r.status === 'rejected') {
-        // Not persisted: do not hand out (the count would be wrong after a crash); redeliver later.
-        this.ctx.logger.warn({ err: r.reason, subscription: this.name }, 'recording deliveries failed; entries will be redelivered')
-        for (const p of picks) if (p.rec.state === InflightState.delivered) p.stream.nack([p.entry.entryId], 'delivery count not persisted', Date.now())
-        return false
-      }
-    }
-    return true
-  }
-
-  private deliverPicks (picks: Pick[]): void {
-    const now = Date.now()
-    if (this.policy.ackTimeoutMs > 0) this.alarm.at(now + this.policy.ackTimeoutMs)
-    for (const p of picks) {
-      const { rec, consumer, entry } = p
-      if (rec.state !== InflightState.delivered || rec.consumer !== consumer || consumer.closed) continue
-      rec.deliveredAtMs = now
-      this.stats.delivered++
-      if (p.redeliveryCount > 0) this.stats.redelivered++
-      const d: Delivery = {
-        topic: p.stream.topic,
-        entryId: entry.entryId,
-        subscription: this.name,
-        publishTime: entry.publishTime,
-        payload: entry.payload,
-        props: entry.props,
-        redeliveryCount: p.redeliveryCount
-      }
-      try {
-        consumer.sink.deliver(d)
-      } catch (err) {
-        this.ctx.logger.warn({ err, subscription: this.name }, 'sink.deliver threw; message will be redelivered')
-        p.stream.nack([entry.entryId], 'consumer failed', Date.now())
-      }
-    }
+  delivered (redelivery: boolean): void {
+    this.counters.delivered++
+    if (redelivery) this.counters.redelivered++
   }
 
   // ---- time ------------------------------------------------------------------------------
@@ -516,7 +359,7 @@ export class Subscription {
       if (at !== undefined && at > now) { next = Math.min(next, at); continue }
       if (this.inOrder) {
         s.clearHold()
-      } else if (this.consumers.length === 0 || this.redeliveryHeld >= REDELIVERY_LOADS_MAX) {
+      } else if (this.consumers.size === 0 || this.redeliveryHeld >= REDELIVERY_LOADS_MAX) {
         // No room to load due entries: the dispatch loop re-arms once consumers drain the held ones.
         this.delayedBlocked = true
         continue
@@ -529,7 +372,6 @@ export class Subscription {
     }
     const due = this.redeliveries.peekKey()
     if (due !== undefined) next = Math.min(next, due)
-    if (this.hungry.size > 0) this.kick()
     this.alarm.at(next)
     this.kick()
   }
@@ -547,12 +389,18 @@ export class Subscription {
     this.kick()
   }
 
+  /** A delayed entry of topic was cancelled (props when known). */
+  cancelled (topic: TopicName, id: EntryId, props: MessageProps | undefined): void {
+    this.streams.get(topic)?.cancelled(id, props)
+  }
+
   snapshot (): SubscriptionStats {
     let backlog = 0
     let delayedPending = 0
+    const now = Date.now()
     for (const s of this.streams.values()) {
       backlog += s.cursor.backlogEntries()
-      delayedPending += s.delayedPending()
+      delayedPending += s.delayedPending(now)
     }
     return {
       namespace: this.namespace,
@@ -560,13 +408,14 @@ export class Subscription {
       subscription: this.name,
       mode: this.mode,
       durable: this.durable,
-      consumers: this.consumers.length,
+      consumers: this.consumers.size,
       topics: this.streams.size,
       backlog,
       pendingAck: this.pendingTotal,
-      readAhead: this.windowEntries + this.redeliveryHeld,
+      redeliveryPending: Math.max(0, this.recordsTotal - this.pendingTotal),
+      readAhead: this.loop.windowEntries + this.redeliveryHeld,
       delayedPending,
-      ...this.stats
+      ...this.counters
     }
   }
 
@@ -575,7 +424,8 @@ export class Subscription {
     if (this.closed) return
     this.closed = true
     this.alarm.stop()
-    for (const c of this.consumers.splice(0)) {
+    this.loop.stop()
+    for (const c of this.consumers.takeAll()) {
       c.closed = true
       queueMicrotask(() => {
         try { c.sink.closed?.(reason) } catch (err) { this.ctx.logger.warn({ err }, 'sink.closed threw') }
@@ -584,15 +434,6 @@ export class Subscription {
     for (const s of this.streams.values()) s.rewind()
     this.redeliveries.clear()
   }
-}
-
-/** failover: lowest consumerPriority, then consumerName, then the earliest attached. */
-function preferred (cs: readonly ConsumerImpl[]): ConsumerImpl | undefined {
-  let best: ConsumerImpl | undefined
-  for (const c of cs) {
-    if (best === undefined || c.priority < best.priority || (c.priority === best.priority && (c.name < best.name || (c.name === best.name && c.id < best.id)))) best = c
-  }
-  return best
 }
 
 function checkIds (ids: readonly EntryId[]): void {

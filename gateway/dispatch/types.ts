@@ -41,6 +41,21 @@ export interface Delivery {
   props: MessageProps
   /** 0 on first delivery; persisted, so it survives restarts. */
   redeliveryCount: number
+  /**
+   * Epoch ms at which the message expires (its own expiresAt or the
+   * namespace messageTtlMs, whichever is earlier); absent when it never does.
+   * A front end that buffers deliveries must not hand an expired one to its
+   * client: it calls Consumer.expire instead.
+   */
+  expiresAt?: number
+}
+
+/** What an acknowledgement did. */
+export interface AckResult {
+  /** Entries acknowledged by this call (not counting ones that were already acknowledged). */
+  acked: number
+  /** Ids that were not unacknowledged entries of the topic (never existed, removed, or already acknowledged). */
+  unknown: EntryId[]
 }
 
 /** Implemented by front ends: an MQTT session, an HTTP long-poll waiter. */
@@ -92,9 +107,19 @@ export interface Consumer {
   readonly subscription: string
   addPermits (messages: number): void
   /** Individual ack (shared, key_shared; also accepted for exclusive/failover). */
-  ack (topic: TopicName, entryId: EntryId): Promise<void>
-  /** Cumulative ack of everything up to entryId on that topic (exclusive, failover). */
-  ackCumulative (topic: TopicName, entryId: EntryId): Promise<void>
+  ack (topic: TopicName, entryId: EntryId): Promise<AckResult>
+  /**
+   * Cumulative ack up to entryId on that topic (exclusive, failover): acknowledges
+   * what has been handed out up to there. With priority an entry of a lower level
+   * may not have gone out yet; it is not acknowledged (docs/DELIVERY.md).
+   */
+  ackCumulative (topic: TopicName, entryId: EntryId): Promise<AckResult>
+  /**
+   * A delivery this consumer received expired (Delivery.expiresAt passed) before
+   * the front end could give it to its client (HTTP pull buffer): acknowledge it as
+   * expired (counted in stats, result event). False if it was not held by this consumer.
+   */
+  expire (topic: TopicName, entryId: EntryId): boolean
   /** Negative ack: redeliver after the subscription's backoff; reason is kept for the DLQ. */
   nack (topic: TopicName, entryId: EntryId, reason?: string): void
   /** Detach. Unacked deliveries return to the subscription (redelivered later with a higher count). */
@@ -109,8 +134,9 @@ export interface Dispatcher {
   /**
    * Subscription-level acknowledgement, for front ends whose acks arrive apart
    * from the consumer that received the message (HTTP pull). Individual acks.
+   * Only real acknowledgements are counted; other ids come back in `unknown`.
    */
-  ack (topic: TopicName, subscription: string, entryIds: readonly EntryId[]): Promise<void>
+  ack (topic: TopicName, subscription: string, entryIds: readonly EntryId[]): Promise<AckResult>
   /** Subscription-level negative ack (HTTP nack): redeliver after backoff. */
   nack (topic: TopicName, subscription: string, entryIds: readonly EntryId[], reason?: string): Promise<void>
   /** Cancel a pending delayed message. False if unknown, already due or delivered. */
@@ -134,6 +160,8 @@ export interface SubscriptionStats {
   backlog: number
   /** Delivered and not yet acknowledged. */
   pendingAck: number
+  /** Negatively acknowledged (or timed out, or returned) and waiting to be delivered again. */
+  redeliveryPending: number
   /** Entries read ahead and waiting for a consumer with permits (bounded by READ_AHEAD_ENTRIES_MAX). */
   readAhead: number
   /** Deliveries handed to consumers, redeliveries included. */

@@ -3,7 +3,9 @@
  * site stats (`/v1/admin/stats`) and the health check (`/healthz`).
  */
 import { FerryError } from '../../common/errors.js'
+import { StoreCode } from '../../store/index.js'
 import { checkNamespaceName } from '../policy/index.js'
+import { processFaultCounts } from '../process-faults.js'
 import type { HttpContext } from './context.js'
 import { parseJsonBody } from './json-body.js'
 import { headerOf, type ApiReply, type RequestHead, type RequestPlan } from './request.js'
@@ -16,7 +18,7 @@ function now (ctx: HttpContext, reply: () => ApiReply | Promise<ApiReply>): Requ
 /** 200 while the site accepts publishes; 503 E_FENCED once the store has stopped taking appends (failed fsync/write). */
 export function planHealthz (ctx: HttpContext): RequestPlan {
   return now(ctx, () => {
-    if (ctx.deps.ledger.stats().fenced) throw new FerryError('E_FENCED', 'the store is fenced: appends are refused until it recovers')
+    if (ctx.deps.ledger.stats().fenced) throw new FerryError(StoreCode.FENCED, 'the store is fenced: appends are refused until it recovers')
     return { status: 200, body: { status: 'ok', siteId: ctx.deps.siteId } }
   })
 }
@@ -58,7 +60,8 @@ export function planStats (ctx: HttpContext): RequestPlan {
       siteId: ctx.deps.siteId,
       ledger: ctx.deps.ledger.stats(),
       dispatcher: dispatcherStats(ctx.deps.dispatcher),
-      http: { pullConsumers: ctx.pull.size, pullBufferedMessages: ctx.pull.bufferedMessages(), ...ctx.counters.snapshot() }
+      http: { ...ctx.pull.stats(), ...ctx.counters.snapshot() },
+      process: processFaultCounts()
     }
   }))
 }

@@ -8,16 +8,12 @@ import { checkHttpLimits, DEFAULT_HTTP_LIMITS, type HttpLimits } from './constan
 import type { HttpContext, HttpDeps } from './context.js'
 import { PullConsumers } from './pull.js'
 import { HttpCounters } from './counters.js'
+import { AuthCode } from './errors.js'
 import { headerOf, type RequestHead, type RequestPlan } from './request.js'
 import { matchRoute, type Route } from './router.js'
 import { planCancelScheduled, planPublish } from './topic-routes.js'
 import { planAck, planDeleteSubscription, planPull } from './subscription-routes.js'
 import { planGetNamespace, planHealthz, planListNamespaces, planPutNamespace, planStats } from './admin-routes.js'
-
-export const AuthCode = {
-  UNAUTHORIZED: 'E_UNAUTHORIZED',
-  FORBIDDEN: 'E_FORBIDDEN'
-} as const
 
 export class HttpCore implements HttpContext {
   readonly limits: Readonly<HttpLimits>
@@ -28,7 +24,8 @@ export class HttpCore implements HttpContext {
     const limits = { ...DEFAULT_HTTP_LIMITS, ...(deps.limits ?? {}) }
     checkHttpLimits(limits)
     this.limits = Object.freeze(limits)
-    this.pull = new PullConsumers(deps.dispatcher, this.limits, deps.logger)
+    const env = { dispatcher: deps.dispatcher, ledger: deps.ledger, ttlMsOf: (topic: string) => deps.policies.forTopic(topic).messageTtlMs }
+    this.pull = new PullConsumers(env, this.limits, deps.logger)
   }
 
   /** Route and check a request before its body is read. Throws FerryError. */

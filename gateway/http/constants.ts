@@ -38,6 +38,22 @@ export interface HttpLimits {
   pullConsumersMax: number
   /** Ack / nack ids in one request: bounds the work (and cursor writes) of one call. */
   ackIdsMax: number
+  /**
+   * Longest a `waitMs=0` poll waits for messages already in the backlog to
+   * come up from the store, ms. The answer leaves as soon as the first batch
+   * arrives; this bound only matters when the backlog holds nothing this
+   * consumer can have (e.g. all in flight to other consumers of a shared
+   * subscription). A poll on a topic whose backlog is empty answers at once.
+   */
+  pullReadyWaitMs: number
+  /** Longest `leaseMs` a pull request may ask for: a lease this long already means "the consumer died". */
+  pullLeaseMsMax: number
+  /**
+   * Messages handed out and not yet acked (under lease) per pull consumer;
+   * at the bound it gets no more permits until acks or expiring leases make
+   * room, so a client that never acks holds at most this many.
+   */
+  pullLeasedMessagesMax: number
 }
 
 export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
@@ -49,13 +65,22 @@ export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
   pullConsumerIdleMs: 60_000,
   pullBufferMessagesMax: 1000,
   pullConsumersMax: 10_000,
-  ackIdsMax: 10_000
+  ackIdsMax: 10_000,
+  pullReadyWaitMs: 250,
+  pullLeaseMsMax: 3_600_000,
+  pullLeasedMessagesMax: 10_000
 })
 
 /** Default `max` of a pull request when the query leaves it out. */
 export const PULL_MESSAGES_DEFAULT = 100
-/** Default `waitMs` of a pull request: 0 answers at once (a plain poll). */
+/** Default `waitMs` of a pull request: 0 answers with what is ready, without waiting for new messages (a plain poll). */
 export const PULL_WAIT_MS_DEFAULT = 0
+/**
+ * Default `leaseMs` of a pull request: how long a client has to ack a message
+ * before it is redelivered. 30 s is Pulsar's usual ack timeout order and far
+ * longer than processing one response should take.
+ */
+export const PULL_LEASE_MS_DEFAULT = 30_000
 /** Longest subscription or consumer name, characters (matches namespace part rules in spirit). */
 export const SUBSCRIPTION_NAME_CHARS_MAX = 256
 
@@ -67,6 +92,10 @@ export const USER_PROPERTIES_MAX = 64
 export function checkHttpLimits (l: HttpLimits): void {
   for (const [k, v] of Object.entries(l)) {
     if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`http limit ${k} must be a positive integer`)
+  }
+  if (l.pullMessagesMax > l.pullLeasedMessagesMax) {
+    // One response is leased whole; it must fit under the lease bound.
+    throw new Error('http limit pullMessagesMax must not exceed pullLeasedMessagesMax')
   }
   if (l.pullMessagesMax > l.pullBufferMessagesMax) {
     // A request may ask for up to pullMessagesMax; permits are capped by the buffer size.

@@ -15,3 +15,10 @@ export const HttpCode = {
   NOT_SCHEDULED: 'E_NOT_SCHEDULED'
 } as const
 export type HttpCode = typeof HttpCode[keyof typeof HttpCode]
+
+/** Authentication outcomes (401 no credentials, 403 credentials not accepted). */
+export const AuthCode = {
+  UNAUTHORIZED: 'E_UNAUTHORIZED',
+  FORBIDDEN: 'E_FORBIDDEN'
+} as const
+export type AuthCode = typeof AuthCode[keyof typeof AuthCode]

@@ -20,6 +20,13 @@ export const BATCH_JSON = 'application/vnd.ferry.batch+json'
 export const BATCH_CBOR = 'application/vnd.ferry.batch+cbor'
 /** Repeated header carrying user properties, `name=value` items (see parseFerryPropertyHeader). */
 export const FERRY_PROPERTY_HEADER = 'ferry-property'
+/**
+ * curl's default Content-Type for `-d` (and HTML forms'). Nearly every such
+ * publish is a payload typed on a command line, not a form, so it is not
+ * stored as the message's content type: a consumer would otherwise be told to
+ * parse `{"id":1}` as a form.
+ */
+export const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded'
 
 /** `Ferry-*` request headers Ferry reads; any other `ferry-*` header is refused so typos do not pass silently. */
 const CONTROL_HEADERS: ReadonlySet<string> = new Set([
@@ -94,7 +101,7 @@ export function propsFromHeaders (headers: HeaderPairs, nowMs: number): MessageP
   if (userProperties.length > USER_PROPERTIES_MAX) throw bad(`at most ${USER_PROPERTIES_MAX} user properties`)
   const props = readFerryControls(controls, nowMs)
   if (userProperties.length > 0) props.userProperties = userProperties
-  if (contentType !== undefined && contentType.length > 0) props.contentType = contentType
+  if (contentType !== undefined && contentType.length > 0 && mediaTypeOf(contentType) !== FORM_CONTENT_TYPE) props.contentType = contentType
   return props
 }
 

@@ -1,29 +1,40 @@
 /**
  * HTTP pull consumers. HTTP requests come and go, but a dispatcher consumer
  * has to stay attached for flow control, ordering and failover to mean
- * anything; so one dispatcher Consumer per (topic, subscription, mode,
- * consumer name) stays alive across requests on a lease:
+ * anything; so one dispatcher Consumer per (topic or filter, subscription,
+ * mode, consumer name) stays alive across requests:
  *
  * - A request asks for up to `max` messages. Buffered ones are returned at
  *   once; otherwise the consumer gets permits for what the request wants and
- *   the request waits up to `waitMs` for deliveries.
+ *   the request waits up to `waitMs` for deliveries. `waitMs=0` still waits
+ *   (at most `pullReadyWaitMs`) for messages already in the backlog to come
+ *   up from the store, unless the backlog is visibly empty.
  * - Permits granted never exceed `pullBufferMessagesMax` minus what is already
- *   buffered, so a consumer never holds more than that many messages that no
- *   client has seen.
+ *   buffered, nor `pullLeasedMessagesMax` minus what is under lease.
+ * - Every message handed to a client is leased for the request's `leaseMs`
+ *   (pull-leases.ts): not acked in time, it is nacked and redelivered.
+ * - A message whose expiry (`expiresAt`, namespace `messageTtlMs`) passed
+ *   while it waited in the buffer is never handed out: it goes back to the
+ *   dispatcher, which drops it as expired (counted, result event).
  * - With no request for `pullConsumerIdleMs` the consumer is closed; messages
  *   it buffered (or handed out and nobody acked) go back to the subscription.
  *
- * Acks and nacks do not need the consumer: they go to the subscription.
+ * Acks and nacks need no consumer: they go to the subscription (and end the
+ * messages' leases here).
  */
 import { FerryError, CommonCode } from '../../common/errors.js'
 import type { Logger } from '../../common/log.js'
-import type { Consumer, Delivery, Dispatcher, SubscriptionMode } from '../dispatch/types.js'
-import { DispatchCode } from '../dispatch/index.js'
+import type { Ledger, TopicName } from '../../store/index.js'
+import type { Consumer, Delivery, Dispatcher, SubscriptionMode } from '../dispatch/index.js'
+import { DispatchCode, isWildcardFilter } from '../dispatch/index.js'
 import { PULL_WAITERS_PER_CONSUMER_MAX, type HttpLimits } from './constants.js'
+import { LeaseBook, type LeasedMessage } from './pull-leases.js'
 
 export interface PullRequest {
   namespace: string
+  /** Topic or topic filter local to the namespace. */
   local: string
+  /** `namespace/local`: the full topic, or the filter in full. */
   topic: string
   subscription: string
   mode: SubscriptionMode
@@ -31,16 +42,37 @@ export interface PullRequest {
   initialPosition: 'latest' | 'earliest'
   max: number
   waitMs: number
+  /** How long the client has to ack what this request returns. */
+  leaseMs: number
   signal: AbortSignal
+}
+
+export interface PullEnv {
+  dispatcher: Dispatcher
+  /** Read-only looks at topics and cursors (is a backlog visibly empty?). */
+  ledger: Pick<Ledger, 'topicInfo' | 'cursors'>
+  /** The namespace's messageTtlMs for a topic (0: none). */
+  ttlMsOf: (topic: TopicName) => number
 }
 
 interface Waiter {
   max: number
+  leaseMs: number
   resolve: (deliveries: Delivery[]) => void
   reject: (err: FerryError) => void
   timer: NodeJS.Timeout | undefined
   onAbort: () => void
   signal: AbortSignal
+}
+
+export interface PullStats {
+  pullConsumers: number
+  pullBufferedMessages: number
+  pullLeasedMessages: number
+  /** Leases that ran out: the message went back to its subscription for redelivery. */
+  pullLeasesExpired: number
+  /** Messages that expired in a pull buffer and were never handed out. */
+  pullExpiredBeforeHandOut: number
 }
 
 class PullSession {
@@ -52,32 +84,15 @@ class PullSession {
   idleTimer: NodeJS.Timeout | undefined
   flushScheduled = false
   closedBy: FerryError | undefined
+  readonly leases: LeaseBook
 
   constructor (
     readonly key: string,
     readonly topic: string,
     readonly subscription: string,
-    private readonly owner: PullConsumers
-  ) {}
-
-  deliver (d: Delivery): void {
-    this.outstandingPermits = Math.max(0, this.outstandingPermits - 1)
-    this.buffer.push(d)
-    // Answer on the next turn of the event loop, not at once: deliveries the
-    // dispatcher hands out together then leave in one response.
-    if (!this.flushScheduled) {
-      this.flushScheduled = true
-      setImmediate(() => { this.flushScheduled = false; this.flush() })
-    }
-  }
-
-  flush (): void {
-    while (this.waiters.length > 0 && this.buffer.length > 0) {
-      const w = this.waiters.shift() as Waiter
-      this.settle(w)
-      w.resolve(this.buffer.splice(0, w.max))
-    }
-    this.owner.armIdle(this)
+    onLeaseExpired: (s: PullSession, messages: LeasedMessage[]) => void
+  ) {
+    this.leases = new LeaseBook((messages) => { onLeaseExpired(this, messages) })
   }
 
   settle (w: Waiter): void {
@@ -85,30 +100,28 @@ class PullSession {
     w.signal.removeEventListener('abort', w.onAbort)
   }
 
-  removeWaiter (w: Waiter): void {
-    const i = this.waiters.indexOf(w)
-    if (i >= 0) this.waiters.splice(i, 1)
-    this.settle(w)
-    this.owner.armIdle(this)
-  }
-
-  /** The dispatcher or the lease ended this consumer: fail whoever waits. */
+  /** The dispatcher or the idle lease ended this consumer: fail whoever waits. */
   end (reason: FerryError): void {
     if (this.closedBy !== undefined) return
     this.closedBy = reason
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer)
     for (const w of this.waiters.splice(0)) { this.settle(w); w.reject(reason) }
     this.buffer.length = 0
+    this.leases.close()
   }
 }
 
 export class PullConsumers {
   private readonly sessions = new Map<string, PullSession>()
+  /** Sessions by (topic or filter, subscription): where acks end leases. */
+  private readonly bySubscription = new Map<string, Set<PullSession>>()
   private readonly opening = new Map<string, Promise<PullSession>>()
   private closing = false
+  private leasesExpired = 0
+  private expiredBeforeHandOut = 0
 
   constructor (
-    private readonly dispatcher: Dispatcher,
+    private readonly env: PullEnv,
     private readonly limits: HttpLimits,
     private readonly logger: Logger
   ) {}
@@ -121,18 +134,36 @@ export class PullConsumers {
     return n
   }
 
-  /** Messages for one pull request: buffered ones at once, else wait up to waitMs. */
+  stats (): PullStats {
+    let leased = 0
+    for (const s of this.sessions.values()) leased += s.leases.size
+    return {
+      pullConsumers: this.sessions.size,
+      pullBufferedMessages: this.bufferedMessages(),
+      pullLeasedMessages: leased,
+      pullLeasesExpired: this.leasesExpired,
+      pullExpiredBeforeHandOut: this.expiredBeforeHandOut
+    }
+  }
+
+  /** Messages for one pull request: what is ready at once, else wait up to waitMs. */
   async pull (req: PullRequest): Promise<Delivery[]> {
     const session = await this.session(req)
     if (session.closedBy !== undefined) throw session.closedBy
+    this.dropExpired(session)
     if (session.buffer.length > 0 && session.waiters.length === 0) {
-      const out = session.buffer.splice(0, req.max)
+      const out = this.handOut(session, req.max, req.leaseMs)
       this.grant(session, req.max)
       this.armIdle(session)
       return out
     }
     this.grant(session, req.max)
-    if (req.waitMs === 0 || req.signal.aborted) { this.armIdle(session); return [] }
+    if (req.signal.aborted) { this.armIdle(session); return [] }
+    let waitMs = req.waitMs
+    if (waitMs === 0) {
+      if (this.backlogVisiblyEmpty(session, req)) { this.armIdle(session); return [] }
+      waitMs = this.limits.pullReadyWaitMs
+    }
     if (session.waiters.length >= PULL_WAITERS_PER_CONSUMER_MAX) {
       throw new FerryError(CommonCode.LIMIT, `more than ${PULL_WAITERS_PER_CONSUMER_MAX} requests waiting on consumer ${req.consumerName}`)
     }
@@ -140,29 +171,45 @@ export class PullConsumers {
     return await new Promise<Delivery[]>((resolve, reject) => {
       const w: Waiter = {
         max: req.max,
+        leaseMs: req.leaseMs,
         resolve,
         reject,
         timer: undefined,
         signal: req.signal,
-        onAbort: () => { session.removeWaiter(w); resolve([]) }
+        onAbort: () => { this.removeWaiter(session, w); resolve([]) }
       }
-      w.timer = setTimeout(() => { session.removeWaiter(w); resolve([]) }, req.waitMs)
+      w.timer = setTimeout(() => { this.removeWaiter(session, w); resolve([]) }, waitMs)
       req.signal.addEventListener('abort', w.onAbort, { once: true })
       session.waiters.push(w)
     })
   }
 
-  /** Messages a request took but could not send (client went away): first in line for the next request. */
+  /** Messages a request took but could not send (client went away, response full): first in line for the next request. */
   putBack (req: PullRequest, deliveries: Delivery[]): void {
     const s = this.sessions.get(keyOf(req))
     if (s === undefined || deliveries.length === 0) return
+    for (const d of deliveries) s.leases.release(d.topic, d.entryId)
     s.buffer.unshift(...deliveries)
-    s.flush()
+    this.flush(s)
+  }
+
+  /**
+   * The client acked or nacked these messages of (topic or filter, subscription):
+   * their leases end. A pull consumer of that subscription, if one is live,
+   * is returned: acking through it reaches exactly this subscription.
+   */
+  settled (topic: string, subscription: string, messages: readonly LeasedMessage[]): Consumer | undefined {
+    let consumer: Consumer | undefined
+    for (const s of this.bySubscription.get(subKeyOf(topic, subscription)) ?? []) {
+      for (const m of messages) s.leases.release(m.topic, m.entryId)
+      consumer ??= s.consumer
+    }
+    return consumer
   }
 
   /** Close every pull consumer of a subscription (it is being deleted). */
   async closeSubscription (topic: string, subscription: string): Promise<void> {
-    const victims = [...this.sessions.values()].filter((s) => s.topic === topic && s.subscription === subscription)
+    const victims = [...(this.bySubscription.get(subKeyOf(topic, subscription)) ?? [])]
     await Promise.all(victims.map(async (s) => { await this.closeSession(s, new FerryError(DispatchCode.SUBSCRIPTION_DELETED, 'subscription deleted')) }))
   }
 
@@ -173,8 +220,89 @@ export class PullConsumers {
     await Promise.all(all.map(async (s) => { await this.closeSession(s, new FerryError(CommonCode.CLOSED, 'gateway closing')) }))
   }
 
-  /** Start the lease clock when nobody waits; a waiting request holds the lease. */
-  armIdle (s: PullSession): void {
+  // ---- delivery and hand-out ----------------------------------------------------
+
+  private deliver (s: PullSession, d: Delivery): void {
+    s.outstandingPermits = Math.max(0, s.outstandingPermits - 1)
+    s.buffer.push(d)
+    // Answer on the next turn of the event loop, not at once: deliveries the
+    // dispatcher hands out together then leave in one response.
+    if (!s.flushScheduled) {
+      s.flushScheduled = true
+      setImmediate(() => { s.flushScheduled = false; this.flush(s) })
+    }
+  }
+
+  private flush (s: PullSession): void {
+    if (s.closedBy !== undefined) return
+    this.dropExpired(s)
+    while (s.waiters.length > 0 && s.buffer.length > 0) {
+      const w = s.waiters.shift() as Waiter
+      s.settle(w)
+      w.resolve(this.handOut(s, w.max, w.leaseMs))
+    }
+    // Expired messages used permits: whoever still waits asks again.
+    const next = s.waiters[0]
+    if (next !== undefined) this.grant(s, next.max)
+    this.armIdle(s)
+  }
+
+  /** Take up to max buffered messages for a client and lease them. */
+  private handOut (s: PullSession, max: number, leaseMs: number): Delivery[] {
+    const out = s.buffer.splice(0, max)
+    s.leases.lease(out, Date.now() + leaseMs)
+    return out
+  }
+
+  /**
+   * Messages that expired while buffered go back to the dispatcher (a nack):
+   * it sees the expiry when it would redeliver, acks them as expired and
+   * counts them there. Checked at every hand-out, so none reaches a client.
+   */
+  private dropExpired (s: PullSession): void {
+    if (s.buffer.length === 0) return
+    const now = Date.now()
+    let kept = 0
+    for (const d of s.buffer) {
+      const ttlMs = this.env.ttlMsOf(d.topic)
+      const expired = (d.props.expiresAt !== undefined && d.props.expiresAt <= now) || (ttlMs > 0 && d.publishTime + ttlMs <= now)
+      if (!expired) { s.buffer[kept++] = d; continue }
+      this.expiredBeforeHandOut++
+      s.consumer?.nack(d.topic, d.entryId, 'expired in the pull buffer')
+    }
+    s.buffer.length = kept
+  }
+
+  private onLeaseExpired (s: PullSession, messages: LeasedMessage[]): void {
+    if (s.consumer === undefined) return // closed: the dispatcher already took them back
+    this.leasesExpired += messages.length
+    for (const m of messages) s.consumer.nack(m.topic, m.entryId, 'pull lease expired')
+    this.logger.debug({ topic: s.topic, subscription: s.subscription, messages: messages.length }, 'pull leases expired; redelivering')
+  }
+
+  /**
+   * True when this request can have nothing right now: a single topic that
+   * is empty, or whose subscription cursor has acknowledged everything. The
+   * cursor of a single-topic subscription is named after it (dispatch/types.ts).
+   * Wildcard filters are not looked into (that would visit every topic).
+   */
+  private backlogVisiblyEmpty (s: PullSession, req: PullRequest): boolean {
+    if (s.buffer.length > 0 || isWildcardFilter(req.local)) return false
+    const info = this.env.ledger.topicInfo(req.topic)
+    if (info === undefined || info.nextEntryId === info.firstEntryId) return true
+    const cursor = this.env.ledger.cursors(req.topic).find((c) => c.subscription === req.subscription)
+    return cursor !== undefined && cursor.markDelete() + 1 >= info.nextEntryId
+  }
+
+  private removeWaiter (s: PullSession, w: Waiter): void {
+    const i = s.waiters.indexOf(w)
+    if (i >= 0) s.waiters.splice(i, 1)
+    s.settle(w)
+    this.armIdle(s)
+  }
+
+  /** Start the idle clock when nobody waits; a waiting request keeps the consumer. */
+  private armIdle (s: PullSession): void {
     if (s.closedBy !== undefined) return
     if (s.idleTimer !== undefined) clearTimeout(s.idleTimer)
     s.idleTimer = undefined
@@ -187,15 +315,26 @@ export class PullConsumers {
   }
 
   private grant (s: PullSession, wanted: number): void {
-    const room = this.limits.pullBufferMessagesMax - s.buffer.length - s.outstandingPermits
+    const held = s.buffer.length + s.outstandingPermits
+    const room = Math.min(this.limits.pullBufferMessagesMax - held, this.limits.pullLeasedMessagesMax - s.leases.size - held)
     const add = Math.min(wanted - s.outstandingPermits, room)
     if (add <= 0 || s.consumer === undefined) return
     s.outstandingPermits += add
     s.consumer.addPermits(add)
   }
 
-  private async closeSession (s: PullSession, reason: FerryError): Promise<void> {
+  // ---- session lifecycle -------------------------------------------------------
+
+  private forget (s: PullSession): void {
     if (this.sessions.get(s.key) === s) this.sessions.delete(s.key)
+    const k = subKeyOf(s.topic, s.subscription)
+    const set = this.bySubscription.get(k)
+    set?.delete(s)
+    if (set?.size === 0) this.bySubscription.delete(k)
+  }
+
+  private async closeSession (s: PullSession, reason: FerryError): Promise<void> {
+    this.forget(s)
     s.end(reason)
     const c = s.consumer
     s.consumer = undefined
@@ -228,8 +367,8 @@ export class PullConsumers {
   }
 
   private async open (key: string, req: PullRequest): Promise<PullSession> {
-    const s = new PullSession(key, req.topic, req.subscription, this)
-    s.consumer = await this.dispatcher.subscribe({
+    const s = new PullSession(key, req.topic, req.subscription, (session, messages) => { this.onLeaseExpired(session, messages) })
+    s.consumer = await this.env.dispatcher.subscribe({
       namespace: req.namespace,
       filter: req.local,
       subscription: req.subscription,
@@ -240,9 +379,9 @@ export class PullConsumers {
       // Permits are granted per request (see grant); none until someone asks.
       permits: 0,
       sink: {
-        deliver: (d) => { s.deliver(d) },
+        deliver: (d) => { this.deliver(s, d) },
         closed: (reason) => {
-          if (this.sessions.get(key) === s) this.sessions.delete(key)
+          this.forget(s)
           s.consumer = undefined
           s.end(reason)
         }
@@ -250,10 +389,18 @@ export class PullConsumers {
     })
     if (s.closedBy !== undefined) throw s.closedBy
     this.sessions.set(key, s)
+    const k = subKeyOf(s.topic, s.subscription)
+    let set = this.bySubscription.get(k)
+    if (set === undefined) { set = new Set(); this.bySubscription.set(k, set) }
+    set.add(s)
     return s
   }
 }
 
 function keyOf (r: { topic: string, subscription: string, mode: string, consumerName: string }): string {
   return `${r.topic}\u0000${r.subscription}\u0000${r.mode}\u0000${r.consumerName}`
+}
+
+function subKeyOf (topic: string, subscription: string): string {
+  return `${topic}\u0000${subscription}`
 }

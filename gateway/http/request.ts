@@ -20,6 +20,8 @@ export interface RequestHead {
 export interface ApiReply {
   status: number
   body: unknown
+  /** Extra response headers (lowercase names), e.g. `allow` on a 405. */
+  headers?: ReadonlyArray<readonly [string, string]>
 }
 
 /** What the transport must do for a matched request: read at most bodyBytesMax, then run. */

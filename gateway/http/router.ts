@@ -89,16 +89,16 @@ function matchAny (method: string, path: string): Route | undefined {
 }
 
 /**
- * The route for a request; E_METHOD_NOT_ALLOWED when the path exists for
- * another method, E_ROUTE_NOT_FOUND otherwise, E_BAD_REQUEST for bad encoding.
+ * The route for a request; E_METHOD_NOT_ALLOWED (details.allow: the
+ * methods it has) when the path exists for another method, E_ROUTE_NOT_FOUND otherwise, E_BAD_REQUEST for bad encoding.
  */
 export function matchRoute (method: string, path: string): Route {
   const route = matchAny(method, path)
   if (route !== undefined) return route
-  for (const other of METHODS) {
-    if (other !== method && matchAny(other, path) !== undefined) {
-      throw new FerryError(HttpCode.METHOD_NOT_ALLOWED, `${method} is not allowed on ${path}`)
-    }
+  const allow = METHODS.filter((other) => other !== method && matchAny(other, path) !== undefined)
+  if (allow.length > 0) {
+    // RFC 9110 15.5.6: a 405 carries `Allow` with the methods the path has; the transport writes it from details.allow.
+    throw new FerryError(HttpCode.METHOD_NOT_ALLOWED, `${method} is not allowed on ${path} (allowed: ${allow.join(', ')})`, { details: { allow } })
   }
   throw new FerryError(HttpCode.ROUTE_NOT_FOUND, `no route for ${method} ${path}`)
 }

@@ -12,6 +12,7 @@ import { FerryError, CommonCode, isFerryError } from '../../common/errors.js'
 import { httpErrorBody, httpStatusOf } from '../error-map.js'
 import type { HttpRequest, HttpResponse, TemplatedApp } from '../uws.js'
 import type { HttpCore } from './api.js'
+import { HttpCode } from './errors.js'
 import type { HttpCounters } from './counters.js'
 import type { ApiReply, RequestHead, RequestPlan } from './request.js'
 
@@ -87,15 +88,24 @@ function write (ex: Exchange, reply: ApiReply, closeConnection: boolean): void {
   ex.counters.responded(reply.status)
   const status = `${reply.status} ${STATUS_TEXT[reply.status] ?? 'Status'}`
   ex.res.cork(() => {
-    ex.res.writeStatus(status).writeHeader('content-type', 'application/json').end(JSON.stringify(reply.body), closeConnection)
+    ex.res.writeStatus(status).writeHeader('content-type', 'application/json')
+    for (const [name, value] of reply.headers ?? []) ex.res.writeHeader(name, value)
+    ex.res.end(JSON.stringify(reply.body), closeConnection)
   })
+}
+
+/** Headers an error reply carries besides its JSON body: `Allow` on a 405 (RFC 9110 15.5.6). */
+function errorHeaders (err: unknown): ReadonlyArray<readonly [string, string]> | undefined {
+  if (!isFerryError(err, HttpCode.METHOD_NOT_ALLOWED)) return undefined
+  const allow = err.details?.allow
+  return Array.isArray(allow) ? [['allow', allow.join(', ')]] : undefined
 }
 
 export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: Logger): void {
   function fail (ex: Exchange, err: unknown, closeConnection = false): void {
     if (!isFerryError(err)) logger.error({ err }, 'http request failed')
-    if (!ex.done) core.counters.rejected(isFerryError(err) ? err.code : 'E_INTERNAL')
-    write(ex, { status: httpStatusOf(err), body: httpErrorBody(err) }, closeConnection)
+    if (!ex.done) core.counters.rejected(isFerryError(err) ? err.code : CommonCode.INTERNAL)
+    write(ex, { status: httpStatusOf(err), body: httpErrorBody(err), headers: errorHeaders(err) }, closeConnection)
   }
 
   /** Read the whole body, at most `max` bytes; past that, answer with `tooLarge` and close. */

@@ -43,15 +43,15 @@ t.test('cli - ferry gateway --dev prints a ready line, serves HTTP, pub/sub work
   const cliPub = ferry(['pub', '-t', 'cli/a', '-m', 'from ferry pub', '--url', base, '--key', 'k1', '--property', 'who=cli'])
   const mqttPub = ferry(['pub', '-t', 'cli/a', '-m', 'from mqtt', '--url', `mqtt://127.0.0.1:${mqtt}`, '--qos', '1'])
   t.equal(await cliPub.exit, 0, `ferry pub exits 0 (stderr: ${cliPub.err()})`)
-  t.match(cliPub.out(), /^published topic=public\/default\/cli\/a messageId=\d+$/m)
+  t.match(cliPub.out(), /^published topic=cli\/a messageId=\d+$/m, 'local topic name, as over MQTT')
   t.equal(await mqttPub.exit, 0, `ferry pub over MQTT exits 0 (stderr: ${mqttPub.err()})`)
 
   const sub = ferry(['sub', '-t', 'cli/a', '--count', '3', '--url', base, '--subscription', 'cli-sub'])
   t.equal(await sub.exit, 0, `ferry sub exits 0 after --count (stderr: ${sub.err()})`)
   t.same(sub.out().trim().split('\n').sort(), [
-    'public/default/cli/a from ferry pub',
-    'public/default/cli/a from http',
-    'public/default/cli/a from mqtt'
+    'cli/a from ferry pub',
+    'cli/a from http',
+    'cli/a from mqtt'
   ])
 
   const pull = await httpRequest(base, 'GET', `${topicPath('public/default/cli/a')}/subscriptions/cli-sub/messages?waitMs=0`)

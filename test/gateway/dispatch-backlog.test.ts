@@ -108,14 +108,16 @@ t.test('dispatch backlog - eviction is counted on wildcard subscriptions too', a
 })
 
 t.test('dispatch backlog - a slow consumer: read-ahead and pending acks stay bounded, nothing is lost', async (t) => {
-  const { READ_AHEAD_ENTRIES_MAX } = await import('../../gateway/dispatch/constants.js')
+  const { READ_AHEAD_ENTRIES_MAX, PRIORITY_LEVEL_WINDOW_ENTRIES_MAX } = await import('../../gateway/dispatch/constants.js')
   const h = await startHarness()
   t.teardown(h.close)
   const total = READ_AHEAD_ENTRIES_MAX * 3
   const inputs = Array.from({ length: total }, (_, i) => ({ topic: TOPIC, payload: Buffer.from(String(i)) }))
   const slow = await consume(h.dispatcher, { subscription: 'slow', filter: 'backlog', mode: 'shared', permits: 5 })
   await h.ledger.appendMany(inputs)
-  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.readAhead === READ_AHEAD_ENTRIES_MAX, { what: 'window full' })
+  // One priority level fills its share of the window (the rest stays free for other levels).
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.readAhead === PRIORITY_LEVEL_WINDOW_ENTRIES_MAX, { what: 'window full' })
+  t.ok(PRIORITY_LEVEL_WINDOW_ENTRIES_MAX <= READ_AHEAD_ENTRIES_MAX)
   t.equal(slow.sink.deliveries.length, 5)
   t.equal(h.dispatcher.stats().subscriptions[0]!.pendingAck, 5, 'pending acks bounded by permits')
   t.equal(h.dispatcher.stats().subscriptions[0]!.backlog, total, 'the rest stays in the ledger')

@@ -75,3 +75,44 @@ t.test('dispatch dead letter - ack timeouts count towards maxRedeliveries too', 
   t.equal(copy?.props.deadLetterReason, 'ack timeout')
   t.equal(copy?.props.key, 'k')
 })
+
+t.test('dispatch dead letter - a failed ack after the DLQ append is retried; the entry is not left dead-lettering', async (t) => {
+  const { faultyLedger, newFaults } = await import('../helpers/dispatch-faults.js')
+  const faults = newFaults()
+  const h = await startHarness({ policy: { maxRedeliveries: 0, redeliveryBackoffMs: [0] }, wrapLedger: (l) => faultyLedger(l, faults) })
+  t.teardown(h.close)
+  const a = await consume(h.dispatcher, { subscription: 'ackfail', mode: 'shared' })
+  a.sink.onDeliver = (d) => { faults.failAcks = 1; a.consumer.nack(d.topic, d.entryId, 'bad') }
+  await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('poison') })
+  await waitFor(() => faults.ackFailures === 1, { what: 'the ack after the append failed once' })
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.backlog === 0, { what: 'acknowledged on the retry' })
+  const st = h.dispatcher.stats().subscriptions[0]!
+  t.equal(st.deadLettered, 1)
+  const dlq = h.ledger.topicInfo(deadLetterTopicOf(TOPIC, 'ackfail'))!
+  t.equal(dlq.nextEntryId - dlq.firstEntryId, 1, 'one copy in the DLQ')
+  t.equal(a.sink.deliveries.length, 1)
+})
+
+t.test('dispatch dead letter - a copy stored before a crash that beat the ack is not stored again after restart', async (t) => {
+  const { faultyLedger, newFaults } = await import('../helpers/dispatch-faults.js')
+  const { tmpDir } = await import('../helpers/tmp.js')
+  const tmp = await tmpDir('ferry-dlq-')
+  t.teardown(tmp.cleanup)
+  const policy = { maxRedeliveries: 0, redeliveryBackoffMs: [0] }
+  const faults = newFaults()
+  faults.failAllAcks = true
+  const h1 = await startHarness({ dir: tmp.dir, policy, wrapLedger: (l) => faultyLedger(l, faults) })
+  const a = await consume(h1.dispatcher, { subscription: 'crash', mode: 'shared' })
+  a.sink.onDeliver = (d) => { a.consumer.nack(d.topic, d.entryId, 'bad') }
+  await h1.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('poison') })
+  const dlqTopic = deadLetterTopicOf(TOPIC, 'crash')
+  await waitFor(() => h1.ledger.topicInfo(dlqTopic) !== undefined && faults.ackFailures > 0, { what: 'copy stored, ack failed' })
+  await h1.close()
+  const h2 = await startHarness({ dir: tmp.dir, policy })
+  t.teardown(h2.close)
+  const b = await consume(h2.dispatcher, { subscription: 'crash', mode: 'shared' })
+  await waitFor(() => h2.dispatcher.stats().subscriptions[0]!.backlog === 0, { what: 'dead-lettered and acknowledged after restart' })
+  const info = h2.ledger.topicInfo(dlqTopic)!
+  t.equal(info.nextEntryId - info.firstEntryId, 1, 'still exactly one copy in the DLQ')
+  t.equal(b.sink.deliveries.length, 0, 'never delivered again')
+})

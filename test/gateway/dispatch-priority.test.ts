@@ -38,12 +38,3 @@ t.test('dispatch priority - default weights: every level gets turns under load (
   for (const d of a.sink.deliveries) turns[d.props.priority ?? 4]!++
   t.same(turns, [2, 2, 4, 4, 8, 8, 16, 16, 32, 32], 'turns match the weights exactly')
 })
-
-t.test('dispatch priority - exclusive keeps log order (cumulative acks must not skip)', async (t) => {
-  const h = await startHarness()
-  t.teardown(h.close)
-  for (let i = 0; i < 20; i++) await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from(String(i)), props: { priority: i % 10 } })
-  const a = await consume(h.dispatcher, { subscription: 'ex', filter: 'work' })
-  await waitFor(() => a.sink.deliveries.length === 20)
-  t.same(a.sink.deliveries.map((d) => d.entryId), Array.from({ length: 20 }, (_, i) => i))
-})

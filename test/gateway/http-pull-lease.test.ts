@@ -13,7 +13,8 @@ async function setup (t: { teardown: (fn: () => unknown) => void }, limits: Part
   await ledger.open()
   policies.attach(ledger)
   const dispatcher = createDispatcher({ ledger, policies, siteId: 'lease', logger: silentLogger })
-  const pull = new PullConsumers(dispatcher, { ...DEFAULT_HTTP_LIMITS, ...limits }, silentLogger)
+  const env = { dispatcher, ledger, ttlMsOf: (topic: string) => policies.forTopic(topic).messageTtlMs }
+  const pull = new PullConsumers(env, { ...DEFAULT_HTTP_LIMITS, ...limits }, silentLogger)
   t.teardown(async () => { await pull.close(); await dispatcher.close(); await ledger.close() })
   return {
     pull,
@@ -24,7 +25,7 @@ async function setup (t: { teardown: (fn: () => unknown) => void }, limits: Part
 function req (consumerName: string, max: number, waitMs: number): PullRequest {
   return {
     namespace: 'public/default', local: 'lease', topic: 'public/default/lease', subscription: 'leased', mode: 'shared',
-    consumerName, initialPosition: 'earliest', max, waitMs, signal: new AbortController().signal
+    consumerName, initialPosition: 'earliest', max, waitMs, leaseMs: 30_000, signal: new AbortController().signal
   }
 }
 

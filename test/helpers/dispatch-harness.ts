@@ -23,6 +23,10 @@ export interface HarnessOptions {
   /** File ledger in this directory instead of the memory ledger. */
   dir?: string
   backlogHoldMsMax?: number
+  /** Records per subscription (delivered plus waiting for redelivery); default PENDING_ACK_ENTRIES_MAX. */
+  pendingAckEntriesMax?: number
+  /** What the dispatcher sees of the ledger (fault injection: test/helpers/dispatch-faults.ts). */
+  wrapLedger?: (ledger: Ledger) => Ledger
 }
 
 export async function startHarness (opts: HarnessOptions = {}): Promise<Harness> {
@@ -36,7 +40,14 @@ export async function startHarness (opts: HarnessOptions = {}): Promise<Harness>
   }
   await ledger.open()
   policies.attach(ledger)
-  const dispatcher = createDispatcher({ ledger, policies, siteId: 'test', logger: silentLogger, ...(opts.backlogHoldMsMax !== undefined ? { backlogHoldMsMax: opts.backlogHoldMsMax } : {}) })
+  const dispatcher = createDispatcher({
+    ledger: opts.wrapLedger?.(ledger) ?? ledger,
+    policies,
+    siteId: 'test',
+    logger: silentLogger,
+    ...(opts.backlogHoldMsMax !== undefined ? { backlogHoldMsMax: opts.backlogHoldMsMax } : {}),
+    ...(opts.pendingAckEntriesMax !== undefined ? { pendingAckEntriesMax: opts.pendingAckEntriesMax } : {})
+  })
   let closed = false
   return {
     ledger,

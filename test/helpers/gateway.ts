@@ -27,6 +27,7 @@ export interface TestGatewayOptions {
   siteId?: string
   namespaces?: GatewayConfig['namespaces']
   mqttLimits?: GatewayConfig['mqttLimits']
+  httpLimits?: GatewayConfig['httpLimits']
   logger?: GatewayConfig['logger']
   /** Inject the store's simulated disk (fault tests). */
   disk?: GatewayConfig['disk']
@@ -89,6 +90,7 @@ export async function startTestGateway (t: Teardownable, opts: TestGatewayOption
     tls: { certFile: certs.certFile, keyFile: certs.keyFile },
     namespaces: opts.namespaces,
     mqttLimits: opts.mqttLimits,
+    httpLimits: opts.httpLimits,
     logger: opts.logger,
     disk: opts.disk
   }

@@ -4,7 +4,7 @@
  */
 import type { Test } from 'tap'
 import { isFerryError } from '../../common/errors.js'
-import { StoreCode, type Ledger, type LedgerOptions } from '../../store/index.js'
+import { StoreCode, StoreLimits, type Ledger, type LedgerOptions } from '../../store/index.js'
 import { fakeClock, payload, policyByPrefix, waitFor } from './helpers.js'
 
 export interface LedgerFactory {
@@ -178,6 +178,29 @@ export function runConformance (tap: Test, impl: string, f: LedgerFactory): void
     t.equal(c.deliveryCount(1), 0, 'acknowledged entries forget their count')
   })
 
+  tap.test(name('delivery counts from the handed-out watermark: holes, redeliveries, acks'), async (t) => {
+    const l = await fresh(t)
+    await l.appendMany(Array.from({ length: 10 }, (_, i) => ({ topic: 't/wm', payload: payload(`m${i}`) })))
+    const c = await l.cursor('t/wm', 's', { durable: true, start: { kind: 'earliest' } })
+    await c.recordDeliveries([0, 1, 2])
+    await c.recordDeliveries([5, 6]) // 3 and 4 skipped (say, delayed)
+    t.same([0, 1, 2, 3, 4, 5, 6, 7].map((id) => c.deliveryCount(id)), [1, 1, 1, 0, 0, 1, 1, 0])
+    t.same(c.memory(), { ackRanges: 0, countedEntries: 0, holeRanges: 1 }, 'entries handed out once take no memory; the skipped run is one range')
+    await c.recordDeliveries([3])
+    t.equal(c.deliveryCount(3), 1, 'a hole handed out at last counts 1')
+    t.equal(c.deliveryCount(4), 0)
+    await c.recordDeliveries([0, 5, 5])
+    t.same([c.deliveryCount(0), c.deliveryCount(5)], [2, 3], 'again and again')
+    t.equal(c.memory().countedEntries, 2)
+    await c.ack([5])
+    t.equal(c.deliveryCount(5), 0)
+    t.equal(c.memory().countedEntries, 1, 'acknowledged entries drop their count')
+    await c.ackCumulative(4)
+    t.equal(c.markDelete(), 5, 'the acked 5 folds in')
+    t.same(c.memory(), { ackRanges: 0, countedEntries: 0, holeRanges: 0 }, 'mark-delete prunes counts and holes')
+    t.equal(c.deliveryCount(6), 1)
+  })
+
   tap.test(name('meta put, get, delete, list'), async (t) => {
     const l = await fresh(t)
     await l.putMeta('sessions', 'c1', { expiry: 10, subs: ['a/#'], blob: Buffer.from('x') })
@@ -189,6 +212,46 @@ export function runConformance (tap: Test, impl: string, f: LedgerFactory): void
     t.equal(l.getMeta('sessions', 'c2'), undefined)
     t.same([...l.metaEntries('sessions')].map(([k]) => k), ['c1'])
     t.same([...l.metaEntries('nothing')], [])
+  })
+
+  tap.test(name('append carries meta in the same record'), async (t) => {
+    const l = await fresh(t)
+    await l.putMeta('qos2', 'c1/7', 'old')
+    const r = await l.append({
+      topic: 't/m', payload: payload('m0'),
+      meta: [{ space: 'qos2', key: 'c1/1', value: { at: 1 } }, { space: 'qos2', key: 'c1/7', value: undefined }, { space: 'other', key: 'k', value: null }]
+    })
+    t.equal(r.entryId, 0)
+    t.same(l.getMeta('qos2', 'c1/1'), { at: 1 }, 'put visible after the append resolves')
+    t.equal(l.getMeta('qos2', 'c1/7'), undefined, 'undefined deletes')
+    t.equal(l.getMeta('other', 'k'), null, 'null is a value')
+    t.same([...l.metaEntries('qos2')].map(([k]) => k), ['c1/1'])
+    const rs = await l.appendMany([
+      { topic: 't/m', payload: payload('m1'), meta: [{ space: 'qos2', key: 'c1/2', value: 2 }] },
+      { topic: 't/m2', payload: payload('n0'), meta: [{ space: 'qos2', key: 'c1/1', value: undefined }] }
+    ])
+    t.same(rs.map((x) => x.entryId), [1, 0])
+    t.same([...l.metaEntries('qos2')], [['c1/2', 2]])
+    t.same((await l.read('t/m', 0, { maxEntries: 5 })).map((e) => e.payload.toString()), ['m0', 'm1'], 'the messages are ordinary entries')
+    // A producer-dedup duplicate writes nothing, its meta included.
+    await l.append({ topic: 't/m', payload: payload('d'), props: { producerId: 'p', producerSeq: 1 }, meta: [{ space: 'qos2', key: 'd', value: 1 }] })
+    await l.putMeta('qos2', 'd', undefined)
+    const dup = await l.append({ topic: 't/m', payload: payload('d'), props: { producerId: 'p', producerSeq: 1 }, meta: [{ space: 'qos2', key: 'd', value: 1 }] })
+    t.equal(dup.duplicate, true)
+    t.equal(l.getMeta('qos2', 'd'), undefined, 'duplicate did not re-apply its meta')
+  })
+
+  tap.test(name('append meta is refused where it cannot be durable or is malformed'), async (t) => {
+    const l = await fresh(t)
+    await t.rejects(l.append({ topic: 'mem/m', payload: payload('x'), meta: [{ space: 's', key: 'k', value: 1 }] }), { code: StoreCode.BAD_ARGUMENT }, 'memory topic')
+    t.equal(l.topicInfo('mem/m'), undefined, 'nothing appended')
+    t.equal(l.getMeta('s', 'k'), undefined, 'nothing put')
+    await t.rejects(l.append({ topic: 't/mm', payload: payload('x'), meta: [{ space: '', key: 'k', value: 1 }] }), { code: StoreCode.BAD_ARGUMENT }, 'empty space')
+    const tooMany = Array.from({ length: StoreLimits.APPEND_META_PUTS_MAX + 1 }, (_, i) => ({ space: 's', key: `k${i}`, value: i }))
+    await t.rejects(l.append({ topic: 't/mm', payload: payload('x'), meta: tooMany }), { code: StoreCode.BAD_ARGUMENT }, 'too many puts')
+    t.equal(l.topicInfo('t/mm'), undefined, 'refused before the topic exists')
+    // Empty meta is just an append (memory topics included).
+    t.equal((await l.append({ topic: 'mem/m', payload: payload('y'), meta: [] })).entryId, 0)
   })
 
   tap.test(name('delayed index and cancel'), async (t) => {
@@ -293,16 +356,28 @@ export function runConformance (tap: Test, impl: string, f: LedgerFactory): void
       const c = await l.cursor('t/a', 's', { durable: true, start: { kind: 'earliest' } })
       await c.ack([1])
       await c.recordDeliveries([0, 0])
+      const w = await l.cursor('t/a', 'w', { durable: true, start: { kind: 'earliest' } })
+      await w.recordDeliveries([1]) // 0 skipped
+      await l.checkpoint() // the watermark and the hole in the snapshot, the rest replayed
+      await w.recordDeliveries([1, 2])
       await l.cursor('t/a', 'volatile', { durable: false, start: { kind: 'earliest' } })
       await l.cancel('t/a', 2)
       await l.putMeta('m', 'k', { v: 1 })
+      await l.putMeta('m', 'gone', 1)
+      await l.append({ topic: 't/meta', payload: payload('q0'), meta: [{ space: 'm', key: 'q0', value: [1, 'x'] }] })
+      await l.checkpoint() // the rest is replayed from the log over the snapshot
+      await l.append({ topic: 'async/b', payload: payload('q1'), meta: [{ space: 'm', key: 'q1', value: 2 }, { space: 'm', key: 'gone', value: undefined }] })
+      await l.append({ topic: 't/meta', payload: payload('q2'), meta: [{ space: 'm', key: 'q0', value: undefined }, { space: 'm', key: 'q2', value: true }] })
       l = await restart(l, opts)
+      t.same([...l.metaEntries('m')].sort(), [['k', { v: 1 }], ['q1', 2], ['q2', true]], 'meta carried by appends survives, deletes included')
+      t.equal(l.topicInfo('t/meta')?.nextEntryId, 2)
       t.equal(l.topicInfo('t/a')?.nextEntryId, 3)
-      t.equal(l.topicInfo('async/b')?.nextEntryId, 1)
+      t.equal(l.topicInfo('async/b')?.nextEntryId, 2)
       t.equal(l.topicInfo('mem/c'), undefined, 'memory topic gone')
       t.same((await l.read('t/a', 0, { maxEntries: 5 })).map((e) => e.payload.toString()), ['a0', 'a1', 'a2'])
-      const [c2] = l.cursors('t/a')
-      t.equal(l.cursors('t/a').length, 1, 'non-durable cursor gone')
+      const [c2, w2] = l.cursors('t/a')
+      t.equal(l.cursors('t/a').length, 2, 'non-durable cursor gone')
+      t.same([0, 1, 2].map((id) => w2?.deliveryCount(id)), [0, 2, 1], 'watermark, hole and redelivery survive')
       t.same(c2?.ackedRanges(), [[1, 1]])
       t.equal(c2?.deliveryCount(0), 2)
       t.equal(l.isCancelled('t/a', 2), true)

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { EntryIndex } from '../../store/entry-index.js'
 import { CursorState } from '../../store/cursor-state.js'
+import { RangeSet } from '../../store/range-set.js'
 import { ProducerDedup } from '../../store/dedup.js'
 import { DelayedIndex } from '../../store/delayed-index.js'
 import { DEDUP_RECENT_SEQS_PER_PRODUCER_MAX, DELAYED_BUCKET_MS } from '../../store/constants.js'
@@ -123,4 +124,49 @@ t.test('store - delayed - ordered across buckets, prune, snapshot', async (t) =>
   t.same(back.between(0, 1e18, 10, none).map((r) => r.entryId), [3, 4, 5])
   back.remove(4, base + 10)
   t.same(back.between(0, 1e18, 10, none).map((r) => r.entryId), [3, 5])
+})
+
+t.test('store - cursors - an older snapshot without a watermark keeps its explicit counts', async (t) => {
+  const c = CursorState.fromSnapshot({ sub: 's', markDelete: 1, ranges: [], deliveries: [3, 1, 9, 2] })
+  t.same([2, 3, 9, 10].map((id) => c.deliveryCount(id)), [0, 1, 2, 0])
+  c.recordDelivery(3) // an older log's per-entry record
+  t.equal(c.deliveryCount(3), 2)
+  const back = CursorState.fromSnapshot(c.snapshot())
+  t.same([2, 3, 9, 10].map((id) => back.deliveryCount(id)), [0, 2, 2, 0])
+})
+
+t.test('store - cursors - hand-out replay over a newer state is idempotent for the watermark', async (t) => {
+  const c = new CursorState('s', true, -1)
+  const h1 = c.planHandOut([0, 1, 4])
+  t.same(h1, { upTo: 4, again: [], skipped: [2, 3] })
+  c.applyHandOut(h1 as NonNullable<typeof h1>)
+  const h2 = c.planHandOut([4, 2, 6])
+  t.same(h2, { upTo: 6, again: [2, 4], skipped: [5, 5] })
+  c.applyHandOut(h2 as NonNullable<typeof h2>)
+  const snap = c.snapshot()
+  t.same([0, 1, 2, 3, 4, 5, 6].map((id) => c.deliveryCount(id)), [1, 1, 1, 0, 2, 0, 1])
+  // Replaying h1 over the newer state (fuzzy checkpoint) changes nothing.
+  const again = CursorState.fromSnapshot(snap)
+  again.applyHandOut(h1 as NonNullable<typeof h1>)
+  t.same([0, 1, 2, 3, 4, 5, 6].map((id) => again.deliveryCount(id)), [1, 1, 1, 0, 2, 0, 1])
+  t.equal(c.planHandOut([0, 1]) !== undefined, true, 'handing out again is recorded')
+  t.equal(new CursorState('s', true, 5).planHandOut([]), undefined, 'nothing to record')
+})
+
+t.test('store - range set - add, merge, delete, drop below', async (t) => {
+  const r = new RangeSet()
+  r.add(5, 9); r.add(10, 12); r.add(20, 20); r.add(1, 2)
+  t.same(r.toArray(), [1, 2, 5, 12, 20, 20])
+  r.add(3, 4)
+  t.same(r.toArray(), [1, 12, 20, 20])
+  r.delete(6)
+  t.same(r.toArray(), [1, 5, 7, 12, 20, 20])
+  r.delete(20); r.delete(1); r.delete(12)
+  t.same(r.toArray(), [2, 5, 7, 11])
+  t.equal(r.has(7), true)
+  t.equal(r.has(6), false)
+  r.dropBelow(4)
+  t.same(r.toArray(), [4, 5, 7, 11])
+  r.dropBelow(100)
+  t.equal(r.isEmpty, true)
 })

@@ -1,0 +1,25 @@
+/**
+ * The gateway's public surface: what other top-level folders (cli/,
+ * loadtest/, and later ops tooling) may use. Everything else under gateway/
+ * is internal; import it from here, not from its file.
+ *
+ * - startGateway: assemble and run one site (ledger, policies, dispatcher,
+ *   MQTT and HTTP front ends, listeners).
+ * - the site config file: loadSiteConfig / parseSiteConfig / checkSiteId.
+ * - error codes and the one table that maps them to HTTP statuses and MQTT
+ *   reason codes.
+ * - the process fault policy of a gateway process (unhandled rejections,
+ *   uncaught exceptions).
+ * - the dispatcher and policy registry, for benchmarks that drive delivery
+ *   without the front ends.
+ */
+export { startGateway, type Gateway, type GatewayConfig, type GatewayPorts, type TlsFiles } from './server.js'
+export {
+  loadSiteConfig, parseSiteConfig, checkSiteId, checkPort, CONFIG_FILE_BYTES_MAX, SITE_ID_CHARS_MAX, type SiteConfigFile
+} from './config.js'
+export { GatewayCode } from './errors.js'
+export { httpStatusOf, mqttReasonOf, httpErrorBody, isMappedErrorCode, mappedErrorCodes, MqttReason } from './error-map.js'
+export { installProcessFaultPolicy, processFaultCounts, isFatalFault, type ProcessFaultCounts } from './process-faults.js'
+export { createDispatcher, type Consumer, type Delivery, type Dispatcher, type DispatcherDeps, type SubscriptionMode } from './dispatch/index.js'
+export { PolicyRegistry, type NamespacePolicyPatch } from './policy/index.js'
+export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/index.js'

@@ -1,0 +1,107 @@
+/**
+ * Child process entry for the Node-hosted systems of the peer benchmark, so
+ * each broker has its own process and event loop, like the native peers:
+ *
+ *   tsx loadtest/peers/broker-child.ts KIND DATA_DIR
+ *
+ * KIND: `null` (do-nothing broker), `aedes` (Aedes 1.x, in-memory persistence),
+ * `ferry` / `ferry-memory` (a Ferry dev site, sync or memory durability for
+ * public/default), `uws-bare` (a bare uWebSockets.js HTTP handler: the HTTP
+ * ceiling). Prints one line `{"ports":{"mqtt":P,"ws":P,"http":P}}` when ready;
+ * exits when stdin closes (the parent went away) or on SIGTERM.
+ * FERRY_BENCH_MQTT_LIMITS (JSON) overrides Ferry's MQTT limits, for A/B runs of one limit.
+ */
+import { createServer } from 'node:net'
+import { createInterface } from 'node:readline'
+import { createServer as createHttpServer } from 'node:http'
+import { WebSocketServer, createWebSocketStream } from 'ws'
+import { startNullBroker } from './null-broker.js'
+
+type Ports = Record<string, number>
+
+async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address()
+      const port = typeof a === 'object' && a !== null ? a.port : 0
+      s.close(() => { resolve(port) })
+    })
+  })
+}
+
+async function startAedes (): Promise<Ports> {
+  const { Aedes } = await import('aedes')
+  const broker = await Aedes.createBroker()
+  const mqttPort = await freePort()
+  const tcp = createServer(broker.handle)
+  await new Promise<void>((resolve) => { tcp.listen(mqttPort, '127.0.0.1', resolve) })
+  const wsPort = await freePort()
+  const http = createHttpServer()
+  const wss = new WebSocketServer({ server: http, path: '/mqtt' })
+  wss.on('connection', (ws, req) => { broker.handle(createWebSocketStream(ws) as never, req) })
+  await new Promise<void>((resolve) => { http.listen(wsPort, '127.0.0.1', resolve) })
+  return { mqtt: mqttPort, ws: wsPort }
+}
+
+async function startFerry (dataDir: string, memory: boolean): Promise<Ports> {
+  const { startGateway } = await import('../../gateway/server.js')
+  const gw = await startGateway({
+    siteId: 'bench',
+    dataDir,
+    dev: true,
+    host: '127.0.0.1',
+    mqttPort: 0,
+    httpPort: 0,
+    ...(memory ? { namespaces: { 'public/default': { durability: 'memory' } } } : {}),
+    ...(process.env.FERRY_BENCH_MQTT_LIMITS !== undefined ? { mqttLimits: JSON.parse(process.env.FERRY_BENCH_MQTT_LIMITS) as Record<string, number> } : {})
+  })
+  const ports: Ports = {}
+  if (gw.ports.mqtt !== undefined) ports.mqtt = gw.ports.mqtt
+  if (gw.ports.http !== undefined) { ports.http = gw.ports.http; ports.ws = gw.ports.http }
+  return ports
+}
+
+async function startUwsBare (): Promise<Ports> {
+  const { uws } = await import('../../gateway/uws.js')
+  const port = await freePort()
+  const app = uws.App()
+  // The least an HTTP publish endpoint can do: read the body, answer 201 with a small JSON.
+  app.post('/*', (res) => {
+    let aborted = false
+    res.onAborted(() => { aborted = true })
+    res.onData((_chunk, last) => {
+      if (!last || aborted) return
+      res.cork(() => { res.writeStatus('201 Created').writeHeader('content-type', 'application/json').end('{"id":0}') })
+    })
+  })
+  await new Promise<void>((resolve, reject) => { app.listen('127.0.0.1', port, (s) => { if (s === false) reject(new Error('uws listen')); else resolve() }) })
+  return { http: port }
+}
+
+async function main (): Promise<void> {
+  const [kind, dataDir] = process.argv.slice(2)
+  let ports: Ports
+  if (kind === 'null') {
+    const port = await freePort()
+    await startNullBroker(port)
+    ports = { mqtt: port }
+  } else if (kind === 'aedes') ports = await startAedes()
+  else if (kind === 'ferry' || kind === 'ferry-memory') ports = await startFerry(dataDir ?? '.', kind === 'ferry-memory')
+  else if (kind === 'uws-bare') ports = await startUwsBare()
+  else throw new Error(`unknown broker kind ${String(kind)}`)
+  process.stdout.write(JSON.stringify({ ports }) + '\n')
+  process.on('SIGTERM', () => { process.exit(0) })
+  process.stdin.on('end', () => { process.exit(0) })
+  // A line `heap` on stdin answers with this process's heap figures (after a GC when --expose-gc), for per-topic memory.
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line.trim() !== 'heap') return
+    const g = (globalThis as { gc?: () => void }).gc
+    if (g !== undefined) g()
+    const m = process.memoryUsage()
+    process.stdout.write(JSON.stringify({ heap: { heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers, rss: m.rss } }) + '\n')
+  })
+}
+
+main().catch((err: unknown) => { process.stderr.write(`broker-child: ${String(err)}\n`); process.exit(1) })

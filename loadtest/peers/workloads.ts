@@ -1,0 +1,117 @@
+/**
+ * The workloads of `npm run bench:peers`, each a function of one running
+ * peer that returns named figures. Same generator, same parameters, for every
+ * system; which systems take part in which workload is listed here too.
+ */
+import { createRequire } from 'node:module'
+import { runLean, type LeanResult } from '../lean/run.js'
+import { LeanConn } from '../lean/conn.js'
+import { DISCONNECT_FRAME } from '../lean/frames.js'
+import type { PeerName, RunningPeer } from './launch.js'
+
+const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record<string, unknown>) => Promise<{ requests: { average: number }, latency: { p50: number, p99: number }, non2xx: number, errors: number }>
+
+export interface Figures { [name: string]: number }
+export interface WorkloadOutcome { figures: Figures, ok: boolean, problems: string[] }
+
+export interface Workload {
+  id: string
+  title: string
+  /** The figure the table and chart rank by, and whether more is better. */
+  headline: string
+  higherIsBetter: boolean
+  peers: PeerName[]
+  run: (peer: RunningPeer, opts: WorkloadOptions) => Promise<WorkloadOutcome>
+}
+
+export interface WorkloadOptions { seconds: number, idleConnections: number }
+
+const MQTT_PEERS: PeerName[] = ['ferry', 'ferry-memory', 'mosquitto', 'nats', 'aedes', 'null']
+const WS_PEERS: PeerName[] = ['ferry', 'ferry-memory', 'mosquitto', 'aedes']
+
+function fromLean (r: LeanResult): WorkloadOutcome {
+  return {
+    figures: { publishedPerSec: r.publishedPerSec, deliveredPerSec: r.deliveredPerSec, p50Ms: r.latencyMs.p50, p99Ms: r.latencyMs.p99, p999Ms: r.latencyMs.p999, maxMs: r.latencyMs.max, lost: r.lost, duplicates: r.duplicates, qos0Dropped: r.qos0Dropped },
+    ok: r.ok,
+    problems: r.problems
+  }
+}
+
+function need (url: string | undefined, what: string): string {
+  if (url === undefined) throw new Error(`peer has no ${what} listener`)
+  return url
+}
+
+export const WORKLOADS: Workload[] = [
+  {
+    id: 'fanin-qos1-tcp',
+    title: 'QoS 1 fan-in 4 -> 1, 256 B, 64 in flight per publisher, MQTT 3.1.1 over TCP',
+    headline: 'deliveredPerSec',
+    higherIsBetter: true,
+    peers: MQTT_PEERS,
+    run: async (peer, o) => fromLean(await runLean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, label: `${peer.name} fan-in tcp` }))
+  },
+  {
+    id: 'fanin-qos1-ws',
+    title: 'QoS 1 fan-in 4 -> 1, 256 B, 64 in flight per publisher, MQTT over WebSocket',
+    headline: 'deliveredPerSec',
+    higherIsBetter: true,
+    peers: WS_PEERS,
+    run: async (peer, o) => fromLean(await runLean({ url: need(peer.wsUrl, 'ws'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, label: `${peer.name} fan-in ws` }))
+  },
+  {
+    id: 'fanout-qos0',
+    title: 'QoS 0 fan-out 1 -> 50 subscribers, 256 B, TCP',
+    headline: 'deliveredPerSec',
+    higherIsBetter: true,
+    peers: MQTT_PEERS,
+    run: async (peer, o) => fromLean(await runLean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 1, subscribers: 50, qos: 0, payloadBytes: 256, windowPerPublisher: 500, topicsPerPublisher: 1, seconds: o.seconds, label: `${peer.name} fan-out` }))
+  },
+  {
+    id: 'latency-open-10k',
+    title: 'Latency, open loop 10,000 msgs/s QoS 1, 4 -> 1, 256 B, TCP (from scheduled send time)',
+    headline: 'p99Ms',
+    higherIsBetter: false,
+    peers: MQTT_PEERS,
+    run: async (peer, o) => fromLean(await runLean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, openLoopRatePerSec: 10_000, label: `${peer.name} latency` }))
+  },
+  {
+    id: 'idle-connections',
+    title: 'Idle connections plus 1,000 msgs/s QoS 1: memory per connection and latency',
+    headline: 'bytesPerConnection',
+    higherIsBetter: false,
+    peers: ['ferry', 'mosquitto', 'nats', 'aedes'],
+    run: async (peer, o) => {
+      const url = need(peer.mqttUrl, 'mqtt')
+      const before = await peer.rssBytes()
+      const idle: LeanConn[] = []
+      // Open in small parallel batches: a burst of 10,000 SYNs overflows the listen backlog.
+      const batch = 100
+      for (let i = 0; i < o.idleConnections; i += batch) {
+        const n = Math.min(batch, o.idleConnections - i)
+        idle.push(...await Promise.all(Array.from({ length: n }, async (_, k) => await LeanConn.open({ url }, `idle-${i + k}`))))
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      const after = await peer.rssBytes()
+      const r = await runLean({ url, publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, openLoopRatePerSec: 1_000, label: `${peer.name} idle+1k` })
+      for (const c of idle) { c.send(DISCONNECT_FRAME); c.close() }
+      const out = fromLean(r)
+      out.figures.bytesPerConnection = Math.round((after - before) / o.idleConnections)
+      out.figures.connections = o.idleConnections
+      return out
+    }
+  },
+  {
+    id: 'http-publish',
+    title: 'HTTP durable publish (autocannon, 32 connections, 256 B) against a bare uWebSockets.js handler',
+    headline: 'reqPerSec',
+    higherIsBetter: true,
+    peers: ['ferry', 'uws-bare'],
+    run: async (peer, o) => {
+      const base = need(peer.httpUrl, 'http')
+      const r = await autocannon({ url: `${base}/v1/topics/public/default/bench/messages`, method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(256, 0x61), connections: 32, duration: o.seconds })
+      const problems = r.non2xx > 0 || r.errors > 0 ? [`${r.non2xx} non-2xx answers, ${r.errors} errors`] : []
+      return { figures: { reqPerSec: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99 }, ok: problems.length === 0, problems }
+    }
+  }
+]

@@ -1,0 +1,72 @@
+import t from 'tap'
+import type { SubscriptionMode } from '../../gateway/dispatch/index.js'
+import { faultyLedger, newFaults } from '../helpers/dispatch-faults.js'
+import { waitFor } from '../helpers/wait.js'
+import { consume, NS, publishMany, range, startHarness } from '../helpers/dispatch-harness.js'
+
+const TOPIC = `${NS}/orders`
+
+t.test('dispatch acks - an ack of an unknown id is reported, not counted, and never acknowledges a future message', async (t) => {
+  const h = await startHarness()
+  t.teardown(h.close)
+  await publishMany(h.dispatcher, TOPIC, range(3))
+  const a = await consume(h.dispatcher, { subscription: 'u', mode: 'shared' })
+  await waitFor(() => a.sink.deliveries.length === 3)
+  const r = await h.dispatcher.ack(TOPIC, 'u', [0, 1, 2, 7])
+  t.same(r, { acked: 3, unknown: [7] }, 'three real acks, id 7 does not exist')
+  t.same(await h.dispatcher.ack(TOPIC, 'u', [1]), { acked: 0, unknown: [1] }, 'a repeated ack is not counted again')
+  let st = h.dispatcher.stats().subscriptions[0]!
+  t.equal(st.acked, 3)
+  t.equal(st.delivered, 3, 'acked never exceeds delivered')
+  // Id 7 is published later: the early ack must not have swallowed it.
+  await publishMany(h.dispatcher, TOPIC, range(6, 'later'))
+  await waitFor(() => a.sink.deliveries.length === 9)
+  t.ok(a.sink.deliveries.some((d) => d.entryId === 7), 'the message with id 7 is delivered')
+  st = h.dispatcher.stats().subscriptions[0]!
+  t.equal(st.backlog, 6)
+})
+
+for (const mode of ['shared', 'exclusive'] as SubscriptionMode[]) {
+  t.test(`dispatch acks - ${mode}: delayedPending stops counting a cancelled message`, async (t) => {
+    const h = await startHarness()
+    t.teardown(h.close)
+    const a = await consume(h.dispatcher, { subscription: `c-${mode}`, mode })
+    const { entryId } = await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('later'), props: { deliverAt: Date.now() + 3_600_000 } })
+    await waitFor(() => h.dispatcher.stats().subscriptions[0]!.delayedPending === 1, { what: 'counted as pending' })
+    t.equal(await h.dispatcher.cancelScheduled(TOPIC, entryId), true)
+    t.equal(h.dispatcher.stats().subscriptions[0]!.delayedPending, 0, 'no longer pending')
+    t.equal(a.sink.deliveries.length, 0)
+  })
+}
+
+t.test('dispatch acks - a message that expires while its delivery count is written is never handed out', async (t) => {
+  const faults = newFaults()
+  const h = await startHarness({ wrapLedger: (l) => faultyLedger(l, faults) })
+  t.teardown(h.close)
+  const a = await consume(h.dispatcher, { subscription: 'ttl', mode: 'shared' })
+  faults.recordDelayMs = 400
+  await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('short'), props: { expiresAt: Date.now() + 100 } })
+  await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('long') })
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.expired === 1, { what: 'counted expired' })
+  await waitFor(() => a.sink.deliveries.length === 1)
+  t.same(a.sink.payloads(), ['long'], 'the expired one never reached the sink')
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.backlog === 1, { what: 'the expired one is acknowledged' })
+  t.equal(h.dispatcher.stats().subscriptions[0]!.delivered, 1)
+})
+
+t.test('dispatch acks - a front end that finds a buffered delivery expired acknowledges it as expired', async (t) => {
+  const h = await startHarness()
+  t.teardown(h.close)
+  const a = await consume(h.dispatcher, { subscription: 'buf', mode: 'shared' })
+  const expiresAt = Date.now() + 60_000
+  await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('x'), props: { expiresAt } })
+  await waitFor(() => a.sink.deliveries.length === 1)
+  const d = a.sink.deliveries[0]!
+  t.equal(d.expiresAt, expiresAt, 'the delivery says when it expires')
+  t.equal(a.consumer.expire(d.topic, d.entryId), true)
+  t.equal(a.consumer.expire(d.topic, d.entryId), false, 'only once')
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.backlog === 0)
+  const st = h.dispatcher.stats().subscriptions[0]!
+  t.equal(st.expired, 1)
+  t.equal(st.pendingAck, 0)
+})

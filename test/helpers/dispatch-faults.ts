@@ -1,0 +1,62 @@
+/**
+ * Fault injection for dispatcher tests: a ledger whose cursors fail or slow
+ * down chosen calls (the rest is the real ledger underneath). Pass
+ * `wrapLedger: (l) => faultyLedger(l, faults)` to startHarness.
+ */
+import type { Cursor, Ledger } from '../../store/index.js'
+
+export interface CursorFaults {
+  /** Reject this many upcoming cursor.ack calls (on any cursor). */
+  failAcks: number
+  /** Reject every cursor.ack while true. */
+  failAllAcks: boolean
+  /** Delay every cursor.recordDeliveries by this many ms. */
+  recordDelayMs: number
+  /** ack calls rejected so far. */
+  ackFailures: number
+}
+
+export function newFaults (): CursorFaults {
+  return { failAcks: 0, failAllAcks: false, recordDelayMs: 0, ackFailures: 0 }
+}
+
+function bound<T extends object> (target: T, prop: string | symbol): unknown {
+  const v: unknown = Reflect.get(target, prop)
+  return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+}
+
+function faultyCursor (c: Cursor, faults: CursorFaults): Cursor {
+  return new Proxy(c, {
+    get (target, prop) {
+      if (prop === 'ack') {
+        return async (ids: readonly number[]): Promise<void> => {
+          if (faults.failAllAcks || faults.failAcks > 0) {
+            if (faults.failAcks > 0) faults.failAcks--
+            faults.ackFailures++
+            throw new Error('injected ack failure')
+          }
+          await target.ack(ids)
+        }
+      }
+      if (prop === 'recordDeliveries') {
+        return async (ids: readonly number[]): Promise<void> => {
+          if (faults.recordDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.recordDelayMs))
+          await target.recordDeliveries(ids)
+        }
+      }
+      return bound(target, prop)
+    }
+  })
+}
+
+/** The ledger, with cursors handed to the dispatcher wrapped by the faults. */
+export function faultyLedger (ledger: Ledger, faults: CursorFaults): Ledger {
+  return new Proxy(ledger, {
+    get (target, prop) {
+      if (prop === 'cursor') {
+        return async (...args: Parameters<Ledger['cursor']>): Promise<Cursor> => faultyCursor(await target.cursor(...args), faults)
+      }
+      return bound(target, prop)
+    }
+  })
+}
