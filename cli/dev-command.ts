@@ -17,8 +17,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { FerryError } from '../common/errors.js'
 import { ensureDevCertificates } from '../pki/index.js'
+import { GatewayCode } from '../gateway/index.js'
 import { ReplicationMode } from '../replicator/index.js'
-import { TopologyClient, etcdService, freePort, natsService, type NatsRegion, type Service } from '../topology/index.js'
+import { TopologyClient, TopologyCode, etcdService, freePort, natsService, type NatsRegion, type Service } from '../topology/index.js'
 
 export interface DevOptions { sites: string, dir: string, network?: string }
 
@@ -51,9 +52,9 @@ async function loadState (file: string, sites: string[]): Promise<DevState> {
 
 export async function runDev (opts: DevOptions): Promise<void> {
   const sites = opts.sites.split(',').map((s) => s.trim()).filter((s) => s.length > 0)
-  if (sites.length === 0) throw new FerryError('E_CONFIG', '--sites needs at least one site id')
-  for (const s of sites) if (!SITE_ID.test(s)) throw new FerryError('E_CONFIG', `site id '${s}' must be 1..64 characters of A-Z a-z 0-9 _ . -`)
-  if (new Set(sites).size !== sites.length) throw new FerryError('E_CONFIG', '--sites lists a site twice')
+  if (sites.length === 0) throw new FerryError(GatewayCode.CONFIG, '--sites needs at least one site id')
+  for (const s of sites) if (!SITE_ID.test(s)) throw new FerryError(GatewayCode.CONFIG, `site id '${s}' must be 1..64 characters of A-Z a-z 0-9 _ . -`)
+  if (new Set(sites).size !== sites.length) throw new FerryError(GatewayCode.CONFIG, '--sites lists a site twice')
   const dir = resolve(opts.dir)
   const network = opts.network ?? 'dev'
   await mkdir(join(dir, 'logs'), { recursive: true })
@@ -132,7 +133,7 @@ export async function runDev (opts: DevOptions): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
       whenReady,
-      new Promise((_resolve, reject) => { timer = setTimeout(() => { reject(new FerryError('E_DEV_TIMEOUT', `sites not replicating within ${DEV_READY_MS_MAX} ms: ${sites.filter((s) => !ready.has(s)).join(',')} (logs in ${join(dir, 'logs')})`)) }, DEV_READY_MS_MAX) })
+      new Promise((_resolve, reject) => { timer = setTimeout(() => { reject(new FerryError(TopologyCode.DEV_TIMEOUT, `sites not replicating within ${DEV_READY_MS_MAX} ms: ${sites.filter((s) => !ready.has(s)).join(',')} (logs in ${join(dir, 'logs')})`)) }, DEV_READY_MS_MAX) })
     ])
     clearTimeout(timer)
     const out: Record<string, Record<string, string>> = {}

@@ -14,10 +14,11 @@
  */
 import { type Command } from 'commander'
 import { pino } from 'pino'
-import { FerryError } from '../common/errors.js'
+import { CommonCode, FerryError } from '../common/errors.js'
+import { GatewayCode } from '../gateway/index.js'
 import { ReplicationMode } from '../replicator/index.js'
 import { TopologyClient, startNetworkSite, type NamespaceRecord, type Topology } from '../topology/index.js'
-import { validatePolicyPatch } from '../gateway/policy/index.js'
+import { validatePolicyPatch } from '../gateway/index.js'
 import { gatewayConfigOf, readyLine, type GatewayOptions } from './gateway-command.js'
 import { dirname } from 'node:path'
 
@@ -77,7 +78,7 @@ export function registerTopologyCommands (program: Command, fail: (err: unknown)
     .action(run(async (o, id) => {
       await withClient(o, async (c) => {
         const removed = await c.removeSite(id as string)
-        if (!removed) throw new FerryError('E_NOT_FOUND', `no site ${id as string}`)
+        if (!removed) throw new FerryError(CommonCode.NOT_FOUND, `no site ${id as string}`)
         process.stdout.write(o.json === true ? JSON.stringify({ removed: id }) + '\n' : `site ${id as string} removed\n`)
       })
     }))
@@ -95,11 +96,11 @@ export function registerTopologyCommands (program: Command, fail: (err: unknown)
       await withClient(o, async (c) => {
         const prev = await c.getNamespace(name as string)
         const mode = o.mode === 'interest' ? ReplicationMode.interest : ReplicationMode.all
-        if (o.mode !== 'all' && o.mode !== 'interest') throw new FerryError('E_BAD_REQUEST', '--mode must be all or interest')
+        if (o.mode !== 'all' && o.mode !== 'interest') throw new FerryError(CommonCode.BAD_REQUEST, '--mode must be all or interest')
         let policy = prev?.policy ?? {}
         if (o.policy !== undefined) {
           let parsed: unknown
-          try { parsed = JSON.parse(o.policy as string) } catch { throw new FerryError('E_BAD_REQUEST', '--policy must be a JSON object') }
+          try { parsed = JSON.parse(o.policy as string) } catch { throw new FerryError(CommonCode.BAD_REQUEST, '--policy must be a JSON object') }
           policy = { ...policy, ...validatePolicyPatch(parsed) }
         }
         const rec: NamespaceRecord = { name: name as string, policy, replication: { sites: (o.replicate as string[] | undefined) ?? prev?.replication.sites ?? [], mode } }
@@ -127,7 +128,7 @@ export function registerTopologyCommands (program: Command, fail: (err: unknown)
   common(route.command('rm <pattern>').description('remove a route'))
     .action(run(async (o, pattern) => {
       await withClient(o, async (c) => {
-        if (!await c.removeRoute(pattern as string)) throw new FerryError('E_NOT_FOUND', `no route ${pattern as string}`)
+        if (!await c.removeRoute(pattern as string)) throw new FerryError(CommonCode.NOT_FOUND, `no route ${pattern as string}`)
         process.stdout.write(o.json === true ? JSON.stringify({ removed: pattern }) + '\n' : `route ${pattern as string} removed\n`)
       })
     }))
@@ -152,7 +153,7 @@ export interface SiteOptions extends GatewayOptions {
  */
 export async function runSite (opts: SiteOptions): Promise<void> {
   const logger = pino({ name: 'ferry', level: opts.logLevel ?? process.env.FERRY_LOG_LEVEL ?? 'info' }, pino.destination(2))
-  if (opts.nats === undefined) throw new FerryError('E_CONFIG', '--nats URL is required')
+  if (opts.nats === undefined) throw new FerryError(GatewayCode.CONFIG, '--nats URL is required')
   const gateway = await gatewayConfigOf(opts)
   gateway.logger = logger
   const site = await startNetworkSite({

@@ -11,7 +11,7 @@
  * properties are an array of pairs, so their order and repeats survive).
  */
 import { Encoder } from 'cbor-x'
-import { FerryError } from '../common/errors.js'
+import { CommonCode, FerryError } from '../common/errors.js'
 import type { LogItem, MessageProps, MetaValue } from '../store/index.js'
 import { ReplCode } from './errors.js'
 import { REPL_RECEIVE_BATCH_BYTES_MAX } from './constants.js'
@@ -91,5 +91,5 @@ export function decodeAnswer (data: Uint8Array): Answer {
   const d = doc as Record<string, unknown> | null
   if (d === null || typeof d !== 'object' || typeof d.ok !== 'boolean' || !isInt(d.position)) throw bad('answer')
   if (d.ok) return { ok: true, position: d.position }
-  return { ok: false, code: typeof d.code === 'string' ? d.code : 'E_INTERNAL', message: typeof d.message === 'string' ? d.message : '', position: d.position }
+  return { ok: false, code: typeof d.code === 'string' ? d.code : CommonCode.INTERNAL, message: typeof d.message === 'string' ? d.message : '', position: d.position }
 }

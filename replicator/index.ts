@@ -1,16 +1,8 @@
 /**
  * replicator/: ships a site's log to the other sites over NATS and applies
  * what they ship here, exactly once by link position. See docs/REPLICATION.md.
+ * Error codes: errors.ts, mapped in gateway/error-map.ts.
  */
-import { registerErrorCodes } from '../gateway/error-map.js'
-import { ReplCode } from './errors.js'
-
-registerErrorCodes({
-  [ReplCode.POSITION]: { http: 409, mqtt: 0x83 },
-  [ReplCode.BAD_BATCH]: { http: 400, mqtt: 0x83 },
-  [ReplCode.UNAVAILABLE]: { http: 503, mqtt: 0x88 },
-  [ReplCode.AHEAD]: { http: 500, mqtt: 0x80 }
-})
 
 export { startReplicator, REPLICATED_META_SPACES, type Replicator, type ReplicatorOptions, type ReplicatorStats } from './replicator.js'
 export { connectNats, replSubject, type LinkTransport, type NatsOptions } from './transport.js'

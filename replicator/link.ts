@@ -11,7 +11,7 @@
  * starts at the persisted position and is corrected by the remote's answer.
  */
 import type { Logger } from '../common/log.js'
-import { FerryError, isFerryError } from '../common/errors.js'
+import { CommonCode, FerryError, isFerryError } from '../common/errors.js'
 import { REPL_OUT_SPACE, positionOf, positionValue, type Ledger, type LogItem } from '../store/index.js'
 import { decodeAnswer, encodeBatch, type Batch, type WireItem } from './codec.js'
 import { ReplCode } from './errors.js'
@@ -144,7 +144,7 @@ export class Link {
         this.failuresInRow++
         this.s.failures++
         this.state = LinkState.paused
-        const code = isFerryError(err) ? err.code : 'E_INTERNAL'
+        const code = isFerryError(err) ? err.code : CommonCode.INTERNAL
         this.s.lastError = { code, message: err instanceof Error ? err.message : String(err), atMs: Date.now() }
         if (this.failuresInRow === 1 || this.failuresInRow % 20 === 0) this.logger.warn({ site: this.site, code, failures: this.failuresInRow, err: String(err) }, 'replication link paused')
         await this.sleep(this.backoffMs())

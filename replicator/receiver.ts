@@ -19,7 +19,7 @@
  * A refusal for any other reason (full disk, fenced ledger) carries the code;
  * the sender pauses and retries by itself (apache/pulsar#26002).
  */
-import { FerryError, isFerryError } from '../common/errors.js'
+import { CommonCode, FerryError, isFerryError } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
 import { REPL_IN_SPACE, positionOf, positionValue, type AppendInput, type Ledger, type MessageProps, type MetaValue } from '../store/index.js'
 import { decodeBatch, encodeAnswer, type Answer, type Batch } from './codec.js'
@@ -108,7 +108,7 @@ export class Receiver {
 }
 
 function refusal (err: unknown, position: number): Answer {
-  const code = isFerryError(err) ? err.code : 'E_INTERNAL'
+  const code = isFerryError(err) ? err.code : CommonCode.INTERNAL
   return { ok: false, code, message: err instanceof Error ? err.message : String(err), position }
 }
 

@@ -1,6 +1,6 @@
 /** JSON values of the layout, checked on the way in (etcd is shared: a bad value must not crash a gateway). */
 import { FerryError } from '../common/errors.js'
-import { validatePolicyPatch } from '../gateway/policy/index.js'
+import { validatePolicyPatch } from '../gateway/index.js'
 import { ReplicationMode, type Route } from '../replicator/index.js'
 import { TopologyCode } from './errors.js'
 import { TOPOLOGY_VALUE_BYTES_MAX } from './constants.js'

@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { join } from 'node:path'
 import { FerryError } from '../common/errors.js'
+import { TopologyCode } from './errors.js'
 
 export const NATS_SERVER_BIN = process.env.FERRY_NATS_SERVER ?? '/usr/sbin/nats-server'
 export const ETCD_BIN = process.env.FERRY_ETCD ?? '/usr/bin/etcd'
@@ -36,13 +37,13 @@ export async function freePort (): Promise<number> {
 async function waitForPort (port: number, proc: ChildProcess, what: string, stderr: () => string): Promise<void> {
   const deadline = Date.now() + SERVICE_START_MS_MAX
   for (;;) {
-    if (proc.exitCode !== null) throw new FerryError('E_SERVICE', `${what} exited (${proc.exitCode}): ${stderr().slice(-2000)}`)
+    if (proc.exitCode !== null) throw new FerryError(TopologyCode.SERVICE, `${what} exited (${proc.exitCode}): ${stderr().slice(-2000)}`)
     const ok = await new Promise<boolean>((resolve) => {
       const c = net.connect({ host: HOST, port }, () => { c.destroy(); resolve(true) })
       c.once('error', () => { resolve(false) })
     })
     if (ok) return
-    if (Date.now() > deadline) throw new FerryError('E_SERVICE', `${what} did not listen on ${port} within ${SERVICE_START_MS_MAX} ms`)
+    if (Date.now() > deadline) throw new FerryError(TopologyCode.SERVICE, `${what} did not listen on ${port} within ${SERVICE_START_MS_MAX} ms`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }

@@ -5,6 +5,10 @@ export const TopologyCode = {
   /** A value under the prefix that is not what the layout says. */
   BAD_VALUE: 'E_TOPOLOGY_BAD_VALUE',
   /** A route that would make a loop, an unknown site, a bad name. */
-  INVALID: 'E_TOPOLOGY_INVALID'
+  INVALID: 'E_TOPOLOGY_INVALID',
+  /** A local service of a dev network (etcd, nats-server) did not start. */
+  SERVICE: 'E_SERVICE',
+  /** `ferry dev`: the sites were not up and replicating in time. */
+  DEV_TIMEOUT: 'E_DEV_TIMEOUT'
 } as const
 export type TopologyCode = typeof TopologyCode[keyof typeof TopologyCode]

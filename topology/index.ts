@@ -3,14 +3,6 @@
  * their replication, routes), a gateway's live view of it, and the assembly
  * of a network site. Key layout: keys.ts and docs/REPLICATION.md.
  */
-import { registerErrorCodes } from '../gateway/error-map.js'
-import { TopologyCode } from './errors.js'
-
-registerErrorCodes({
-  [TopologyCode.UNAVAILABLE]: { http: 503, mqtt: 0x88 },
-  [TopologyCode.BAD_VALUE]: { http: 500, mqtt: 0x80 },
-  [TopologyCode.INVALID]: { http: 400, mqtt: 0x83 }
-})
 
 export { TopologyClient, type EtcdTopologyOptions } from './etcd-client.js'
 export { TopologyView, type TopologyHealth } from './view.js'

@@ -9,7 +9,7 @@
  * next change of it). Namespaces etcd does not hold stay as configured.
  */
 import type { Logger } from '../common/log.js'
-import type { NamespacePolicyPatch, PolicyRegistry } from '../gateway/policy/index.js'
+import type { NamespacePolicyPatch, PolicyRegistry } from '../gateway/index.js'
 
 export interface PolicySource {
   readonly name: string

@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../common/log.js'
 import { silentLogger } from '../common/log.js'
-import { startGateway, type Gateway, type GatewayConfig } from '../gateway/server.js'
+import { startGateway, type Gateway, type GatewayConfig } from '../gateway/index.js'
 import { connectNats, startReplicator, type LinkLimits, type Replicator, type ReplicatorStats } from '../replicator/index.js'
 import { TopologyClient } from './etcd-client.js'
 import { TopologyView, type TopologyHealth } from './view.js'

@@ -1,5 +1,5 @@
 /** What the topology holds, as typed records (values of the keys in keys.ts). */
-import type { NamespacePolicyPatch } from '../gateway/policy/index.js'
+import type { NamespacePolicyPatch } from '../gateway/index.js'
 import type { NamespaceReplication, Route } from '../replicator/index.js'
 
 export interface SiteRecord {

@@ -6,7 +6,7 @@
  * SIGTERM closes it cleanly ("closed"), SIGKILL is what the tests use.
  */
 import { silentLogger } from '../../common/log.js'
-import { startGateway } from '../../gateway/server.js'
+import { startGateway } from '../../gateway/index.js'
 import { connectNats, startReplicator, staticPlan } from '../../replicator/index.js'
 import { TEST_LINK_LIMITS } from './network.js'
 
