@@ -5,6 +5,7 @@
  *   after:   the position the sender believes the receiver holds (lsn in the sender's log, -1 for none)
  *   through: the sender lsn the batch covers up to (inclusive; records it skipped included)
  *   item:    ['m', lsn, topic, entryId, publishTime, payload, props] | ['d', lsn, space, key, value|null]
+ *          | ['c', lsn, topic, originSite, originEntryId]  (cancel of a scheduled entry, named by its origin)
  * Answer { ok: true, position } | { ok: false, code, message, position }
  *
  * Props travel as the store's MessageProps object (CBOR map; user
@@ -19,7 +20,10 @@ import { REPL_RECEIVE_BATCH_BYTES_MAX } from './constants.js'
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false })
 const VERSION = 1
 
-export type WireItem = Extract<LogItem, { kind: 'message' }> | Extract<LogItem, { kind: 'meta' }>
+/** A cancellation names the entry by its origin: entry ids differ from site to site. */
+export interface CancelItem { kind: 'cancel', lsn: number, topic: string, originSite: string, originEntryId: number }
+
+export type WireItem = Extract<LogItem, { kind: 'message' }> | Extract<LogItem, { kind: 'meta' }> | CancelItem
 
 export interface Batch {
   from: string
@@ -36,7 +40,9 @@ export type Answer =
 export function encodeBatch (b: Batch): Buffer {
   const items = b.items.map((it) => it.kind === 'message'
     ? ['m', it.lsn, it.topic, it.entryId, it.publishTime, it.payload, it.props]
-    : ['d', it.lsn, it.space, it.key, it.value ?? null])
+    : it.kind === 'meta'
+      ? ['d', it.lsn, it.space, it.key, it.value ?? null]
+      : ['c', it.lsn, it.topic, it.originSite, it.originEntryId])
   return encoder.encode({ v: VERSION, from: b.from, to: b.to, after: b.after, through: b.through, items })
 }
 
@@ -74,6 +80,10 @@ export function decodeBatch (data: Uint8Array): Batch {
       const [, , space, key, value] = raw as unknown[]
       if (!isStr(space) || typeof key !== 'string') throw bad('meta item')
       items.push({ kind: 'meta', lsn, space, key, value: value === null ? undefined : value as MetaValue })
+    } else if (raw[0] === 'c') {
+      const [, , topic, originSite, originEntryId] = raw as unknown[]
+      if (!isStr(topic) || !isStr(originSite) || !isInt(originEntryId)) throw bad('cancel item')
+      items.push({ kind: 'cancel', lsn, topic, originSite, originEntryId })
     } else {
       throw bad(`unknown item kind ${String(raw[0])}`)
     }

@@ -50,6 +50,9 @@ export const REPL_RECEIVE_BATCH_BYTES_MAX = 16 * 1024 * 1024
 /** Sites an entry may pass (loop prevention list); a longer path is a routing loop. */
 export const REPL_VIA_SITES_MAX = 16
 
+/** Scheduled entries of a topic searched for the target of a replicated cancel: the delayed index holds only future entries. */
+export const REPL_CANCEL_SEARCH_ENTRIES_MAX = 10_000
+
 assert.ok(REPL_BACKOFF_MS_MIN < REPL_BACKOFF_MS_MAX, 'backoff grows')
 assert.ok(REPL_INFLIGHT_BYTES_MAX >= REPL_BATCH_BYTES_MAX, 'a batch fits in flight')
 assert.ok(REPL_RECEIVE_BATCH_BYTES_MAX > REPL_BATCH_BYTES_MAX, 'receivers accept what senders send')

@@ -178,7 +178,13 @@ export class Link {
       this.logger.error({ site: this.site, from: this.scanPos, to: r.gapToLsn }, 'replication link: records gone before they were shipped')
     }
     const items: WireItem[] = []
-    for (const it of r.items) if (isWire(it) && this.filter.ships(it)) items.push(it)
+    for (const it of r.items) {
+      const w = isWire(it) ? it : await this.cancelItem(it)
+      if (w === undefined || !this.filter.ships(w)) continue
+      items.push(w)
+      // A cancel ends its batch: the receiver applies it after the entries before it (receiver.ts).
+      if (w.kind === 'cancel') break
+    }
     const behind = r.items.length >= this.limits.REPL_BATCH_ENTRIES_MAX
     if (items.length > 0) {
       const last = items[items.length - 1] as WireItem
@@ -203,6 +209,14 @@ export class Link {
       return true
     }
     return false
+  }
+
+  /** A cancel record names a local entry id; the wire names the entry by its origin (and carries the sites it passed). */
+  private async cancelItem (it: LogItem): Promise<WireItem | undefined> {
+    if (it.kind !== 'cancel') return undefined
+    const e = await this.ledger.readOne(it.topic, it.entryId)
+    if (e === undefined) return undefined // gone (retention): nothing left to cancel anywhere it was shipped from here
+    return { kind: 'cancel', lsn: it.lsn, topic: it.topic, originSite: e.props.originSite ?? this.self, originEntryId: e.props.originEntryId ?? it.entryId }
   }
 
   private notePending (items: WireItem[], behind: boolean): void {
@@ -278,6 +292,6 @@ export class Link {
   }
 }
 
-function isWire (it: LogItem): it is WireItem {
+function isWire (it: LogItem): it is Exclude<WireItem, { kind: 'cancel' }> {
   return it.kind === 'message' || it.kind === 'meta'
 }

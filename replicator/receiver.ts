@@ -22,20 +22,21 @@
 import { CommonCode, FerryError, isFerryError } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
 import { REPL_IN_SPACE, positionOf, positionValue, type AppendInput, type Ledger, type MessageProps, type MetaValue } from '../store/index.js'
-import { decodeBatch, encodeAnswer, type Answer, type Batch } from './codec.js'
+import { decodeBatch, encodeAnswer, type Answer, type Batch, type CancelItem } from './codec.js'
 import { ReplCode } from './errors.js'
-import { REPL_VIA_SITES_MAX } from './constants.js'
+import { REPL_CANCEL_SEARCH_ENTRIES_MAX, REPL_VIA_SITES_MAX } from './constants.js'
 
 export interface ReceiverStats {
   batchesApplied: number
   entriesApplied: number
   refusedPosition: number
   refusedOther: number
+  cancelsApplied: number
 }
 
 export class Receiver {
   private readonly chains = new Map<string, Promise<unknown>>()
-  readonly stats: ReceiverStats = { batchesApplied: 0, entriesApplied: 0, refusedPosition: 0, refusedOther: 0 }
+  readonly stats: ReceiverStats = { batchesApplied: 0, entriesApplied: 0, refusedPosition: 0, refusedOther: 0, cancelsApplied: 0 }
 
   constructor (private readonly ledger: Ledger, private readonly siteId: string, private readonly logger: Logger) {}
 
@@ -73,8 +74,11 @@ export class Receiver {
       let lastMessageLsn = b.after
       let entries = 0
       // One synchronous run: every record below is submitted before the first await (one group commit).
+      const cancels: CancelItem[] = []
       for (const it of b.items) {
-        if (it.kind === 'message') {
+        if (it.kind === 'cancel') {
+          cancels.push(it) // after the entries they may refer to (the sender ends a batch at a cancel)
+        } else if (it.kind === 'message') {
           const via = [...(it.props.replicatedVia ?? []), b.from]
           if (via.includes(this.siteId) || via.length > REPL_VIA_SITES_MAX) continue // loop: never re-apply our own
           pending.push(this.ledger.append(this.inputOf(it.topic, it.entryId, it.publishTime, it.payload, it.props, b.from, it.lsn, via)))
@@ -83,6 +87,11 @@ export class Receiver {
         } else {
           pending.push(this.ledger.putMeta(it.space, it.key, metaOf(it.value, [...viaOfValue(it.value), b.from])))
         }
+      }
+      if (cancels.length > 0) {
+        await Promise.all(pending)
+        pending.length = 0
+        for (const c of cancels) await this.applyCancel(c)
       }
       if (b.through > lastMessageLsn) pending.push(this.ledger.putMeta(REPL_IN_SPACE, b.from, positionValue(b.through)))
       await Promise.all(pending)
@@ -93,6 +102,24 @@ export class Receiver {
       this.stats.refusedOther++
       this.logger.warn({ from: b.from, code: isFerryError(err) ? err.code : undefined, err: String(err) }, 'replication batch refused')
       return refusal(err, this.positionFor(b.from))
+    }
+  }
+
+  /**
+   * Cancel the local copy of a scheduled entry, found by its origin. Only
+   * entries still waiting for their deliverAt can be cancelled, so the search
+   * is over the topic's delayed index (bounded). Idempotent: a repeated cancel
+   * finds the entry cancelled already and writes nothing.
+   */
+  private async applyCancel (c: CancelItem): Promise<void> {
+    if (c.originSite === this.siteId) { await this.ledger.cancel(c.topic, c.originEntryId); return }
+    for (const ref of this.ledger.delayedBetween(c.topic, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, REPL_CANCEL_SEARCH_ENTRIES_MAX)) {
+      const e = await this.ledger.readOne(c.topic, ref.entryId)
+      if (e?.props.originSite === c.originSite && e.props.originEntryId === c.originEntryId) {
+        await this.ledger.cancel(c.topic, ref.entryId)
+        this.stats.cancelsApplied++
+        return
+      }
     }
   }
 

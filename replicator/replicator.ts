@@ -108,7 +108,10 @@ function filterFor (plan: ReplicationPlan, self: string, neighbour: string, name
     meta: (space, key) => REPLICATED_META_SPACES.includes(space) && namespaces.has(namespaceOf(key) ?? ''),
     ships: (it: WireItem) => it.kind === 'message'
       ? ships(namespaceOf(it.topic), it.props.replicatedVia ?? [])
-      : ships(namespaceOf(it.key), viaOfValue(it.value))
+      : it.kind === 'meta'
+        ? ships(namespaceOf(it.key), viaOfValue(it.value))
+        // A cancel goes wherever the namespace goes; a site that has it cancelled already writes nothing, so it stops there.
+        : ships(namespaceOf(it.topic), it.originSite === self ? [] : [it.originSite])
   }
 }
 

@@ -144,3 +144,28 @@ t.test('protocol - a refusing remote (full disk) pauses the link, which resumes 
   await waitFor(() => ra.stats().links[0]?.lagEntries === 0, { what: 'lag back to 0' })
   t.ok((l?.entriesShipped ?? 0) >= 30)
 })
+
+t.test('protocol - a cancelled scheduled message is cancelled at the other sites too', async (t) => {
+  const a = await ledger('a', t)
+  const b = await ledger('b', t)
+  const net = fakeNet()
+  const plan = staticPlan({ 'public/default': ['a', 'b'] })
+  const ra = await startReplicator({ siteId: 'a', ledger: a, transport: net, plan, logger: silentLogger, limits: TEST_LINK_LIMITS })
+  const rb = await startReplicator({ siteId: 'b', ledger: b, transport: net, plan, logger: silentLogger, limits: TEST_LINK_LIMITS })
+  t.teardown(async () => { await ra.close(); await rb.close() })
+  const deliverAt = Date.now() + 3_600_000
+  await a.append({ topic: 'public/default/x', payload: Buffer.from('filler') })
+  const { entryId } = await a.append({ topic: 'public/default/x', payload: Buffer.from('later'), props: { deliverAt } })
+  await a.append({ topic: 'public/default/x', payload: Buffer.from('kept'), props: { deliverAt } })
+  await waitFor(async () => (await all(b)).length === 3, { what: 'scheduled messages reach b' })
+  t.ok(await a.cancel('public/default/x', entryId))
+  await a.append({ topic: 'public/default/x', payload: Buffer.from('after') })
+  await waitFor(async () => (await all(b)).length === 4, { what: 'later traffic reaches b' })
+  const atB = await all(b)
+  const later = atB.find((e) => e.payload.toString() === 'later') as LedgerEntry
+  const kept = atB.find((e) => e.payload.toString() === 'kept') as LedgerEntry
+  await waitFor(() => b.isCancelled('public/default/x', later.entryId), { what: 'the cancel reached b' })
+  t.notOk(b.isCancelled('public/default/x', kept.entryId), 'only that one')
+  t.equal(b.delayedBetween('public/default/x', 0, Number.POSITIVE_INFINITY, 10).length, 1, 'b\'s delayed index no longer offers it')
+  t.notOk(await b.cancel('public/default/x', later.entryId), 'cancelling again at b is a no-op')
+})
