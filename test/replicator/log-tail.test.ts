@@ -85,3 +85,22 @@ t.test('log tail - retention keeps segments a link has not shipped', async (t) =
   await l.putMeta(REPL_OUT_SPACE, 'b', { lsn: all.through })
   t.ok(await l.runRetention() > 0, 'once shipped, retention deletes')
 })
+
+t.test('log tail - TTL never deletes what a link has not shipped (apache/pulsar#21865)', async (t) => {
+  const tmp = await tmpDir('ferry-tail-')
+  t.teardown(tmp.cleanup)
+  let now = 1_000_000
+  const ttlPolicy = (): { durability: 'sync', retentionMs: number, retentionBytes: number, ttlMs: number } => ({ durability: 'sync', retentionMs: 0, retentionBytes: -1, ttlMs: 1000 })
+  const l = createFileLedger({ dir: tmp.dir, siteId: 'a', policyOf: ttlPolicy, nowMs: () => now, segmentSizeBytes: 4096, checkpointIntervalMs: 0, retentionIntervalMs: 0 })
+  await l.open()
+  t.teardown(async () => { await l.close() })
+  await l.putMeta(REPL_OUT_SPACE, 'b', { lsn: -1 })
+  await l.cursor('t/a/x', 'slow', { durable: true, start: { kind: 'earliest' } }) // never acks: only TTL could delete
+  for (let i = 0; i < 100; i++) await l.append({ topic: 't/a/x', payload: Buffer.alloc(100, i) })
+  now += 60_000 // every entry expired
+  t.equal(await l.runRetention(), 0, 'expired but unshipped: kept')
+  t.equal((await readAll(l, -1, 1000)).items.length, 100, 'the link can still read all of them')
+  const through = (await readAll(l, -1, 1000)).through
+  await l.putMeta(REPL_OUT_SPACE, 'b', { lsn: through })
+  t.ok(await l.runRetention() > 0, 'shipped and expired: deleted')
+})
