@@ -89,7 +89,9 @@ export async function runDev (opts: DevOptions): Promise<void> {
     services.push(etcd)
     const regions: NatsRegion[] = sites.map((name) => ({ name, ...(state.nats[name] as { port: number, gatewayPort: number }) }))
     const nats: Record<string, Service> = {}
-    for (const r of regions) { nats[r.name] = await natsService(join(dir, 'nats'), r, regions); services.push(nats[r.name] as Service) }
+    // Links run over mutual TLS with the dev PKI's certificates (client and gateway connections).
+    const natsTls = { caFile: certs.caFile, certFile: certs.certFile, keyFile: certs.keyFile }
+    for (const r of regions) { nats[r.name] = await natsService(join(dir, 'nats'), r, regions, natsTls); services.push(nats[r.name] as Service) }
     await Promise.all([etcd.start(), ...Object.values(nats).map(async (s) => { await s.start() })])
 
     // public/default replicates to every site (added to what an earlier start configured).
@@ -111,7 +113,7 @@ export async function runDev (opts: DevOptions): Promise<void> {
         ...process.execArgv, process.argv[1] as string, 'site', '--dev', '--site', id, '--data', join(dir, 'sites', id), '--host', HOST,
         '--mqtt', String(p.mqtt), '--mqtts', String(p.mqtts), '--http', String(p.http), '--https', String(p.https),
         '--cert', certs.certFile, '--key', certs.keyFile,
-        '--etcd', etcd.url, '--network', network, '--nats', (nats[id] as Service).url, '--region', id
+        '--etcd', etcd.url, '--network', network, '--nats', (nats[id] as Service).url, '--nats-ca', certs.caFile, '--region', id
       ]
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env })
       children.set(id, child)

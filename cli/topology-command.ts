@@ -142,6 +142,7 @@ export interface SiteOptions extends GatewayOptions {
   etcd?: string
   network?: string
   nats?: string
+  natsCa?: string
   region?: string
   preference?: string
 }
@@ -161,6 +162,8 @@ export async function runSite (opts: SiteOptions): Promise<void> {
     network: opts.network ?? process.env.FERRY_NETWORK ?? DEFAULT_NETWORK,
     etcd: (opts.etcd ?? process.env.FERRY_ETCD ?? DEFAULT_ETCD).split(','),
     nats: opts.nats,
+    // Mutual TLS to the region server with the site's own certificate (--cert/--key) and the CA.
+    ...(opts.natsCa !== undefined && gateway.tls !== undefined ? { natsTls: { caFile: opts.natsCa, certFile: gateway.tls.certFile, keyFile: gateway.tls.keyFile } } : {}),
     ...(opts.region !== undefined ? { region: opts.region } : {}),
     ...(opts.preference !== undefined ? { preference: Number(opts.preference) } : {}),
     logger
@@ -202,6 +205,7 @@ export function registerSiteCommand (program: Command, fail: (err: unknown) => n
     .option('--etcd <urls>', 'etcd endpoints, comma separated')
     .option('--network <name>', 'network name')
     .option('--nats <url>', 'nats:// URL of the region server')
+    .option('--nats-ca <file>', 'CA (PEM) of the region server: mutual TLS with --cert/--key')
     .option('--region <region>', 'region of this site')
     .option('--preference <n>', 'failover preference (lower first)')
     .option('--log-level <level>', 'pino log level')

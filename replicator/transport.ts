@@ -25,8 +25,8 @@ export interface NatsOptions {
   network: string
   /** Client name shown by the server (monitoring). */
   name: string
-  /** Mutual TLS with the PKI's certificates (PEM). */
-  tls?: { ca?: string, cert?: string, key?: string }
+  /** Mutual TLS with the PKI's certificates: PEM file paths. */
+  tls?: { caFile: string, certFile: string, keyFile: string }
 }
 
 /** Between reconnect attempts to the region's server; it usually comes back within seconds. */

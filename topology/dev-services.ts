@@ -92,8 +92,23 @@ function serviceOf (name: string, url: string, port: number, cmd: string, args: 
 
 export interface NatsRegion { name: string, port: number, gatewayPort: number }
 
+/** PEM files for mutual TLS on client and gateway connections (verify: both sides present a certificate of the CA). */
+export interface NatsTls { caFile: string, certFile: string, keyFile: string }
+
+function tlsBlock (indent: string, tls: NatsTls): string[] {
+  return [
+    `${indent}tls {`,
+    `${indent}  cert_file: "${tls.certFile}"`,
+    `${indent}  key_file: "${tls.keyFile}"`,
+    `${indent}  ca_file: "${tls.caFile}"`,
+    `${indent}  verify: true`,
+    `${indent}  timeout: 5`,
+    `${indent}}`
+  ]
+}
+
 /** Write the config of one region's nats-server (gateways to every other region) and return the service (not started). */
-export async function natsService (dir: string, me: NatsRegion, all: readonly NatsRegion[]): Promise<Service> {
+export async function natsService (dir: string, me: NatsRegion, all: readonly NatsRegion[], tls?: NatsTls): Promise<Service> {
   await mkdir(dir, { recursive: true })
   const others = all.filter((r) => r.name !== me.name)
   const conf = [
@@ -101,6 +116,7 @@ export async function natsService (dir: string, me: NatsRegion, all: readonly Na
     `host: "${HOST}"`,
     `port: ${me.port}`,
     `max_payload: ${NATS_MAX_PAYLOAD_BYTES}`,
+    ...(tls !== undefined ? tlsBlock('', tls) : []),
     'gateway {',
     `  name: "${me.name}"`,
     `  host: "${HOST}"`,
@@ -108,6 +124,7 @@ export async function natsService (dir: string, me: NatsRegion, all: readonly Na
     '  gateways: [',
     ...others.map((o) => `    { name: "${o.name}", urls: ["nats://${HOST}:${o.gatewayPort}"] }`),
     '  ]',
+    ...(tls !== undefined ? tlsBlock('  ', tls) : []),
     '}'
   ].join('\n') + '\n'
   const file = join(dir, `nats-${me.name}.conf`)

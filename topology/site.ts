@@ -20,6 +20,8 @@ export interface NetworkSiteConfig {
   etcd: string | string[]
   /** nats://... of this site's region server. */
   nats: string
+  /** Mutual TLS to the region server: PEM files of the PKI (CA, this site's certificate and key). */
+  natsTls?: { caFile: string, certFile: string, keyFile: string }
   region?: string
   preference?: number
   replicationLimits?: Partial<LinkLimits>
@@ -62,7 +64,7 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
     onChange: (l) => topology.onChange(l)
   }, logger.child({ component: 'policy' }))
   await topology.start()
-  const transport = await connectNats({ servers: cfg.nats, network: cfg.network, name: `ferry-${siteId}` })
+  const transport = await connectNats({ servers: cfg.nats, network: cfg.network, name: `ferry-${siteId}`, ...(cfg.natsTls !== undefined ? { tls: cfg.natsTls } : {}) })
   const replicator = await startReplicator({
     siteId,
     ledger: gateway.ledger,
