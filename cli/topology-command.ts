@@ -6,6 +6,7 @@
  *   ferry topology ns set TENANT/NS --replicate a,b,c [--mode all|interest] [--policy JSON]
  *   ferry topology ns list [--json]
  *   ferry topology route add 'edge_*' --via hub_eu      (refused when it makes a loop)
+ *   ferry topology primary set TENANT/NS SITE | primary clear TENANT/NS   (active-passive)
  *   ferry topology route rm PATTERN
  *   ferry topology route list [--json]
  * `ferry site ...`: run a site of a network (gateway + topology + replicator).
@@ -113,6 +114,22 @@ export function registerTopologyCommands (program: Command, fail: (err: unknown)
       await withClient(o, async (c) => {
         const t = (await c.load()).topology
         print([...t.namespaces.values()].map((n) => ({ namespace: n.name, replicate: n.replication.sites.join(','), mode: n.replication.mode, policy: JSON.stringify(n.policy) })), o.json, ['namespace', 'replicate', 'mode', 'policy'])
+      })
+    }))
+
+  const primary = topo.command('primary').description('active-passive namespaces: the one site that accepts writes')
+  common(primary.command('set <tenantNs> <site>').description('make SITE the primary of a namespace (fenced by the key revision)'))
+    .action(run(async (o, name, siteId) => {
+      await withClient(o, async (c) => {
+        await c.setPrimary(name as string, siteId as string)
+        process.stdout.write(o.json === true ? JSON.stringify({ namespace: name, primary: siteId }) + '\n' : `namespace ${name as string}: primary ${siteId as string}\n`)
+      })
+    }))
+  common(primary.command('clear <tenantNs>').description('make a namespace active-active again'))
+    .action(run(async (o, name) => {
+      await withClient(o, async (c) => {
+        if (!await c.clearPrimary(name as string)) throw new FerryError(CommonCode.NOT_FOUND, `namespace ${name as string} has no primary`)
+        process.stdout.write(o.json === true ? JSON.stringify({ namespace: name, primary: null }) + '\n' : `namespace ${name as string}: active-active\n`)
       })
     }))
 

@@ -70,3 +70,9 @@ export function checkRoutePattern (p: string): string {
   if (star >= 0 && star !== p.length - 1) throw new FerryError(TopologyCode.INVALID, `route pattern '${p}': * stands for the rest of the name and must be last`)
   return p
 }
+
+export function parsePrimary (namespace: string, raw: string): string {
+  const o = obj(raw, `primary of ${namespace}`)
+  if (typeof o.site !== 'string' || !SITE_ID.test(o.site)) throw bad(`primary of ${namespace}`, 'site must be a site id')
+  return o.site
+}

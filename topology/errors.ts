@@ -6,6 +6,8 @@ export const TopologyCode = {
   BAD_VALUE: 'E_TOPOLOGY_BAD_VALUE',
   /** A route that would make a loop, an unknown site, a bad name. */
   INVALID: 'E_TOPOLOGY_INVALID',
+  /** A write to an active-passive namespace at a site that is not its (confirmed) primary. */
+  NOT_PRIMARY: 'E_NOT_PRIMARY',
   /** A local service of a dev network (etcd, nats-server) did not start. */
   SERVICE: 'E_SERVICE',
   /** `ferry dev`: the sites were not up and replicating in time. */

@@ -8,7 +8,7 @@ import { Etcd3 } from 'etcd3'
 import { FerryError } from '../common/errors.js'
 import { checkRoutes, type Route } from '../replicator/index.js'
 import { Kind, keyOf, networkPrefix, parseKey } from './keys.js'
-import { checkRoutePattern, checkSiteName, encodeNamespace, encodeSite, parseNamespace, parseRoute, parseSite } from './codec.js'
+import { checkRoutePattern, checkSiteName, encodeNamespace, encodeSite, parseNamespace, parsePrimary, parseRoute, parseSite } from './codec.js'
 import { TopologyCode } from './errors.js'
 import { ETCD_CALL_TIMEOUT_MS } from './constants.js'
 import { emptyTopology, sortRoutes, type NamespaceRecord, type SiteRecord, type Topology } from './types.js'
@@ -50,7 +50,7 @@ export class TopologyClient {
     topology.revision = Number(res.header.revision)
     const invalid: string[] = []
     for (const kv of res.kvs) {
-      const err = applyKv(topology, this.network, kv.key.toString(), kv.value.toString())
+      const err = applyKv(topology, this.network, kv.key.toString(), kv.value.toString(), Number(kv.mod_revision))
       if (err !== undefined) invalid.push(err)
     }
     topology.routes = sortRoutes(topology.routes)
@@ -107,6 +107,23 @@ export class TopologyClient {
     throw new FerryError(TopologyCode.UNAVAILABLE, 'routes kept changing while adding a route; try again')
   }
 
+  /** Make `site` the primary of a namespace (active-passive), fenced by the revision seen now. */
+  async setPrimary (namespace: string, site: string): Promise<void> {
+    checkSiteName(site)
+    const key = keyOf(this.network, Kind.primaries, namespace)
+    const r = await this.call('get primary', async () => await this.etcd.get(key).exec())
+    const seen = Number(r.kvs[0]?.mod_revision ?? 0)
+    const txn = this.etcd.if(key, 'Mod', '==', seen).then(this.etcd.put(key).value(JSON.stringify({ site })))
+    const res = await this.call('set primary', async () => await txn.commit())
+    if (!res.succeeded) throw new FerryError(TopologyCode.UNAVAILABLE, `the primary of ${namespace} moved meanwhile; try again`)
+  }
+
+  /** Back to active-active. */
+  async clearPrimary (namespace: string): Promise<boolean> {
+    const r = await this.call('delete primary', async () => await this.etcd.delete().key(keyOf(this.network, Kind.primaries, namespace)).exec())
+    return Number(r.deleted) > 0
+  }
+
   async removeRoute (pattern: string): Promise<boolean> {
     const r = await this.call('delete route', async () => await this.etcd.delete().key(keyOf(this.network, Kind.routes, pattern)).exec())
     return Number(r.deleted) > 0
@@ -114,7 +131,7 @@ export class TopologyClient {
 }
 
 /** Apply one key's value to a topology; returns a message for a bad value. */
-export function applyKv (t: Topology, network: string, key: string, value: string | undefined): string | undefined {
+export function applyKv (t: Topology, network: string, key: string, value: string | undefined, modRevision = 0): string | undefined {
   const k = parseKey(network, key)
   if (k === undefined) return undefined
   try {
@@ -134,6 +151,10 @@ export function applyKv (t: Topology, network: string, key: string, value: strin
       case Kind.routes:
         t.routes = t.routes.filter((r) => r.pattern !== k.name)
         if (value !== undefined) t.routes.push(parseRoute(k.name, value))
+        return
+      case Kind.primaries:
+        if (value === undefined) t.primaries.delete(k.name)
+        else t.primaries.set(k.name, { site: parsePrimary(k.name, value), revision: modRevision })
         return
       default:
         return

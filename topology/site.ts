@@ -10,6 +10,9 @@ import { silentLogger } from '../common/log.js'
 import { startGateway, type Gateway, type GatewayConfig } from '../gateway/index.js'
 import { connectNats, startReplicator, type LinkLimits, type Replicator, type ReplicatorStats } from '../replicator/index.js'
 import { TopologyClient } from './etcd-client.js'
+import { followPrimaries, guardedLedger, writeRefusal } from './primaries.js'
+import { createFileLedger, type Ledger } from '../store/index.js'
+import type { FerryError } from '../common/errors.js'
 import { TopologyView, type TopologyHealth } from './view.js'
 import { followPolicySource } from './policy-source.js'
 import type { SiteRecord } from './types.js'
@@ -53,21 +56,34 @@ export function endpointsOf (host: string, ports: Gateway['ports']): Record<stri
 
 export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<NetworkSite> {
   const logger = cfg.logger ?? cfg.gateway.logger ?? silentLogger
-  const gateway = await startGateway(cfg.gateway)
   const siteId = cfg.gateway.siteId
+  // The gateway's ledger refuses local writes to active-passive namespaces this site is not primary of
+  // (primaries.ts); the replicator applies remote batches to the ledger itself.
+  let raw: Ledger | undefined
+  let refuse: (topic: string) => FerryError | undefined = () => undefined
+  const gateway = await startGateway({
+    ...cfg.gateway,
+    createLedger: (o) => {
+      raw = cfg.gateway.createLedger?.(o) ?? createFileLedger({ dir: cfg.gateway.dataDir, ...o, ...(cfg.gateway.disk !== undefined ? { disk: cfg.gateway.disk } : {}) })
+      return guardedLedger(raw, (topic) => refuse(topic))
+    }
+  })
+  const ledger = raw as Ledger
   const self: SiteRecord = { id: siteId, region: cfg.region ?? siteId, nats: cfg.nats, endpoints: endpointsOf(cfg.gateway.host, gateway.ports), preference: cfg.preference ?? 100 }
   const client = new TopologyClient({ endpoints: cfg.etcd, network: cfg.network })
-  const topology = new TopologyView(client, { self, ledger: gateway.ledger, logger: logger.child({ component: 'topology' }) })
+  const topology = new TopologyView(client, { self, ledger, logger: logger.child({ component: 'topology' }) })
+  refuse = (topic) => writeRefusal(topology.current(), siteId, topology.live(), topic)
   const stopPolicies = followPolicySource(gateway.policies, {
     name: 'etcd',
     snapshot: () => new Map([...topology.current().namespaces.values()].map((n) => [n.name, n.policy])),
     onChange: (l) => topology.onChange(l)
   }, logger.child({ component: 'policy' }))
   await topology.start()
+  const stopPrimaries = followPrimaries(topology, client, siteId, logger.child({ component: 'primaries' }))
   const transport = await connectNats({ servers: cfg.nats, network: cfg.network, name: `ferry-${siteId}`, ...(cfg.natsTls !== undefined ? { tls: cfg.natsTls } : {}) })
   const replicator = await startReplicator({
     siteId,
-    ledger: gateway.ledger,
+    ledger,
     transport,
     plan: topology.planSource(),
     logger: logger.child({ component: 'replicator' }),
@@ -83,6 +99,7 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
       if (closed) return
       closed = true
       stopPolicies()
+      stopPrimaries()
       await replicator.close()
       await transport.close()
       await topology.close()

@@ -26,10 +26,12 @@ export interface Topology {
   alive: Set<string>
   namespaces: Map<string, NamespaceRecord>
   routes: Route[]
+  /** Active-passive namespaces: their primary and the key's mod revision (the fencing token). */
+  primaries: Map<string, { site: string, revision: number }>
 }
 
 export function emptyTopology (): Topology {
-  return { revision: 0, sites: new Map(), alive: new Set(), namespaces: new Map(), routes: [] }
+  return { revision: 0, sites: new Map(), alive: new Set(), namespaces: new Map(), routes: [], primaries: new Map() }
 }
 
 /** Routes in matching order: exact names first, then longer patterns before shorter ones. */

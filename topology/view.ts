@@ -63,6 +63,9 @@ export class TopologyView {
 
   current (): Topology { return this.topology }
 
+  /** True while the view follows etcd live (connected, loaded): what active-passive writes need. */
+  live (): boolean { return this.up && this.loaded }
+
   health (): TopologyHealth {
     return { etcd: this.up ? 'connected' : 'unreachable', stale: !this.up || !this.loaded, revision: this.topology.revision, sinceMs: this.sinceMs, ...(this.lastError !== undefined ? { lastError: this.lastError } : {}), invalidValues: this.invalid }
   }
@@ -103,6 +106,7 @@ export class TopologyView {
     const w = await this.client.etcd.watch().prefix(networkPrefix(this.client.network)).startRevision(String(topology.revision + 1)).create()
     this.watcher = w
     w.on('put', (kv) => { this.apply(kv.key.toString(), kv.value.toString(), Number(kv.mod_revision)) })
+    // A deleted key's mod revision is the delete's revision; the key is gone either way.
     w.on('delete', (kv) => { this.apply(kv.key.toString(), undefined, Number(kv.mod_revision)) })
     w.on('disconnected', (err) => { this.markDown(err) })
     w.on('connected', () => { this.markUp() })
@@ -118,7 +122,7 @@ export class TopologyView {
   }
 
   private apply (key: string, value: string | undefined, revision: number): void {
-    const err = applyKv(this.topology, this.client.network, key, value)
+    const err = applyKv(this.topology, this.client.network, key, value, revision)
     if (err !== undefined) { this.invalid = [...this.invalid.slice(-20), err]; this.opts.logger.warn({ value: err }, 'topology value ignored') }
     this.topology.routes = sortRoutes(this.topology.routes)
     this.topology.revision = Math.max(this.topology.revision, revision)
@@ -159,13 +163,14 @@ export class TopologyView {
   private loadCache (): void {
     const v = this.opts.ledger?.getMeta(CACHE_SPACE, this.client.network)
     if (v === undefined || v === null || typeof v !== 'object' || Array.isArray(v) || Buffer.isBuffer(v)) return
-    const c = v as { revision?: number, sites?: Record<string, string>, namespaces?: Record<string, string>, routes?: Array<{ pattern: string, via: string }> }
+    const c = v as { revision?: number, sites?: Record<string, string>, namespaces?: Record<string, string>, routes?: Array<{ pattern: string, via: string }>, primaries?: Record<string, { site: string, revision: number }> }
     const t = emptyTopology()
     t.revision = c.revision ?? 0
     try {
       for (const [id, raw] of Object.entries(c.sites ?? {})) t.sites.set(id, parseSite(id, raw))
       for (const [name, raw] of Object.entries(c.namespaces ?? {})) t.namespaces.set(name, parseNamespace(name, raw))
       t.routes = sortRoutes(c.routes ?? [])
+      for (const [ns, p] of Object.entries(c.primaries ?? {})) t.primaries.set(ns, { site: p.site, revision: p.revision })
     } catch (err) {
       this.opts.logger.warn({ err: String(err) }, 'topology cache unreadable; ignored')
       return
@@ -182,7 +187,9 @@ export class TopologyView {
       revision: t.revision,
       sites: Object.fromEntries([...t.sites.values()].map((s) => [s.id, encodeSite(s)])),
       namespaces: Object.fromEntries([...t.namespaces.values()].map((n) => [n.name, encodeNamespace(n)])),
-      routes: t.routes.map((r) => ({ pattern: r.pattern, via: r.via }))
+      routes: t.routes.map((r) => ({ pattern: r.pattern, via: r.via })),
+      // Active-passive namespaces must stay fenced after a restart without etcd.
+      primaries: Object.fromEntries([...t.primaries].map(([ns, p]) => [ns, { site: p.site, revision: p.revision }]))
     }
     this.saving = this.saving.then(async () => { await ledger.putMeta(CACHE_SPACE, this.client.network, value as unknown as MetaValue) }).catch(() => {})
   }

@@ -111,3 +111,37 @@ t.test('topology - etcd unreachable: sites keep serving and replicating, say so 
   await c.putNamespace({ name: 'public/default', policy: { maxRedeliveries: 7 }, replication: { sites: ['a', 'b'], mode: ReplicationMode.all } })
   await waitFor(() => b.gateway.policies.get('public/default').maxRedeliveries === 7, { timeoutMs: 60_000, what: 'a change after etcd returned applies' })
 })
+
+t.test('topology - active-passive: only the primary accepts writes; a dead primary is replaced by a fenced move; a site without etcd refuses', async (t) => {
+  const etcd = await startEtcd(t)
+  const nats = await startNatsSupercluster(t, ['a', 'b', 'c'])
+  const c = client(t, etcd.url, 'n5')
+  await c.putNamespace({ name: 'acme/ap', policy: {}, replication: { sites: ['a', 'b', 'c'], mode: ReplicationMode.all } })
+  await c.putNamespace({ name: 'acme/aa', policy: {}, replication: { sites: ['a', 'b', 'c'], mode: ReplicationMode.all } })
+  await c.setPrimary('acme/ap', 'a')
+  const sites: Record<string, NetworkSite> = {}
+  for (const id of ['a', 'b', 'c']) sites[id] = await startTestNetworkSite(t, id, (nats.regions[id] as { url: string }).url, etcd.url, 'n5')
+  const [a, b, cc] = [sites.a as NetworkSite, sites.b as NetworkSite, sites.c as NetworkSite]
+  await waitFor(async () => (await c.load()).topology.alive.size === 3, { timeoutMs: 30_000, what: 'all alive' })
+  await t.rejects(b.gateway.dispatcher.publish({ topic: 'acme/ap/t', payload: Buffer.from('at-b') }), { code: 'E_NOT_PRIMARY', details: { primary: 'a' } }, 'b is not the primary')
+  await b.gateway.dispatcher.publish({ topic: 'acme/aa/t', payload: Buffer.from('aa-at-b') })
+  await a.gateway.dispatcher.publish({ topic: 'acme/ap/t', payload: Buffer.from('at-a') })
+  await waitFor(async () => (await payloads(b, 'acme/ap/t')).includes('at-a'), { timeoutMs: 30_000, what: 'the primary\'s write replicates to b' })
+
+  const before = (await c.load()).topology.primaries.get('acme/ap')
+  await a.close() // its lease goes with it
+  await waitFor(async () => (await c.load()).topology.primaries.get('acme/ap')?.site === 'b', { timeoutMs: 60_000, what: 'b takes over (first live site of the list)' })
+  const after = (await c.load()).topology.primaries.get('acme/ap')
+  t.ok((after?.revision ?? 0) > (before?.revision ?? 0), 'the move bumped the fencing revision')
+  const { movePrimary } = await import('../../topology/index.js')
+  t.equal(await movePrimary(c, 'acme/ap', 'c', before?.revision ?? 0), false, 'a move based on the old revision is refused (fencing)')
+  await waitFor(async () => { try { await b.gateway.dispatcher.publish({ topic: 'acme/ap/t', payload: Buffer.from('at-b-now') }); return true } catch { return false } }, { timeoutMs: 30_000, what: 'b accepts writes as primary' })
+  await waitFor(async () => (await payloads(cc, 'acme/ap/t')).includes('at-b-now'), { timeoutMs: 30_000, what: 'and they replicate' })
+
+  // A site that loses etcd refuses writes to the active-passive namespace (it could be fenced off), not to the others.
+  await etcd.stop()
+  await waitFor(() => b.health().topology.etcd === 'unreachable', { timeoutMs: 60_000, what: 'b sees etcd gone' })
+  await t.rejects(b.gateway.dispatcher.publish({ topic: 'acme/ap/t', payload: Buffer.from('no') }), { code: 'E_NOT_PRIMARY' })
+  await b.gateway.dispatcher.publish({ topic: 'acme/aa/t', payload: Buffer.from('still-fine') })
+  await etcd.start()
+})
