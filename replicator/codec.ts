@@ -1,7 +1,8 @@
 /**
  * The wire format of a link: one CBOR map per batch and one per answer.
  *
- * Batch  { v: 1, from, to, after, through, items: [item...] }
+ * Batch  { v: 1, from, to, lane, after, through, items: [item...] }
+ *   lane:    0 control, 1 high priority, 2 normal (store/origin-marks.ts); positions are per lane
  *   after:   the position the sender believes the receiver holds (lsn in the sender's log, -1 for none)
  *   through: the sender lsn the batch covers up to (inclusive; records it skipped included)
  *   item:    ['m', lsn, topic, entryId, publishTime, payload, props] | ['d', lsn, space, key, value|null]
@@ -13,7 +14,7 @@
  */
 import { Encoder } from 'cbor-x'
 import { CommonCode, FerryError } from '../common/errors.js'
-import type { LogItem, MessageProps, MetaValue } from '../store/index.js'
+import { LANES, Lane, type LogItem, type MessageProps, type MetaValue } from '../store/index.js'
 import { ReplCode } from './errors.js'
 import { REPL_RECEIVE_BATCH_BYTES_MAX } from './constants.js'
 
@@ -28,6 +29,7 @@ export type WireItem = Extract<LogItem, { kind: 'message' }> | Extract<LogItem, 
 export interface Batch {
   from: string
   to: string
+  lane: Lane
   after: number
   through: number
   items: WireItem[]
@@ -43,7 +45,7 @@ export function encodeBatch (b: Batch): Buffer {
     : it.kind === 'meta'
       ? ['d', it.lsn, it.space, it.key, it.value ?? null]
       : ['c', it.lsn, it.topic, it.originSite, it.originEntryId])
-  return encoder.encode({ v: VERSION, from: b.from, to: b.to, after: b.after, through: b.through, items })
+  return encoder.encode({ v: VERSION, from: b.from, to: b.to, lane: b.lane, after: b.after, through: b.through, items })
 }
 
 function bad (why: string): FerryError {
@@ -62,6 +64,8 @@ export function decodeBatch (data: Uint8Array): Batch {
   const d = doc as Record<string, unknown>
   if (d.v !== VERSION) throw bad(`version ${String(d.v)} (want ${VERSION})`)
   if (!isStr(d.from) || !isStr(d.to)) throw bad('from/to missing')
+  const lane = d.lane ?? Lane.normal
+  if (!(LANES as unknown[]).includes(lane)) throw bad('lane')
   if (!isInt(d.after) || !isInt(d.through) || d.through < d.after) throw bad('after/through')
   if (!Array.isArray(d.items)) throw bad('items')
   const items: WireItem[] = []
@@ -88,7 +92,7 @@ export function decodeBatch (data: Uint8Array): Batch {
       throw bad(`unknown item kind ${String(raw[0])}`)
     }
   }
-  return { from: d.from, to: d.to, after: d.after, through: d.through, items }
+  return { from: d.from, to: d.to, lane: lane as Lane, after: d.after, through: d.through, items }
 }
 
 export function encodeAnswer (a: Answer): Buffer {

@@ -21,7 +21,7 @@
  */
 import { CommonCode, FerryError, isFerryError } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
-import { REPL_IN_SPACE, positionOf, positionValue, type AppendInput, type Ledger, type MessageProps, type MetaValue } from '../store/index.js'
+import { Lane, REPL_IN_SPACE, laneKey, laneOfPriority, positionOf, positionValue, type AppendInput, type Ledger, type MessageProps, type MetaValue } from '../store/index.js'
 import { decodeBatch, encodeAnswer, type Answer, type Batch, type CancelItem } from './codec.js'
 import { ReplCode } from './errors.js'
 import { REPL_CANCEL_SEARCH_ENTRIES_MAX, REPL_VIA_SITES_MAX } from './constants.js'
@@ -40,9 +40,9 @@ export class Receiver {
 
   constructor (private readonly ledger: Ledger, private readonly siteId: string, private readonly logger: Logger) {}
 
-  /** Position this site holds for a sender. */
-  positionFor (sender: string): number {
-    return positionOf(this.ledger.getMeta(REPL_IN_SPACE, sender))
+  /** Position this site holds for a sender's lane. */
+  positionFor (sender: string, lane: Lane = Lane.normal): number {
+    return positionOf(this.ledger.getMeta(REPL_IN_SPACE, laneKey(sender, lane)))
   }
 
   async handle (data: Uint8Array): Promise<Uint8Array> {
@@ -64,7 +64,7 @@ export class Receiver {
   }
 
   private async apply (b: Batch): Promise<Answer> {
-    const held = this.positionFor(b.from)
+    const held = this.positionFor(b.from, b.lane)
     if (b.after !== held) {
       this.stats.refusedPosition++
       return { ok: false, code: ReplCode.POSITION, message: `position ${held} held for ${b.from}, batch starts after ${b.after}`, position: held }
@@ -81,6 +81,8 @@ export class Receiver {
         } else if (it.kind === 'message') {
           const via = [...(it.props.replicatedVia ?? []), b.from]
           if (via.includes(this.siteId) || via.length > REPL_VIA_SITES_MAX) continue // loop: never re-apply our own
+          // The entry's lane decides which position it raises (origin-marks.ts): it must be the batch's.
+          if (laneOfPriority(it.props.priority) !== b.lane) throw new FerryError(ReplCode.BAD_BATCH, `entry of priority ${String(it.props.priority)} in a batch of lane ${b.lane}`)
           pending.push(this.ledger.append(this.inputOf(it.topic, it.entryId, it.publishTime, it.payload, it.props, b.from, it.lsn, via)))
           lastMessageLsn = it.lsn
           entries++
@@ -93,15 +95,15 @@ export class Receiver {
         pending.length = 0
         for (const c of cancels) await this.applyCancel(c)
       }
-      if (b.through > lastMessageLsn) pending.push(this.ledger.putMeta(REPL_IN_SPACE, b.from, positionValue(b.through)))
+      if (b.through > lastMessageLsn) pending.push(this.ledger.putMeta(REPL_IN_SPACE, laneKey(b.from, b.lane), positionValue(b.through)))
       await Promise.all(pending)
       this.stats.batchesApplied++
       this.stats.entriesApplied += entries
-      return { ok: true, position: this.positionFor(b.from) }
+      return { ok: true, position: this.positionFor(b.from, b.lane) }
     } catch (err) {
       this.stats.refusedOther++
       this.logger.warn({ from: b.from, code: isFerryError(err) ? err.code : undefined, err: String(err) }, 'replication batch refused')
-      return refusal(err, this.positionFor(b.from))
+      return refusal(err, this.positionFor(b.from, b.lane))
     }
   }
 

@@ -142,7 +142,7 @@ export async function startReplicator (opts: ReplicatorOptions): Promise<Replica
       links.delete(site)
       await link.close()
       // The link's hold on retention goes with it; the remote keeps every entry it has.
-      await opts.ledger.putMeta(REPL_OUT_SPACE, site, undefined)
+      for (const key of Link.positionKeys(site)) await opts.ledger.putMeta(REPL_OUT_SPACE, key, undefined)
       logger.info({ site }, 'replication link stopped (site left the plan)')
     }
   }

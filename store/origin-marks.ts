@@ -26,6 +26,28 @@
 import type { Lsn, MessageProps, MetaValue } from './types.js'
 
 export const REPL_IN_SPACE = 'repl-in'
+
+/**
+ * Lanes of a link (the transactional middleware's send queue with priority):
+ * control records (retained values), high-priority messages and the rest
+ * travel on separate positions, so a priority-9 message published behind a
+ * large priority-0 backlog does not wait for it. FIFO within a lane; per key
+ * within a lane. Positions are per (site, lane): O(sites).
+ */
+export const Lane = { control: 0, high: 1, normal: 2 } as const
+export type Lane = typeof Lane[keyof typeof Lane]
+export const LANES: readonly Lane[] = [Lane.control, Lane.high, Lane.normal]
+/** Messages of this priority and above take the high lane. */
+export const HIGH_LANE_PRIORITY_MIN = 7
+
+export function laneOfPriority (priority: number | undefined): Lane {
+  return (priority ?? 4) >= HIGH_LANE_PRIORITY_MIN ? Lane.high : Lane.normal
+}
+
+/** Key of a (site, lane) position: the normal lane is the site id itself. */
+export function laneKey (site: string, lane: Lane): string {
+  return lane === Lane.normal ? site : `${site}#${lane}`
+}
 export const REPL_OUT_SPACE = 'repl-out'
 
 type MetaMap = Map<string, Map<string, MetaValue>>
@@ -53,7 +75,7 @@ export function noteReplicatedEntry (meta: MetaMap, props: MessageProps): void {
   const lsn = props.replicatedLsn
   const via = props.replicatedVia
   if (lsn === undefined || via === undefined || via.length === 0) return
-  const sender = via[via.length - 1] as string
+  const sender = laneKey(via[via.length - 1] as string, laneOfPriority(props.priority))
   let space = meta.get(REPL_IN_SPACE)
   if (space === undefined) { space = new Map(); meta.set(REPL_IN_SPACE, space) }
   if (positionOf(space.get(sender)) < lsn) space.set(sender, positionValue(lsn))

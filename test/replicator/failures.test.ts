@@ -138,3 +138,24 @@ t.test('failures - a sending site SIGKILLed mid-stream, then restarted: what it 
   const got = (await b.gw.gateway.ledger.read(TOPIC, 0, { maxEntries: 10_000 })).map((e) => e.payload.toString())
   t.same(got, stored, 'b holds what a stored: once each, in order')
 })
+
+t.test('failures - priority on the link after an outage: a priority-9 message crosses ahead of a priority-0 backlog, which still arrives in order', async (t) => {
+  const nats = await startNatsSupercluster(t, ['a', 'b'])
+  const plan = staticPlan({ 'public/default': ['a', 'b'] })
+  const a = await startTestSite(t, 'a', (nats.regions.a as { url: string }).url, 'test', plan)
+  const b = await startTestSite(t, 'b', (nats.regions.b as { url: string }).url, 'test', plan)
+  await waitFor(() => a.replicator.stats().links[0]?.connected, { timeoutMs: 30_000, what: 'link up' })
+  await (nats.regions.b as { kill: () => Promise<void> }).kill()
+  const N = 5000
+  for (let i = 0; i < N; i += 100) {
+    await Promise.all(Array.from({ length: 100 }, async (_, j) => await a.gw.gateway.dispatcher.publish({ topic: 'public/default/p', payload: Buffer.from(`low-${i + j}`), props: { priority: 0 } })))
+  }
+  await a.gw.gateway.dispatcher.publish({ topic: 'public/default/p', payload: Buffer.from('urgent'), props: { priority: 9 } })
+  await (nats.regions.b as { start: () => Promise<void> }).start()
+  const arrived = async (): Promise<string[]> => (await b.gw.gateway.ledger.read('public/default/p', 0, { maxEntries: 10_000 })).map((e) => e.payload.toString())
+  await waitFor(async () => (await arrived()).length === N + 1, { timeoutMs: 120_000, what: 'the whole backlog arrives' })
+  const got = await arrived()
+  const at = got.indexOf('urgent')
+  t.ok(at >= 0 && at < N / 2, `the priority-9 message arrived ahead of most of the backlog (position ${at} of ${N + 1})`)
+  t.same(got.filter((p) => p !== 'urgent'), Array.from({ length: N }, (_, i) => `low-${i}`), 'the priority-0 backlog arrives complete, once, in order')
+})

@@ -37,8 +37,8 @@ async function all (l: Ledger): Promise<LedgerEntry[]> {
 t.test('protocol - a batch that does not start at the held position is refused with that position (apache/pulsar#26113)', async (t) => {
   const b = await ledger('b', t)
   const r = new Receiver(b, 'b', silentLogger)
-  const first: Batch = { from: 'a', to: 'b', after: -1, through: 2, items: [msg(1, 'm1'), msg(2, 'm2')] }
-  const second: Batch = { from: 'a', to: 'b', after: 2, through: 4, items: [msg(3, 'm3'), msg(4, 'm4')] }
+  const first: Batch = { from: 'a', to: 'b', lane: 2, after: -1, through: 2, items: [msg(1, 'm1'), msg(2, 'm2')] }
+  const second: Batch = { from: 'a', to: 'b', lane: 2, after: 2, through: 4, items: [msg(3, 'm3'), msg(4, 'm4')] }
   // Pipelined: the first batch was lost, the second arrives.
   const refused = await send(r, second)
   t.same(refused, { ok: false, code: ReplCode.POSITION, message: refused.ok ? '' : refused.message, position: -1 }, 'refused with the position held')
@@ -79,7 +79,8 @@ t.test('protocol - all message properties travel, user properties in order', asy
   const b = await ledger('b', t)
   const r = new Receiver(b, 'b', silentLogger)
   const props = { key: 'k1', orderingKey: 'o1', priority: 9, deliverAt: 5000, expiresAt: 9_000_000_000_000, userProperties: [['z', '1'], ['a', '2'], ['z', '3']] as Array<[string, string]>, contentType: 'text/plain', payloadFormat: 1 as const, responseTopic: 'r/t', correlationData: Buffer.from([1, 2, 3]), qos: 1 as const }
-  await send(r, { from: 'a', to: 'b', after: -1, through: 1, items: [msg(1, 'p', props)] })
+  // Priority 9 travels on the high lane (store/origin-marks.ts).
+  await send(r, { from: 'a', to: 'b', lane: 1, after: -1, through: 1, items: [msg(1, 'p', props)] })
   const e = (await all(b))[0] as LedgerEntry
   const { correlationData: _c, ...rest } = props
   t.match(e.props, rest)
