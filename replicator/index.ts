@@ -6,7 +6,7 @@
 
 export { startReplicator, REPLICATED_META_SPACES, type Replicator, type ReplicatorOptions, type ReplicatorStats } from './replicator.js'
 export { connectNats, replSubject, type LinkTransport, type NatsOptions } from './transport.js'
-export { staticPlan, namespaceOf, ReplicationMode, type PlanSource, type ReplicationPlan, type NamespaceReplication, type Route } from './plan.js'
+export { staticPlan, namespaceOf, filterMatches, ReplicationMode, type PlanSource, type ReplicationPlan, type NamespaceReplication, type Route } from './plan.js'
 export { checkRoutes, pathOf, patternMatches, nextHop } from './routes.js'
 export { LinkState, type LinkStats, type LinkLimits } from './link.js'
 export { ReplCode } from './errors.js'

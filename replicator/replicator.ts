@@ -9,7 +9,7 @@ import type { Logger } from '../common/log.js'
 import { REPL_OUT_SPACE, type Ledger } from '../store/index.js'
 import { Link, type LinkFilter, type LinkLimits, type LinkStats } from './link.js'
 import { Receiver, viaOfValue, type ReceiverStats } from './receiver.js'
-import { namespaceOf, type PlanSource, type ReplicationPlan } from './plan.js'
+import { ReplicationMode, filterMatches, namespaceOf, type PlanSource, type ReplicationPlan } from './plan.js'
 import { hopFrom } from './routes.js'
 import type { LinkTransport } from './transport.js'
 import type { WireItem } from './codec.js'
@@ -91,6 +91,15 @@ function neighboursOf (plan: ReplicationPlan, self: string): Map<string, Set<str
 
 function filterFor (plan: ReplicationPlan, self: string, neighbour: string, namespaces: Set<string>): LinkFilter {
   const cache = new Map<string, boolean>()
+  /** Interest mode: does some destination reached through this neighbour want this topic? */
+  const wanted = (ns: string, topic: string, via: readonly string[]): boolean => {
+    const rec = plan.namespaces.get(ns)
+    if (rec?.mode !== ReplicationMode.interest) return true
+    const local = topic.slice(ns.length + 1)
+    const origin = via[0] ?? self
+    return rec.sites.some((d) => hopFrom(plan.routes, self, origin, via, d) === neighbour &&
+      (plan.interest?.get(d)?.[ns] ?? []).some((f) => filterMatches(f, local)))
+  }
   const ships = (ns: string | undefined, via: readonly string[]): boolean => {
     if (ns === undefined || !namespaces.has(ns)) return false
     const origin = via[0] ?? self
@@ -107,9 +116,9 @@ function filterFor (plan: ReplicationPlan, self: string, neighbour: string, name
     topics: (topic) => namespaces.has(namespaceOf(topic) ?? ''),
     meta: (space, key) => REPLICATED_META_SPACES.includes(space) && namespaces.has(namespaceOf(key) ?? ''),
     ships: (it: WireItem) => it.kind === 'message'
-      ? ships(namespaceOf(it.topic), it.props.replicatedVia ?? [])
+      ? ships(namespaceOf(it.topic), it.props.replicatedVia ?? []) && wanted(namespaceOf(it.topic) as string, it.topic, it.props.replicatedVia ?? [])
       : it.kind === 'meta'
-        ? ships(namespaceOf(it.key), viaOfValue(it.value))
+        ? ships(namespaceOf(it.key), viaOfValue(it.value)) && wanted(namespaceOf(it.key) as string, it.key, viaOfValue(it.value))
         // A cancel goes wherever the namespace goes; a site that has it cancelled already writes nothing, so it stops there.
         : ships(namespaceOf(it.topic), it.originSite === self ? [] : [it.originSite])
   }

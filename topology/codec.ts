@@ -76,3 +76,14 @@ export function parsePrimary (namespace: string, raw: string): string {
   if (typeof o.site !== 'string' || !SITE_ID.test(o.site)) throw bad(`primary of ${namespace}`, 'site must be a site id')
   return o.site
 }
+
+export function parseInterest (site: string, raw: string): Record<string, string[]> {
+  const o = obj(raw, `interest of ${site}`)
+  const f = o.filters
+  const out: Record<string, string[]> = {}
+  if (f === null || typeof f !== 'object' || Array.isArray(f)) return out
+  for (const [ns, list] of Object.entries(f as Record<string, unknown>)) {
+    if (Array.isArray(list)) out[ns] = list.filter((x): x is string => typeof x === 'string')
+  }
+  return out
+}

@@ -14,3 +14,6 @@ export const ETCD_CALL_TIMEOUT_MS = 3_000
 
 /** Retry period of the first list when etcd is unreachable at start (the site serves from its cache meanwhile). */
 export const ETCD_RETRY_MS = 1_000
+
+/** A site publishes its interest-mode subscription filters at most this often (each change is one etcd write). */
+export const INTEREST_PUBLISH_INTERVAL_MS = 1_000

@@ -8,7 +8,7 @@ import { Etcd3 } from 'etcd3'
 import { FerryError } from '../common/errors.js'
 import { checkRoutes, type Route } from '../replicator/index.js'
 import { Kind, keyOf, networkPrefix, parseKey } from './keys.js'
-import { checkRoutePattern, checkSiteName, encodeNamespace, encodeSite, parseNamespace, parsePrimary, parseRoute, parseSite } from './codec.js'
+import { checkRoutePattern, checkSiteName, encodeNamespace, encodeSite, parseInterest, parseNamespace, parsePrimary, parseRoute, parseSite } from './codec.js'
 import { TopologyCode } from './errors.js'
 import { ETCD_CALL_TIMEOUT_MS } from './constants.js'
 import { emptyTopology, sortRoutes, type NamespaceRecord, type SiteRecord, type Topology } from './types.js'
@@ -118,6 +118,11 @@ export class TopologyClient {
     if (!res.succeeded) throw new FerryError(TopologyCode.UNAVAILABLE, `the primary of ${namespace} moved meanwhile; try again`)
   }
 
+  /** Publish this site's subscription filters of interest-mode namespaces. */
+  async putInterest (site: string, filters: Record<string, string[]>): Promise<void> {
+    await this.call('put interest', async () => { await this.etcd.put(keyOf(this.network, Kind.interest, site)).value(JSON.stringify({ filters })).exec() })
+  }
+
   /** Back to active-active. */
   async clearPrimary (namespace: string): Promise<boolean> {
     const r = await this.call('delete primary', async () => await this.etcd.delete().key(keyOf(this.network, Kind.primaries, namespace)).exec())
@@ -151,6 +156,10 @@ export function applyKv (t: Topology, network: string, key: string, value: strin
       case Kind.routes:
         t.routes = t.routes.filter((r) => r.pattern !== k.name)
         if (value !== undefined) t.routes.push(parseRoute(k.name, value))
+        return
+      case Kind.interest:
+        if (value === undefined) t.interest.delete(k.name)
+        else t.interest.set(k.name, parseInterest(k.name, value))
         return
       case Kind.primaries:
         if (value === undefined) t.primaries.delete(k.name)

@@ -6,7 +6,8 @@
  *   /ferry/{network}/alive/{site}             {"sinceMs"}  on a lease of ALIVE_LEASE_TTL_S; gone = site down
  *   /ferry/{network}/namespaces/{tenant}/{ns} {"policy":{...namespace policy fields},"replication":{"sites":[...],"mode":"all"}}
  *   /ferry/{network}/routes/{pattern}         {"via":"hub"}  (pattern: * = rest of the name, ? = one character)
- *   /ferry/{network}/primaries/{tenant}/{ns}  reserved: active-passive primary (not implemented yet)
+ *   /ferry/{network}/primaries/{tenant}/{ns}  {"site"}: active-passive primary (mod revision = fencing token)
+ *   /ferry/{network}/interest/{site}          {"filters":{"tenant/ns":["a/+/c",...]}}: subscriptions of interest-mode namespaces
  *   /ferry/{network}/revocations/{serial}     reserved: certificate revocations (pki/)
  *
  * Gateways list the whole prefix, then watch it from the list's revision + 1,
@@ -20,6 +21,7 @@ export const Kind = {
   namespaces: 'namespaces',
   routes: 'routes',
   primaries: 'primaries',
+  interest: 'interest',
   revocations: 'revocations'
 } as const
 export type Kind = typeof Kind[keyof typeof Kind]

@@ -8,7 +8,7 @@
 import type { Logger } from '../common/log.js'
 import { silentLogger } from '../common/log.js'
 import { startGateway, type Gateway, type GatewayConfig } from '../gateway/index.js'
-import { connectNats, startReplicator, type LinkLimits, type Replicator, type ReplicatorStats } from '../replicator/index.js'
+import { ReplicationMode, connectNats, startReplicator, type LinkLimits, type Replicator, type ReplicatorStats } from '../replicator/index.js'
 import { TopologyClient } from './etcd-client.js'
 import { followPrimaries, guardedLedger, writeRefusal } from './primaries.js'
 import { createFileLedger, type Ledger } from '../store/index.js'
@@ -16,6 +16,7 @@ import type { FerryError } from '../common/errors.js'
 import { TopologyView, type TopologyHealth } from './view.js'
 import { followPolicySource } from './policy-source.js'
 import type { SiteRecord } from './types.js'
+import { INTEREST_PUBLISH_INTERVAL_MS } from './constants.js'
 
 export interface NetworkSiteConfig {
   gateway: GatewayConfig
@@ -89,6 +90,22 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
     logger: logger.child({ component: 'replicator' }),
     ...(cfg.replicationLimits !== undefined ? { limits: cfg.replicationLimits } : {})
   })
+  // Interest mode: publish this site's subscription filters of interest-mode namespaces (replicator/plan.ts).
+  let lastInterest = ''
+  const interestTimer = setInterval(() => {
+    if (!topology.live()) return
+    const t = topology.current()
+    const filters: Record<string, string[]> = {}
+    for (const sub of gateway.dispatcher.stats().subscriptions) {
+      if (t.namespaces.get(sub.namespace)?.replication.mode !== ReplicationMode.interest) continue
+      ;(filters[sub.namespace] ??= []).push(sub.filter)
+    }
+    for (const ns of Object.keys(filters)) filters[ns] = [...new Set(filters[ns])].sort()
+    const json = JSON.stringify(filters)
+    if (json === lastInterest) return
+    client.putInterest(siteId, filters).then(() => { lastInterest = json }, () => {})
+  }, INTEREST_PUBLISH_INTERVAL_MS)
+  interestTimer.unref()
   let closed = false
   return {
     gateway,
@@ -100,6 +117,7 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
       closed = true
       stopPolicies()
       stopPrimaries()
+      clearInterval(interestTimer)
       await replicator.close()
       await transport.close()
       await topology.close()

@@ -28,10 +28,12 @@ export interface Topology {
   routes: Route[]
   /** Active-passive namespaces: their primary and the key's mod revision (the fencing token). */
   primaries: Map<string, { site: string, revision: number }>
+  /** Interest mode: site -> namespace -> subscription filters there. */
+  interest: Map<string, Record<string, string[]>>
 }
 
 export function emptyTopology (): Topology {
-  return { revision: 0, sites: new Map(), alive: new Set(), namespaces: new Map(), routes: [], primaries: new Map() }
+  return { revision: 0, sites: new Map(), alive: new Set(), namespaces: new Map(), routes: [], primaries: new Map(), interest: new Map() }
 }
 
 /** Routes in matching order: exact names first, then longer patterns before shorter ones. */

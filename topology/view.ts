@@ -79,7 +79,8 @@ export class TopologyView {
   planSource (): PlanSource {
     const build = (): ReplicationPlan => ({
       namespaces: new Map([...this.topology.namespaces.values()].map((n) => [n.name, n.replication])),
-      routes: this.topology.routes
+      routes: this.topology.routes,
+      interest: this.topology.interest
     })
     let plan = build()
     this.onChange(() => { plan = build() })

@@ -145,3 +145,24 @@ t.test('topology - active-passive: only the primary accepts writes; a dead prima
   await b.gateway.dispatcher.publish({ topic: 'acme/aa/t', payload: Buffer.from('still-fine') })
   await etcd.start()
 })
+
+t.test('topology - interest mode: only topics a subscription at the destination wants travel', async (t) => {
+  const etcd = await startEtcd(t)
+  const nats = await startNatsSupercluster(t, ['a', 'b'])
+  const c = client(t, etcd.url, 'n6')
+  await c.putNamespace({ name: 'acme/int', policy: {}, replication: { sites: ['a', 'b'], mode: ReplicationMode.interest } })
+  const a = await startTestNetworkSite(t, 'a', (nats.regions.a as { url: string }).url, etcd.url, 'n6')
+  const b = await startTestNetworkSite(t, 'b', (nats.regions.b as { url: string }).url, etcd.url, 'n6')
+  const got: string[] = []
+  const consumer = await b.gateway.dispatcher.subscribe({
+    namespace: 'acme/int', filter: 'wanted/+', subscription: 'int', mode: 'exclusive', durable: true, initialPosition: 'earliest', consumerName: 'c', permits: 100,
+    sink: { deliver: (d) => { got.push(d.payload.toString()) }, closed: () => {}, activeChanged: () => {} }
+  })
+  t.teardown(async () => { await consumer.close() })
+  await waitFor(async () => (await c.load()).topology.interest.get('b')?.['acme/int']?.includes('wanted/+'), { timeoutMs: 30_000, what: 'b\'s interest is in etcd' })
+  await waitFor(() => a.topology.current().interest.get('b') !== undefined, { timeoutMs: 30_000, what: 'a sees it' })
+  await a.gateway.dispatcher.publish({ topic: 'acme/int/other/x', payload: Buffer.from('unwanted') })
+  await a.gateway.dispatcher.publish({ topic: 'acme/int/wanted/x', payload: Buffer.from('wanted') })
+  await waitFor(() => got.includes('wanted'), { timeoutMs: 30_000, what: 'the wanted topic reaches b\'s subscriber' })
+  t.equal(b.gateway.ledger.topicInfo('acme/int/other/x'), undefined, 'a topic nobody at b wants stayed at a')
+})
