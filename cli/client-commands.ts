@@ -10,7 +10,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { FerryError } from '../common/errors.js'
-import { localTopicOf, mqttUrlOf, topicPath, transportOf } from './args.js'
+import { localTopicOf, MQTT_WS_PATH, mqttUrlOf, topicPath, transportOf } from './args.js'
 import { CliCode } from './errors.js'
 
 export interface PubOptions {
@@ -98,7 +98,9 @@ async function connectMqtt (url: string): Promise<MqttClientLike> {
   try {
     return await mqtt.connectAsync(target, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: MQTT_CONNECT_TIMEOUT_MS }, false)
   } catch (err) {
-    throw new FerryError(CliCode.UNREACHABLE, `cannot connect over MQTT to ${target}: ${causeOf(err)}`, { cause: err })
+    const u = new URL(target)
+    const hint = (u.protocol === 'ws:' || u.protocol === 'wss:') && u.pathname !== MQTT_WS_PATH ? ` (Ferry serves MQTT over WebSocket on ${MQTT_WS_PATH})` : ''
+    throw new FerryError(CliCode.UNREACHABLE, `cannot connect over MQTT to ${target}: ${causeOf(err)}${hint}`, { cause: err })
   }
 }
 

@@ -23,3 +23,5 @@ export { installProcessFaultPolicy, processFaultCounts, isFatalFault, type Proce
 export { createDispatcher, type Consumer, type Delivery, type Dispatcher, type DispatcherDeps, type SubscriptionMode } from './dispatch/index.js'
 export { PolicyRegistry, validatePolicyPatch, type NamespacePolicyPatch } from './policy/index.js'
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/index.js'
+/** The one uWebSockets.js loader (benchmarks compare Ferry with a bare uWS app). */
+export { uws } from './uws.js'

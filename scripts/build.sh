@@ -12,6 +12,12 @@ folders=(common store gateway replicator topology pki loadtest cli)
 present=()
 for f in "${folders[@]}"; do [ -d "$f" ] && present+=("$f"); done
 
+# One build at a time (`./ferry sub ... &` then `./ferry pub ...` on a fresh
+# checkout): the second waits, then finds the stamp current.
+mkdir -p dist
+exec 9>dist/.ferry-build-lock
+flock 9
+
 stamp=dist/.ferry-build-stamp
 state=$(
   {
@@ -25,5 +31,4 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$state" ] && [ -f dist/cli/ferry.js
 fi
 echo "setup: building (sources changed since the last build)" >&2
 npx tsc -p tsconfig.json >&2
-mkdir -p dist
 echo "$state" > "$stamp"

@@ -52,6 +52,26 @@ export const DSYNC_WRITE_BYTES_MAX = 16 * 1024
 /** Recovery reads segments in chunks of this size so a 256 MiB segment never sits in memory at once. */
 export const RECOVERY_CHUNK_BYTES = 16 * 1024 * 1024
 
+/**
+ * Recovery looks for the next valid frame at most this far past a damaged one:
+ * the damaged frame was at most a maximal record long, so the next one starts
+ * within that distance; finding none there means the log ends (a torn tail).
+ * Sized by the ledger's maxRecordBytes; this is the floor for tiny limits.
+ */
+export const RESYNC_WINDOW_BYTES_MIN = 64 * 1024
+
+/** Index size of a placeholder for a lost entry id (real records are >= 9 bytes, so it is never mistaken for one). */
+export const LOST_ENTRY_BYTES = 1
+
+/** A damaged record whose topic id is unreadable reserves the next id of at most this many topics whose next id matches its entry id. */
+export const QUARANTINE_GUESS_TOPICS_MAX = 16
+
+/** Entries of a topic whose naming record was quarantined are kept under this prefix + its topic id (the name is gone with the record). */
+export const LOST_TOPIC_PREFIX = '$lost/topic-'
+
+/** Lost entries named in one 'corrupt-entries-lost' event (the count is always complete). */
+export const LOST_ENTRIES_REPORTED_MAX = 100
+
 /** After a failed fsync the ledger reopens from disk at most this many times in a row before it stays fenced. */
 export const FENCE_REOPEN_ATTEMPTS_MAX = 5
 

@@ -4,10 +4,12 @@
  * - createFileLedger(opts): the site ledger on disk (store/ledger-file.ts).
  * - createMemoryLedger(opts): the same contract in memory (tests, reference).
  * - StoreCode: stable error codes (FerryError.code); StoreLimits: defaults and limits.
+ * - MetaSpace: every metadata space and its one owner (store/meta-spaces.ts).
  * - SimDisk: a seeded fault-injecting disk for tests (pass `disk: sim.view()`).
  */
 export * from './types.js'
 export { StoreCode, type StoreCode as StoreErrorCode } from './errors.js'
+export { MetaSpace } from './meta-spaces.js'
 export * as StoreLimits from './constants.js'
 export type { LedgerOptions, FileLedgerOptions } from './options.js'
 export type { Disk, DiskFile } from './disk/disk.js'

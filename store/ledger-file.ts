@@ -17,27 +17,45 @@
  *     (PostgreSQL "fsyncgate"). We never retry.
  *  4. Write fails with ENOSPC (possibly after a partial write) or EIO.
  *
- * Recovery decisions (recovery.ts), one per case:
+ * Recovery decisions (recovery.ts, quarantine.ts), one per case. The promise:
+ * an acknowledged record is lost only if its own bytes are damaged, every
+ * valid record after a damaged one is kept, and no acknowledged entry id is
+ * given out twice. A torn write can only be the end of the last write, so
+ * damage followed by a valid frame (found by scanning forward at most one
+ * maximal frame) is corruption, never a torn tail.
  *  | what is found                                   | decision                                              |
  *  |-------------------------------------------------|-------------------------------------------------------|
- *  | last segment ends in a partial frame            | torn tail: truncate, report truncatedBytes             |
  *  | last segment ends in zeros to end of file       | preallocated space: the log ends there (no report)     |
- *  | zeros then non-zero bytes in the last segment   | torn write into preallocated space: cut, corruptRecords |
- *  | checksum/length mismatch in the last segment    | end of log: truncate there, corruptRecords++           |
- *  | last segment with a bad header (torn creation)  | rewrite the header, report its bytes as truncated      |
- *  | checksum mismatch or short frame in a sealed    | E_STORE_CORRUPT on open (details: segment, offset);    |
- *  |   (fully fsynced, not last) segment that open   |   with repair: true the log is cut there and the later |
- *  |   reads (at or after the checkpoint's segment)  |   segments renamed *.quarantined (not deleted)         |
- *  | the same before the checkpoint's segment         | not read at open (a restart must not reread the whole  |
- *  |   (verifyAllOnOpen: true reads every segment    |   log): a background scrub reports it as the event     |
- *  |   and applies the row below)                    |   'sealed-segment-corrupt'; reads of it E_STORE_CORRUPT |
- *  | damage before the checkpoint's replay point     | E_STORE_CORRUPT even with repair (cannot cut there);   |
- *  |   (any segment read, the last one included)     |   the checkpoint proves those bytes were fsynced, so   |
- *  |                                                 |   this is rot, not a torn write                        |
+ *  | last segment ends in a bad or partial frame     | end of the last write: cut there (truncatedBytes;      |
+ *  |   with no valid frame after it                  |   corruptRecords when not merely short). Its entry id  |
+ *  |                                                 |   is retired (tombstoned placeholder), since a damaged |
+ *  |                                                 |   acknowledged last record looks the same              |
+ *  | checksum or length mismatch (a length pointing  | E_STORE_CORRUPT reported, not fatal: the damaged bytes |
+ *  |   past the end included) in the last segment,   |   are copied to seg-N.log.damaged-<offset> and skipped;|
+ *  |   followed by a valid frame, or lying below the |   every valid record after them is kept; the entry ids |
+ *  |   checkpoint's replay point (fsynced: rot)      |   they held stay taken (lost entries: read back empty, |
+ *  |                                                 |   tombstoned so consumers acknowledge past them)       |
+ *  | last segment with a damaged header, valid       | header rewritten (it holds only magic and id), every   |
+ *  |   frames after it                               |   frame kept, corruptRecords++                         |
+ *  | last segment with a bad header, no valid frame  | torn creation: header rewritten, its bytes truncated   |
+ *  | the same damage in a sealed (fully fsynced, not | E_STORE_CORRUPT on open (details: segment, offset);    |
+ *  |   last) segment that open reads (at or after    |   with repair: true quarantined like the row above:    |
+ *  |   the checkpoint's segment, or verifyAllOnOpen) |   the damaged record only, nothing after it            |
+ *  | damage already quarantined by an earlier open   | skipped silently (its copy is the record of it), the   |
+ *  |                                                 |   segment sealed or not                                |
+ *  | sealed segments wholly before the checkpoint    | not read at open (a restart must not reread the whole  |
+ *  |                                                 |   log): a background scrub reports new damage as the   |
+ *  |                                                 |   event 'sealed-segment-corrupt'; reads of it fail     |
+ *  |                                                 |   with E_STORE_CORRUPT                                 |
+ *  | records of a topic whose naming record was      | kept under '$lost/topic-<id>' (the name is gone)       |
+ *  |   quarantined                                   |                                                        |
  *  | checkpoint unreadable (checksum, version)       | use the previous one, corruptRecords++                 |
  *  | a segment id missing between two others         | E_STORE_CORRUPT                                        |
  *  | no checkpoint and the first segment is not 1    | E_STORE_CORRUPT                                        |
  *  | valid checksum but undecodable CBOR             | E_STORE_CORRUPT (a bug, not a disk fault)              |
+ * Every quarantine is reported as the event 'corrupt-record-quarantined'
+ * (code E_STORE_CORRUPT) and counted in RecoveryReport.quarantinedRecords /
+ * lostEntries and stats().quarantinedRecords / lostEntries.
  * Runtime decisions (log-writer.ts):
  *  | write fails ENOSPC / EIO   | reject the batch and all queued records (E_DISK_FULL / E_STORE_IO), fence,  |
  *  |                            | cut the log at the end of the last good write, reopen from disk             |
@@ -59,6 +77,7 @@ import { SEGMENT_HEADER_BYTES, lsnOf, offsetOfLsn, segmentName, segmentOfLsn } f
 import { StoreCode, asStoreError, storeError } from './errors.js'
 import { realDisk } from './disk/real-disk.js'
 import { acquireDirLock, type DirLock } from './dir-lock.js'
+import { DamageTracker } from './quarantine.js'
 import { resolveOptions, type FileLedgerOptions } from './options.js'
 import * as C from './constants.js'
 import type { Disk, DiskFile } from './disk/disk.js'
@@ -73,6 +92,7 @@ const READ_HANDLES_MAX = 32
 /** Largest pad record: memory-topic lsns squeezed between two log records. */
 const PAD_BYTES_MAX = 64 * 1024
 const CONTROL_RECORD_BYTES = 32
+const EMPTY_PAYLOAD = Buffer.alloc(0)
 
 export class FileLedger extends LedgerBase {
   private readonly disk: Disk
@@ -90,6 +110,9 @@ export class FileLedger extends LedgerBase {
   private retentionRunning: Promise<number> | null = null
   private readonly maxPayloadBytes: number
   private dirLock: DirLock | null = null
+  /** Damaged ranges quarantined by recovery (see quarantine.ts). */
+  private damage = new DamageTracker()
+  private lostEntries = 0
 
   constructor (private readonly fopts: FileLedgerOptions) {
     const base = resolveOptions(fopts)
@@ -140,6 +163,8 @@ export class FileLedger extends LedgerBase {
   private async recoverFromDisk (cutLsn: number | undefined): Promise<RecoveryReport> {
     const started = performance.now()
     this.segmentTimes = new Map()
+    const damage = new DamageTracker()
+    this.damage = damage
     const out = await recoverLog({
       disk: this.disk,
       dir: this.dir,
@@ -150,10 +175,32 @@ export class FileLedger extends LedgerBase {
       onEvent: this.opts.onEvent,
       restore: (s) => this.restoreSnapshot(s),
       apply: (rec, lsn, bytes) => {
-        if (rec.kind === RecordKind.message) this.noteSegmentTime(segmentOfLsn(lsn), rec.publishTime)
+        if (rec.kind === RecordKind.message) {
+          this.noteSegmentTime(segmentOfLsn(lsn), rec.publishTime)
+          // Ids missing before this one were in quarantined records: placeholders keep them from reuse.
+          const t = this.topicsById[rec.topicId]
+          if (damage.any && t !== undefined && rec.entryId > t.index.next) damage.fillGap(t, rec.entryId, lsn)
+        }
+        if (damage.any && 'topicId' in rec && rec.kind !== RecordKind.topic && this.topicsById[rec.topicId] === undefined) {
+          // The record naming this topic was quarantined: keep its entries under a name that says so.
+          const name = `${C.LOST_TOPIC_PREFIX}${rec.topicId}`
+          this.applyRecord({ kind: RecordKind.topic, topicId: rec.topicId, name }, lsn, bytes)
+          this.opts.onEvent('corrupt-topic-renamed', { code: StoreCode.STORE_CORRUPT, topicId: rec.topicId, name })
+        }
         this.applyRecord(rec, lsn, bytes)
-      }
+      },
+      onDamage: (range, payload) => {
+        damage.add(range)
+        if (payload !== undefined) damage.guess(lsnOf(range.segmentId, range.offset), payload, this.topicsById, this.topicsByName.values())
+      },
+      onTailCut: (tailLsn, payload) => { damage.retireTail(tailLsn, payload, this.topicsById, this.topicsByName.values()) }
     })
+    const placed = damage.finish()
+    if (placed.retired > 0) this.opts.onEvent('tail-entry-retired', { count: placed.retired, reason: 'the record cut off the end of the log may have been acknowledged: its entry id is not given out again' })
+    this.trimBelowFirstSegment(out.segmentIds[0] as number)
+    const lost = damage.markLost(this.topicsByName.values())
+    this.lostEntries = lost.length
+    if (lost.length > 0) this.opts.onEvent('corrupt-entries-lost', { code: StoreCode.STORE_CORRUPT, entries: lost.slice(0, C.LOST_ENTRIES_REPORTED_MAX), count: lost.length })
     this.segments = out.segmentIds
     this.checkpointLsns = out.checkpointLsns.slice().sort((a, b) => a - b)
     const w = new LogWriter(this.disk, this.writerOptions, out.lastSegmentId, out.file, out.endOffset, out.lastFileSize, (f) => this.onWriterFailure(f))
@@ -167,11 +214,33 @@ export class FileLedger extends LedgerBase {
       recordsReplayed: out.recordsReplayed,
       truncatedBytes: out.truncatedBytes,
       corruptRecords: out.corruptRecords,
-      topics: this.topicsByName.size
+      topics: this.topicsByName.size,
+      quarantinedRecords: damage.list.length,
+      lostEntries: lost.length
     }
     this.opts.onEvent('recovered', { ...report })
     if (out.skippedSegmentIds.length > 0) void this.scrub(out.skippedSegmentIds, this.stateGeneration)
     return report
+  }
+
+  /**
+   * An index entry below the first segment points at a deleted record
+   * (a retention pass of an older version checkpointed before it unlinked):
+   * forget it, or reads return nothing forever and a cursor at `earliest`
+   * pins retention there.
+   */
+  private trimBelowFirstSegment (firstSegmentId: number): void {
+    const boundary = lsnOf(firstSegmentId, 0)
+    let topics = 0
+    let entries = 0
+    for (const t of this.topicsByName.values()) {
+      if (t.mem !== null || t.index.count === 0 || t.index.lsnOf(t.index.first) >= boundary) continue
+      const first = t.index.firstAtOrAboveLsn(boundary)
+      entries += first - t.index.first
+      topics++
+      this.trimTopic(t, first)
+    }
+    if (topics > 0) this.opts.onEvent('index-trimmed', { reason: 'entries below the first segment', firstSegment: segmentName(firstSegmentId), topics, entries })
   }
 
   /** Verify sealed segments skipped at open, one at a time, in the background. */
@@ -180,7 +249,8 @@ export class FileLedger extends LedgerBase {
       if (this.isClosed || generation !== this.stateGeneration) return
       if (!this.segments.includes(id)) continue // retention took it
       try {
-        const damage = await verifySealedSegment(this.disk, this.dir, id, this.maxPayloadBytes)
+        const known = new Set(this.damage.list.filter((d) => d.segmentId === id).map((d) => d.offset))
+        const damage = await verifySealedSegment(this.disk, this.dir, id, this.maxPayloadBytes, known)
         if (damage !== undefined) this.opts.onEvent('sealed-segment-corrupt', { segment: segmentName(id), ...damage, foundBy: 'scrub' })
       } catch (err) {
         if (this.segments.includes(id)) this.opts.onEvent('scrub-failed', { segment: segmentName(id), err: String(err) })
@@ -310,6 +380,12 @@ export class FileLedger extends LedgerBase {
     let id = from
     while (id < to && id < t.index.next && id >= t.index.first) {
       const lsn = t.index.lsnOf(id)
+      if (this.damage.isLostEntry(t, id, lsn)) {
+        // Its record was quarantined: an empty, tombstoned entry (readers acknowledge and skip it).
+        out.push({ topic: t.name, entryId: id, lsn, publishTime: 0, payload: EMPTY_PAYLOAD, props: {} })
+        id++
+        continue
+      }
       const bytes = t.index.bytesOf(id)
       let frame = w.tail.get(lsn, bytes)
       if (frame === undefined) {
@@ -382,10 +458,11 @@ export class FileLedger extends LedgerBase {
 
   // ---- checkpoint -----------------------------------------------------------------------
 
-  async checkpoint (): Promise<void> {
+  /** `force`: write one even when nothing was appended since the last (retention trimmed indexes). */
+  async checkpoint (force = false): Promise<void> {
     this.checkWritable()
     while (this.checkpointing !== null) await this.checkpointing.catch(() => {})
-    this.checkpointing = this.writeCheckpoint().finally(() => { this.checkpointing = null })
+    this.checkpointing = this.writeCheckpoint(force).finally(() => { this.checkpointing = null })
     try {
       await this.checkpointing
     } catch (err) {
@@ -393,13 +470,13 @@ export class FileLedger extends LedgerBase {
     }
   }
 
-  private async writeCheckpoint (): Promise<void> {
+  private async writeCheckpoint (force: boolean): Promise<void> {
     const w = this.writer as LogWriter
     // Fuzzy checkpoint: every record below replayFrom is in the snapshot; records
     // after it may be too, and replay from replayFrom is idempotent.
     const replayFrom = w.tailLsn
     const newest = this.checkpointLsns[this.checkpointLsns.length - 1]
-    if (newest === replayFrom) return
+    if (newest === replayFrom && !force) return
     const rows: Buffer[] = []
     let sliceTopics = 0
     const generation = this.stateGeneration
@@ -418,7 +495,8 @@ export class FileLedger extends LedgerBase {
     // The snapshot is valid once the log is durable through everything it reflects.
     await w.barrier(true)
     await writeCheckpointFile(this.disk, this.dir, replayFrom, body)
-    this.checkpointLsns.push(replayFrom)
+    // A forced one with the same replay point replaced the file of that name.
+    if (newest !== replayFrom) this.checkpointLsns.push(replayFrom)
     while (this.checkpointLsns.length > C.CHECKPOINTS_KEPT) {
       const old = this.checkpointLsns.shift() as number
       await this.disk.unlink(`${this.dir}/${checkpointName(old)}`).catch(() => {})
@@ -439,12 +517,26 @@ export class FileLedger extends LedgerBase {
     }
   }
 
+  /**
+   * One retention pass. The order is what makes a crash at any point safe:
+   *  1. the floor: per topic the first entry it must keep, from the
+   *     acknowledgements submitted so far;
+   *  2. a barrier makes every one of them durable (a failed fsync aborts the
+   *     pass): the floor rests on durable acknowledgements only;
+   *  3. the indexes forget the entries of the segments about to go;
+   *  4. a checkpoint records that: no checkpoint left after step 5 has an
+   *     index entry pointing into a deleted segment;
+   *  5. segments are unlinked oldest first, the directory synced after each,
+   *     so a crash leaves a shorter prefix deleted, never a gap.
+   * Recovery still trims an index that points below the first segment and
+   * finishes a pass that left a gap (recovery.ts), for logs written before.
+   */
   private async retention (): Promise<number> {
-    // Old segments may only go once a checkpoint holds every state they carry.
-    await this.checkpoint()
     const w = this.writer as LogWriter
+    const generation = this.stateGeneration
     const now = this.opts.nowMs()
-    let neededLsn = this.checkpointLsns[this.checkpointLsns.length - 1] ?? 0
+    // 1. The floor.
+    let neededLsn = w.tailLsn
     // Geo-replication: keep every record a link has not shipped yet (store/origin-marks.ts).
     const replFloor = replicationFloorLsn(this.meta)
     if (replFloor !== undefined) neededLsn = Math.min(neededLsn, replFloor + 1)
@@ -461,44 +553,58 @@ export class FileLedger extends LedgerBase {
       }
       return lsn
     }
+    const memKeep: Array<[TopicState, number]> = []
     for (const t of this.topicsByName.values()) {
       if (t.index.count === 0) continue
       if (t.mem !== null) {
         const mem = t.mem
-        const keep = this.neededFrom(t, now, (ms) => {
+        memKeep.push([t, this.neededFrom(t, now, (ms) => {
           let i = 0
           while (i < mem.length && (mem[i] as LedgerEntry).publishTime < ms) i++
           return t.index.first + i
-        })
-        this.trimTopic(t, keep)
+        })])
         continue
       }
       const keep = this.neededFrom(t, now, (ms) => t.index.firstAtOrAboveLsn(notOlderLsn(ms)))
       if (keep < t.index.next) neededLsn = Math.min(neededLsn, t.index.lsnOf(keep))
     }
+    // Memory topics: acknowledgements of memory cursors are never on disk; nothing to wait for.
+    for (const [t, keep] of memKeep) this.trimTopic(t, keep)
+    const doomed: number[] = []
+    for (let i = 0; i + 1 < this.segments.length; i++) {
+      const id = this.segments[i] as number
+      if (id === w.activeSegmentId || lsnOf(this.segments[i + 1] as number, 0) > neededLsn) break
+      doomed.push(id)
+    }
+    if (doomed.length > 0) {
+      // 2. Durable acknowledgements only.
+      await w.barrier(true)
+      if (generation !== this.stateGeneration || this.writer !== w) throw storeError(StoreCode.FENCED, 'ledger reopened during retention')
+      // 3. Forget what the doomed segments hold.
+      const boundary = lsnOf((doomed[doomed.length - 1] as number) + 1, 0)
+      for (const t of this.topicsByName.values()) {
+        if (t.mem === null && t.index.count > 0 && t.index.lsnOf(t.index.first) < boundary) this.trimTopic(t, t.index.firstAtOrAboveLsn(boundary))
+      }
+    }
+    // 4. Old segments may only go once a checkpoint holds every state they carry, trimmed indexes included.
+    await this.checkpoint(doomed.length > 0)
+    // 5. Oldest first, one directory sync each.
     let deleted = 0
-    while (this.segments.length > 1) {
-      const id = this.segments[0] as number
-      const nextId = this.segments[1] as number
-      if (id === w.activeSegmentId || lsnOf(nextId, 0) > neededLsn) break
+    for (const id of doomed) {
+      if (this.isClosed || generation !== this.stateGeneration) break
       const fp = this.readFiles.get(id)
       this.readFiles.delete(id)
       if (fp !== undefined) await fp.then(async (f) => { await f.close() }, () => {})
+      this.segments = this.segments.filter((x) => x !== id)
       await this.disk.unlink(`${this.dir}/${segmentName(id)}`)
-      this.segments.shift()
+      // Copies of its quarantined damage go with it (recovery ignores copies of missing segments).
+      for (const d of this.damage.list.filter((x) => x.segmentId === id)) await this.disk.unlink(`${this.dir}/${d.file}`).catch(() => {})
+      this.damage.dropSegment(id)
       this.segmentTimes.delete(id)
+      await this.disk.syncDir(this.dir)
       deleted++
     }
-    if (deleted > 0) {
-      await this.disk.syncDir(this.dir)
-      const boundary = lsnOf(this.segments[0] as number, 0)
-      for (const t of this.topicsByName.values()) {
-        if (t.mem === null && t.index.count > 0 && t.index.lsnOf(t.index.first) < boundary) {
-          this.trimTopic(t, t.index.firstAtOrAboveLsn(boundary))
-        }
-      }
-      this.opts.onEvent('retention', { segmentsDeleted: deleted, firstSegment: this.segments[0] })
-    }
+    if (deleted > 0) this.opts.onEvent('retention', { segmentsDeleted: deleted, firstSegment: this.segments[0] })
     for (const t of this.topicsByName.values()) this.pruneDelayed(t)
     return deleted
   }
@@ -514,6 +620,10 @@ export class FileLedger extends LedgerBase {
     this.writer = null
     await this.closeReadFiles()
     await this.releaseDirLock()
+  }
+
+  override stats (): LedgerStats {
+    return { ...super.stats(), quarantinedRecords: this.damage.list.length, lostEntries: this.lostEntries }
   }
 
   protected storageStats (): Pick<LedgerStats, 'segments' | 'diskBytes' | 'fsyncs'> {

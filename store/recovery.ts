@@ -3,7 +3,9 @@
  * every segment, replay the records after the checkpoint, and cut the log at
  * its first bad byte. See the decision table in ledger-file.ts.
  */
-import { RECOVERY_CHUNK_BYTES } from './constants.js'
+import assert from 'node:assert/strict'
+import { RECOVERY_CHUNK_BYTES, RESYNC_WINDOW_BYTES_MIN } from './constants.js'
+import { parseQuarantineName, quarantineName, writeQuarantineFile, type DamagedRange } from './quarantine.js'
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
 import { checkpointName, decodeSnapshot, parseCheckpointName, readCheckpointFile, type Snapshot } from './checkpoint.js'
 import { decodeRecord, peekMessage, type LogRecord } from './records.js'
@@ -11,6 +13,9 @@ import {
   SEGMENT_HEADER_BYTES, checkSegmentHeader, encodeSegmentHeader, lsnOf, offsetOfLsn, parseSegmentName, segmentName, segmentOfLsn
 } from './segment.js'
 import { StoreCode, storeError } from './errors.js'
+
+/** Bytes of a cut tail frame read to guess its entry id (a message header is well under this). */
+const TAIL_HEAD_BYTES = 64
 import type { Disk, DiskFile } from './disk/disk.js'
 
 export interface RecoveryInput {
@@ -25,6 +30,15 @@ export interface RecoveryInput {
   onEvent: (event: string, details: Record<string, unknown>) => void
   restore: (s: Snapshot) => void
   apply: (rec: LogRecord, lsn: number, bytes: number) => void
+  /**
+   * A damaged range set aside (new or known from an earlier open), in log
+   * order with the records around it. `payload`: its bytes after the frame
+   * header when it lies at or after the replay point (its record is not in
+   * the checkpoint), for guessing which entry id it held.
+   */
+  onDamage: (range: DamagedRange, payload: Buffer | undefined) => void
+  /** The log is cut at tailLsn, at a bad frame; `payload` holds its first bytes after the frame header. */
+  onTailCut: (tailLsn: number, payload: Buffer) => void
 }
 
 export interface RecoveryOutput {
@@ -42,7 +56,10 @@ export interface RecoveryOutput {
   corruptRecords: number
 }
 
-type ScanEnd = { kind: 'clean', end: number } | { kind: 'torn', end: number } | { kind: 'corrupt', end: number } | { kind: 'badHeader', end: number } | { kind: 'zeros', end: number }
+/** Where a segment's frames end: at the end of the file, at preallocated zeros, or at a bad frame with no valid one after it. */
+interface ScanEnd { headerOk: boolean, kind: 'clean' | 'zeros' | 'torn' | 'corrupt', end: number }
+/** Damaged bytes followed by a valid frame (or by bytes known to be complete). */
+interface Damage { offset: number, bytes: number }
 
 /** True when the file holds only zero bytes from `from` to `size` (preallocated space). */
 async function zerosToEnd (file: DiskFile, from: number, size: number): Promise<boolean> {
@@ -53,44 +70,117 @@ async function zerosToEnd (file: DiskFile, from: number, size: number): Promise<
   return true
 }
 
-/** Walk the frames of one segment; call onRecord for those at or after fromLsn. */
-async function scanSegment (file: DiskFile, segmentId: number, size: number, payloadBytesMax: number, onFrame: (buf: Buffer, at: number, offset: number, payloadBytes: number) => void): Promise<ScanEnd> {
-  const header = await file.read(0, SEGMENT_HEADER_BYTES)
-  if (!checkSegmentHeader(header, segmentId)) return { kind: 'badHeader', end: 0 }
-  // Chunks are read ahead while the previous one is parsed; a frame cut by a chunk edge is carried over.
-  const readAt = (from: number): Promise<Buffer> | null => {
-    if (from >= size) return null
-    const p = file.read(from, Math.min(RECOVERY_CHUNK_BYTES, size - from))
-    p.catch(() => {})
-    return p
+/** Sequential reads in chunks, the next chunk read ahead while the previous one is parsed. */
+class ChunkReader {
+  private buf: Buffer = Buffer.alloc(0)
+  private start = 0
+  private ahead: { from: number, p: Promise<Buffer> } | null = null
+
+  constructor (private readonly file: DiskFile, readonly size: number) {}
+
+  /** Bytes [pos, pos + len) clipped to the file: `buf[at]` is the byte at pos. */
+  async get (pos: number, len: number): Promise<{ buf: Buffer, at: number }> {
+    const end = Math.min(this.size, pos + len)
+    if (pos >= this.start && end <= this.start + this.buf.length) return { buf: this.buf, at: pos - this.start }
+    const parts: Buffer[] = []
+    if (pos >= this.start && pos < this.start + this.buf.length) parts.push(this.buf.subarray(pos - this.start))
+    let have = pos + (parts[0]?.length ?? 0)
+    while (have < end) {
+      let chunk: Buffer
+      if (this.ahead !== null && this.ahead.from === have) {
+        chunk = await this.ahead.p
+      } else {
+        chunk = await this.file.read(have, Math.min(this.size - have, Math.max(RECOVERY_CHUNK_BYTES, end - have)))
+      }
+      this.ahead = null
+      if (chunk.length === 0) break
+      parts.push(chunk)
+      have += chunk.length
+    }
+    this.buf = parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts)
+    this.start = pos
+    if (have < this.size && this.ahead === null) {
+      const p = this.file.read(have, Math.min(RECOVERY_CHUNK_BYTES, this.size - have))
+      p.catch(() => {})
+      this.ahead = { from: have, p }
+    }
+    return { buf: this.buf, at: 0 }
+  }
+}
+
+/** The first position in [from, from + windowBytes] holding a valid frame, if any. */
+async function nextValidFrame (r: ChunkReader, segmentId: number, from: number, windowBytes: number, payloadBytesMax: number): Promise<number | undefined> {
+  const last = Math.min(r.size - FRAME_HEADER_BYTES - 1, from + windowBytes)
+  if (last < from) return undefined
+  const { buf, at } = await r.get(from, last - from + FRAME_HEADER_BYTES)
+  for (let c = from; c <= last; c++) {
+    const i = at + c - from
+    if (i + FRAME_HEADER_BYTES > buf.length) break
+    const len = buf.readUInt32LE(i)
+    if (len === 0 || len > payloadBytesMax || c + FRAME_HEADER_BYTES + len > r.size) continue
+    let b = buf
+    let j = i
+    if (j + FRAME_HEADER_BYTES + len > buf.length) ({ buf: b, at: j } = await r.get(c, FRAME_HEADER_BYTES + len))
+    if (checkFrame(b, j, segmentId, c, payloadBytesMax).status === FrameStatus.ok) return c
+  }
+  return undefined
+}
+
+/**
+ * Walk the frames of one segment. A bad frame followed by a valid one within
+ * a maximal frame's length (or lying before `completeTo`, below which the
+ * segment is known to be whole) is damage: reported through onDamage, and the
+ * walk goes on after it. A bad frame with nothing valid after it ends the walk.
+ */
+async function scanSegment (
+  file: DiskFile, segmentId: number, size: number, payloadBytesMax: number, completeTo: number,
+  onFrame: (buf: Buffer, at: number, offset: number, payloadBytes: number) => void,
+  onDamage: (d: Damage, bytes: Buffer) => Promise<void>
+): Promise<ScanEnd> {
+  const r = new ChunkReader(file, size)
+  const headerOk = checkSegmentHeader(await file.read(0, SEGMENT_HEADER_BYTES), segmentId)
+  const windowBytes = Math.max(RESYNC_WINDOW_BYTES_MIN, FRAME_HEADER_BYTES + payloadBytesMax)
+  const damaged = async (from: number, to: number): Promise<void> => {
+    const { buf, at } = await r.get(from, to - from)
+    await onDamage({ offset: from, bytes: to - from }, Buffer.from(buf.subarray(at, at + to - from)))
   }
   let pos = SEGMENT_HEADER_BYTES
-  let buf = await (readAt(pos) ?? Promise.resolve(Buffer.alloc(0)))
-  let nextFrom = pos + buf.length
-  let next = readAt(nextFrom)
-  let at = 0
+  if (!headerOk) {
+    // A torn creation has no valid frame after the header; a damaged header has.
+    const q = await nextValidFrame(r, segmentId, pos, windowBytes, payloadBytesMax)
+    if (q === undefined) return { headerOk, kind: 'torn', end: 0 }
+    if (q > pos) await damaged(pos, q)
+    pos = q
+  }
   for (;;) {
-    const r = checkFrame(buf, at, segmentId, pos + at, payloadBytesMax)
-    if (r.status === FrameStatus.ok) {
-      onFrame(buf, at, pos + at, r.payloadBytes)
-      at += FRAME_HEADER_BYTES + r.payloadBytes
-      continue
+    if (pos >= size) return { headerOk, kind: 'clean', end: pos }
+    let kind: 'torn' | 'corrupt'
+    if (size - pos < FRAME_HEADER_BYTES) {
+      kind = 'torn'
+    } else {
+      const h = await r.get(pos, FRAME_HEADER_BYTES)
+      const len = h.buf.readUInt32LE(h.at)
+      if (len === 0 || len > payloadBytesMax) {
+        if (len === 0 && h.buf.readUInt32LE(h.at + 4) === 0 && await zerosToEnd(file, pos, size)) return { headerOk, kind: 'zeros', end: pos }
+        kind = 'corrupt'
+      } else if (pos + FRAME_HEADER_BYTES + len > size) {
+        kind = 'torn' // a partial last frame, or a damaged length pointing past the end
+      } else {
+        const f = await r.get(pos, FRAME_HEADER_BYTES + len)
+        if (checkFrame(f.buf, f.at, segmentId, pos, payloadBytesMax).status === FrameStatus.ok) {
+          onFrame(f.buf, f.at, pos, len)
+          pos += FRAME_HEADER_BYTES + len
+          continue
+        }
+        kind = 'corrupt'
+      }
     }
-    if (r.status === FrameStatus.short) {
-      const needed = at + FRAME_HEADER_BYTES > buf.length ? FRAME_HEADER_BYTES : FRAME_HEADER_BYTES + r.payloadBytes
-      if (pos + at + needed > size || next === null) return { kind: pos + at === size ? 'clean' : 'torn', end: pos + at }
-      const more = await next
-      buf = at < buf.length ? Buffer.concat([buf.subarray(at), more]) : more
-      pos += at
-      at = 0
-      nextFrom += more.length
-      next = readAt(nextFrom)
-      continue
-    }
-    if (r.status === FrameStatus.badLength && r.payloadBytes === 0 && buf.readUInt32LE(at + 4) === 0 && await zerosToEnd(file, pos + at, size)) {
-      return { kind: 'zeros', end: pos + at }
-    }
-    return { kind: 'corrupt', end: pos + at }
+    // A torn write can only be the end of the last write: valid frames after it mean damage.
+    const q = await nextValidFrame(r, segmentId, pos + 1, windowBytes, payloadBytesMax)
+    const to = q ?? (completeTo > pos ? completeTo : undefined)
+    if (to === undefined) return { headerOk, kind, end: pos }
+    await damaged(pos, to)
+    pos = to
   }
 }
 
@@ -104,6 +194,7 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
   let truncatedBytes = 0
   let corruptRecords = 0
   let recordsReplayed = 0
+  let dirDirty = false
 
   // 1. Apply a cut left by a failed write or fsync.
   if (inp.cutLsn !== undefined) {
@@ -126,16 +217,25 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
     await disk.syncDir(dir)
   }
 
-  // 2. Segments must be contiguous.
-  for (let i = 1; i < segmentIds.length; i++) {
-    if (segmentIds[i] !== (segmentIds[i - 1] as number) + 1) {
-      throw storeError(StoreCode.STORE_CORRUPT, `segment ${segmentName((segmentIds[i - 1] as number) + 1)} is missing`, { details: { dir } })
-    }
+  // 2. Damage found by earlier opens (its copy lies next to the segment).
+  const known = new Map<number, Map<number, string>>()
+  for (const n of names) {
+    const q = parseQuarantineName(n)
+    if (q === undefined) continue
+    if (!segmentIds.includes(q.segmentId)) continue // retention took the segment; the copy goes too
+    let m = known.get(q.segmentId)
+    if (m === undefined) { m = new Map(); known.set(q.segmentId, m) }
+    m.set(q.offset, n)
   }
 
-  // 3. Newest readable checkpoint whose replay point lies inside the log.
+  // 3. Segments are contiguous, or a retention pass was cut short by a crash:
+  //    a gap may only lie below the replay point of a usable checkpoint.
+  let gapAbove: number | undefined
+  for (let i = 1; i < segmentIds.length; i++) if (segmentIds[i] !== (segmentIds[i - 1] as number) + 1) gapAbove = i
+  const firstSeg = gapAbove === undefined ? segmentIds[0] : segmentIds[gapAbove]
+
+  // 4. Newest readable checkpoint whose replay point lies inside the (contiguous) log.
   let snapshot: Snapshot | undefined
-  const firstSeg = segmentIds[0]
   for (const lsn of ckptLsns) {
     const body = await readCheckpointFile(disk, `${dir}/${checkpointName(lsn)}`)
     if (body === undefined) {
@@ -156,13 +256,27 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
     }
     break
   }
+  if (gapAbove !== undefined) {
+    const missing = segmentName((segmentIds[gapAbove - 1] as number) + 1)
+    if (snapshot === undefined) throw storeError(StoreCode.STORE_CORRUPT, `segment ${missing} is missing`, { details: { dir } })
+    // Everything below the gap was being deleted by retention (it deletes a prefix only): finish the job, oldest first.
+    const leftovers = segmentIds.slice(0, gapAbove)
+    for (const id of leftovers) {
+      await disk.unlink(`${dir}/${segmentName(id)}`)
+      for (const offset of known.get(id)?.keys() ?? []) await disk.unlink(`${dir}/${quarantineName(id, offset)}`).catch(() => {})
+      known.delete(id)
+      await disk.syncDir(dir)
+    }
+    segmentIds = segmentIds.slice(gapAbove)
+    inp.onEvent('retention-finished', { reason: `segment ${missing} was deleted but older ones were not (a retention pass cut short)`, segmentsDeleted: leftovers.map(segmentName) })
+  }
   if (snapshot === undefined && firstSeg !== undefined && firstSeg !== 1) {
     throw storeError(StoreCode.STORE_CORRUPT, 'no readable checkpoint and the log does not start at its first segment', { details: { dir, firstSegment: firstSeg } })
   }
   const replayFrom = snapshot?.replayFrom ?? 0
   if (snapshot !== undefined) inp.restore(snapshot)
 
-  // 4. Verify every segment; replay what the checkpoint lacks.
+  // 5. Verify every segment; replay what the checkpoint lacks; quarantine damage followed by valid frames.
   let lastFile: DiskFile | undefined
   const skippedSegmentIds: number[] = []
   let endOffset = SEGMENT_HEADER_BYTES
@@ -171,92 +285,103 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
   for (let i = 0; i < segmentIds.length; i++) {
     const id = segmentIds[i] as number
     const isLast = i === segmentIds.length - 1
+    const knownHere = known.get(id) ?? new Map<number, string>()
     // Sealed segments the checkpoint covers are not read at open (restart must not rescan the whole log).
-    if (!inp.verifyAll && !isLast && id < replaySegment) { skippedSegmentIds.push(id); continue }
+    if (!inp.verifyAll && !isLast && id < replaySegment) {
+      skippedSegmentIds.push(id)
+      for (const [offset, file] of knownHere) inp.onDamage({ segmentId: id, offset, bytes: (await disk.stat(`${dir}/${file}`)) ?? 0, known: true, file }, undefined)
+      continue
+    }
     const path = `${dir}/${segmentName(id)}`
     const file = await disk.open(path, false)
     const size = await file.size()
+    // Below this offset the segment is known to be whole: all of a sealed one, the checkpointed part of the last one.
+    const completeTo = !isLast ? size : id === replaySegment ? offsetOfLsn(replayFrom) : 0
     let decodeFailedAt: number | undefined
-    const end = await scanSegment(file, id, size, inp.payloadBytesMax, (buf, at, offset, payloadBytes) => {
-      const lsn = lsnOf(id, offset)
-      if (lsn < replayFrom || decodeFailedAt !== undefined) return
-      let rec: LogRecord
-      try {
-        // Message records: read the few fields replay needs without decoding the payload.
-        rec = peekMessage(buf, at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + payloadBytes) ??
-          decodeRecord(buf.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + payloadBytes))
-      } catch {
-        decodeFailedAt = offset
-        return
+    const onDamage = async (d: { offset: number, bytes: number }, bytes: Buffer): Promise<void> => {
+      let name = knownHere.get(d.offset)
+      if (name === undefined) {
+        const details = { code: StoreCode.STORE_CORRUPT, segment: segmentName(id), offset: d.offset, bytes: d.bytes }
+        if (!isLast && !inp.repair) {
+          inp.onEvent('sealed-segment-corrupt', details)
+          throw storeError(StoreCode.STORE_CORRUPT, `sealed segment ${segmentName(id)} is damaged at offset ${d.offset}; open with repair: true to quarantine the damaged record and keep the rest`, { details })
+        }
+        name = await writeQuarantineFile(disk, dir, id, d.offset, bytes)
+        dirDirty = true
+        corruptRecords++
+        inp.onEvent('corrupt-record-quarantined', { ...details, file: name })
       }
-      inp.apply(rec, lsn, FRAME_HEADER_BYTES + payloadBytes)
-      recordsReplayed++
-    })
+      const lsn = lsnOf(id, d.offset)
+      inp.onDamage({ segmentId: id, offset: d.offset, bytes: d.bytes, known: knownHere.has(d.offset), file: name }, lsn >= replayFrom ? bytes.subarray(Math.min(bytes.length, FRAME_HEADER_BYTES)) : undefined)
+    }
+    let end: Awaited<ReturnType<typeof scanSegment>>
+    try {
+      end = await scanSegment(file, id, size, inp.payloadBytesMax, completeTo, (buf, at, offset, payloadBytes) => {
+        const lsn = lsnOf(id, offset)
+        if (lsn < replayFrom || decodeFailedAt !== undefined) return
+        let rec: LogRecord
+        try {
+          // Message records: read the few fields replay needs without decoding the payload.
+          rec = peekMessage(buf, at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + payloadBytes) ??
+            decodeRecord(buf.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + payloadBytes))
+        } catch {
+          decodeFailedAt = offset
+          return
+        }
+        inp.apply(rec, lsn, FRAME_HEADER_BYTES + payloadBytes)
+        recordsReplayed++
+      }, onDamage)
+    } catch (err) {
+      await file.close()
+      throw err
+    }
     if (decodeFailedAt !== undefined) throw storeError(StoreCode.STORE_CORRUPT, `undecodable record with a valid checksum in ${segmentName(id)} at ${decodeFailedAt}`)
-    if (end.kind === 'clean' && end.end === size) {
+    if (!end.headerOk) {
+      const torn = end.kind === 'torn' && end.end === 0
+      if (!isLast && !inp.repair) {
+        await file.close()
+        throw storeError(StoreCode.STORE_CORRUPT, `sealed segment ${segmentName(id)} has a damaged header; open with repair: true to rewrite it`, { details: { segment: segmentName(id) } })
+      }
+      if (torn && isLast) {
+        // A segment whose creation was torn: start it again.
+        inp.onEvent('segment-header-rewritten', { segment: segmentName(id), size, reason: 'torn creation' })
+        truncatedBytes += size
+        await file.truncate(0)
+      } else {
+        // Valid frames follow a damaged header: the header carries nothing but its own id; write it again, keep the frames.
+        corruptRecords++
+        inp.onEvent('segment-header-rewritten', { code: StoreCode.STORE_CORRUPT, segment: segmentName(id), size, reason: 'damaged header before valid frames' })
+      }
+      await file.write(encodeSegmentHeader(id), 0)
+      await file.datasync()
+      if (torn) {
+        lastFile = file
+        endOffset = SEGMENT_HEADER_BYTES
+        lastSize = endOffset
+        continue
+      }
+    }
+    if (end.kind === 'clean' || end.kind === 'zeros') {
+      // zeros: the log ends where the preallocated zeros begin (only the last segment has them).
       if (isLast) { lastFile = file; endOffset = Math.max(SEGMENT_HEADER_BYTES, end.end); lastSize = size } else await file.close()
       continue
     }
-    if (end.kind === 'zeros' && isLast) {
-      // The log ends where the preallocated zeros begin.
-      lastFile = file
-      endOffset = Math.max(SEGMENT_HEADER_BYTES, end.end)
-      lastSize = size
-      continue
-    }
-    // Something is wrong at end.end.
-    const torn = end.kind === 'torn'
-    if (!torn) corruptRecords++
-    // Below the checkpoint's replay point everything was fsynced: damage there is rot, not a torn write.
-    const belowCheckpoint = lsnOf(id, end.end) < replayFrom
-    if (isLast && !belowCheckpoint) {
-      if (end.kind === 'badHeader') {
-        // A segment whose creation was torn: start it again.
-        inp.onEvent('segment-header-rewritten', { segment: segmentName(id), size })
-        truncatedBytes += size
-        await file.truncate(0)
-        await file.write(encodeSegmentHeader(id), 0)
-      } else {
-        truncatedBytes += size - end.end
-        inp.onEvent('log-tail-cut', { segment: segmentName(id), offset: end.end, bytes: size - end.end, reason: end.kind })
-        await file.truncate(end.end)
-      }
-      await file.datasync()
-      lastFile = file
-      endOffset = Math.max(SEGMENT_HEADER_BYTES, end.kind === 'badHeader' ? SEGMENT_HEADER_BYTES : end.end)
-      lastSize = endOffset
-      continue
-    }
-    // A sealed, fully fsynced segment (or fsynced part of the last one) is damaged.
-    const details = { segment: segmentName(id), offset: end.end, reason: end.kind }
-    inp.onEvent('sealed-segment-corrupt', details)
-    if (!inp.repair && !belowCheckpoint) {
-      await file.close()
-      throw storeError(StoreCode.STORE_CORRUPT, `sealed segment ${segmentName(id)} is damaged at offset ${end.end} (${end.kind}); open with repair: true to cut the log there`, { details })
-    }
-    if (belowCheckpoint) {
-      await file.close()
-      throw storeError(StoreCode.STORE_CORRUPT, `segment ${segmentName(id)} is damaged at ${end.end}, before the checkpoint: not repairable by cutting`, { details })
-    }
-    // repair: cut the log here; later segments are set aside, not deleted.
+    // The last segment ends in a bad frame with nothing valid after it: the end of the last write. Cut there.
+    assert.ok(isLast, 'a sealed segment is whole: its damage is quarantined or refused above')
+    if (end.kind === 'corrupt') corruptRecords++
+    const head = await file.read(end.end + FRAME_HEADER_BYTES, TAIL_HEAD_BYTES)
+    inp.onTailCut(lsnOf(id, end.end), head)
     truncatedBytes += size - end.end
-    await file.truncate(Math.max(SEGMENT_HEADER_BYTES, end.end))
-    if (end.kind === 'badHeader') await file.write(encodeSegmentHeader(id), 0)
+    inp.onEvent('log-tail-cut', { segment: segmentName(id), offset: end.end, bytes: size - end.end, reason: end.kind })
+    await file.truncate(end.end)
     await file.datasync()
-    for (const later of segmentIds.slice(i + 1)) {
-      const p = `${dir}/${segmentName(later)}`
-      truncatedBytes += (await disk.stat(p)) ?? 0
-      await disk.rename(p, `${p}.quarantined`)
-    }
-    await disk.syncDir(dir)
-    segmentIds = segmentIds.slice(0, i + 1)
     lastFile = file
     endOffset = Math.max(SEGMENT_HEADER_BYTES, end.end)
     lastSize = endOffset
-    break
   }
+  if (dirDirty) await disk.syncDir(dir)
 
-  // 5. An empty directory gets its first segment.
+  // 6. An empty directory gets its first segment.
   if (lastFile === undefined) {
     const id = 1
     lastFile = await disk.open(`${dir}/${segmentName(id)}`, true)
@@ -279,14 +404,19 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
 
 /**
  * Background scrub of one sealed segment: verify every frame. Returns
- * undefined when intact, else where and how it is damaged.
+ * undefined when intact (damage already quarantined at `knownOffsets` counts
+ * as intact), else where the first new damage is.
  */
-export async function verifySealedSegment (disk: Disk, dir: string, id: number, payloadBytesMax: number): Promise<{ offset: number, reason: string } | undefined> {
+export async function verifySealedSegment (disk: Disk, dir: string, id: number, payloadBytesMax: number, knownOffsets: ReadonlySet<number>): Promise<{ offset: number, reason: string } | undefined> {
   const file = await disk.open(`${dir}/${segmentName(id)}`, false)
   try {
     const size = await file.size()
-    const end = await scanSegment(file, id, size, payloadBytesMax, () => {})
-    return end.kind === 'clean' && end.end === size ? undefined : { offset: end.end, reason: end.kind }
+    let found: { offset: number, reason: string } | undefined
+    const end = await scanSegment(file, id, size, payloadBytesMax, size, () => {}, async (d) => {
+      if (found === undefined && !knownOffsets.has(d.offset)) found = { offset: d.offset, reason: 'corrupt' }
+    })
+    if (!end.headerOk && found === undefined) found = { offset: 0, reason: 'badHeader' }
+    return found
   } finally {
     await file.close()
   }

@@ -226,9 +226,13 @@ export interface RecoveryReport {
   recordsReplayed: number
   /** Bytes cut off a torn tail. */
   truncatedBytes: number
-  /** CRC mismatches found (each one ends the readable log at that point). */
+  /** Damage found at this open (E_STORE_CORRUPT): checksum or length mismatches, unreadable checkpoints, damaged headers. */
   corruptRecords: number
   topics: number
+  /** Damaged ranges set aside (file ledger), found now or by an earlier open; the records around them are kept. */
+  quarantinedRecords?: number
+  /** Entry ids whose records lie in a quarantined range: never reused, read back empty and tombstoned. */
+  lostEntries?: number
 }
 
 export interface LedgerStats {
@@ -239,6 +243,9 @@ export interface LedgerStats {
   fsyncs: number
   /** True once a failed fsync or write stopped the ledger accepting appends until it recovers. */
   fenced: boolean
+  /** File ledger: damaged ranges quarantined (E_STORE_CORRUPT), and the entries lost with them. */
+  quarantinedRecords?: number
+  lostEntries?: number
 }
 
 export type AppendListener = (topic: TopicName, lastEntryId: EntryId) => void

@@ -3,6 +3,7 @@
  * has its bound here, with its unit in the name and a sentence saying why.
  */
 import assert from 'node:assert/strict'
+import { MetaSpace } from '../../store/index.js'
 
 /** Entries read ahead per subscription (all its topics together): enough to keep 8 consumers busy between reads, small enough that an idle-but-connected subscription costs little memory. */
 export const READ_AHEAD_ENTRIES_MAX = 2000
@@ -42,13 +43,21 @@ export const PRIORITY_LEVEL_WINDOW_ENTRIES_MAX = READ_AHEAD_ENTRIES_MAX * 3 / 4
 export const PRIORITY_LEVEL_WINDOW_BYTES_MAX = READ_AHEAD_BYTES_MAX * 3 / 4
 
 /**
- * Furthest the reader looks ahead of a priority level that fell behind
- * (its window share full), entries: a higher-priority message up to this far
- * behind a deep backlog of lower ones is found at once, one further back once
- * the backlog ahead of it shrinks. Bounds the entries read twice (once to
- * look, once to take) to this distance per behind level.
+ * Furthest the reader looks ahead of a priority level that fell behind (its
+ * window share full), entries: a higher-priority message up to this far
+ * behind a deep backlog of lower ones is found at once (a persistent session
+ * reconnecting to a backlog). Entries a look-ahead passes are read twice
+ * (once to look, once to take).
  */
-export const PRIORITY_SCAN_AHEAD_ENTRIES_MAX = 50_000
+export const PRIORITY_SCAN_AHEAD_ENTRIES_MAX = 20_000
+
+/**
+ * After a look-ahead that found no other level, entries read in log order
+ * before the next look-ahead: four times the look-ahead, so a deep backlog of
+ * a single level (the common case) costs at most a fifth more reads, while a
+ * backlog that does mix levels keeps being looked ahead of.
+ */
+export const PRIORITY_PROBE_QUIET_ENTRIES = 4 * PRIORITY_SCAN_AHEAD_ENTRIES_MAX
 
 /** Due delayed entries taken from the ledger's delayed index per scan; more are taken once these are handed out. */
 export const DELAYED_SCAN_ENTRIES_MAX = 1000
@@ -99,7 +108,7 @@ export const READ_RETRY_MS = 100
 export const ALARM_DELAY_MS_MIN = 1
 
 /** Ledger meta space holding durable subscription definitions (key `tenant/namespace\nname`). */
-export const SUBSCRIPTION_META_SPACE = 'subscription'
+export const SUBSCRIPTION_META_SPACE = MetaSpace.subscription // declared, with its owner, in store's MetaSpace
 
 assert.ok(READ_BATCH_ENTRIES_MAX <= READ_AHEAD_ENTRIES_MAX, 'one read fits in the read-ahead window')
 assert.ok(PRIORITY_LEVEL_WINDOW_ENTRIES_MAX < READ_AHEAD_ENTRIES_MAX && PRIORITY_LEVEL_WINDOW_BYTES_MAX < READ_AHEAD_BYTES_MAX, 'one level leaves room for the others')

@@ -11,12 +11,12 @@
  */
 import { CommonCode, FerryError } from '../../common/errors.js'
 import type { Logger } from '../../common/log.js'
-import type { Cursor, CursorStart, EntryId, Ledger, LedgerEntry, MessageProps, MetaValue, TopicName } from '../../store/index.js'
-import { PRIORITY_LEVELS, namespaceOfTopic, type NamespacePolicy, type PolicyRegistry } from '../policy/index.js'
+import type { Cursor, CursorStart, EntryId, Ledger, LedgerEntry, MessageProps, TopicName } from '../../store/index.js'
+import { namespaceOfTopic, type NamespacePolicy, type PolicyRegistry } from '../policy/index.js'
 import { BacklogGuard } from './backlog.js'
 import { PublishRateLimiter } from './rate-limit.js'
 import {
-  BACKLOG_HOLD_MS_MAX, CONSUMER_NAME_CHARS_MAX, CONSUMER_PERMITS_MAX, MATERIALISE_TOPICS_PER_TURN, PENDING_ACK_ENTRIES_MAX, SUBSCRIPTION_META_SPACE, SUBSCRIPTION_NAME_CHARS_MAX
+  BACKLOG_HOLD_MS_MAX, MATERIALISE_TOPICS_PER_TURN, PENDING_ACK_ENTRIES_MAX, SUBSCRIPTION_META_SPACE
 } from './constants.js'
 import type { DispatchContext } from './context.js'
 import { deadLetterProducerOf, deadLetterProps, deadLetterSuffixOf, deadLetterTopicOf, resultTopicOf, type ResultEvent, type ResultOutcome } from './dead-letter.js'
@@ -24,8 +24,9 @@ import { DispatchCode, dispatchError } from './errors.js'
 import { parseFilter, parseTopicName } from './filter.js'
 import type { TopicStream } from './stream.js'
 import { Subscription, type SubscriptionDef } from './subscription.js'
+import { checkProps, checkSubscribeOptions, defToMeta, parseDef } from './subscription-defs.js'
 import {
-  SubscriptionMode, type AckResult, type Consumer, type Dispatcher, type DispatcherStats, type NamespaceName, type PublishRequest,
+  type AckResult, type Consumer, type Dispatcher, type DispatcherStats, type NamespaceName, type PublishRequest,
   type PublishResult, type SubscribeOptions
 } from './types.js'
 
@@ -39,8 +40,6 @@ export interface DispatcherDeps {
   /** Records per subscription, delivered plus waiting for redelivery (default PENDING_ACK_ENTRIES_MAX; tests lower it). */
   pendingAckEntriesMax?: number
 }
-
-const MODES = new Set<string>(Object.values(SubscriptionMode))
 
 /** Identity of a subscription: (namespace, filter, name). NUL cannot occur in any of them. */
 function subKey (namespace: string, filter: string, name: string): string { return `${namespace}\u0000${filter}\u0000${name}` }
@@ -251,7 +250,8 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     checkProps(props)
     this.rate.take(namespace, policy.publishRateMsgsPerSec)
     await this.backlog.admit(req.topic, policy)
-    const r = await this.ledger.append({ topic: req.topic, payload: req.payload, props })
+    // req.meta (mqtt/ inbound QoS 2 ids) travels in the message's own record.
+    const r = await this.ledger.append(req.meta !== undefined ? { topic: req.topic, payload: req.payload, props, meta: req.meta } : { topic: req.topic, payload: req.payload, props })
     this.published++
     if (policy.backlogPolicy === 'consumer_backlog_eviction' && policy.backlogQuotaBytes >= 0) await this.backlog.evict(req.topic, policy)
     return { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate }
@@ -393,40 +393,4 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     this.backlog.close()
     while (this.background.size > 0) await Promise.allSettled([...this.background])
   }
-}
-
-// ---- validation and persistence helpers ---------------------------------------------------------
-
-function checkSubscribeOptions (o: SubscribeOptions): void {
-  const bad = (why: string): FerryError => new FerryError(CommonCode.BAD_REQUEST, why)
-  if (typeof o.subscription !== 'string' || o.subscription.length === 0 || o.subscription.length > SUBSCRIPTION_NAME_CHARS_MAX || o.subscription.includes('\u0000')) {
-    throw bad(`subscription name must be 1..${SUBSCRIPTION_NAME_CHARS_MAX} characters without NUL`)
-  }
-  if (!MODES.has(o.mode)) throw bad(`unknown subscription mode '${String(o.mode)}'`)
-  if (o.initialPosition !== 'latest' && o.initialPosition !== 'earliest') throw bad('initialPosition must be latest or earliest')
-  if (typeof o.consumerName !== 'string' || o.consumerName.length > CONSUMER_NAME_CHARS_MAX) throw bad(`consumer name must be at most ${CONSUMER_NAME_CHARS_MAX} characters`)
-  if (!Number.isInteger(o.permits) || o.permits < 0 || o.permits > CONSUMER_PERMITS_MAX) throw bad(`permits must be an integer in [0, ${CONSUMER_PERMITS_MAX}]`)
-  if (o.consumerPriority !== undefined && !Number.isInteger(o.consumerPriority)) throw bad('consumerPriority must be an integer')
-  if (typeof o.sink?.deliver !== 'function') throw bad('a consumer needs a sink with deliver()')
-}
-
-function checkProps (p: MessageProps): void {
-  const bad = (why: string): FerryError => new FerryError(CommonCode.BAD_REQUEST, why)
-  if (p.priority !== undefined && (!Number.isInteger(p.priority) || p.priority < 0 || p.priority >= PRIORITY_LEVELS)) throw bad(`priority must be an integer 0..${PRIORITY_LEVELS - 1}`)
-  if (p.deliverAt !== undefined && (!Number.isFinite(p.deliverAt) || p.deliverAt < 0)) throw bad('deliverAt must be epoch milliseconds')
-  if (p.expiresAt !== undefined && (!Number.isFinite(p.expiresAt) || p.expiresAt < 0)) throw bad('expiresAt must be epoch milliseconds')
-}
-
-function defToMeta (def: SubscriptionDef): MetaValue {
-  return { namespace: def.namespace, filter: def.filter, name: def.name, mode: def.mode, initialPosition: def.initialPosition, createdLsn: def.createdLsn }
-}
-
-function parseDef (v: MetaValue): SubscriptionDef | undefined {
-  if (v === null || typeof v !== 'object' || Array.isArray(v) || Buffer.isBuffer(v)) return undefined
-  const o = v as Record<string, MetaValue | undefined>
-  const { namespace, filter, name, mode, initialPosition, createdLsn } = o
-  if (typeof namespace !== 'string' || typeof filter !== 'string' || typeof name !== 'string' || typeof mode !== 'string' || !MODES.has(mode)) return undefined
-  if (typeof createdLsn !== 'number' || (initialPosition !== 'latest' && initialPosition !== 'earliest')) return undefined
-  try { parseFilter(filter) } catch { return undefined }
-  return { namespace, filter, name, mode: mode as SubscriptionMode, durable: true, initialPosition, createdLsn }
 }

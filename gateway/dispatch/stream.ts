@@ -54,11 +54,11 @@ export class TopicStream implements PickSource {
   get hasWork (): boolean { return this.reader.size > 0 || this.table.readyCount > 0 }
   get windowSize (): number { return this.reader.size }
   get deliveredCount (): number { return this.table.deliveredCount }
-  get nextDelayedAtMs (): number | undefined { return this.reader.nextDelayedAtMs }
+  get nextDelayedAtMs (): number | undefined { return this.reader.delayed.nextAtMs }
 
   startRead (): boolean { return this.reader.startRead() }
   delayedPending (now: number): number { return this.reader.delayedPending(now) }
-  clearHold (): void { this.reader.clearHold() }
+  clearHold (): void { this.reader.delayed.clearHold() }
 
   // ---- picking ----------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 /**
  * Subscription: (namespace, name) with one filter, one mode, its consumers
  * (consumer-set.ts) and one TopicStream per topic the filter matches. Its
- * dispatch loop (dispatch-loop.ts) runs the rounds; one timer (Alarm) drives
+ * dispatch loop (dispatch-loop.ts) runs the rounds; its clock (subscription-clock.ts, one timer) drives
  * everything time-based: redelivery backoff, ack timeout, delayed delivery.
  * It is the StreamHost of its streams: they report to it through that
  * interface and never touch its fields.
@@ -10,17 +10,16 @@ import { CommonCode, FerryError } from '../../common/errors.js'
 import type { Logger } from '../../common/log.js'
 import type { Cursor, CursorStart, EntryId, Lsn, MessageProps, TopicName } from '../../store/index.js'
 import type { NamespacePolicy } from '../policy/index.js'
-import { Alarm } from './alarm.js'
 import { ConsumerImpl } from './consumer.js'
 import { ConsumerSet } from './consumer-set.js'
-import { READ_RETRY_MS, REDELIVERY_LOADS_MAX } from './constants.js'
+import { READ_RETRY_MS } from './constants.js'
 import type { DispatchContext } from './context.js'
 import { DispatchLoop, type LoopHost } from './dispatch-loop.js'
 import { DispatchCode, dispatchError } from './errors.js'
 import { filterMatches } from './filter.js'
 import type { Inflight } from './inflight.js'
-import { MinHeap } from './min-heap.js'
 import { TopicStream } from './stream.js'
+import { SubscriptionClock, type ClockHost } from './subscription-clock.js'
 import type { Outcome, StreamEnv, StreamHost } from './stream-host.js'
 import { SubscriptionMode, type AckResult, type SubscribeOptions, type SubscriptionStats } from './types.js'
 
@@ -38,9 +37,7 @@ export interface SubscriptionDef {
 
 type Counters = Pick<SubscriptionStats, 'delivered' | 'acked' | 'redelivered' | 'expired' | 'deadLettered' | 'evicted'>
 
-interface Due { stream: TopicStream, rec: Inflight, gen: number }
-
-export class Subscription implements StreamHost, LoopHost {
+export class Subscription implements StreamHost, LoopHost, ClockHost {
   readonly namespace: string
   readonly filter: string
   readonly levels: readonly string[]
@@ -64,20 +61,13 @@ export class Subscription implements StreamHost, LoopHost {
   private readonly attaching = new Map<TopicName, Promise<TopicStream>>()
   readonly consumers: ConsumerSet
   private readonly loop: DispatchLoop
-  /** Streams with delivered, unacknowledged entries (ack timeout). */
-  private readonly pendingStreams = new Set<TopicStream>()
-  /** Streams waiting on a delayed entry. */
-  private readonly delayedStreams = new Set<TopicStream>()
-  private readonly redeliveries = new MinHeap<Due>()
-  private readonly alarm: Alarm
+  private readonly clock: SubscriptionClock
 
   private pendingTotal = 0
   /** Records over all streams (delivered, waiting, loading, ready, dead-lettering): bounded by recordsMax. */
   private recordsTotal = 0
   /** Redeliveries being loaded or loaded and waiting for a consumer. */
-  private redeliveryHeld = 0
-  /** Due delayed entries wait for room under REDELIVERY_LOADS_MAX. */
-  private delayedBlocked = false
+  redeliveryHeld = 0
   closed = false
   /** Unsubscribed (or a non-durable one dropped): its cursors are being deleted. */
   deleted = false
@@ -96,7 +86,7 @@ export class Subscription implements StreamHost, LoopHost {
     this.dlqSuffix = dlqSuffix
     this.wildcard = levels.some((l) => l === '+' || l === '#')
     this.cursorName = this.wildcard ? `${def.name}\u0000${def.filter}` : def.name
-    this.alarm = new Alarm(() => { this.onAlarm() })
+    this.clock = new SubscriptionClock(this)
     this.consumers = new ConsumerSet(() => this.mode, () => this.recordsTotal < this.ctx.recordsMax)
     this.loop = new DispatchLoop(this)
   }
@@ -110,6 +100,8 @@ export class Subscription implements StreamHost, LoopHost {
   get env (): StreamEnv { return this.ctx }
   get logger (): Logger { return this.ctx.logger }
   get idle (): boolean { return this.closed || this.consumers.size === 0 }
+  get hasConsumers (): boolean { return this.consumers.size > 0 }
+  spans (s: TopicStream): boolean { return this.streams.get(s.topic) === s }
 
   /** Does this subscription span `local` (a topic of its namespace)? */
   matches (local: string): boolean {
@@ -191,8 +183,7 @@ export class Subscription implements StreamHost, LoopHost {
   /** Nobody attached: drop everything held in memory; the cursors keep the state. */
   private goIdle (): void {
     for (const s of this.streams.values()) s.rewind()
-    this.pendingStreams.clear()
-    this.redeliveries.clear()
+    this.clock.clear()
   }
 
   private membershipChanged (): void {
@@ -280,100 +271,37 @@ export class Subscription implements StreamHost, LoopHost {
 
   pendingChanged (s: TopicStream, delta: number): void {
     this.pendingTotal += delta
-    if (delta > 0) {
-      this.pendingStreams.add(s) // the ack-timeout alarm is armed when the round is handed out
-    } else if (s.deliveredCount === 0) {
-      this.pendingStreams.delete(s)
-    }
+    this.clock.pendingChanged(s, delta, s.deliveredCount)
   }
 
   rewound (s: TopicStream): void {
-    this.delayedStreams.delete(s)
+    this.clock.rewound(s)
     this.loop.rewound(s)
     this.kick()
   }
 
-  delayedAt (s: TopicStream, atMs: number): void {
-    this.delayedStreams.add(s)
-    this.alarm.at(atMs)
-  }
+  delayedAt (s: TopicStream, atMs: number): void { this.clock.delayedAt(s, atMs) }
 
   scheduleRedelivery (s: TopicStream, rec: Inflight, dueMs: number): void {
-    this.redeliveries.push(dueMs, { stream: s, rec, gen: rec.gen })
-    this.alarm.at(dueMs)
+    this.clock.scheduleRedelivery(s, rec, dueMs)
     this.kick()
   }
 
   readFailed (s: TopicStream, err: unknown): void {
     this.ctx.logger.warn({ err, topic: s.topic, subscription: this.name }, 'read failed; will retry')
     this.loop.wantRead(s)
-    this.alarm.at(Date.now() + READ_RETRY_MS)
+    this.clock.wakeAt(Date.now() + READ_RETRY_MS)
   }
 
   // ---- LoopHost ------------------------------------------------------------------------------
 
-  /** Start loading redeliveries that are due, within REDELIVERY_LOADS_MAX. */
-  loadDue (now: number): void {
-    for (;;) {
-      const at = this.redeliveries.peekKey()
-      if (at === undefined) return
-      if (at > now) { this.alarm.at(at); return }
-      if (this.redeliveryHeld >= REDELIVERY_LOADS_MAX) return
-      const due = this.redeliveries.pop() as Due
-      if (due.rec.gen !== due.gen || !this.streams.has(due.stream.topic)) continue
-      due.stream.due(due.rec)
-    }
-  }
-
-  afterRound (): void {
-    if (this.delayedBlocked && this.redeliveryHeld < REDELIVERY_LOADS_MAX / 2) {
-      this.delayedBlocked = false
-      this.alarm.at(Date.now())
-    }
-  }
-
-  handedOut (nowMs: number): void {
-    if (this.policy.ackTimeoutMs > 0) this.alarm.at(nowMs + this.policy.ackTimeoutMs)
-  }
+  loadDue (now: number): void { this.clock.loadDue(now) }
+  afterRound (): void { this.clock.afterRound() }
+  handedOut (nowMs: number): void { this.clock.handedOut(nowMs) }
 
   delivered (redelivery: boolean): void {
     this.counters.delivered++
     if (redelivery) this.counters.redelivered++
-  }
-
-  // ---- time ------------------------------------------------------------------------------
-
-  private onAlarm (): void {
-    if (this.closed) return
-    const now = Date.now()
-    const ackTimeout = this.policy.ackTimeoutMs
-    let next = Number.POSITIVE_INFINITY
-    if (ackTimeout > 0) {
-      for (const s of [...this.pendingStreams]) {
-        const oldest = s.expireAcks(now - ackTimeout, now)
-        if (oldest !== undefined) next = Math.min(next, oldest + ackTimeout)
-      }
-    }
-    for (const s of [...this.delayedStreams]) {
-      const at = s.nextDelayedAtMs
-      if (at !== undefined && at > now) { next = Math.min(next, at); continue }
-      if (this.inOrder) {
-        s.clearHold()
-      } else if (this.consumers.size === 0 || this.redeliveryHeld >= REDELIVERY_LOADS_MAX) {
-        // No room to load due entries: the dispatch loop re-arms once consumers drain the held ones.
-        this.delayedBlocked = true
-        continue
-      } else {
-        s.scanDelayed(now, REDELIVERY_LOADS_MAX - this.redeliveryHeld)
-      }
-      const again = s.nextDelayedAtMs
-      if (again === undefined) this.delayedStreams.delete(s)
-      else next = Math.min(next, Math.max(again, now + 1))
-    }
-    const due = this.redeliveries.peekKey()
-    if (due !== undefined) next = Math.min(next, due)
-    this.alarm.at(next)
-    this.kick()
   }
 
   // ---- policy, stats, close -----------------------------------------------------------------
@@ -384,8 +312,7 @@ export class Subscription implements StreamHost, LoopHost {
     if (old.delayedDeliveryEnabled !== p.delayedDeliveryEnabled) {
       for (const s of this.streams.values()) s.rewind()
     }
-    // The alarm handler works out every deadline under the new policy.
-    if (p.ackTimeoutMs > 0 && this.pendingStreams.size > 0) this.alarm.at(Date.now())
+    this.clock.policyChanged()
     this.kick()
   }
 
@@ -423,7 +350,7 @@ export class Subscription implements StreamHost, LoopHost {
   close (reason: FerryError): void {
     if (this.closed) return
     this.closed = true
-    this.alarm.stop()
+    this.clock.stop()
     this.loop.stop()
     for (const c of this.consumers.takeAll()) {
       c.closed = true
@@ -432,7 +359,6 @@ export class Subscription implements StreamHost, LoopHost {
       })
     }
     for (const s of this.streams.values()) s.rewind()
-    this.redeliveries.clear()
   }
 }
 

@@ -4,7 +4,7 @@
  * acks, redelivery, dead letters, delays, priority, TTL, backlog) live behind
  * this interface; front ends only translate their protocol to these calls.
  */
-import type { EntryId, MessageProps, TopicName } from '../../store/index.js'
+import type { EntryId, MessageProps, MetaPut, TopicName } from '../../store/index.js'
 import type { FerryError } from '../../common/errors.js'
 
 export const SubscriptionMode = {
@@ -22,6 +22,12 @@ export interface PublishRequest {
   topic: TopicName
   payload: Buffer
   props?: MessageProps
+  /**
+   * Metadata written in the message's own record (store AppendInput.meta):
+   * both or neither after a crash. Used by mqtt/ for inbound QoS 2 packet ids.
+   * Not for memory-durability namespaces (the store refuses it there).
+   */
+  meta?: readonly MetaPut[]
 }
 
 export interface PublishResult {

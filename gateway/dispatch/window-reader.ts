@@ -8,12 +8,15 @@
  * may fill at most PRIORITY_LEVEL_WINDOW_ENTRIES_MAX of the window; when the
  * sweep finds an entry of a level that is full, that level falls *behind*:
  * `behind[l]` remembers the first of its entries not taken, the sweep drops
- * the level's later entries and goes on looking for other levels (at most
+ * the level's later entries and looks ahead for other levels (at most
  * PRIORITY_SCAN_AHEAD_ENTRIES_MAX beyond the slowest behind level). When a
  * behind level has room again, a catch-up read from `behind[l]` up to the
  * sweep takes only that level's entries; once it reaches the sweep the level
- * is in step again. Memory stays one window; the price is that entries of a
- * level that fell behind are read twice.
+ * is in step again. Memory stays one window; the price is that entries a
+ * look-ahead passed are read twice. So that a deep backlog of one level does
+ * not pay that everywhere, a look-ahead that found no other level is
+ * followed by PRIORITY_PROBE_QUIET_ENTRIES read in log order, the sweep
+ * simply stopping where the level's share is full.
  *
  * key_shared never lets a level fall behind (per-key order must not depend
  * on a level that has not been read yet): its sweep stops where the window
@@ -21,7 +24,7 @@
  *
  * Delayed entries (shared / key_shared with delayed delivery on) are passed
  * over by whoever reads them for their level (the sweep, or the catch-up of
- * a behind level), counted in `delayedSkipped`, and come back from the
+ * a behind level), counted by the DelayedTracker, and come back from the
  * ledger's delayed index when due (stream.ts). In-order modes put them in
  * the window: a delayed head holds its level.
  */
@@ -29,9 +32,9 @@ import type { Cursor, EntryId, LedgerEntry, MessageProps } from '../../store/ind
 import { orderingKeyOf, PRIORITY_DEFAULT } from '../message-props.js'
 import { PRIORITY_LEVELS } from '../policy/index.js'
 import {
-  PRIORITY_LEVEL_WINDOW_BYTES_MAX, PRIORITY_LEVEL_WINDOW_ENTRIES_MAX, PRIORITY_SCAN_AHEAD_ENTRIES_MAX, READ_BATCH_ENTRIES_MAX
+  PRIORITY_LEVEL_WINDOW_BYTES_MAX, PRIORITY_LEVEL_WINDOW_ENTRIES_MAX, PRIORITY_PROBE_QUIET_ENTRIES, PRIORITY_SCAN_AHEAD_ENTRIES_MAX, READ_BATCH_ENTRIES_MAX
 } from './constants.js'
-import { delayedRuns, type IdRun } from './delayed-runs.js'
+import { DelayedTracker } from './delayed-tracker.js'
 import { KeyState } from './key-state.js'
 import { PriorityWindow } from './priority-window.js'
 import type { StreamHost, StreamRef } from './stream-host.js'
@@ -53,6 +56,16 @@ export class WindowReader {
   /** Per level: first entry id not yet taken while the level is behind the sweep; undefined when in step. */
   private readonly behind: Array<number | undefined> = new Array<number | undefined>(PRIORITY_LEVELS).fill(undefined)
   private behindCount = 0
+  /** A look-ahead is under way (some level is behind), and whether it has found entries of another level. */
+  private probeOpen = false
+  private probeFound = false
+  private probeScanned = 0
+  /** Level of the entry the sweep took last (sizes its next read). */
+  private lastSweepLevel = PRIORITY_DEFAULT
+  /** The sweep may look ahead again (let a full level fall behind) only from this id on. */
+  private probeAllowedFrom = 0
+  /** The sweep stopped at an entry of this level, whose share of the window was full (no look-ahead now). */
+  private sweepBlockedBy: number | undefined
   // Allocated on first use and dropped on reset: an idle (topic, subscription) costs a few hundred bytes.
   private windowObj: PriorityWindow<WindowEntry> | undefined
   /** Entry id -> level, for entries in the window. */
@@ -60,15 +73,8 @@ export class WindowReader {
   private readonly levelBytes = new Array<number>(PRIORITY_LEVELS).fill(0)
   private windowBytes = 0
   private keysObj: KeyState | undefined
-  /** Delayed index scanned up to this deliverAt (shared / key_shared). */
-  delayScanAfterMs: number
-  /** When the next delayed entry of interest is due (undefined: none known). */
-  nextDelayedAtMs: number | undefined
-  /** Delayed entries passed over and not yet back (stats). */
-  private delayedSkipped = 0
-  private delayedRunList: IdRun[] | undefined
-  private delayedRunNext = 0
-  private delayedRunsAtMs = 0
+  /** shared / key_shared: delayed entries passed over, the delayed index scan, runs to jump. */
+  readonly delayed: DelayedTracker
 
   constructor (
     private readonly host: StreamHost,
@@ -80,7 +86,7 @@ export class WindowReader {
     private readonly onQueued: () => void
   ) {
     this.readPos = cursor.markDelete() + 1
-    this.delayScanAfterMs = Date.now()
+    this.delayed = new DelayedTracker(host, stream)
   }
 
   get window (): PriorityWindow<WindowEntry> { return (this.windowObj ??= new PriorityWindow<WindowEntry>()) }
@@ -111,12 +117,23 @@ export class WindowReader {
       const pos = this.skipAcked(Math.max(from, info.firstEntryId))
       if (pos >= this.readPos) { this.setBehind(l, undefined); continue }
       this.behind[l] = pos
-      this.launch(pos, Math.min(READ_BATCH_ENTRIES_MAX, this.readPos - pos, room.entries), room.bytes, l)
+      this.launch(pos, Math.min(READ_BATCH_ENTRIES_MAX, this.readPos - pos, room.entries, this.levelRoom(l)), room.bytes, l)
       return true
     }
-    if (this.behindCount > 0 && this.readPos - this.slowestBehind() >= PRIORITY_SCAN_AHEAD_ENTRIES_MAX) return false
-    const maxEntries = this.skipDelayedRuns(Math.min(READ_BATCH_ENTRIES_MAX, room.entries))
-    if (this.readPos >= info.nextEntryId) return false
+    // While a level is behind, the sweep runs only to look ahead, and never further than the bound.
+    if (this.behindCount > 0 && (!this.probeOpen || this.readPos - this.slowestBehind() >= PRIORITY_SCAN_AHEAD_ENTRIES_MAX)) return false
+    let maxEntries = Math.min(READ_BATCH_ENTRIES_MAX, room.entries)
+    const blocked = this.sweepBlockedBy
+    if (blocked !== undefined) {
+      if (!this.levelHasRoom(blocked)) return false // take() asks for a read once it has
+      this.sweepBlockedBy = undefined
+    }
+    // In a quiet period what follows is most likely more of the level last taken: read what it
+    // has room for, not a batch to throw away. (Otherwise a full batch: if it overflows a level,
+    // that starts a look-ahead.)
+    if (this.levelled && this.readPos < this.probeAllowedFrom) maxEntries = Math.min(maxEntries, Math.max(1, this.levelRoom(this.lastSweepLevel)))
+    maxEntries = this.skipDelayedRuns(maxEntries)
+    if (this.readPos >= info.nextEntryId) { this.closeProbe(); return false }
     this.launch(this.readPos, maxEntries, room.bytes, -1)
     return true
   }
@@ -128,6 +145,8 @@ export class WindowReader {
     this.host.env.ledger.read(this.stream.topic, from, { maxEntries, maxBytes }).then((entries) => {
       if (epoch !== this.epoch) return
       this.reading = false
+      // Nothing where the topic says entries are (trimmed meanwhile, or a damaged index): retry later, never spin.
+      if (entries.length === 0) { this.host.readFailed(this.stream, new Error(`read of ${this.stream.topic} from ${from} returned nothing`)); return }
       if (level < 0) this.admitSweep(entries)
       else this.admitCatchUp(level, entries)
       this.host.wantRead(this.stream)
@@ -146,13 +165,24 @@ export class WindowReader {
       const id = entry.entryId
       if (id < this.readPos) continue
       const level = priorityLevelOf(entry.props)
+      if (this.probeOpen && ++this.probeScanned >= PRIORITY_SCAN_AHEAD_ENTRIES_MAX) this.probeWindowDone()
       if (this.behind[level] !== undefined) { this.readPos = id + 1; continue } // its catch-up takes it
       const r = this.consider(entry, level, now)
       if (r === Considered.full) {
-        if (!this.levelled) break // key_shared: stop here, read it again once there is room
+        // key_shared, or a quiet period after a look-ahead that found no other level:
+        // stop here and read it again once the level has room.
+        if (!this.levelled || (this.behindCount === 0 && this.readPos < this.probeAllowedFrom)) {
+          this.sweepBlockedBy = level
+          break
+        }
+        this.openProbe()
         this.setBehind(level, id)
       }
-      if (r === Considered.queued) queued++
+      if (r === Considered.queued) {
+        queued++
+        this.lastSweepLevel = level
+        if (this.probeOpen) this.probeFound = true
+      }
       this.readPos = id + 1
     }
     if (queued > 0) this.onQueued()
@@ -188,8 +218,7 @@ export class WindowReader {
     }
     const deliverAt = entry.props.deliverAt
     if (!this.host.inOrder && this.host.policy.delayedDeliveryEnabled && deliverAt !== undefined && deliverAt > now) {
-      this.delayedSkipped++
-      this.noteDelayed(deliverAt)
+      this.delayed.passedOver(deliverAt)
       return Considered.skipped
     }
     const bytes = entry.payload.length
@@ -207,6 +236,11 @@ export class WindowReader {
     return Considered.queued
   }
 
+  /** Entries level l may still take into the window. */
+  private levelRoom (l: number): number {
+    return Math.max(0, PRIORITY_LEVEL_WINDOW_ENTRIES_MAX - (this.windowObj?.levels[l]?.length ?? 0))
+  }
+
   private levelHasRoom (l: number): boolean {
     return (this.window.levels[l]?.length ?? 0) < PRIORITY_LEVEL_WINDOW_ENTRIES_MAX && (this.levelBytes[l] as number) < PRIORITY_LEVEL_WINDOW_BYTES_MAX
   }
@@ -215,6 +249,36 @@ export class WindowReader {
     const was = this.behind[l] !== undefined
     this.behind[l] = pos
     this.behindCount += (pos !== undefined ? 1 : 0) - (was ? 1 : 0)
+    if (this.behindCount === 0) this.closeProbe()
+  }
+
+  /** A level fell behind: the sweep looks ahead for other levels. */
+  private openProbe (): void {
+    if (this.probeOpen) return
+    this.probeOpen = true
+    this.probeFound = false
+    this.probeScanned = 0
+  }
+
+  /**
+   * The look-ahead has examined PRIORITY_SCAN_AHEAD_ENTRIES_MAX entries: go on
+   * if it found another level among them, else stop looking (the behind
+   * levels catch up, then the sweep reads in order for a quiet period).
+   */
+  private probeWindowDone (): void {
+    if (this.probeFound) {
+      this.probeFound = false
+      this.probeScanned = 0
+      return
+    }
+    this.closeProbe()
+  }
+
+  /** The look-ahead ended; if it found no other level, read in order for a while before looking ahead again. */
+  private closeProbe (): void {
+    if (!this.probeOpen) return
+    this.probeOpen = false
+    if (!this.probeFound) this.probeAllowedFrom = this.readPos + PRIORITY_PROBE_QUIET_ENTRIES
   }
 
   private slowestBehind (): EntryId {
@@ -236,98 +300,33 @@ export class WindowReader {
     return pos
   }
 
-  /**
-   * shared / key_shared, while no level is behind: jump over runs of pending
-   * delayed entries known from the delayed index (built once per start or
-   * reset), and stop a read short of the next run. Returns the entries the
-   * read may ask for.
-   */
+  /** shared / key_shared: jump over runs of pending delayed entries (never while a level is behind). */
   private skipDelayedRuns (maxEntries: number): number {
     if (this.host.inOrder || !this.host.policy.delayedDeliveryEnabled) return maxEntries
-    const now = Date.now()
-    const ledger = this.host.env.ledger
-    if (this.delayedRunList === undefined) {
-      this.delayedRunList = delayedRuns(ledger, this.stream.topic, this.readPos, now)
-      this.delayedRunNext = 0
-      this.delayedRunsAtMs = now
-    }
-    const runs = this.delayedRunList
-    while (this.delayedRunNext < runs.length) {
-      const [first, last] = runs[this.delayedRunNext] as IdRun
-      if (last < this.readPos) { this.delayedRunNext++; continue }
-      // A behind level must see every entry of its own: read through the run instead.
-      if (this.behindCount > 0) return maxEntries
-      if (first <= this.readPos) {
-        this.delayedSkipped += last - this.readPos + 1
-        this.readPos = last + 1
-        this.delayedRunNext++
-        // Entries of the run that fell due since it was built must come back through the scan:
-        // scan again from the build time (a rescan is harmless, handled entries are recognised).
-        this.delayScanAfterMs = Math.min(this.delayScanAfterMs, this.delayedRunsAtMs)
-        const next = ledger.nextDelayedAfter(this.stream.topic, this.delayScanAfterMs)
-        if (next !== undefined) this.noteDelayed(next)
-        continue
-      }
-      return Math.max(1, Math.min(maxEntries, first - this.readPos))
-    }
-    return maxEntries
+    const r = this.delayed.skipRuns(this.readPos, maxEntries, this.behindCount === 0)
+    this.readPos = r.readPos
+    return r.maxEntries
   }
 
   // ---- delayed entries -----------------------------------------------------------------------
 
-  /** A delayed entry waits until atMs: wake the subscription then. */
-  noteDelayed (atMs: number): void {
-    if (this.nextDelayedAtMs === undefined || atMs < this.nextDelayedAtMs) this.nextDelayedAtMs = atMs
-    this.host.delayedAt(this.stream, atMs)
-  }
+  /** in-order: a delayed head holds its level until atMs. */
+  noteDelayed (atMs: number): void { this.delayed.note(atMs) }
 
-  /** Has the reader of this entry's level already passed over it (so it is counted in delayedSkipped)? */
+  /** Has the reader of this entry's level already passed over it (so it is counted as pending)? */
   private examined (id: EntryId, level: number): boolean {
     return id < (this.behind[level] ?? this.readPos)
   }
 
   /** A passed-over delayed entry came back from the delayed index (loaded; its level is now known). */
   delayedReturned (id: EntryId, props: MessageProps): void {
-    if (this.delayedSkipped > 0 && this.examined(id, priorityLevelOf(props))) this.delayedSkipped--
+    if (this.examined(id, priorityLevelOf(props))) this.delayed.uncount()
   }
 
-  /**
-   * shared / key_shared: due entries of the delayed index since the last
-   * scan, at most maxEntries (whole milliseconds, so the scan always
-   * advances), that the sweep has passed. Entries the sweep has not reached
-   * are left to it.
-   */
+  /** shared / key_shared: due entries the reader has passed over (see DelayedTracker.dueSince). */
   dueDelayed (now: number, maxEntries: number): EntryId[] {
-    const ledger = this.host.env.ledger
-    const topic = this.stream.topic
-    let refs = ledger.delayedBetween(topic, this.delayScanAfterMs, now, maxEntries)
-    let scannedTo = now
-    if (refs.length >= maxEntries) {
-      const last = (refs[refs.length - 1] as { deliverAt: number }).deliverAt
-      if ((refs[0] as { deliverAt: number }).deliverAt === last) {
-        // Every ref shares one millisecond: take that millisecond whole so the scan always advances.
-        refs = ledger.delayedBetween(topic, last - 1, last, Number.MAX_SAFE_INTEGER)
-        scannedTo = last
-      } else {
-        // Stop before the last millisecond seen: it may continue past the batch.
-        let i = refs.length - 1
-        while (i > 0 && (refs[i] as { deliverAt: number }).deliverAt === last) i--
-        scannedTo = (refs[i] as { deliverAt: number }).deliverAt
-        refs = refs.slice(0, i + 1)
-      }
-    }
-    const out: EntryId[] = []
-    for (const ref of refs) if (ref.entryId < this.readPos && !this.inWindow(ref.entryId)) out.push(ref.entryId)
-    this.delayScanAfterMs = scannedTo
-    const next = ledger.nextDelayedAfter(topic, this.delayScanAfterMs)
-    this.nextDelayedAtMs = next
-    // Nothing pending any more: nothing passed over can be outstanding.
-    if (next === undefined) this.delayedSkipped = 0
-    return out
+    return this.delayed.dueSince(now, maxEntries, this.readPos).filter((id) => !this.inWindow(id))
   }
-
-  /** in-order: the alarm for a delayed head fired; the next pick checks the heads again. */
-  clearHold (): void { this.nextDelayedAtMs = undefined }
 
   /** A cancelled entry: never deliver it; stop counting it. */
   cancelled (id: EntryId, props: MessageProps | undefined): void {
@@ -337,11 +336,11 @@ export class WindowReader {
       if (fifo !== undefined) for (let i = 0; i < fifo.length; i++) if (fifo.at(i)?.entry.entryId === id) { this.take(level, i); break }
       return
     }
-    if (props !== undefined && this.delayedSkipped > 0 && !this.host.inOrder && this.examined(id, priorityLevelOf(props))) this.delayedSkipped--
+    if (props !== undefined && !this.host.inOrder && this.examined(id, priorityLevelOf(props))) this.delayed.uncount()
   }
 
   delayedPending (now: number): number {
-    if (!this.host.inOrder) return this.delayedSkipped
+    if (!this.host.inOrder) return this.delayed.pending
     let n = 0
     for (const fifo of this.windowObj?.levels ?? []) for (const we of fifo) if ((we.entry.props.deliverAt ?? 0) > now) n++
     return n
@@ -359,7 +358,7 @@ export class WindowReader {
     this.levelBytes[level] = (this.levelBytes[level] as number) - bytes
     this.host.windowChanged(-1, -bytes)
     if (this.host.keyShared) this.keys.unqueued(we.key, id)
-    if (this.behind[level] !== undefined) this.host.wantRead(this.stream)
+    if (this.behind[level] !== undefined || this.sweepBlockedBy === level) this.host.wantRead(this.stream)
     return we
   }
 
@@ -397,11 +396,11 @@ export class WindowReader {
     this.keysObj = undefined
     this.behind.fill(undefined)
     this.behindCount = 0
+    this.probeOpen = false
+    this.probeAllowedFrom = 0
+    this.sweepBlockedBy = undefined
     this.readPos = this.cursor.markDelete() + 1
-    this.delayScanAfterMs = Date.now()
-    this.nextDelayedAtMs = undefined
-    this.delayedSkipped = 0
-    this.delayedRunList = undefined
+    this.delayed.reset()
   }
 }
 

@@ -1,7 +1,7 @@
 /** What every route handler gets: the site's parts and the HTTP limits. */
 import type { Logger } from '../../common/log.js'
 import type { Ledger } from '../../store/index.js'
-import type { Dispatcher } from '../dispatch/types.js'
+import type { Dispatcher } from '../dispatch/index.js'
 import type { PolicyRegistry } from '../policy/index.js'
 import type { HttpLimits } from './constants.js'
 import type { PullConsumers } from './pull.js'

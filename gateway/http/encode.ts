@@ -5,7 +5,7 @@
  * out otherwise. Clients that need the bytes use `payloadBase64`.
  */
 import { isUtf8 } from 'node:buffer'
-import type { Delivery } from '../dispatch/types.js'
+import type { Delivery } from '../dispatch/index.js'
 import type { UserProperty } from '../../store/index.js'
 import { PRIORITY_DEFAULT } from '../message-props.js'
 

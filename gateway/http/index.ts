@@ -3,7 +3,7 @@
  * ack/nack, cancel scheduled, delete subscription, and the admin API. Routes
  * and bodies are documented in docs/HTTP.md.
  */
-import type { Dispatcher } from '../dispatch/types.js'
+import type { Dispatcher } from '../dispatch/index.js'
 import type { TemplatedApp } from '../uws.js'
 import { HttpCore } from './api.js'
 import type { HttpDeps } from './context.js'

@@ -193,18 +193,17 @@ export class PullConsumers {
     this.flush(s)
   }
 
-  /**
-   * The client acked or nacked these messages of (topic or filter, subscription):
-   * their leases end. A pull consumer of that subscription, if one is live,
-   * is returned: acking through it reaches exactly this subscription.
-   */
-  settled (topic: string, subscription: string, messages: readonly LeasedMessage[]): Consumer | undefined {
-    let consumer: Consumer | undefined
+  /** A live pull consumer of (topic or filter, subscription), if any: acking through it reaches exactly that subscription. */
+  consumerOf (topic: string, subscription: string): Consumer | undefined {
+    for (const s of this.bySubscription.get(subKeyOf(topic, subscription)) ?? []) if (s.consumer !== undefined) return s.consumer
+    return undefined
+  }
+
+  /** The client acked or nacked these messages of (topic or filter, subscription): their leases end. */
+  settled (topic: string, subscription: string, messages: readonly LeasedMessage[]): void {
     for (const s of this.bySubscription.get(subKeyOf(topic, subscription)) ?? []) {
       for (const m of messages) s.leases.release(m.topic, m.entryId)
-      consumer ??= s.consumer
     }
-    return consumer
   }
 
   /** Close every pull consumer of a subscription (it is being deleted). */

@@ -186,8 +186,7 @@ export function planAck (ctx: HttpContext, head: RequestHead, ref: SubscriptionR
     run: async (body) => {
       const { messages, reason } = parseAckBody(ctx, head, body, at)
       if (kind === 'ack' && reason !== undefined) throw new FerryError(CommonCode.BAD_REQUEST, 'reason is for nack only')
-      const consumer = ctx.pull.settled(at.topic, subscription, messages)
-      const viaConsumer = at.filterLevels !== undefined ? consumer : undefined
+      const viaConsumer = at.filterLevels !== undefined ? ctx.pull.consumerOf(at.topic, subscription) : undefined
       for (const [topic, ids] of byTopic(messages)) {
         if (kind === 'ack') {
           if (viaConsumer !== undefined) await Promise.all(ids.map(async (id) => { await viaConsumer.ack(topic, id) }))
@@ -198,6 +197,8 @@ export function planAck (ctx: HttpContext, head: RequestHead, ref: SubscriptionR
           await ctx.deps.dispatcher.nack(topic, subscription, ids, reason)
         }
       }
+      // Leases end only once the ack or nack went through: a failed one leaves them to redeliver.
+      ctx.pull.settled(at.topic, subscription, messages)
       return { status: 200, body: kind === 'ack' ? { acked: messages.length } : { nacked: messages.length } }
     }
   }

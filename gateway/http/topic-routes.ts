@@ -5,7 +5,7 @@
 import { FerryError, CommonCode } from '../../common/errors.js'
 import { checkNamespaceName, type NamespacePolicy } from '../policy/index.js'
 import { checkPublishTopicLocal, fullTopicName } from '../topic-names.js'
-import type { PublishResult } from '../dispatch/types.js'
+import type { PublishResult } from '../dispatch/index.js'
 import { httpErrorBody, httpStatusOf } from '../error-map.js'
 import type { HttpContext } from './context.js'
 import { HttpCode } from './errors.js'

@@ -233,7 +233,10 @@ export interface OutboundPublish {
   correlationData?: Buffer
   subscriptionIds?: readonly number[]
   topicAlias?: number
+  /** The publisher's user properties, exactly and in order [MQTT-3.3.2-18]. */
   userProperties?: readonly UserProperty[]
+  /** Ferry's own (delivery metadata), written after the publisher's; the connection drops them when they do not fit. */
+  extraUserProperties?: readonly UserProperty[]
 }
 
 function varIntBytes (n: number): number {
@@ -260,8 +263,8 @@ function propsBytes (m: OutboundPublish): number {
   if (m.correlationData !== undefined) n += 3 + m.correlationData.length
   if (m.subscriptionIds !== undefined) for (const id of m.subscriptionIds) n += 1 + varIntBytes(id)
   if (m.topicAlias !== undefined) n += 3
-  if (m.userProperties !== undefined) {
-    for (const [k, v] of m.userProperties) n += 5 + Buffer.byteLength(k) + Buffer.byteLength(v)
+  for (const list of [m.userProperties, m.extraUserProperties]) {
+    if (list !== undefined) for (const [k, v] of list) n += 5 + Buffer.byteLength(k) + Buffer.byteLength(v)
   }
   return n
 }
@@ -305,8 +308,8 @@ export function encodePublish (m: OutboundPublish, version: ProtocolVersion): Bu
     }
     if (m.subscriptionIds !== undefined) for (const id of m.subscriptionIds) { buf[off++] = 0x0b; off = writeVarInt(buf, off, id) }
     if (m.topicAlias !== undefined) { buf[off++] = 0x23; buf.writeUInt16BE(m.topicAlias, off); off += 2 }
-    if (m.userProperties !== undefined) {
-      for (const [k, v] of m.userProperties) { buf[off++] = USER_PROPERTY_ID; off = writeStr(buf, off, k); off = writeStr(buf, off, v) }
+    for (const list of [m.userProperties, m.extraUserProperties]) {
+      if (list !== undefined) for (const [k, v] of list) { buf[off++] = USER_PROPERTY_ID; off = writeStr(buf, off, k); off = writeStr(buf, off, v) }
     }
   }
   off += m.payload.copy(buf, off)

@@ -8,21 +8,21 @@
  * Owns the keep alive timer, topic aliases both ways, the inbound QoS window
  * and PUBACK ordering, and backpressure in both directions.
  */
-import { CLOSE_FLUSH_MS, KEEPALIVE_GRACE_FACTOR, PUBLISHES_PENDING_QOS0_MAX } from './constants.js'
+import { CLOSE_FLUSH_MS, INBOUND_PUBLISHES_PENDING_MAX, KEEPALIVE_GRACE_FACTOR, OUTBOUND_TOPIC_ALIASES_MAX } from './constants.js'
 import { createPacketParser, encodePublish, generate, publishPacketBytes, type OutboundPublish, type Packet, type PacketParser, type ProtocolVersion } from './codec.js'
 import { CloseReason, DISCONNECT_CODE_OF } from './errors.js'
 import { FrameError, Framer } from './framer.js'
 import { handlePacket } from './handlers/index.js'
 import type { ConnectionHandle, FrontEndCore } from './core.js'
+import { ConnState } from './conn-state.js'
 import type { Session, SessionLink } from './session.js'
 import type { ClientContext, Transport, TransportEvents } from './types.js'
 import type { WillMessage } from './will.js'
 
-export const ConnState = { awaitConnect: 'awaitConnect', connecting: 'connecting', connected: 'connected', closed: 'closed' } as const
-export type ConnState = typeof ConnState[keyof typeof ConnState]
+
 
 /** An acknowledgement slot: PUBACK/PUBREC go out in the order the PUBLISHes came [MQTT-4.6.0-2]. */
-interface AckSlot { ready: boolean, packet: Packet | undefined, close: CloseReason | undefined }
+export interface AckSlot { ready: boolean, packet: Packet | undefined, close: CloseReason | undefined }
 
 export class Connection implements TransportEvents, ConnectionHandle, SessionLink {
   state: ConnState = ConnState.awaitConnect
@@ -37,12 +37,15 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
   clientTopicAliasMax = 0
   /** v5 Request Problem Information: when false, no Reason String outside CONNACK/DISCONNECT [MQTT-3.1.2-29]. */
   problemInformation = true
+  /** The client asked for Ferry's delivery metadata (CONNECT user property `ferry-metadata: 1`). */
+  ferryMetadata = false
   /** Inbound topic aliases (v5): alias → local topic name. */
   readonly inboundAliases = new Map<number, string>()
   /** Inbound QoS 1/2 publishes not yet completed (against our Receive Maximum). */
   inboundQosInFlight = 0
-  /** Inbound QoS 0 publishes waiting for the store. */
-  pendingQos0 = 0
+  /** Inbound publishes (any QoS) waiting for the store, and their payload bytes: we stop reading beyond a bound. */
+  private storingCount = 0
+  private storingBytes = 0
   private readonly outboundAliases = new Map<string, number>()
   private readonly ackQueue: AckSlot[] = []
   private readonly framer: Framer
@@ -96,7 +99,7 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
 
   private onPacket (raw: Buffer): void {
     if (this.state === ConnState.connecting) {
-      // Clients may send packets right after CONNECT [MQTT-3.1.4-?, v5 3.1.4]: hold them (bounded) until CONNACK.
+      // Clients may send packets right after CONNECT, before CONNACK (MQTT 5.0 3.1.4, non-normative): hold them (bounded) until CONNACK.
       this.early.push(Buffer.from(raw))
       this.earlyBytes += raw.length
       if (this.earlyBytes > this.core.limits.maxConnectionBufferBytes) this.close(CloseReason.bufferOverflow)
@@ -148,9 +151,17 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
 
   backedUp (): boolean { return this.writeBlocked }
 
+  /**
+   * Write a PUBLISH within the client's Maximum Packet Size [MQTT-3.1.2-24]:
+   * our own extra user properties are dropped when they do not fit; false
+   * (nothing sent) when even the bare message does not [MQTT-3.1.2-25].
+   */
   sendPublish (m: OutboundPublish): boolean {
-    if (this.protocolVersion === 5 && this.clientTopicAliasMax > 0) this.applyOutboundAlias(m)
+    const newAlias = this.protocolVersion === 5 && this.clientTopicAliasMax > 0 ? this.applyOutboundAlias(m) : undefined
+    if (m.extraUserProperties !== undefined && publishPacketBytes(m, this.protocolVersion) > this.clientMaxPacketBytes) m.extraUserProperties = undefined
     if (publishPacketBytes(m, this.protocolVersion) > this.clientMaxPacketBytes) return false
+    // Only a sent PUBLISH teaches the client an alias.
+    if (newAlias !== undefined) this.outboundAliases.set(newAlias.topic, newAlias.alias)
     this.write(encodePublish(m, this.protocolVersion))
     return true
   }
@@ -159,15 +170,17 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
     this.send({ cmd: 'pubrel', messageId: packetId, reasonCode: 0 })
   }
 
-  /** Topic aliases towards the client (v5): first use sends topic + alias, later ones only the alias. */
-  private applyOutboundAlias (m: OutboundPublish): void {
+  /**
+   * Topic aliases towards the client (v5): first use sends topic + alias,
+   * later ones only the alias. Returns a new alias to remember once sent.
+   */
+  private applyOutboundAlias (m: OutboundPublish): { topic: string, alias: number } | undefined {
     const known = this.outboundAliases.get(m.topic)
-    if (known !== undefined) { m.topicAlias = known; m.topic = ''; return }
-    if (this.outboundAliases.size < this.clientTopicAliasMax) {
-      const alias = this.outboundAliases.size + 1
-      this.outboundAliases.set(m.topic, alias)
-      m.topicAlias = alias
-    }
+    if (known !== undefined) { m.topicAlias = known; m.topic = ''; return undefined }
+    if (this.outboundAliases.size >= Math.min(this.clientTopicAliasMax, OUTBOUND_TOPIC_ALIASES_MAX)) return undefined
+    const alias = this.outboundAliases.size + 1
+    m.topicAlias = alias
+    return { topic: m.topic, alias }
   }
 
   // ---------------------------------------------------------------------------
@@ -203,14 +216,22 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
     if (this.pausedFor.size === 0 && this.state !== ConnState.closed) this.transport.resumeReading()
   }
 
-  qos0Started (): void {
-    this.pendingQos0++
-    if (this.pendingQos0 >= PUBLISHES_PENDING_QOS0_MAX) this.pause('qos0')
+  /**
+   * An inbound publish went to the store. Memory is bounded by reading less,
+   * not by disconnecting: past INBOUND_PUBLISHES_PENDING_MAX publishes or
+   * maxConnectionBufferBytes of payload waiting for the store, we stop
+   * reading from the client until half of them are stored.
+   */
+  storeStarted (bytes: number): void {
+    this.storingCount++
+    this.storingBytes += bytes
+    if (this.storingCount >= INBOUND_PUBLISHES_PENDING_MAX || this.storingBytes >= this.core.limits.maxConnectionBufferBytes) this.pause('storing')
   }
 
-  qos0Settled (): void {
-    this.pendingQos0--
-    if (this.pendingQos0 <= PUBLISHES_PENDING_QOS0_MAX / 2) this.resume('qos0')
+  storeSettled (bytes: number): void {
+    this.storingCount--
+    this.storingBytes -= bytes
+    if (this.storingCount <= INBOUND_PUBLISHES_PENDING_MAX / 2 && this.storingBytes <= this.core.limits.maxConnectionBufferBytes / 2) this.resume('storing')
   }
 
   // ---------------------------------------------------------------------------

@@ -18,7 +18,11 @@ export interface MqttLimits {
    * Must hold at least one largest packet.
    */
   maxConnectionBufferBytes: number
-  /** Inbound QoS 1/2 publishes a client may have unacknowledged (our Receive Maximum, v5). */
+  /**
+   * Our Receive Maximum (v5): inbound QoS 1/2 publishes a client may have
+   * unacknowledged. Only a client beyond it is disconnected (0x93); memory is
+   * bounded by reading less (INBOUND_PUBLISHES_PENDING_MAX), not by this.
+   */
   receiveMaximum: number
   /** Outbound in-flight QoS 1/2 window for 3.1.1 clients, which cannot tell us theirs. */
   inflightMessagesMax3: number
@@ -35,8 +39,9 @@ export interface MqttLimits {
 export const DEFAULT_MQTT_LIMITS: Readonly<MqttLimits> = Object.freeze({
   maxPacketBytes: 1024 * 1024 + 64 * 1024,
   maxConnectionBufferBytes: 4 * 1024 * 1024,
-  // 64 keeps a fast publisher's pipeline full over a WAN (64 x 1 ms RTT) without letting one client pin much memory.
-  receiveMaximum: 64,
+  // The protocol maximum: stock clients (the mqtt npm client) do not honour a smaller one, and
+  // memory does not depend on it (see INBOUND_PUBLISHES_PENDING_MAX), so 0x93 is only for a client far beyond any sane window.
+  receiveMaximum: 65535,
   // Mosquitto's default max_inflight_messages is 20; a little more keeps loopback pipelines full.
   inflightMessagesMax3: 32,
   topicAliasMaximum: 64,
@@ -68,8 +73,23 @@ export const SESSION_SUBSCRIPTIONS_MAX = 256
 /** Outbound deliveries a session holds while its in-flight window is full (per session, all subscriptions). */
 export const SESSION_PENDING_DELIVERIES_MAX = 4096
 
-/** Inbound QoS 0 publishes awaiting the store before we stop reading from a publisher. */
-export const PUBLISHES_PENDING_QOS0_MAX = 256
+/**
+ * Inbound publishes (any QoS) awaiting the store before we stop reading from
+ * a publisher (TCP pause; WebSocket frames are held): bounds the memory one
+ * connection pins while keeping a group commit's batch full. The payload bytes
+ * are bounded by maxConnectionBufferBytes the same way.
+ */
+export const INBOUND_PUBLISHES_PENDING_MAX = 1024
+
+/**
+ * Messages of overlapping subscriptions whose other copies the session still
+ * expects (to acknowledge them without sending a second copy). Oldest dropped
+ * beyond it: then a second copy may go out, which the spec allows.
+ */
+export const OVERLAP_COPIES_TRACKED_MAX = 4096
+
+/** CONNECT user property by which a v5 client asks for Ferry's delivery metadata (`ferry-message-id`, `ferry-redelivery-count`). */
+export const FERRY_METADATA_PROPERTY = 'ferry-metadata'
 
 /** Retained messages sent on one SUBSCRIBE: bounds the burst one filter like `#` can trigger. */
 export const RETAINED_PER_SUBSCRIBE_MAX = 10_000
@@ -83,6 +103,8 @@ export const ASSIGNED_CLIENT_ID_HEX_CHARS = 16
 /** Ledger meta spaces used by the MQTT front end. */
 export const META_SPACE_SESSIONS = 'mqtt-session'
 export const META_SPACE_RETAINED = 'retained'
+/** Inbound QoS 2 packet ids stored and awaiting PUBREL, key `{clientId}/{packetId}`, written with the message itself. */
+export const META_SPACE_QOS2_IN = 'mqtt-qos2-in'
 
 /** Longest will delay we honour, seconds (capped by the session expiry anyway [MQTT-3.1.3-9]). */
 export const WILL_DELAY_SEC_MAX = 24 * 3600
@@ -102,5 +124,5 @@ export function checkLimits (l: MqttLimits): void {
   assert.ok(l.sessionExpirySecMax >= 0, 'sessionExpirySecMax >= 0')
 }
 
-assert.ok(SESSION_PENDING_DELIVERIES_MAX >= DEFAULT_MQTT_LIMITS.receiveMaximum, 'pending deliveries hold at least one window')
+assert.ok(INBOUND_PUBLISHES_PENDING_MAX >= 2, 'reading resumes at half the bound')
 checkLimits(DEFAULT_MQTT_LIMITS)

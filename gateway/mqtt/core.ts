@@ -3,8 +3,8 @@
  * sessions, retained messages, pending wills, and counters.
  */
 import type { Logger } from '../../common/log.js'
-import type { MessageProps, TopicName } from '../../store/index.js'
-import type { PublishResult } from '../dispatch/types.js'
+import type { MessageProps, MetaPut, TopicName } from '../../store/index.js'
+import type { PublishResult } from '../dispatch/index.js'
 import { DEFAULT_MQTT_LIMITS, checkLimits, type MqttLimits } from './constants.js'
 import { RetainedStore } from './retained.js'
 import { SessionRegistry } from './sessions.js'
@@ -25,6 +25,8 @@ export class FrontEndCore {
   readonly wills: WillScheduler
   readonly connections = new Set<ConnectionHandle>()
   readonly closes: Record<string, number> = {}
+  /** Retained-message updates that failed after their publish was stored (the publish still succeeded). */
+  retainedUpdateFailures = 0
   readonly authenticate: Authenticate
   readonly authorizeSubscribe: AuthorizeSubscribe
   closing = false
@@ -42,13 +44,24 @@ export class FrontEndCore {
 
   /**
    * The publish path, shared by PUBLISH and wills:
-   *  1. the dispatcher stores the message (durable per namespace policy) and fans it out;
-   *  2. a retained publish then replaces (or, empty, clears) the topic's retained message;
+   *  1. the dispatcher stores the message (durable per namespace policy) and
+   *     fans it out; `meta` is written in the same record (inbound QoS 2 ids);
+   *  2. a retained publish then replaces (or, empty, clears) the topic's
+   *     retained message. The message is durable by then: a failed update is
+   *     logged and counted, never reported as a failed publish, whose retry
+   *     would store the message twice;
    *  3. the caller acknowledges.
    */
-  async publish (topic: TopicName, payload: Buffer, props: MessageProps, retain: boolean): Promise<PublishResult> {
-    const res = await this.deps.dispatcher.publish({ topic, payload, props })
-    if (retain) await this.retained.put(topic, payload, props, res.entryId, Date.now())
+  async publish (topic: TopicName, payload: Buffer, props: MessageProps, retain: boolean, meta?: readonly MetaPut[]): Promise<PublishResult> {
+    const res = await this.deps.dispatcher.publish(meta !== undefined ? { topic, payload, props, meta } : { topic, payload, props })
+    if (retain) {
+      try {
+        await this.retained.put(topic, payload, props, res.entryId, Date.now())
+      } catch (err) {
+        this.retainedUpdateFailures++
+        this.logger.warn({ err, topic, entryId: res.entryId }, 'retained message update failed after the publish was stored')
+      }
+    }
     return res
   }
 
@@ -57,6 +70,6 @@ export class FrontEndCore {
   }
 
   stats (): MqttStats {
-    return { connections: this.connections.size, sessions: this.sessions.size(), closes: { ...this.closes } }
+    return { connections: this.connections.size, sessions: this.sessions.size(), closes: { ...this.closes }, retainedUpdateFailures: this.retainedUpdateFailures }
   }
 }

@@ -1,10 +1,21 @@
 /**
- * Why an MQTT connection closed (logged and counted), with the MQTT 5
- * DISCONNECT reason code we send when the protocol allows one. The front
- * end raises no FerryError codes of its own: refusals are reason codes, and
- * errors from the dispatcher and store map through gateway/error-map.ts.
+ * Errors of the MQTT front end: the FerryError codes it raises (mapped to MQTT
+ * reason codes and HTTP statuses in gateway/error-map.ts, the one table), and
+ * why a connection closed (logged and counted), with the MQTT 5 DISCONNECT
+ * reason code we send when the protocol allows one. Most refusals are reason
+ * codes; errors from the dispatcher and store map through the same table.
  */
 import { MqttReason } from '../error-map.js'
+
+export const MqttCode = {
+  /** A listener could not bind its address (port in use, no permission). */
+  LISTEN: 'E_LISTEN',
+  /** A topic name in a property (Response Topic) is not a valid topic name. */
+  TOPIC_INVALID: 'E_TOPIC_INVALID',
+  /** A WebSocket upgrade without the `mqtt` subprotocol [MQTT-6.0.0-3]. */
+  BAD_REQUEST: 'E_BAD_REQUEST'
+} as const
+export type MqttCode = typeof MqttCode[keyof typeof MqttCode]
 
 export const CloseReason = {
   /** Client sent DISCONNECT. */

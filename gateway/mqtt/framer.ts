@@ -10,7 +10,7 @@
 export const FrameError = {
   /** Remaining Length uses more than 4 bytes [MQTT-1.5.5-1] / 2.1.4. */
   malformedLength: 'malformed_length',
-  /** Packet bigger than our Maximum Packet Size [MQTT-3.2.2-?] (v5 3.1.2.11 / 3.2.2.3.6). */
+  /** Packet bigger than our Maximum Packet Size, which the client must not send [MQTT-3.2.2-15]. */
   tooLarge: 'too_large'
 } as const
 export type FrameError = typeof FrameError[keyof typeof FrameError]

@@ -6,10 +6,9 @@
  * delivered entry is the topic's retained message.
  */
 import type { Ledger, MessageProps, MetaValue, TopicName } from '../../store/index.js'
-import type { Delivery } from '../dispatch/types.js'
 import { META_SPACE_RETAINED, RETAINED_PER_SUBSCRIBE_MAX } from './constants.js'
 import { localTopicName } from './topics.js'
-import { filterMatches } from '../dispatch/index.js'
+import { filterMatches, type Delivery } from '../dispatch/index.js'
 
 interface StoredRetained {
   payload: Buffer

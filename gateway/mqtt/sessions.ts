@@ -6,9 +6,9 @@
  * durable cursors of its subscriptions, so a restart loses neither.
  */
 import type { MetaValue } from '../../store/index.js'
-import { META_SPACE_SESSIONS } from './constants.js'
+import { META_SPACE_QOS2_IN, META_SPACE_SESSIONS } from './constants.js'
 import { CloseReason } from './errors.js'
-import { Session, type StoredSubscription } from './session.js'
+import { Session, parseQos2Key, type StoredSubscription } from './session.js'
 import { parseSubscriptionFilter } from './topics.js'
 import type { ConnectionHandle, FrontEndCore } from './core.js'
 
@@ -52,6 +52,17 @@ export class SessionRegistry {
       this.sessions.set(clientId, s)
       const disconnectedAt = v.disconnectedAtMs ?? now
       this.scheduleExpiry(s, Math.max(0, disconnectedAt + v.expirySec * 1000 - now))
+    }
+    // Inbound QoS 2 ids stored with their messages and not yet released: a resend gets PUBREC, not a second copy.
+    const ledger = this.core.deps.ledger
+    for (const [key] of [...ledger.metaEntries(META_SPACE_QOS2_IN)]) {
+      const k = parseQos2Key(key)
+      const s = k === undefined ? undefined : this.sessions.get(k.clientId)
+      if (k !== undefined && s !== undefined) { s.inboundQos2.restore(k.packetId); continue }
+      // The session is gone (it ended, or never was persistent): nobody can release this id.
+      ledger.putMeta(META_SPACE_QOS2_IN, key, undefined).catch((err: unknown) => {
+        this.core.logger.warn({ err, key }, 'deleting an orphaned inbound QoS 2 id failed')
+      })
     }
   }
 
@@ -97,14 +108,20 @@ export class SessionRegistry {
     this.scheduleExpiry(session, session.expirySec * 1000)
   }
 
-  /** Write (persistent) or remove (non-persistent) the session record. */
-  async persist (session: Session, disconnectedAtMs: number | null): Promise<void> {
+  /**
+   * Write the session record, or remove it when the session has no state in
+   * the ledger. `extra`: subscriptions about to be created, recorded first.
+   * A session that has durable subscriptions keeps its record even with a
+   * Session Expiry of 0 (it ends when its connection does): a restart then
+   * ends it and deletes them, instead of orphaning them.
+   */
+  async persist (session: Session, disconnectedAtMs: number | null, extra: StoredSubscription[] = []): Promise<void> {
     const ledger = this.core.deps.ledger
-    if (!session.persistent) {
+    if (!session.recorded && extra.length === 0) {
       if (ledger.getMeta(META_SPACE_SESSIONS, session.clientId) !== undefined) await ledger.putMeta(META_SPACE_SESSIONS, session.clientId, undefined)
       return
     }
-    const rec: StoredSession = { v: 1, namespace: session.namespace, expirySec: session.expirySec, disconnectedAtMs, subs: session.stored() }
+    const rec: StoredSession = { v: 1, namespace: session.namespace, expirySec: session.expirySec, disconnectedAtMs, subs: [...session.stored(), ...extra] }
     await ledger.putMeta(META_SPACE_SESSIONS, session.clientId, rec as unknown as MetaValue)
   }
 

@@ -4,8 +4,7 @@
  * client in `public/default` is the full topic `public/default/TopicA`, and
  * `/TopicA` is `public/default//TopicA`.
  */
-import { SubscriptionMode } from '../dispatch/types.js'
-import { parseFilter, filterMatches } from '../dispatch/index.js'
+import { SubscriptionMode, parseFilter, filterMatches } from '../dispatch/index.js'
 
 /** Full topic name of a local MQTT topic name. */
 export function fullTopicName (namespace: string, local: string): string {

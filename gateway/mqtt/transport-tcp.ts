@@ -5,6 +5,7 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import { FerryError } from '../../common/errors.js'
+import { MqttCode } from './errors.js'
 import type { MqttFrontEnd, MqttListener, Transport, TransportEvents } from './types.js'
 
 export interface TcpListenOptions {
@@ -67,7 +68,7 @@ export async function listenMqttTcp (front: MqttFrontEnd, opts: TcpListenOptions
   // A failed TLS handshake never becomes a connection; nothing to do but not crash.
   server.on('tlsClientError', () => undefined)
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => { reject(new FerryError('E_LISTEN', `cannot listen for MQTT on ${opts.host}:${opts.port}: ${err.message}`, { cause: err })) })
+    server.once('error', (err) => { reject(new FerryError(MqttCode.LISTEN, `cannot listen for MQTT on ${opts.host}:${opts.port}: ${err.message}`, { cause: err })) })
     server.listen(opts.port, opts.host, () => { resolve() })
   })
   const address = server.address()

@@ -6,6 +6,7 @@
  * uWebSockets.js sockets.
  */
 import type { HttpRequest, HttpResponse, WebSocket, WebSocketBehavior } from '../uws.js'
+import { MqttCode } from './errors.js'
 import type { MqttFrontEnd, Transport, TransportEvents } from './types.js'
 
 export interface MqttWsUserData {
@@ -100,7 +101,7 @@ export function mqttWebSocketBehavior (front: MqttFrontEnd): WebSocketBehavior<M
       const protocols = req.getHeader('sec-websocket-protocol')
       if (!offersMqtt(protocols)) {
         res.writeStatus('400 Bad Request').writeHeader('content-type', 'application/json')
-          .end(JSON.stringify({ error: { code: 'E_BAD_REQUEST', message: 'WebSocket subprotocol "mqtt" required' } }))
+          .end(JSON.stringify({ error: { code: MqttCode.BAD_REQUEST, message: 'WebSocket subprotocol "mqtt" required' } }))
         return
       }
       const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString()

@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../../common/log.js'
 import type { Ledger } from '../../store/index.js'
-import type { Dispatcher } from '../dispatch/types.js'
+import type { Dispatcher } from '../dispatch/index.js'
 import type { PolicyRegistry } from '../policy/index.js'
 import type { MqttLimits } from './constants.js'
 
@@ -81,6 +81,8 @@ export interface MqttStats {
   sessions: number
   /** Connection closes by reason (CloseReason values). */
   closes: Record<string, number>
+  /** Retained-message updates that failed after their publish was stored (the publish was still acknowledged). */
+  retainedUpdateFailures: number
 }
 
 export interface MqttFrontEnd {

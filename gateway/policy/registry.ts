@@ -1,10 +1,10 @@
 import { FerryError, CommonCode } from '../../common/errors.js'
-import type { Ledger, MetaValue, TopicStorePolicy } from '../../store/index.js'
+import { MetaSpace, type Ledger, type MetaValue, type TopicStorePolicy } from '../../store/index.js'
 import { DEFAULT_NAMESPACE_POLICY, type NamespacePolicy, type NamespacePolicyPatch } from './types.js'
 import { validatePolicyPatch } from './validate.js'
 
 /** Ledger meta space holding namespace policies (key `tenant/namespace`). */
-const POLICY_META_SPACE = 'namespace-policy'
+const POLICY_META_SPACE = MetaSpace.namespacePolicy
 
 /** Longest tenant or namespace name, characters. */
 export const NAMESPACE_PART_CHARS_MAX = 128

@@ -46,7 +46,7 @@ async function startAedes (): Promise<Ports> {
 }
 
 async function startFerry (dataDir: string, memory: boolean): Promise<Ports> {
-  const { startGateway } = await import('../../gateway/server.js')
+  const { startGateway } = await import('../../gateway/index.js')
   const gw = await startGateway({
     siteId: 'bench',
     dataDir,
@@ -64,7 +64,7 @@ async function startFerry (dataDir: string, memory: boolean): Promise<Ports> {
 }
 
 async function startUwsBare (): Promise<Ports> {
-  const { uws } = await import('../../gateway/uws.js')
+  const { uws } = await import('../../gateway/index.js')
   const port = await freePort()
   const app = uws.App()
   // The least an HTTP publish endpoint can do: read the body, answer 201 with a small JSON.

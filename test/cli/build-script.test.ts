@@ -12,6 +12,9 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { tmpDir } from '../helpers/tmp.js'
 
+// Each case starts Node processes (tsx compiles on start); a loaded 2-core machine makes that slow.
+t.setTimeout(300_000)
+
 const run = promisify(execFile)
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 

@@ -8,6 +8,9 @@ import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 import { httpRequest, topicPath } from '../helpers/http.js'
 
+// Each case starts Node processes (tsx compiles on start); a loaded 2-core machine makes that slow.
+t.setTimeout(300_000)
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const CLI = join(root, 'cli', 'ferry.ts')
 
@@ -28,7 +31,7 @@ t.test('cli - ferry gateway --dev prints a ready line, serves HTTP, pub/sub work
   t.teardown(tmp.cleanup)
   const gw = ferry(['gateway', '--dev', '--site', 'clitest', '--data', tmp.dir, '--mqtt', '0', '--http', '0', '--https', '0'])
   t.teardown(() => { if (gw.child.exitCode === null) gw.child.kill('SIGKILL') })
-  const ready = await waitFor(() => /^ferry ready .*$/m.exec(gw.out())?.[0], { timeoutMs: 20_000, what: `ready line (stderr: ${gw.err()})` })
+  const ready = await waitFor(() => /^ferry ready .*$/m.exec(gw.out())?.[0], { timeoutMs: 90_000, what: `ready line (stderr: ${gw.err()})` })
   t.match(ready, /site=clitest/)
   const http = Number(/ http=(\d+)/.exec(ready)?.[1])
   const https = Number(/ https=(\d+)/.exec(ready)?.[1])
@@ -84,7 +87,7 @@ t.test('cli - --config supplies site, listeners and namespaces; SIGINT exits cle
   }))
   const gw = ferry(['gateway', '--config', config])
   t.teardown(() => { if (gw.child.exitCode === null) gw.child.kill('SIGKILL') })
-  const ready = await waitFor(() => /^ferry ready .*$/m.exec(gw.out())?.[0], { timeoutMs: 20_000, what: `ready line (stderr: ${gw.err()})` })
+  const ready = await waitFor(() => /^ferry ready .*$/m.exec(gw.out())?.[0], { timeoutMs: 90_000, what: `ready line (stderr: ${gw.err()})` })
   t.match(ready, /site=cfgsite http=\d+ data=.*data$/)
   const base = `http://127.0.0.1:${Number(/ http=(\d+)/.exec(ready)?.[1])}`
   const ns = await httpRequest(base, 'GET', '/v1/admin/namespaces/acme/cfg')

@@ -1,18 +1,19 @@
 /**
  * The `ferry` command as a new user runs it, against a real gateway: the
  * README's wildcard `sub`, both transports printing the same topic names,
- * errors that say what went wrong and where, and `./ferry` from a checkout.
+ * errors that say what went wrong and where. (`./ferry` itself: ferry-wrapper.test.ts.)
  */
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
-import { symlink } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { startTestGateway } from '../helpers/gateway.js'
-import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+
+// Each case starts Node processes (tsx compiles on start); a loaded 2-core machine makes that slow.
+t.setTimeout(300_000)
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const CLI = join(root, 'cli', 'ferry.ts')
@@ -54,7 +55,7 @@ t.test("cli first use - README's ferry sub -t 'sensors/#' works over HTTP and pr
   await waitFor(async () => {
     const stats = (await (await fetch(`${http}/v1/admin/stats`)).json()) as { dispatcher: { subscriptions: Array<{ filter: string, consumers: number }> } }
     return stats.dispatcher.subscriptions.filter((s) => s.filter === 'sensors/#' && s.consumers > 0).length >= 2
-  }, { timeoutMs: 30_000, what: 'both ferry sub processes subscribed' })
+  }, { timeoutMs: 90_000, what: 'both ferry sub processes subscribed' })
   const pub1 = ferry(['pub', '-t', 'sensors/t1', '-m', '21.5', '--url', http])
   const pub2 = ferry(['pub', '-t', 'sensors/t2', '-m', '19.0', '--url', gw.urls.mqtt])
   t.equal(await pub1.exit, 0, pub1.err())
@@ -95,21 +96,4 @@ t.test('cli first use - an unreachable gateway names the address tried', async (
     t.match(r.err(), new RegExp(`127\\.0\\.0\\.1:${port}`), `${name} says where (stderr: ${r.err()})`)
     t.match(r.err(), /ECONNREFUSED/, `${name} says why`)
   }
-})
-
-t.test('cli first use - ./ferry runs from a checkout, also through a symlink on PATH', async (t) => {
-  const direct = spawnRun(join(root, 'ferry'), ['pub', '-t', 'wrapper/x', '-m', 'hi', '--url', http])
-  t.equal(await direct.exit, 0, `./ferry pub (stderr: ${direct.err()})`)
-  t.match(direct.out(), /published topic=wrapper\/x/)
-  const bin = await tmpDir('ferry-bin-')
-  t.teardown(bin.cleanup)
-  await symlink(join(root, 'ferry'), join(bin.dir, 'ferry'))
-  const viaPath = spawn('ferry', ['sub', '-t', 'wrapper/x', '--count', '1', '--url', http], {
-    cwd: bin.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PATH: `${bin.dir}:${process.env.PATH ?? ''}` }
-  })
-  let out = ''
-  viaPath.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  const [code] = await once(viaPath, 'exit')
-  t.equal(code, 0)
-  t.equal(out, 'wrapper/x hi\n', 'plain `ferry` once the wrapper is on PATH')
 })

@@ -11,6 +11,9 @@ import { dirname, join } from 'node:path'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 
+// Each case starts Node processes (tsx compiles on start); a loaded 2-core machine makes that slow.
+t.setTimeout(300_000)
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const CHILD = join(root, 'test', 'helpers', 'fault-child.ts')
 
@@ -28,7 +31,7 @@ async function startChild (t: { teardown: (fn: () => unknown) => void }): Promis
   child.stdout?.on('data', (c: Buffer) => { out += c.toString() })
   child.stderr?.on('data', (c: Buffer) => { err += c.toString() })
   const exit = once(child, 'exit').then(([code]) => code as number | null)
-  const ready = await waitFor(() => /^ferry ready .*$/m.exec(out)?.[0], { timeoutMs: 30_000, what: `ready line (stderr: ${err})` })
+  const ready = await waitFor(() => /^ferry ready .*$/m.exec(out)?.[0], { timeoutMs: 90_000, what: `ready line (stderr: ${err})` })
   return { child, base: `http://127.0.0.1:${Number(/ http=(\d+)/.exec(ready)?.[1])}`, err: () => err, exit }
 }
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { SubscriptionMode } from '../../gateway/dispatch/index.js'
-import { READ_AHEAD_ENTRIES_MAX, PRIORITY_LEVEL_WINDOW_ENTRIES_MAX } from '../../gateway/dispatch/constants.js'
+import { READ_AHEAD_ENTRIES_MAX, PRIORITY_LEVEL_WINDOW_ENTRIES_MAX, PRIORITY_SCAN_AHEAD_ENTRIES_MAX } from '../../gateway/dispatch/constants.js'
 import { waitFor } from '../helpers/wait.js'
 import { consume, NS, startHarness } from '../helpers/dispatch-harness.js'
 
@@ -139,4 +139,22 @@ t.test('dispatch priority - failover: the new active consumer gets the backlog p
   await waitFor(() => preferred.sink.deliveries.length === 1)
   t.equal(preferred.sink.deliveries[0]!.props.priority, 8)
   t.equal(first.sink.deliveries.length, 0, 'the standby got nothing')
+})
+
+t.test('dispatch priority - a deep backlog of one level is read about once, not twice', async (t) => {
+  const { faultyLedger, newFaults } = await import('../helpers/dispatch-faults.js')
+  const faults = newFaults()
+  const h = await startHarness({ wrapLedger: (l) => faultyLedger(l, faults) })
+  t.teardown(h.close)
+  const total = 40_000
+  for (let i = 0; i < total; i += 10_000) {
+    await h.ledger.appendMany(Array.from({ length: 10_000 }, (_, j) => ({ topic: TOPIC, payload: Buffer.from(String(i + j)) })))
+  }
+  const a = await consume(h.dispatcher, { subscription: 'one', filter: 'work', mode: 'shared', permits: 500 })
+  a.sink.onDeliver = (d) => { void a.consumer.ack(d.topic, d.entryId); a.consumer.addPermits(1) }
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.backlog === 0, { what: 'drained', timeoutMs: 60_000 })
+  t.equal(a.sink.deliveries.length, total, 'each message once')
+  // One look-ahead at the start (it finds no other level), then reads in log order: not every entry twice.
+  const bound = total + PRIORITY_SCAN_AHEAD_ENTRIES_MAX + total / 10
+  t.ok(faults.entriesRead <= bound, `entries read ${faults.entriesRead} for ${total} messages (bound ${bound})`)
 })

@@ -37,11 +37,14 @@ t.test('mqtt flow control - a subscriber that stops reading does not stall other
 t.test('mqtt flow control - outbound window: never more than the client Receive Maximum unacknowledged', async (t) => {
   const gw = await startTestGateway(t)
   const s = await rawConnect(t, gw.ports.mqtt, 5, { clientId: 'win', properties: { receiveMaximum: 3 } })
-  s.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'win/a', qos: 1 }, { topic: 'win/+', qos: 2 }] })
+  s.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'win/a', qos: 1 }, { topic: 'win/b', qos: 2 }] })
   await s.next('suback')
   const pub = await connectMqtt(t, gw, gw.urls.mqtt)
-  for (let i = 0; i < 10; i++) await pub.publishAsync('win/a', String(i), { qos: 1 })
-  // Two subscriptions match: 20 deliveries, but only 3 may be outstanding.
+  for (let i = 0; i < 10; i++) {
+    await pub.publishAsync('win/a', String(i), { qos: 1 })
+    await pub.publishAsync('win/b', String(i), { qos: 2 })
+  }
+  // Two subscriptions: 20 deliveries, but only 3 may be outstanding.
   await waitFor(() => s.packets.filter((p) => p.cmd === 'publish').length === 3, { what: 'window filled' })
   s.send({ cmd: 'pingreq' })
   await s.next('pingresp')

@@ -69,9 +69,10 @@ t.test('mqtt qos - QoS 1 and 2 outbound flows with a raw subscriber; PUBACKs in 
   t.same(c.packets.filter((p) => p.cmd === 'puback').map((p) => p.messageId), Array.from({ length: 20 }, (_, i) => i + 1))
 })
 
-t.test('mqtt qos - unacked QoS 1 message is redelivered on reconnect with ferry-redelivery-count', async (t) => {
+t.test('mqtt qos - unacked QoS 1 message is redelivered on reconnect with ferry-redelivery-count (ferry-metadata: 1)', async (t) => {
   const gw = await startTestGateway(t)
-  const s = await rawConnect(t, gw.ports.mqtt, 5, { clientId: 'redeliver', clean: false, properties: { sessionExpiryInterval: 300 } })
+  const meta = { 'ferry-metadata': '1' }
+  const s = await rawConnect(t, gw.ports.mqtt, 5, { clientId: 'redeliver', clean: false, properties: { sessionExpiryInterval: 300, userProperties: meta } })
   s.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'rd', qos: 1 }] })
   await s.next('suback')
   const pub = await connectMqtt(t, gw, gw.urls.mqtt)
@@ -81,7 +82,7 @@ t.test('mqtt qos - unacked QoS 1 message is redelivered on reconnect with ferry-
   t.equal(ups?.['ferry-redelivery-count'], '0')
   s.socket.destroy() // no PUBACK
   await s.waitClosed()
-  const s2 = await rawConnect(t, gw.ports.mqtt, 5, { clientId: 'redeliver', clean: false, properties: { sessionExpiryInterval: 300 } })
+  const s2 = await rawConnect(t, gw.ports.mqtt, 5, { clientId: 'redeliver', clean: false, properties: { sessionExpiryInterval: 300, userProperties: meta } })
   t.equal((s2.packets[0] as { sessionPresent?: boolean }).sessionPresent, true)
   const again = await s2.next('publish')
   t.equal(String(again.payload), 'again')
@@ -92,7 +93,7 @@ t.test('mqtt qos - unacked QoS 1 message is redelivered on reconnect with ferry-
 
 t.test('mqtt qos - v5 PUBACK with reason >= 0x80 is a nack: the message comes again', async (t) => {
   const gw = await startTestGateway(t, { namespaces: { 'public/default': { redeliveryBackoffMs: [10] } } })
-  const s = await rawConnect(t, gw.ports.mqtt, 5, { clientId: 'nacker' })
+  const s = await rawConnect(t, gw.ports.mqtt, 5, { clientId: 'nacker', properties: { userProperties: { 'ferry-metadata': '1' } } })
   s.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'nk', qos: 1 }] })
   await s.next('suback')
   const pub = await connectMqtt(t, gw, gw.urls.mqtt)

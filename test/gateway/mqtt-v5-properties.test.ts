@@ -14,11 +14,14 @@ function rawUserProps (raw: Buffer): Array<readonly [string, string]> {
   return walkProperties(raw, p, raw.length).userProperties ?? []
 }
 
-t.test('mqtt v5 properties - user properties forwarded unaltered and in order, then ferry-* delivery properties', async (t) => {
+t.test('mqtt v5 properties - user properties forwarded unaltered and in order; ferry-* delivery properties only on request', async (t) => {
   const gw = await startTestGateway(t)
-  const s = await rawConnect(t, gw.ports.mqtt, 5, { clientId: 'up-sub' })
+  const s = await rawConnect(t, gw.ports.mqtt, 5, { clientId: 'up-sub', properties: { userProperties: { 'ferry-metadata': '1' } } })
   s.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'up', qos: 1 }] })
   await s.next('suback')
+  const plain = await rawConnect(t, gw.ports.mqtt, 5, { clientId: 'up-plain' })
+  plain.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'up', qos: 1 }] })
+  await plain.next('suback')
   const p = await rawConnect(t, gw.ports.mqtt, 5, { clientId: 'up-pub' })
   const ups = [['b', '1'], ['a', '2'], ['b', '3'], ['ferry-custom', 'kept'], ['a', '2']] as const
   p.write(encodePublish({ topic: 'up', qos: 1, retain: false, dup: false, packetId: 9, payload: Buffer.from('x'), userProperties: ups }, 5))
@@ -27,7 +30,10 @@ t.test('mqtt v5 properties - user properties forwarded unaltered and in order, t
   const raw = s.raw.find((b) => ((b[0] as number) >> 4) === 3) as Buffer
   const got = rawUserProps(raw)
   t.same(got.slice(0, ups.length), ups, 'same names, values, order and repeats [MQTT-3.3.2-18]')
-  t.same(got.slice(ups.length).map(([k]) => k), ['ferry-redelivery-count', 'ferry-message-id'])
+  t.same(got.slice(ups.length).map(([k]) => k), ['ferry-redelivery-count', 'ferry-message-id'], 'ferry-metadata: 1 adds ours after them')
+  await plain.next('publish')
+  const plainRaw = plain.raw.find((b) => ((b[0] as number) >> 4) === 3) as Buffer
+  t.same(rawUserProps(plainRaw), ups, 'by default exactly the publisher\'s, nothing added')
 })
 
 t.test('mqtt v5 properties - expiry, payload format, content type, response topic, correlation data, subscription id', async (t) => {
@@ -126,4 +132,23 @@ t.test('mqtt v5 properties - ferry-* controls map to message props; bad ones get
   r3.write(enc)
   await r3.next('puback')
   t.pass('3.1.1 publish acknowledged')
+})
+
+t.test('mqtt v5 properties - expiry is checked at hand-out: a message that expires while it waits for the window is never sent', async (t) => {
+  const gw = await startTestGateway(t)
+  const s = await rawConnect(t, gw.ports.mqtt, 5, { clientId: 'exp-window', properties: { receiveMaximum: 1 } })
+  s.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'exw/a', qos: 1 }, { topic: 'exw/b', qos: 1 }] })
+  await s.next('suback')
+  const pub = await connectMqtt(t, gw, gw.urls.mqtt, { protocolVersion: 5 })
+  await pub.publishAsync('exw/a', 'holds-the-window', { qos: 1 })
+  const first = await s.next('publish')
+  await pub.publishAsync('exw/b', 'expires-waiting', { qos: 1, properties: { messageExpiryInterval: 1 } })
+  const publishedAt = Date.now()
+  await waitFor(() => Date.now() - publishedAt > 1500, { timeoutMs: 10_000, what: 'the waiting message expires' })
+  s.send({ cmd: 'puback', messageId: first.messageId as number, reasonCode: 0 })
+  await pub.publishAsync('exw/b', 'after', { qos: 1 })
+  const next = await s.next('publish', s.packets.indexOf(first) + 1)
+  t.equal(String(next.payload), 'after', 'the expired one was skipped [MQTT-3.3.2-5]')
+  t.notOk(s.packets.some((p) => p.cmd === 'publish' && String(p.payload) === 'expires-waiting'))
+  s.send({ cmd: 'puback', messageId: next.messageId as number, reasonCode: 0 })
 })

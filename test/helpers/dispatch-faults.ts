@@ -14,10 +14,12 @@ export interface CursorFaults {
   recordDelayMs: number
   /** ack calls rejected so far. */
   ackFailures: number
+  /** Entries returned by ledger.read to the dispatcher so far (read amplification). */
+  entriesRead: number
 }
 
 export function newFaults (): CursorFaults {
-  return { failAcks: 0, failAllAcks: false, recordDelayMs: 0, ackFailures: 0 }
+  return { failAcks: 0, failAllAcks: false, recordDelayMs: 0, ackFailures: 0, entriesRead: 0 }
 }
 
 function bound<T extends object> (target: T, prop: string | symbol): unknown {
@@ -55,6 +57,13 @@ export function faultyLedger (ledger: Ledger, faults: CursorFaults): Ledger {
     get (target, prop) {
       if (prop === 'cursor') {
         return async (...args: Parameters<Ledger['cursor']>): Promise<Cursor> => faultyCursor(await target.cursor(...args), faults)
+      }
+      if (prop === 'read') {
+        return async (...args: Parameters<Ledger['read']>): ReturnType<Ledger['read']> => {
+          const entries = await target.read(...args)
+          faults.entriesRead += entries.length
+          return entries
+        }
       }
       return bound(target, prop)
     }

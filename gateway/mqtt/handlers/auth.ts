@@ -3,8 +3,9 @@ import { CloseReason } from '../errors.js'
 
 /**
  * AUTH: Ferry has no enhanced authentication method yet, so an AUTH packet
- * after CONNECT is a protocol error [MQTT-3.15.0-? / 4.12.0-1] (a client may
- * only send AUTH when it gave an Authentication Method in CONNECT, which we refuse).
+ * after CONNECT is a protocol error: a client that gave no Authentication
+ * Method in CONNECT must not send AUTH [MQTT-4.12.0-7], and one that gave a
+ * method was refused with 0x8C [MQTT-4.12.0-1].
  */
 export function handleAuth (conn: Connection): void {
   conn.close(CloseReason.protocolError)

@@ -10,8 +10,9 @@ import type { MessageProps } from '../../../store/index.js'
 import { MqttReason } from '../../error-map.js'
 import { readFerryControls } from '../../message-props.js'
 import { inspectConnect, MalformedPacket, type ProtocolVersion } from '../codec.js'
-import { ConnState, type Connection } from '../connection.js'
-import { ASSIGNED_CLIENT_ID_HEX_CHARS, CLIENT_ID_BYTES_MAX, WILL_DELAY_SEC_MAX } from '../constants.js'
+import { ConnState } from '../conn-state.js'
+import type { Connection } from '../connection.js'
+import { ASSIGNED_CLIENT_ID_HEX_CHARS, CLIENT_ID_BYTES_MAX, FERRY_METADATA_PROPERTY, WILL_DELAY_SEC_MAX } from '../constants.js'
 import { CloseReason, ConnackCode3 } from '../errors.js'
 import { fullTopicName, isValidTopicName } from '../topics.js'
 import type { WillMessage } from '../will.js'
@@ -80,12 +81,15 @@ async function connect (conn: Connection, packet: IConnectPacket, raw: Buffer): 
   const p = packet.properties
   if (v5 && p !== undefined) {
     if (p.receiveMaximum !== undefined) {
-      if (p.receiveMaximum === 0) { conn.close(CloseReason.protocolError); return } // [MQTT-3.1.2-?] 0 is a protocol error
+      if (p.receiveMaximum === 0) { conn.close(CloseReason.protocolError); return } // 0 is a Protocol Error (MQTT 5.0 3.1.2.11.3)
       conn.clientReceiveMax = p.receiveMaximum
     }
     if (p.maximumPacketSize !== undefined) conn.clientMaxPacketBytes = p.maximumPacketSize
     if (p.topicAliasMaximum !== undefined) conn.clientTopicAliasMax = p.topicAliasMaximum
     if (p.requestProblemInformation === false) conn.problemInformation = false
+    // Ferry's delivery metadata only on request: by default deliveries carry exactly the publisher's user properties.
+    const asked = (p.userProperties as Record<string, string | string[]> | undefined)?.[FERRY_METADATA_PROPERTY]
+    conn.ferryMetadata = asked === '1' || (Array.isArray(asked) && asked.includes('1'))
   }
 
   // Will [MQTT-3.1.2-9].

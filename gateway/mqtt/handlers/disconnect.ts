@@ -1,7 +1,6 @@
 import type { IDisconnectPacket } from 'mqtt-packet'
 import type { Connection } from '../connection.js'
 import { CloseReason } from '../errors.js'
-import { META_SPACE_SESSIONS } from '../constants.js'
 
 /** v5 reason code 0x04: disconnect, but publish the will anyway. */
 const DISCONNECT_WITH_WILL = 0x04
@@ -17,8 +16,8 @@ export function handleDisconnect (conn: Connection, packet: IDisconnectPacket): 
     const session = conn.session
     if (expiry !== undefined && session !== undefined) {
       if (session.expirySec === 0 && expiry > 0) { conn.close(CloseReason.protocolError); return }
+      // The new interval applies from the close; a session ending now deletes its record as it ends.
       session.expirySec = Math.min(expiry, conn.core.limits.sessionExpirySecMax)
-      if (session.expirySec === 0) void conn.core.deps.ledger.putMeta(META_SPACE_SESSIONS, session.clientId, undefined).catch(() => undefined)
     }
     if (packet.reasonCode !== DISCONNECT_WITH_WILL) conn.suppressWill()
   } else {

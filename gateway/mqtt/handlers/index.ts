@@ -3,7 +3,8 @@
  * a client may send are handled; the rest are protocol errors.
  */
 import type { Packet } from '../codec.js'
-import { ConnState, type Connection } from '../connection.js'
+import { ConnState } from '../conn-state.js'
+import type { Connection } from '../connection.js'
 import { CloseReason } from '../errors.js'
 import { handleConnect } from './connect.js'
 import { handlePublish } from './publish.js'

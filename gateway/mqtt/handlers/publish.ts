@@ -3,7 +3,8 @@
  *  1. raw checks: topic is valid UTF-8, user properties in wire order;
  *  2. topic alias (v5) resolves to a topic name;
  *  3. topic name has no wildcards;
- *  4. QoS 2 duplicate of a stored message: answer PUBREC again, publish nothing;
+ *  4. QoS 2 identifier in use (stored, or its append still in flight): answer
+ *     PUBREC again once stored, publish nothing;
  *  5. Receive Maximum: a client over our window is disconnected (0x93);
  *  6. MQTT properties and `ferry-*` controls become message props;
  *  7. the dispatcher stores it (durable per namespace policy) — only then
@@ -17,8 +18,11 @@ import { FerryError } from '../../../common/errors.js'
 import { readFerryControls } from '../../message-props.js'
 import { inspectPublish, MalformedPacket } from '../codec.js'
 import { ackReasonOf, reasonStringOf } from '../reason-codes.js'
-import type { Connection } from '../connection.js'
-import { CloseReason } from '../errors.js'
+import { ConnState } from '../conn-state.js'
+import type { AckSlot, Connection } from '../connection.js'
+import { Qos2State } from '../inbound-qos2.js'
+import type { Session } from '../session.js'
+import { CloseReason, MqttCode } from '../errors.js'
 import { fullTopicName, isValidTopicName } from '../topics.js'
 
 export function handlePublish (conn: Connection, packet: IPublishPacket, raw: Buffer): void {
@@ -59,13 +63,40 @@ export function handlePublish (conn: Connection, packet: IPublishPacket, raw: Bu
   const qos = packet.qos
   const id = packet.messageId ?? 0
 
-  // 4. QoS 2 duplicate: stored already, only PUBREC again [MQTT-4.3.3-?] (method B: no second publish).
-  if (qos === 2 && session.inboundQos2.has(id)) {
-    conn.send({ cmd: 'pubrec', messageId: id, reasonCode: 0 })
-    return
+  // 4. QoS 2 identifier in use: stored (or being stored) already, only PUBREC again [MQTT-4.3.3-10].
+  if (qos === 2) {
+    const state = session.inboundQos2.stateOf(id)
+    if (state === Qos2State.received) {
+      conn.completeAck(conn.reserveAck(), { cmd: 'pubrec', messageId: id, reasonCode: 0 })
+      return
+    }
+    const first = session.inboundQos2.whenStored(id)
+    if (first !== undefined) {
+      // Resent (after a reconnect or takeover) while the first append is in flight: wait for it, never store twice.
+      const slot = conn.reserveAck()
+      const payload = Buffer.from(packet.payload as Buffer)
+      void first.then((stored) => {
+        if (stored) { conn.completeAck(slot, { cmd: 'pubrec', messageId: id, reasonCode: 0 }); return }
+        // The first attempt was refused: this one is a new message [MQTT-4.3.3-9].
+        conn.completeAck(slot, undefined)
+        if (conn.state !== ConnState.closed) accept(conn, session, packet, topic, userProperties, payload)
+      })
+      return
+    }
   }
 
-  // 5. Our Receive Maximum [MQTT-3.3.4-7] / 3.3.4: exceeding it is a protocol error, 0x93.
+  // Copy: the parsed payload is a view into the socket's read buffer, which the store must not pin.
+  accept(conn, session, packet, topic, userProperties, Buffer.from(packet.payload as Buffer))
+}
+
+/** Steps 5 to 7 for a publish that is new. */
+function accept (conn: Connection, session: Session, packet: IPublishPacket, topic: string, userProperties: UserProperty[] | undefined, payload: Buffer): void {
+  const v5 = conn.protocolVersion === 5
+  const qos = packet.qos
+  const id = packet.messageId ?? 0
+
+  // 5. Our Receive Maximum (MQTT 5.0 3.3.4): only a client beyond it is disconnected, 0x93. It is
+  //    65535 by default; memory is bounded by reading less (Connection.storeStarted), not by this.
   if (qos > 0) {
     if (conn.inboundQosInFlight >= conn.core.limits.receiveMaximum) {
       if (v5) { conn.close(CloseReason.receiveMaximumExceeded); return }
@@ -86,27 +117,30 @@ export function handlePublish (conn: Connection, packet: IPublishPacket, raw: Bu
   // 7. Store, then acknowledge in order.
   const full = fullTopicName(session.namespace, topic)
   const slot = qos > 0 ? conn.reserveAck() : undefined
-  if (qos === 0) conn.qos0Started()
+  const bytes = payload.length
+  conn.storeStarted(bytes)
   session.ownPublishStarted(full)
-  // Copy: the parsed payload is a view into the socket's read buffer, which the store must not pin.
-  conn.core.publish(full, Buffer.from(packet.payload as Buffer), props, packet.retain).then((res) => {
+  const stored = conn.core.publish(full, payload, props, packet.retain, qos === 2 ? session.qos2Record(id, full) : undefined)
+  if (qos === 2) session.inboundQos2.begin(id, stored.then(() => true, () => false))
+  stored.then((res) => {
+    conn.storeSettled(bytes)
     session.ownPublishSettled(full, res.entryId)
-    if (qos === 0) { conn.qos0Settled(); return }
+    if (qos === 0) return
     if (qos === 1) {
       conn.inboundQosInFlight--
-      conn.completeAck(slot as ReturnType<Connection['reserveAck']>, { cmd: 'puback', messageId: id, reasonCode: 0 })
+      conn.completeAck(slot as AckSlot, { cmd: 'puback', messageId: id, reasonCode: 0 })
       return
     }
     // QoS 2: the id stays in use until PUBREL.
-    session.inboundQos2.add(id)
-    conn.completeAck(slot as ReturnType<Connection['reserveAck']>, { cmd: 'pubrec', messageId: id, reasonCode: 0 })
+    conn.completeAck(slot as AckSlot, { cmd: 'pubrec', messageId: id, reasonCode: 0 })
   }, (err: unknown) => {
+    conn.storeSettled(bytes)
     session.ownPublishSettled(full, undefined)
     conn.core.logger.debug({ err, topic: full, clientId: conn.clientId }, 'publish refused')
-    if (qos === 0) { conn.qos0Settled(); return }
+    if (qos === 0) return
     conn.inboundQosInFlight--
-    if (!v5) { conn.completeAck(slot as ReturnType<Connection['reserveAck']>, undefined, CloseReason.publishFailed); return }
-    conn.completeAck(slot as ReturnType<Connection['reserveAck']>, failedAck(conn, qos, id, err))
+    if (!v5) { conn.completeAck(slot as AckSlot, undefined, CloseReason.publishFailed); return }
+    conn.completeAck(slot as AckSlot, failedAck(conn, qos, id, err))
   })
 }
 
@@ -141,7 +175,7 @@ function buildProps (conn: Connection, packet: IPublishPacket, userProperties: U
   if (p.contentType !== undefined) props.contentType = p.contentType
   if (p.responseTopic !== undefined) {
     // A Response Topic is a topic name: no wildcards [MQTT-3.3.2-14]; kept as a full name in our namespace.
-    if (!isValidTopicName(p.responseTopic)) throw new FerryError('E_TOPIC_INVALID', 'Response Topic must be a topic name without wildcards')
+    if (!isValidTopicName(p.responseTopic)) throw new FerryError(MqttCode.TOPIC_INVALID, 'Response Topic must be a topic name without wildcards')
     props.responseTopic = fullTopicName((conn.session as { namespace: string }).namespace, p.responseTopic)
   }
   if (p.correlationData !== undefined) props.correlationData = Buffer.from(p.correlationData)

@@ -3,7 +3,7 @@ import type { Connection } from '../connection.js'
 import { MqttReason } from '../../error-map.js'
 
 /**
- * PUBREC for a message we sent at QoS 2: answer PUBREL [MQTT-4.3.3-?]; an
+ * PUBREC for a message we sent at QoS 2: answer PUBREL [MQTT-4.3.3-4]; an
  * unknown id gets PUBREL 0x92 Packet Identifier not found (v5). A reason
  * code >= 0x80 ends the flow (no PUBREL) and nacks the message.
  */

@@ -3,16 +3,20 @@
  * [MQTT-3.9.3-1], then retained messages per Retain Handling. Each filter is
  * checked (syntax, `$share/{group}/` and Ferry's mode prefixes, No Local on a
  * shared subscription, the ACL hook), then attached as a dispatcher
- * subscription. A persistent session records its subscriptions in the ledger.
+ * subscription. A persistent session records its subscriptions in the ledger
+ * before creating them and again before SUBACK.
  */
 import type { ISubscribePacket, ISubscription } from 'mqtt-packet'
 import { MqttReason } from '../../error-map.js'
 import { ackReasonOf } from '../reason-codes.js'
 import { inspectFilters, MalformedPacket } from '../codec.js'
-import { ConnState, type Connection } from '../connection.js'
+import { ConnState } from '../conn-state.js'
+import type { Connection } from '../connection.js'
 import { SESSION_SUBSCRIPTIONS_MAX, SUBSCRIBE_FILTERS_MAX } from '../constants.js'
 import { CloseReason, SUBACK_FAILURE_3 } from '../errors.js'
-import { parseSubscriptionFilter } from '../topics.js'
+import type { Session } from '../session.js'
+import type { SubscriptionOptions } from '../session-subscriptions.js'
+import { parseSubscriptionFilter, type ParsedFilter } from '../topics.js'
 
 export function handleSubscribe (conn: Connection, packet: ISubscribePacket, raw: Buffer): void {
   const session = conn.session
@@ -31,18 +35,38 @@ export function handleSubscribe (conn: Connection, packet: ISubscribePacket, raw
     if (conn.protocolVersion === 5 && s.nl === true && s.topic.startsWith('$share/')) { conn.close(CloseReason.protocolError); return }
   }
   const subId = conn.protocolVersion === 5 ? firstSubscriptionId(packet) : undefined
-  if (subId === 0) { conn.close(CloseReason.protocolError); return } // [MQTT-3.8.2-?] 0 is a protocol error
+  if (subId === 0) { conn.close(CloseReason.protocolError); return } // 0 is a Protocol Error (MQTT 5.0 3.8.2.1.2)
 
   void session.serial(async () => {
+    // 1. Check every filter (syntax, limits, ACL); refused ones get their code now.
     const codes: number[] = []
-    const retainedFor: Array<{ raw: string, isNew: boolean }> = []
+    const accepted: Array<{ index: number, parsed: ParsedFilter, opts: SubscriptionOptions }> = []
     for (let i = 0; i < packet.subscriptions.length; i++) {
       const s = packet.subscriptions[i] as ISubscription
-      codes.push(await subscribeOne(conn, s, subId, i, retainedFor))
+      const r = await check(conn, session, s, subId, i)
+      if (typeof r === 'number') codes.push(r)
+      else { codes.push(s.qos); accepted.push({ index: i, ...r }) }
     }
+    // 2. A persistent session records the new subscriptions before they exist in the dispatcher: a crash
+    //    in between leaves a recorded subscription that the next attach creates, never an orphaned
+    //    durable one that pins retention and delivers to nobody.
+    const fresh = accepted.filter((a) => !session.subs.has(a.parsed.raw)).map((a) => ({ raw: a.parsed.raw, ...a.opts }))
+    if (session.persistent && fresh.length > 0) await conn.core.sessions.persist(session, null, fresh)
+    // 3. Create or update them.
+    const retainedFor: Array<{ raw: string, isNew: boolean }> = []
+    for (const a of accepted) {
+      try {
+        const isNew = await session.subscribe(a.parsed, a.opts)
+        retainedFor.push({ raw: a.parsed.raw, isNew })
+      } catch (err) {
+        conn.core.logger.debug({ err, clientId: conn.clientId, filter: a.parsed.raw }, 'subscription refused')
+        codes[a.index] = conn.protocolVersion === 5 ? ackReasonOf('suback', err) : SUBACK_FAILURE_3
+      }
+    }
+    // 4. SUBACK only once the session record says what the dispatcher has (issue 7 item 6).
+    if (session.recorded || fresh.length > 0) await conn.core.sessions.persist(session, null)
     if (conn.state === ConnState.closed) return
     conn.send({ cmd: 'suback', messageId: packet.messageId ?? 0, granted: codes, reasonCode: 0 })
-    if (session.persistent) await conn.core.sessions.persist(session, null)
     sendRetained(conn, retainedFor)
   }).catch((err: unknown) => {
     conn.core.logger.error({ err, clientId: conn.clientId }, 'subscribe failed')
@@ -55,30 +79,25 @@ function firstSubscriptionId (packet: ISubscribePacket): number | undefined {
   return Array.isArray(v) ? v[0] : v
 }
 
-async function subscribeOne (conn: Connection, s: ISubscription, subId: number | undefined, index: number, retainedFor: Array<{ raw: string, isNew: boolean }>): Promise<number> {
+/** Checks of one filter: its SUBACK failure code, or what to subscribe with. */
+async function check (conn: Connection, session: Session, s: ISubscription, subId: number | undefined, index: number): Promise<number | { parsed: ParsedFilter, opts: SubscriptionOptions }> {
   const v5 = conn.protocolVersion === 5
-  const session = conn.session
-  if (session === undefined) return v5 ? MqttReason.unspecifiedError : SUBACK_FAILURE_3
   if (index >= SUBSCRIBE_FILTERS_MAX) return v5 ? MqttReason.quotaExceeded : SUBACK_FAILURE_3
   const parsed = parseSubscriptionFilter(s.topic)
   if (parsed === undefined) return v5 ? MqttReason.topicFilterInvalid : SUBACK_FAILURE_3
   const ctx = conn.ctx
   if (ctx === undefined || !(await conn.core.authorizeSubscribe(ctx, s.topic))) return v5 ? MqttReason.notAuthorized : SUBACK_FAILURE_3
   if (!session.subs.has(parsed.raw) && session.subs.size >= SESSION_SUBSCRIPTIONS_MAX) return v5 ? MqttReason.quotaExceeded : SUBACK_FAILURE_3
-  try {
-    const isNew = await session.subscribe(parsed, {
-      qos: s.qos,
+  return {
+    parsed,
+    opts: {
+      qos: s.qos, // granted QoS: we support all three
       nl: v5 && s.nl === true,
       rap: v5 && s.rap === true,
       rh: (v5 ? (s.rh ?? 0) : 0) as 0 | 1 | 2,
       subId: subId ?? null
-    })
-    retainedFor.push({ raw: parsed.raw, isNew })
-  } catch (err) {
-    conn.core.logger.debug({ err, clientId: conn.clientId, filter: s.topic }, 'subscription refused')
-    return v5 ? ackReasonOf('suback', err) : SUBACK_FAILURE_3
+    }
   }
-  return s.qos // granted QoS: we support all three
 }
 
 /**

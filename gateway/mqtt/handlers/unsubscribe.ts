@@ -6,7 +6,8 @@
 import type { IUnsubscribePacket } from 'mqtt-packet'
 import { ackReasonOf } from '../reason-codes.js'
 import { inspectFilters, MalformedPacket } from '../codec.js'
-import { ConnState, type Connection } from '../connection.js'
+import { ConnState } from '../conn-state.js'
+import type { Connection } from '../connection.js'
 import { CloseReason } from '../errors.js'
 
 /** v5 UNSUBACK: No subscription existed. */

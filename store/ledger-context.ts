@@ -1,0 +1,33 @@
+/**
+ * What the ledger's parts (append, reads, cursors, delayed index) need from
+ * the ledger: its state, and the one way to change it (`record`: submit to
+ * the log, then apply). Keeps each part in its own file without reaching
+ * into the ledger class.
+ */
+import type { LedgerState } from './ledger-state.js'
+import type { LogRecord } from './records.js'
+import type { TopicState } from './topic-state.js'
+import type { Durability, EntryId, LedgerEntry, Lsn } from './types.js'
+
+/** What the log (subclass) returns for a submitted record. */
+export interface Submitted {
+  lsn: Lsn
+  /** Record bytes on disk including framing (an estimate for memory-backed topics). */
+  bytes: number
+  /** Resolves when durable per the durability asked for. */
+  done: Promise<void>
+}
+
+export interface LedgerContext {
+  readonly state: LedgerState
+  /** Get or create a topic (a new persistent topic gets its dictionary record). */
+  ensureTopic: (name: string) => TopicState
+  /** Submit one record and apply it to the state at once; `done` resolves when durable. */
+  record: (rec: LogRecord, durability: Durability) => Submitted
+  /** Resolves once everything submitted so far is durable per `durability`. */
+  barrier: (durability: Durability) => Promise<void>
+  /** Read committed entries [from, to) of a disk-backed topic, honouring maxBytes. */
+  readStored: (t: TopicState, from: EntryId, to: EntryId, maxBytes: number) => Promise<LedgerEntry[]>
+  checkUsable: () => void
+  checkWritable: () => void
+}
