@@ -146,7 +146,7 @@ t.test('failures - priority on the link after an outage: a priority-9 message cr
   const b = await startTestSite(t, 'b', (nats.regions.b as { url: string }).url, 'test', plan)
   await waitFor(() => a.replicator.stats().links[0]?.connected, { timeoutMs: 30_000, what: 'link up' })
   await (nats.regions.b as { kill: () => Promise<void> }).kill()
-  const N = 5000
+  const N = 3000
   for (let i = 0; i < N; i += 100) {
     await Promise.all(Array.from({ length: 100 }, async (_, j) => await a.gw.gateway.dispatcher.publish({ topic: 'public/default/p', payload: Buffer.from(`low-${i + j}`), props: { priority: 0 } })))
   }
