@@ -28,7 +28,8 @@ export class TopologyClient {
     this.etcd = new Etcd3({
       hosts: opts.endpoints,
       dialTimeout: ETCD_CALL_TIMEOUT_MS,
-      defaultCallOptions: () => ({ deadline: Date.now() + ETCD_CALL_TIMEOUT_MS })
+      // A deadline for unary calls only: watch and lease keep-alive streams live as long as the client.
+      defaultCallOptions: (context) => context.isStream ? {} : { deadline: Date.now() + ETCD_CALL_TIMEOUT_MS }
     })
   }
 
