@@ -6,6 +6,10 @@
  *   nats.regions.a.url            // nats://127.0.0.1:P
  *   await nats.regions.a.kill()   // and .start() again, same ports
  *   const etcd = await startEtcd(t)
+ *
+ * A free port can be taken by another process between its choice and the
+ * server's bind (tests run in parallel): a start that fails is retried with
+ * fresh ports, a bounded number of times.
  */
 import { etcdService, freePort, natsService, type NatsRegion, type Service } from '../../topology/dev-services.js'
 import { tmpDir } from './tmp.js'
@@ -13,24 +17,43 @@ import type { Teardownable } from './gateway.js'
 
 export interface Supercluster { regions: Record<string, Service> }
 
+/** Starts of a set of services tried with fresh ports before giving up. */
+const SERVICE_START_ATTEMPTS_MAX = 4
+
 export async function startNatsSupercluster (t: Teardownable, names: readonly string[]): Promise<Supercluster> {
   const tmp = await tmpDir('ferry-nats-')
-  const regions: NatsRegion[] = []
-  for (const name of names) regions.push({ name, port: await freePort(), gatewayPort: await freePort() })
-  const out: Record<string, Service> = {}
-  for (const r of regions) out[r.name] = await natsService(tmp.dir, r, regions)
+  let out: Record<string, Service> = {}
   t.teardown(async () => {
     await Promise.all(Object.values(out).map(async (s) => { await s.stop() }))
     await tmp.cleanup()
   })
-  await Promise.all(Object.values(out).map(async (s) => { await s.start() }))
-  return { regions: out }
+  for (let attempt = 1; ; attempt++) {
+    const regions: NatsRegion[] = []
+    for (const name of names) regions.push({ name, port: await freePort(), gatewayPort: await freePort() })
+    out = {}
+    for (const r of regions) out[r.name] = await natsService(tmp.dir, r, regions)
+    try {
+      await Promise.all(Object.values(out).map(async (s) => { await s.start() }))
+      return { regions: out }
+    } catch (err) {
+      await Promise.all(Object.values(out).map(async (s) => { await s.stop() }))
+      if (attempt >= SERVICE_START_ATTEMPTS_MAX) throw err
+    }
+  }
 }
 
 export async function startEtcd (t: Teardownable): Promise<Service> {
   const tmp = await tmpDir('ferry-etcd-')
-  const s = await etcdService(tmp.dir, { clientPort: await freePort(), peerPort: await freePort() })
-  t.teardown(async () => { await s.stop(); await tmp.cleanup() })
-  await s.start()
-  return s
+  let s: Service | undefined
+  t.teardown(async () => { await s?.stop(); await tmp.cleanup() })
+  for (let attempt = 1; ; attempt++) {
+    s = await etcdService(`${tmp.dir}/${attempt}`, { clientPort: await freePort(), peerPort: await freePort() })
+    try {
+      await s.start()
+      return s
+    } catch (err) {
+      await s.stop()
+      if (attempt >= SERVICE_START_ATTEMPTS_MAX) throw err
+    }
+  }
 }
