@@ -81,6 +81,11 @@ function causeOf (err: unknown): string {
   return c instanceof Error ? c.message : String(c)
 }
 
+/** The gateway URL without a trailing `/`, so `http://host:8080/` works like `http://host:8080`. */
+function httpBaseOf (url: string): string {
+  return url.replace(/\/+$/, '')
+}
+
 /** fetch, with an unreachable gateway reported by the address tried. */
 async function request (url: string, init: RequestInit): Promise<Response> {
   try {
@@ -141,7 +146,7 @@ export async function runPub (o: PubOptions): Promise<void> {
   if (o.priority !== undefined) headers.set('ferry-priority', String(o.priority))
   if (o.delayMs !== undefined) headers.set('ferry-delay-ms', String(o.delayMs))
   for (const [n, v] of o.property ?? []) headers.append('ferry-property', `${encodeURIComponent(n)}=${encodeURIComponent(v)}`)
-  const res = await request(`${o.url}/v1/topics/${topicPath(o.namespace, o.topic)}/messages`, { method: 'POST', headers, body: payload })
+  const res = await request(`${httpBaseOf(o.url)}/v1/topics/${topicPath(o.namespace, o.topic)}/messages`, { method: 'POST', headers, body: payload })
   if (!res.ok) throw await errorOf(res)
   const r = await res.json() as { messageId: string, topic: string }
   // Topics print local to the namespace, as over MQTT, so both transports read alike.
@@ -170,7 +175,7 @@ export async function runSub (o: SubOptions, signal: AbortSignal): Promise<void>
     await client.endAsync()
     return
   }
-  const base = `${o.url}/v1/topics/${topicPath(o.namespace, o.topic)}/subscriptions/${encodeURIComponent(o.subscription)}`
+  const base = `${httpBaseOf(o.url)}/v1/topics/${topicPath(o.namespace, o.topic)}/subscriptions/${encodeURIComponent(o.subscription)}`
   while (!enough() && !signal.aborted) {
     const want = o.count > 0 ? Math.min(SUB_POLL_MESSAGES_MAX, o.count - seen) : SUB_POLL_MESSAGES_MAX
     let res: Response

@@ -13,6 +13,15 @@
  * stuck message followed by a million deliveries costs one explicit count,
  * not a million (issue 7, "Bounded memory").
  *
+ * Bounds: explicit counts are entries handed out again and not yet
+ * acknowledged (at most the backlog the dispatcher keeps in flight or waiting
+ * for redelivery, which it bounds). Holes are ranges of entries skipped while
+ * later ones went out: delayed entries (already held by the topic's delayed
+ * index) and entries held back by key or priority inside the read-ahead
+ * window; each hole range lies between two handed-out runs, and those runs,
+ * once acknowledged, are ack ranges bounded by maxCursorAckRanges. Neither is
+ * checked when a record is applied (replay must never refuse a logged record).
+ *
  * A hand-out record (records.ts `handedOut`) carries the new watermark, the
  * ids delivered again (at or below the old watermark, or repeated in the
  * batch) and the ranges skipped: O(1) for in-order delivery. Replay over a

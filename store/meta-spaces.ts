@@ -9,7 +9,8 @@ export const MetaSpace = {
   mqttSession: 'mqtt-session',
   /**
    * MQTT QoS 2 inbound packet ids still awaiting PUBREL; key clientId + packet id.
-   * Written with the PUBLISH's own record (AppendInput.meta). Owner: gateway/mqtt.
+   * Written with the PUBLISH's own record (AppendInput.meta), removed at PUBREL.
+   * Owner: gateway/mqtt (session.ts writes, sessions.ts clears orphans at restore).
    */
   mqttQos2In: 'mqtt-qos2-in',
   /** Retained messages; key full topic name. Owner: gateway/mqtt/retained.ts. */

@@ -24,8 +24,7 @@ export class HttpCore implements HttpContext {
     const limits = { ...DEFAULT_HTTP_LIMITS, ...(deps.limits ?? {}) }
     checkHttpLimits(limits)
     this.limits = Object.freeze(limits)
-    const env = { dispatcher: deps.dispatcher, ledger: deps.ledger, ttlMsOf: (topic: string) => deps.policies.forTopic(topic).messageTtlMs }
-    this.pull = new PullConsumers(env, this.limits, deps.logger)
+    this.pull = new PullConsumers({ dispatcher: deps.dispatcher, ledger: deps.ledger }, this.limits, deps.logger)
   }
 
   /** Route and check a request before its body is read. Throws FerryError. */

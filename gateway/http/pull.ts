@@ -15,7 +15,7 @@
  *   (pull-leases.ts): not acked in time, it is nacked and redelivered.
  * - A message whose expiry (`expiresAt`, namespace `messageTtlMs`) passed
  *   while it waited in the buffer is never handed out: it goes back to the
- *   dispatcher, which drops it as expired (counted, result event).
+ *   dispatcher as expired (counted, result event).
  * - With no request for `pullConsumerIdleMs` the consumer is closed; messages
  *   it buffered (or handed out and nobody acked) go back to the subscription.
  *
@@ -24,7 +24,7 @@
  */
 import { FerryError, CommonCode } from '../../common/errors.js'
 import type { Logger } from '../../common/log.js'
-import type { Ledger, TopicName } from '../../store/index.js'
+import type { Ledger } from '../../store/index.js'
 import type { Consumer, Delivery, Dispatcher, SubscriptionMode } from '../dispatch/index.js'
 import { DispatchCode, isWildcardFilter } from '../dispatch/index.js'
 import { PULL_WAITERS_PER_CONSUMER_MAX, type HttpLimits } from './constants.js'
@@ -51,8 +51,6 @@ export interface PullEnv {
   dispatcher: Dispatcher
   /** Read-only looks at topics and cursors (is a backlog visibly empty?). */
   ledger: Pick<Ledger, 'topicInfo' | 'cursors'>
-  /** The namespace's messageTtlMs for a topic (0: none). */
-  ttlMsOf: (topic: TopicName) => number
 }
 
 interface Waiter {
@@ -254,20 +252,19 @@ export class PullConsumers {
   }
 
   /**
-   * Messages that expired while buffered go back to the dispatcher (a nack):
-   * it sees the expiry when it would redeliver, acks them as expired and
-   * counts them there. Checked at every hand-out, so none reaches a client.
+   * Messages that expired while buffered (Delivery.expiresAt: their own
+   * expiry or the namespace's messageTtlMs) go back to the dispatcher as
+   * expired (Consumer.expire: acknowledged, counted, result event). Checked
+   * at every hand-out, so none reaches a client.
    */
   private dropExpired (s: PullSession): void {
     if (s.buffer.length === 0) return
     const now = Date.now()
     let kept = 0
     for (const d of s.buffer) {
-      const ttlMs = this.env.ttlMsOf(d.topic)
-      const expired = (d.props.expiresAt !== undefined && d.props.expiresAt <= now) || (ttlMs > 0 && d.publishTime + ttlMs <= now)
-      if (!expired) { s.buffer[kept++] = d; continue }
+      if (d.expiresAt === undefined || d.expiresAt > now) { s.buffer[kept++] = d; continue }
       this.expiredBeforeHandOut++
-      s.consumer?.nack(d.topic, d.entryId, 'expired in the pull buffer')
+      s.consumer?.expire(d.topic, d.entryId)
     }
     s.buffer.length = kept
   }

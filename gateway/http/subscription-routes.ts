@@ -12,7 +12,7 @@ import { checkNamespaceName } from '../policy/index.js'
 import { checkPublishTopicLocal, fullTopicName, TOPIC_LOCAL_BYTES_MAX } from '../topic-names.js'
 import { NACK_REASON_CHARS_MAX, PULL_LEASE_MS_DEFAULT, PULL_MESSAGES_DEFAULT, PULL_WAIT_MS_DEFAULT, SUBSCRIPTION_NAME_CHARS_MAX } from './constants.js'
 import type { HttpContext } from './context.js'
-import { encodeDelivery } from './encode.js'
+import { encodeDelivery, messageIdOf } from './encode.js'
 import { parseJsonBody } from './json-body.js'
 import type { LeasedMessage } from './pull-leases.js'
 import { headerOf, type RequestHead, type RequestPlan } from './request.js'
@@ -126,7 +126,7 @@ export function planPull (ctx: HttpContext, head: RequestHead, ref: Subscription
  * `{"messages": [{"topic", "messageId"}, ...]}` (required on a filter's path,
  * where ids are per topic; each topic must match the filter).
  */
-function parseAckBody (ctx: HttpContext, head: RequestHead, body: Buffer, at: Resolved): { messages: LeasedMessage[], reason: string | undefined } {
+function parseAckBody (ctx: HttpContext, head: RequestHead, body: Buffer, at: Resolved): { messages: LeasedMessage[], reason: string | undefined, byForm: 'ids' | 'messages' } {
   const doc = parseJsonBody(headerOf(head, 'content-type'), body)
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new FerryError(CommonCode.BAD_REQUEST, 'body must be {"messageIds": [...]} or {"messages": [{"topic", "messageId"}, ...]}')
@@ -145,9 +145,9 @@ function parseAckBody (ctx: HttpContext, head: RequestHead, body: Buffer, at: Re
     if (at.filterLevels !== undefined) {
       throw new FerryError(CommonCode.BAD_REQUEST, 'on a topic filter, ack with {"messages": [{"topic", "messageId"}]}: message ids are per topic')
     }
-    return { messages: list.map((id) => ({ topic: at.topic, entryId: parseMessageId(id) })), reason }
+    return { messages: list.map((id) => ({ topic: at.topic, entryId: parseMessageId(id) })), reason, byForm: 'ids' }
   }
-  return { messages: list.map((m: unknown) => ackItem(m, at)), reason }
+  return { messages: list.map((m: unknown) => ackItem(m, at)), reason, byForm: 'messages' }
 }
 
 function ackItem (m: unknown, at: Resolved): LeasedMessage {
@@ -184,13 +184,20 @@ export function planAck (ctx: HttpContext, head: RequestHead, ref: SubscriptionR
   return {
     ...bodyBound(ctx),
     run: async (body) => {
-      const { messages, reason } = parseAckBody(ctx, head, body, at)
+      const { messages, reason, byForm } = parseAckBody(ctx, head, body, at)
       if (kind === 'ack' && reason !== undefined) throw new FerryError(CommonCode.BAD_REQUEST, 'reason is for nack only')
       const viaConsumer = at.filterLevels !== undefined ? ctx.pull.consumerOf(at.topic, subscription) : undefined
+      let acked = 0
+      const unknown: LeasedMessage[] = []
       for (const [topic, ids] of byTopic(messages)) {
         if (kind === 'ack') {
-          if (viaConsumer !== undefined) await Promise.all(ids.map(async (id) => { await viaConsumer.ack(topic, id) }))
-          else await ctx.deps.dispatcher.ack(topic, subscription, ids)
+          const results = viaConsumer !== undefined
+            ? await Promise.all(ids.map(async (id) => await viaConsumer.ack(topic, id)))
+            : [await ctx.deps.dispatcher.ack(topic, subscription, ids)]
+          for (const r of results) {
+            acked += r.acked
+            for (const entryId of r.unknown) unknown.push({ topic, entryId })
+          }
         } else if (viaConsumer !== undefined) {
           for (const id of ids) viaConsumer.nack(topic, id, reason)
         } else {
@@ -199,7 +206,14 @@ export function planAck (ctx: HttpContext, head: RequestHead, ref: SubscriptionR
       }
       // Leases end only once the ack or nack went through: a failed one leaves them to redeliver.
       ctx.pull.settled(at.topic, subscription, messages)
-      return { status: 200, body: kind === 'ack' ? { acked: messages.length } : { nacked: messages.length } }
+      if (kind === 'nack') return { status: 200, body: { nacked: messages.length } }
+      // Only real acknowledgements count; ids that were not unacknowledged messages (never
+      // existed, already acked, gone) come back in `unknown`, in the form they were given.
+      const reply: { acked: number, unknown?: unknown[] } = { acked }
+      if (unknown.length > 0) {
+        reply.unknown = byForm === 'ids' ? unknown.map((m) => messageIdOf(m.entryId)) : unknown.map((m) => ({ topic: m.topic, messageId: messageIdOf(m.entryId) }))
+      }
+      return { status: 200, body: reply }
     }
   }
 }

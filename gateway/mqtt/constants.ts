@@ -3,6 +3,7 @@
  * tune live in `MqttLimits` (defaults below); the rest are fixed.
  */
 import assert from 'node:assert/strict'
+import { MetaSpace } from '../../store/index.js'
 
 export interface MqttLimits {
   /**
@@ -100,11 +101,11 @@ export const OUTBOUND_TOPIC_ALIASES_MAX = 64
 /** Length of generated client identifiers, characters (`ferry-` + random hex). */
 export const ASSIGNED_CLIENT_ID_HEX_CHARS = 16
 
-/** Ledger meta spaces used by the MQTT front end. */
-export const META_SPACE_SESSIONS = 'mqtt-session'
-export const META_SPACE_RETAINED = 'retained'
+/** Ledger meta spaces the MQTT front end owns (declared once in store MetaSpace). */
+export const META_SPACE_SESSIONS = MetaSpace.mqttSession
+export const META_SPACE_RETAINED = MetaSpace.retained
 /** Inbound QoS 2 packet ids stored and awaiting PUBREL, key `{clientId}/{packetId}`, written with the message itself. */
-export const META_SPACE_QOS2_IN = 'mqtt-qos2-in'
+export const META_SPACE_QOS2_IN = MetaSpace.mqttQos2In
 
 /** Longest will delay we honour, seconds (capped by the session expiry anyway [MQTT-3.1.3-9]). */
 export const WILL_DELAY_SEC_MAX = 24 * 3600

@@ -69,7 +69,7 @@ t.test('http first use - a topic filter pulls every matching topic; acks name ea
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ messages: all.map((m) => ({ topic: m.topic, messageId: m.messageId })) })
   })
-  t.same(await ack.json(), { acked: 2 })
+  t.same(await ack.json(), { acked: 2 }, 'both acknowledged')
   const outside = await fetch(ackPath, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [{ topic: 'acme/first/other', messageId: '0' }] })
   })
@@ -160,4 +160,17 @@ t.test('http first use - a garbage request line is closed, never held open, and 
   await Promise.race([closed, waitFor(() => false, { timeoutMs: 40_000, what: 'the server to close the garbage connection' })])
   t.ok(reply === '' || /^HTTP\/1\.1 400 /.test(reply), `no answer or a 400, got ${JSON.stringify(reply.slice(0, 40))}`)
   t.equal((await fetch(`${base}/healthz`)).status, 200, 'still serving after')
+})
+
+t.test('http first use - an ack counts only real acknowledgements; unknown ids come back', async (t) => {
+  const topic = 'acme/first/acks'
+  const id = await publish(topic, 'one')
+  const got = await pull(topic, 'counted')
+  t.same(got.map((m) => m.messageId), [id])
+  const ack = async (body: unknown): Promise<unknown> => await (await fetch(`${base}${topicPath(topic)}/subscriptions/counted/ack`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body)
+  })).json()
+  t.same(await ack({ messageIds: [id, '999'] }), { acked: 1, unknown: ['999'] }, 'the real one counts, the unknown one is named')
+  t.same(await ack({ messageIds: [id] }), { acked: 0, unknown: [id] }, 'a repeated ack is not counted again')
+  t.same(await ack({ messages: [{ topic, messageId: '998' }] }), { acked: 0, unknown: [{ topic, messageId: '998' }] }, 'in the form it was given')
 })

@@ -13,8 +13,7 @@ async function setup (t: { teardown: (fn: () => unknown) => void }, limits: Part
   await ledger.open()
   policies.attach(ledger)
   const dispatcher = createDispatcher({ ledger, policies, siteId: 'lease', logger: silentLogger })
-  const env = { dispatcher, ledger, ttlMsOf: (topic: string) => policies.forTopic(topic).messageTtlMs }
-  const pull = new PullConsumers(env, { ...DEFAULT_HTTP_LIMITS, ...limits }, silentLogger)
+  const pull = new PullConsumers({ dispatcher, ledger }, { ...DEFAULT_HTTP_LIMITS, ...limits }, silentLogger)
   t.teardown(async () => { await pull.close(); await dispatcher.close(); await ledger.close() })
   return {
     pull,
