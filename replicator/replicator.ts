@@ -6,7 +6,7 @@
  * ends; only its outbound position (and so its hold on retention) goes.
  */
 import type { Logger } from '../common/log.js'
-import { REPL_OUT_SPACE, type Ledger } from '../store/index.js'
+import { MetaSpace, REPL_OUT_SPACE, type Ledger } from '../store/index.js'
 import { Link, type LinkFilter, type LinkLimits, type LinkStats } from './link.js'
 import { Receiver, viaOfValue, type ReceiverStats } from './receiver.js'
 import { ReplicationMode, filterMatches, namespaceOf, type PlanSource, type ReplicationPlan } from './plan.js'
@@ -16,7 +16,7 @@ import type { WireItem } from './codec.js'
 import * as C from './constants.js'
 
 /** Meta spaces that travel with the data (retained messages, gateway/mqtt). Keys are full topic names. */
-export const REPLICATED_META_SPACES: readonly string[] = ['retained']
+export const REPLICATED_META_SPACES: readonly string[] = [MetaSpace.retained]
 
 export interface ReplicatorOptions {
   siteId: string
