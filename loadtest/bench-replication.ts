@@ -1,6 +1,6 @@
 /**
  * Replication benchmark: `npm run bench:replication [-- --json] [-- --quick]`
- * (script line: "bench:replication": "tsx loadtest/bench-replication.ts").
+ * (runs the compiled build: `tsc`, then dist/loadtest/bench-replication.js).
  *
  * Two sites in this process (file ledgers, sync durability, 128-byte
  * payloads), each with its own nats-server joined by a NATS gateway, the real
