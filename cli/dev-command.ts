@@ -21,7 +21,14 @@ import { GatewayCode } from '../gateway/index.js'
 import { ReplicationMode } from '../replicator/index.js'
 import { TopologyClient, TopologyCode, etcdService, freePort, natsService, type NatsRegion, type Service } from '../topology/index.js'
 
-export interface DevOptions { sites: string, dir: string, network?: string }
+export interface DevOptions { sites: string, dir: string, network?: string, wellKnownPorts?: boolean }
+
+/**
+ * With --well-known-ports the i-th site (from 0) listens on MQTT 1883+i, MQTT/TLS 8883+i,
+ * HTTP+WS 8080+i and HTTPS+WSS 8443+i, so README's examples work as written (site a
+ * on the standard ports); etcd and NATS still take free ports. Chosen at the first start only.
+ */
+const WELL_KNOWN_BASE = { mqtt: 1883, mqtts: 8883, http: 8080, https: 8443 } as const
 
 interface SitePorts { mqtt: number, mqtts: number, http: number, https: number }
 interface DevState {
@@ -38,13 +45,16 @@ const DEV_READY_MS_MAX = 180_000
 const DEV_STOP_MS_MAX = 15_000
 const SITE_ID = /^[A-Za-z0-9_.-]{1,64}$/
 
-async function loadState (file: string, sites: string[]): Promise<DevState> {
+async function loadState (file: string, sites: string[], wellKnown: boolean): Promise<DevState> {
   let s: DevState = { etcd: { clientPort: 0, peerPort: 0 }, nats: {}, sites: {} }
   try { s = JSON.parse(await readFile(file, 'utf8')) as DevState } catch { /* first start */ }
   if (s.etcd.clientPort === 0) s.etcd = { clientPort: await freePort(), peerPort: await freePort() }
   for (const id of sites) {
     s.nats[id] ??= { port: await freePort(), gatewayPort: await freePort() }
-    s.sites[id] ??= { mqtt: await freePort(), mqtts: await freePort(), http: await freePort(), https: await freePort() }
+    const i = sites.indexOf(id)
+    s.sites[id] ??= wellKnown
+      ? { mqtt: WELL_KNOWN_BASE.mqtt + i, mqtts: WELL_KNOWN_BASE.mqtts + i, http: WELL_KNOWN_BASE.http + i, https: WELL_KNOWN_BASE.https + i }
+      : { mqtt: await freePort(), mqtts: await freePort(), http: await freePort(), https: await freePort() }
   }
   await writeFile(file, JSON.stringify(s, null, 2) + '\n')
   return s
@@ -58,7 +68,7 @@ export async function runDev (opts: DevOptions): Promise<void> {
   const dir = resolve(opts.dir)
   const network = opts.network ?? 'dev'
   await mkdir(join(dir, 'logs'), { recursive: true })
-  const state = await loadState(join(dir, 'dev.json'), sites)
+  const state = await loadState(join(dir, 'dev.json'), sites, opts.wellKnownPorts === true)
   const certs = await ensureDevCertificates(join(dir, 'pki'))
 
   const services: Service[] = []

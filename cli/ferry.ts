@@ -85,6 +85,7 @@ program.command('dev')
   .requiredOption('--sites <ids>', 'site ids, comma separated (e.g. a,b,c)')
   .requiredOption('--dir <dir>', 'directory for every site\'s data, the PKI and logs (reused by later starts)')
   .option('--network <name>', 'network name', 'dev')
+  .option('--well-known-ports', 'site i listens on 1883+i (MQTT), 8883+i (MQTT/TLS), 8080+i (HTTP, WS), 8443+i (HTTPS, WSS)')
   .action(async (opts: DevOptions) => {
     try { await runDev(opts) } catch (err) { fail(err) }
   })
