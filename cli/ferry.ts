@@ -11,6 +11,8 @@ import { runPub, runSub, type PubOptions, type SubOptions } from './client-comma
 import { registerPkiCommand } from './pki-command.js'
 import { registerAdminCommand } from './admin-command.js'
 import { FERRY_VERSION } from '../gateway/ops/index.js'
+import { registerSiteCommand, registerTopologyCommands } from './topology-command.js'
+import { runDev, type DevOptions } from './dev-command.js'
 import { registerBench } from './bench-command.js'
 
 const DEFAULT_URL = 'http://127.0.0.1:8080'
@@ -79,6 +81,18 @@ program.command('sub')
 // `ferry pki ...` (pki helper): its subcommands live in cli/pki-command.ts.
 registerPkiCommand(program)
 registerAdminCommand(program)
+// Network commands (cli/topology-command.ts, cli/dev-command.ts).
+registerTopologyCommands(program, fail)
+registerSiteCommand(program, fail, portArg)
+program.command('dev')
+  .description('run a local network on loopback: etcd, a nats-server per site, a gateway per site; prints READY {...}')
+  .requiredOption('--sites <ids>', 'site ids, comma separated (e.g. a,b,c)')
+  .requiredOption('--dir <dir>', 'directory for every site\'s data, the PKI and logs (reused by later starts)')
+  .option('--network <name>', 'network name', 'dev')
+  .option('--well-known-ports', 'site i listens on 1883+i (MQTT), 8883+i (MQTT/TLS), 8080+i (HTTP, WS), 8443+i (HTTPS, WSS)')
+  .action(async (opts: DevOptions) => {
+    try { await runDev(opts) } catch (err) { fail(err) }
+  })
 registerBench(program)
 
 program.parseAsync(process.argv).catch(fail)

@@ -88,6 +88,17 @@ const TABLE: Record<string, Mapping> = {
   E_UNREACHABLE: { http: 503, mqtt: MqttReason.serverUnavailable },
   E_REFUSED: { http: 400, mqtt: MqttReason.implementationSpecificError },
   E_MQTT_CLIENT_MISSING: { http: 500, mqtt: MqttReason.implementationSpecificError },
+  // replicator/errors.ts and topology/errors.ts (geo-replication; link and etcd failures).
+  E_REPL_POSITION: { http: 409, mqtt: MqttReason.implementationSpecificError },
+  E_REPL_BAD_BATCH: { http: 400, mqtt: MqttReason.implementationSpecificError },
+  E_REPL_UNAVAILABLE: { http: 503, mqtt: MqttReason.serverUnavailable },
+  E_REPL_REMOTE_AHEAD: { http: 500, mqtt: MqttReason.unspecifiedError },
+  E_TOPOLOGY_UNAVAILABLE: { http: 503, mqtt: MqttReason.serverUnavailable },
+  E_TOPOLOGY_BAD_VALUE: { http: 500, mqtt: MqttReason.unspecifiedError },
+  E_TOPOLOGY_INVALID: { http: 400, mqtt: MqttReason.implementationSpecificError },
+  E_NOT_PRIMARY: { http: 421, mqtt: MqttReason.implementationSpecificError }, // 421 Misdirected Request: publish at the primary
+  E_SERVICE: { http: 503, mqtt: MqttReason.serverUnavailable },
+  E_DEV_TIMEOUT: { http: 503, mqtt: MqttReason.serverUnavailable },
 }
 
 const FALLBACK: Mapping = { http: 500, mqtt: MqttReason.unspecifiedError }

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Logger } from '../common/log.js'
 import { silentLogger } from '../common/log.js'
-import { createFileLedger, realDisk, type Disk, type Ledger, type RecoveryReport } from '../store/index.js'
+import { createFileLedger, realDisk, type Disk, type Ledger, type LedgerOptions, type RecoveryReport } from '../store/index.js'
 import { PolicyRegistry, type NamespacePolicyPatch } from './policy/index.js'
 import { createDispatcher, type Dispatcher } from './dispatch/index.js'
 import { createMqttFrontEnd, listenMqttTcp, mqttWebSocketBehavior, type MqttFrontEnd, type MqttListener, type MqttLimits } from './mqtt/index.js'
@@ -40,6 +40,11 @@ export interface GatewayConfig {
   mqttLimits?: Partial<MqttLimits>
   /** Overrides of the HTTP front end's limits (gateway/http/constants.ts). */
   httpLimits?: Partial<HttpLimits>
+  /**
+   * Build the site's ledger (injection: tests, other storage); default the file
+   * ledger in dataDir. Gets the policy lookup and the event sink; startGateway opens it.
+   */
+  createLedger?: (opts: { siteId: string, policyOf: LedgerOptions['policyOf'], onEvent: NonNullable<LedgerOptions['onEvent']> }) => Ledger
   /** The ledger's disk; defaults to the real one. Tests pass the store's simulated disk to inject faults (full disk). */
   disk?: Disk
   // Security (gateway/auth, pki helper).
@@ -101,18 +106,22 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
   logger.info({ siteId: config.siteId, dev: config.dev, dataDir: config.dataDir }, 'starting: opening the ledger')
 
   const storeLogger = logger.child({ component: 'store' })
-  const ledger = createFileLedger({
-    dir: config.dataDir,
-    siteId: config.siteId,
-    policyOf: (topic) => policies.storePolicy(topic),
-    // Every fsync is timed for ferry_fsync_duration_seconds.
-    disk: ops.instrumentDisk(config.disk ?? realDisk),
-    // The store reports events worth an operator's attention; damage is a warning, routine ones (checkpoint, recovered) info.
-    onEvent: (event, details) => {
-      if (/corrupt|fenc|fail|truncat|repair/i.test(event)) storeLogger.warn(details, event)
-      else storeLogger.info(details, event)
-    }
-  })
+  const policyOf = (topic: string): ReturnType<PolicyRegistry['storePolicy']> => policies.storePolicy(topic)
+  // The store reports events worth an operator's attention; damage is a warning, routine ones (checkpoint, recovered) info.
+  const onEvent = (event: string, details: Record<string, unknown>): void => {
+    if (/corrupt|fenc|fail|truncat|repair/i.test(event)) storeLogger.warn(details, event)
+    else storeLogger.info(details, event)
+  }
+  const ledger = config.createLedger !== undefined
+    ? config.createLedger({ siteId: config.siteId, policyOf, onEvent })
+    : createFileLedger({
+      dir: config.dataDir,
+      siteId: config.siteId,
+      policyOf,
+      // Every fsync is timed for ferry_fsync_duration_seconds.
+      disk: ops.instrumentDisk(config.disk ?? realDisk),
+      onEvent
+    })
   const recovery = await ledger.open()
   policies.attach(ledger)
   logger.info({ recovery }, `ledger open: ${recovery.topics} topics, ${recovery.recordsReplayed} records replayed in ${recovery.durationMs} ms` +

@@ -24,7 +24,7 @@ state=$(
     sha256sum tsconfig.json
     [ -f package-lock.json ] && sha256sum package-lock.json
     find "${present[@]}" -name '*.ts' -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
-    [ -d console/src ] && find console/src console/build.mjs -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+    if [ -d console/src ]; then find console/src console/build.mjs -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum; fi
   } | sha256sum | cut -d' ' -f1
 )
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$state" ] && [ -f dist/cli/ferry.js ] && { [ ! -d console/src ] || [ -f console/dist/console.js ]; }; then
@@ -33,5 +33,5 @@ fi
 echo "setup: building (sources changed since the last build)" >&2
 npx tsc -p tsconfig.json >&2
 # The web console (Preact + htm + uPlot, bundled by esbuild into console/dist).
-[ -f console/build.mjs ] && node console/build.mjs >&2
+if [ -f console/build.mjs ]; then node console/build.mjs >&2; fi
 echo "$state" > "$stamp"

@@ -30,6 +30,7 @@ import { StoreCode, storeError } from './errors.js'
 import { RecordKind, type LogRecord } from './records.js'
 import type { LedgerContext, Submitted } from './ledger-context.js'
 import type { ResolvedOptions } from './options.js'
+import type { LogReadOptions, LogReadResult } from './log-tail.js'
 import type { TopicState } from './topic-state.js'
 import {
   Durability, type AppendInput, type AppendListener, type AppendResult, type Cursor, type CursorOptions,
@@ -78,6 +79,8 @@ export abstract class LedgerBase extends LedgerState implements Ledger {
   abstract runRetention (): Promise<number>
   abstract checkpoint (): Promise<void>
   abstract lastLsn (): Lsn
+  /** Geo-replication: the durable log in lsn order (store/log-tail.ts). */
+  abstract readLog (afterLsn: Lsn, opts: LogReadOptions): Promise<LogReadResult>
   protected abstract storageStats (): Pick<LedgerStats, 'segments' | 'diskBytes' | 'fsyncs'>
 
   // ---- lifecycle --------------------------------------------------------

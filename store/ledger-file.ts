@@ -95,6 +95,8 @@ import type { Disk, DiskFile } from './disk/disk.js'
 import type { TopicState } from './topic-state.js'
 import { Durability, type EntryId, type LedgerEntry, type LedgerStats, type Lsn, type RecoveryReport } from './types.js'
 import assert from 'node:assert/strict'
+import { readFileLog, type FileLogSource, type LogReadOptions, type LogReadResult } from './log-tail.js'
+import { replicationFloorLsn } from './origin-marks.js'
 
 /** Open read handles of sealed segments kept at once. */
 const READ_HANDLES_MAX = 32
@@ -366,6 +368,27 @@ export class FileLedger extends LedgerBase {
 
   lastLsn (): Lsn { return this.lastAssignedLsn }
 
+  /** Geo-replication: the durable log in lsn order (store/log-tail.ts reads the segments). */
+  async readLog (afterLsn: Lsn, opts: LogReadOptions): Promise<LogReadResult> {
+    this.checkUsable()
+    if (this.reopening !== null) await this.whenUnfenced()
+    const src: FileLogSource = {
+      segmentIds: () => this.segments,
+      durableEndLsn: () => this.writer?.syncedLsn ?? 0,
+      read: async (seg, offset, length) => {
+        const w = this.writer
+        if (w === null) throw storeError(StoreCode.STORE_CLOSED, 'ledger is not open')
+        // Never past the durable end of the active segment (preallocated zeros and un-synced bytes).
+        if (seg === w.activeSegmentId) length = Math.max(0, Math.min(length, offsetOfLsn(w.syncedLsn) - offset))
+        return length === 0 ? Buffer.alloc(0) : await this.readBlock(seg, offset, length)
+      },
+      topicName: (id) => this.topicsById[id]?.name,
+      payloadBytesMax: this.maxPayloadBytes,
+      segmentHeaderBytes: SEGMENT_HEADER_BYTES
+    }
+    return await readFileLog(src, afterLsn, opts)
+  }
+
   // ---- reads --------------------------------------------------------------------------
 
   protected async readStored (t: TopicState, from: EntryId, to: EntryId, maxBytes: number): Promise<LedgerEntry[]> {
@@ -536,6 +559,9 @@ export class FileLedger extends LedgerBase {
     const now = this.opts.nowMs()
     // 1. The floor.
     let neededLsn = w.tailLsn
+    // Geo-replication: keep every record a link has not shipped yet (store/origin-marks.ts).
+    const replFloor = replicationFloorLsn(this.meta)
+    if (replFloor !== undefined) neededLsn = Math.min(neededLsn, replFloor + 1)
     const boundaryCache = new Map<number, number>()
     /** Lsn where the first segment holding an entry not older than ms starts. */
     const notOlderLsn = (ms: number): number => {

@@ -10,12 +10,17 @@ import { RecordKind, estimateMessageBytes, type LogRecord } from './records.js'
 import { StoreCode, storeError } from './errors.js'
 import type { TopicState } from './topic-state.js'
 import type { Durability, EntryId, LedgerEntry, LedgerStats, Lsn, RecoveryReport } from './types.js'
+import { MemoryLog, type LogReadOptions, type LogReadResult } from './log-tail.js'
+
+/** Records the memory ledger keeps for readLog (tests of the replicator); older ones are dropped and reported as a gap. */
+const MEMORY_LOG_RECORDS_MAX = 1_000_000
 
 /** Bytes counted for a non-message record (they are not stored anywhere but in the state). */
 const CONTROL_RECORD_BYTES = 32
 
 export class MemoryLedger extends LedgerBase {
   private lsnCounter = 0
+  private readonly log = new MemoryLog(MEMORY_LOG_RECORDS_MAX)
 
   protected submit (rec: LogRecord, _durability: Durability): Submitted {
     const bytes = rec.kind === RecordKind.message ? estimateMessageBytes(rec.payload, rec.props, rec.meta) : CONTROL_RECORD_BYTES
@@ -23,6 +28,7 @@ export class MemoryLedger extends LedgerBase {
       throw storeError(StoreCode.RECORD_TOO_LARGE, `record of ${bytes} bytes exceeds maxRecordBytes ${this.opts.maxRecordBytes}`, { details: { bytes, maxRecordBytes: this.opts.maxRecordBytes } })
     }
     this.lsnCounter++
+    this.log.add(this.lsnCounter, rec)
     return { lsn: this.lsnCounter, bytes, done: this.resolvedDone }
   }
 
@@ -41,6 +47,11 @@ export class MemoryLedger extends LedgerBase {
   protected async closeStorage (): Promise<void> {}
 
   lastLsn (): Lsn { return this.lsnCounter }
+
+  async readLog (afterLsn: Lsn, opts: LogReadOptions): Promise<LogReadResult> {
+    this.checkUsable()
+    return this.log.read(afterLsn, this.lsnCounter + 1, (id) => this.topicsById[id]?.name, opts)
+  }
 
   async checkpoint (): Promise<void> { this.checkUsable() }
 

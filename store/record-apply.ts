@@ -17,6 +17,7 @@ import { DelayedIndex } from './delayed-index.js'
 import { ProducerDedup } from './dedup.js'
 import { StoreCode, storeError } from './errors.js'
 import { applyMeta } from './ledger-meta.js'
+import { noteReplicatedEntry } from './origin-marks.js'
 import { RecordKind, type LogRecord } from './records.js'
 import { TopicState } from './topic-state.js'
 import { Durability, type Lsn } from './types.js'
@@ -44,6 +45,8 @@ export function applyRecord (s: LedgerState, rec: LogRecord, lsn: Lsn, bytes: nu
       // re-applies every put after the checkpoint's replay point in log order,
       // which makes the (fuzzy) snapshot's meta exact (last writer wins per key).
       if (rec.meta !== undefined) for (const m of rec.meta) applyMeta(s.meta, m.space, m.key, m.value)
+      // Geo-replication: a replicated entry raises its link's position in the same record (store/origin-marks.ts); monotonic, so replay is safe.
+      if (rec.props.replicatedLsn !== undefined) noteReplicatedEntry(s.meta, rec.props)
       if (rec.entryId < t.index.next) return // replay of an entry the (fuzzy) checkpoint already holds
       if (rec.entryId !== t.index.next) throw storeError(StoreCode.STORE_CORRUPT, `entry ${t.name}#${rec.entryId} follows #${t.index.next - 1}: entry ids must be dense`)
       t.index.push(lsn, bytes)

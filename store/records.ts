@@ -54,7 +54,9 @@ const propKeys: ReadonlyArray<readonly [keyof MessageProps, string]> = [
   ['key', 'k'], ['orderingKey', 'o'], ['priority', 'p'], ['deliverAt', 'd'], ['expiresAt', 'x'],
   ['userProperties', 'u'], ['producerId', 'P'], ['producerSeq', 'S'], ['originSite', 'O'],
   ['originEntryId', 'E'], ['contentType', 'c'], ['payloadFormat', 'f'], ['responseTopic', 'r'],
-  ['correlationData', 'C'], ['resultTopic', 'R'], ['deadLetterReason', 'D'], ['qos', 'q']
+  ['correlationData', 'C'], ['resultTopic', 'R'], ['deadLetterReason', 'D'], ['qos', 'q'],
+  // Geo-replication (store/origin-marks.ts).
+  ['replicatedVia', 'V'], ['replicatedLsn', 'L']
 ]
 const propByWire = new Map(propKeys.map(([long, wire]) => [wire, long]))
 const wireByProp: Record<string, string> = Object.fromEntries(propKeys)
@@ -171,7 +173,8 @@ export function estimateMessageBytes (payload: Buffer, props: MessageProps, meta
     const v = props[long]
     if (typeof v === 'string') n += 4 + Buffer.byteLength(v)
     else if (Buffer.isBuffer(v)) n += 4 + v.length
-    else if (Array.isArray(v)) for (const [a, b] of v as readonly (readonly [string, string])[]) n += 6 + Buffer.byteLength(a) + Buffer.byteLength(b)
+    // userProperties are pairs; replicatedVia is a list of site ids.
+    else if (Array.isArray(v)) for (const x of v as ReadonlyArray<string | readonly [string, string]>) n += typeof x === 'string' ? 4 + Buffer.byteLength(x) : 6 + Buffer.byteLength(x[0]) + Buffer.byteLength(x[1])
     else if (v !== undefined) n += 10
   }
   return n

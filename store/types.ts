@@ -2,6 +2,7 @@
  * The store's public contract. Everything outside store/ talks to a site's
  * ledger through these types only (import them from `store/index.ts`).
  */
+import type { LogReadOptions, LogReadResult } from './log-tail.js'
 
 /**
  * Fully qualified topic name: `tenant/namespace/local`. The local part may
@@ -63,6 +64,10 @@ export interface MessageProps {
   /** Geo-replication: the site that first accepted this message and its entry id there. */
   originSite?: string
   originEntryId?: EntryId
+  /** Geo-replication (replicator/): sites this entry passed, origin first, the site that sent it here last (loop prevention). */
+  replicatedVia?: readonly string[]
+  /** Geo-replication: lsn of this entry in the sending site's log; the receiver's per-link position is derived from it (store/origin-marks.ts). */
+  replicatedLsn?: Lsn
   /** MQTT 5 fields carried end to end. */
   contentType?: string
   payloadFormat?: 0 | 1
@@ -288,6 +293,12 @@ export interface Ledger {
   /** Cancel a scheduled entry (persisted tombstone). False if unknown or already past deliverAt. */
   cancel (topic: TopicName, entryId: EntryId): Promise<boolean>
   isCancelled (topic: TopicName, entryId: EntryId): boolean
+
+  /**
+   * Geo-replication: the durable log in lsn order after `afterLsn`, filtered
+   * (store/log-tail.ts). Memory-durability topics are not in it.
+   */
+  readLog (afterLsn: Lsn, opts: LogReadOptions): Promise<LogReadResult>
 
   /** Durable metadata KV in the same log (sessions, subscriptions, policies, retained). undefined deletes. */
   putMeta (space: string, key: string, value: MetaValue | undefined): Promise<void>

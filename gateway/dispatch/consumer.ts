@@ -11,10 +11,10 @@ import type { Subscription } from './subscription.js'
 import type { AckResult, Consumer, ConsumerSink } from './types.js'
 
 export class ConsumerImpl implements Consumer {
-  permits: number
+  private permitsLeft: number
   closed = false
   /** Delivered, unacknowledged entries (over every topic of the subscription). */
-  readonly inflight = new Set<Inflight>()
+  private readonly held = new Set<Inflight>()
 
   constructor (
     readonly id: number,
@@ -24,15 +24,34 @@ export class ConsumerImpl implements Consumer {
     readonly sink: ConsumerSink,
     permits: number
   ) {
-    this.permits = permits
+    this.permitsLeft = permits
   }
+
+  get permits (): number { return this.permitsLeft }
+  /** Entries this consumer holds delivered and unacknowledged. */
+  holding (): Inflight[] { return [...this.held] }
+
+  /** rec was handed to this consumer: one permit used. */
+  took (rec: Inflight): void {
+    this.permitsLeft--
+    this.held.add(rec)
+  }
+
+  /** rec left this consumer (acked, nacked, returned, expired). */
+  released (rec: Inflight): void { this.held.delete(rec) }
+
+  /** A hand-out did not reach the sink after all (it expired on the way): the permit comes back. */
+  refund (): void { this.permitsLeft++ }
+
+  /** Detached: it holds nothing any more. */
+  detached (): void { this.held.clear() }
 
   get subscription (): string { return this.sub.name }
 
   addPermits (messages: number): void {
     if (!Number.isInteger(messages) || messages < 0) throw new FerryError(CommonCode.BAD_REQUEST, 'permits must be a non-negative integer')
     if (this.closed || messages === 0) return
-    this.permits = Math.min(CONSUMER_PERMITS_MAX, this.permits + messages)
+    this.permitsLeft = Math.min(CONSUMER_PERMITS_MAX, this.permitsLeft + messages)
     this.sub.kick()
   }
 
@@ -45,7 +64,7 @@ export class ConsumerImpl implements Consumer {
   }
 
   expire (topic: TopicName, entryId: EntryId): boolean {
-    for (const rec of this.inflight) if (rec.entryId === entryId && rec.stream.topic === topic) return this.sub.expireDelivered(topic, entryId)
+    for (const rec of this.held) if (rec.entryId === entryId && rec.stream.topic === topic) return this.sub.expireDelivered(topic, entryId)
     return false
   }
 

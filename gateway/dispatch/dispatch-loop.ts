@@ -152,7 +152,7 @@ export class DispatchLoop {
       if (ids === undefined) { ids = []; byStream.set(p.stream, ids) }
       ids.push(p.entry.entryId)
     }
-    const results = await Promise.allSettled([...byStream].map(async ([s, ids]) => { await s.cursor.recordDeliveries(ids) }))
+    const results = await Promise.allSettled([...byStream].map(async ([s, ids]) => { await s.recordDeliveries(ids) }))
     for (const r of results) {
       if (r.status === 'rejected') {
         // Not persisted: do not hand out (the count would be wrong after a crash); redeliver later.

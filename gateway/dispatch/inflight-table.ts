@@ -75,8 +75,7 @@ export class InflightTable {
     this.track(rec)
     this.delivered.set(rec.entryId, rec)
     this.counts.set(rec.entryId, rc + 1)
-    c.permits--
-    c.inflight.add(rec)
+    c.took(rec)
     this.host.pendingChanged(this.stream, 1)
     if (this.host.keyShared) this.keys().owned(key, c)
   }
@@ -88,7 +87,7 @@ export class InflightTable {
         this.deliveredObj?.delete(rec.entryId)
         const c = rec.consumer
         if (c !== undefined) {
-          c.inflight.delete(rec)
+          c.released(rec)
           if (this.host.keyShared) this.keys().disowned(rec.key, c)
         }
         rec.consumer = undefined

@@ -54,6 +54,10 @@ export class TopicStream implements PickSource {
   get hasWork (): boolean { return this.reader.size > 0 || this.table.readyCount > 0 }
   get windowSize (): number { return this.reader.size }
   get deliveredCount (): number { return this.table.deliveredCount }
+  get backlogEntries (): number { return this.cursor.backlogEntries() }
+
+  /** Persist one more delivery of each id (ascending: the cursor logs a hand-out watermark). */
+  async recordDeliveries (ids: number[]): Promise<void> { await this.cursor.recordDeliveries(ids.sort((a, b) => a - b)) }
   get nextDelayedAtMs (): number | undefined { return this.reader.delayed.nextAtMs }
 
   startRead (): boolean { return this.reader.startRead() }
@@ -96,7 +100,7 @@ export class TopicStream implements PickSource {
   /** The entry expired between its pick and its hand-out: it never reaches the sink; the permit goes back. */
   expiredBeforeHandOut (p: Pick): void {
     if (p.rec.state !== InflightState.delivered) return
-    p.consumer.permits++
+    p.consumer.refund()
     this.outcomes.expire(p.entry.entryId, p.entry.props, p.rec)
   }
 
@@ -247,9 +251,10 @@ export class TopicStream implements PickSource {
     const p = this.cursor.ackCumulative(upTo)
     for (const rec of this.table.records()) if (rec.entryId <= upTo && rec.state !== InflightState.deadLettering) this.table.release(rec)
     this.table.forgetCountsUpTo(upTo)
-    // The window may hold entries <= upTo that were read but not handed out: read again from the cursor.
+    // The window may hold entries <= upTo that were read but not handed out: read again from the cursor
+    // (rewound: the subscription asks this stream to read again, or nothing above upTo would be read).
     this.reader.reset()
-    this.host.kick()
+    this.host.rewound(this)
     await p
     this.host.env.backlogChanged(this.topic)
   }

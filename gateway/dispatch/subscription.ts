@@ -166,9 +166,9 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     this.consumers.remove(c)
     if (!this.inOrder) {
       // Unacknowledged entries go to the others (redelivered, count + 1).
-      for (const rec of [...c.inflight]) rec.stream.returnFrom(rec)
+      for (const rec of c.holding()) rec.stream.returnFrom(rec)
     }
-    c.inflight.clear()
+    c.detached()
     const wasActive = this.consumers.active === c
     this.membershipChanged()
     if (this.inOrder && wasActive) for (const s of this.streams.values()) s.rewind()
@@ -333,7 +333,7 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     let delayedPending = 0
     const now = Date.now()
     for (const s of this.streams.values()) {
-      backlog += s.cursor.backlogEntries()
+      backlog += s.backlogEntries
       delayedPending += s.delayedPending(now)
     }
     return {

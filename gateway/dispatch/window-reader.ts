@@ -171,7 +171,8 @@ export class WindowReader {
       if (r === Considered.full) {
         // key_shared, or a quiet period after a look-ahead that found no other level:
         // stop here and read it again once the level has room.
-        if (!this.levelled || (this.behindCount === 0 && this.readPos < this.probeAllowedFrom)) {
+        if (!this.levelled) break // key_shared: the window is full; read on once it has room
+        if (this.behindCount === 0 && this.readPos < this.probeAllowedFrom) {
           this.sweepBlockedBy = level
           break
         }

@@ -92,6 +92,10 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
     this.session?.drained()
   }
 
+  onOverflow (): void {
+    this.close(CloseReason.bufferOverflow)
+  }
+
   onClose (error?: Error): void {
     if (error !== undefined) this.core.logger.debug({ err: error, clientId: this.clientId }, 'transport error')
     this.teardown(CloseReason.transportClosed)

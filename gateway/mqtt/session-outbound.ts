@@ -87,7 +87,8 @@ export class SessionOutbound {
       if (this.host.noLocal.isOwn(d.topic, d.entryId)) { this.settle(sub, consumer, d, 'ack'); return }
     }
     let merged: Merged | undefined
-    if (sub.parsed.group === undefined && !sub.noLocal) {
+    // Most sessions have one subscription: no overlap to look for.
+    if (sub.parsed.group === undefined && !sub.noLocal && this.host.subs.size > 1) {
       const over = this.host.subs.overlapping(d.topic)
       if (over.length > 1 && over.includes(sub)) {
         const key = `${d.topic}\u0000${d.entryId}`

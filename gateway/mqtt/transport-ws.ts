@@ -73,9 +73,16 @@ class WsTransport implements Transport {
 
   received (bytes: Buffer): void {
     if (!this.paused) { this.events?.onData(bytes); return }
+    if (this.heldBytes + bytes.length > this.heldBytesMax) {
+      // Nothing more can be held: close with a reason (v5 DISCONNECT 0x97), counted as buffer_overflow.
+      this.held = []
+      this.heldBytes = 0
+      this.paused = false
+      this.events?.onOverflow()
+      return
+    }
     this.held.push(bytes)
     this.heldBytes += bytes.length
-    if (this.heldBytes > this.heldBytesMax) this.destroy()
   }
 
   end (): void {

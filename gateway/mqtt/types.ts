@@ -43,6 +43,8 @@ export interface TransportEvents {
   onDrain (): void
   /** The socket is gone (either side closed it, or an error). Called once. */
   onClose (error?: Error): void
+  /** The transport cannot hold more while reading is paused (WebSocket): close with a reason. */
+  onOverflow (): void
 }
 
 /** Who a connection is, as seen by hooks (auth, ACL). */

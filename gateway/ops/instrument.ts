@@ -130,6 +130,8 @@ export function countConnections (front: MqttFrontEnd, protocol: ConnectionProto
       return {
         onData: (bytes) => { events.onData(bytes) },
         onDrain: () => { events.onDrain() },
+        // mqtt/: a WebSocket that cannot hold more while paused closes with a reason.
+        onOverflow: () => { events.onOverflow() },
         onClose: (error) => {
           if (open) { open = false; metrics.connections[protocol]-- }
           events.onClose(error)

@@ -70,3 +70,16 @@ t.test('dispatch acks - a front end that finds a buffered delivery expired ackno
   t.equal(st.expired, 1)
   t.equal(st.pendingAck, 0)
 })
+
+t.test('dispatch acks - an admin skip (ackUpTo) acknowledges up to the id and the rest still arrives', async (t) => {
+  const h = await startHarness()
+  t.teardown(h.close)
+  await publishMany(h.dispatcher, TOPIC, range(10))
+  const a = await consume(h.dispatcher, { subscription: 'skip', mode: 'shared', permits: 0 })
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.readAhead === 10, { what: 'all read ahead' })
+  await h.dispatcher.ackUpTo(TOPIC, 'skip', 4)
+  t.equal(h.dispatcher.stats().subscriptions[0]!.backlog, 5)
+  a.consumer.addPermits(10)
+  await waitFor(() => a.sink.deliveries.length === 5, { what: 'the entries above the skip are read again and delivered' })
+  t.same(a.sink.deliveries.map((d) => d.entryId), [5, 6, 7, 8, 9])
+})

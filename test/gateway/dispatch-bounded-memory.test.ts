@@ -55,4 +55,9 @@ t.test('dispatch bounded memory - one stuck message with very many deliveries be
   t.ok(worst <= RECORDS_MAX, `records stayed flat (worst ${worst})`)
   t.ok(st.pendingAck + st.redeliveryPending <= 2, 'and at the end only the stuck one has a record')
   t.ok(st.readAhead <= 1, 'nothing else is held in memory')
+  // The store side (delivery counts derived from a hand-out watermark) stays flat too.
+  const cursor = h.ledger.cursors(TOPIC).find((c) => c.subscription === 'stuck')!
+  const mem = cursor.memory()
+  t.ok(mem.countedEntries <= 1, `one explicit delivery count (${mem.countedEntries})`)
+  t.ok(mem.holeRanges <= 1 && mem.ackRanges <= 2, `ranges stay few (${JSON.stringify(mem)})`)
 })

@@ -121,7 +121,8 @@ t.test('dispatch restart - shared readers jump over runs of pending delayed mess
   const c0 = await consume(h.dispatcher, { subscription: 'runs', mode: 'shared', filter: 'many' })
   await c0.consumer.close()
   const topic = `${NS}/many`
-  const soon = Date.now() + 1500
+  // Far enough ahead that two restarts on a loaded machine happen before it (delayedPending is checked before then).
+  const soon = Date.now() + 4000
   const inputs = []
   for (let i = 0; i < 3000; i++) inputs.push({ topic, payload: Buffer.from(`d${i}`), props: { deliverAt: i < 100 ? soon : Date.now() + 3_600_000 } })
   await h.ledger.appendMany(inputs)

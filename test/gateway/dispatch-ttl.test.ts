@@ -13,13 +13,14 @@ async function events (ledger: Ledger, topic: string): Promise<Array<Record<stri
 }
 
 t.test('dispatch ttl - namespace TTL: expired messages are never delivered, are acked and counted', async (t) => {
-  const h = await startHarness({ policy: { messageTtlMs: 400 } })
+  const h = await startHarness({ policy: { messageTtlMs: 1000 } })
   t.teardown(h.close)
   const first = await consume(h.dispatcher, { subscription: 'ttl', filter: 'ttl', permits: 0 })
-  const sent = Date.now()
   await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('old1'), props: { resultTopic: 'results' } })
   await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('old2') })
-  await waitFor(() => Date.now() > sent + 450)
+  // Measured from the stored publish time: a slow publish on a loaded machine must not make old2 young.
+  const old2 = await h.ledger.readOne(TOPIC, 1)
+  await waitFor(() => Date.now() > (old2?.publishTime ?? 0) + 1050, { what: 'both expired' })
   await h.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('fresh') })
   first.consumer.addPermits(10)
   await waitFor(() => first.sink.deliveries.length === 1)

@@ -62,4 +62,20 @@ if (!has('mosquitto_pub') || !has('mosquitto_sub')) {
     await waitFor(() => box.some((m) => m.payload.toString() === 'died'), { what: 'will after kill' })
     t.pass('will published')
   })
+
+  t.test('mqtt mosquitto - mosquitto_sub -V mqttv5 sees exactly the user properties mosquitto_pub sent', async (t) => {
+    const gw = await startTestGateway(t)
+    const lines: string[] = []
+    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(gw.ports.mqtt), '-V', 'mqttv5', '-t', 'mosq/up', '-q', '1', '-F', '%p|%P', '-i', 'msub-up'])
+    t.teardown(() => { sub.kill() })
+    let buf = ''
+    sub.stdout.on('data', (d: Buffer) => { buf += d.toString(); const parts = buf.split('\n'); buf = parts.pop() ?? ''; lines.push(...parts) })
+    const probe = await connectMqtt(t, gw, gw.urls.mqtt)
+    await waitFor(async () => { await probe.publishAsync('mosq/up', 'probe', { qos: 1 }); return lines.some((l) => l.startsWith('probe|')) }, { intervalMs: 100, what: 'mosquitto_sub subscribed' })
+    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(gw.ports.mqtt), '-V', 'mqttv5', '-t', 'mosq/up', '-q', '1', '-m', 'with-props',
+      '-D', 'publish', 'user-property', 'b', '1', '-D', 'publish', 'user-property', 'a', '2'])
+    const line = await waitFor(() => lines.find((l) => l.startsWith('with-props|')), { what: 'message with properties' })
+    t.equal(line, 'with-props|b:1 a:2', 'the publisher\'s user properties, in order, nothing added [MQTT-3.3.2-18]')
+    t.equal(lines.find((l) => l.startsWith('probe|')), 'probe|', 'none published, none delivered')
+  })
 }

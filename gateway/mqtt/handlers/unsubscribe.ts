@@ -35,7 +35,7 @@ export function handleUnsubscribe (conn: Connection, packet: IUnsubscribePacket,
         codes.push(ackReasonOf('unsuback', err))
       }
     }
-    if (session.persistent) await conn.core.sessions.persist(session, null)
+    await conn.core.sessions.persist(session, null) // writes, or removes a record no longer needed
     if (conn.state === ConnState.closed) return
     if (conn.protocolVersion === 5) conn.send({ cmd: 'unsuback', messageId: packet.messageId ?? 0, granted: codes, reasonCode: 0 })
     else conn.send({ cmd: 'unsuback', messageId: packet.messageId ?? 0, granted: [] })

@@ -1,0 +1,109 @@
+/**
+ * The wire format of a link: one CBOR map per batch and one per answer.
+ *
+ * Batch  { v: 1, from, to, lane, after, through, items: [item...] }
+ *   lane:    0 control, 1 high priority, 2 normal (store/origin-marks.ts); positions are per lane
+ *   after:   the position the sender believes the receiver holds (lsn in the sender's log, -1 for none)
+ *   through: the sender lsn the batch covers up to (inclusive; records it skipped included)
+ *   item:    ['m', lsn, topic, entryId, publishTime, payload, props] | ['d', lsn, space, key, value|null]
+ *          | ['c', lsn, topic, originSite, originEntryId]  (cancel of a scheduled entry, named by its origin)
+ * Answer { ok: true, position } | { ok: false, code, message, position }
+ *
+ * Props travel as the store's MessageProps object (CBOR map; user
+ * properties are an array of pairs, so their order and repeats survive).
+ */
+import { Encoder } from 'cbor-x'
+import { CommonCode, FerryError } from '../common/errors.js'
+import { LANES, Lane, type LogItem, type MessageProps, type MetaValue } from '../store/index.js'
+import { ReplCode } from './errors.js'
+import { REPL_RECEIVE_BATCH_BYTES_MAX } from './constants.js'
+
+const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false })
+const VERSION = 1
+
+/** A cancellation names the entry by its origin: entry ids differ from site to site. */
+export interface CancelItem { kind: 'cancel', lsn: number, topic: string, originSite: string, originEntryId: number }
+
+export type WireItem = Extract<LogItem, { kind: 'message' }> | Extract<LogItem, { kind: 'meta' }> | CancelItem
+
+export interface Batch {
+  from: string
+  to: string
+  lane: Lane
+  after: number
+  through: number
+  items: WireItem[]
+}
+
+export type Answer =
+  | { ok: true, position: number }
+  | { ok: false, code: string, message: string, position: number }
+
+export function encodeBatch (b: Batch): Buffer {
+  const items = b.items.map((it) => it.kind === 'message'
+    ? ['m', it.lsn, it.topic, it.entryId, it.publishTime, it.payload, it.props]
+    : it.kind === 'meta'
+      ? ['d', it.lsn, it.space, it.key, it.value ?? null]
+      : ['c', it.lsn, it.topic, it.originSite, it.originEntryId])
+  return encoder.encode({ v: VERSION, from: b.from, to: b.to, lane: b.lane, after: b.after, through: b.through, items })
+}
+
+function bad (why: string): FerryError {
+  return new FerryError(ReplCode.BAD_BATCH, `replication batch: ${why}`)
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v)
+const isStr = (v: unknown): v is string => typeof v === 'string' && v.length > 0
+
+/** Decode and check a batch from the network (untrusted bytes). Throws E_REPL_BAD_BATCH. */
+export function decodeBatch (data: Uint8Array): Batch {
+  if (data.length > REPL_RECEIVE_BATCH_BYTES_MAX) throw bad(`larger than ${REPL_RECEIVE_BATCH_BYTES_MAX} bytes`)
+  let doc: unknown
+  try { doc = encoder.decode(data) } catch { throw bad('not CBOR') }
+  if (doc === null || typeof doc !== 'object') throw bad('not a map')
+  const d = doc as Record<string, unknown>
+  if (d.v !== VERSION) throw bad(`version ${String(d.v)} (want ${VERSION})`)
+  if (!isStr(d.from) || !isStr(d.to)) throw bad('from/to missing')
+  const lane = d.lane ?? Lane.normal
+  if (!(LANES as unknown[]).includes(lane)) throw bad('lane')
+  if (!isInt(d.after) || !isInt(d.through) || d.through < d.after) throw bad('after/through')
+  if (!Array.isArray(d.items)) throw bad('items')
+  const items: WireItem[] = []
+  let prev = d.after
+  for (const raw of d.items as unknown[]) {
+    if (!Array.isArray(raw)) throw bad('item is not an array')
+    const lsn = raw[1]
+    if (!isInt(lsn) || lsn <= prev || lsn > d.through) throw bad('item lsns must increase within (after, through]')
+    prev = lsn
+    if (raw[0] === 'm') {
+      const [, , topic, entryId, publishTime, payload, props] = raw as unknown[]
+      if (!isStr(topic) || !isInt(entryId) || typeof publishTime !== 'number' || !(payload instanceof Uint8Array)) throw bad('message item')
+      if (props === null || typeof props !== 'object' || Array.isArray(props)) throw bad('message props')
+      items.push({ kind: 'message', lsn, topic, entryId, publishTime, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), props: props as MessageProps })
+    } else if (raw[0] === 'd') {
+      const [, , space, key, value] = raw as unknown[]
+      if (!isStr(space) || typeof key !== 'string') throw bad('meta item')
+      items.push({ kind: 'meta', lsn, space, key, value: value === null ? undefined : value as MetaValue })
+    } else if (raw[0] === 'c') {
+      const [, , topic, originSite, originEntryId] = raw as unknown[]
+      if (!isStr(topic) || !isStr(originSite) || !isInt(originEntryId)) throw bad('cancel item')
+      items.push({ kind: 'cancel', lsn, topic, originSite, originEntryId })
+    } else {
+      throw bad(`unknown item kind ${String(raw[0])}`)
+    }
+  }
+  return { from: d.from, to: d.to, lane: lane as Lane, after: d.after, through: d.through, items }
+}
+
+export function encodeAnswer (a: Answer): Buffer {
+  return encoder.encode(a)
+}
+
+export function decodeAnswer (data: Uint8Array): Answer {
+  let doc: unknown
+  try { doc = encoder.decode(data) } catch { throw bad('answer is not CBOR') }
+  const d = doc as Record<string, unknown> | null
+  if (d === null || typeof d !== 'object' || typeof d.ok !== 'boolean' || !isInt(d.position)) throw bad('answer')
+  if (d.ok) return { ok: true, position: d.position }
+  return { ok: false, code: typeof d.code === 'string' ? d.code : CommonCode.INTERNAL, message: typeof d.message === 'string' ? d.message : '', position: d.position }
+}

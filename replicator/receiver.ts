@@ -1,0 +1,164 @@
+/**
+ * The receiving end of every link into this site.
+ *
+ * Steps for one batch (decoded and checked first):
+ *  1. Batches of one sender are applied strictly one after the other.
+ *  2. The batch must start right after the position this site holds for the
+ *     sender (`repl-in` mark, store/origin-marks.ts); otherwise it is refused
+ *     with E_REPL_POSITION and that position, and the sender rewinds or skips
+ *     ahead (apache/pulsar#26113: a retry racing a later success must never
+ *     be taken for a duplicate). Dedup is by this position only, never by
+ *     producer sequence ids (apache/pulsar#23697): those are stripped.
+ *  3. Items are submitted in the sender's order in one synchronous run, so
+ *     they share a group commit and a crash keeps a prefix of them. Every
+ *     message carries its sender lsn, which raises the mark in the same
+ *     record; when the batch ends with records that are not messages, an
+ *     explicit mark record follows them. Entry ids are this site's own.
+ *  4. The answer (the new position) goes back once everything is durable
+ *     under the receiving namespace's durability mode.
+ * A refusal for any other reason (full disk, fenced ledger) carries the code;
+ * the sender pauses and retries by itself (apache/pulsar#26002).
+ */
+import { CommonCode, FerryError, isFerryError } from '../common/errors.js'
+import type { Logger } from '../common/log.js'
+import { Lane, REPL_IN_SPACE, laneKey, laneOfPriority, positionOf, positionValue, type AppendInput, type Ledger, type MessageProps, type MetaValue } from '../store/index.js'
+import { decodeBatch, encodeAnswer, type Answer, type Batch, type CancelItem } from './codec.js'
+import { ReplCode } from './errors.js'
+import { REPL_CANCEL_SEARCH_ENTRIES_MAX, REPL_VIA_SITES_MAX } from './constants.js'
+
+export interface ReceiverStats {
+  batchesApplied: number
+  entriesApplied: number
+  refusedPosition: number
+  refusedOther: number
+  cancelsApplied: number
+}
+
+export class Receiver {
+  private readonly chains = new Map<string, Promise<unknown>>()
+  readonly stats: ReceiverStats = { batchesApplied: 0, entriesApplied: 0, refusedPosition: 0, refusedOther: 0, cancelsApplied: 0 }
+
+  constructor (private readonly ledger: Ledger, private readonly siteId: string, private readonly logger: Logger) {}
+
+  /** Position this site holds for a sender's lane. */
+  positionFor (sender: string, lane: Lane = Lane.normal): number {
+    return positionOf(this.ledger.getMeta(REPL_IN_SPACE, laneKey(sender, lane)))
+  }
+
+  async handle (data: Uint8Array): Promise<Uint8Array> {
+    let batch: Batch
+    try {
+      batch = decodeBatch(data)
+      if (batch.to !== this.siteId) throw new FerryError(ReplCode.BAD_BATCH, `batch for site ${batch.to} reached ${this.siteId}`)
+    } catch (err) {
+      this.stats.refusedOther++
+      return encodeAnswer(refusal(err, -1))
+    }
+    // Strictly in order per link: chain this batch behind the sender's previous one.
+    const prev = this.chains.get(batch.from) ?? Promise.resolve()
+    const run = prev.then(async () => await this.apply(batch), async () => await this.apply(batch))
+    this.chains.set(batch.from, run)
+    const answer = await run
+    if (this.chains.get(batch.from) === run) this.chains.delete(batch.from)
+    return encodeAnswer(answer)
+  }
+
+  private async apply (b: Batch): Promise<Answer> {
+    const held = this.positionFor(b.from, b.lane)
+    if (b.after !== held) {
+      this.stats.refusedPosition++
+      return { ok: false, code: ReplCode.POSITION, message: `position ${held} held for ${b.from}, batch starts after ${b.after}`, position: held }
+    }
+    try {
+      const pending: Array<Promise<unknown>> = []
+      let lastMessageLsn = b.after
+      let entries = 0
+      // One synchronous run: every record below is submitted before the first await (one group commit).
+      const cancels: CancelItem[] = []
+      for (const it of b.items) {
+        if (it.kind === 'cancel') {
+          cancels.push(it) // after the entries they may refer to (the sender ends a batch at a cancel)
+        } else if (it.kind === 'message') {
+          const via = [...(it.props.replicatedVia ?? []), b.from]
+          if (via.includes(this.siteId) || via.length > REPL_VIA_SITES_MAX) continue // loop: never re-apply our own
+          // The entry's lane decides which position it raises (origin-marks.ts): it must be the batch's.
+          if (laneOfPriority(it.props.priority) !== b.lane) throw new FerryError(ReplCode.BAD_BATCH, `entry of priority ${String(it.props.priority)} in a batch of lane ${b.lane}`)
+          pending.push(this.ledger.append(this.inputOf(it.topic, it.entryId, it.publishTime, it.payload, it.props, b.from, it.lsn, via)))
+          lastMessageLsn = it.lsn
+          entries++
+        } else {
+          pending.push(this.ledger.putMeta(it.space, it.key, metaOf(it.value, [...viaOfValue(it.value), b.from])))
+        }
+      }
+      if (cancels.length > 0) {
+        await Promise.all(pending)
+        pending.length = 0
+        for (const c of cancels) await this.applyCancel(c)
+      }
+      if (b.through > lastMessageLsn) pending.push(this.ledger.putMeta(REPL_IN_SPACE, laneKey(b.from, b.lane), positionValue(b.through)))
+      await Promise.all(pending)
+      this.stats.batchesApplied++
+      this.stats.entriesApplied += entries
+      return { ok: true, position: this.positionFor(b.from, b.lane) }
+    } catch (err) {
+      this.stats.refusedOther++
+      this.logger.warn({ from: b.from, code: isFerryError(err) ? err.code : undefined, err: String(err) }, 'replication batch refused')
+      return refusal(err, this.positionFor(b.from, b.lane))
+    }
+  }
+
+  /**
+   * Cancel the local copy of a scheduled entry, found by its origin. Only
+   * entries still waiting for their deliverAt can be cancelled, so the search
+   * is over the topic's delayed index (bounded). Idempotent: a repeated cancel
+   * finds the entry cancelled already and writes nothing.
+   */
+  private async applyCancel (c: CancelItem): Promise<void> {
+    if (c.originSite === this.siteId) { await this.ledger.cancel(c.topic, c.originEntryId); return }
+    for (const ref of this.ledger.delayedBetween(c.topic, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, REPL_CANCEL_SEARCH_ENTRIES_MAX)) {
+      const e = await this.ledger.readOne(c.topic, ref.entryId)
+      if (e?.props.originSite === c.originSite && e.props.originEntryId === c.originEntryId) {
+        await this.ledger.cancel(c.topic, ref.entryId)
+        this.stats.cancelsApplied++
+        return
+      }
+    }
+  }
+
+  private inputOf (topic: string, entryId: number, publishTime: number, payload: Buffer, props: MessageProps, from: string, lsn: number, via: string[]): AppendInput {
+    const { producerId: _pid, producerSeq: _seq, ...rest } = props
+    return {
+      topic,
+      payload,
+      publishTime,
+      props: { ...rest, originSite: props.originSite ?? from, originEntryId: props.originEntryId ?? entryId, replicatedVia: via, replicatedLsn: lsn }
+    }
+  }
+}
+
+function refusal (err: unknown, position: number): Answer {
+  const code = isFerryError(err) ? err.code : CommonCode.INTERNAL
+  return { ok: false, code, message: err instanceof Error ? err.message : String(err), position }
+}
+
+/** Sites a replicated meta value passed (kept inside the value: meta records have no props). */
+export function viaOfValue (v: MetaValue | undefined): string[] {
+  if (v === null || v === undefined || typeof v !== 'object' || Array.isArray(v) || Buffer.isBuffer(v)) return []
+  const via = (v as { replicatedVia?: unknown }).replicatedVia
+  return Array.isArray(via) ? via.filter((s): s is string => typeof s === 'string') : []
+}
+
+/**
+ * A replicated meta value: the sender's value with the sites it passed; a
+ * delete becomes a tombstone value (a plain delete could not say where it
+ * came from, and would travel back). Retained messages refer to the entry id
+ * at their origin; here it is -1 (not an entry of this site).
+ */
+function metaOf (v: MetaValue | undefined, via: string[]): MetaValue {
+  if (v === null || v === undefined || typeof v !== 'object' || Array.isArray(v) || Buffer.isBuffer(v)) {
+    return { tombstone: true, replicatedVia: via }
+  }
+  const out: Record<string, MetaValue | undefined> = { ...(v as Record<string, MetaValue | undefined>), replicatedVia: via }
+  if (typeof out.entryId === 'number') out.entryId = -1
+  return out as MetaValue
+}

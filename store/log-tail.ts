@@ -1,0 +1,211 @@
+/**
+ * The log tail: a site's durable log read in lsn order from a position, for
+ * the replicator (one position per remote site, not per topic: O(sites)
+ * state against a design point of a million topics).
+ *
+ * Positions are the lsn of the last record a reader has consumed (-1: none).
+ * `readLog(after)` returns the records after it that the filter keeps and the
+ * lsn of the last record it examined (`throughLsn`, kept or not), so the next
+ * read continues right after. Only durable bytes are read (fdatasync'ed: a
+ * record a crash could still take back is never shipped). Memory-durability
+ * topics never reach the log and are not part of the tail.
+ *
+ * The file ledger reads its segment files frame by frame (every frame is
+ * checksum-verified; damage is E_STORE_CORRUPT with the lsn); the memory
+ * ledger keeps its own bounded array of records (it has no file).
+ */
+import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
+import { RecordKind, decodeRecord, type LogRecord } from './records.js'
+import { LSN_SEGMENT_FACTOR, offsetOfLsn, segmentOfLsn } from './segment.js'
+import { StoreCode, storeError } from './errors.js'
+import { READ_BLOCK_BYTES_MAX } from './constants.js'
+import type { EntryId, Lsn, MessageProps, MetaValue, TopicName } from './types.js'
+
+/** One record of the tail, in a form that needs no knowledge of the log's dictionary. */
+export type LogItem =
+  | { kind: 'message', lsn: Lsn, topic: TopicName, entryId: EntryId, publishTime: number, payload: Buffer, props: MessageProps }
+  | { kind: 'cancel', lsn: Lsn, topic: TopicName, entryId: EntryId }
+  | { kind: 'meta', lsn: Lsn, space: string, key: string, value: MetaValue | undefined }
+
+export interface LogReadOptions {
+  /** Most items returned (records filtered out do not count). */
+  maxItems: number
+  /** Most payload bytes returned (at least one item is returned if any is found). */
+  maxBytes: number
+  /** Most bytes of log examined by one call, kept or not: bounds the work of a call over a log full of other records. */
+  maxScanBytes?: number
+  /** Keep message and cancel records of these topics; default none. */
+  topics?: (topic: TopicName) => boolean
+  /** Keep meta records of these spaces (key filter optional); default none. */
+  meta?: (space: string, key: string) => boolean
+}
+
+export interface LogReadResult {
+  items: LogItem[]
+  /** Lsn of the last record examined (kept or filtered out); equals the position passed when nothing was examined. */
+  throughLsn: Lsn
+  /** Lsn where the durable log currently ends (exclusive); a reader is caught up when throughLsn's record ends there. */
+  endLsn: Lsn
+  /** Set when the records right after the position are gone (retention): the first lsn that could be read. */
+  gapToLsn?: Lsn
+}
+
+/** What the file ledger lends the tail reader. */
+export interface FileLogSource {
+  /** Ids of the segments present, ascending. */
+  segmentIds: () => readonly number[]
+  /** End of the durable bytes (exclusive). */
+  durableEndLsn: () => Lsn
+  /** Bytes [offset, offset + length) of a segment; shorter at the end of a file. */
+  read: (segmentId: number, offset: number, length: number) => Promise<Buffer>
+  topicName: (topicId: number) => TopicName | undefined
+  payloadBytesMax: number
+  segmentHeaderBytes: number
+}
+
+/** Examined per call when the caller sets no bound: a few ms of reading. */
+const SCAN_BYTES_MAX_DEFAULT = 8 * 1024 * 1024
+
+function viewOf (rec: LogRecord, lsn: Lsn, topicName: (id: number) => TopicName | undefined, opts: LogReadOptions): LogItem | undefined {
+  switch (rec.kind) {
+    case RecordKind.message: {
+      const topic = topicName(rec.topicId)
+      if (topic === undefined || opts.topics?.(topic) !== true) return undefined
+      return { kind: 'message', lsn, topic, entryId: rec.entryId, publishTime: rec.publishTime, payload: rec.payload, props: rec.props }
+    }
+    case RecordKind.cancel: {
+      const topic = topicName(rec.topicId)
+      if (topic === undefined || opts.topics?.(topic) !== true) return undefined
+      return { kind: 'cancel', lsn, topic, entryId: rec.entryId }
+    }
+    case RecordKind.metaPut:
+      return opts.meta?.(rec.space, rec.key) === true ? { kind: 'meta', lsn, space: rec.space, key: rec.key, value: rec.value } : undefined
+    case RecordKind.metaDelete:
+      return opts.meta?.(rec.space, rec.key) === true ? { kind: 'meta', lsn, space: rec.space, key: rec.key, value: undefined } : undefined
+    default:
+      return undefined
+  }
+}
+
+function payloadBytesOf (item: LogItem): number {
+  return item.kind === 'message' ? item.payload.length : 64
+}
+
+/** Read the file ledger's durable log after `afterLsn`. */
+export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogReadOptions): Promise<LogReadResult> {
+  const endLsn = src.durableEndLsn()
+  const ids = src.segmentIds()
+  const out: LogReadResult = { items: [], throughLsn: afterLsn, endLsn }
+  if (ids.length === 0) return out
+  const firstLsn = (ids[0] as number) * LSN_SEGMENT_FACTOR + src.segmentHeaderBytes
+  let cur: Lsn
+  let skipFirst = false
+  if (afterLsn < firstLsn) {
+    cur = firstLsn
+    // A reader that had consumed something in a segment now gone lost what lay between.
+    if (afterLsn >= 0 && segmentOfLsn(afterLsn) < (ids[0] as number)) out.gapToLsn = firstLsn
+  } else {
+    cur = afterLsn
+    skipFirst = true // the record at afterLsn was consumed already
+  }
+  const scanMax = opts.maxScanBytes ?? SCAN_BYTES_MAX_DEFAULT
+  let scanned = 0
+  let bytes = 0
+  let block: Buffer = Buffer.alloc(0)
+  let blockLsn = cur
+  const segIndex = (seg: number): number => ids.indexOf(seg)
+  while (cur < endLsn && out.items.length < opts.maxItems && scanned < scanMax) {
+    const seg = segmentOfLsn(cur)
+    const off = offsetOfLsn(cur)
+    const have = (need: number): boolean => cur >= blockLsn && cur + need <= blockLsn + block.length
+    if (!have(FRAME_HEADER_BYTES)) {
+      block = await src.read(seg, off, READ_BLOCK_BYTES_MAX)
+      blockLsn = cur
+    }
+    let payloadBytes = have(FRAME_HEADER_BYTES) ? block.readUInt32LE(cur - blockLsn) : 0
+    if (payloadBytes === 0) {
+      // End of this segment (end of file, or preallocated zeros): continue in the next one.
+      const i = segIndex(seg)
+      const next = i >= 0 ? ids[i + 1] : undefined
+      if (next === undefined) break
+      cur = next * LSN_SEGMENT_FACTOR + src.segmentHeaderBytes
+      skipFirst = false
+      continue
+    }
+    const frameBytes = FRAME_HEADER_BYTES + payloadBytes
+    if (!have(frameBytes)) {
+      block = await src.read(seg, off, Math.max(READ_BLOCK_BYTES_MAX, frameBytes))
+      blockLsn = cur
+      payloadBytes = block.length >= FRAME_HEADER_BYTES ? block.readUInt32LE(0) : 0
+      if (block.length < frameBytes) throw corrupt(cur, 'frame runs past the end of its segment')
+    }
+    const at = cur - blockLsn
+    const check = checkFrame(block, at, seg, off, src.payloadBytesMax)
+    if (check.status !== FrameStatus.ok) throw corrupt(cur, `frame check failed (status ${check.status})`)
+    if (skipFirst) {
+      skipFirst = false
+    } else {
+      const rec = decodeRecord(block.subarray(at + FRAME_HEADER_BYTES, at + frameBytes))
+      const item = viewOf(rec, cur, src.topicName, opts)
+      if (item !== undefined) {
+        if (out.items.length > 0 && bytes + payloadBytesOf(item) > opts.maxBytes) break
+        bytes += payloadBytesOf(item)
+        out.items.push(item)
+      }
+      out.throughLsn = cur
+      scanned += frameBytes
+    }
+    cur += frameBytes
+  }
+  return out
+}
+
+function corrupt (lsn: Lsn, why: string): Error {
+  return storeError(StoreCode.STORE_CORRUPT, `log tail at lsn ${lsn}: ${why}`, { details: { lsn } })
+}
+
+/** The memory ledger's log: records in lsn order, the oldest dropped beyond a bound. */
+export class MemoryLog {
+  private readonly records: Array<{ lsn: Lsn, rec: LogRecord }> = []
+  private head = 0
+  /** Lsn of the newest record dropped by the bound (-1: none). */
+  private droppedThroughLsn = -1
+
+  constructor (private readonly recordsMax: number) {}
+
+  add (lsn: Lsn, rec: LogRecord): void {
+    if (rec.kind !== RecordKind.message && rec.kind !== RecordKind.cancel && rec.kind !== RecordKind.metaPut && rec.kind !== RecordKind.metaDelete) return
+    this.records.push({ lsn, rec })
+    if (this.records.length - this.head > this.recordsMax) {
+      this.droppedThroughLsn = (this.records[this.head] as { lsn: Lsn }).lsn
+      this.records[this.head] = undefined as unknown as { lsn: Lsn, rec: LogRecord }
+      this.head++
+      if (this.head > 1024 && this.head * 2 > this.records.length) { this.records.splice(0, this.head); this.head = 0 }
+    }
+  }
+
+  read (afterLsn: Lsn, endLsn: Lsn, topicName: (id: number) => TopicName | undefined, opts: LogReadOptions): LogReadResult {
+    const out: LogReadResult = { items: [], throughLsn: afterLsn, endLsn }
+    if (afterLsn < this.droppedThroughLsn) out.gapToLsn = this.droppedThroughLsn + 1
+    // Binary search for the first record after afterLsn.
+    let lo = this.head
+    let hi = this.records.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((this.records[mid] as { lsn: Lsn }).lsn <= afterLsn) lo = mid + 1
+      else hi = mid
+    }
+    let bytes = 0
+    for (let i = lo; i < this.records.length && out.items.length < opts.maxItems; i++) {
+      const { lsn, rec } = this.records[i] as { lsn: Lsn, rec: LogRecord }
+      const item = viewOf(rec, lsn, topicName, opts)
+      if (item !== undefined) {
+        if (out.items.length > 0 && bytes + payloadBytesOf(item) > opts.maxBytes) break
+        bytes += payloadBytesOf(item)
+        out.items.push(item)
+      }
+      out.throughLsn = lsn
+    }
+    return out
+  }
+}

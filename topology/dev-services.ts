@@ -1,0 +1,152 @@
+/**
+ * The external processes of a local network: etcd and one nats-server per
+ * region, joined by NATS gateways (a supercluster). Used by `ferry dev` and
+ * by the tests (test/helpers/services.ts). Loopback only.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdir, writeFile } from 'node:fs/promises'
+import net from 'node:net'
+import { join } from 'node:path'
+import { FerryError } from '../common/errors.js'
+import { TopologyCode } from './errors.js'
+
+export const NATS_SERVER_BIN = process.env.FERRY_NATS_SERVER ?? '/usr/sbin/nats-server'
+export const ETCD_BIN = process.env.FERRY_ETCD ?? '/usr/bin/etcd'
+const HOST = '127.0.0.1'
+
+/** How long a service may take to accept connections after its start (loaded 2-core machine). */
+const SERVICE_START_MS_MAX = 30_000
+/** Largest NATS message: one maximal ledger record (8 MiB) plus batch framing. */
+const NATS_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
+/** Time a stopping service gets before SIGKILL. */
+const SERVICE_STOP_MS_MAX = 5_000
+
+/** A free TCP port on loopback (bound then released; callers start their server at once). */
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once('error', reject)
+    s.listen(0, HOST, () => {
+      const port = (s.address() as net.AddressInfo).port
+      s.close(() => { resolve(port) })
+    })
+  })
+}
+
+async function waitForPort (port: number, proc: ChildProcess, what: string, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + SERVICE_START_MS_MAX
+  for (;;) {
+    if (proc.exitCode !== null) throw new FerryError(TopologyCode.SERVICE, `${what} exited (${proc.exitCode}): ${stderr().slice(-2000)}`)
+    const ok = await new Promise<boolean>((resolve) => {
+      const c = net.connect({ host: HOST, port }, () => { c.destroy(); resolve(true) })
+      c.once('error', () => { resolve(false) })
+    })
+    if (ok) return
+    if (Date.now() > deadline) throw new FerryError(TopologyCode.SERVICE, `${what} did not listen on ${port} within ${SERVICE_START_MS_MAX} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+export interface Service {
+  readonly name: string
+  readonly url: string
+  readonly running: boolean
+  /** Stop (SIGTERM, then SIGKILL after a grace period). */
+  stop: () => Promise<void>
+  /** Kill at once (SIGKILL). */
+  kill: () => Promise<void>
+  /** Start again with the same ports and data. */
+  start: () => Promise<void>
+}
+
+function serviceOf (name: string, url: string, port: number, cmd: string, args: string[]): Service {
+  let proc: ChildProcess | undefined
+  let err = ''
+  const start = async (): Promise<void> => {
+    err = ''
+    const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    proc = p
+    p.stderr?.on('data', (c: Buffer) => { err = (err + c.toString()).slice(-20_000) })
+    await waitForPort(port, p, name, () => err)
+  }
+  const end = async (signal: NodeJS.Signals): Promise<void> => {
+    const p = proc
+    proc = undefined
+    if (p === undefined || p.exitCode !== null || p.signalCode !== null) return
+    const exited = once(p, 'exit')
+    p.kill(signal)
+    const timer = setTimeout(() => { p.kill('SIGKILL') }, SERVICE_STOP_MS_MAX)
+    await exited
+    clearTimeout(timer)
+  }
+  return {
+    name,
+    url,
+    get running () { return proc !== undefined && proc.exitCode === null },
+    stop: async () => { await end('SIGTERM') },
+    kill: async () => { await end('SIGKILL') },
+    start
+  }
+}
+
+export interface NatsRegion { name: string, port: number, gatewayPort: number }
+
+/** PEM files for mutual TLS on client and gateway connections (verify: both sides present a certificate of the CA). */
+export interface NatsTls { caFile: string, certFile: string, keyFile: string }
+
+function tlsBlock (indent: string, tls: NatsTls): string[] {
+  return [
+    `${indent}tls {`,
+    `${indent}  cert_file: "${tls.certFile}"`,
+    `${indent}  key_file: "${tls.keyFile}"`,
+    `${indent}  ca_file: "${tls.caFile}"`,
+    `${indent}  verify: true`,
+    `${indent}  timeout: 5`,
+    `${indent}}`
+  ]
+}
+
+/** Write the config of one region's nats-server (gateways to every other region) and return the service (not started). */
+export async function natsService (dir: string, me: NatsRegion, all: readonly NatsRegion[], tls?: NatsTls): Promise<Service> {
+  await mkdir(dir, { recursive: true })
+  const others = all.filter((r) => r.name !== me.name)
+  const conf = [
+    `server_name: "${me.name}"`,
+    `host: "${HOST}"`,
+    `port: ${me.port}`,
+    `max_payload: ${NATS_MAX_PAYLOAD_BYTES}`,
+    ...(tls !== undefined ? tlsBlock('', tls) : []),
+    'gateway {',
+    `  name: "${me.name}"`,
+    `  host: "${HOST}"`,
+    `  port: ${me.gatewayPort}`,
+    '  gateways: [',
+    ...others.map((o) => `    { name: "${o.name}", urls: ["nats://${HOST}:${o.gatewayPort}"] }`),
+    '  ]',
+    ...(tls !== undefined ? tlsBlock('  ', tls) : []),
+    '}'
+  ].join('\n') + '\n'
+  const file = join(dir, `nats-${me.name}.conf`)
+  await writeFile(file, conf)
+  return serviceOf(`nats-server ${me.name}`, `nats://${HOST}:${me.port}`, me.port, NATS_SERVER_BIN, ['-c', file])
+}
+
+export interface EtcdPorts { clientPort: number, peerPort: number }
+
+/** One-member etcd 3.4 on loopback with its data in dir (not started). */
+export async function etcdService (dir: string, ports: EtcdPorts): Promise<Service> {
+  await mkdir(dir, { recursive: true })
+  const client = `http://${HOST}:${ports.clientPort}`
+  const peer = `http://${HOST}:${ports.peerPort}`
+  return serviceOf('etcd', client, ports.clientPort, ETCD_BIN, [
+    '--name', 'ferry',
+    '--data-dir', join(dir, 'data'),
+    '--listen-client-urls', client,
+    '--advertise-client-urls', client,
+    '--listen-peer-urls', peer,
+    '--initial-advertise-peer-urls', peer,
+    '--initial-cluster', `ferry=${peer}`,
+    '--log-level', 'warn'
+  ])
+}

@@ -1,0 +1,16 @@
+/** Topology error codes (mapped in gateway/error-map.ts via topology/index.ts). */
+export const TopologyCode = {
+  /** etcd did not answer. */
+  UNAVAILABLE: 'E_TOPOLOGY_UNAVAILABLE',
+  /** A value under the prefix that is not what the layout says. */
+  BAD_VALUE: 'E_TOPOLOGY_BAD_VALUE',
+  /** A route that would make a loop, an unknown site, a bad name. */
+  INVALID: 'E_TOPOLOGY_INVALID',
+  /** A write to an active-passive namespace at a site that is not its (confirmed) primary. */
+  NOT_PRIMARY: 'E_NOT_PRIMARY',
+  /** A local service of a dev network (etcd, nats-server) did not start. */
+  SERVICE: 'E_SERVICE',
+  /** `ferry dev`: the sites were not up and replicating in time. */
+  DEV_TIMEOUT: 'E_DEV_TIMEOUT'
+} as const
+export type TopologyCode = typeof TopologyCode[keyof typeof TopologyCode]

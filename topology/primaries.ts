@@ -1,0 +1,98 @@
+/**
+ * Active-passive namespaces: one primary site accepts writes, the others
+ * hold replicas. A namespace is active-passive when it has a key
+ * `/ferry/{network}/primaries/{tenant}/{ns}` = {"site"}; otherwise it is
+ * active-active (every site accepts publishes; the default).
+ *
+ * Fencing: the primary moves only by an etcd transaction that compares the
+ * key's mod revision with the one the mover saw; that revision is the
+ * fencing token: of two sites racing to take over, one wins, and a move
+ * based on an old view fails. A site accepts writes for an active-passive
+ * namespace only while (a) etcd names it primary and (b) its view of etcd is
+ * live (connected, its liveness lease held). A site that lost etcd (and with
+ * it, soon, its lease) refuses writes for that namespace at once, and keeps
+ * refusing after it reconnects unless it is primary again; what the new
+ * primary accepted meanwhile reaches it by replication.
+ *
+ * Takeover: when the primary's liveness key is gone, the first live site of
+ * the namespace's list (by site preference, then list order) moves the
+ * primary to itself.
+ */
+import { FerryError } from '../common/errors.js'
+import type { Logger } from '../common/log.js'
+import type { Ledger, TopicName } from '../store/index.js'
+import { namespaceOf } from '../replicator/index.js'
+import { Kind, keyOf } from './keys.js'
+import { TopologyCode } from './errors.js'
+import type { TopologyClient } from './etcd-client.js'
+import type { TopologyView } from './view.js'
+import type { Topology } from './types.js'
+
+/** Refuse appends of topics the guard refuses; everything else goes straight to the ledger. */
+export function guardedLedger (raw: Ledger, refuse: (topic: TopicName) => FerryError | undefined): Ledger {
+  return new Proxy(raw, {
+    get (target, prop) {
+      if (prop === 'append') {
+        return async (input: Parameters<Ledger['append']>[0]) => {
+          const err = refuse(input.topic)
+          if (err !== undefined) throw err
+          return await target.append(input)
+        }
+      }
+      if (prop === 'appendMany') {
+        return async (inputs: Parameters<Ledger['appendMany']>[0]) => {
+          for (const i of inputs) { const err = refuse(i.topic); if (err !== undefined) throw err }
+          return await target.appendMany(inputs)
+        }
+      }
+      const v = Reflect.get(target, prop, target) as unknown
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+    }
+  })
+}
+
+/** Why this site may not write to a topic now, or undefined when it may. */
+export function writeRefusal (t: Topology, self: string, live: boolean, topic: TopicName): FerryError | undefined {
+  const ns = namespaceOf(topic)
+  if (ns === undefined) return undefined
+  const p = t.primaries.get(ns)
+  if (p === undefined) return undefined
+  if (p.site === self && live) return undefined
+  const target = t.sites.get(p.site)
+  return new FerryError(TopologyCode.NOT_PRIMARY, p.site === self
+    ? `namespace ${ns} is active-passive and this site lost its view of etcd: writes refused until it is confirmed primary again`
+    : `namespace ${ns} is active-passive: publish at its primary, site ${p.site}`, { details: { namespace: ns, primary: p.site, endpoints: target?.endpoints ?? {} } })
+}
+
+/** Move a namespace's primary, fenced by the revision the caller saw (0: the key must not exist). */
+export async function movePrimary (client: TopologyClient, namespace: string, site: string, seenRevision: number): Promise<boolean> {
+  const key = keyOf(client.network, Kind.primaries, namespace)
+  const txn = client.etcd.if(key, 'Mod', '==', seenRevision).then(client.etcd.put(key).value(JSON.stringify({ site })))
+  const res = await txn.commit()
+  return res.succeeded
+}
+
+/** Watches for a dead primary and takes over when this site is next in line. */
+export function followPrimaries (view: TopologyView, client: TopologyClient, self: string, logger: Logger): () => void {
+  let busy = false
+  const check = (): void => {
+    if (busy || view.health().etcd !== 'connected') return
+    const t = view.current()
+    for (const [ns, p] of t.primaries) {
+      if (t.alive.has(p.site) || p.site === self) continue
+      const rec = t.namespaces.get(ns)
+      const order = (rec?.replication.sites ?? []).slice().sort((a, b) => (t.sites.get(a)?.preference ?? 100) - (t.sites.get(b)?.preference ?? 100))
+      const next = order.find((s) => t.alive.has(s))
+      if (next !== self) continue
+      busy = true
+      movePrimary(client, ns, self, p.revision).then((won) => {
+        logger.warn({ namespace: ns, from: p.site, to: self, fencingRevision: p.revision, won }, won ? 'primary moved here (previous primary lost its lease)' : 'primary takeover lost the race')
+      }, (err) => { logger.warn({ namespace: ns, err: String(err) }, 'primary takeover failed') }).finally(() => { busy = false })
+      return
+    }
+  }
+  const stop = view.onChange(check)
+  const timer = setInterval(check, 1000)
+  timer.unref()
+  return () => { stop(); clearInterval(timer) }
+}
