@@ -16,20 +16,9 @@ import { createInterface } from 'node:readline'
 import { createServer as createHttpServer } from 'node:http'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import { startNullBroker } from './null-broker.js'
+import { freePort } from './launch.js'
 
 type Ports = Record<string, number>
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      const port = typeof a === 'object' && a !== null ? a.port : 0
-      s.close(() => { resolve(port) })
-    })
-  })
-}
 
 async function startAedes (): Promise<Ports> {
   const { Aedes } = await import('aedes')
