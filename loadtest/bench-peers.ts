@@ -1,5 +1,5 @@
 /**
- * `npm run bench:peers [-- --rounds 3 --seconds 5 --only fanin-qos1-tcp,... --peers ferry,mosquitto --idle 10000 --out docs]`
+ * `npm run bench:peers [-- --rounds 3 --seconds 5 --warmup 1 --only fanin-qos1-tcp,... --peers ferry,mosquitto --idle 10000 --out docs]`
  *
  * Ferry side by side with Mosquitto, NATS (JetStream + MQTT), Aedes and the
  * do-nothing Node broker (the ceiling), on loopback, with the same lean
@@ -32,6 +32,8 @@ async function main (): Promise<void> {
   const rounds = Number(arg('rounds') ?? 3)
   const seconds = Number(arg('seconds') ?? 5)
   const idleConnections = Number(arg('idle') ?? 10_000)
+  // Every MQTT run first loads the system for this long, unmeasured (JIT warm-up of the Node-hosted systems).
+  const warmupSeconds = Number(arg('warmup') ?? 1)
   const only = arg('only')?.split(',')
   const peerFilter = arg('peers')?.split(',')
   const out = arg('out') ?? 'docs'
@@ -49,7 +51,7 @@ async function main (): Promise<void> {
       for (const name of order) {
         const peer = await startPeer(name)
         try {
-          const res = await w.run(peer, { seconds, idleConnections })
+          const res = await w.run(peer, { seconds, idleConnections, warmupSeconds })
           const row = { ...res, loadAverage1m: loadavg()[0] as number }
           if (!res.ok) { failed = true; process.stderr.write(`${w.id} ${name} round ${r + 1}: ${res.problems.join('; ')}\n`) }
           runs.set(name, [...(runs.get(name) ?? []), row])
@@ -66,7 +68,7 @@ async function main (): Promise<void> {
     reports.push(summarise(w, runs))
   }
 
-  const report = { when: new Date().toISOString(), cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, loadAverage1mAtStart: startLoad, loadAverage1mAtEnd: loadavg()[0], rounds, seconds, workloads: reports }
+  const report = { when: new Date().toISOString(), cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, loadAverage1mAtStart: startLoad, loadAverage1mAtEnd: loadavg()[0], rounds, seconds, warmupSeconds, workloads: reports }
   await mkdir(out, { recursive: true })
   await writeFile(join(out, 'peers.json'), JSON.stringify(report, null, 2) + '\n')
   await writeFile(join(out, 'PEERS.md'), renderMarkdown(report))

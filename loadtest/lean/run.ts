@@ -37,6 +37,11 @@ export interface LeanScenario {
   /** Distinct topics per publisher (topic spread). */
   topicsPerPublisher: number
   seconds: number
+  /**
+   * Seconds of the same load before measuring (not in rates or latency): a fresh
+   * Node process runs its first seconds in the interpreter, native peers do not.
+   */
+  warmupSeconds?: number
   /** Total publish rate for open loop, msgs/s; absent = closed loop. */
   openLoopRatePerSec?: number
   /** Prefix of every topic; subscribers use `${prefix}/#`. */
@@ -100,6 +105,8 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
   const subs: LeanConn[] = []
   let delivered = 0
   let lastProgressMs = nowMs()
+  /** Messages sent before this time are warm-up: delivered and checked, not measured. */
+  let measureFromMs = (sc.warmupSeconds ?? 0) > 0 ? Infinity : -Infinity
 
   for (let s = 0; s < sc.subscribers; s++) {
     const conn = await LeanConn.open({ url: sc.url }, `lean-sub-${tag}-${s}`)
@@ -122,8 +129,10 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
       tally.record(st.publisher, st.seq)
       delivered++
       lastProgressMs = nowMs()
-      const us = Math.max(1, Math.round((nowMs() - st.sentMs) * 1000))
-      hist.recordValue(Math.min(us, LATENCY_US_MAX))
+      if (st.sentMs >= measureFromMs) {
+        const us = Math.max(1, Math.round((nowMs() - st.sentMs) * 1000))
+        hist.recordValue(Math.min(us, LATENCY_US_MAX))
+      }
       if (p.qos === 1) conn.send(pubackFrame(p.packetId))
     })
     subs.push(conn)
@@ -214,6 +223,15 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
   }
   const progressTimer = setInterval(() => { progress.tick(delivered, nowMs() - startMs) }, 1000)
 
+  const warmupMs = (sc.warmupSeconds ?? 0) * 1000
+  let deliveredAtWarmup = 0
+  let publishedAtWarmup = 0
+  if (warmupMs > 0) {
+    await new Promise((resolve) => setTimeout(resolve, warmupMs))
+    measureFromMs = nowMs()
+    deliveredAtWarmup = delivered
+    publishedAtWarmup = pubs.reduce((n, p) => n + p.sent, 0)
+  }
   await new Promise((resolve) => setTimeout(resolve, sc.seconds * 1000))
   sending = false
   const stopMs = nowMs()
@@ -255,7 +273,7 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
   if (sc.qos === 1 && acked < published) problems.push(`${published - acked} publishes never acknowledged`)
 
   for (const c of [...pubs.map((p) => p.conn), ...subs]) { c.send(DISCONNECT_FRAME); c.close() }
-  const seconds = (stopMs - startMs) / 1000
+  const seconds = (stopMs - (Number.isFinite(measureFromMs) ? measureFromMs : startMs)) / 1000
   const pct = (q: number): number => Math.round(hist.getValueAtPercentile(q) / 10) / 100
   const result: LeanResult = {
     published,
@@ -264,8 +282,8 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
     lost,
     duplicates,
     qos0Dropped,
-    publishedPerSec: Math.round(published / seconds),
-    deliveredPerSec: Math.round(deliveredAtStop / seconds),
+    publishedPerSec: Math.round((published - publishedAtWarmup) / seconds),
+    deliveredPerSec: Math.round((deliveredAtStop - deliveredAtWarmup) / seconds),
     latencyMs: { p50: pct(50), p99: pct(99), p999: pct(99.9), max: Math.round(hist.maxValue / 10) / 100 },
     ok: problems.length === 0,
     problems

@@ -24,7 +24,7 @@ export interface Workload {
   run: (peer: RunningPeer, opts: WorkloadOptions) => Promise<WorkloadOutcome>
 }
 
-export interface WorkloadOptions { seconds: number, idleConnections: number }
+export interface WorkloadOptions { seconds: number, idleConnections: number, warmupSeconds: number }
 
 const MQTT_PEERS: PeerName[] = ['ferry', 'ferry-memory', 'mosquitto', 'nats', 'aedes', 'null']
 const WS_PEERS: PeerName[] = ['ferry', 'ferry-memory', 'mosquitto', 'aedes']
@@ -49,7 +49,7 @@ export const WORKLOADS: Workload[] = [
     headline: 'deliveredPerSec',
     higherIsBetter: true,
     peers: MQTT_PEERS,
-    run: async (peer, o) => fromLean(await runLean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, label: `${peer.name} fan-in tcp` }))
+    run: async (peer, o) => fromLean(await runLean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, label: `${peer.name} fan-in tcp` }))
   },
   {
     id: 'fanin-qos1-ws',
@@ -57,7 +57,7 @@ export const WORKLOADS: Workload[] = [
     headline: 'deliveredPerSec',
     higherIsBetter: true,
     peers: WS_PEERS,
-    run: async (peer, o) => fromLean(await runLean({ url: need(peer.wsUrl, 'ws'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, label: `${peer.name} fan-in ws` }))
+    run: async (peer, o) => fromLean(await runLean({ url: need(peer.wsUrl, 'ws'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, label: `${peer.name} fan-in ws` }))
   },
   {
     id: 'fanout-qos0',
@@ -65,7 +65,7 @@ export const WORKLOADS: Workload[] = [
     headline: 'deliveredPerSec',
     higherIsBetter: true,
     peers: MQTT_PEERS,
-    run: async (peer, o) => fromLean(await runLean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 1, subscribers: 50, qos: 0, payloadBytes: 256, windowPerPublisher: 500, topicsPerPublisher: 1, seconds: o.seconds, label: `${peer.name} fan-out` }))
+    run: async (peer, o) => fromLean(await runLean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 1, subscribers: 50, qos: 0, payloadBytes: 256, windowPerPublisher: 500, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, label: `${peer.name} fan-out` }))
   },
   {
     id: 'latency-open-10k',
@@ -73,7 +73,7 @@ export const WORKLOADS: Workload[] = [
     headline: 'p99Ms',
     higherIsBetter: false,
     peers: MQTT_PEERS,
-    run: async (peer, o) => fromLean(await runLean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, openLoopRatePerSec: 10_000, label: `${peer.name} latency` }))
+    run: async (peer, o) => fromLean(await runLean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, openLoopRatePerSec: 10_000, label: `${peer.name} latency` }))
   },
   {
     id: 'idle-connections',
@@ -93,7 +93,7 @@ export const WORKLOADS: Workload[] = [
       }
       await new Promise((resolve) => setTimeout(resolve, 1000))
       const after = await peer.rssBytes()
-      const r = await runLean({ url, publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, openLoopRatePerSec: 1_000, label: `${peer.name} idle+1k` })
+      const r = await runLean({ url, publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, openLoopRatePerSec: 1_000, label: `${peer.name} idle+1k` })
       for (const c of idle) { c.send(DISCONNECT_FRAME); c.close() }
       const out = fromLean(r)
       out.figures.bytesPerConnection = Math.round((after - before) / o.idleConnections)
@@ -109,6 +109,7 @@ export const WORKLOADS: Workload[] = [
     peers: ['ferry', 'uws-bare'],
     run: async (peer, o) => {
       const base = need(peer.httpUrl, 'http')
+      if (o.warmupSeconds > 0) await autocannon({ url: `${base}/v1/topics/public/default/bench/messages`, method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(256, 0x61), connections: 32, duration: o.warmupSeconds })
       const r = await autocannon({ url: `${base}/v1/topics/public/default/bench/messages`, method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(256, 0x61), connections: 32, duration: o.seconds })
       const problems = r.non2xx > 0 || r.errors > 0 ? [`${r.non2xx} non-2xx answers, ${r.errors} errors`] : []
       return { figures: { reqPerSec: Math.round(r.requests.average), p50Ms: r.latency.p50, p99Ms: r.latency.p99 }, ok: problems.length === 0, problems }
