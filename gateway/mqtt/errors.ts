@@ -13,7 +13,9 @@ export const MqttCode = {
   /** A topic name in a property (Response Topic) is not a valid topic name. */
   TOPIC_INVALID: 'E_TOPIC_INVALID',
   /** A WebSocket upgrade without the `mqtt` subprotocol [MQTT-6.0.0-3]. */
-  BAD_REQUEST: 'E_BAD_REQUEST'
+  BAD_REQUEST: 'E_BAD_REQUEST',
+  /** The client's grant does not allow this publish (its namespace, action or topic patterns). */
+  FORBIDDEN: 'E_FORBIDDEN'
 } as const
 export type MqttCode = typeof MqttCode[keyof typeof MqttCode]
 

@@ -88,7 +88,7 @@ async function connect (conn: Connection, packet: IConnectPacket, raw: Buffer): 
   const namespace = auth.namespace
   if (grant?.sessionScope !== undefined) { clientId = `${grant.sessionScope}|${clientId}`; conn.clientId = clientId } // tenant-scoped sessions (gateway/auth)
   conn.ctx = { clientId, username: packet.username, namespace, protocolVersion: conn.protocolVersion, remoteAddress: conn.transport.remoteAddress, transport: conn.transport.kind, grant }
-  // A will is a publish: the grant must allow its topic [MQTT-3.1.2-?: the server may refuse a will it would not accept].
+  // A will is a publish: the grant must allow its topic (MQTT 5.0 section 3.2.2.2: a will the server would not accept is refused with CONNACK 0x87 Not authorized).
   if (packet.will !== undefined && grant !== undefined && grant.authorizePublish(packet.will.topic) !== 0) {
     refuse(conn, MqttReason.notAuthorized, ConnackCode3.notAuthorized)
     return

@@ -106,7 +106,7 @@ function accept (conn: Connection, session: Session, packet: IPublishPacket, top
 
   // 5b. Authorization (gateway/auth grant): v5 PUBACK/PUBREC 0x87; 3.1.1 cannot refuse, so the connection closes.
   if ((conn.ctx?.grant?.authorizePublish(topic) ?? 0) !== 0) {
-    reject(conn, qos, id, new FerryError('E_FORBIDDEN', 'not authorized to publish to this topic'))
+    reject(conn, qos, id, new FerryError(MqttCode.FORBIDDEN, 'not authorized to publish to this topic'))
     return
   }
 
