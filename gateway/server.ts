@@ -120,6 +120,8 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
       policyOf,
       // Every fsync is timed for ferry_fsync_duration_seconds.
       disk: ops.instrumentDisk(config.disk ?? realDisk),
+      // The instrumented disk is not `realDisk` by identity, so say it: lock the directory unless a test injected a simulated disk.
+      lockDir: config.disk === undefined,
       onEvent
     })
   const recovery = await ledger.open()
