@@ -19,6 +19,13 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need[*]}" >&2
   $SUDO apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  # Debian starts the services it installs (where systemd runs): a mosquitto on 1883 or an etcd on
+  # 2379 we just installed would take the dev network's ports. Tests and benchmarks start their own.
+  if command -v systemctl >/dev/null 2>&1; then
+    for svc in mosquitto etcd; do
+      if printf '%s\n' "${need[@]}" | grep -qx "$svc\|$svc-server"; then $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
+    done
+  fi
 fi
 
 # npm ci only when the lock file changed since the last install.
