@@ -1,5 +1,5 @@
 /** Argument parsers shared by the ferry commands (commander calls them per option). */
-import { InvalidArgumentError } from 'commander'
+import { InvalidArgumentError, type Command } from 'commander'
 
 export function portArg (v: string): number {
   if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('must be a port number 0..65535')
@@ -53,4 +53,23 @@ export function mqttUrlOf (url: string): string {
 /** `public/default/a/b` → `a/b` within namespace `public/default`; other names stay whole. */
 export function localTopicOf (namespace: string, topic: string): string {
   return topic.startsWith(`${namespace}/`) ? topic.slice(namespace.length + 1) : topic
+}
+
+/**
+ * The options every site-running command shares (`ferry gateway`, `ferry site`):
+ * identity, data, listeners and TLS files. One list, so the two commands cannot drift.
+ */
+export function addSiteOptions (cmd: Command): Command {
+  return cmd
+    .option('--dev', 'dev mode: anonymous clients, plain listeners, throwaway certificates in DATA/certs')
+    .option('--data <dir>', 'data directory (ledger in DATA/ledger)')
+    .option('--site <id>', 'site id (dev mode default: dev)')
+    .option('--host <addr>', 'address to bind')
+    .option('--mqtt <port>', 'plain MQTT port (dev only)', portArg)
+    .option('--mqtts <port>', 'MQTT over TLS port', portArg)
+    .option('--http <port>', 'plain HTTP + WebSocket port (dev only)', portArg)
+    .option('--https <port>', 'HTTPS + secure WebSocket port', portArg)
+    .option('--cert <file>', 'site certificate (PEM)')
+    .option('--key <file>', 'site private key (PEM)')
+    .option('--config <file>', 'site config file (JSON); flags override it')
 }

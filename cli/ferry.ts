@@ -5,7 +5,7 @@
  */
 import { Command, Option } from 'commander'
 import { isFerryError } from '../common/errors.js'
-import { intArg, portArg, propertyArg, qosArg } from './args.js'
+import { addSiteOptions, intArg, propertyArg, qosArg } from './args.js'
 import { runGateway, type GatewayOptions } from './gateway-command.js'
 import { runPub, runSub, type PubOptions, type SubOptions } from './client-commands.js'
 import { registerPkiCommand } from './pki-command.js'
@@ -26,19 +26,7 @@ function fail (err: unknown): never {
 const program = new Command()
 program.name('ferry').description('Ferry: geo-replicated edge message gateway').version(FERRY_VERSION, '-V, --version').showHelpAfterError()
 
-program.command('gateway')
-  .description('run a site gateway')
-  .option('--dev', 'dev mode: anonymous clients, plain listeners, throwaway certificates in DATA/certs')
-  .option('--data <dir>', 'data directory (ledger in DATA/ledger)')
-  .option('--site <id>', 'site id (dev mode default: dev)')
-  .option('--host <addr>', 'address to bind', undefined)
-  .option('--mqtt <port>', 'plain MQTT port (dev only)', portArg)
-  .option('--mqtts <port>', 'MQTT over TLS port', portArg)
-  .option('--http <port>', 'plain HTTP + WebSocket port (dev only)', portArg)
-  .option('--https <port>', 'HTTPS + secure WebSocket port', portArg)
-  .option('--cert <file>', 'site certificate (PEM)')
-  .option('--key <file>', 'site private key (PEM)')
-  .option('--config <file>', 'site config file (JSON); flags override it')
+addSiteOptions(program.command('gateway').description('run a site gateway'))
   .option('--pki <dir>', 'PKI directory (ferry pki init): tokens, client CA, revocation, site certificate DIR/sites/SITE.pem')
   .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug, trace (default info, or FERRY_LOG_LEVEL)')
   .option('--no-probe', 'do not run the health detector (probe messages through ferry/probe)')
@@ -83,7 +71,7 @@ registerPkiCommand(program)
 registerAdminCommand(program)
 // Network commands (cli/topology-command.ts, cli/dev-command.ts).
 registerTopologyCommands(program, fail)
-registerSiteCommand(program, fail, portArg)
+registerSiteCommand(program, fail)
 program.command('dev')
   .description('run a local network on loopback: etcd, a nats-server per site, a gateway per site; prints READY {...}')
   .requiredOption('--sites <ids>', 'site ids, comma separated (e.g. a,b,c)')

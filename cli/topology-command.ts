@@ -21,6 +21,7 @@ import { ReplicationMode } from '../replicator/index.js'
 import { TopologyClient, startNetworkSite, type NamespaceRecord, type Topology } from '../topology/index.js'
 import { validatePolicyPatch } from '../gateway/index.js'
 import { gatewayConfigOf, readyLine, type GatewayOptions } from './gateway-command.js'
+import { addSiteOptions } from './args.js'
 import { dirname } from 'node:path'
 
 interface Common { etcd?: string, network?: string, json?: boolean }
@@ -205,20 +206,9 @@ export async function runSite (opts: SiteOptions): Promise<void> {
   process.on('SIGTERM', () => { stop('SIGTERM') })
 }
 
-export function registerSiteCommand (program: Command, fail: (err: unknown) => never, portArg: (v: string) => number): void {
-  program.command('site')
-    .description('run a site of a network: gateway + topology (etcd) + replicator (NATS)')
-    .option('--dev', 'dev mode: anonymous clients, plain listeners, throwaway certificates')
-    .option('--data <dir>', 'data directory')
-    .option('--site <id>', 'site id')
-    .option('--host <addr>', 'address to bind')
-    .option('--mqtt <port>', 'plain MQTT port (dev only)', portArg)
-    .option('--mqtts <port>', 'MQTT over TLS port', portArg)
-    .option('--http <port>', 'plain HTTP + WebSocket port (dev only)', portArg)
-    .option('--https <port>', 'HTTPS + secure WebSocket port', portArg)
-    .option('--cert <file>', 'site certificate (PEM)')
-    .option('--key <file>', 'site private key (PEM)')
-    .option('--config <file>', 'site config file (JSON)')
+export function registerSiteCommand (program: Command, fail: (err: unknown) => never): void {
+  addSiteOptions(program.command('site')
+    .description('run a site of a network: gateway + topology (etcd) + replicator (NATS)'))
     .option('--etcd <urls>', 'etcd endpoints, comma separated')
     .option('--network <name>', 'network name')
     .option('--nats <url>', 'nats:// URL of the region server')
