@@ -3,54 +3,16 @@
  * mid-way, reopen the directory and check every acknowledged append and ack.
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm, readdir, open, appendFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { createFileLedger, StoreCode, type Ledger } from '../../store/index.js'
+import { join } from 'node:path'
+import { runAndKill, ledgerAt, type Acked } from './crash-run.js'
+import { StoreCode, type Ledger } from '../../store/index.js'
 import { isFerryError } from '../../common/errors.js'
 
-const here = dirname(fileURLToPath(import.meta.url))
 const dirs: string[] = []
 t.teardown(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }) })
 
-interface Acked { appends: Map<string, Map<number, string>>, acks: Map<string, Set<number>> }
-
-/** Run the child until it has acknowledged `appendsWanted` appends, then SIGKILL it. */
-async function runAndKill (dir: string, appendsWanted: number, checkpointIntervalMs = 50): Promise<Acked> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'crash-child.ts'), dir, String(checkpointIntervalMs)], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const acked: Acked = { appends: new Map(), acks: new Map() }
-  let count = 0
-  let rest = ''
-  await new Promise<void>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('exit', () => resolve())
-    child.stdout.on('data', (chunk: Buffer) => {
-      const lines = (rest + chunk.toString()).split('\n')
-      rest = lines.pop() ?? ''
-      for (const line of lines) {
-        const [kind, topic, id, payload] = line.split(' ')
-        if (kind === 'A') {
-          let m = acked.appends.get(topic as string)
-          if (m === undefined) { m = new Map(); acked.appends.set(topic as string, m) }
-          m.set(Number(id), payload as string)
-          count++
-          if (count === appendsWanted) child.kill('SIGKILL')
-        } else if (kind === 'K') {
-          let s = acked.acks.get(topic as string)
-          if (s === undefined) { s = new Set(); acked.acks.set(topic as string, s) }
-          s.add(Number(id))
-        }
-      }
-    })
-  })
-  return acked
-}
-
-function ledgerAt (dir: string, repair = false): Ledger {
-  return createFileLedger({ siteId: 'crash', dir, policyOf: () => ({ durability: 'sync', retentionMs: -1, retentionBytes: -1, ttlMs: 0 }), segmentSizeBytes: 32 * 1024, checkpointIntervalMs: 0, retentionIntervalMs: 0, repair })
-}
 
 async function check (t: { fail: (m: string) => void, ok: (c: boolean, m: string) => void }, l: Ledger, acked: Acked): Promise<void> {
   let appends = 0

@@ -7,14 +7,11 @@
  * readable, and no acknowledged entry id is given out again.
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { access, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { createFileLedger, type Ledger } from '../../store/index.js'
+import { join } from 'node:path'
+import { runAndKill, ledgerAt } from './crash-run.js'
 
-const here = dirname(fileURLToPath(import.meta.url))
 const dirs: string[] = []
 t.teardown(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }) })
 
@@ -28,40 +25,6 @@ const COPY_ROOT = await access('/dev/shm').then(() => '/dev/shm', () => tmpdir()
 /** Positions tried in the active segment's records (plus its header and the zeros after the log). */
 const POSITIONS_IN_DATA = 100
 
-interface Acked { appends: Map<string, Map<number, string>>, acks: Map<string, Set<number>> }
-
-async function runAndKill (dir: string, appendsWanted: number): Promise<Acked> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'crash-child.ts'), dir, '50'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const acked: Acked = { appends: new Map(), acks: new Map() }
-  let count = 0
-  let rest = ''
-  await new Promise<void>((resolve, reject) => {
-    child.on('error', reject)
-    child.on('exit', () => resolve())
-    child.stdout.on('data', (chunk: Buffer) => {
-      const lines = (rest + chunk.toString()).split('\n')
-      rest = lines.pop() ?? ''
-      for (const line of lines) {
-        const [kind, topic, id, payload] = line.split(' ') as [string, string, string, string]
-        if (kind === 'A') {
-          let m = acked.appends.get(topic)
-          if (m === undefined) { m = new Map(); acked.appends.set(topic, m) }
-          m.set(Number(id), payload)
-          if (++count === appendsWanted) child.kill('SIGKILL')
-        } else if (kind === 'K') {
-          let s = acked.acks.get(topic)
-          if (s === undefined) { s = new Set(); acked.acks.set(topic, s) }
-          s.add(Number(id))
-        }
-      }
-    })
-  })
-  return acked
-}
-
-function ledgerAt (dir: string): Ledger {
-  return createFileLedger({ siteId: 'crash', dir, policyOf: () => ({ durability: 'sync', retentionMs: -1, retentionBytes: -1, ttlMs: 0 }), segmentSizeBytes: 32 * 1024, checkpointIntervalMs: 0, retentionIntervalMs: 0 })
-}
 
 /** End of the records in a segment file (preallocated zeros may follow). */
 function dataEnd (b: Buffer): number {
