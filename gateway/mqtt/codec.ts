@@ -14,6 +14,7 @@ import { isUtf8 } from 'node:buffer'
 import mqttPacket from 'mqtt-packet'
 import type { Packet } from 'mqtt-packet'
 import type { UserProperty } from '../../store/index.js'
+import { encodePubackSuccess, fastDecode } from './fast-codec.js'
 
 export type { Packet }
 export type ProtocolVersion = 3 | 4 | 5
@@ -26,12 +27,17 @@ export interface PacketParser {
 
 export function createPacketParser (): PacketParser {
   const parser = mqttPacket.parser()
+  // mqtt-packet replaces `settings` with the CONNECT it parsed (so read it each time); until then the version is 4.
+  const withSettings = parser as unknown as { settings: { protocolVersion?: number } }
   let got: Packet | undefined
   let err: Error | undefined
   parser.on('packet', (p: Packet) => { got = p })
   parser.on('error', (e: Error) => { err = e })
   return {
     parseOne (bytes) {
+      // PUBLISH / PUBACK of the common shapes skip mqtt-packet (fast-codec.ts); the rest goes through it.
+      const fast = fastDecode(bytes, (withSettings.settings.protocolVersion ?? 4) as ProtocolVersion)
+      if (fast !== undefined) return fast
       got = undefined
       err = undefined
       parser.parse(bytes)
@@ -43,6 +49,7 @@ export function createPacketParser (): PacketParser {
 }
 
 export function generate (packet: Packet, protocolVersion: ProtocolVersion): Buffer {
+  if (packet.cmd === 'puback' && (packet.reasonCode ?? 0) === 0 && packet.properties === undefined) return encodePubackSuccess(packet.messageId ?? 0)
   return mqttPacket.generate(packet, { protocolVersion })
 }
 
