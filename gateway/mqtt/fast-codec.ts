@@ -1,6 +1,6 @@
 /**
- * The hot path's packets without mqtt-packet: PUBLISH and PUBACK in, PUBACK
- * out. mqtt-packet's parser copies every packet into a BufferList (bl) and
+ * The hot path's packets without mqtt-packet: PUBLISH, PUBACK and PINGREQ
+ * in, PUBACK out. mqtt-packet's parser copies every packet into a BufferList (bl) and
  * calls `debug()` a dozen times per packet even when logging is off; in the
  * QoS 1 fan-in profile that was ~9% of the gateway's CPU (docs/BENCHMARKS.md).
  *
@@ -9,11 +9,12 @@
  * and goes to mqtt-packet, so error behaviour stays mqtt-packet's. The
  * objects built here have the fields and meaning mqtt-packet gives them.
  */
-import type { IPubackPacket, IPublishPacket } from 'mqtt-packet'
+import type { IPingreqPacket, IPubackPacket, IPublishPacket } from 'mqtt-packet'
 import type { ProtocolVersion } from './codec.js'
 
 const TYPE_PUBLISH = 3
 const TYPE_PUBACK = 4
+const TYPE_PINGREQ = 12
 
 /** MQTT 5 PUBACK reason codes a client may send (MQTT 5.0 3.4.2.1). */
 const PUBACK_REASON_CODES = new Set([0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99])
@@ -23,9 +24,12 @@ const PUBACK_REASON_CODES = new Set([0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0
  * any other packet or shape: the caller uses mqtt-packet for those.
  * The payload is a view into `bytes` (the caller copies, as for mqtt-packet's).
  */
-export function fastDecode (bytes: Buffer, version: ProtocolVersion): IPublishPacket | IPubackPacket | undefined {
+export function fastDecode (bytes: Buffer, version: ProtocolVersion): IPublishPacket | IPubackPacket | IPingreqPacket | undefined {
   const b0 = bytes[0] as number
   const type = b0 >> 4
+  if (type === TYPE_PINGREQ) {
+    return b0 === 0xc0 && bytes.length === 2 ? { cmd: 'pingreq', retain: false, qos: 0, dup: false, length: 0, topic: null, payload: null } as unknown as IPingreqPacket : undefined
+  }
   if (type !== TYPE_PUBLISH && type !== TYPE_PUBACK) return undefined
   // Remaining Length: the Framer has checked it and that the packet is whole.
   let p = 1

@@ -11,6 +11,9 @@ import type { Consumer, Delivery, Dispatcher, SubscriptionMode } from '../dispat
 import type { Logger } from '../../common/log.js'
 import { localTopicName, subscriptionNameOf, topicMatches, type ParsedFilter } from './topics.js'
 
+/** Shared, never written: what a session without subscriptions iterates. */
+const NO_SUBSCRIPTIONS: ReadonlyMap<string, SubscriptionState> = new Map()
+
 export interface SubscriptionState {
   parsed: ParsedFilter
   /** Dispatcher subscription name. */
@@ -44,8 +47,9 @@ export type SubscriptionOptions = Omit<StoredSubscription, 'raw'>
 export type DeliveryHandler = (sub: SubscriptionState, consumer: Promise<Consumer> | undefined, d: Delivery) => void
 
 export class SessionSubscriptions {
-  readonly byRaw = new Map<string, SubscriptionState>()
-
+  // Made on first use: most connections (idle ones above all) never need it, and an empty Map is ~170 B.
+  private lazy_byRaw: Map<string, SubscriptionState> | undefined
+  get byRaw (): Map<string, SubscriptionState> { return (this.lazy_byRaw ??= new Map<string, SubscriptionState>()) }
   constructor (
     private readonly dispatcher: Dispatcher,
     private readonly logger: Logger,
@@ -54,19 +58,19 @@ export class SessionSubscriptions {
     private readonly onDelivery: DeliveryHandler
   ) {}
 
-  get size (): number { return this.byRaw.size }
-  get (raw: string): SubscriptionState | undefined { return this.byRaw.get(raw) }
-  has (raw: string): boolean { return this.byRaw.has(raw) }
-  values (): IterableIterator<SubscriptionState> { return this.byRaw.values() }
+  get size (): number { return this.lazy_byRaw?.size ?? 0 }
+  get (raw: string): SubscriptionState | undefined { return this.lazy_byRaw?.get(raw) }
+  has (raw: string): boolean { return this.lazy_byRaw?.has(raw) ?? false }
+  values (): IterableIterator<SubscriptionState> { return (this.lazy_byRaw ?? NO_SUBSCRIPTIONS).values() }
 
   stored (): StoredSubscription[] {
-    return [...this.byRaw.values()].map((s) => ({
+    return [...this.values()].map((s) => ({
       raw: s.parsed.raw, qos: s.qos, nl: s.noLocal, rap: s.retainAsPublished, rh: s.retainHandling, subId: s.subscriptionId ?? null
     }))
   }
 
   anyDurable (): boolean {
-    for (const s of this.byRaw.values()) if (s.durable) return true
+    for (const s of this.values()) if (s.durable) return true
     return false
   }
 
@@ -79,7 +83,7 @@ export class SessionSubscriptions {
     const local = localTopicName(this.namespace, topic)
     if (local === undefined) return []
     const out: SubscriptionState[] = []
-    for (const s of this.byRaw.values()) {
+    for (const s of this.values()) {
       if (s.parsed.group === undefined && !s.noLocal && topicMatches(s.parsed.filter, local)) out.push(s)
     }
     return out
@@ -90,7 +94,7 @@ export class SessionSubscriptions {
    * connection is (permits > 0). Returns true if it is new.
    */
   async subscribe (parsed: ParsedFilter, opts: SubscriptionOptions, durable: boolean, permits: number | undefined): Promise<boolean> {
-    const existing = this.byRaw.get(parsed.raw)
+    const existing = this.get(parsed.raw)
     if (existing !== undefined) {
       existing.qos = opts.qos
       existing.noLocal = opts.nl
@@ -127,7 +131,7 @@ export class SessionSubscriptions {
 
   /** Remove a subscription; the session's own subscription is deleted in the dispatcher, a group one only left. */
   async unsubscribe (raw: string): Promise<boolean> {
-    const sub = this.byRaw.get(raw)
+    const sub = this.get(raw)
     if (sub === undefined) return false
     this.byRaw.delete(raw)
     await this.detach(sub)
