@@ -45,14 +45,15 @@ export class TopicStream implements PickSource {
   readonly outcomes: EntryOutcomes
   /** The round being picked (set for the duration of pick()). */
   private round: Pick[] = []
-  /** Individual acks of one loop turn become one cursor record. */
-  private readonly acks: AckBatcher
+  /** Individual acks of one loop turn become one cursor record (made on the first ack: a million idle topic streams need none). */
+  private lazyAcks: AckBatcher | undefined
+  private get acks (): AckBatcher { return (this.lazyAcks ??= new AckBatcher(this.cursor)) }
 
   constructor (readonly host: StreamHost, readonly topic: TopicName, readonly cursor: Cursor) {
-    this.table = new InflightTable(host, this, () => this.reader.keys)
-    this.reader = new WindowReader(host, this, cursor, (id) => this.table.has(id), () => { this.host.markActive(this) })
+    // No closures per stream (a million of them for one wildcard subscription): the parts reach each other through it.
+    this.table = new InflightTable(host, this)
+    this.reader = new WindowReader(host, this, cursor, this.table)
     this.outcomes = new EntryOutcomes(host, this, cursor, this.table)
-    this.acks = new AckBatcher(cursor)
   }
 
   get hasWork (): boolean { return this.reader.size > 0 || this.table.readyCount > 0 }
@@ -161,7 +162,7 @@ export class TopicStream implements PickSource {
     for (const id of ids) {
       if (id >= end || id < first || this.cursor.isAcked(id) || fresh.has(id)) { unknown.push(id); continue }
       // Acked earlier in this loop turn, not durable yet: wait for that record, count it once.
-      if (this.acks.has(id)) { fresh.add(id); joined++; continue }
+      if (this.lazyAcks?.has(id) === true) { fresh.add(id); joined++; continue }
       fresh.add(id)
       const rec = this.table.get(id)
       if (rec !== undefined && rec.state !== InflightState.deadLettering) {
