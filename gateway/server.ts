@@ -8,7 +8,7 @@ import type { Logger } from '../common/log.js'
 import { silentLogger } from '../common/log.js'
 import { createFileLedger, realDisk, type Disk, type Ledger, type LedgerOptions, type RecoveryReport } from '../store/index.js'
 import { PolicyRegistry, type NamespacePolicyPatch } from './policy/index.js'
-import { createDispatcher, type Dispatcher } from './dispatch/index.js'
+import { createDispatcher, type Dispatcher, type ReplicatedSubscriptions } from './dispatch/index.js'
 import { createMqttFrontEnd, listenMqttTcp, mqttWebSocketBehavior, type MqttFrontEnd, type MqttListener, type MqttLimits } from './mqtt/index.js'
 import { registerHttpRoutes, type HttpApi, type HttpLimits } from './http/index.js'
 import { uws, type TemplatedApp, type us_listen_socket } from './uws.js'
@@ -79,6 +79,8 @@ export interface Gateway {
   readonly security: Security
   /** Metrics, health, admin API (gateway/ops). */
   readonly ops: Ops
+  /** Replicated subscriptions (replsubs hook): what the replicator's cursor sync lists, creates and acknowledges. */
+  readonly replicatedSubscriptions: ReplicatedSubscriptions
   /** Apply a changed configuration (SIGHUP): namespace policies and the log level. Certificates need a restart. */
   reload (change: GatewayReload): Promise<void>
   close (): Promise<void>
@@ -130,7 +132,8 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     (recovery.truncatedBytes > 0 || recovery.corruptRecords > 0 ? `, ${recovery.truncatedBytes} torn bytes cut, ${recovery.corruptRecords} corrupt records` : ''))
 
   // Front ends use the instrumented dispatcher: publish latency and counts, delivery lateness.
-  const dispatcher = ops.instrumentDispatcher(createDispatcher({ ledger, policies, siteId: config.siteId, logger: logger.child({ component: 'dispatch' }) }))
+  const core = createDispatcher({ ledger, policies, siteId: config.siteId, logger: logger.child({ component: 'dispatch' }) })
+  const dispatcher = ops.instrumentDispatcher(core)
   // Security (gateway/auth): credentials, ACLs, quotas, CORS, the at-rest codec; front ends use the guarded dispatcher.
   let security: Security
   try {
@@ -242,6 +245,7 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     recovery,
     security,
     ops,
+    replicatedSubscriptions: core.replicated, // replsubs hook (replicator/cursor-sync.ts)
     async reload (change) {
       if (change.logLevel !== undefined && change.logLevel !== logger.level) {
         logger.level = change.logLevel
