@@ -58,7 +58,10 @@ export interface CursorSyncStats {
   remoteAcksApplied: number
   /** Records of other sites held here. */
   remoteCursors: number
-  /** Of those, records naming entries not here yet (applied again as entries arrive). */
+  /**
+   * Of those, records not applied in full at the last look (their subscription or topic is not here yet, or the
+   * per-interval bound cut them). Every record is applied again whenever more of its topic's entries have arrived.
+   */
   remotePending: number
   /** Subscriptions created here because another site has them. */
   subscriptionsCreated: number
