@@ -22,6 +22,8 @@ export interface SubscriptionState {
   subscriptionId: number | undefined
   /** Durability of the dispatcher subscription, fixed when it was created. */
   durable: boolean
+  /** Geo-replicated (SUBSCRIBE user property ferry-replicated); only ever turned on. */
+  replicated: boolean
   /** Consumer of the current connection (undefined while detached). */
   consumer: Promise<Consumer> | undefined
   /** Permits withheld while the socket was backed up. */
@@ -36,6 +38,8 @@ export interface StoredSubscription {
   rap: boolean
   rh: 0 | 1 | 2
   subId: number | null
+  /** Geo-replicated subscription (absent: not). */
+  rep?: boolean
 }
 
 export type SubscriptionOptions = Omit<StoredSubscription, 'raw'>
@@ -61,7 +65,7 @@ export class SessionSubscriptions {
 
   stored (): StoredSubscription[] {
     return [...this.byRaw.values()].map((s) => ({
-      raw: s.parsed.raw, qos: s.qos, nl: s.noLocal, rap: s.retainAsPublished, rh: s.retainHandling, subId: s.subscriptionId ?? null
+      raw: s.parsed.raw, qos: s.qos, nl: s.noLocal, rap: s.retainAsPublished, rh: s.retainHandling, subId: s.subscriptionId ?? null, ...(s.replicated ? { rep: true } : {})
     }))
   }
 
@@ -97,6 +101,7 @@ export class SessionSubscriptions {
       existing.retainAsPublished = opts.rap
       existing.retainHandling = opts.rh
       existing.subscriptionId = opts.subId ?? undefined
+      if (opts.rep === true) existing.replicated = true // the dispatcher subscription turns replicated at its next attach
       return false
     }
     const sub = this.make(parsed, opts, durable)
@@ -120,6 +125,7 @@ export class SessionSubscriptions {
       retainHandling: opts.rh,
       subscriptionId: opts.subId ?? undefined,
       durable,
+      replicated: opts.rep === true,
       consumer: undefined,
       owedPermits: 0
     }
@@ -156,6 +162,7 @@ export class SessionSubscriptions {
       subscription: sub.name,
       mode: sub.parsed.mode as SubscriptionMode,
       durable: sub.durable,
+      ...(sub.replicated ? { replicated: true } : {}),
       initialPosition: 'latest',
       consumerName: this.clientId,
       permits,

@@ -13,6 +13,7 @@ import { startEtcd, startNatsSupercluster } from '../helpers/services.js'
 import { startTestNetworkSite } from '../helpers/network.js'
 import { httpRequest, topicPath } from '../helpers/http.js'
 import { waitFor } from '../helpers/wait.js'
+import mqtt, { type MqttClient } from 'mqtt'
 
 const TOPIC = 'public/default/jobs'
 const SUB = 'workers'
@@ -91,4 +92,47 @@ t.test('replicated subscription - a consumer that fails over to another site res
   t.same(again.filter((p) => !lateSet.has(p)), [], 'nothing acknowledged long before comes back')
   t.ok(again.length <= late.length, `duplicates at most the last acks (${again.length} of ${late.length})`)
   t.ok((b.replicator.stats().cursorSync?.remoteAcksApplied ?? 0) > 0, 'b applied acks made at a')
+})
+
+async function mqttClient (t: { teardown: (f: () => Promise<void>) => void }, s: NetworkSite, clientId: string): Promise<MqttClient> {
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${s.gateway.ports.mqtt as number}`, {
+    protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 0, connectTimeout: 5000
+  }, false)
+  t.teardown(async () => { await c.endAsync(true).catch(() => {}) })
+  return c
+}
+
+t.test('replicated subscription - an MQTT 5 subscriber (SUBSCRIBE user property ferry-replicated) moves to another site and gets only what it has not received', async (t) => {
+  const etcd = await startEtcd(t)
+  const nats = await startNatsSupercluster(t, ['a', 'b'])
+  const c = new TopologyClient({ endpoints: etcd.url, network: 'rs2' })
+  t.teardown(() => { c.close() })
+  await c.putNamespace({ name: 'public/default', policy: {}, replication: { sites: ['a', 'b'], mode: ReplicationMode.all } })
+  const a = await startTestNetworkSite(t, 'a', (nats.regions.a as { url: string }).url, etcd.url, 'rs2')
+  const b = await startTestNetworkSite(t, 'b', (nats.regions.b as { url: string }).url, etcd.url, 'rs2')
+
+  const atA = await mqttClient(t, a, 'mover')
+  const gotA: string[] = []
+  atA.on('message', (_topic, payload) => { gotA.push(payload.toString()) })
+  await atA.subscribeAsync('orders', { qos: 1, properties: { userProperties: { 'ferry-replicated': '1' } } })
+  const name = 'mqtt:mover:orders'
+  t.ok(a.gateway.dispatcher.stats().subscriptions.some((x) => x.subscription === name && x.replicated === true), 'the user property made it replicated')
+  for (let i = 0; i < 20; i++) await (i % 2 === 0 ? a : b).gateway.dispatcher.publish({ topic: 'public/default/orders', payload: Buffer.from(`o${i}`) })
+  await waitFor(() => gotA.length === 20, { timeoutMs: 60_000, what: `the subscriber at a receives everything (has ${gotA.length})` })
+  await waitFor(() => b.gateway.dispatcher.stats().subscriptions.some((x) => x.subscription === name && x.replicated === true),
+    { timeoutMs: 30_000, what: 'the MQTT subscription exists at b' })
+  // Every message was PUBACKed at a; b's copy of the subscription follows.
+  await waitFor(() => { const x = b.gateway.dispatcher.stats().subscriptions.find((x) => x.subscription === name); return x?.topics === 1 && x.backlog === 0 },
+    { timeoutMs: 60_000, what: 'b knows a\'s acknowledgements' })
+  await atA.endAsync(true)
+  await a.close()
+
+  for (let i = 20; i < 25; i++) await b.gateway.dispatcher.publish({ topic: 'public/default/orders', payload: Buffer.from(`o${i}`) })
+  const atB = await mqttClient(t, b, 'mover')
+  const gotB: string[] = []
+  atB.on('message', (_topic, payload) => { gotB.push(payload.toString()) })
+  await atB.subscribeAsync('orders', { qos: 1, properties: { userProperties: { 'ferry-replicated': '1' } } })
+  await waitFor(() => gotB.length >= 5, { timeoutMs: 60_000, what: 'the subscriber at b receives the new messages' })
+  await new Promise((resolve) => setTimeout(resolve, 500)) // room for anything old to (wrongly) show up before comparing
+  t.same(gotB, ['o20', 'o21', 'o22', 'o23', 'o24'], 'only what it had not received, in order')
 })
