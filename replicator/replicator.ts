@@ -128,7 +128,8 @@ function filterFor (plan: ReplicationPlan, self: string, neighbour: string, name
     ships: (it: WireItem) => it.kind === 'message'
       ? ships(namespaceOf(it.topic), it.props.replicatedVia ?? []) && wanted(namespaceOf(it.topic) as string, it.topic, it.props.replicatedVia ?? [])
       : it.kind === 'meta'
-        ? ships(namespaceOf(it.key), viaOfValue(it.value)) && wanted(namespaceOf(it.key) as string, it.key, viaOfValue(it.value))
+        // Keys start with the topic name (a cursor record's key goes on after a NUL: cursor-sync.ts).
+        ? ships(namespaceOf(it.key), viaOfValue(it.value)) && wanted(namespaceOf(it.key) as string, it.key.split('\u0000')[0] as string, viaOfValue(it.value))
         // A cancel goes wherever the namespace goes: wherever this site's own entries go (it may have been made here,
         // whoever the entry's origin), and on along the origin's path (relays). A site that has it cancelled already
         // writes nothing, so the flood stops there; the origin applies it to its own entry.
