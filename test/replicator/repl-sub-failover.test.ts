@@ -14,6 +14,8 @@ import { startTestNetworkSite } from '../helpers/network.js'
 import { httpRequest, topicPath } from '../helpers/http.js'
 import { waitFor } from '../helpers/wait.js'
 import mqtt, { type MqttClient } from 'mqtt'
+import { MetaSpace } from '../../store/index.js'
+import { cursorRecordKey, parseCursorRecord } from '../../replicator/cursor-sync.js'
 
 const TOPIC = 'public/default/jobs'
 const SUB = 'workers'
@@ -135,4 +137,49 @@ t.test('replicated subscription - an MQTT 5 subscriber (SUBSCRIBE user property 
   await waitFor(() => gotB.length >= 5, { timeoutMs: 60_000, what: 'the subscriber at b receives the new messages' })
   await new Promise((resolve) => setTimeout(resolve, 500)) // room for anything old to (wrongly) show up before comparing
   t.same(gotB, ['o20', 'o21', 'o22', 'o23', 'o24'], 'only what it had not received, in order')
+})
+
+t.test('replicated subscription - acks of a third site\'s entries that reach the new site before the entries wait for them there', async (t) => {
+  const ids = ['a', 'b', 'c']
+  const etcd = await startEtcd(t)
+  const nats = await startNatsSupercluster(t, ids)
+  const region = (id: string): { url: string, kill: () => Promise<void>, start: () => Promise<void> } => nats.regions[id] as { url: string, kill: () => Promise<void>, start: () => Promise<void> }
+  const c = new TopologyClient({ endpoints: etcd.url, network: 'rs3' })
+  t.teardown(() => { c.close() })
+  await c.putNamespace({ name: 'public/default', policy: {}, replication: { sites: ids, mode: ReplicationMode.all } })
+  const sites: Record<string, NetworkSite> = {}
+  for (const id of ids) sites[id] = await startTestNetworkSite(t, id, region(id).url, etcd.url, 'rs3')
+  const [a, b, cc] = [sites.a as NetworkSite, sites.b as NetworkSite, sites.c as NetworkSite]
+  const entries = (s: NetworkSite): number => s.gateway.ledger.topicInfo(TOPIC)?.nextEntryId ?? 0
+
+  await a.gateway.dispatcher.publish({ topic: TOPIC, payload: Buffer.from('a0') })
+  await waitFor(() => entries(b) === 1 && entries(cc) === 1, { timeoutMs: 60_000, what: 'a0 everywhere' })
+  const got = new Map<string, string>()
+  for (const m of await pull(a, 10, 2000)) got.set(m.payload, m.messageId)
+  await waitFor(() => b.gateway.dispatcher.stats().subscriptions.some((x) => x.subscription === SUB), { timeoutMs: 30_000, what: 'the subscription at b' })
+
+  // b is cut off; c's messages reach a, and the consumer at a acknowledges most of them.
+  await region('b').kill()
+  for (let i = 0; i < 20; i++) await cc.gateway.dispatcher.publish({ topic: TOPIC, payload: Buffer.from(`c${i}`) })
+  await waitFor(() => entries(a) === 21, { timeoutMs: 60_000, what: 'c\'s messages reach a' })
+  await waitFor(async () => { for (const m of await pull(a, 100, 500)) got.set(m.payload, m.messageId); return got.size === 21 }, { timeoutMs: 60_000, what: 'the consumer at a has them' })
+  const kept = ['c5', 'c12']
+  await ack(a, [...got.entries()].filter(([p]) => !kept.includes(p)).map(([, id]) => id).reverse())
+  // Now c goes too: its messages cannot reach b, but a's acknowledgements of them can.
+  await region('c').kill()
+  const recordAtB = (): boolean => parseCursorRecord(b.gateway.ledger.getMeta(MetaSpace.replCursor, cursorRecordKey(TOPIC, 'a', SUB)))?.o.c?.join(',') === '1,5,7,12,14,20'
+  await waitFor(() => parseCursorRecord(a.gateway.ledger.getMeta(MetaSpace.replCursor, cursorRecordKey(TOPIC, 'a', SUB)))?.o.c?.join(',') === '1,5,7,12,14,20', { timeoutMs: 30_000, what: 'a recorded its acks of c\'s messages, in c\'s ids (c1..c20 are 1..20 there; all but c5 and c12)' })
+  await region('b').start()
+  await waitFor(recordAtB, { timeoutMs: 60_000, what: 'a\'s record reaches b' })
+  t.equal(entries(b), 1, 'c\'s messages are not at b yet: the acks came first')
+  await waitFor(() => backlogAt(b) === 0, { timeoutMs: 30_000, what: 'a0 acknowledged at b; nothing else is here' })
+  t.equal(entries(b), 1, 'still only a0 at b')
+
+  await region('c').start()
+  await waitFor(() => entries(b) === 21, { timeoutMs: 60_000, what: 'c\'s messages reach b' })
+  await waitFor(() => backlogAt(b) === kept.length, { timeoutMs: 60_000, what: `the waiting acks apply as the messages arrive (backlog ${String(backlogAt(b))})` })
+  await a.close()
+  const atB: string[] = []
+  await waitFor(async () => { for (const m of await pull(b, 100, 500)) atB.push(m.payload); return atB.length >= kept.length }, { timeoutMs: 60_000, what: 'the consumer at b' })
+  t.same(atB.sort(), [...kept].sort(), 'exactly the unacknowledged ones')
 })
