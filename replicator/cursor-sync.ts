@@ -128,6 +128,8 @@ export class CursorSync {
   private readonly s = { recordsWritten: 0, remoteAcksApplied: 0, subscriptionsCreated: 0 }
   private remoteCursors = 0
   private remotePending = 0
+  /** Where the next tick starts writing (round robin under REPL_CURSOR_SYNC_CURSORS_PER_TICK_MAX). */
+  private turn = 0
 
   constructor (
     private readonly self: string,
@@ -173,9 +175,12 @@ export class CursorSync {
     }
     for (const m of mine) this.baselineOf(m.key, m.topic, m.cursor)
     await this.refreshMaps(mine)
+    // Round robin from where the last tick stopped, so that a bound reached every tick starves no cursor.
     let written = 0
-    for (const m of mine) {
-      if (written >= L.REPL_CURSOR_SYNC_CURSORS_PER_TICK_MAX || this.closed) break
+    const start = mine.length === 0 ? 0 : this.turn % mine.length
+    for (let i = 0; i < mine.length; i++) {
+      if (written >= L.REPL_CURSOR_SYNC_CURSORS_PER_TICK_MAX || this.closed) { this.turn = start + i; break }
+      const m = mine[(start + i) % mine.length] as typeof mine[number]
       if (await this.send(m.key, m.sub, m.topic, m.cursor)) written++
     }
     await this.applyRemote(mine)
@@ -281,7 +286,13 @@ export class CursorSync {
       if (here === undefined || map === undefined) { pending++; continue } // the topic (or its cursor) is not here yet
       const last = this.applied.get(key)
       if (last !== undefined && last.seq === rec.seq && last.scanned === map.scannedThrough && last.done) continue
-      const done = await this.applyOne(rec, here.cursor, map)
+      let done = false
+      try {
+        done = await this.applyOne(rec, here.cursor, map)
+      } catch (err) {
+        // One record that cannot be applied now (ledger refusing, subscription going) must not stall the others.
+        this.logger.warn({ err, key: key.replace(/\u0000/g, ' '), site: rec.site }, 'replicated subscription: applying a cursor record failed; retrying')
+      }
       if (!done) pending++
       this.applied.set(key, { seq: rec.seq, scanned: map.scannedThrough, done })
     }
