@@ -221,7 +221,12 @@ export class CursorSync {
         this.maps.set(topic, map)
       }
       map.trim(low)
-      await map.extend(this.ledger, L.REPL_CURSOR_MAP_SCAN_ENTRIES_PER_TICK)
+      try {
+        await map.extend(this.ledger, L.REPL_CURSOR_MAP_SCAN_ENTRIES_PER_TICK)
+      } catch (err) {
+        // A read that fails (damaged record) stops this topic's map where it is: its acks wait (or are redelivered), the others go on.
+        this.logger.warn({ err, topic }, 'replicated subscription: reading the origin map failed; retrying')
+      }
     }
   }
 
