@@ -124,7 +124,10 @@ t.test('replicated subscription - an MQTT 5 subscriber (SUBSCRIBE user property 
   await waitFor(() => b.gateway.dispatcher.stats().subscriptions.some((x) => x.subscription === name && x.replicated === true),
     { timeoutMs: 30_000, what: 'the MQTT subscription exists at b' })
   // Every message was PUBACKed at a; b's copy of the subscription follows.
-  await waitFor(() => { const x = b.gateway.dispatcher.stats().subscriptions.find((x) => x.subscription === name); return x?.topics === 1 && x.backlog === 0 },
+  await waitFor(() => {
+    const x = b.gateway.dispatcher.stats().subscriptions.find((x) => x.subscription === name)
+    return b.gateway.ledger.topicInfo('public/default/orders')?.nextEntryId === 20 && x?.topics === 1 && x.backlog === 0
+  },
     { timeoutMs: 60_000, what: 'b knows a\'s acknowledgements' })
   await atA.endAsync(true)
   await a.close()
