@@ -268,8 +268,10 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     await this.ready
     this.checkOpen()
     checkSubscribeOptions(opts)
-    this.policies.get(opts.namespace) // E_NOT_FOUND for an unknown namespace
-    const sub = await this.ensureSubscription({ namespace: opts.namespace, filter: opts.filter, name: opts.subscription, mode: opts.mode, durable: opts.durable, initialPosition: opts.initialPosition, replicated: opts.replicated === true })
+    const policy = this.policies.get(opts.namespace) // E_NOT_FOUND for an unknown namespace
+    // Replicated when asked, or for every durable subscription of a namespace whose policy says so.
+    const replicated = opts.replicated === true || (opts.durable && policy.replicatedSubscriptions)
+    const sub = await this.ensureSubscription({ namespace: opts.namespace, filter: opts.filter, name: opts.subscription, mode: opts.mode, durable: opts.durable, initialPosition: opts.initialPosition, replicated })
     const key = subKey(opts.namespace, opts.filter, opts.subscription)
     this.checkOpen()
     if (sub.durable !== opts.durable) {

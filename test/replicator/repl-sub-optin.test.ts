@@ -40,3 +40,14 @@ t.test('replicated subscription opt-in - MQTT 5 SUBSCRIBE user property ferry-re
   t.ok(code >= 0x80, `a session that ends with its connection cannot have one (SUBACK reason 0x${code.toString(16)})`)
   t.notOk(gw.gateway.dispatcher.stats().subscriptions.some((s) => s.subscription === 'mqtt:passes:orders/#'), 'and none was created')
 })
+
+t.test('replicated subscription opt-in - namespace policy replicatedSubscriptions: every durable subscription, also from MQTT 3.1.1', async (t) => {
+  const gw = await startTestGateway(t, { namespaces: { 'public/default': { replicatedSubscriptions: true } } })
+  const v311 = await connectMqtt(t, gw, gw.urls.mqtt, { protocolVersion: 4, clientId: 'old', clean: false })
+  await v311.subscribeAsync('orders', { qos: 1 })
+  t.equal(gw.gateway.dispatcher.stats().subscriptions.find((s) => s.subscription === 'mqtt:old:orders')?.replicated, true, 'an MQTT 3.1.1 persistent session\'s subscription is replicated')
+  const passing = await connectMqtt(t, gw, gw.urls.mqtt, { protocolVersion: 4, clientId: 'gone', clean: true })
+  await passing.subscribeAsync('orders', { qos: 1 })
+  t.equal(gw.gateway.dispatcher.stats().subscriptions.find((s) => s.subscription === 'mqtt:gone:orders')?.replicated, undefined, 'a non-durable one is not (it ends with its connection)')
+  await t.rejects(gw.gateway.policies.put('public/default', { replicatedSubscriptions: 'yes' }), { code: 'E_BAD_REQUEST' }, 'the policy field is a boolean')
+})
