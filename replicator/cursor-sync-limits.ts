@@ -12,6 +12,9 @@ import assert from 'node:assert/strict'
  */
 export const REPL_CURSOR_SYNC_INTERVAL_MS = 250
 
+/** A tick yields to the event loop after this many cursors (examined, written or applied): a few ms of work. */
+export const REPL_CURSOR_SYNC_YIELD_EVERY_CURSORS = 1000
+
 /** Cursors written per interval at most (the rest next interval): bounds the meta records one tick adds to the log. */
 export const REPL_CURSOR_SYNC_CURSORS_PER_TICK_MAX = 1000
 

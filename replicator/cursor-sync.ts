@@ -113,6 +113,11 @@ export function parseCursorRecord (v: MetaValue | undefined): CursorRecord | und
   return { site: d.site, topic: d.topic, namespace: d.namespace, filter: d.filter, name: d.name, mode: d.mode, seq: d.seq as number, md: d.md as number, r: d.r, o }
 }
 
+/** Let other work run (a tick over many cursors must not hold the event loop). */
+async function yieldLoop (): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve))
+}
+
 function subKeyOf (d: { namespace: string, filter: string, name: string }): string {
   return `${d.namespace}\u0000${d.filter}\u0000${d.name}`
 }
@@ -166,11 +171,13 @@ export class CursorSync {
   async tick (): Promise<void> {
     if (this.closed) return
     const mine: Array<{ key: string, sub: ReplicatedSubscriptionRef, topic: string, cursor: Cursor }> = []
+    let n = 0
     for (const sub of this.host.list()) {
       this.ensured.add(subKeyOf(sub))
       for (const topic of sub.topics) {
         const cursor = this.ledger.cursors(topic).find((c) => c.subscription === sub.cursorName)
         if (cursor !== undefined) mine.push({ key: cursorRecordKey(topic, this.self, sub.cursorName), sub, topic, cursor })
+        if (++n % L.REPL_CURSOR_SYNC_YIELD_EVERY_CURSORS === 0) await yieldLoop()
       }
     }
     for (const m of mine) this.baselineOf(m.key, m.topic, m.cursor)
@@ -180,6 +187,7 @@ export class CursorSync {
     const start = mine.length === 0 ? 0 : this.turn % mine.length
     for (let i = 0; i < mine.length; i++) {
       if (written >= L.REPL_CURSOR_SYNC_CURSORS_PER_TICK_MAX || this.closed) { this.turn = start + i; break }
+      if (i > 0 && i % L.REPL_CURSOR_SYNC_YIELD_EVERY_CURSORS === 0) await yieldLoop()
       const m = mine[(start + i) % mine.length] as typeof mine[number]
       if (await this.send(m.key, m.sub, m.topic, m.cursor)) written++
     }
@@ -214,7 +222,9 @@ export class CursorSync {
       lows.set(m.topic, Math.min(lows.get(m.topic) ?? low, low))
     }
     for (const topic of this.maps.keys()) if (!lows.has(topic)) this.maps.delete(topic)
+    let n = 0
     for (const [topic, low] of lows) {
+      if (++n % L.REPL_CURSOR_SYNC_YIELD_EVERY_CURSORS === 0) await yieldLoop()
       let map = this.maps.get(topic)
       if (map === undefined || low < map.low) {
         map = new OriginRuns(topic, this.self, low)
@@ -265,8 +275,10 @@ export class CursorSync {
     let pending = 0
     const seen = new Set<string>()
     const byRef = new Map(mine.map((m) => [`${m.topic}\u0000${subKeyOf(m.sub)}`, m]))
+    let n = 0
     for (const [key, value] of [...this.ledger.metaEntries(MetaSpace.replCursor)]) {
       if (this.closed) return
+      if (++n % L.REPL_CURSOR_SYNC_YIELD_EVERY_CURSORS === 0) await yieldLoop()
       const rec = parseCursorRecord(value)
       if (rec === undefined || rec.site === this.self) continue
       count++
