@@ -8,11 +8,12 @@ import type { Logger } from '../common/log.js'
 import { silentLogger } from '../common/log.js'
 import { createFileLedger, realDisk, type Disk, type Ledger, type LedgerOptions, type RecoveryReport } from '../store/index.js'
 import { PolicyRegistry, type NamespacePolicyPatch } from './policy/index.js'
-import { createDispatcher, type Dispatcher, type ReplicatedSubscriptions } from './dispatch/index.js'
+import { createDispatcher, type Dispatcher } from './dispatch/index.js'
 import { createMqttFrontEnd, listenMqttTcp, mqttWebSocketBehavior, type MqttFrontEnd, type MqttListener, type MqttLimits } from './mqtt/index.js'
 import { registerHttpRoutes, type HttpApi, type HttpLimits } from './http/index.js'
 import { uws, type TemplatedApp, type us_listen_socket } from './uws.js'
 import { FerryError } from '../common/errors.js'
+import type { ReplicatedSubscriptions } from './dispatch/index.js' // replsubs hook
 import { Ops, type AdminAuthorizer } from './ops/index.js'
 import { GatewayCode } from './errors.js'
 import { createSecurity, requireAdmin, type Security, type SecurityConfigFile, type ThrottleLimits } from './auth/index.js'
@@ -74,13 +75,13 @@ export interface Gateway {
   readonly ports: GatewayPorts
   readonly ledger: Ledger
   readonly dispatcher: Dispatcher
+  /** Replicated subscriptions (replsubs hook): what the replicator's cursor sync lists, creates and acknowledges. */
+  readonly replicatedSubscriptions: ReplicatedSubscriptions
   readonly policies: PolicyRegistry
   readonly recovery: RecoveryReport
   readonly security: Security
   /** Metrics, health, admin API (gateway/ops). */
   readonly ops: Ops
-  /** Replicated subscriptions (replsubs hook): what the replicator's cursor sync lists, creates and acknowledges. */
-  readonly replicatedSubscriptions: ReplicatedSubscriptions
   /** Apply a changed configuration (SIGHUP): namespace policies and the log level. Certificates need a restart. */
   reload (change: GatewayReload): Promise<void>
   close (): Promise<void>
@@ -241,11 +242,11 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     ports,
     ledger,
     dispatcher,
+    replicatedSubscriptions: core.replicated, // replsubs hook (replicator/cursor-sync.ts)
     policies,
     recovery,
     security,
     ops,
-    replicatedSubscriptions: core.replicated, // replsubs hook (replicator/cursor-sync.ts)
     async reload (change) {
       if (change.logLevel !== undefined && change.logLevel !== logger.level) {
         logger.level = change.logLevel
