@@ -20,7 +20,7 @@ export {
 export { GatewayCode } from './errors.js'
 export { httpStatusOf, mqttReasonOf, httpErrorBody, isMappedErrorCode, mappedErrorCodes, MqttReason } from './error-map.js'
 export { installProcessFaultPolicy, processFaultCounts, isFatalFault, type ProcessFaultCounts } from './process-faults.js'
-export { createDispatcher, type Consumer, type Delivery, type Dispatcher, type DispatcherDeps, type SubscriptionMode } from './dispatch/index.js'
+export { createDispatcher, type Consumer, type Delivery, type Dispatcher, type DispatcherDeps, type SubscriptionMode, type ReplicatedSubscriptions, type ReplicatedSubscriptionInfo } from './dispatch/index.js'
 export { PolicyRegistry, validatePolicyPatch, type NamespacePolicyPatch } from './policy/index.js'
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/index.js'
 /** The one uWebSockets.js loader (benchmarks compare Ferry with a bare uWS app). */

@@ -25,6 +25,8 @@ export interface SubscriptionState {
   subscriptionId: number | undefined
   /** Durability of the dispatcher subscription, fixed when it was created. */
   durable: boolean
+  /** Geo-replicated (SUBSCRIBE user property ferry-replicated); only ever turned on. */
+  replicated: boolean
   /** Consumer of the current connection (undefined while detached). */
   consumer: Promise<Consumer> | undefined
   /** Permits withheld while the socket was backed up. */
@@ -39,6 +41,8 @@ export interface StoredSubscription {
   rap: boolean
   rh: 0 | 1 | 2
   subId: number | null
+  /** Geo-replicated subscription (absent: not). */
+  rep?: boolean
 }
 
 export type SubscriptionOptions = Omit<StoredSubscription, 'raw'>
@@ -65,7 +69,7 @@ export class SessionSubscriptions {
 
   stored (): StoredSubscription[] {
     return [...this.values()].map((s) => ({
-      raw: s.parsed.raw, qos: s.qos, nl: s.noLocal, rap: s.retainAsPublished, rh: s.retainHandling, subId: s.subscriptionId ?? null
+      raw: s.parsed.raw, qos: s.qos, nl: s.noLocal, rap: s.retainAsPublished, rh: s.retainHandling, subId: s.subscriptionId ?? null, ...(s.replicated ? { rep: true } : {})
     }))
   }
 
@@ -101,6 +105,7 @@ export class SessionSubscriptions {
       existing.retainAsPublished = opts.rap
       existing.retainHandling = opts.rh
       existing.subscriptionId = opts.subId ?? undefined
+      if (opts.rep === true) existing.replicated = true // the dispatcher subscription turns replicated at its next attach
       return false
     }
     const sub = this.make(parsed, opts, durable)
@@ -124,6 +129,7 @@ export class SessionSubscriptions {
       retainHandling: opts.rh,
       subscriptionId: opts.subId ?? undefined,
       durable,
+      replicated: opts.rep === true,
       consumer: undefined,
       owedPermits: 0
     }
@@ -160,6 +166,7 @@ export class SessionSubscriptions {
       subscription: sub.name,
       mode: sub.parsed.mode as SubscriptionMode,
       durable: sub.durable,
+      ...(sub.replicated ? { replicated: true } : {}),
       initialPosition: 'latest',
       consumerName: this.clientId,
       permits,
