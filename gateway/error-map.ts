@@ -31,6 +31,7 @@ export const MqttReason = {
   quotaExceeded: 0x97,
   administrativeAction: 0x98,
   payloadFormatInvalid: 0x99,
+  useAnotherServer: 0x9c,
   serverMoved: 0x9d,
   sharedSubscriptionsNotSupported: 0x9e,
   subscriptionIdentifiersNotSupported: 0xa1,

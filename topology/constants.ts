@@ -17,3 +17,16 @@ export const ETCD_RETRY_MS = 1_000
 
 /** A site publishes its interest-mode subscription filters at most this often (each change is one etcd write). */
 export const INTEREST_PUBLISH_INTERVAL_MS = 1_000
+
+/** Failover steering: how often a site re-checks whether it sends clients elsewhere (and steers connected ones); also the probe period while its lease is lost. */
+export const STEER_CHECK_INTERVAL_MS = 1_000
+
+/**
+ * A site cut off from etcd only steers clients to a site that confirms, by its GET /v1/topology, that it holds its
+ * own lease: when etcd itself is down every site has lost its lease, and clients must not be sent round in circles.
+ * One probe may take this long before the site counts as unconfirmed.
+ */
+export const STEER_PROBE_TIMEOUT_MS = 1_500
+
+/** Largest GET /v1/topology answer a probe reads (a few hundred bytes per site, SITES_MAX sites). */
+export const STEER_PROBE_BODY_BYTES_MAX = 256 * 1024

@@ -7,6 +7,7 @@
 export { TopologyClient, type EtcdTopologyOptions } from './etcd-client.js'
 export { TopologyView, type TopologyHealth } from './view.js'
 export { startNetworkSite, endpointsOf, type NetworkSite, type NetworkSiteConfig, type SiteHealth } from './site.js'
+export { Steering, type SteeringDeps } from './steering.js'
 export { movePrimary, writeRefusal, guardedLedger } from './primaries.js'
 export { followPolicySource, type PolicySource } from './policy-source.js'
 export { Kind as TopologyKind, keyOf, networkPrefix, KEY_ROOT } from './keys.js'

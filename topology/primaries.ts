@@ -24,6 +24,7 @@ import type { Ledger, TopicName } from '../store/index.js'
 import { namespaceOf } from '../replicator/index.js'
 import { Kind, keyOf } from './keys.js'
 import { TopologyCode } from './errors.js'
+import { ALIVE_LEASE_TTL_S } from './constants.js'
 import type { TopologyClient } from './etcd-client.js'
 import type { TopologyView } from './view.js'
 import type { Topology } from './types.js'
@@ -75,8 +76,10 @@ export async function movePrimary (client: TopologyClient, namespace: string, si
 /** Watches for a dead primary and takes over when this site is next in line. */
 export function followPrimaries (view: TopologyView, client: TopologyClient, self: string, logger: Logger): () => void {
   let busy = false
+  // A primary that is starting too has no liveness key yet: no takeover in this site's first lease TTL.
+  const startedMs = Date.now()
   const check = (): void => {
-    if (busy || view.health().etcd !== 'connected') return
+    if (busy || view.health().etcd !== 'connected' || Date.now() - startedMs < ALIVE_LEASE_TTL_S * 1000) return
     const t = view.current()
     for (const [ns, p] of t.primaries) {
       if (t.alive.has(p.site) || p.site === self) continue

@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../common/log.js'
 import { silentLogger } from '../common/log.js'
-import { startGateway, type Gateway, type GatewayConfig } from '../gateway/index.js'
+import { endpointsOf, startGateway, type Gateway, type GatewayConfig } from '../gateway/index.js'
 import { ReplicationMode, connectNats, startReplicator, type LinkLimits, type Replicator, type ReplicatorStats } from '../replicator/index.js'
 import { TopologyClient } from './etcd-client.js'
 import { followPrimaries, guardedLedger, writeRefusal } from './primaries.js'
@@ -17,6 +17,10 @@ import { TopologyView, type TopologyHealth } from './view.js'
 import { followPolicySource } from './policy-source.js'
 import type { SiteRecord } from './types.js'
 import { INTEREST_PUBLISH_INTERVAL_MS } from './constants.js'
+import { Steering } from './steering.js'
+
+// Kept here for callers of topology/ (it moved to gateway/topology-hook.ts, which the standalone gateway needs too).
+export { endpointsOf }
 
 export interface NetworkSiteConfig {
   gateway: GatewayConfig
@@ -42,17 +46,10 @@ export interface NetworkSite {
   readonly gateway: Gateway
   readonly replicator: Replicator
   readonly topology: TopologyView
+  /** Failover steering (the gateway's TopologyProvider). */
+  readonly steering: Steering
   health: () => SiteHealth
   close: () => Promise<void>
-}
-
-export function endpointsOf (host: string, ports: Gateway['ports']): Record<string, string> {
-  const e: Record<string, string> = {}
-  if (ports.mqtt !== undefined) e.mqtt = `mqtt://${host}:${ports.mqtt}`
-  if (ports.mqtts !== undefined) e.mqtts = `mqtts://${host}:${ports.mqtts}`
-  if (ports.http !== undefined) { e.ws = `ws://${host}:${ports.http}/mqtt`; e.http = `http://${host}:${ports.http}` }
-  if (ports.https !== undefined) { e.wss = `wss://${host}:${ports.https}/mqtt`; e.https = `https://${host}:${ports.https}` }
-  return e
 }
 
 export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<NetworkSite> {
@@ -80,6 +77,16 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
     onChange: (l) => topology.onChange(l)
   }, logger.child({ component: 'policy' }))
   await topology.start()
+  // Failover steering: GET /v1/topology and MQTT 0x9C (steering.ts) from this view.
+  const steering = new Steering({
+    siteId,
+    view: topology,
+    storeFenced: () => ledger.stats().fenced,
+    writableHere: (ns) => refuse(`${ns}/_`) === undefined,
+    steerConnected: () => { gateway.steerClients() },
+    logger: logger.child({ component: 'steering' })
+  })
+  gateway.setTopology(steering)
   const stopPrimaries = followPrimaries(topology, client, siteId, logger.child({ component: 'primaries' }))
   const transport = await connectNats({ servers: cfg.nats, network: cfg.network, name: `ferry-${siteId}`, ...(cfg.natsTls !== undefined ? { tls: cfg.natsTls } : {}) })
   const replicator = await startReplicator({
@@ -111,10 +118,13 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
     gateway,
     replicator,
     topology,
+    steering,
     health: () => ({ site: siteId, topology: topology.health(), replication: replicator.stats() }),
     async close () {
       if (closed) return
       closed = true
+      // Draining: MQTT clients go to the next healthy site (0x9C) while this one still holds its lease and knows who is alive.
+      steering.drain()
       stopPolicies()
       stopPrimaries()
       clearInterval(interestTimer)
@@ -123,6 +133,7 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
       await topology.close()
       client.close()
       await gateway.close()
+      steering.close()
     }
   }
 }
