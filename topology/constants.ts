@@ -30,3 +30,19 @@ export const STEER_PROBE_TIMEOUT_MS = 1_500
 
 /** Largest GET /v1/topology answer a probe reads (a few hundred bytes per site, SITES_MAX sites). */
 export const STEER_PROBE_BODY_BYTES_MAX = 256 * 1024
+
+/**
+ * Catch-up of a new active-passive primary (catch-up.ts): how long it waits for the previous primary's handover
+ * (the log position where it stopped writing) before it accepts writes anyway. The previous primary may be dead for
+ * good; what it had not shipped then arrives when it returns, ordered after the new primary's writes.
+ */
+export const PRIMARY_CATCHUP_SILENT_MS = 15_000
+
+/**
+ * With the handover in hand, how long the new primary waits to have received everything up to it before it
+ * accepts writes anyway (a link that stays down must not keep the namespace unwritable for good).
+ */
+export const PRIMARY_CATCHUP_MAX_MS = 120_000
+
+/** How often a catching-up primary re-checks its receive position (also on every topology change). */
+export const PRIMARY_CATCHUP_CHECK_INTERVAL_MS = 200

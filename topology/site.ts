@@ -18,6 +18,7 @@ import { followPolicySource } from './policy-source.js'
 import type { SiteRecord } from './types.js'
 import { INTEREST_PUBLISH_INTERVAL_MS } from './constants.js'
 import { Steering } from './steering.js'
+import { PrimaryCatchUp, type CatchUpLimits, type CatchUpState } from './catch-up.js'
 
 // Kept here for callers of topology/ (it moved to gateway/topology-hook.ts, which the standalone gateway needs too).
 export { endpointsOf }
@@ -33,6 +34,8 @@ export interface NetworkSiteConfig {
   region?: string
   preference?: number
   replicationLimits?: Partial<LinkLimits>
+  /** Bounds of a new primary's catch-up (catch-up.ts; defaults PRIMARY_CATCHUP_SILENT_MS / _MAX_MS). */
+  catchUpLimits?: Partial<CatchUpLimits>
   logger?: Logger
 }
 
@@ -40,6 +43,8 @@ export interface SiteHealth {
   site: string
   topology: TopologyHealth
   replication: ReplicatorStats
+  /** Active-passive namespaces this site became primary of and is still catching up on (catch-up.ts). */
+  catchingUp: CatchUpState[]
 }
 
 export interface NetworkSite {
@@ -59,18 +64,20 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
   // (primaries.ts); the replicator applies remote batches to the ledger itself.
   let raw: Ledger | undefined
   let refuse: (topic: string) => FerryError | undefined = () => undefined
+  const inFlight = new Set<Promise<unknown>>()
   const gateway = await startGateway({
     ...cfg.gateway,
     createLedger: (o) => {
       raw = cfg.gateway.createLedger?.(o) ?? createFileLedger({ dir: cfg.gateway.dataDir, ...o, ...(cfg.gateway.disk !== undefined ? { disk: cfg.gateway.disk } : {}) })
-      return guardedLedger(raw, (topic) => refuse(topic))
+      return guardedLedger(raw, (topic) => refuse(topic), inFlight)
     }
   })
   const ledger = raw as Ledger
   const self: SiteRecord = { id: siteId, region: cfg.region ?? siteId, nats: cfg.nats, endpoints: endpointsOf(cfg.gateway.host, gateway.ports), preference: cfg.preference ?? 100 }
   const client = new TopologyClient({ endpoints: cfg.etcd, network: cfg.network })
   const topology = new TopologyView(client, { self, ledger, logger: logger.child({ component: 'topology' }) })
-  refuse = (topic) => writeRefusal(topology.current(), siteId, topology.live(), topic)
+  const catchUp = new PrimaryCatchUp({ self: siteId, view: topology, client, ledger, inFlight, logger: logger.child({ component: 'catch-up' }), ...(cfg.catchUpLimits !== undefined ? { limits: cfg.catchUpLimits } : {}) })
+  refuse = (topic) => writeRefusal(topology.current(), siteId, topology.live(), topic, (ns, p) => catchUp.catchingUp(ns, p))
   const stopPolicies = followPolicySource(gateway.policies, {
     name: 'etcd',
     snapshot: () => new Map([...topology.current().namespaces.values()].map((n) => [n.name, n.policy])),
@@ -119,7 +126,7 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
     replicator,
     topology,
     steering,
-    health: () => ({ site: siteId, topology: topology.health(), replication: replicator.stats() }),
+    health: () => ({ site: siteId, topology: topology.health(), replication: replicator.stats(), catchingUp: catchUp.states() }),
     async close () {
       if (closed) return
       closed = true
@@ -127,6 +134,7 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
       steering.drain()
       stopPolicies()
       stopPrimaries()
+      catchUp.close()
       clearInterval(interestTimer)
       await replicator.close()
       await transport.close()

@@ -176,14 +176,14 @@ export class TopologyView {
   private loadCache (): void {
     const v = this.opts.ledger?.getMeta(CACHE_SPACE, this.client.network)
     if (v === undefined || v === null || typeof v !== 'object' || Array.isArray(v) || Buffer.isBuffer(v)) return
-    const c = v as { revision?: number, sites?: Record<string, string>, namespaces?: Record<string, string>, routes?: Array<{ pattern: string, via: string }>, primaries?: Record<string, { site: string, revision: number }> }
+    const c = v as { revision?: number, sites?: Record<string, string>, namespaces?: Record<string, string>, routes?: Array<{ pattern: string, via: string }>, primaries?: Record<string, { site: string, revision: number, previous?: string }> }
     const t = emptyTopology()
     t.revision = c.revision ?? 0
     try {
       for (const [id, raw] of Object.entries(c.sites ?? {})) t.sites.set(id, parseSite(id, raw))
       for (const [name, raw] of Object.entries(c.namespaces ?? {})) t.namespaces.set(name, parseNamespace(name, raw))
       t.routes = sortRoutes(c.routes ?? [])
-      for (const [ns, p] of Object.entries(c.primaries ?? {})) t.primaries.set(ns, { site: p.site, revision: p.revision })
+      for (const [ns, p] of Object.entries(c.primaries ?? {})) t.primaries.set(ns, { site: p.site, revision: p.revision, ...(p.previous !== undefined ? { previous: p.previous } : {}) })
     } catch (err) {
       this.opts.logger.warn({ err: String(err) }, 'topology cache unreadable; ignored')
       return
@@ -202,7 +202,7 @@ export class TopologyView {
       namespaces: Object.fromEntries([...t.namespaces.values()].map((n) => [n.name, encodeNamespace(n)])),
       routes: t.routes.map((r) => ({ pattern: r.pattern, via: r.via })),
       // Active-passive namespaces must stay fenced after a restart without etcd.
-      primaries: Object.fromEntries([...t.primaries].map(([ns, p]) => [ns, { site: p.site, revision: p.revision }]))
+      primaries: Object.fromEntries([...t.primaries].map(([ns, p]) => [ns, { site: p.site, revision: p.revision, ...(p.previous !== undefined ? { previous: p.previous } : {}) }]))
     }
     this.saving = this.saving.then(async () => { await ledger.putMeta(CACHE_SPACE, this.client.network, value as unknown as MetaValue) }).catch(() => {})
   }
