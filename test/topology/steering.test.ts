@@ -122,3 +122,29 @@ t.test('topology - a site cut off from etcd steers MQTT clients to the next heal
   await pub.current().publishAsync('steer/drained', 'drained', { qos: 1 })
   await waitFor(() => got.includes('drained'), { timeoutMs: 30_000, what: 'its messages arrive' })
 })
+
+t.test('topology - etcd down everywhere: every site lost its lease, none confirms one, so nobody is steered and every site serves', async (t) => {
+  const etcd = await startEtcd(t)
+  const nats = await startNatsSupercluster(t, ['a', 'b'])
+  const network = 'st2'
+  const c = new TopologyClient({ endpoints: etcd.url, network })
+  t.teardown(() => { c.close() })
+  await c.putNamespace({ name: 'public/default', policy: {}, replication: { sites: ['a', 'b'], mode: ReplicationMode.all } })
+  const a = await startFailoverSite(t, 'a', (nats.regions.a as { url: string }).url, etcd.url, network, { preference: 10 })
+  const b = await startFailoverSite(t, 'b', (nats.regions.b as { url: string }).url, etcd.url, network, { preference: 20 })
+  await waitFor(() => [a, b].every((s) => s.topology.current().alive.size === 2 && s.topology.leaseHeld()), { timeoutMs: 30_000, what: 'both alive' })
+  await etcd.stop()
+  await waitFor(async () => {
+    const both = await Promise.all([a, b].map(async (s) => (await httpRequest(ep(s, 'http'), 'GET', '/v1/topology')).json))
+    return both.every((d) => d.leaseHeld === false && d.steering === 'lease-lost')
+  }, { timeoutMs: 60_000, what: 'both sites lost their lease' })
+  // Each probes the other, which does not confirm a lease: no target.
+  await waitFor(() => a.steering.steer('public/default', 'mqtt') === undefined && b.steering.steer('public/default', 'mqtt') === undefined, { timeoutMs: 30_000, what: 'no site has a steering target' })
+  for (const s of [a, b]) {
+    const client = await mqtt.connectAsync(ep(s, 'mqtt'), { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 10_000 })
+    await client.publishAsync('x', 'served', { qos: 1 })
+    await client.endAsync()
+  }
+  t.ok((await a.gateway.ledger.read('public/default/x', 0, { maxEntries: 10 })).length >= 1, 'a served its client')
+  await etcd.start()
+})
