@@ -64,9 +64,11 @@ export interface CatchUpState {
 
 export class PrimaryCatchUp {
   private readonly limits: CatchUpLimits
-  /** `ns@revision` -> epoch ms the wait began. */
-  private readonly waiting = new Map<string, number>()
-  private readonly done = new Set<string>()
+  /** Namespace -> the move (primary key revision) this site waits on and since when (epoch ms). */
+  private readonly waiting = new Map<string, { revision: number, sinceMs: number }>()
+  /** Namespace -> the move whose catch-up is finished. */
+  private readonly done = new Map<string, number>()
+  /** `ns@revision` handovers being written by this site. */
   private readonly sealing = new Set<string>()
   private readonly timer: NodeJS.Timeout
   private readonly stopListening: () => void
@@ -76,7 +78,7 @@ export class PrimaryCatchUp {
     this.limits = { silentMs: PRIMARY_CATCHUP_SILENT_MS, maxMs: PRIMARY_CATCHUP_MAX_MS, ...(deps.limits ?? {}) }
     for (const [ns, v] of deps.ledger.metaEntries(DONE_SPACE)) {
       const rev = (v as { revision?: unknown } | null)?.revision
-      if (typeof rev === 'number') this.done.add(`${ns}@${rev}`)
+      if (typeof rev === 'number') this.done.set(ns, rev)
     }
     this.stopListening = deps.view.onChange(() => { this.check() })
     this.timer = setInterval(() => { this.check() }, PRIMARY_CATCHUP_CHECK_INTERVAL_MS)
@@ -85,10 +87,8 @@ export class PrimaryCatchUp {
 
   /** For the write guard (hot path: map lookups only): this site is primary of `ns` by `p` and still catching up. */
   catchingUp (ns: string, p: PrimaryRecord): boolean {
-    if (p.previous === undefined || p.previous === this.deps.self) return false
-    const key = `${ns}@${p.revision}`
-    if (this.done.has(key)) return false
-    if (!this.waiting.has(key)) this.waiting.set(key, Date.now())
+    if (p.previous === undefined || p.previous === this.deps.self || this.done.get(ns) === p.revision) return false
+    if (this.waiting.get(ns)?.revision !== p.revision) this.waiting.set(ns, { revision: p.revision, sinceMs: Date.now() })
     return true
   }
 
@@ -96,10 +96,9 @@ export class PrimaryCatchUp {
   states (): CatchUpState[] {
     const t = this.deps.view.current()
     const out: CatchUpState[] = []
-    for (const [key, sinceMs] of this.waiting) {
-      const ns = key.slice(0, key.lastIndexOf('@'))
+    for (const [ns, { revision, sinceMs }] of this.waiting) {
       const p = t.primaries.get(ns)
-      if (p?.previous === undefined || `${ns}@${p.revision}` !== key) continue
+      if (p?.previous === undefined || p.revision !== revision) continue
       const h = t.handovers.get(ns)
       const handover = h !== undefined && h.from === p.previous && h.revision === p.revision ? h : undefined
       out.push({ namespace: ns, previous: p.previous, revision: p.revision, sinceMs, ...(handover !== undefined ? { logEndLsn: handover.logEndLsn } : {}), receivedLsn: this.receivedFrom(p.previous) })
@@ -125,17 +124,18 @@ export class PrimaryCatchUp {
     const t = this.deps.view.current()
     const live = this.deps.view.live()
     for (const [ns, p] of t.primaries) {
-      const key = `${ns}@${p.revision}`
       // 1. We were the primary before this move: say where we stopped.
       if (p.previous === this.deps.self && p.site !== this.deps.self && live) {
         const h = t.handovers.get(ns)
-        if ((h === undefined || h.from !== this.deps.self || h.revision !== p.revision) && !this.sealing.has(key)) this.seal(ns, p)
+        if ((h === undefined || h.from !== this.deps.self || h.revision !== p.revision) && !this.sealing.has(`${ns}@${p.revision}`)) this.seal(ns, p)
         continue
       }
       // 2. We are the new primary: done once we hold everything up to the handover, or by the bounds.
-      if (p.site !== this.deps.self || p.previous === undefined || p.previous === this.deps.self || this.done.has(key)) continue
-      const since = this.waiting.get(key) ?? Date.now()
-      this.waiting.set(key, since)
+      if (p.site !== this.deps.self) { this.waiting.delete(ns); continue }
+      if (p.previous === undefined || p.previous === this.deps.self || this.done.get(ns) === p.revision) continue
+      let w = this.waiting.get(ns)
+      if (w?.revision !== p.revision) { w = { revision: p.revision, sinceMs: Date.now() }; this.waiting.set(ns, w) }
+      const since = w.sinceMs
       const h = t.handovers.get(ns)
       const handover = h !== undefined && h.from === p.previous && h.revision === p.revision ? h : undefined
       const waitedMs = Date.now() - since
@@ -146,9 +146,8 @@ export class PrimaryCatchUp {
   }
 
   private finish (ns: string, p: PrimaryRecord, why: string, details: Record<string, unknown>): void {
-    const key = `${ns}@${p.revision}`
-    this.done.add(key)
-    this.waiting.delete(key)
+    this.done.set(ns, p.revision)
+    this.waiting.delete(ns)
     const log = why.startsWith('caught up') ? this.deps.logger.info.bind(this.deps.logger) : this.deps.logger.warn.bind(this.deps.logger)
     log({ namespace: ns, previous: p.previous, revision: p.revision, ...details }, `primary catch-up: ${why}`)
     this.deps.ledger.putMeta(DONE_SPACE, ns, { revision: p.revision } as MetaValue).catch((err: unknown) => { this.deps.logger.warn({ err, namespace: ns }, 'primary catch-up mark not saved') })
