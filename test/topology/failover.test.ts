@@ -15,6 +15,9 @@ import { followSteering, startCutProxy, startFailoverSite } from './failover-hel
 
 const NS = 'public/default'
 
+// Real etcd, three nats-servers and three gateways per test, leases expiring: generous on a loaded 2-core machine.
+t.setTimeout(600_000)
+
 async function payloads (s: NetworkSite, topic: string): Promise<string[]> {
   return (await s.gateway.ledger.read(topic, 0, { maxEntries: 10_000 })).map((e) => e.payload.toString())
 }

@@ -15,6 +15,9 @@ import { httpRequest } from '../helpers/http.js'
 import { waitFor } from '../helpers/wait.js'
 import { followSteering, startCutProxy, startFailoverSite } from './failover-helpers.js'
 
+// Real etcd, nats-servers and gateways per test, leases expiring: generous on a loaded 2-core machine.
+t.setTimeout(600_000)
+
 function ep (s: NetworkSite, kind: string): string {
   const p = s.gateway.ports
   return kind === 'mqtt' ? `mqtt://127.0.0.1:${p.mqtt as number}` : `http://127.0.0.1:${p.http as number}`
