@@ -30,7 +30,8 @@
  */
 import type { Logger } from '../common/log.js'
 import { LANES, REPL_IN_SPACE, laneKey, positionOf, type Ledger, type MetaValue } from '../store/index.js'
-import { PRIMARY_CATCHUP_CHECK_INTERVAL_MS, PRIMARY_CATCHUP_MAX_MS, PRIMARY_CATCHUP_SILENT_MS } from './constants.js'
+import { PRIMARY_CATCHUP_CHECK_INTERVAL_MS, PRIMARY_CATCHUP_MAX_MS, PRIMARY_CATCHUP_SILENT_MS, PRIMARY_HANDOVER_ON_STOP_MS } from './constants.js'
+import { movePrimary, successorOf } from './primaries.js'
 import type { TopologyClient } from './etcd-client.js'
 import type { TopologyView } from './view.js'
 import type { PrimaryRecord } from './types.js'
@@ -104,6 +105,42 @@ export class PrimaryCatchUp {
       out.push({ namespace: ns, previous: p.previous, revision: p.revision, sinceMs, ...(handover !== undefined ? { logEndLsn: handover.logEndLsn } : {}), receivedLsn: this.receivedFrom(p.previous) })
     }
     return out
+  }
+
+  /**
+   * A clean stop (draining): move each namespace this site is primary of to its successor (fenced, naming this site
+   * as previous); the check above then writes the handover; wait, bounded by PRIMARY_HANDOVER_ON_STOP_MS, until it
+   * is in etcd and `shippedTo(successor)` (the link's lowest lane position there) has reached it, so the successor
+   * catches up at once instead of waiting the silent bound. Call before the replicator stops.
+   */
+  async handOver (shippedTo: (site: string) => number): Promise<void> {
+    if (!this.deps.view.live()) return
+    const t = this.deps.view.current()
+    const deadline = Date.now() + PRIMARY_HANDOVER_ON_STOP_MS
+    const until = async (cond: () => boolean): Promise<boolean> => {
+      while (!cond()) {
+        if (Date.now() > deadline || this.closed) return false
+        await new Promise((resolve) => { setTimeout(resolve, PRIMARY_CATCHUP_CHECK_INTERVAL_MS / 4).unref() })
+      }
+      return true
+    }
+    await Promise.all([...t.primaries].filter(([, p]) => p.site === this.deps.self).map(async ([ns, p]) => {
+      const next = successorOf(t, ns, this.deps.self)
+      if (next === undefined) return
+      try {
+        if (!await movePrimary(this.deps.client, ns, next, p.revision, this.deps.self)) return
+        const handed = (): number | undefined => {
+          const now = this.deps.view.current()
+          const h = now.handovers.get(ns)
+          return now.primaries.get(ns)?.site === next && h?.from === this.deps.self && h.revision === now.primaries.get(ns)?.revision ? h.logEndLsn : undefined
+        }
+        const sealed = await until(() => handed() !== undefined)
+        const shipped = sealed && await until(() => shippedTo(next) >= (handed() ?? Number.POSITIVE_INFINITY))
+        this.deps.logger.info({ namespace: ns, to: next, sealed, shipped }, 'primary handed over on stop')
+      } catch (err) {
+        this.deps.logger.warn({ err: String(err), namespace: ns, to: next }, 'primary hand-over on stop failed; the successor takes over when the lease is gone')
+      }
+    }))
   }
 
   close (): void {

@@ -44,5 +44,12 @@ export const PRIMARY_CATCHUP_SILENT_MS = 15_000
  */
 export const PRIMARY_CATCHUP_MAX_MS = 120_000
 
+/**
+ * A clean stop of a primary hands each of its namespaces to the next site (catch-up.ts handOver): how long it waits
+ * for its handover to be written and its links to ship up to it before it stops anyway (the next primary then waits
+ * for the rest by its own bounds).
+ */
+export const PRIMARY_HANDOVER_ON_STOP_MS = 10_000
+
 /** How often a catching-up primary re-checks its receive position (also on every topology change). */
 export const PRIMARY_CATCHUP_CHECK_INTERVAL_MS = 200

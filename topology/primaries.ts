@@ -92,6 +92,12 @@ export async function movePrimary (client: TopologyClient, namespace: string, si
   return res.succeeded
 }
 
+/** The first live site of a namespace's list (by site preference, then list order), other than `except`: who takes over. */
+export function successorOf (t: Topology, ns: string, except?: string): string | undefined {
+  const order = (t.namespaces.get(ns)?.replication.sites ?? []).slice().sort((a, b) => (t.sites.get(a)?.preference ?? 100) - (t.sites.get(b)?.preference ?? 100))
+  return order.find((s) => s !== except && t.alive.has(s))
+}
+
 /** Watches for a dead primary and takes over when this site is next in line. */
 export function followPrimaries (view: TopologyView, client: TopologyClient, self: string, logger: Logger): () => void {
   let busy = false
@@ -102,10 +108,7 @@ export function followPrimaries (view: TopologyView, client: TopologyClient, sel
     const t = view.current()
     for (const [ns, p] of t.primaries) {
       if (t.alive.has(p.site) || p.site === self) continue
-      const rec = t.namespaces.get(ns)
-      const order = (rec?.replication.sites ?? []).slice().sort((a, b) => (t.sites.get(a)?.preference ?? 100) - (t.sites.get(b)?.preference ?? 100))
-      const next = order.find((s) => t.alive.has(s))
-      if (next !== self) continue
+      if (successorOf(t, ns) !== self) continue
       busy = true
       movePrimary(client, ns, self, p.revision, p.site).then((won) => {
         logger.warn({ namespace: ns, from: p.site, to: self, fencingRevision: p.revision, won }, won ? 'primary moved here (previous primary lost its lease)' : 'primary takeover lost the race')

@@ -132,6 +132,12 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
       closed = true
       // Draining: MQTT clients go to the next healthy site (0x9C) while this one still holds its lease and knows who is alive.
       steering.drain()
+      // Active-passive namespaces of which this site is primary go to their successor, with the handover shipped.
+      await catchUp.handOver((site) => {
+        const link = replicator.stats().links.find((l) => l.site === site)
+        // No direct link (relayed through a hub): the positions cannot tell; the successor uses its own bounds.
+        return link === undefined ? Number.POSITIVE_INFINITY : Math.min(...link.lanes.map((l) => l.position))
+      })
       stopPolicies()
       stopPrimaries()
       catchUp.close()

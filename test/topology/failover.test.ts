@@ -98,17 +98,46 @@ t.test('topology - a dead primary: the new one waits for a handover at most the 
   const c = new TopologyClient({ endpoints: etcd.url, network })
   t.teardown(() => { c.close() })
   await c.putNamespace({ name: 'acme/ap', policy: {}, replication: { sites: ['a', 'b'], mode: ReplicationMode.all } })
+  const proxy = await startCutProxy(t, etcd.url)
   const extra = { catchUpLimits: { silentMs: 20_000 } }
-  const a = await startFailoverSite(t, 'a', (nats.regions.a as { url: string }).url, etcd.url, network, { preference: 10, extra })
+  const a = await startFailoverSite(t, 'a', (nats.regions.a as { url: string }).url, proxy.url, network, { preference: 10, extra })
   const b = await startFailoverSite(t, 'b', (nats.regions.b as { url: string }).url, etcd.url, network, { preference: 20, extra })
   await waitFor(() => [a, b].every((s) => s.topology.current().alive.size === 2), { timeoutMs: 30_000, what: 'both alive' })
   await c.setPrimary('acme/ap', 'a')
   await waitFor(() => b.topology.current().primaries.get('acme/ap')?.site === 'a', { timeoutMs: 30_000, what: 'b sees a primary' })
   await a.gateway.dispatcher.publish({ topic: 'acme/ap/t', payload: Buffer.from('one') })
   await waitFor(async () => (await payloads(b, 'acme/ap/t')).includes('one'), { timeoutMs: 30_000, what: 'replicated' })
-  await a.close()
+  // a is gone for the network: no etcd, no region server (as if it had crashed); it never writes a handover.
+  await (nats.regions.a as { kill: () => Promise<void> }).kill()
+  proxy.cut()
   await waitFor(() => b.topology.current().primaries.get('acme/ap')?.site === 'b', { timeoutMs: 60_000, what: 'b takes over' })
   await t.rejects(b.gateway.dispatcher.publish({ topic: 'acme/ap/t', payload: Buffer.from('early') }), { code: 'E_PRIMARY_CATCHING_UP' })
   await waitFor(async () => { await b.gateway.dispatcher.publish({ topic: 'acme/ap/t', payload: Buffer.from('two') }); return true }, { timeoutMs: 90_000, intervalMs: 200, what: 'b accepts after the bound' })
   t.same(await payloads(b, 'acme/ap/t'), ['one', 'two'])
+  proxy.restore() // so that a closes promptly in teardown
+})
+
+t.test('topology - a clean stop of the primary hands its namespace to the next site, which accepts writes once it has the tail, without waiting the silent bound', async (t) => {
+  const etcd = await startEtcd(t)
+  const nats = await startNatsSupercluster(t, ['a', 'b'])
+  const network = 'fo3'
+  const c = new TopologyClient({ endpoints: etcd.url, network })
+  t.teardown(() => { c.close() })
+  await c.putNamespace({ name: 'acme/ap', policy: {}, replication: { sites: ['a', 'b'], mode: ReplicationMode.all } })
+  // The silent bound is longer than the test's waits: only the handover can let b accept.
+  const extra = { catchUpLimits: { silentMs: 600_000 } }
+  const a = await startFailoverSite(t, 'a', (nats.regions.a as { url: string }).url, etcd.url, network, { preference: 10, extra })
+  const b = await startFailoverSite(t, 'b', (nats.regions.b as { url: string }).url, etcd.url, network, { preference: 20, extra })
+  await waitFor(() => [a, b].every((s) => s.topology.current().alive.size === 2), { timeoutMs: 30_000, what: 'both alive' })
+  await c.setPrimary('acme/ap', 'a')
+  await waitFor(() => a.topology.current().primaries.get('acme/ap')?.site === 'a', { timeoutMs: 30_000, what: 'a sees itself primary' })
+  const sent: string[] = []
+  for (let i = 0; i < 50; i++) { await a.gateway.dispatcher.publish({ topic: 'acme/ap/t', payload: Buffer.from(`a-${i}`) }); sent.push(`a-${i}`) }
+  await a.close()
+  const p = (await c.load()).topology.primaries.get('acme/ap')
+  t.equal(p?.site, 'b', 'the primary moved to b on stop')
+  t.equal(p?.previous, 'a')
+  t.equal((await c.load()).topology.handovers.get('acme/ap')?.from, 'a', 'with a\'s handover')
+  await waitFor(async () => { await b.gateway.dispatcher.publish({ topic: 'acme/ap/t', payload: Buffer.from('b-0') }); return true }, { timeoutMs: 60_000, intervalMs: 200, what: 'b accepts writes once caught up' })
+  t.same(await payloads(b, 'acme/ap/t'), [...sent, 'b-0'], 'everything a acknowledged, before b\'s first write')
 })
