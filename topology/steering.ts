@@ -42,10 +42,17 @@ export class Steering implements TopologyProvider {
   private leaseWasHeld = false
   private lastReason: SteerReason | undefined
   private readonly timer: NodeJS.Timeout
+  private readonly stopListening: () => void
+  /**
+   * Targets by `namespace|scheme`, so that steering every connected client costs one lookup each, not a sort of
+   * the sites. Cleared on every tick, topology change and probe round: at most namespaces x schemes entries.
+   */
+  private readonly targets = new Map<string, string | undefined>()
 
   constructor (private readonly deps: SteeringDeps) {
     this.timer = setInterval(() => { this.tick() }, STEER_CHECK_INTERVAL_MS)
     this.timer.unref()
+    this.stopListening = deps.view.onChange(() => { this.targets.clear() })
   }
 
   /** Shutdown begins: new clients are steered away, connected ones now. */
@@ -54,7 +61,7 @@ export class Steering implements TopologyProvider {
     this.tick()
   }
 
-  close (): void { clearInterval(this.timer) }
+  close (): void { clearInterval(this.timer); this.stopListening() }
 
   reason (): SteerReason | undefined {
     if (this.draining) return SteerReason.draining
@@ -68,13 +75,17 @@ export class Steering implements TopologyProvider {
 
   steer (namespace: string, scheme: EndpointScheme): string | undefined {
     if (this.reason() === undefined) return undefined
+    const key = `${namespace}|${scheme}`
+    if (this.targets.has(key)) return this.targets.get(key)
     const t = this.deps.view.current()
+    let target: string | undefined
     for (const s of this.servingSites(t, namespace)) {
       if (s.id === this.deps.siteId || !this.healthy(t, s.id)) continue
-      const url = s.endpoints[scheme]
-      if (url !== undefined) return url
+      target = s.endpoints[scheme]
+      if (target !== undefined) break
     }
-    return undefined
+    this.targets.set(key, target)
+    return target
   }
 
   describe (namespace: string | undefined): TopologyDescription {
@@ -127,6 +138,7 @@ export class Steering implements TopologyProvider {
   }
 
   private tick (): void {
+    this.targets.clear()
     const reason = this.reason()
     if (reason !== this.lastReason) {
       this.deps.logger.warn({ reason: reason ?? 'none' }, reason !== undefined ? 'failover: steering clients to other sites' : 'failover: serving clients here again')
@@ -156,6 +168,7 @@ export class Steering implements TopologyProvider {
       }
     })).then((results) => {
       this.confirmed = new Set(results.filter(([, ok]) => ok).map(([id]) => id))
+      this.targets.clear()
       this.probing = false
       if (this.confirmed.size > 0 && this.reason() !== undefined) this.deps.steerConnected()
     })
