@@ -6,6 +6,7 @@
  * one catching up after; nothing acknowledged lost.
  */
 import t from 'tap'
+import mqtt from 'mqtt'
 import { TopologyClient, type NetworkSite } from '../../topology/index.js'
 import { ReplicationMode } from '../../replicator/index.js'
 import { startEtcd, startNatsSupercluster } from '../helpers/services.js'
@@ -87,6 +88,14 @@ t.test('topology - a site lost: clients steered away, primary moved with fencing
   // The old primary catches up with the new one's writes, and still refuses writes of its own.
   await waitFor(async () => (await payloads(a, `${NS}/m`)).includes('after-0'), { timeoutMs: 60_000, what: 'a receives b\'s writes' })
   await t.rejects(a.gateway.dispatcher.publish({ topic: `${NS}/m`, payload: Buffer.from('no') }), { code: 'E_NOT_PRIMARY', details: { primary: 'b' } })
+  // A stock MQTT 5 client publishing at a replica (c) gets PUBACK 0x83 with a reason string naming the primary (docs/REPLICATION.md).
+  const atC = await mqtt.connectAsync(mqttUrl(cc), { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 10_000 })
+  t.teardown(async () => { await atC.endAsync(true) })
+  const pubacks: Array<{ reasonCode?: number, properties?: { reasonString?: string } }> = []
+  atC.on('packetreceive', (p) => { if (p.cmd === 'puback') pubacks.push(p as never) })
+  await t.rejects(atC.publishAsync('m', 'at-c', { qos: 1 }))
+  t.equal(pubacks[0]?.reasonCode, 0x83, 'PUBACK 0x83')
+  t.match(pubacks[0]?.properties?.reasonString, /E_NOT_PRIMARY.*site b/, 'the reason string names the primary')
   await waitFor(async () => (await payloads(cc, `${NS}/m`)).length === acked.length, { timeoutMs: 60_000, what: 'c has everything too' })
   t.same([...(await payloads(cc, `${NS}/m`))].sort(), [...acked].sort(), 'at c: every acknowledged message once')
 })
