@@ -12,8 +12,7 @@
  * namespace part needs a credential holding some action on that namespace
  * (dev mode: anonymous clients are bound to `public/default`).
  */
-import { FerryError } from '../../common/errors.js'
-import { CommonCode } from '../../common/errors.js'
+import { CommonCode, FerryError } from '../../common/errors.js'
 import { AuthCode, allowsNamespace, isOperator, type Principal } from '../auth/index.js'
 import { checkNamespaceName } from '../policy/index.js'
 import type { HttpContext } from './context.js'
