@@ -275,12 +275,13 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
   /**
    * Close with a reason. v5 clients get a DISCONNECT with the reason code
    * once CONNACK went out [MQTT-4.13.1-1]; before that, only the socket closes.
+   * `serverReference`: where the client should go (failover steering, reason 0x9C; MQTT 5.0 4.11).
    */
-  close (reason: CloseReason): void {
+  close (reason: CloseReason, serverReference?: string): void {
     if (this.state === ConnState.closed) return
     const code = DISCONNECT_CODE_OF[reason]
     if (code !== undefined && this.protocolVersion === 5 && this.state === ConnState.connected) {
-      this.send({ cmd: 'disconnect', reasonCode: code })
+      this.send(serverReference !== undefined ? { cmd: 'disconnect', reasonCode: code, properties: { serverReference } } : { cmd: 'disconnect', reasonCode: code })
     }
     this.teardown(reason)
     this.transport.end()
@@ -299,7 +300,8 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
     this.core.countClose(reason)
     this.core.logger.info({ clientId: this.clientId, reason, transport: this.transport.kind, remote: this.transport.remoteAddress }, 'connection closed')
     if (!wasConnected || this.session === undefined) return
-    if (this.will !== undefined && !this.willSuppressed && reason !== CloseReason.serverShuttingDown) {
+    // No will when the server closes for shutdown or steers the client to another site (it reconnects there).
+    if (this.will !== undefined && !this.willSuppressed && reason !== CloseReason.serverShuttingDown && reason !== CloseReason.useAnotherServer) {
       this.core.wills.schedule(this.clientId, this.will, this.session.persistent ? this.session.expirySec : 0)
     }
     this.core.sessions.release(this.clientId, this, this.session)
