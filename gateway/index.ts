@@ -22,6 +22,8 @@ export { httpStatusOf, mqttReasonOf, httpErrorBody, isMappedErrorCode, mappedErr
 export { installProcessFaultPolicy, processFaultCounts, isFatalFault, type ProcessFaultCounts } from './process-faults.js'
 export { createDispatcher, type Consumer, type Delivery, type Dispatcher, type DispatcherDeps, type SubscriptionMode } from './dispatch/index.js'
 export { PolicyRegistry, validatePolicyPatch, type NamespacePolicyPatch } from './policy/index.js'
+/** The at-rest payload codec (compression, AES-256-GCM): bench:store measures its cost. */
+export { PayloadCodec, type KeySource } from './codec/index.js'
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/index.js'
 /** The one uWebSockets.js loader (benchmarks compare Ferry with a bare uWS app). */
 export { uws } from './uws.js'
