@@ -148,6 +148,7 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     // Refused credentials are counted and logged by ops; the check is gateway/auth's (dev: anonymous allowed).
     authenticate: ops.countAuthFailures(security.mqtt.authenticate ?? (async () => config.dev ? { namespace: DEV_NAMESPACE } : undefined)),
     ...(security.mqtt.authorizeSubscribe !== undefined ? { authorizeSubscribe: security.mqtt.authorizeSubscribe } : {}),
+    metaSealer: security.mqtt.metaSealer, // retained copies and session records encrypted at rest per namespace policy
     dispatcher: guarded,
     ledger,
     policies,

@@ -14,7 +14,8 @@ import type { Ledger } from '../../store/index.js'
 import type { Dispatcher } from '../dispatch/types.js'
 import type { Authenticate, AuthorizeSubscribe } from '../mqtt/index.js'
 import type { PolicyRegistry } from '../policy/index.js'
-import { PayloadCodec, type KeySource } from '../codec/index.js'
+import { AtRestMetaSealer, PayloadCodec, type KeySource, type MetaSealer } from '../codec/index.js'
+import { DEFAULT_NAMESPACE_POLICY } from '../policy/index.js'
 import { Authenticator, type AuthStats } from './authenticator.js'
 import { Cors, type CorsConfig } from './cors.js'
 import { GuardedDispatcher } from './guarded-dispatcher.js'
@@ -42,12 +43,12 @@ export interface SecurityOptions {
 
 export interface TlsMaterial { cert: Buffer, key: Buffer, ca?: Buffer }
 
-export interface SecurityStats { auth?: AuthStats, quotas?: ReturnType<QuotaTracker['stats']>, codec: PayloadCodec['counters'] }
+export interface SecurityStats { auth?: AuthStats, quotas?: ReturnType<QuotaTracker['stats']>, codec: PayloadCodec['counters'], metaCodec: AtRestMetaSealer['counters'] }
 
 export interface Security {
   readonly dev: boolean
   /** Hooks for createMqttFrontEnd (undefined in dev mode: the front end's anonymous default). */
-  readonly mqtt: { authenticate?: Authenticate, authorizeSubscribe?: AuthorizeSubscribe }
+  readonly mqtt: { authenticate?: Authenticate, authorizeSubscribe?: AuthorizeSubscribe, metaSealer: MetaSealer }
   /** Guard for the HTTP front end (CORS in every mode; credentials outside dev mode). */
   readonly http: HttpGuard
   /** CA of the network for mutual TLS on the MQTT/TLS listener (undefined without a PKI dir). */
@@ -116,12 +117,13 @@ export async function createSecurity (opts: SecurityOptions): Promise<Security> 
     byId: (id) => keys?.keys.get(id)
   }
   const codec = new PayloadCodec(keySource)
+  const metaSealer = new AtRestMetaSealer(keySource, (ns) => opts.policies.has(ns) ? opts.policies.get(ns) : DEFAULT_NAMESPACE_POLICY)
   const quotas = opts.quotas !== undefined ? new QuotaTracker(opts.quotas, opts.ledger) : undefined
   const cors = new Cors(opts.cors, opts.dev)
   const http = createHttpGuard({ dev: opts.dev, authenticator, cors })
   const mqtt = authenticator !== undefined
-    ? { authenticate: mqttAuthenticate({ authenticator, quotas, logger }), authorizeSubscribe: mqttAuthorizeSubscribe }
-    : {}
+    ? { authenticate: mqttAuthenticate({ authenticator, quotas, logger }), authorizeSubscribe: mqttAuthorizeSubscribe, metaSealer }
+    : { metaSealer }
 
   return {
     dev: opts.dev,
@@ -140,7 +142,8 @@ export async function createSecurity (opts: SecurityOptions): Promise<Security> 
     stats: () => ({
       ...(authenticator !== undefined ? { auth: authenticator.stats() } : {}),
       ...(quotas !== undefined ? { quotas: quotas.stats() } : {}),
-      codec: { ...codec.counters }
+      codec: { ...codec.counters },
+      metaCodec: { ...metaSealer.counters }
     }),
     async close () {
       if (debounce !== undefined) clearTimeout(debounce)

@@ -8,6 +8,7 @@ import type { Dispatcher } from '../dispatch/index.js'
 import type { PolicyRegistry } from '../policy/index.js'
 import type { MqttLimits } from './constants.js'
 import type { ConnectionHandle } from './core.js'
+import type { MetaSealer } from '../codec/index.js'
 
 export type { MqttLimits }
 
@@ -105,6 +106,8 @@ export interface MqttDeps {
   authenticate?: Authenticate
   /** Default: allow. */
   authorizeSubscribe?: AuthorizeSubscribe
+  /** Encryption at rest of retained copies and session records per namespace policy (gateway/auth); default: stored as they are. */
+  metaSealer?: MetaSealer
 }
 
 export interface MqttStats {
