@@ -17,3 +17,6 @@ export const ETCD_RETRY_MS = 1_000
 
 /** A site publishes its interest-mode subscription filters at most this often (each change is one etcd write). */
 export const INTEREST_PUBLISH_INTERVAL_MS = 1_000
+
+/** Revocations followed from etcd (topology/revocations.ts), like the PKI dir's revoked.json (pki REVOKED_ENTRIES_MAX): a bound on a list every gateway holds. */
+export const REVOCATIONS_IN_ETCD_MAX = 100_000

@@ -8,7 +8,7 @@
  *   /ferry/{network}/routes/{pattern}         {"via":"hub"}  (pattern: * = rest of the name, ? = one character)
  *   /ferry/{network}/primaries/{tenant}/{ns}  {"site"}: active-passive primary (mod revision = fencing token)
  *   /ferry/{network}/interest/{site}          {"filters":{"tenant/ns":["a/+/c",...]}}: subscriptions of interest-mode namespaces
- *   /ferry/{network}/revocations/{serial}     reserved: certificate revocations (pki/)
+ *   /ferry/{network}/revocations/{id}         {"id","kind","name","revokedAt"}: a revoked token id or certificate serial (revocations.ts)
  *
  * Gateways list the whole prefix, then watch it from the list's revision + 1,
  * so no change between the two is missed.

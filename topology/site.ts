@@ -17,6 +17,7 @@ import { TopologyView, type TopologyHealth } from './view.js'
 import { followPolicySource } from './policy-source.js'
 import type { SiteRecord } from './types.js'
 import { INTEREST_PUBLISH_INTERVAL_MS } from './constants.js'
+import { followRevocations } from './revocations.js' // security (issue 9): revocations through etcd
 
 export interface NetworkSiteConfig {
   gateway: GatewayConfig
@@ -81,6 +82,9 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
   }, logger.child({ component: 'policy' }))
   await topology.start()
   const stopPrimaries = followPrimaries(topology, client, siteId, logger.child({ component: 'primaries' }))
+  // Security (issue 9): /ferry/{network}/revocations/ applied to this gateway's auth (topology/revocations.ts).
+  const revocations = followRevocations(client.etcd, cfg.network, gateway.security, logger.child({ component: 'revocations' }))
+  await revocations.ready // the first list (or the first failure): a starting site knows what is revoked
   const transport = await connectNats({ servers: cfg.nats, network: cfg.network, name: `ferry-${siteId}`, ...(cfg.natsTls !== undefined ? { tls: cfg.natsTls } : {}) })
   const replicator = await startReplicator({
     siteId,
@@ -118,6 +122,7 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
       stopPolicies()
       stopPrimaries()
       clearInterval(interestTimer)
+      await revocations.close() // security (issue 9)
       await replicator.close()
       await transport.close()
       await topology.close()

@@ -57,6 +57,12 @@ export interface Security {
   wrap (dispatcher: Dispatcher): Dispatcher
   /** Called with new TLS material when the site's certificate or key file changes (debounced) and on refresh(). */
   onTlsChange (listener: (tls: TlsMaterial) => void | Promise<void>): void
+  /**
+   * Revocations from another source than the PKI dir (topology/revocations.ts: etcd), replacing that source's
+   * previous list; token ids or certificate serials. Applied at once (new connections refused, open ones closed).
+   * A no-op in dev mode (no credentials to revoke).
+   */
+  applyRevocations (source: string, ids: readonly string[]): void
   /** Re-read the PKI dir now (SIGHUP): revocations, at-rest keys, and the site certificate (always reloaded). */
   refresh (): Promise<void>
   stats (): SecurityStats
@@ -132,6 +138,7 @@ export async function createSecurity (opts: SecurityOptions): Promise<Security> 
     clientCa,
     wrap: (d) => new GuardedDispatcher(d, opts.policies, quotas, codec, logger),
     onTlsChange: (l) => { tlsListeners.push(l) },
+    applyRevocations: (source, ids) => { authenticator?.setRevocations(source, ids) },
     async refresh () {
       await watcher.poll()
       await authenticator?.refresh()
