@@ -204,6 +204,12 @@ export async function runSite (opts: SiteOptions): Promise<void> {
   }
   process.on('SIGINT', () => { stop('SIGINT') })
   process.on('SIGTERM', () => { stop('SIGTERM') })
+  // Security (issue 9): SIGHUP re-reads the PKI dir and the site certificate (TLS listeners rotate live) instead of
+  // killing the process; policies come from etcd here, so there is no config to re-read.
+  process.on('SIGHUP', () => {
+    if (stopping) return
+    site.gateway.security.refresh().then(() => { logger.info('SIGHUP: PKI dir and site certificate reloaded') }, (err: unknown) => { logger.error({ err }, 'SIGHUP: PKI reload failed') })
+  })
 }
 
 export function registerSiteCommand (program: Command, fail: (err: unknown) => never): void {
