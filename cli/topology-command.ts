@@ -222,6 +222,8 @@ export function registerSiteCommand (program: Command, fail: (err: unknown) => n
     .option('--region <region>', 'region of this site')
     .option('--preference <n>', 'failover preference (lower first)')
     .option('--log-level <level>', 'pino log level')
+    // Security (issue 9): production sites take their PKI dir like `ferry gateway` (certificate DIR/sites/SITE.pem, tokens, revocations).
+    .option('--pki <dir>', 'PKI directory (ferry pki init): tokens, client CA, revocation, site certificate DIR/sites/SITE.pem')
     .action(async (opts: SiteOptions) => {
       try { await runSite(opts) } catch (err) { fail(err) }
     })
