@@ -20,7 +20,7 @@ export {
 export { GatewayCode } from './errors.js'
 export { httpStatusOf, mqttReasonOf, httpErrorBody, isMappedErrorCode, mappedErrorCodes, MqttReason } from './error-map.js'
 export { installProcessFaultPolicy, processFaultCounts, isFatalFault, type ProcessFaultCounts } from './process-faults.js'
-export { createDispatcher, type Consumer, type Delivery, type Dispatcher, type DispatcherDeps, type SubscriptionMode } from './dispatch/index.js'
+export { createDispatcher, type Consumer, type Delivery, type Dispatcher, type DispatcherDeps, type SubscriptionMode, type ReplicatedSubscriptions, type ReplicatedSubscriptionInfo } from './dispatch/index.js'
 export { PolicyRegistry, validatePolicyPatch, type NamespacePolicyPatch } from './policy/index.js'
 /** The at-rest payload codec (compression, AES-256-GCM): bench:store measures its cost. */
 export { PayloadCodec, type KeySource } from './codec/index.js'

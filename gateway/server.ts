@@ -13,6 +13,7 @@ import { createMqttFrontEnd, listenMqttTcp, mqttWebSocketBehavior, type MqttFron
 import { listenRotatingTls, registerHttpRoutes, type HttpApi, type HttpLimits, type RotatingTlsListener } from './http/index.js'
 import { uws, type TemplatedApp, type us_listen_socket } from './uws.js'
 import { FerryError } from '../common/errors.js'
+import type { ReplicatedSubscriptions } from './dispatch/index.js' // replsubs hook
 import { Ops, type AdminAuthorizer } from './ops/index.js'
 import { GatewayCode } from './errors.js'
 import { createSecurity, requireAdmin, type Security, type SecurityConfigFile, type ThrottleLimits } from './auth/index.js'
@@ -74,6 +75,8 @@ export interface Gateway {
   readonly ports: GatewayPorts
   readonly ledger: Ledger
   readonly dispatcher: Dispatcher
+  /** Replicated subscriptions (replsubs hook): what the replicator's cursor sync lists, creates and acknowledges. */
+  readonly replicatedSubscriptions: ReplicatedSubscriptions
   readonly policies: PolicyRegistry
   readonly recovery: RecoveryReport
   readonly security: Security
@@ -130,7 +133,8 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     (recovery.truncatedBytes > 0 || recovery.corruptRecords > 0 ? `, ${recovery.truncatedBytes} torn bytes cut, ${recovery.corruptRecords} corrupt records` : ''))
 
   // Front ends use the instrumented dispatcher: publish latency and counts, delivery lateness.
-  const dispatcher = ops.instrumentDispatcher(createDispatcher({ ledger, policies, siteId: config.siteId, logger: logger.child({ component: 'dispatch' }) }))
+  const core = createDispatcher({ ledger, policies, siteId: config.siteId, logger: logger.child({ component: 'dispatch' }) })
+  const dispatcher = ops.instrumentDispatcher(core)
   // Security (gateway/auth): credentials, ACLs, quotas, CORS, the at-rest codec; front ends use the guarded dispatcher.
   let security: Security
   try {
@@ -247,6 +251,7 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     ports,
     ledger,
     dispatcher,
+    replicatedSubscriptions: core.replicated, // replsubs hook (replicator/cursor-sync.ts)
     policies,
     recovery,
     security,

@@ -22,6 +22,7 @@ import { RecordKind, type LogRecord } from './records.js'
 import { TopicState } from './topic-state.js'
 import { Durability, type Lsn } from './types.js'
 import type { LedgerState } from './ledger-state.js'
+import { SmallMap } from './small-map.js'
 
 export function applyRecord (s: LedgerState, rec: LogRecord, lsn: Lsn, bytes: number, durability?: Durability): void {
   switch (rec.kind) {
@@ -66,7 +67,7 @@ export function applyRecord (s: LedgerState, rec: LogRecord, lsn: Lsn, bytes: nu
     }
     case RecordKind.cursorCreate: {
       const t = s.topicById(rec.topicId)
-      t.cursors ??= new Map()
+      t.cursors ??= new SmallMap()
       t.cursors.set(rec.sub, new CursorState(rec.sub, true, rec.markDelete))
       return
     }

@@ -92,6 +92,7 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
     transport,
     plan: topology.planSource(),
     logger: logger.child({ component: 'replicator' }),
+    subscriptions: gateway.replicatedSubscriptions, // replicated subscriptions (replicator/cursor-sync.ts)
     ...(cfg.replicationLimits !== undefined ? { limits: cfg.replicationLimits } : {})
   })
   // Interest mode: publish this site's subscription filters of interest-mode namespaces (replicator/plan.ts).
