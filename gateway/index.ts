@@ -22,6 +22,8 @@ export { httpStatusOf, mqttReasonOf, httpErrorBody, isMappedErrorCode, mappedErr
 export { installProcessFaultPolicy, processFaultCounts, isFatalFault, type ProcessFaultCounts } from './process-faults.js'
 export { createDispatcher, type Consumer, type Delivery, type Dispatcher, type DispatcherDeps, type SubscriptionMode, type ReplicatedSubscriptions, type ReplicatedSubscriptionInfo } from './dispatch/index.js'
 export { PolicyRegistry, validatePolicyPatch, type NamespacePolicyPatch } from './policy/index.js'
+/** The at-rest payload codec (compression, AES-256-GCM): bench:store measures its cost. */
+export { PayloadCodec, type KeySource } from './codec/index.js'
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/index.js'
 // Failover steering: the provider topology/site.ts installs, GET /v1/topology's body, MQTT 0x9C Server Reference.
 export {

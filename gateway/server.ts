@@ -10,7 +10,7 @@ import { createFileLedger, realDisk, type Disk, type Ledger, type LedgerOptions,
 import { PolicyRegistry, type NamespacePolicyPatch } from './policy/index.js'
 import { createDispatcher, type Dispatcher } from './dispatch/index.js'
 import { createMqttFrontEnd, listenMqttTcp, mqttWebSocketBehavior, type MqttFrontEnd, type MqttListener, type MqttLimits } from './mqtt/index.js'
-import { registerHttpRoutes, type HttpApi, type HttpLimits } from './http/index.js'
+import { listenRotatingTls, registerHttpRoutes, type HttpApi, type HttpLimits, type RotatingTlsListener } from './http/index.js'
 import { uws, type TemplatedApp, type us_listen_socket } from './uws.js'
 import { FerryError } from '../common/errors.js'
 import type { ReplicatedSubscriptions } from './dispatch/index.js' // replsubs hook
@@ -87,7 +87,7 @@ export interface Gateway {
   setTopology (provider: TopologyProvider): void
   /** Failover: send the connected MQTT clients the provider steers elsewhere to their Server Reference. Returns how many. */
   steerClients (): number
-  /** Apply a changed configuration (SIGHUP): namespace policies and the log level. Certificates need a restart. */
+  /** Apply a changed configuration (SIGHUP): namespace policies and the log level. Certificates: security.refresh(). */
   reload (change: GatewayReload): Promise<void>
   close (): Promise<void>
 }
@@ -160,6 +160,7 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     // Refused credentials are counted and logged by ops; the check is gateway/auth's (dev: anonymous allowed).
     authenticate: ops.countAuthFailures(security.mqtt.authenticate ?? (async () => config.dev ? { namespace: DEV_NAMESPACE } : undefined)),
     ...(security.mqtt.authorizeSubscribe !== undefined ? { authorizeSubscribe: security.mqtt.authorizeSubscribe } : {}),
+    metaSealer: security.mqtt.metaSealer, // retained copies and session records encrypted at rest per namespace policy
     dispatcher: guarded,
     ledger,
     policies,
@@ -181,10 +182,16 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
 
   ops.attach({ ledger, dispatcher: guarded, policies, mqtt, httpStats: () => httpApis[0]?.stats() })
   const deps = { dispatcher: guarded, ledger, policies, siteId: config.siteId, dev: config.dev, logger: logger.child({ component: 'http' }), limits: config.httpLimits, extraRoutes: ops.httpRoutes(), guard: security.http, topology: () => topology }
-  async function listenUws (app: TemplatedApp, port: number, secure: boolean): Promise<number> {
-    app.ws('/mqtt', mqttWebSocketBehavior(ops.countConnections(mqtt, secure ? 'wss' : 'ws'), secure))
+  const wsFront = { ws: ops.countConnections(mqtt, 'ws'), wss: ops.countConnections(mqtt, 'wss') }
+  // Every route of the HTTP front end on one app; a certificate rotation builds the HTTPS app again (gateway/http/tls-listener.ts).
+  function routesOn (app: TemplatedApp, secure: boolean): void {
+    app.ws('/mqtt', mqttWebSocketBehavior(secure ? wsFront.wss : wsFront.ws, secure))
     app.ws('/v1/admin/live', ops.liveBehavior())
     httpApis.push(registerHttpRoutes(app, deps))
+  }
+  let https: RotatingTlsListener | undefined
+  async function listenUws (app: TemplatedApp, port: number): Promise<number> {
+    routesOn(app, false)
     return await new Promise<number>((resolve, reject) => {
       app.listen(config.host, port, (socket) => {
         if (socket === false) { reject(new FerryError(GatewayCode.LISTEN, `cannot listen on ${config.host}:${port}`)); return }
@@ -202,13 +209,14 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     if (config.mqttsPort !== undefined && tls !== undefined) {
       const l = await listenMqttTcp(ops.countConnections(mqtt, 'mqtts'), { host: config.host, port: config.mqttsPort, tls })
       mqttListeners.push(l); ports.mqtts = l.port
-      security.onTlsChange((m) => { l.setTls?.(m) }) // certificate rotation without restart
+      security.onTlsChange((m) => { l.setTls?.(m) }) // certificate rotation without restart (setSecureContext)
     }
-    if (config.httpPort !== undefined) ports.http = await listenUws(uws.App(), config.httpPort, false)
+    if (config.httpPort !== undefined) ports.http = await listenUws(uws.App(), config.httpPort)
     if (config.httpsPort !== undefined && config.tls !== undefined) {
-      // HTTPS keeps its certificate until restart: uWS builds its TLS context once, and its listen socket cannot be
-      // re-bound while connections of the old one are open (docs/SECURITY.md). MQTT/TLS rotates live.
-      ports.https = await listenUws(uws.SSLApp({ cert_file_name: config.tls.certFile, key_file_name: config.tls.keyFile }), config.httpsPort, true)
+      // Certificate rotation without restart: a new SSLApp on the same port, the old one keeps its open connections.
+      const l = await listenRotatingTls({ host: config.host, port: config.httpsPort, ...config.tls, build: (app) => { routesOn(app, true) }, logger: logger.child({ component: 'http' }) })
+      https = l; ports.https = l.port
+      security.onTlsChange(async () => { await l.rotate() })
     }
   } catch (err) {
     await closeAll()
@@ -232,6 +240,7 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
   async function closeAll (): Promise<void> {
     logger.info('shutdown: not ready any more, closing HTTP listeners')
     for (const { socket } of uwsApps) uws.us_listen_socket_close(socket)
+    https?.close()
     const drained = await ops.drain()
     await security.close() // PKI watch; no certificate reload once the listeners are going
     logger.info({ drained, inFlight: ops.inFlight.count }, drained ? 'shutdown: in-flight publishes acknowledged' : 'shutdown: gave up waiting for in-flight publishes')

@@ -53,3 +53,5 @@ export const PRIMARY_HANDOVER_ON_STOP_MS = 10_000
 
 /** How often a catching-up primary re-checks its receive position (also on every topology change). */
 export const PRIMARY_CATCHUP_CHECK_INTERVAL_MS = 200
+/** Revocations followed from etcd (topology/revocations.ts), like the PKI dir's revoked.json (pki REVOKED_ENTRIES_MAX): a bound on a list every gateway holds. */
+export const REVOCATIONS_IN_ETCD_MAX = 100_000

@@ -9,7 +9,7 @@
  *   /ferry/{network}/primaries/{tenant}/{ns}  {"site","previous"}: active-passive primary (mod revision = fencing token)
  *   /ferry/{network}/handovers/{tenant}/{ns}  {"from","revision","logEndLsn"}: the previous primary stopped writing there
  *   /ferry/{network}/interest/{site}          {"filters":{"tenant/ns":["a/+/c",...]}}: subscriptions of interest-mode namespaces
- *   /ferry/{network}/revocations/{serial}     reserved: certificate revocations (pki/)
+ *   /ferry/{network}/revocations/{id}         {"id","kind","name","revokedAt"}: a revoked token id or certificate serial (revocations.ts)
  *
  * Gateways list the whole prefix, then watch it from the list's revision + 1,
  * so no change between the two is missed.

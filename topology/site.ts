@@ -22,6 +22,7 @@ import { PrimaryCatchUp, type CatchUpLimits, type CatchUpState } from './catch-u
 
 // Kept here for callers of topology/ (it moved to gateway/topology-hook.ts, which the standalone gateway needs too).
 export { endpointsOf }
+import { followRevocations } from './revocations.js' // security (issue 9): revocations through etcd
 
 export interface NetworkSiteConfig {
   gateway: GatewayConfig
@@ -95,6 +96,9 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
   })
   gateway.setTopology(steering)
   const stopPrimaries = followPrimaries(topology, client, siteId, logger.child({ component: 'primaries' }))
+  // Security (issue 9): /ferry/{network}/revocations/ applied to this gateway's auth (topology/revocations.ts).
+  const revocations = followRevocations(client.etcd, cfg.network, gateway.security, logger.child({ component: 'revocations' }))
+  await revocations.ready // the first list (or the first failure): a starting site knows what is revoked
   const transport = await connectNats({ servers: cfg.nats, network: cfg.network, name: `ferry-${siteId}`, ...(cfg.natsTls !== undefined ? { tls: cfg.natsTls } : {}) })
   const replicator = await startReplicator({
     siteId,
@@ -143,6 +147,7 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
       stopPrimaries()
       catchUp.close()
       clearInterval(interestTimer)
+      await revocations.close() // security (issue 9)
       await replicator.close()
       await transport.close()
       await topology.close()

@@ -35,7 +35,7 @@ export class FrontEndCore {
     this.limits = Object.freeze({ ...DEFAULT_MQTT_LIMITS, ...(deps.limits ?? {}) })
     checkLimits(this.limits)
     this.logger = deps.logger
-    this.retained = new RetainedStore(deps.ledger)
+    this.retained = new RetainedStore(deps.ledger, deps.metaSealer, deps.logger)
     this.sessions = new SessionRegistry(this)
     this.wills = new WillScheduler(this)
     this.authenticate = deps.authenticate ?? (async () => deps.dev ? { namespace: deps.defaultNamespace } : undefined)

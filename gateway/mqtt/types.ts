@@ -8,6 +8,7 @@ import type { Dispatcher } from '../dispatch/index.js'
 import type { PolicyRegistry } from '../policy/index.js'
 import type { MqttLimits } from './constants.js'
 import type { ConnectionHandle } from './core.js'
+import type { MetaSealer } from '../codec/index.js'
 
 export type { MqttLimits }
 
@@ -110,6 +111,8 @@ export interface MqttDeps {
    * and transport to another site with (v5 reason 0x9C Use Another Server), or undefined to serve it here.
    */
   steer?: (client: { namespace: string, transport: string }) => string | undefined
+  /** Encryption at rest of retained copies and session records per namespace policy (gateway/auth); default: stored as they are. */
+  metaSealer?: MetaSealer
 }
 
 export interface MqttStats {
