@@ -140,6 +140,35 @@ export function registerAdminCommand (program: Command): void {
     out(g, { health: h, ready: r }, () => `alive: ${h.status}\nready: ${r.ready === true ? 'yes' : `no (${String(r.error ?? r.phase)})`}\n`)
   }))
 
+  admin.command('sites').description('sites of the network: endpoints, alive, preference; etcd and NATS').action(run(async (c, g) => {
+    const d = await c.call('GET', '/v1/admin/sites')
+    out(g, d, () => d.networked !== true
+      ? `site ${d.siteId} is not part of a network (started with ferry gateway, not ferry site)\n`
+      : `network ${d.network}  etcd ${d.etcd.up === true ? 'up' : 'DOWN'}${d.etcd.stale === true ? ' (stale view)' : ''}  nats ${d.nats.up === true ? 'up' : 'DOWN'}\n` +
+        table(d.sites.map((s: Record<string, unknown>) => {
+          const e = s.endpoints as Record<string, string>
+          return { site: `${String(s.id)}${s.self === true ? ' *' : ''}`, region: s.region, alive: s.alive === true ? 'yes' : 'no', preference: s.preference, mqtt: e.mqtts ?? e.mqtt, http: e.https ?? e.http }
+        }), ['site', 'region', 'alive', 'preference', 'mqtt', 'http']))
+  }))
+
+  admin.command('links').description('outbound replication links of this site: state and lag').action(run(async (c, g) => {
+    const d = await c.call('GET', '/v1/admin/links')
+    out(g, d, () => d.networked !== true
+      ? `site ${d.siteId} is not part of a network (started with ferry gateway, not ferry site)\n`
+      : table(d.links.map((l: Record<string, unknown>) => ({
+        remote: l.remote,
+        state: l.state,
+        connected: l.connected === true ? 'yes' : 'no',
+        lagEntries: `${String(l.lagEntries)}${l.lagIsLowerBound === true ? '+' : ''}`,
+        lagBytes: l.lagBytes,
+        lagSeconds: typeof l.lagSeconds === 'number' ? l.lagSeconds.toFixed(1) : l.lagSeconds,
+        alert: l.backlogAlert === true ? 'BACKLOG' : '',
+        shipped: l.entriesShipped,
+        failures: l.failures,
+        lastError: (l.lastError as { code?: string } | undefined)?.code
+      })), ['remote', 'state', 'connected', 'lagEntries', 'lagBytes', 'lagSeconds', 'alert', 'shipped', 'failures', 'lastError']))
+  }))
+
   admin.command('tenants').description('tenants and their namespaces').action(run(async (c, g) => {
     const d = await c.call('GET', '/v1/admin/tenants')
     out(g, d, () => table(d.tenants.map((t: Record<string, unknown>) => ({ ...t, namespaces: (t.namespaces as string[]).join(',') })), ['tenant', 'namespaces', 'topics', 'storedBytes']))

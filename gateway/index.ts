@@ -23,5 +23,7 @@ export { installProcessFaultPolicy, processFaultCounts, isFatalFault, type Proce
 export { createDispatcher, type Consumer, type Delivery, type Dispatcher, type DispatcherDeps, type SubscriptionMode } from './dispatch/index.js'
 export { PolicyRegistry, validatePolicyPatch, type NamespacePolicyPatch } from './policy/index.js'
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/index.js'
+/** The network views of gateway/ops: what a network site hands to `gateway.ops.attachNetwork` (topology/network-status.ts). */
+export type { NetworkStatus, NetworkStatusSource, NetworkSiteStatus, NetworkLinkStatus } from './ops/index.js'
 /** The one uWebSockets.js loader (benchmarks compare Ferry with a bare uWS app). */
 export { uws } from './uws.js'

@@ -10,6 +10,7 @@ import type { Health } from './health.js'
 import type { OpsMetrics } from './metrics.js'
 import type { RateTracker } from './rates.js'
 import type { TopicScanner } from './topic-scan.js'
+import type { NetworkView } from './network.js'
 
 export interface OpsContext {
   readonly siteId: string
@@ -26,6 +27,8 @@ export interface OpsContext {
   readonly scanner: TopicScanner
   readonly rates: RateTracker
   readonly health: Health
+  /** The network status (network sites; empty on a plain gateway). */
+  readonly network: NetworkView
   readonly authorize: AdminAuthorizer
   readonly logger: Logger
   /** Directory of the built console (console/dist). */
