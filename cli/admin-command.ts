@@ -234,14 +234,14 @@ export function registerAdminCommand (program: Command): void {
     const d = await c.call('POST', `${subPath(name, topic, s)}/skip`, { count: intArg(count) })
     out(g, d, () => `skipped ${d.skipped}; backlog ${d.backlog}\n`)
   }))
-  sub.command('reset <tenant/ns> <topic> <subscription>').description('move the cursor forward').option('--to-id <id>', 'next message to deliver').option('--to-time <time>', 'ISO date or epoch ms')
+  sub.command('reset <tenant/ns> <topic> <subscription>').description('move the cursor to an id or a time, forward or backward (backward: delivered again, acknowledged ones too)').option('--to-id <id>', 'next message to deliver').option('--to-time <time>', 'ISO date or epoch ms')
     .action(run(async (c, g, name: string, topic: string, s: string, o: { toId?: string, toTime?: string }) => {
       if ((o.toId === undefined) === (o.toTime === undefined)) throw new FerryError('E_BAD_REQUEST', 'give one of --to-id or --to-time')
       const body = o.toId !== undefined ? { messageId: o.toId } : { time: /^\d+$/.test(o.toTime as string) ? Number(o.toTime) : o.toTime }
       progress('reset', 0, 1)
       const d = await c.call('POST', `${subPath(name, topic, s)}/reset`, body)
       progress('reset', 1, 1)
-      out(g, d, () => `next message ${d.nextMessageId}; backlog ${d.backlog}\n`)
+      out(g, d, () => `reset ${d.direction}: next message ${d.nextMessageId}; backlog ${d.backlog}\n`)
     }))
   sub.command('clear <tenant/ns> <topic> <subscription>').description('acknowledge the whole backlog').action(run(async (c, g, name: string, topic: string, s: string) => {
     progress('clear', 0, 1)

@@ -111,6 +111,7 @@ export class GuardedDispatcher implements Dispatcher {
   readonly unsubscribe: Dispatcher['unsubscribe'] = async (...a) => await this.inner.unsubscribe(...a)
   readonly ack: Dispatcher['ack'] = async (...a) => await this.inner.ack(...a)
   readonly ackUpTo: Dispatcher['ackUpTo'] = async (...a) => await this.inner.ackUpTo(...a)
+  readonly rewindTo: Dispatcher['rewindTo'] = async (...a) => await this.inner.rewindTo(...a) // ops2 hook: admin reset backwards
   readonly nack: Dispatcher['nack'] = async (...a) => await this.inner.nack(...a)
   readonly cancelScheduled: Dispatcher['cancelScheduled'] = async (...a) => await this.inner.cancelScheduled(...a)
   stats (): DispatcherStats { return this.inner.stats() }

@@ -71,6 +71,7 @@ export function instrumentDispatcher (inner: Dispatcher, metrics: OpsMetrics, in
     unsubscribe: async (ns, filter, sub) => { await inner.unsubscribe(ns, filter, sub) },
     ack: async (topic, sub, ids) => await inner.ack(topic, sub, ids),
     ackUpTo: async (topic, sub, upTo) => { await inner.ackUpTo(topic, sub, upTo) },
+    rewindTo: async (topic, sub, markDelete) => await inner.rewindTo(topic, sub, markDelete),
     nack: async (topic, sub, ids, reason) => { await inner.nack(topic, sub, ids, reason) },
     cancelScheduled: async (topic, id) => await inner.cancelScheduled(topic, id),
     stats: () => inner.stats(),

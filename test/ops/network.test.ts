@@ -7,11 +7,9 @@
  * down and returns to zero when it is back.
  */
 import t from 'tap'
-import { execFile, spawn } from 'node:child_process'
-import { once } from 'node:events'
+import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
 import { TopologyClient, type NetworkSite } from '../../topology/index.js'
 import { ReplicationMode } from '../../replicator/index.js'
@@ -20,19 +18,7 @@ import { startTestNetworkSite } from '../helpers/network.js'
 import { startTestGateway } from '../helpers/gateway.js'
 import { httpRequest, topicPath } from '../helpers/http.js'
 import { waitFor } from '../helpers/wait.js'
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const CLI = join(root, 'cli', 'ferry.ts')
-
-async function ferry (args: string[]): Promise<{ code: number | null, out: string, err: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr.on('data', (c: Buffer) => { err += c.toString() })
-  const [code] = await once(child, 'exit') as [number | null]
-  return { code, out, err }
-}
+import { ferry, ROOT as root } from './ferry-cli.js'
 
 function urlOf (s: NetworkSite): string { return `http://127.0.0.1:${s.gateway.ports.http ?? 0}` }
 
