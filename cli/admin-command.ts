@@ -198,12 +198,14 @@ export function registerAdminCommand (program: Command): void {
     .action(run(async (c, g, name: string, o: { max: number, after?: string }) => {
       const q = new URLSearchParams({ max: String(o.max), ...(o.after !== undefined ? { after: o.after } : {}) })
       const d = await c.call('GET', `/v1/admin/namespaces/${nsArg(name)}/topics?${q.toString()}`)
-      out(g, d, () => table(d.topics, ['topic', 'storedMessages', 'storedBytes', 'backlog', 'subscriptions', 'rateInPerSec', 'rateOutPerSec']) + (d.more === true ? '(more: use --after)\n' : ''))
+      out(g, d, () => table(d.topics, ['topic', 'storedMessages', 'storedBytes', 'backlog', 'subscriptions', 'producers', 'rateInPerSec', 'rateOutPerSec']) + (d.more === true ? '(more: use --after)\n' : ''))
     }))
   admin.command('topic <tenant/ns> <topic>').description('one topic and its subscriptions').action(run(async (c, g, name: string, topic: string) => {
     const d = await c.call('GET', `/v1/admin/topics/${nsArg(name)}/${seg(topic)}`)
     out(g, d, () => `${d.fullName}: ${d.storedMessages} stored (${d.storedBytes} bytes), backlog ${d.backlog}, ids ${d.firstMessageId}..${d.nextMessageId}\n` +
-      table(d.subscriptionList, ['subscription', 'mode', 'consumers', 'backlog', 'pendingAck', 'delivered', 'acked', 'deadLettered']))
+      table(d.subscriptionList, ['subscription', 'mode', 'consumers', 'backlog', 'pendingAck', 'delivered', 'acked', 'deadLettered']) +
+      `producers${d.producersDropped > 0 ? ` (${String(d.producersDropped)} more not listed)` : ''}:\n` +
+      table(d.producerList.map((p: Record<string, unknown>) => ({ ...p, ratePerSec: typeof p.ratePerSec === 'number' ? p.ratePerSec.toFixed(1) : p.ratePerSec, lastSeenAt: new Date(p.lastSeenAt as number).toISOString() })), ['name', 'protocol', 'messages', 'ratePerSec', 'lastSeenAt']))
   }))
   admin.command('peek <tenant/ns> <topic>').description('stored messages of a topic').option('--from <id>', 'first message id', intArg, 0).option('--max <n>', 'most messages', intArg, 10)
     .action(run(async (c, g, name: string, topic: string, o: { from: number, max: number }) => {

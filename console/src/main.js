@@ -75,7 +75,7 @@ function Namespace ({ ns }) {
     <h2>Topics</h2>
     <${Table} testid="topics" rows=${topics?.topics} cols=${[
       ['topic', (t) => html`<a href=${`#/topic/${ns}/${seg(t.topic)}`}>${t.topic}</a>`], ['stored', (t) => t.storedMessages], ['bytes', (t) => t.storedBytes],
-      ['backlog', (t) => t.backlog], ['subs', (t) => t.subscriptions], ['in/s', (t) => fmt(t.rateInPerSec)], ['out/s', (t) => fmt(t.rateOutPerSec)]]} />
+      ['backlog', (t) => t.backlog], ['subs', (t) => t.subscriptions], ['producers', (t) => t.producers], ['in/s', (t) => fmt(t.rateInPerSec)], ['out/s', (t) => fmt(t.rateOutPerSec)]]} />
     <h2>Subscriptions</h2>
     <${Table} testid="subscriptions" rows=${subs?.subscriptions} cols=${[
       ['filter', (s) => s.filter], ['subscription', (s) => s.subscription], ['mode', (s) => s.mode], ['consumers', (s) => s.consumers],
@@ -106,6 +106,10 @@ function Topic ({ ns, topic }) {
     <${Table} testid="topic-subscriptions" rows=${t?.subscriptionList} cols=${[
       ['subscription', (s) => s.subscription], ['mode', (s) => s.mode], ['consumers', (s) => s.consumers], ['backlog', (s) => s.topicBacklog],
       ['mark-delete', (s) => s.markDelete], ['pending ack', (s) => s.pendingAck], ['redelivered', (s) => s.redelivered]]} />
+    <h2>Producers${t && t.producersDropped > 0 ? ` (${t.producersDropped} more not listed)` : ''}</h2>
+    <${Table} testid="topic-producers" rows=${t?.producerList} cols=${[
+      ['producer', (p) => p.name], ['protocol', (p) => p.protocol], ['messages', (p) => p.messages], ['per s', (p) => fmt(p.ratePerSec)],
+      ['last seen', (p) => new Date(p.lastSeenAt).toISOString()]]} />
     <h2>Messages</h2>
     <${Messages} testid="topic-messages" rows=${msgs?.messages} />`
 }

@@ -28,7 +28,16 @@ export interface PublishRequest {
    * Not for memory-durability namespaces (the store refuses it there).
    */
   meta?: readonly MetaPut[]
+  /**
+   * Who publishes (MQTT client id; HTTP producer id or remote address), for
+   * the topic's producer list in gateway/ops. Informational: never stored,
+   * ignored by the dispatcher.
+   */
+  producer?: ProducerRef
 }
+
+/** A producer as the admin API lists it (gateway/ops/producers.ts). */
+export interface ProducerRef { name: string, protocol: 'mqtt' | 'http' }
 
 export interface PublishResult {
   topic: TopicName

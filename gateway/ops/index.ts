@@ -42,6 +42,7 @@ import { CONSOLE_DIST_DIR, FERRY_VERSION } from './version.js'
 import { SHUTDOWN_DRAIN_MS_MAX } from './constants.js'
 import { NetworkView, type NetworkStatusSource } from './network.js'
 import { networkRoutes } from './network-routes.js'
+import { ProducerTracker } from './producers.js'
 
 export { OpsMetrics, MQTT_PROTOCOLS, type ConnectionProtocol } from './metrics.js'
 export { Health, Phase, type Readiness } from './health.js'
@@ -86,6 +87,8 @@ export class Ops {
   readonly inFlight = new InFlight()
   readonly router = new OpsRouter(opsRoutes())
   readonly network = new NetworkView()
+  /** Who publishes to each topic (bounded; producers.ts). */
+  readonly producers = new ProducerTracker()
   health: Health | undefined
   private ctx: OpsContext | undefined
   private live: LiveFeed | undefined
@@ -95,7 +98,7 @@ export class Ops {
   constructor (private readonly opts: OpsOptions) {}
 
   instrumentDisk (disk: Disk): Disk { return instrumentDisk(disk, this.metrics) }
-  instrumentDispatcher (d: Dispatcher): Dispatcher { return instrumentDispatcher(d, this.metrics, this.inFlight) }
+  instrumentDispatcher (d: Dispatcher): Dispatcher { return instrumentDispatcher(d, this.metrics, this.inFlight, this.producers) }
   countConnections (front: MqttFrontEnd, protocol: ConnectionProtocol): MqttFrontEnd { return countConnections(front, protocol, this.metrics, this.opts.logger) }
   countAuthFailures (auth: Authenticate): Authenticate { return countAuthFailures(auth, this.metrics, this.opts.logger) }
 
@@ -120,6 +123,7 @@ export class Ops {
       rates: new RateTracker(),
       health,
       network: this.network,
+      producers: this.producers,
       authorize: this.opts.authorize ?? defaultAdminAuthorizer(this.opts.dev),
       logger: this.opts.logger,
       consoleDir: this.opts.consoleDir ?? CONSOLE_DIST_DIR

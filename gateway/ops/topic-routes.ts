@@ -94,7 +94,8 @@ export const topicRoutes: OpsRoute[] = [
       const subscriptions = ctx.dispatcher.stats().subscriptions
         .filter((s) => s.namespace === t.namespace && s.filter === t.local)
         .map((s) => subscriptionView(ctx, { ...t, name: s.subscription, filter: s.filter }))
-      return ok({ ...topicView(ctx, t.namespace, info), subscriptionList: subscriptions })
+      const p = ctx.producers.of(t.topic)
+      return ok({ ...topicView(ctx, t.namespace, info), subscriptionList: subscriptions, producerList: p.producers, producersDropped: p.dropped })
     }
   },
   {
