@@ -192,7 +192,9 @@ function Network ({ snap }) {
     <div class="grow"><h2>Sites</h2>
     <${Table} testid="network-sites" rows=${net.sites} cols=${[
       ['site', (s) => s.self ? html`<b>${s.id}</b>` : s.id], ['region', (s) => s.region], ['alive', (s) => html`<span class=${s.alive ? 'ok' : 'bad'}>${s.alive ? 'yes' : 'no'}</span>`],
-      ['preference', (s) => s.preference], ['endpoints', (s) => Object.values(s.endpoints).join(' ')]]} />
+      ['preference', (s) => s.preference],
+      ['probe from it p99 ms', (s) => { const p = (snap.probe.replication || []).find((x) => x.origin === s.id); return html`<span data-testid=${`probe-from-${s.id}`}>${p ? fmt(p.p99Ms) : '-'}</span>` }],
+      ['endpoints', (s) => Object.values(s.endpoints).join(' ')]]} />
     <h2>Links from ${net.siteId}</h2>
     <${Table} testid="network-links" rows=${net.links} cols=${[
       ['remote', (l) => l.remote], ['state', (l) => l.state], ['connected', (l) => l.connected ? 'yes' : 'no'],

@@ -49,3 +49,5 @@ export const PRODUCER_TOPICS_MAX = 10_000
 export const PRODUCER_ACTIVE_MS = 5 * 60_000
 /** Window of a producer's rate, ms: its messages per second over the last full window. */
 export const PRODUCER_RATE_WINDOW_MS = 10_000
+/** Remote sites whose replicated probes are measured at most (one histogram each): more sites than any network has. */
+export const PROBE_REMOTE_SITES_MAX = 64

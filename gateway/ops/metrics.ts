@@ -69,6 +69,8 @@ export class OpsMetrics {
   mqttAuthFailures = 0
   probeFailures = 0
   probeLastSuccessMs = 0
+  /** Replicated probes of other sites, by origin site (prober.ts; at most PROBE_REMOTE_SITES_MAX). */
+  readonly replicationProbes = new Map<string, { seconds: LightHistogram, lastAtMs: number }>()
   /** Monotonic totals per namespace and the last snapshot of each subscription. */
   private readonly subTotals = new Map<string, SubCounts>()
   private readonly subLast = new Map<string, SubCounts>()
@@ -153,6 +155,10 @@ export class OpsMetrics {
 
     add('ferry_probe_duration_seconds', 'Health detector: probe publish to its delivery back at this site.', 'histogram', () => this.probeSeconds.samples('ferry_probe_duration_seconds'))
     add('ferry_probe_failures_total', 'Health detector: probes not received back in time, or failed to publish.', 'counter', () => [{ value: this.probeFailures }])
+    add('ferry_probe_replication_seconds', 'Health detector: probes of another site (origin), its publish to their delivery here; one-way, includes the clock offset (ferry/probe must replicate).', 'histogram', () =>
+      [...this.replicationProbes].sort(([a], [b]) => a < b ? -1 : 1).flatMap(([origin, h]) => h.seconds.samples('ferry_probe_replication_seconds').map((s) => ({ ...s, labels: { ...s.labels, origin } }))))
+    add('ferry_probe_replication_last_timestamp_seconds', 'Health detector: time of the last probe received from another site (origin).', 'gauge', () =>
+      [...this.replicationProbes].map(([origin, h]) => ({ labels: { origin }, value: h.lastAtMs / 1000 })))
     add('ferry_probe_last_success_timestamp_seconds', 'Health detector: time of the last probe received back (0: none yet).', 'gauge', () => [{ value: this.probeLastSuccessMs / 1000 }])
 
     // Network sites only (a plain gateway exports the series without samples).
@@ -169,6 +175,17 @@ export class OpsMetrics {
 
     add('ferry_topic_backlog_messages', 'Per topic (namespaces with topicMetricsEnabled only): unacknowledged messages over its subscriptions.', 'gauge', () => this.perTopic(src, 'backlog'))
     add('ferry_topic_storage_bytes', 'Per topic (namespaces with topicMetricsEnabled only): bytes stored.', 'gauge', () => this.perTopic(src, 'storage'))
+  }
+
+  /** The histogram of probes from `origin`; undefined once `max` origins are tracked (a bound, never reached by a real network). */
+  replicationProbe (origin: string, max: number): { seconds: LightHistogram, lastAtMs: number } | undefined {
+    let h = this.replicationProbes.get(origin)
+    if (h === undefined) {
+      if (this.replicationProbes.size >= max) return undefined
+      h = { seconds: new LightHistogram(LATENCY_BUCKETS_SECONDS), lastAtMs: 0 }
+      this.replicationProbes.set(origin, h)
+    }
+    return h
   }
 
   /** Add each subscription's growth since the last scrape to its namespace's totals. */

@@ -52,7 +52,12 @@ export async function overviewOf (ctx: OpsContext): Promise<Record<string, unkno
       fsyncP99: ms(ctx.metrics.recent.fsync.quantile(0.99)),
       probeP99: ms(ctx.metrics.recent.probe.quantile(0.99))
     },
-    probe: { failures: ctx.metrics.probeFailures, lastSuccessAt: ctx.metrics.probeLastSuccessMs === 0 ? null : ctx.metrics.probeLastSuccessMs },
+    probe: {
+      failures: ctx.metrics.probeFailures,
+      lastSuccessAt: ctx.metrics.probeLastSuccessMs === 0 ? null : ctx.metrics.probeLastSuccessMs,
+      // Probes of other sites received here (ferry/probe replicated): one-way latency since start, by origin.
+      replication: [...ctx.metrics.replicationProbes].map(([origin, h]) => ({ origin, received: h.seconds.observations, p50Ms: ms(h.seconds.quantile(0.5)), p99Ms: ms(h.seconds.quantile(0.99)), lastAt: h.lastAtMs }))
+    },
     // Network sites: sites, links and their lag (the console's network map is fed from this, live); null otherwise.
     network: networkSummary(ctx)
   }

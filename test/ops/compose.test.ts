@@ -218,7 +218,10 @@ t.test('ops compose - every ferry command line uses only options the CLI has; UR
   }
   const pkiDirs = invocations.filter((i) => i.path[0] === 'pki').map((i) => i.opts.get('--dir'))
   t.same([...new Set(pkiDirs)], ['/etc/ferry/pki'], 'every PKI step writes the pki volume')
-  const ns = invocations.find((i) => i.path.join(' ') === 'topology ns set')
-  t.same((ns?.opts.get('--replicate') as string).split(',').sort(), sites.map((x) => x.slice(5)).sort(), 'the namespace replicates to the three sites')
+  const nsSets = invocations.filter((i) => i.path.join(' ') === 'topology ns set')
+  t.same(nsSets.map((i) => i.args[0]).sort(), ['acme/orders', 'ferry/probe'], 'a tenant namespace, and the probe namespace for replication probes')
+  for (const ns of nsSets) t.same((ns.opts.get('--replicate') as string).split(',').sort(), sites.map((x) => x.slice(5)).sort(), `${String(ns.args[0])} replicates to the three sites`)
+  const policy = nsSets.find((i) => i.args[0] === 'acme/orders')?.opts.get('--policy') as string
+  t.same(JSON.parse(policy), { maxRedeliveries: 5 }, 'the --policy JSON survives the shell quoting')
   t.same(new Set(invocations.filter((i) => i.opts.has('--network')).map((i) => i.opts.get('--network'))).size, 1, 'one network name everywhere')
 })

@@ -11,14 +11,29 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
-import { TopologyClient, type NetworkSite } from '../../topology/index.js'
+import { TopologyClient, startNetworkSite, type NetworkSite } from '../../topology/index.js'
 import { ReplicationMode } from '../../replicator/index.js'
 import { startEtcd, startNatsSupercluster } from '../helpers/services.js'
-import { startTestNetworkSite } from '../helpers/network.js'
+import { TEST_LINK_LIMITS } from '../helpers/network.js'
+import { tmpDir } from '../helpers/tmp.js'
 import { startTestGateway } from '../helpers/gateway.js'
 import { httpRequest, topicPath } from '../helpers/http.js'
 import { waitFor } from '../helpers/wait.js'
 import { ferry, ROOT as root } from './ferry-cli.js'
+
+/** A network site in this process with a fast health detector (probes every 200 ms). */
+async function startSite (t: { teardown: (f: () => unknown) => void }, id: string, nats: string, etcd: string): Promise<NetworkSite> {
+  const tmp = await tmpDir(`ferry-opsnet-${id}-`)
+  const site = await startNetworkSite({
+    gateway: { siteId: id, dataDir: join(tmp.dir, 'ledger'), dev: true, host: '127.0.0.1', mqttPort: 0, httpPort: 0, prober: { intervalMs: 200, timeoutMs: 10_000 } },
+    network: 'opsnet',
+    etcd,
+    nats,
+    replicationLimits: TEST_LINK_LIMITS
+  })
+  t.teardown(async () => { await site.close(); await tmp.cleanup() })
+  return site
+}
 
 function urlOf (s: NetworkSite): string { return `http://127.0.0.1:${s.gateway.ports.http ?? 0}` }
 
@@ -40,9 +55,11 @@ t.test('ops network - lag, etcd/NATS up, sites and links in the API, CLI and con
   const c = new TopologyClient({ endpoints: etcd.url, network: 'opsnet' })
   t.teardown(() => { c.close() })
   await c.putNamespace({ name: 'acme/net', policy: {}, replication: { sites: ['a', 'b'], mode: ReplicationMode.all } })
+  // The health detector's namespace replicates too: each site measures replication from the other.
+  await c.putNamespace({ name: 'ferry/probe', policy: {}, replication: { sites: ['a', 'b'], mode: ReplicationMode.all } })
   const regionUrl = (id: string): string => (nats.regions[id] as { url: string }).url
-  const a = await startTestNetworkSite(t, 'a', regionUrl('a'), etcd.url, 'opsnet')
-  const b = await startTestNetworkSite(t, 'b', regionUrl('b'), etcd.url, 'opsnet')
+  const a = await startSite(t, 'a', regionUrl('a'), etcd.url)
+  const b = await startSite(t, 'b', regionUrl('b'), etcd.url)
   const ua = urlOf(a)
   const ub = urlOf(b)
   await waitFor(async () => (await c.load()).topology.alive.size === 2, { timeoutMs: 30_000, what: 'both sites alive in etcd' })
@@ -59,6 +76,18 @@ t.test('ops network - lag, etcd/NATS up, sites and links in the API, CLI and con
   t.equal(sample(scrape, 'ferry_replication_link_connected{remote="b"}'), 1)
   t.equal(sample(scrape, 'ferry_etcd_up'), 1)
   t.equal(sample(scrape, 'ferry_nats_up'), 1)
+
+  // Replication probes: a receives b's probes (one-way latency by origin), and its own still come back.
+  const probes = await waitFor(async () => {
+    const text = (await httpRequest(ua, 'GET', '/metrics')).text
+    return (sample(text, 'ferry_probe_replication_seconds_count{origin="b"}') ?? 0) >= 3 ? text : undefined
+  }, { timeoutMs: 60_000, what: 'probes of b received at a' })
+  t.ok((sample(probes, 'ferry_probe_duration_seconds_count') ?? 0) >= 1, 'local probes still measured')
+  t.ok((sample(probes, 'ferry_probe_replication_last_timestamp_seconds{origin="b"}') ?? 0) > 0)
+  t.equal(sample(probes, 'ferry_probe_replication_seconds_count{origin="a"}'), undefined, 'its own probes are not replication probes')
+  const ov = (await httpRequest(ua, 'GET', '/v1/admin/overview')).json
+  t.equal(ov.probe.replication[0].origin, 'b')
+  t.type(ov.probe.replication[0].p99Ms, 'number')
 
   // /readyz reports etcd and NATS.
   const ready = await httpRequest(ua, 'GET', '/readyz')
@@ -108,6 +137,7 @@ t.test('ops network - lag, etcd/NATS up, sites and links in the API, CLI and con
   await page.getByTestId('network-sites').filter({ hasText: 'b' }).waitFor({ timeout: 30_000 })
   t.equal(await page.getByTestId('network-site-count').textContent(), '2')
   t.equal(await page.getByTestId('network-nats').textContent(), 'up')
+  await waitFor(async () => Number(await page.getByTestId('probe-from-b').textContent()) > 0, { timeoutMs: 30_000, what: 'console shows the replication probe from b' })
   await waitFor(async () => (await page.getByTestId('lag-entries-b').textContent()) === '0', { timeoutMs: 30_000, what: 'console shows the link caught up' })
 
   // Region b down: a's link to b falls behind, the map shows the lag; b reports NATS down but stays ready.
