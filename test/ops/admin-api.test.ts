@@ -165,7 +165,7 @@ t.test('ops admin - MQTT clients and sessions: list and kick (v5 DISCONNECT 0x98
 t.test('ops admin - outside dev mode the admin API needs the admin action; health, readiness and metrics stay open', async (t) => {
   const gw = await startTestGateway(t, { dev: false })
   const o = { ca: gw.caPem }
-  for (const path of ['/v1/admin/overview', '/v1/admin/tenants', '/v1/admin/mqtt/clients', '/v1/admin/namespaces/public/x/topics']) {
+  for (const path of ['/v1/admin/overview', '/v1/admin/tenants', '/v1/admin/mqtt/clients', '/v1/admin/namespaces/public/x/topics', '/v1/admin/sites', '/v1/admin/links']) {
     t.equal((await httpRequest(gw.urls.https, 'GET', path, o)).status, 401, path)
     // gateway/auth verifies tokens: one that does not verify is 401 (403 for a valid one without admin: test/security/).
     t.equal((await httpRequest(gw.urls.https, 'GET', path, { ...o, headers: { authorization: 'Bearer x' } })).status, 401, path)
