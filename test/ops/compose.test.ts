@@ -208,6 +208,7 @@ t.test('ops compose - every ferry command line uses only options the CLI has; UR
     t.equal(cfg.host, '0.0.0.0', 'binds every interface of the container')
     const published = (s.ports ?? []).map((p) => Number(p.split(':')[1]))
     t.same(published.sort(), [cfg.listeners?.mqtts, cfg.listeners?.https].sort(), `${name}: published ports are its listeners`)
+    t.match(docker, new RegExp(`https://127\\.0\\.0\\.1:${String(cfg.listeners?.https)}/healthz`), `${name}: the image's HEALTHCHECK asks its HTTPS listener`)
     const data = mounts.get(cfg.dataDir as string)
     t.ok(data !== undefined && Object.hasOwn(doc.volumes, data), `${name}: dataDir ${String(cfg.dataDir)} is a named volume`)
     t.notOk(dataVolumes.has(data as string), 'each site has its own data volume')
