@@ -24,14 +24,15 @@ import { ok, type OpsRequest, type OpsRoute } from './route-table.js'
 
 const TOPIC = '/v1/admin/topics/{tenant}/{namespace}/{topic}'
 const SUB = `${TOPIC}/subscriptions/{subscription}`
-const NAME = /^[A-Za-z0-9_.:@-]{1,256}$/
+/** Subscription names: the HTTP API's characters, plus the MQTT filter characters of session subscriptions (`mqtt:{clientId}:{filter}`). */
+const NAME = /^[A-Za-z0-9_.:@/+#$-]{1,256}$/
 
 interface SubRef { namespace: string, local: string, topic: TopicName, name: string, filter: string }
 
 function subRef (ctx: OpsContext, req: OpsRequest): SubRef {
   const t = topicParam(ctx, req)
   const name = param(req, 'subscription')
-  if (!NAME.test(name)) throw bad('subscription name must be 1..256 characters of A-Z a-z 0-9 _ . : @ -')
+  if (!NAME.test(name)) throw bad('subscription name must be 1..256 characters of A-Z a-z 0-9 _ . : @ - / + # $ (percent-encode / in the URL)')
   const filter = req.query.get('filter') ?? t.local
   return { ...t, name, filter }
 }

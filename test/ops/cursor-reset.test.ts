@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createFileLedger, createMemoryLedger, type Ledger } from '../../store/index.js'
 import { policyByPrefix } from '../store/helpers.js'
-import { startTestGateway } from '../helpers/gateway.js'
+import { connectMqtt, startTestGateway } from '../helpers/gateway.js'
 import { httpRequest, topicPath } from '../helpers/http.js'
 import { waitFor } from '../helpers/wait.js'
 import { ferry } from './ferry-cli.js'
@@ -81,6 +81,26 @@ t.test('ops cursor reset - back to the 3rd message id, and to its time: messages
   const cli = await ferry(['admin', '--url', u(), 'sub', 'reset', 'public/default', 'reset/t', 'r', '--to-id', third.messageId])
   t.equal(cli.code, 0, cli.err)
   t.match(cli.out, new RegExp(`^reset backward: next message ${third.messageId}; backlog 8$`, 'm'))
+})
+
+t.test('ops cursor reset - a connected MQTT session gets messages 3..10 again, live, after a reset to the 3rd id', async (t) => {
+  const gw = await startTestGateway(t)
+  const u = gw.urls.http
+  const got: string[] = []
+  const reader = await connectMqtt(t, gw, gw.urls.mqtt, { clientId: 'reader', clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 300 } })
+  reader.on('message', (_topic, payload) => { got.push(payload.toString()) })
+  await reader.subscribeAsync('reset/m', { qos: 1 })
+  for (let i = 1; i <= 10; i++) t.equal((await httpRequest(u, 'POST', `${topicPath('public/default/reset/m')}/messages`, { body: `m${i}` })).status, 201)
+  await waitFor(() => got.length === 10, { timeoutMs: 30_000, what: 'the 10 messages over MQTT' })
+  // The session's subscription, addressed by its dispatcher name (its filter holds a /: one percent-encoded segment).
+  const sub = `/v1/admin/topics/public/default/${encodeURIComponent('reset/m')}/subscriptions/${encodeURIComponent('mqtt:reader:reset/m')}`
+  await waitFor(async () => (await httpRequest(u, 'GET', sub)).json.topicBacklog === 0, { timeoutMs: 30_000, what: 'PUBACKs acknowledged all 10' })
+  const msgs = (await httpRequest(u, 'GET', `/v1/admin/topics/public/default/${encodeURIComponent('reset/m')}/messages?from=0&max=10`)).json.messages as Array<{ messageId: string }>
+  const reset = await httpRequest(u, 'POST', `${sub}/reset`, json({ messageId: msgs[2]?.messageId }))
+  t.equal(reset.status, 200, reset.text)
+  t.equal(reset.json.direction, 'backward')
+  await waitFor(() => got.length === 18, { timeoutMs: 30_000, what: 'messages 3..10 again' })
+  t.same(got.slice(10), ['m3', 'm4', 'm5', 'm6', 'm7', 'm8', 'm9', 'm10'], 'in order, to the connected client')
 })
 
 const dirs: string[] = []
