@@ -26,7 +26,11 @@ interface ProducerEntry {
   lastRate: number | undefined
 }
 
-interface TopicProducers { byName: Map<string, ProducerEntry>, dropped: number }
+/** One map per protocol, so a lookup needs no key string built per publish. */
+interface TopicProducers { byProtocol: Record<ProducerRef['protocol'], Map<string, ProducerEntry>>, dropped: number }
+
+function sizeOf (t: TopicProducers): number { return t.byProtocol.mqtt.size + t.byProtocol.http.size }
+function * entriesOf (t: TopicProducers): Iterable<ProducerEntry> { yield * t.byProtocol.mqtt.values(); yield * t.byProtocol.http.values() }
 
 export interface ProducerView {
   name: string
@@ -47,15 +51,15 @@ export class ProducerTracker {
         const first = this.topics.keys().next().value
         if (first !== undefined) this.topics.delete(first)
       }
-      t = { byName: new Map(), dropped: 0 }
+      t = { byProtocol: { mqtt: new Map(), http: new Map() }, dropped: 0 }
       this.topics.set(topic, t)
     }
-    const key = `${p.protocol}\u0000${p.name}`
-    let e = t.byName.get(key)
+    const m = t.byProtocol[p.protocol]
+    let e = m.get(p.name)
     if (e === undefined) {
-      if (t.byName.size >= PRODUCERS_PER_TOPIC_MAX) { evictOldest(t.byName); t.dropped++ }
+      if (sizeOf(t) >= PRODUCERS_PER_TOPIC_MAX) { evictOldest(t); t.dropped++ }
       e = { name: p.name, protocol: p.protocol, messages: 0, firstSeenMs: nowMs, lastSeenMs: nowMs, windowStartMs: nowMs, windowMessages: 0, lastRate: undefined }
-      t.byName.set(key, e)
+      m.set(p.name, e)
     }
     e.messages++
     e.lastSeenMs = nowMs
@@ -72,7 +76,7 @@ export class ProducerTracker {
     const t = this.topics.get(topic)
     if (t === undefined) return { producers: [], dropped: 0 }
     const out: ProducerView[] = []
-    for (const e of t.byName.values()) {
+    for (const e of entriesOf(t)) {
       if (nowMs - e.lastSeenMs > PRODUCER_ACTIVE_MS) continue
       const elapsedMs = Math.max(1, nowMs - e.windowStartMs)
       // The previous full window once there is one; before that, the current one so far. Idle since: 0.
@@ -88,14 +92,14 @@ export class ProducerTracker {
     const t = this.topics.get(topic)
     if (t === undefined) return 0
     let n = 0
-    for (const e of t.byName.values()) if (nowMs - e.lastSeenMs <= PRODUCER_ACTIVE_MS) n++
+    for (const e of entriesOf(t)) if (nowMs - e.lastSeenMs <= PRODUCER_ACTIVE_MS) n++
     return n
   }
 }
 
-function evictOldest (m: Map<string, ProducerEntry>): void {
-  let oldestKey: string | undefined
-  let oldestMs = Infinity
-  for (const [k, e] of m) if (e.lastSeenMs < oldestMs) { oldestMs = e.lastSeenMs; oldestKey = k }
-  if (oldestKey !== undefined) m.delete(oldestKey)
+/** Make room: drop the producer seen longest ago (a scan of at most PRODUCERS_PER_TOPIC_MAX entries, only when a new one arrives at a full topic). */
+function evictOldest (t: TopicProducers): void {
+  let oldest: ProducerEntry | undefined
+  for (const e of entriesOf(t)) if (oldest === undefined || e.lastSeenMs < oldest.lastSeenMs) oldest = e
+  if (oldest !== undefined) t.byProtocol[oldest.protocol].delete(oldest.name)
 }

@@ -10,6 +10,7 @@ import { promisify } from 'node:util'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
 import { OpsLimits } from '../../gateway/ops/index.js'
+import { ProducerTracker } from '../../gateway/ops/producers.js'
 import { connectMqtt, startTestGateway } from '../helpers/gateway.js'
 import { httpRequest, topicPath } from '../helpers/http.js'
 import { waitFor } from '../helpers/wait.js'
@@ -73,4 +74,25 @@ t.test('ops producers - MQTT client ids and HTTP producers of a topic, with coun
   await page.getByTestId('topic-producers').filter({ hasText: 'sensor-1' }).waitFor({ timeout: 30_000 })
   await page.getByTestId('topic-producers').filter({ hasText: 'batch-job' }).waitFor({ timeout: 10_000 })
   t.same(errors, [], 'no page errors')
+})
+
+t.test('ops producers - tracker: rate over the last full window, idle producers drop out, the topic bound', async (t) => {
+  const tr = new ProducerTracker()
+  const t0 = 1_700_000_000_000
+  const p = { name: 'c1', protocol: 'mqtt' as const }
+  for (let i = 0; i < 50; i++) tr.note('a/b/t', p, t0 + i * 200) // 5 per second for 10 s
+  tr.note('a/b/t', p, t0 + OpsLimits.PRODUCER_RATE_WINDOW_MS) // closes the first window
+  const seen = tr.of('a/b/t', t0 + OpsLimits.PRODUCER_RATE_WINDOW_MS)
+  t.equal(seen.producers[0]?.messages, 51)
+  t.equal(seen.producers[0]?.ratePerSec, 5, 'messages per second of the last full window')
+  t.equal(tr.of('a/b/t', t0 + OpsLimits.PRODUCER_RATE_WINDOW_MS * 3).producers[0]?.ratePerSec, 0, 'idle: rate 0')
+  t.same(tr.of('a/b/t', t0 + OpsLimits.PRODUCER_ACTIVE_MS + OpsLimits.PRODUCER_RATE_WINDOW_MS + 1).producers, [], 'not publishing any more: not listed')
+  t.equal(tr.count('a/b/t', t0 + OpsLimits.PRODUCER_RATE_WINDOW_MS), 1)
+  // The same name over MQTT and HTTP is two producers.
+  tr.note('a/b/t', { name: 'c1', protocol: 'http' }, t0 + 1)
+  t.equal(tr.count('a/b/t', t0 + 2), 2)
+  // Topic bound: the first topic tracked makes room.
+  for (let i = 0; i < OpsLimits.PRODUCER_TOPICS_MAX; i++) tr.note(`a/b/x${i}`, p, t0)
+  t.same(tr.of('a/b/t', t0 + 2).producers, [], 'the oldest topic was dropped for room')
+  t.equal(tr.count(`a/b/x${OpsLimits.PRODUCER_TOPICS_MAX - 1}`, t0), 1)
 })
