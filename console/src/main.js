@@ -193,7 +193,7 @@ function Network ({ snap }) {
     <${Table} testid="network-sites" rows=${net.sites} cols=${[
       ['site', (s) => s.self ? html`<b>${s.id}</b>` : s.id], ['region', (s) => s.region], ['alive', (s) => html`<span class=${s.alive ? 'ok' : 'bad'}>${s.alive ? 'yes' : 'no'}</span>`],
       ['preference', (s) => s.preference],
-      ['probe from it p99 ms', (s) => { const p = (snap.probe.replication || []).find((x) => x.origin === s.id); return html`<span data-testid=${`probe-from-${s.id}`}>${p ? fmt(p.p99Ms) : '-'}</span>` }],
+      ['probe from it p99 ms (10 s)', (s) => { const p = (snap.probe.replication || []).find((x) => x.origin === s.id); return html`<span data-testid=${`probe-from-${s.id}`}>${p ? fmt(p.p99Ms) : '-'}</span>` }],
       ['endpoints', (s) => Object.values(s.endpoints).join(' ')]]} />
     <h2>Links from ${net.siteId}</h2>
     <${Table} testid="network-links" rows=${net.links} cols=${[

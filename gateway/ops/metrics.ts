@@ -70,7 +70,7 @@ export class OpsMetrics {
   probeFailures = 0
   probeLastSuccessMs = 0
   /** Replicated probes of other sites, by origin site (prober.ts; at most PROBE_REMOTE_SITES_MAX). */
-  readonly replicationProbes = new Map<string, { seconds: LightHistogram, lastAtMs: number }>()
+  readonly replicationProbes = new Map<string, { seconds: LightHistogram, recent: RecentQuantiles, lastAtMs: number }>()
   /** Monotonic totals per namespace and the last snapshot of each subscription. */
   private readonly subTotals = new Map<string, SubCounts>()
   private readonly subLast = new Map<string, SubCounts>()
@@ -182,7 +182,8 @@ export class OpsMetrics {
     let h = this.replicationProbes.get(origin)
     if (h === undefined) {
       if (this.replicationProbes.size >= max) return undefined
-      h = { seconds: new LightHistogram(LATENCY_BUCKETS_SECONDS), lastAtMs: 0 }
+      const seconds = new LightHistogram(LATENCY_BUCKETS_SECONDS)
+      h = { seconds, recent: new RecentQuantiles(seconds), lastAtMs: 0 }
       this.replicationProbes.set(origin, h)
     }
     return h

@@ -55,8 +55,8 @@ export async function overviewOf (ctx: OpsContext): Promise<Record<string, unkno
     probe: {
       failures: ctx.metrics.probeFailures,
       lastSuccessAt: ctx.metrics.probeLastSuccessMs === 0 ? null : ctx.metrics.probeLastSuccessMs,
-      // Probes of other sites received here (ferry/probe replicated): one-way latency since start, by origin.
-      replication: [...ctx.metrics.replicationProbes].map(([origin, h]) => ({ origin, received: h.seconds.observations, p50Ms: ms(h.seconds.quantile(0.5)), p99Ms: ms(h.seconds.quantile(0.99)), lastAt: h.lastAtMs }))
+      // Probes of other sites received here (ferry/probe replicated): one-way latency over the last 10 s (bucket upper bounds), by origin.
+      replication: [...ctx.metrics.replicationProbes].map(([origin, h]) => ({ origin, received: h.seconds.observations, p50Ms: ms(h.recent.quantile(0.5)), p99Ms: ms(h.recent.quantile(0.99)), lastAt: h.lastAtMs }))
     },
     // Network sites: sites, links and their lag (the console's network map is fed from this, live); null otherwise.
     network: networkSummary(ctx)
