@@ -154,6 +154,16 @@ t.test('ops compose - every ferry command line uses only options the CLI has; UR
   t.match(docker, /^WORKDIR \/opt\/ferry$/m)
   t.match(docker, /^COPY --from=build \/src\/dist \.\/dist$/m, 'dist/cli/ferry.js is in the image')
 
+  // A fresh named volume takes the ownership of the image's directory: every one a ferry service mounts must be the ferry user's there.
+  const owned = (/chown ferry:ferry ([^\n&]+)/.exec(docker)?.[1] ?? '').trim().split(/\s+/)
+  for (const [name, s] of Object.entries(services)) {
+    if (s.image !== 'ferry') continue
+    for (const v of s.volumes ?? []) {
+      const [src, dst] = v.split(':') as [string, string]
+      if (!src.startsWith('./')) t.ok(owned.includes(dst), `${name}: ${dst} (volume ${src}) is owned by the ferry user in the image`)
+    }
+  }
+
   const etcdCmd = (services.etcd?.command as string[]).join(' ')
   const etcdPort = Number(/--listen-client-urls=http:\/\/0\.0\.0\.0:(\d+)/.exec(etcdCmd)?.[1])
   const issued = invocations.filter((i) => i.path.join(' ') === 'pki site').map((i) => i.args[0])
