@@ -226,6 +226,8 @@ t.test('ops compose - every ferry command line uses only options the CLI has; UR
     t.equal(mounts.get(cfg.security?.pki as string), 'pki', `${name}: the PKI dir is the pki volume`)
     t.ok(issued.includes(region), `the PKI step issues the certificate of site ${region}`)
     t.equal(s.depends_on?.pki?.condition, 'service_completed_successfully', 'starts after the PKI step')
+    t.equal(s.depends_on?.topology?.condition, 'service_completed_successfully', 'starts after the topology step')
+    t.ok(s.depends_on?.[nats.host] !== undefined, `starts after ${nats.host}`)
   }
   const pkiDirs = invocations.filter((i) => i.path[0] === 'pki').map((i) => i.opts.get('--dir'))
   t.same([...new Set(pkiDirs)], ['/etc/ferry/pki'], 'every PKI step writes the pki volume')
