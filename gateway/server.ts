@@ -13,9 +13,11 @@ import { createMqttFrontEnd, listenMqttTcp, mqttWebSocketBehavior, type MqttFron
 import { registerHttpRoutes, type HttpApi, type HttpLimits } from './http/index.js'
 import { uws, type TemplatedApp, type us_listen_socket } from './uws.js'
 import { FerryError } from '../common/errors.js'
+import type { ReplicatedSubscriptions } from './dispatch/index.js' // replsubs hook
 import { Ops, type AdminAuthorizer } from './ops/index.js'
 import { GatewayCode } from './errors.js'
 import { createSecurity, requireAdmin, type Security, type SecurityConfigFile, type ThrottleLimits } from './auth/index.js'
+import { endpointsOf, schemeOfTransport, standaloneTopology, type TopologyProvider } from './topology-hook.js'
 
 export interface TlsFiles { certFile: string, keyFile: string }
 
@@ -74,11 +76,17 @@ export interface Gateway {
   readonly ports: GatewayPorts
   readonly ledger: Ledger
   readonly dispatcher: Dispatcher
+  /** Replicated subscriptions (replsubs hook): what the replicator's cursor sync lists, creates and acknowledges. */
+  readonly replicatedSubscriptions: ReplicatedSubscriptions
   readonly policies: PolicyRegistry
   readonly recovery: RecoveryReport
   readonly security: Security
   /** Metrics, health, admin API (gateway/ops). */
   readonly ops: Ops
+  /** Failover (gateway/topology-hook.ts): install what GET /v1/topology answers and MQTT steering asks (topology/site.ts does). */
+  setTopology (provider: TopologyProvider): void
+  /** Failover: send the connected MQTT clients the provider steers elsewhere to their Server Reference. Returns how many. */
+  steerClients (): number
   /** Apply a changed configuration (SIGHUP): namespace policies and the log level. Certificates need a restart. */
   reload (change: GatewayReload): Promise<void>
   close (): Promise<void>
@@ -130,7 +138,8 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     (recovery.truncatedBytes > 0 || recovery.corruptRecords > 0 ? `, ${recovery.truncatedBytes} torn bytes cut, ${recovery.corruptRecords} corrupt records` : ''))
 
   // Front ends use the instrumented dispatcher: publish latency and counts, delivery lateness.
-  const dispatcher = ops.instrumentDispatcher(createDispatcher({ ledger, policies, siteId: config.siteId, logger: logger.child({ component: 'dispatch' }) }))
+  const core = createDispatcher({ ledger, policies, siteId: config.siteId, logger: logger.child({ component: 'dispatch' }) })
+  const dispatcher = ops.instrumentDispatcher(core)
   // Security (gateway/auth): credentials, ACLs, quotas, CORS, the at-rest codec; front ends use the guarded dispatcher.
   let security: Security
   try {
@@ -143,6 +152,9 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     throw err
   }
   const guarded = security.wrap(dispatcher)
+  // Failover hook: standalone until topology/site.ts installs its provider (setTopology).
+  const ports: GatewayPorts = {}
+  let topology: TopologyProvider = standaloneTopology(config.siteId, () => endpointsOf(config.host, ports))
   const mqttLogger = logger.child({ component: 'mqtt' })
   const mqtt: MqttFrontEnd = await createMqttFrontEnd({
     // Refused credentials are counted and logged by ops; the check is gateway/auth's (dev: anonymous allowed).
@@ -155,22 +167,22 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     dev: config.dev,
     defaultNamespace: DEV_NAMESPACE,
     limits: config.mqttLimits,
-    logger: mqttLogger
+    logger: mqttLogger,
+    steer: (c) => topology.steer(c.namespace, schemeOfTransport(c.transport))
   })
 
   const tls = config.tls !== undefined
     ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile), ...(security.clientCa !== undefined ? { ca: security.clientCa } : {}) }
     : undefined
 
-  const ports: GatewayPorts = {}
   const mqttListeners: MqttListener[] = []
   const uwsApps: Array<{ app: TemplatedApp, socket: us_listen_socket }> = []
   const httpApis: HttpApi[] = []
 
   ops.attach({ ledger, dispatcher: guarded, policies, mqtt, httpStats: () => httpApis[0]?.stats() })
-  const deps = { dispatcher: guarded, ledger, policies, siteId: config.siteId, dev: config.dev, logger: logger.child({ component: 'http' }), limits: config.httpLimits, extraRoutes: ops.httpRoutes(), guard: security.http }
+  const deps = { dispatcher: guarded, ledger, policies, siteId: config.siteId, dev: config.dev, logger: logger.child({ component: 'http' }), limits: config.httpLimits, extraRoutes: ops.httpRoutes(), guard: security.http, topology: () => topology }
   async function listenUws (app: TemplatedApp, port: number, secure: boolean): Promise<number> {
-    app.ws('/mqtt', mqttWebSocketBehavior(ops.countConnections(mqtt, secure ? 'wss' : 'ws')))
+    app.ws('/mqtt', mqttWebSocketBehavior(ops.countConnections(mqtt, secure ? 'wss' : 'ws'), secure))
     app.ws('/v1/admin/live', ops.liveBehavior())
     httpApis.push(registerHttpRoutes(app, deps))
     return await new Promise<number>((resolve, reject) => {
@@ -238,10 +250,13 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     ports,
     ledger,
     dispatcher,
+    replicatedSubscriptions: core.replicated, // replsubs hook (replicator/cursor-sync.ts)
     policies,
     recovery,
     security,
     ops,
+    setTopology (provider) { topology = provider },
+    steerClients () { return mqtt.steerAway() },
     async reload (change) {
       if (change.logLevel !== undefined && change.logLevel !== logger.level) {
         logger.level = change.logLevel

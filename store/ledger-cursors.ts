@@ -14,6 +14,7 @@ import { RecordKind, type LogRecord } from './records.js'
 import type { LedgerContext } from './ledger-context.js'
 import type { TopicState } from './topic-state.js'
 import { Durability, type Cursor, type CursorOptions, type EntryId, type TopicName } from './types.js'
+import { SmallMap } from './small-map.js'
 
 export class CursorOps implements CursorHost {
   private readonly handles = new WeakMap<CursorState, CursorHandle>()
@@ -35,7 +36,7 @@ export class CursorOps implements CursorHost {
     if (opts.durable && t.durability !== Durability.memory) {
       await this.ctx.record({ kind: RecordKind.cursorCreate, topicId: t.id, sub: subscription, markDelete }, t.durability).done
     } else {
-      t.cursors ??= new Map()
+      t.cursors ??= new SmallMap()
       t.cursors.set(subscription, new CursorState(subscription, opts.durable, markDelete))
     }
     const c = t.cursors?.get(subscription)

@@ -23,6 +23,7 @@ import { RecordKind, type LogRecord } from './records.js'
 import { TopicState } from './topic-state.js'
 import { Durability, type Lsn } from './types.js'
 import type { LedgerState } from './ledger-state.js'
+import { SmallMap } from './small-map.js'
 
 export function applyRecord (s: LedgerState, rec: LogRecord, lsn: Lsn, bytes: number, durability?: Durability): void {
   switch (rec.kind) {
@@ -67,7 +68,7 @@ export function applyRecord (s: LedgerState, rec: LogRecord, lsn: Lsn, bytes: nu
     }
     case RecordKind.cursorCreate: {
       const t = s.topicById(rec.topicId)
-      t.cursors ??= new Map()
+      t.cursors ??= new SmallMap()
       // An existing cursor starts over in place (a rewind, cursor-reset.ts): handles keep the live state.
       const existing = t.cursors.get(rec.sub)
       if (existing?.durable === true) resetCursorState(existing, rec.markDelete)

@@ -114,6 +114,14 @@ export interface SubscribeOptions {
   /** Initial flow-control credits (messages). */
   permits: number
   sink: ConsumerSink
+  /**
+   * Geo-replicated subscription (durable only): it exists with the same name at
+   * every site of the namespace and its acknowledgements travel
+   * (replicator/cursor-sync.ts), so a consumer that fails over to another site
+   * resumes near where it stopped. Subscribing with true makes an existing
+   * subscription replicated; omitting it never turns replication off.
+   */
+  replicated?: boolean
 }
 
 /** A consumer attached to a subscription. */
@@ -182,6 +190,8 @@ export interface SubscriptionStats {
   subscription: string
   mode: SubscriptionMode
   durable: boolean
+  /** Geo-replicated (SubscribeOptions.replicated). */
+  replicated?: boolean
   consumers: number
   /** Topics the subscription spans (cursors materialised). */
   topics: number

@@ -34,7 +34,9 @@ export const HTTP_API_OPERATIONS: readonly Op[] = [
   { method: 'POST', path: `${TOPIC_PATH}/subscriptions/{subscription}/ack`, operationId: 'ack', summary: 'Acknowledge messages: {"messageIds": [...]}', admin: false, body: 'json' },
   { method: 'POST', path: `${TOPIC_PATH}/subscriptions/{subscription}/nack`, operationId: 'nack', summary: 'Negative-acknowledge messages (redelivered after backoff): {"messageIds": [...], "reason"?}', admin: false, body: 'json' },
   { method: 'DELETE', path: `${TOPIC_PATH}/subscriptions/{subscription}`, operationId: 'deleteSubscription', summary: 'Delete a subscription and its cursors.', admin: false },
-  { method: 'GET', path: '/v1/admin/stats', operationId: 'stats', summary: 'Raw counters of the ledger, dispatcher, HTTP front end and process faults.', admin: true }
+  { method: 'GET', path: '/v1/admin/stats', operationId: 'stats', summary: 'Raw counters of the ledger, dispatcher, HTTP front end and process faults.', admin: true },
+  // Failover steering (gateway/http/topology-route.ts, docs/REPLICATION.md): public site part; a namespace needs a credential on it.
+  { method: 'GET', path: '/v1/topology', operationId: 'topology', summary: 'Sites (endpoints, alive, preference, region), this site and its state, and for ?ns= (default: the caller\'s namespace) the sites serving it in the order to try them, healthy first, with its primary if active-passive.', admin: false, query: [['ns', 'tenant/namespace to describe']] }
 ]
 
 /** WebSocket endpoints (upgrade requests). */
