@@ -175,6 +175,8 @@ export async function runSite (opts: SiteOptions): Promise<void> {
   if (opts.nats === undefined) throw new FerryError(GatewayCode.CONFIG, '--nats URL is required')
   const gateway = await gatewayConfigOf(opts)
   gateway.logger = logger
+  // ops2 hook: the health detector runs on network sites too (and measures replication through ferry/probe).
+  gateway.prober = opts.probe !== false
   const site = await startNetworkSite({
     gateway,
     network: opts.network ?? process.env.FERRY_NETWORK ?? DEFAULT_NETWORK,
@@ -224,6 +226,7 @@ export function registerSiteCommand (program: Command, fail: (err: unknown) => n
     .option('--log-level <level>', 'pino log level')
     // Security (issue 9): production sites take their PKI dir like `ferry gateway` (certificate DIR/sites/SITE.pem, tokens, revocations).
     .option('--pki <dir>', 'PKI directory (ferry pki init): tokens, client CA, revocation, site certificate DIR/sites/SITE.pem')
+    .option('--no-probe', 'do not run the health detector (probe messages through ferry/probe)')
     .action(async (opts: SiteOptions) => {
       try { await runSite(opts) } catch (err) { fail(err) }
     })

@@ -65,7 +65,6 @@ const TABLE: Record<string, Mapping> = {
   // gateway/ops/
   E_NOT_READY: { http: 503, mqtt: MqttReason.serverUnavailable },
   E_NAMESPACE_NOT_EMPTY: { http: 409, mqtt: MqttReason.implementationSpecificError },
-  E_RESET_BACKWARD: { http: 409, mqtt: MqttReason.implementationSpecificError },
   E_DLQ_ORIGIN_UNKNOWN: { http: 400, mqtt: MqttReason.implementationSpecificError },
   // store/
   E_DISK_FULL: { http: 507, mqtt: MqttReason.quotaExceeded },

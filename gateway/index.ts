@@ -25,6 +25,8 @@ export { PolicyRegistry, validatePolicyPatch, type NamespacePolicyPatch } from '
 /** The at-rest payload codec (compression, AES-256-GCM): bench:store measures its cost. */
 export { PayloadCodec, type KeySource } from './codec/index.js'
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/index.js'
+/** The network views of gateway/ops: what a network site hands to `gateway.ops.attachNetwork` (topology/network-status.ts). */
+export type { NetworkStatus, NetworkStatusSource, NetworkSiteStatus, NetworkLinkStatus } from './ops/index.js'
 // Failover steering: the provider topology/site.ts installs, GET /v1/topology's body, MQTT 0x9C Server Reference.
 export {
   endpointsOf, schemeOfTransport, standaloneTopology, EndpointScheme, NamespaceMode, SteerReason,

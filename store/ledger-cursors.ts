@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import { CursorHandle, type CursorHost } from './cursor-handle.js'
 import { CursorState } from './cursor-state.js'
+import { rewindCursor } from './cursor-reset.js'
 import { StoreCode, storeError } from './errors.js'
 import { RecordKind, type LogRecord } from './records.js'
 import type { LedgerContext } from './ledger-context.js'
@@ -114,6 +115,8 @@ export class CursorOps implements CursorHost {
     if (!Number.isInteger(bounded) || bounded <= c.markDelete) return await this.settle(t, c)
     await this.mutation(t, c, { kind: RecordKind.ackCumulative, topicId: t.id, sub: c.sub, upTo: bounded }, () => c.ackCumulative(bounded))
   }
+
+  async cursorRewind (t: TopicState, c: CursorState, markDelete: EntryId): Promise<EntryId> { return await rewindCursor(this.ctx, t, c, markDelete) }
 
   async cursorDeliveries (t: TopicState, c: CursorState, ids: readonly EntryId[]): Promise<void> {
     const valid = ids.filter((id) => Number.isInteger(id) && id > c.markDelete && id < t.index.next)

@@ -12,6 +12,7 @@
  * Never enforces an admission bound (ranges, sizes): a record that reached
  * the log must always replay, or the ledger would never open again.
  */
+import { resetCursorState } from './cursor-reset.js'
 import { CursorState } from './cursor-state.js'
 import { DelayedIndex } from './delayed-index.js'
 import { ProducerDedup } from './dedup.js'
@@ -68,7 +69,10 @@ export function applyRecord (s: LedgerState, rec: LogRecord, lsn: Lsn, bytes: nu
     case RecordKind.cursorCreate: {
       const t = s.topicById(rec.topicId)
       t.cursors ??= new SmallMap()
-      t.cursors.set(rec.sub, new CursorState(rec.sub, true, rec.markDelete))
+      // An existing cursor starts over in place (a rewind, cursor-reset.ts): handles keep the live state.
+      const existing = t.cursors.get(rec.sub)
+      if (existing?.durable === true) resetCursorState(existing, rec.markDelete)
+      else t.cursors.set(rec.sub, new CursorState(rec.sub, true, rec.markDelete))
       return
     }
     case RecordKind.cursorDelete:

@@ -17,6 +17,7 @@ import { TopologyView, type TopologyHealth } from './view.js'
 import { followPolicySource } from './policy-source.js'
 import type { SiteRecord } from './types.js'
 import { INTEREST_PUBLISH_INTERVAL_MS } from './constants.js'
+import { networkStatusSource } from './network-status.js' // ops2 hook: network views
 import { Steering } from './steering.js'
 import { PrimaryCatchUp, type CatchUpLimits, type CatchUpState } from './catch-up.js'
 
@@ -109,6 +110,8 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
     subscriptions: gateway.replicatedSubscriptions, // replicated subscriptions (replicator/cursor-sync.ts)
     ...(cfg.replicationLimits !== undefined ? { limits: cfg.replicationLimits } : {})
   })
+  // ops2 hook: metrics (replication lag, etcd/NATS up), /readyz checks, /v1/admin/sites|links, console network map.
+  gateway.ops.attachNetwork(networkStatusSource(cfg.network, siteId, topology, replicator))
   // Interest mode: publish this site's subscription filters of interest-mode namespaces (replicator/plan.ts).
   let lastInterest = ''
   const interestTimer = setInterval(() => {

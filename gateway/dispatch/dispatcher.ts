@@ -380,6 +380,12 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     await this.subscriptionOf(topic, subscription).ackUpTo(topic, upTo)
   }
 
+  async rewindTo (topic: TopicName, subscription: string, markDelete: EntryId): Promise<EntryId> {
+    await this.ready
+    this.checkOpen()
+    return await this.subscriptionOf(topic, subscription).rewindTo(topic, markDelete)
+  }
+
   async nack (topic: TopicName, subscription: string, entryIds: readonly EntryId[], reason?: string): Promise<void> {
     await this.ready
     this.checkOpen()

@@ -267,6 +267,19 @@ export class TopicStream implements PickSource {
     this.host.env.backlogChanged(this.topic)
   }
 
+  /**
+   * Admin (gateway/ops: reset backwards): the cursor starts over after
+   * `markDelete` (acknowledgements above it dropped, store/cursor-reset.ts),
+   * then the stream forgets what it holds and reads again from there, as in
+   * rewind(). Returns the position the store took (clamped to what exists).
+   */
+  async rewindTo (markDelete: EntryId): Promise<EntryId> {
+    const taken = await this.cursor.rewindTo(markDelete)
+    this.rewind()
+    this.host.env.backlogChanged(this.topic)
+    return taken
+  }
+
   /** A cancelled delayed entry (props when known): never deliver it, and stop counting it as pending. */
   cancelled (id: EntryId, props: MessageProps | undefined): void {
     const rec = this.table.get(id)

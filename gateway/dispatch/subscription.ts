@@ -254,6 +254,13 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     await s.skipTo(upTo)
   }
 
+  /** Admin (reset backwards): deliver again everything after markDelete on one topic, acknowledged or not. */
+  async rewindTo (topic: TopicName, markDelete: EntryId): Promise<EntryId> {
+    checkIds([markDelete + 1])
+    const s = await this.streamFor(topic)
+    return await s.rewindTo(markDelete)
+  }
+
   nack (topic: TopicName, ids: readonly EntryId[], reason?: string): void {
     checkIds(ids)
     this.streams.get(topic)?.nack(ids, reason, Date.now())

@@ -28,7 +28,16 @@ export interface PublishRequest {
    * Not for memory-durability namespaces (the store refuses it there).
    */
   meta?: readonly MetaPut[]
+  /**
+   * Who publishes (MQTT client id; HTTP producer id or remote address), for
+   * the topic's producer list in gateway/ops. Informational: never stored,
+   * ignored by the dispatcher.
+   */
+  producer?: ProducerRef
 }
+
+/** A producer as the admin API lists it (gateway/ops/producers.ts). */
+export interface ProducerRef { name: string, protocol: 'mqtt' | 'http' }
 
 export interface PublishResult {
   topic: TopicName
@@ -157,6 +166,14 @@ export interface Dispatcher {
    * mode, releasing what is in flight. Same subscription choice as `ack`.
    */
   ackUpTo (topic: TopicName, subscription: string, upTo: EntryId): Promise<void>
+  /**
+   * Admin operation (gateway/ops: reset the cursor backwards): every entry
+   * after markDelete on one topic of the subscription is delivered again,
+   * acknowledged ones too; what is in flight is forgotten (its acks still
+   * count). Resolves with the position taken (clamped to the entries that
+   * still exist), once durable.
+   */
+  rewindTo (topic: TopicName, subscription: string, markDelete: EntryId): Promise<EntryId>
   /** Subscription-level negative ack (HTTP nack): redeliver after backoff. */
   nack (topic: TopicName, subscription: string, entryIds: readonly EntryId[], reason?: string): Promise<void>
   /** Cancel a pending delayed message. False if unknown, already due or delivered. */

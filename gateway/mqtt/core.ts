@@ -52,8 +52,10 @@ export class FrontEndCore {
    *     would store the message twice;
    *  3. the caller acknowledges.
    */
-  async publish (topic: TopicName, payload: Buffer, props: MessageProps, retain: boolean, meta?: readonly MetaPut[]): Promise<PublishResult> {
-    const res = await this.deps.dispatcher.publish(meta !== undefined ? { topic, payload, props, meta } : { topic, payload, props })
+  async publish (topic: TopicName, payload: Buffer, props: MessageProps, retain: boolean, meta?: readonly MetaPut[], clientId?: string): Promise<PublishResult> {
+    // ops2 hook: the client id names the producer in the admin API's topic stats (never stored).
+    const producer = clientId !== undefined ? { name: clientId, protocol: 'mqtt' as const } : undefined
+    const res = await this.deps.dispatcher.publish(meta !== undefined ? { topic, payload, props, meta, producer } : { topic, payload, props, producer })
     if (retain) {
       try {
         await this.retained.put(topic, payload, props, res.entryId, Date.now())
