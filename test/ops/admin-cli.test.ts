@@ -100,6 +100,6 @@ t.test('admin cli - ferry gateway reloads namespace policies on SIGHUP and logs 
   const msgs = lines.map((l) => l.msg)
   t.ok(msgs.some((m) => m.startsWith('ledger open')), 'recovery summary at info')
   t.ok(msgs.includes('listeners up: ready'), 'start-up step')
-  t.ok(msgs.includes('SIGHUP: configuration reloaded (certificates and listeners need a restart)'))
+  t.ok(msgs.includes('SIGHUP: configuration reloaded (listeners, CORS and quotas need a restart)'), 'SIGHUP says what it reloaded')
   t.ok(msgs.includes('shutdown: ledger closed'), 'shutdown steps')
 })
