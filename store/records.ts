@@ -169,8 +169,10 @@ export function decodeValue (b: Buffer): unknown {
 export function estimateMessageBytes (payload: Buffer, props: MessageProps, meta?: readonly MetaPut[]): number {
   let n = 32 + payload.length
   if (meta !== undefined && meta.length > 0) n += encoder.encode(metaToWire(meta)).length
-  for (const [long] of propKeys) {
-    const v = props[long]
+  // Only the properties the message has (usually two or three of the ~20 known ones): on every append.
+  for (const long in props) {
+    if (wireByProp[long] === undefined) continue
+    const v = props[long as keyof MessageProps]
     if (typeof v === 'string') n += 4 + Buffer.byteLength(v)
     else if (Buffer.isBuffer(v)) n += 4 + v.length
     // userProperties are pairs; replicatedVia is a list of site ids.
