@@ -12,7 +12,9 @@
  *   publish time at a, p50 / p99 / max ms (origin publish time travels);
  * - catch-up: seconds to ship a 100,000-message backlog built while b's
  *   region server was down.
- * Prints a table to stderr, or one JSON line on stdout with --json.
+ * Prints a table to stderr, or one JSON line on stdout with --json (with the
+ * link's pipelining bounds, so figures from different settings are not mixed up).
+ * Both sites share this process (one core for publisher, sender and receiver).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -20,7 +22,7 @@ import { join } from 'node:path'
 import * as hdr from 'hdr-histogram-js'
 import { silentLogger } from '../common/log.js'
 import { startGateway, type Gateway } from '../gateway/index.js'
-import { connectNats, startReplicator, staticPlan, type LinkTransport, type Replicator } from '../replicator/index.js'
+import { ReplLimits, connectNats, startReplicator, staticPlan, type LinkTransport, type Replicator } from '../replicator/index.js'
 import { freePort, natsService, type NatsRegion, type Service } from '../topology/index.js'
 
 const json = process.argv.includes('--json')
@@ -140,7 +142,8 @@ async function main (): Promise<void> {
     for (const s of nats) await s.stop()
     await rm(dir, { recursive: true, force: true })
   }
-  if (json) process.stdout.write(JSON.stringify({ bench: 'replication', quick, ...result }) + '\n')
+  const link = { batchEntriesMax: ReplLimits.REPL_BATCH_ENTRIES_MAX, inflightBatchesMax: ReplLimits.REPL_INFLIGHT_BATCHES_MAX, inflightBytesMax: ReplLimits.REPL_INFLIGHT_BYTES_MAX }
+  if (json) process.stdout.write(JSON.stringify({ bench: 'replication', quick, ...result, link }) + '\n')
 }
 
 main().then(() => { process.exit(0) }, (err: unknown) => { process.stderr.write(`bench-replication failed: ${String(err)}\n`); process.exit(1) })
