@@ -100,6 +100,13 @@ interface LaneState {
   scanPos: number
   persisted: number
   connected: boolean
+  /**
+   * After a failure the lane first sends an empty batch (short timeout) and
+   * pipelines again only once it is answered: while NATS gateways re-form a
+   * whole window of batches could otherwise lose its replies and wait the
+   * full request timeout.
+   */
+  probe: boolean
   /** Nothing to read the last time; cleared by a poke (new records). */
   idle: boolean
   lastSkipSentMs: number
@@ -148,7 +155,7 @@ export class Link {
   ) {
     this.lanes = LANES.map((lane) => {
       const p = positionOf(ledger.getMeta(REPL_OUT_SPACE, laneKey(site, lane)))
-      return { lane, position: p, scanPos: p, persisted: p, connected: false, idle: false, lastSkipSentMs: 0, behind: false, queue: [] }
+      return { lane, position: p, scanPos: p, persisted: p, connected: false, probe: true, idle: false, lastSkipSentMs: 0, behind: false, queue: [] }
     })
   }
 
@@ -230,7 +237,7 @@ export class Link {
         this.s.lastError = { code, message: err instanceof Error ? err.message : String(err), atMs: Date.now() }
         if (this.failuresInRow === 1 || this.failuresInRow % 20 === 0) this.logger.warn({ site: this.site, code, failures: this.failuresInRow, err: String(err) }, 'replication link paused')
         // Drop everything in flight: resend from where the remote stands (its answer corrects us if it holds more).
-        for (const l of this.lanes) { l.queue = []; l.scanPos = l.position; l.idle = false }
+        for (const l of this.lanes) { l.queue = []; l.scanPos = l.position; l.idle = false; l.probe = true }
         await this.sleep(this.backoffMs())
       }
     }
@@ -255,7 +262,7 @@ export class Link {
       const lane = LANE_SCHEDULE[this.turn % LANE_SCHEDULE.length] as Lane
       this.turn++
       const l = this.lanes[lane] as LaneState
-      if (l.connected ? !l.idle : l.queue.length === 0) return l
+      if (l.connected && !l.probe ? !l.idle : l.queue.length === 0) return l
     }
     return undefined
   }
@@ -280,8 +287,8 @@ export class Link {
 
   /** One read of one lane and at most one batch. Returns whether anything moved. */
   private async stepLane (l: LaneState): Promise<boolean> {
-    if (!l.connected) {
-      // Handshake: an empty batch at our position; the answer (ok or a position refusal) is where the remote stands.
+    if (!l.connected || l.probe) {
+      // Handshake (also after a failure): an empty batch at our position; the answer (ok or a position refusal) is where the remote stands.
       this.dispatch(l, { from: this.self, to: this.site, lane: l.lane, after: l.position, through: l.position, items: [] })
       return true
     }
@@ -400,6 +407,7 @@ export class Link {
           const f = done[done.length - 1] as InFlight
           const position = (f.outcome as { answer: Answer }).answer.position
           l.connected = true
+          l.probe = false
           l.position = position
           if (f.empty) l.scanPos = Math.max(l.scanPos, position)
           for (const d of done) { this.s.entriesShipped += d.entries; this.s.bytesShipped += d.wireBytes }
@@ -436,6 +444,7 @@ export class Link {
     // Everything else in flight on the lane starts after a position the remote does not hold: it is refused, and ignored here.
     l.queue = []
     l.connected = true
+    l.probe = false
     l.position = position
     l.scanPos = position
     l.idle = false
