@@ -140,6 +140,35 @@ export function registerAdminCommand (program: Command): void {
     out(g, { health: h, ready: r }, () => `alive: ${h.status}\nready: ${r.ready === true ? 'yes' : `no (${String(r.error ?? r.phase)})`}\n`)
   }))
 
+  admin.command('sites').description('sites of the network: endpoints, alive, preference; etcd and NATS').action(run(async (c, g) => {
+    const d = await c.call('GET', '/v1/admin/sites')
+    out(g, d, () => d.networked !== true
+      ? `site ${d.siteId} is not part of a network (started with ferry gateway, not ferry site)\n`
+      : `network ${d.network}  etcd ${d.etcd.up === true ? 'up' : 'DOWN'}${d.etcd.stale === true ? ' (stale view)' : ''}  nats ${d.nats.up === true ? 'up' : 'DOWN'}\n` +
+        table(d.sites.map((s: Record<string, unknown>) => {
+          const e = s.endpoints as Record<string, string>
+          return { site: `${String(s.id)}${s.self === true ? ' *' : ''}`, region: s.region, alive: s.alive === true ? 'yes' : 'no', preference: s.preference, mqtt: e.mqtts ?? e.mqtt, http: e.https ?? e.http }
+        }), ['site', 'region', 'alive', 'preference', 'mqtt', 'http']))
+  }))
+
+  admin.command('links').description('outbound replication links of this site: state and lag').action(run(async (c, g) => {
+    const d = await c.call('GET', '/v1/admin/links')
+    out(g, d, () => d.networked !== true
+      ? `site ${d.siteId} is not part of a network (started with ferry gateway, not ferry site)\n`
+      : table(d.links.map((l: Record<string, unknown>) => ({
+        remote: l.remote,
+        state: l.state,
+        connected: l.connected === true ? 'yes' : 'no',
+        lagEntries: `${String(l.lagEntries)}${l.lagIsLowerBound === true ? '+' : ''}`,
+        lagBytes: l.lagBytes,
+        lagSeconds: typeof l.lagSeconds === 'number' ? l.lagSeconds.toFixed(1) : l.lagSeconds,
+        alert: l.backlogAlert === true ? 'BACKLOG' : '',
+        shipped: l.entriesShipped,
+        failures: l.failures,
+        lastError: (l.lastError as { code?: string } | undefined)?.code
+      })), ['remote', 'state', 'connected', 'lagEntries', 'lagBytes', 'lagSeconds', 'alert', 'shipped', 'failures', 'lastError']))
+  }))
+
   admin.command('tenants').description('tenants and their namespaces').action(run(async (c, g) => {
     const d = await c.call('GET', '/v1/admin/tenants')
     out(g, d, () => table(d.tenants.map((t: Record<string, unknown>) => ({ ...t, namespaces: (t.namespaces as string[]).join(',') })), ['tenant', 'namespaces', 'topics', 'storedBytes']))
@@ -169,12 +198,14 @@ export function registerAdminCommand (program: Command): void {
     .action(run(async (c, g, name: string, o: { max: number, after?: string }) => {
       const q = new URLSearchParams({ max: String(o.max), ...(o.after !== undefined ? { after: o.after } : {}) })
       const d = await c.call('GET', `/v1/admin/namespaces/${nsArg(name)}/topics?${q.toString()}`)
-      out(g, d, () => table(d.topics, ['topic', 'storedMessages', 'storedBytes', 'backlog', 'subscriptions', 'rateInPerSec', 'rateOutPerSec']) + (d.more === true ? '(more: use --after)\n' : ''))
+      out(g, d, () => table(d.topics, ['topic', 'storedMessages', 'storedBytes', 'backlog', 'subscriptions', 'producers', 'rateInPerSec', 'rateOutPerSec']) + (d.more === true ? '(more: use --after)\n' : ''))
     }))
   admin.command('topic <tenant/ns> <topic>').description('one topic and its subscriptions').action(run(async (c, g, name: string, topic: string) => {
     const d = await c.call('GET', `/v1/admin/topics/${nsArg(name)}/${seg(topic)}`)
     out(g, d, () => `${d.fullName}: ${d.storedMessages} stored (${d.storedBytes} bytes), backlog ${d.backlog}, ids ${d.firstMessageId}..${d.nextMessageId}\n` +
-      table(d.subscriptionList, ['subscription', 'mode', 'consumers', 'backlog', 'pendingAck', 'delivered', 'acked', 'deadLettered']))
+      table(d.subscriptionList, ['subscription', 'mode', 'consumers', 'backlog', 'pendingAck', 'delivered', 'acked', 'deadLettered']) +
+      `producers${d.producersDropped > 0 ? ` (${String(d.producersDropped)} more not listed)` : ''}:\n` +
+      table(d.producerList.map((p: Record<string, unknown>) => ({ ...p, ratePerSec: typeof p.ratePerSec === 'number' ? p.ratePerSec.toFixed(1) : p.ratePerSec, lastSeenAt: new Date(p.lastSeenAt as number).toISOString() })), ['name', 'protocol', 'messages', 'ratePerSec', 'lastSeenAt']))
   }))
   admin.command('peek <tenant/ns> <topic>').description('stored messages of a topic').option('--from <id>', 'first message id', intArg, 0).option('--max <n>', 'most messages', intArg, 10)
     .action(run(async (c, g, name: string, topic: string, o: { from: number, max: number }) => {
@@ -205,14 +236,14 @@ export function registerAdminCommand (program: Command): void {
     const d = await c.call('POST', `${subPath(name, topic, s)}/skip`, { count: intArg(count) })
     out(g, d, () => `skipped ${d.skipped}; backlog ${d.backlog}\n`)
   }))
-  sub.command('reset <tenant/ns> <topic> <subscription>').description('move the cursor forward').option('--to-id <id>', 'next message to deliver').option('--to-time <time>', 'ISO date or epoch ms')
+  sub.command('reset <tenant/ns> <topic> <subscription>').description('move the cursor to an id or a time, forward or backward (backward: delivered again, acknowledged ones too)').option('--to-id <id>', 'next message to deliver').option('--to-time <time>', 'ISO date or epoch ms')
     .action(run(async (c, g, name: string, topic: string, s: string, o: { toId?: string, toTime?: string }) => {
       if ((o.toId === undefined) === (o.toTime === undefined)) throw new FerryError('E_BAD_REQUEST', 'give one of --to-id or --to-time')
       const body = o.toId !== undefined ? { messageId: o.toId } : { time: /^\d+$/.test(o.toTime as string) ? Number(o.toTime) : o.toTime }
       progress('reset', 0, 1)
       const d = await c.call('POST', `${subPath(name, topic, s)}/reset`, body)
       progress('reset', 1, 1)
-      out(g, d, () => `next message ${d.nextMessageId}; backlog ${d.backlog}\n`)
+      out(g, d, () => `reset ${d.direction}: next message ${d.nextMessageId}; backlog ${d.backlog}\n`)
     }))
   sub.command('clear <tenant/ns> <topic> <subscription>').description('acknowledge the whole backlog').action(run(async (c, g, name: string, topic: string, s: string) => {
     progress('clear', 0, 1)

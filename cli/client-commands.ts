@@ -6,14 +6,17 @@
  * an mqtt://, mqtts://, ws:// or wss:// URL they speak MQTT through the `mqtt`
  * package, loaded only then (it is a devDependency: present in a checkout,
  * absent from a production install, where the command says so).
- * For https/mqtts with the dev CA, set NODE_EXTRA_CA_CERTS=DATA/certs/ca.pem.
+ * TLS URLs trust the system CAs plus --ca FILE (or NODE_EXTRA_CA_CERTS); a
+ * production gateway wants --token (or a client certificate over mqtts://):
+ * cli/client-credentials.ts.
  */
 import { readFile } from 'node:fs/promises'
 import { FerryError } from '../common/errors.js'
 import { localTopicOf, MQTT_WS_PATH, mqttUrlOf, topicPath, transportOf } from './args.js'
 import { CliCode } from './errors.js'
+import { fetchWithCa, loadClientCredentials, mqttCredentialOptions, withToken, type ClientCredentialOptions, type ClientCredentials } from './client-credentials.js'
 
-export interface PubOptions {
+export interface PubOptions extends ClientCredentialOptions {
   topic: string
   message?: string
   file?: string
@@ -26,7 +29,7 @@ export interface PubOptions {
   property?: Array<[string, string]>
 }
 
-export interface SubOptions {
+export interface SubOptions extends ClientCredentialOptions {
   topic: string
   url: string
   namespace: string
@@ -40,6 +43,8 @@ export interface SubOptions {
 const SUB_POLL_WAIT_MS = 20_000
 /** Messages asked per poll by `ferry sub`. */
 const SUB_POLL_MESSAGES_MAX = 100
+/** The dev namespace (--namespace default): over MQTT no user name is sent for it, so a token picks its own first namespace. */
+const DEV_NAMESPACE = 'public/default'
 /** How long `ferry pub` / `ferry sub` wait for an MQTT CONNACK before saying the gateway is unreachable, ms. */
 const MQTT_CONNECT_TIMEOUT_MS = 10_000
 
@@ -87,9 +92,9 @@ function httpBaseOf (url: string): string {
 }
 
 /** fetch, with an unreachable gateway reported by the address tried. */
-async function request (url: string, init: RequestInit): Promise<Response> {
+async function request (url: string, init: RequestInit, creds: ClientCredentials): Promise<Response> {
   try {
-    return await fetch(url, init)
+    return creds.ca !== undefined ? await fetchWithCa(url, init, creds.ca) : await fetch(url, init)
   } catch (err) {
     if (init.signal?.aborted === true) throw err
     throw new FerryError(CliCode.UNREACHABLE, `cannot reach the gateway at ${new URL(url).origin}: ${causeOf(err)}`, { cause: err })
@@ -97,12 +102,17 @@ async function request (url: string, init: RequestInit): Promise<Response> {
 }
 
 /** Connect over MQTT 5; failures say which address was tried and why. No reconnect loop: a CLI should fail, not hang. */
-async function connectMqtt (url: string): Promise<MqttClientLike> {
+async function connectMqtt (url: string, creds: ClientCredentials, namespace: string): Promise<MqttClientLike> {
   const mqtt = await loadMqtt()
   const target = mqttUrlOf(url)
+  // The user name TENANT/NAMESPACE picks one of the credential's namespaces (docs/SECURITY.md).
+  const username = namespace !== DEV_NAMESPACE ? namespace : undefined
   try {
-    return await mqtt.connectAsync(target, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: MQTT_CONNECT_TIMEOUT_MS }, false)
+    return await mqtt.connectAsync(target, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: MQTT_CONNECT_TIMEOUT_MS, ...mqttCredentialOptions(creds, username) }, false)
   } catch (err) {
+    // A CONNACK refusal (bad credentials 0x86, not authorized 0x87, ...) is an answer, not an unreachable gateway.
+    const code = (err as { code?: unknown }).code
+    if (typeof code === 'number') throw new FerryError(CliCode.REFUSED, `the gateway at ${target} refused the connection: ${(err as Error).message} (reason code 0x${code.toString(16).padStart(2, '0')})`, { cause: err })
     const u = new URL(target)
     const hint = (u.protocol === 'ws:' || u.protocol === 'wss:') && u.pathname !== MQTT_WS_PATH ? ` (Ferry serves MQTT over WebSocket on ${MQTT_WS_PATH})` : ''
     throw new FerryError(CliCode.UNREACHABLE, `cannot connect over MQTT to ${target}: ${causeOf(err)}${hint}`, { cause: err })
@@ -124,8 +134,9 @@ async function mqttPublish (client: MqttClientLike, topic: string, payload: Buff
 
 export async function runPub (o: PubOptions): Promise<void> {
   const payload = o.file !== undefined ? await readFile(o.file) : Buffer.from(o.message ?? '', 'utf8')
+  const creds = await loadClientCredentials(o, o.url)
   if (transportOf(o.url) === 'mqtt') {
-    const client = await connectMqtt(o.url)
+    const client = await connectMqtt(o.url, creds, o.namespace)
     const userProperties: Record<string, string> = {}
     if (o.key !== undefined) userProperties['ferry-key'] = o.key
     if (o.priority !== undefined) userProperties['ferry-priority'] = String(o.priority)
@@ -141,12 +152,12 @@ export async function runPub (o: PubOptions): Promise<void> {
     process.stdout.write(`published topic=${o.topic}\n`)
     return
   }
-  const headers = new Headers({ 'content-type': 'application/octet-stream' })
+  const headers = withToken(creds, new Headers({ 'content-type': 'application/octet-stream' }))
   if (o.key !== undefined) headers.set('ferry-key', o.key)
   if (o.priority !== undefined) headers.set('ferry-priority', String(o.priority))
   if (o.delayMs !== undefined) headers.set('ferry-delay-ms', String(o.delayMs))
   for (const [n, v] of o.property ?? []) headers.append('ferry-property', `${encodeURIComponent(n)}=${encodeURIComponent(v)}`)
-  const res = await request(`${httpBaseOf(o.url)}/v1/topics/${topicPath(o.namespace, o.topic)}/messages`, { method: 'POST', headers, body: payload })
+  const res = await request(`${httpBaseOf(o.url)}/v1/topics/${topicPath(o.namespace, o.topic)}/messages`, { method: 'POST', headers, body: payload }, creds)
   if (!res.ok) throw await errorOf(res)
   const r = await res.json() as { messageId: string, topic: string }
   // Topics print local to the namespace, as over MQTT, so both transports read alike.
@@ -160,8 +171,9 @@ function line (topic: string, payload: Buffer | string): string {
 export async function runSub (o: SubOptions, signal: AbortSignal): Promise<void> {
   let seen = 0
   const enough = (): boolean => o.count > 0 && seen >= o.count
+  const creds = await loadClientCredentials(o, o.url)
   if (transportOf(o.url) === 'mqtt') {
-    const client = await connectMqtt(o.url)
+    const client = await connectMqtt(o.url, creds, o.namespace)
     await new Promise<void>((resolve, reject) => {
       signal.addEventListener('abort', () => { resolve() }, { once: true })
       client.on('message', (topic, payload) => {
@@ -180,7 +192,7 @@ export async function runSub (o: SubOptions, signal: AbortSignal): Promise<void>
     const want = o.count > 0 ? Math.min(SUB_POLL_MESSAGES_MAX, o.count - seen) : SUB_POLL_MESSAGES_MAX
     let res: Response
     try {
-      res = await request(`${base}/messages?max=${want}&waitMs=${SUB_POLL_WAIT_MS}&mode=${encodeURIComponent(o.mode)}`, { signal })
+      res = await request(`${base}/messages?max=${want}&waitMs=${SUB_POLL_WAIT_MS}&mode=${encodeURIComponent(o.mode)}`, { signal, headers: withToken(creds, new Headers()) }, creds)
     } catch (err) {
       if (signal.aborted) return
       throw err
@@ -194,9 +206,9 @@ export async function runSub (o: SubOptions, signal: AbortSignal): Promise<void>
     // Each id with its topic: a filter (`sensors/#`) spans topics and ids are per topic.
     const ack = await request(`${base}/ack`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: withToken(creds, new Headers({ 'content-type': 'application/json' })),
       body: JSON.stringify({ messages: messages.map((m) => ({ topic: m.topic, messageId: m.messageId })) })
-    })
+    }, creds)
     if (!ack.ok) throw await errorOf(ack)
   }
 }

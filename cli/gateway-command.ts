@@ -111,17 +111,19 @@ export async function runGateway (opts: GatewayOptions): Promise<void> {
       (err: unknown) => { logger.error({ err }, 'close failed'); process.exit(1) }
     )
   }
-  // SIGHUP also re-reads the PKI dir now (revocations, at-rest keys, rotated site certificate); it is polled anyway.
-  process.on('SIGHUP', () => { gateway.security.refresh().catch((err: unknown) => { logger.error({ err }, 'PKI reload failed') }) })
-  // SIGHUP: re-read the config file and apply what can change live (namespace policies, log level).
+  // SIGHUP: re-read the config file and apply what can change live (namespace policies, log level), then the PKI dir
+  // (revocations, at-rest keys) and the site certificate, which every TLS listener takes without dropping connections.
+  // The PKI files are watched anyway; SIGHUP makes it happen now.
   process.on('SIGHUP', () => {
     if (stopping) return
-    logger.info('SIGHUP: reloading configuration')
+    logger.info('SIGHUP: reloading configuration and certificates')
     const reread = opts.config !== undefined ? loadSiteConfig(opts.config) : Promise.resolve({} as SiteConfigFile)
     reread.then(async (file) => {
       await gateway.reload({ ...(file.namespaces !== undefined ? { namespaces: file.namespaces } : {}), ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}) })
-      logger.info('SIGHUP: configuration reloaded (certificates and listeners need a restart)')
-    }).catch((err: unknown) => { logger.error({ err }, 'SIGHUP: reload failed; the running configuration is unchanged') })
+      logger.info('SIGHUP: configuration reloaded (listeners, CORS and quotas need a restart)')
+    }).catch((err: unknown) => { logger.error({ err }, 'SIGHUP: config reload failed; the running configuration is unchanged') })
+      .then(async () => { await gateway.security.refresh() })
+      .then(() => { logger.info('SIGHUP: PKI dir and site certificate reloaded') }, (err: unknown) => { logger.error({ err }, 'SIGHUP: PKI reload failed') })
   })
   process.on('SIGINT', () => { stop('SIGINT') })
   process.on('SIGTERM', () => { stop('SIGTERM') })

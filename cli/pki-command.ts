@@ -87,9 +87,19 @@ export function registerPkiCommand (program: Command): void {
   pki.command('revoke <id>')
     .description('revoke a token id or a certificate serial (running gateways stop accepting it within 2 s)')
     .requiredOption('--dir <dir>', 'PKI directory')
-    .action(action(async (id: string, opts: { dir: string }) => {
+    .option('--etcd <url>', 'also write it to the network\'s etcd (/ferry/NETWORK/revocations/ID): every network site applies it')
+    .option('--network <name>', 'network name in etcd (with --etcd)')
+    .action(action(async (id: string, opts: { dir: string, etcd?: string, network?: string }) => {
+      if ((opts.etcd === undefined) !== (opts.network === undefined)) throw new Error('--etcd and --network go together')
       const r = await revoke(pkiLayout(resolve(opts.dir)), id)
       out(`${r.already ? 'already revoked' : 'revoked'} ${r.entry.kind} ${r.entry.id} (${r.entry.name})`)
+      if (opts.etcd !== undefined && opts.network !== undefined) {
+        // Loaded only here: plain `ferry pki` needs no etcd client. Written even when the file had it (a retry after etcd was down).
+        const { putRevocation } = await import('../topology/index.js')
+        const endpoints = opts.etcd.split(',').map((e) => e.trim()).filter((e) => e.length > 0)
+        await putRevocation({ etcd: endpoints, network: opts.network }, { id: r.entry.id, kind: r.entry.kind, name: r.entry.name, revokedAt: new Date().toISOString() })
+        out(`written to etcd network=${opts.network} key=/ferry/${opts.network}/revocations/${r.entry.id}`)
+      }
     }))
 
   pki.command('list')

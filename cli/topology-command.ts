@@ -175,6 +175,8 @@ export async function runSite (opts: SiteOptions): Promise<void> {
   if (opts.nats === undefined) throw new FerryError(GatewayCode.CONFIG, '--nats URL is required')
   const gateway = await gatewayConfigOf(opts)
   gateway.logger = logger
+  // ops2 hook: the health detector runs on network sites too (and measures replication through ferry/probe).
+  gateway.prober = opts.probe !== false
   const site = await startNetworkSite({
     gateway,
     network: opts.network ?? process.env.FERRY_NETWORK ?? DEFAULT_NETWORK,
@@ -204,6 +206,12 @@ export async function runSite (opts: SiteOptions): Promise<void> {
   }
   process.on('SIGINT', () => { stop('SIGINT') })
   process.on('SIGTERM', () => { stop('SIGTERM') })
+  // Security (issue 9): SIGHUP re-reads the PKI dir and the site certificate (TLS listeners rotate live) instead of
+  // killing the process; policies come from etcd here, so there is no config to re-read.
+  process.on('SIGHUP', () => {
+    if (stopping) return
+    site.gateway.security.refresh().then(() => { logger.info('SIGHUP: PKI dir and site certificate reloaded') }, (err: unknown) => { logger.error({ err }, 'SIGHUP: PKI reload failed') })
+  })
 }
 
 export function registerSiteCommand (program: Command, fail: (err: unknown) => never): void {
@@ -216,6 +224,9 @@ export function registerSiteCommand (program: Command, fail: (err: unknown) => n
     .option('--region <region>', 'region of this site')
     .option('--preference <n>', 'failover preference (lower first)')
     .option('--log-level <level>', 'pino log level')
+    // Security (issue 9): production sites take their PKI dir like `ferry gateway` (certificate DIR/sites/SITE.pem, tokens, revocations).
+    .option('--pki <dir>', 'PKI directory (ferry pki init): tokens, client CA, revocation, site certificate DIR/sites/SITE.pem')
+    .option('--no-probe', 'do not run the health detector (probe messages through ferry/probe)')
     .action(async (opts: SiteOptions) => {
       try { await runSite(opts) } catch (err) { fail(err) }
     })

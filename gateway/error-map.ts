@@ -31,6 +31,7 @@ export const MqttReason = {
   quotaExceeded: 0x97,
   administrativeAction: 0x98,
   payloadFormatInvalid: 0x99,
+  useAnotherServer: 0x9c,
   serverMoved: 0x9d,
   sharedSubscriptionsNotSupported: 0x9e,
   subscriptionIdentifiersNotSupported: 0xa1,
@@ -64,7 +65,6 @@ const TABLE: Record<string, Mapping> = {
   // gateway/ops/
   E_NOT_READY: { http: 503, mqtt: MqttReason.serverUnavailable },
   E_NAMESPACE_NOT_EMPTY: { http: 409, mqtt: MqttReason.implementationSpecificError },
-  E_RESET_BACKWARD: { http: 409, mqtt: MqttReason.implementationSpecificError },
   E_DLQ_ORIGIN_UNKNOWN: { http: 400, mqtt: MqttReason.implementationSpecificError },
   // store/
   E_DISK_FULL: { http: 507, mqtt: MqttReason.quotaExceeded },
@@ -97,6 +97,7 @@ const TABLE: Record<string, Mapping> = {
   E_TOPOLOGY_BAD_VALUE: { http: 500, mqtt: MqttReason.unspecifiedError },
   E_TOPOLOGY_INVALID: { http: 400, mqtt: MqttReason.implementationSpecificError },
   E_NOT_PRIMARY: { http: 421, mqtt: MqttReason.implementationSpecificError }, // 421 Misdirected Request: publish at the primary
+  E_PRIMARY_CATCHING_UP: { http: 503, mqtt: MqttReason.implementationSpecificError }, // the new primary catches up first: retry here shortly
   E_SERVICE: { http: 503, mqtt: MqttReason.serverUnavailable },
   E_DEV_TIMEOUT: { http: 503, mqtt: MqttReason.serverUnavailable },
 }

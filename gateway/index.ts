@@ -20,8 +20,17 @@ export {
 export { GatewayCode } from './errors.js'
 export { httpStatusOf, mqttReasonOf, httpErrorBody, isMappedErrorCode, mappedErrorCodes, MqttReason } from './error-map.js'
 export { installProcessFaultPolicy, processFaultCounts, isFatalFault, type ProcessFaultCounts } from './process-faults.js'
-export { createDispatcher, type Consumer, type Delivery, type Dispatcher, type DispatcherDeps, type SubscriptionMode } from './dispatch/index.js'
+export { createDispatcher, type Consumer, type Delivery, type Dispatcher, type DispatcherDeps, type SubscriptionMode, type ReplicatedSubscriptions, type ReplicatedSubscriptionInfo } from './dispatch/index.js'
 export { PolicyRegistry, validatePolicyPatch, type NamespacePolicyPatch } from './policy/index.js'
+/** The at-rest payload codec (compression, AES-256-GCM): bench:store measures its cost. */
+export { PayloadCodec, type KeySource } from './codec/index.js'
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/index.js'
+/** The network views of gateway/ops: what a network site hands to `gateway.ops.attachNetwork` (topology/network-status.ts). */
+export type { NetworkStatus, NetworkStatusSource, NetworkSiteStatus, NetworkLinkStatus } from './ops/index.js'
+// Failover steering: the provider topology/site.ts installs, GET /v1/topology's body, MQTT 0x9C Server Reference.
+export {
+  endpointsOf, schemeOfTransport, standaloneTopology, EndpointScheme, NamespaceMode, SteerReason,
+  type TopologyProvider, type TopologyDescription, type TopologySiteInfo, type TopologyNamespaceInfo
+} from './topology-hook.js'
 /** The one uWebSockets.js loader (benchmarks compare Ferry with a bare uWS app). */
 export { uws } from './uws.js'

@@ -10,12 +10,14 @@ import { createFileLedger, realDisk, type Disk, type Ledger, type LedgerOptions,
 import { PolicyRegistry, type NamespacePolicyPatch } from './policy/index.js'
 import { createDispatcher, type Dispatcher } from './dispatch/index.js'
 import { createMqttFrontEnd, listenMqttTcp, mqttWebSocketBehavior, type MqttFrontEnd, type MqttListener, type MqttLimits } from './mqtt/index.js'
-import { registerHttpRoutes, type HttpApi, type HttpLimits } from './http/index.js'
+import { listenRotatingTls, registerHttpRoutes, type HttpApi, type HttpLimits, type RotatingTlsListener } from './http/index.js'
 import { uws, type TemplatedApp, type us_listen_socket } from './uws.js'
 import { FerryError } from '../common/errors.js'
+import type { ReplicatedSubscriptions } from './dispatch/index.js' // replsubs hook
 import { Ops, type AdminAuthorizer } from './ops/index.js'
 import { GatewayCode } from './errors.js'
 import { createSecurity, requireAdmin, type Security, type SecurityConfigFile, type ThrottleLimits } from './auth/index.js'
+import { endpointsOf, schemeOfTransport, standaloneTopology, type TopologyProvider } from './topology-hook.js'
 
 export interface TlsFiles { certFile: string, keyFile: string }
 
@@ -74,12 +76,18 @@ export interface Gateway {
   readonly ports: GatewayPorts
   readonly ledger: Ledger
   readonly dispatcher: Dispatcher
+  /** Replicated subscriptions (replsubs hook): what the replicator's cursor sync lists, creates and acknowledges. */
+  readonly replicatedSubscriptions: ReplicatedSubscriptions
   readonly policies: PolicyRegistry
   readonly recovery: RecoveryReport
   readonly security: Security
   /** Metrics, health, admin API (gateway/ops). */
   readonly ops: Ops
-  /** Apply a changed configuration (SIGHUP): namespace policies and the log level. Certificates need a restart. */
+  /** Failover (gateway/topology-hook.ts): install what GET /v1/topology answers and MQTT steering asks (topology/site.ts does). */
+  setTopology (provider: TopologyProvider): void
+  /** Failover: send the connected MQTT clients the provider steers elsewhere to their Server Reference. Returns how many. */
+  steerClients (): number
+  /** Apply a changed configuration (SIGHUP): namespace policies and the log level. Certificates: security.refresh(). */
   reload (change: GatewayReload): Promise<void>
   close (): Promise<void>
 }
@@ -130,7 +138,8 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     (recovery.truncatedBytes > 0 || recovery.corruptRecords > 0 ? `, ${recovery.truncatedBytes} torn bytes cut, ${recovery.corruptRecords} corrupt records` : ''))
 
   // Front ends use the instrumented dispatcher: publish latency and counts, delivery lateness.
-  const dispatcher = ops.instrumentDispatcher(createDispatcher({ ledger, policies, siteId: config.siteId, logger: logger.child({ component: 'dispatch' }) }))
+  const core = createDispatcher({ ledger, policies, siteId: config.siteId, logger: logger.child({ component: 'dispatch' }) })
+  const dispatcher = ops.instrumentDispatcher(core)
   // Security (gateway/auth): credentials, ACLs, quotas, CORS, the at-rest codec; front ends use the guarded dispatcher.
   let security: Security
   try {
@@ -143,11 +152,15 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     throw err
   }
   const guarded = security.wrap(dispatcher)
+  // Failover hook: standalone until topology/site.ts installs its provider (setTopology).
+  const ports: GatewayPorts = {}
+  let topology: TopologyProvider = standaloneTopology(config.siteId, () => endpointsOf(config.host, ports))
   const mqttLogger = logger.child({ component: 'mqtt' })
   const mqtt: MqttFrontEnd = await createMqttFrontEnd({
     // Refused credentials are counted and logged by ops; the check is gateway/auth's (dev: anonymous allowed).
     authenticate: ops.countAuthFailures(security.mqtt.authenticate ?? (async () => config.dev ? { namespace: DEV_NAMESPACE } : undefined)),
     ...(security.mqtt.authorizeSubscribe !== undefined ? { authorizeSubscribe: security.mqtt.authorizeSubscribe } : {}),
+    metaSealer: security.mqtt.metaSealer, // retained copies and session records encrypted at rest per namespace policy
     dispatcher: guarded,
     ledger,
     policies,
@@ -155,24 +168,30 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     dev: config.dev,
     defaultNamespace: DEV_NAMESPACE,
     limits: config.mqttLimits,
-    logger: mqttLogger
+    logger: mqttLogger,
+    steer: (c) => topology.steer(c.namespace, schemeOfTransport(c.transport))
   })
 
   const tls = config.tls !== undefined
     ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile), ...(security.clientCa !== undefined ? { ca: security.clientCa } : {}) }
     : undefined
 
-  const ports: GatewayPorts = {}
   const mqttListeners: MqttListener[] = []
   const uwsApps: Array<{ app: TemplatedApp, socket: us_listen_socket }> = []
   const httpApis: HttpApi[] = []
 
   ops.attach({ ledger, dispatcher: guarded, policies, mqtt, httpStats: () => httpApis[0]?.stats() })
-  const deps = { dispatcher: guarded, ledger, policies, siteId: config.siteId, dev: config.dev, logger: logger.child({ component: 'http' }), limits: config.httpLimits, extraRoutes: ops.httpRoutes(), guard: security.http }
-  async function listenUws (app: TemplatedApp, port: number, secure: boolean): Promise<number> {
-    app.ws('/mqtt', mqttWebSocketBehavior(ops.countConnections(mqtt, secure ? 'wss' : 'ws')))
+  const deps = { dispatcher: guarded, ledger, policies, siteId: config.siteId, dev: config.dev, logger: logger.child({ component: 'http' }), limits: config.httpLimits, extraRoutes: ops.httpRoutes(), guard: security.http, topology: () => topology }
+  const wsFront = { ws: ops.countConnections(mqtt, 'ws'), wss: ops.countConnections(mqtt, 'wss') }
+  // Every route of the HTTP front end on one app; a certificate rotation builds the HTTPS app again (gateway/http/tls-listener.ts).
+  function routesOn (app: TemplatedApp, secure: boolean): void {
+    app.ws('/mqtt', mqttWebSocketBehavior(secure ? wsFront.wss : wsFront.ws, secure))
     app.ws('/v1/admin/live', ops.liveBehavior())
     httpApis.push(registerHttpRoutes(app, deps))
+  }
+  let https: RotatingTlsListener | undefined
+  async function listenUws (app: TemplatedApp, port: number): Promise<number> {
+    routesOn(app, false)
     return await new Promise<number>((resolve, reject) => {
       app.listen(config.host, port, (socket) => {
         if (socket === false) { reject(new FerryError(GatewayCode.LISTEN, `cannot listen on ${config.host}:${port}`)); return }
@@ -190,13 +209,14 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     if (config.mqttsPort !== undefined && tls !== undefined) {
       const l = await listenMqttTcp(ops.countConnections(mqtt, 'mqtts'), { host: config.host, port: config.mqttsPort, tls })
       mqttListeners.push(l); ports.mqtts = l.port
-      security.onTlsChange((m) => { l.setTls?.(m) }) // certificate rotation without restart
+      security.onTlsChange((m) => { l.setTls?.(m) }) // certificate rotation without restart (setSecureContext)
     }
-    if (config.httpPort !== undefined) ports.http = await listenUws(uws.App(), config.httpPort, false)
+    if (config.httpPort !== undefined) ports.http = await listenUws(uws.App(), config.httpPort)
     if (config.httpsPort !== undefined && config.tls !== undefined) {
-      // HTTPS keeps its certificate until restart: uWS builds its TLS context once, and its listen socket cannot be
-      // re-bound while connections of the old one are open (docs/SECURITY.md). MQTT/TLS rotates live.
-      ports.https = await listenUws(uws.SSLApp({ cert_file_name: config.tls.certFile, key_file_name: config.tls.keyFile }), config.httpsPort, true)
+      // Certificate rotation without restart: a new SSLApp on the same port, the old one keeps its open connections.
+      const l = await listenRotatingTls({ host: config.host, port: config.httpsPort, ...config.tls, build: (app) => { routesOn(app, true) }, logger: logger.child({ component: 'http' }) })
+      https = l; ports.https = l.port
+      security.onTlsChange(async () => { await l.rotate() })
     }
   } catch (err) {
     await closeAll()
@@ -220,6 +240,7 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
   async function closeAll (): Promise<void> {
     logger.info('shutdown: not ready any more, closing HTTP listeners')
     for (const { socket } of uwsApps) uws.us_listen_socket_close(socket)
+    https?.close()
     const drained = await ops.drain()
     await security.close() // PKI watch; no certificate reload once the listeners are going
     logger.info({ drained, inFlight: ops.inFlight.count }, drained ? 'shutdown: in-flight publishes acknowledged' : 'shutdown: gave up waiting for in-flight publishes')
@@ -238,10 +259,13 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
     ports,
     ledger,
     dispatcher,
+    replicatedSubscriptions: core.replicated, // replsubs hook (replicator/cursor-sync.ts)
     policies,
     recovery,
     security,
     ops,
+    setTopology (provider) { topology = provider },
+    steerClients () { return mqtt.steerAway() },
     async reload (change) {
       if (change.logLevel !== undefined && change.logLevel !== logger.level) {
         logger.level = change.logLevel

@@ -14,9 +14,13 @@ import { hopFrom } from './routes.js'
 import type { LinkTransport } from './transport.js'
 import type { WireItem } from './codec.js'
 import * as C from './constants.js'
+import { CursorSync, type CursorSyncStats, type ReplicatedSubscriptionHost } from './cursor-sync.js'
 
-/** Meta spaces that travel with the data (retained messages, gateway/mqtt). Keys are full topic names. */
-export const REPLICATED_META_SPACES: readonly string[] = [MetaSpace.retained]
+/**
+ * Meta spaces that travel with the data (retained messages, gateway/mqtt; replicated subscriptions'
+ * cursor records, cursor-sync.ts). Keys start with the full topic name.
+ */
+export const REPLICATED_META_SPACES: readonly string[] = [MetaSpace.retained, MetaSpace.replCursor]
 
 export interface ReplicatorOptions {
   siteId: string
@@ -25,6 +29,10 @@ export interface ReplicatorOptions {
   plan: PlanSource
   logger: Logger
   limits?: Partial<LinkLimits>
+  /** Replicated subscriptions (cursor-sync.ts): the site's dispatcher surface; without it they stay local. */
+  subscriptions?: ReplicatedSubscriptionHost
+  /** How often cursor records are written and applied (tests may shorten it). */
+  cursorSyncIntervalMs?: number
 }
 
 export interface ReplicatorStats {
@@ -32,6 +40,8 @@ export interface ReplicatorStats {
   transportConnected: boolean
   links: LinkStats[]
   received: ReceiverStats
+  /** Replicated subscriptions (present when the replicator has the dispatcher's surface). */
+  cursorSync?: CursorSyncStats
 }
 
 export interface Replicator {
@@ -122,9 +132,12 @@ function filterFor (plan: ReplicationPlan, self: string, neighbour: string, name
     ships: (it: WireItem) => it.kind === 'message'
       ? ships(namespaceOf(it.topic), it.props.replicatedVia ?? []) && wanted(namespaceOf(it.topic) as string, it.topic, it.props.replicatedVia ?? [])
       : it.kind === 'meta'
-        ? ships(namespaceOf(it.key), viaOfValue(it.value)) && wanted(namespaceOf(it.key) as string, it.key, viaOfValue(it.value))
-        // A cancel goes wherever the namespace goes; a site that has it cancelled already writes nothing, so it stops there.
-        : ships(namespaceOf(it.topic), it.originSite === self ? [] : [it.originSite])
+        // Keys start with the topic name (a cursor record's key goes on after a NUL: cursor-sync.ts).
+        ? ships(namespaceOf(it.key), viaOfValue(it.value)) && wanted(namespaceOf(it.key) as string, it.key.split('\u0000')[0] as string, viaOfValue(it.value))
+        // A cancel goes wherever the namespace goes: wherever this site's own entries go (it may have been made here,
+        // whoever the entry's origin), and on along the origin's path (relays). A site that has it cancelled already
+        // writes nothing, so the flood stops there; the origin applies it to its own entry.
+        : ships(namespaceOf(it.topic), []) || (it.originSite !== self && ships(namespaceOf(it.topic), [it.originSite]))
   }
 }
 
@@ -167,19 +180,23 @@ export async function startReplicator (opts: ReplicatorOptions): Promise<Replica
   const unAppend = opts.ledger.onAppend(() => { for (const l of links.values()) l.poke() })
   replan()
   await applying
+  const cursorSync = opts.subscriptions === undefined ? undefined : new CursorSync(opts.siteId, opts.ledger, opts.subscriptions, logger.child({ component: 'cursor-sync' }), opts.cursorSyncIntervalMs)
+  cursorSync?.start()
 
   return {
     stats: () => ({
       site: opts.siteId,
       transportConnected: opts.transport.connected(),
       links: [...links.values()].map((l) => l.stats()),
-      received: { ...receiver.stats }
+      received: { ...receiver.stats },
+      ...(cursorSync !== undefined ? { cursorSync: cursorSync.stats() } : {})
     }),
     async close () {
       if (closed) return
       closed = true
       unPlan()
       unAppend()
+      await cursorSync?.close()
       await applying
       stopServing()
       await Promise.all([...links.values()].map(async (l) => { await l.close() }))

@@ -20,6 +20,7 @@ import { decodeValue, encodeValue } from './records.js'
 import { TopicState } from './topic-state.js'
 import type { Disk } from './disk/disk.js'
 import type { Durability, MetaValue } from './types.js'
+import { SmallMap } from './small-map.js'
 
 const MAGIC = Buffer.from('FERRYCKP')
 const VERSION = 2
@@ -91,7 +92,7 @@ export function decodeSnapshot (body: Buffer): Snapshot {
     if (delayed !== null) t.delayed = DelayedIndex.fromSnapshot([Float64Array.from(delayed[0]), Float64Array.from(delayed[1])])
     if (cancelled !== null) t.cancelled = new Set(cancelled)
     if (cursors !== null) {
-      t.cursors = new Map()
+      t.cursors = new SmallMap()
       for (const c of cursors) t.cursors.set(c.sub, CursorState.fromSnapshot(c))
     }
     topics.push(t)

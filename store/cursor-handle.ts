@@ -16,6 +16,8 @@ export interface CursorHost {
   cursorAck: (t: TopicState, c: CursorState, ids: readonly EntryId[]) => Promise<void>
   cursorAckCumulative: (t: TopicState, c: CursorState, upTo: EntryId) => Promise<void>
   cursorDeliveries: (t: TopicState, c: CursorState, ids: readonly EntryId[]) => Promise<void>
+  /** cursor-reset.ts */
+  cursorRewind: (t: TopicState, c: CursorState, markDelete: EntryId) => Promise<EntryId>
 }
 
 export class CursorHandle implements Cursor {
@@ -45,6 +47,7 @@ export class CursorHandle implements Cursor {
   async ackCumulative (upTo: EntryId): Promise<void> { const { t, c } = this.live(); await this.host.cursorAckCumulative(t, c, upTo) }
   deliveryCount (entryId: EntryId): number { return this.live().c.deliveryCount(entryId) }
   async recordDeliveries (entryIds: readonly EntryId[]): Promise<void> { const { t, c } = this.live(); await this.host.cursorDeliveries(t, c, entryIds) }
+  async rewindTo (markDelete: EntryId): Promise<EntryId> { const { t, c } = this.live(); return await this.host.cursorRewind(t, c, markDelete) }
   backlogEntries (): number { const { t, c } = this.live(); return c.backlog(t.index.first, t.committedNext) }
   memory (): CursorMemory { return this.live().c.memory() }
 }

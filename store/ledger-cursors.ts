@@ -8,11 +8,13 @@
 import assert from 'node:assert/strict'
 import { CursorHandle, type CursorHost } from './cursor-handle.js'
 import { CursorState } from './cursor-state.js'
+import { rewindCursor } from './cursor-reset.js'
 import { StoreCode, storeError } from './errors.js'
 import { RecordKind, type LogRecord } from './records.js'
 import type { LedgerContext } from './ledger-context.js'
 import type { TopicState } from './topic-state.js'
 import { Durability, type Cursor, type CursorOptions, type EntryId, type TopicName } from './types.js'
+import { SmallMap } from './small-map.js'
 
 export class CursorOps implements CursorHost {
   private readonly handles = new WeakMap<CursorState, CursorHandle>()
@@ -34,7 +36,7 @@ export class CursorOps implements CursorHost {
     if (opts.durable && t.durability !== Durability.memory) {
       await this.ctx.record({ kind: RecordKind.cursorCreate, topicId: t.id, sub: subscription, markDelete }, t.durability).done
     } else {
-      t.cursors ??= new Map()
+      t.cursors ??= new SmallMap()
       t.cursors.set(subscription, new CursorState(subscription, opts.durable, markDelete))
     }
     const c = t.cursors?.get(subscription)
@@ -113,6 +115,8 @@ export class CursorOps implements CursorHost {
     if (!Number.isInteger(bounded) || bounded <= c.markDelete) return await this.settle(t, c)
     await this.mutation(t, c, { kind: RecordKind.ackCumulative, topicId: t.id, sub: c.sub, upTo: bounded }, () => c.ackCumulative(bounded))
   }
+
+  async cursorRewind (t: TopicState, c: CursorState, markDelete: EntryId): Promise<EntryId> { return await rewindCursor(this.ctx, t, c, markDelete) }
 
   async cursorDeliveries (t: TopicState, c: CursorState, ids: readonly EntryId[]): Promise<void> {
     const valid = ids.filter((id) => Number.isInteger(id) && id > c.markDelete && id < t.index.next)

@@ -18,6 +18,12 @@ export const MetaSpace = {
   /** Durable subscriptions; key namespace, filter, name. Owner: gateway/dispatch/dispatcher.ts. */
   subscription: 'subscription',
   /** Namespace policies set at run time; key tenant/namespace. Owner: gateway/policy/registry.ts. */
-  namespacePolicy: 'namespace-policy'
+  namespacePolicy: 'namespace-policy',
+  /**
+   * Replicated subscriptions: a site's acknowledgement state of one cursor in
+   * origin coordinates; key topic NUL site NUL cursor name. Written by its site,
+   * shipped in the link's control lane, kept at the others. Owner: replicator/cursor-sync.ts.
+   */
+  replCursor: 'repl-cursor'
 } as const
 export type MetaSpace = typeof MetaSpace[keyof typeof MetaSpace]

@@ -12,6 +12,7 @@
  * Never enforces an admission bound (ranges, sizes): a record that reached
  * the log must always replay, or the ledger would never open again.
  */
+import { resetCursorState } from './cursor-reset.js'
 import { CursorState } from './cursor-state.js'
 import { DelayedIndex } from './delayed-index.js'
 import { ProducerDedup } from './dedup.js'
@@ -22,6 +23,7 @@ import { RecordKind, type LogRecord } from './records.js'
 import { TopicState } from './topic-state.js'
 import { Durability, type Lsn } from './types.js'
 import type { LedgerState } from './ledger-state.js'
+import { SmallMap } from './small-map.js'
 
 export function applyRecord (s: LedgerState, rec: LogRecord, lsn: Lsn, bytes: number, durability?: Durability): void {
   switch (rec.kind) {
@@ -66,8 +68,11 @@ export function applyRecord (s: LedgerState, rec: LogRecord, lsn: Lsn, bytes: nu
     }
     case RecordKind.cursorCreate: {
       const t = s.topicById(rec.topicId)
-      t.cursors ??= new Map()
-      t.cursors.set(rec.sub, new CursorState(rec.sub, true, rec.markDelete))
+      t.cursors ??= new SmallMap()
+      // An existing cursor starts over in place (a rewind, cursor-reset.ts): handles keep the live state.
+      const existing = t.cursors.get(rec.sub)
+      if (existing?.durable === true) resetCursorState(existing, rec.markDelete)
+      else t.cursors.set(rec.sub, new CursorState(rec.sub, true, rec.markDelete))
       return
     }
     case RecordKind.cursorDelete:

@@ -4,6 +4,7 @@
  * bytes (see docs/BENCHMARKS.md).
  */
 import { EntryIndex } from './entry-index.js'
+import type { SmallMap } from './small-map.js'
 import type { CursorState } from './cursor-state.js'
 import type { DelayedIndex } from './delayed-index.js'
 import type { ProducerDedup } from './dedup.js'
@@ -16,7 +17,7 @@ export class TopicState {
   dedup: ProducerDedup | null = null
   delayed: DelayedIndex | null = null
   cancelled: Set<number> | null = null
-  cursors: Map<string, CursorState> | null = null
+  cursors: SmallMap<string, CursorState> | null = null
   /** Memory-backed topics keep their entries here: mem[i] is entry index.first + i. */
   mem: LedgerEntry[] | null
 

@@ -191,6 +191,13 @@ export interface Cursor {
    * ranges skipped only when delivery is out of order).
    */
   recordDeliveries (entryIds: readonly EntryId[]): Promise<void>
+  /**
+   * Move markDelete to any position, earlier ones included: every
+   * acknowledgement and delivery count above it is dropped, so the entries
+   * after it are delivered again (admin reset, store/cursor-reset.ts).
+   * Clamped to [first entry - 1, last entry]; resolves with the position taken, once durable.
+   */
+  rewindTo (markDelete: EntryId): Promise<EntryId>
   /** Number of unacknowledged entries between markDelete and the topic's end. */
   backlogEntries (): number
   /** What this cursor keeps in memory (bounded; for metrics and tests). */

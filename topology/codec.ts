@@ -4,7 +4,7 @@ import { validatePolicyPatch } from '../gateway/index.js'
 import { ReplicationMode, type Route } from '../replicator/index.js'
 import { TopologyCode } from './errors.js'
 import { TOPOLOGY_VALUE_BYTES_MAX } from './constants.js'
-import type { NamespaceRecord, SiteRecord } from './types.js'
+import type { HandoverRecord, NamespaceRecord, SiteRecord } from './types.js'
 
 const SITE_ID = /^[A-Za-z0-9_.-]{1,64}$/
 
@@ -71,10 +71,22 @@ export function checkRoutePattern (p: string): string {
   return p
 }
 
-export function parsePrimary (namespace: string, raw: string): string {
+export function parsePrimary (namespace: string, raw: string): { site: string, previous?: string } {
   const o = obj(raw, `primary of ${namespace}`)
   if (typeof o.site !== 'string' || !SITE_ID.test(o.site)) throw bad(`primary of ${namespace}`, 'site must be a site id')
-  return o.site
+  const previous = typeof o.previous === 'string' && SITE_ID.test(o.previous) ? o.previous : undefined
+  return { site: o.site, ...(previous !== undefined ? { previous } : {}) }
+}
+
+export function encodePrimary (site: string, previous: string | undefined): string {
+  return JSON.stringify(previous !== undefined && previous !== site ? { site, previous } : { site })
+}
+
+export function parseHandover (namespace: string, raw: string): HandoverRecord {
+  const o = obj(raw, `handover of ${namespace}`)
+  if (typeof o.from !== 'string' || !SITE_ID.test(o.from)) throw bad(`handover of ${namespace}`, 'from must be a site id')
+  if (typeof o.revision !== 'number' || typeof o.logEndLsn !== 'number') throw bad(`handover of ${namespace}`, 'revision and logEndLsn must be numbers')
+  return { from: o.from, revision: o.revision, logEndLsn: o.logEndLsn }
 }
 
 export function parseInterest (site: string, raw: string): Record<string, string[]> {

@@ -17,3 +17,41 @@ export const ETCD_RETRY_MS = 1_000
 
 /** A site publishes its interest-mode subscription filters at most this often (each change is one etcd write). */
 export const INTEREST_PUBLISH_INTERVAL_MS = 1_000
+
+/** Failover steering: how often a site re-checks whether it sends clients elsewhere (and steers connected ones); also the probe period while its lease is lost. */
+export const STEER_CHECK_INTERVAL_MS = 1_000
+
+/**
+ * A site cut off from etcd only steers clients to a site that confirms, by its GET /v1/topology, that it holds its
+ * own lease: when etcd itself is down every site has lost its lease, and clients must not be sent round in circles.
+ * One probe may take this long before the site counts as unconfirmed.
+ */
+export const STEER_PROBE_TIMEOUT_MS = 1_500
+
+/** Largest GET /v1/topology answer a probe reads (a few hundred bytes per site, SITES_MAX sites). */
+export const STEER_PROBE_BODY_BYTES_MAX = 256 * 1024
+
+/**
+ * Catch-up of a new active-passive primary (catch-up.ts): how long it waits for the previous primary's handover
+ * (the log position where it stopped writing) before it accepts writes anyway. The previous primary may be dead for
+ * good; what it had not shipped then arrives when it returns, ordered after the new primary's writes.
+ */
+export const PRIMARY_CATCHUP_SILENT_MS = 15_000
+
+/**
+ * With the handover in hand, how long the new primary waits to have received everything up to it before it
+ * accepts writes anyway (a link that stays down must not keep the namespace unwritable for good).
+ */
+export const PRIMARY_CATCHUP_MAX_MS = 120_000
+
+/**
+ * A clean stop of a primary hands each of its namespaces to the next site (catch-up.ts handOver): how long it waits
+ * for its handover to be written and its links to ship up to it before it stops anyway (the next primary then waits
+ * for the rest by its own bounds).
+ */
+export const PRIMARY_HANDOVER_ON_STOP_MS = 10_000
+
+/** How often a catching-up primary re-checks its receive position (also on every topology change). */
+export const PRIMARY_CATCHUP_CHECK_INTERVAL_MS = 200
+/** Revocations followed from etcd (topology/revocations.ts), like the PKI dir's revoked.json (pki REVOKED_ENTRIES_MAX): a bound on a list every gateway holds. */
+export const REVOCATIONS_IN_ETCD_MAX = 100_000

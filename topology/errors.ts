@@ -8,6 +8,8 @@ export const TopologyCode = {
   INVALID: 'E_TOPOLOGY_INVALID',
   /** A write to an active-passive namespace at a site that is not its (confirmed) primary. */
   NOT_PRIMARY: 'E_NOT_PRIMARY',
+  /** This site just became primary of an active-passive namespace and is still applying what the previous primary wrote: retry shortly. */
+  CATCHING_UP: 'E_PRIMARY_CATCHING_UP',
   /** A local service of a dev network (etcd, nats-server) did not start. */
   SERVICE: 'E_SERVICE',
   /** `ferry dev`: the sites were not up and replicating in time. */

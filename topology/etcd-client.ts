@@ -8,7 +8,7 @@ import { Etcd3 } from 'etcd3'
 import { FerryError } from '../common/errors.js'
 import { checkRoutes, type Route } from '../replicator/index.js'
 import { Kind, keyOf, networkPrefix, parseKey } from './keys.js'
-import { checkRoutePattern, checkSiteName, encodeNamespace, encodeSite, parseInterest, parseNamespace, parsePrimary, parseRoute, parseSite } from './codec.js'
+import { checkRoutePattern, checkSiteName, encodeNamespace, encodePrimary, encodeSite, parseHandover, parseInterest, parseNamespace, parsePrimary, parseRoute, parseSite } from './codec.js'
 import { TopologyCode } from './errors.js'
 import { ETCD_CALL_TIMEOUT_MS } from './constants.js'
 import { emptyTopology, sortRoutes, type NamespaceRecord, type SiteRecord, type Topology } from './types.js'
@@ -114,9 +114,25 @@ export class TopologyClient {
     const key = keyOf(this.network, Kind.primaries, namespace)
     const r = await this.call('get primary', async () => await this.etcd.get(key).exec())
     const seen = Number(r.kvs[0]?.mod_revision ?? 0)
-    const txn = this.etcd.if(key, 'Mod', '==', seen).then(this.etcd.put(key).value(JSON.stringify({ site })))
+    // The value names the primary before: the new one catches up with it before it accepts writes (catch-up.ts).
+    let previous: string | undefined
+    try { previous = r.kvs[0] !== undefined ? parsePrimary(namespace, r.kvs[0].value.toString()).site : undefined } catch { previous = undefined }
+    const txn = this.etcd.if(key, 'Mod', '==', seen).then(this.etcd.put(key).value(encodePrimary(site, previous)))
     const res = await this.call('set primary', async () => await txn.commit())
     if (!res.succeeded) throw new FerryError(TopologyCode.UNAVAILABLE, `the primary of ${namespace} moved meanwhile; try again`)
+  }
+
+  /**
+   * The previous primary's handover: it stopped writing `namespace` at `logEndLsn`, for the move at `revision`.
+   * Written only while that move is still the current one (the primary key's mod revision), so a late writer cannot
+   * speak for a later move.
+   */
+  async putHandover (namespace: string, h: { from: string, revision: number, logEndLsn: number }): Promise<boolean> {
+    const pkey = keyOf(this.network, Kind.primaries, namespace)
+    const hkey = keyOf(this.network, Kind.handovers, namespace)
+    const txn = this.etcd.if(pkey, 'Mod', '==', h.revision).then(this.etcd.put(hkey).value(JSON.stringify(h)))
+    const res = await this.call('put handover', async () => await txn.commit())
+    return res.succeeded
   }
 
   /** Publish this site's subscription filters of interest-mode namespaces. */
@@ -164,7 +180,11 @@ export function applyKv (t: Topology, network: string, key: string, value: strin
         return
       case Kind.primaries:
         if (value === undefined) t.primaries.delete(k.name)
-        else t.primaries.set(k.name, { site: parsePrimary(k.name, value), revision: modRevision })
+        else t.primaries.set(k.name, { ...parsePrimary(k.name, value), revision: modRevision })
+        return
+      case Kind.handovers:
+        if (value === undefined) t.handovers.delete(k.name)
+        else t.handovers.set(k.name, parseHandover(k.name, value))
         return
       default:
         return

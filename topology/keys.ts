@@ -6,9 +6,10 @@
  *   /ferry/{network}/alive/{site}             {"sinceMs"}  on a lease of ALIVE_LEASE_TTL_S; gone = site down
  *   /ferry/{network}/namespaces/{tenant}/{ns} {"policy":{...namespace policy fields},"replication":{"sites":[...],"mode":"all"}}
  *   /ferry/{network}/routes/{pattern}         {"via":"hub"}  (pattern: * = rest of the name, ? = one character)
- *   /ferry/{network}/primaries/{tenant}/{ns}  {"site"}: active-passive primary (mod revision = fencing token)
+ *   /ferry/{network}/primaries/{tenant}/{ns}  {"site","previous"}: active-passive primary (mod revision = fencing token)
+ *   /ferry/{network}/handovers/{tenant}/{ns}  {"from","revision","logEndLsn"}: the previous primary stopped writing there
  *   /ferry/{network}/interest/{site}          {"filters":{"tenant/ns":["a/+/c",...]}}: subscriptions of interest-mode namespaces
- *   /ferry/{network}/revocations/{serial}     reserved: certificate revocations (pki/)
+ *   /ferry/{network}/revocations/{id}         {"id","kind","name","revokedAt"}: a revoked token id or certificate serial (revocations.ts)
  *
  * Gateways list the whole prefix, then watch it from the list's revision + 1,
  * so no change between the two is missed.
@@ -21,6 +22,7 @@ export const Kind = {
   namespaces: 'namespaces',
   routes: 'routes',
   primaries: 'primaries',
+  handovers: 'handovers',
   interest: 'interest',
   revocations: 'revocations'
 } as const

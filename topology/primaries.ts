@@ -24,25 +24,38 @@ import type { Ledger, TopicName } from '../store/index.js'
 import { namespaceOf } from '../replicator/index.js'
 import { Kind, keyOf } from './keys.js'
 import { TopologyCode } from './errors.js'
+import { encodePrimary } from './codec.js'
+import { ALIVE_LEASE_TTL_S } from './constants.js'
 import type { TopologyClient } from './etcd-client.js'
 import type { TopologyView } from './view.js'
-import type { Topology } from './types.js'
+import type { PrimaryRecord, Topology } from './types.js'
 
-/** Refuse appends of topics the guard refuses; everything else goes straight to the ledger. */
-export function guardedLedger (raw: Ledger, refuse: (topic: TopicName) => FerryError | undefined): Ledger {
+/**
+ * Refuse appends of topics the guard refuses; everything else goes straight to the ledger. `inFlight` (optional)
+ * holds the appends that passed the guard and are not settled yet: a primary that stops writing waits for them
+ * before it names its log end in the handover (catch-up.ts).
+ */
+export function guardedLedger (raw: Ledger, refuse: (topic: TopicName) => FerryError | undefined, inFlight?: Set<Promise<unknown>>): Ledger {
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    if (inFlight === undefined) return p
+    const settled = p.then(() => {}, () => {})
+    inFlight.add(settled)
+    void settled.then(() => { inFlight.delete(settled) })
+    return p
+  }
   return new Proxy(raw, {
     get (target, prop) {
       if (prop === 'append') {
         return async (input: Parameters<Ledger['append']>[0]) => {
           const err = refuse(input.topic)
           if (err !== undefined) throw err
-          return await target.append(input)
+          return await track(target.append(input))
         }
       }
       if (prop === 'appendMany') {
         return async (inputs: Parameters<Ledger['appendMany']>[0]) => {
           for (const i of inputs) { const err = refuse(i.topic); if (err !== undefined) throw err }
-          return await target.appendMany(inputs)
+          return await track(target.appendMany(inputs))
         }
       }
       const v = Reflect.get(target, prop, target) as unknown
@@ -51,13 +64,19 @@ export function guardedLedger (raw: Ledger, refuse: (topic: TopicName) => FerryE
   })
 }
 
-/** Why this site may not write to a topic now, or undefined when it may. */
-export function writeRefusal (t: Topology, self: string, live: boolean, topic: TopicName): FerryError | undefined {
+/**
+ * Why this site may not write to a topic now, or undefined when it may. `catchingUp`: this site became primary
+ * and has not yet applied what the previous primary wrote (catch-up.ts): a retryable refusal meanwhile.
+ */
+export function writeRefusal (t: Topology, self: string, live: boolean, topic: TopicName, catchingUp?: (ns: string, p: PrimaryRecord) => boolean): FerryError | undefined {
   const ns = namespaceOf(topic)
   if (ns === undefined) return undefined
   const p = t.primaries.get(ns)
   if (p === undefined) return undefined
-  if (p.site === self && live) return undefined
+  if (p.site === self && live) {
+    if (catchingUp?.(ns, p) !== true) return undefined
+    return new FerryError(TopologyCode.CATCHING_UP, `namespace ${ns}: this site just became its primary and is applying what site ${p.previous ?? '?'} wrote before; retry shortly`, { details: { namespace: ns, primary: self, previous: p.previous } })
+  }
   const target = t.sites.get(p.site)
   return new FerryError(TopologyCode.NOT_PRIMARY, p.site === self
     ? `namespace ${ns} is active-passive and this site lost its view of etcd: writes refused until it is confirmed primary again`
@@ -65,27 +84,33 @@ export function writeRefusal (t: Topology, self: string, live: boolean, topic: T
 }
 
 /** Move a namespace's primary, fenced by the revision the caller saw (0: the key must not exist). */
-export async function movePrimary (client: TopologyClient, namespace: string, site: string, seenRevision: number): Promise<boolean> {
+export async function movePrimary (client: TopologyClient, namespace: string, site: string, seenRevision: number, previous?: string): Promise<boolean> {
   const key = keyOf(client.network, Kind.primaries, namespace)
-  const txn = client.etcd.if(key, 'Mod', '==', seenRevision).then(client.etcd.put(key).value(JSON.stringify({ site })))
+  // The value names the primary before (the one the new primary catches up with, catch-up.ts).
+  const txn = client.etcd.if(key, 'Mod', '==', seenRevision).then(client.etcd.put(key).value(encodePrimary(site, previous)))
   const res = await txn.commit()
   return res.succeeded
+}
+
+/** The first live site of a namespace's list (by site preference, then list order), other than `except`: who takes over. */
+export function successorOf (t: Topology, ns: string, except?: string): string | undefined {
+  const order = (t.namespaces.get(ns)?.replication.sites ?? []).slice().sort((a, b) => (t.sites.get(a)?.preference ?? 100) - (t.sites.get(b)?.preference ?? 100))
+  return order.find((s) => s !== except && t.alive.has(s))
 }
 
 /** Watches for a dead primary and takes over when this site is next in line. */
 export function followPrimaries (view: TopologyView, client: TopologyClient, self: string, logger: Logger): () => void {
   let busy = false
+  // A primary that is starting too has no liveness key yet: no takeover in this site's first lease TTL.
+  const startedMs = Date.now()
   const check = (): void => {
-    if (busy || view.health().etcd !== 'connected') return
+    if (busy || view.health().etcd !== 'connected' || Date.now() - startedMs < ALIVE_LEASE_TTL_S * 1000) return
     const t = view.current()
     for (const [ns, p] of t.primaries) {
       if (t.alive.has(p.site) || p.site === self) continue
-      const rec = t.namespaces.get(ns)
-      const order = (rec?.replication.sites ?? []).slice().sort((a, b) => (t.sites.get(a)?.preference ?? 100) - (t.sites.get(b)?.preference ?? 100))
-      const next = order.find((s) => t.alive.has(s))
-      if (next !== self) continue
+      if (successorOf(t, ns) !== self) continue
       busy = true
-      movePrimary(client, ns, self, p.revision).then((won) => {
+      movePrimary(client, ns, self, p.revision, p.site).then((won) => {
         logger.warn({ namespace: ns, from: p.site, to: self, fencingRevision: p.revision, won }, won ? 'primary moved here (previous primary lost its lease)' : 'primary takeover lost the race')
       }, (err) => { logger.warn({ namespace: ns, err: String(err) }, 'primary takeover failed') }).finally(() => { busy = false })
       return

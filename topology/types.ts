@@ -26,14 +26,27 @@ export interface Topology {
   alive: Set<string>
   namespaces: Map<string, NamespaceRecord>
   routes: Route[]
-  /** Active-passive namespaces: their primary and the key's mod revision (the fencing token). */
-  primaries: Map<string, { site: string, revision: number }>
+  /** Active-passive namespaces: their primary, the key's mod revision (the fencing token) and the primary before it. */
+  primaries: Map<string, PrimaryRecord>
+  /** Active-passive handovers: what the previous primary wrote once it stopped writing (catch-up.ts). */
+  handovers: Map<string, HandoverRecord>
   /** Interest mode: site -> namespace -> subscription filters there. */
   interest: Map<string, Record<string, string[]>>
 }
 
+export interface PrimaryRecord {
+  site: string
+  /** The key's mod revision: the fencing token of the move that made `site` primary. */
+  revision: number
+  /** The primary before this one (written by the move): the site the new primary catches up with. */
+  previous?: string
+}
+
+/** `/handovers/{tenant}/{ns}`: the previous primary `from` stopped writing the namespace at its log position `logEndLsn`, for the move at `revision`. */
+export interface HandoverRecord { from: string, revision: number, logEndLsn: number }
+
 export function emptyTopology (): Topology {
-  return { revision: 0, sites: new Map(), alive: new Set(), namespaces: new Map(), routes: [], primaries: new Map(), interest: new Map() }
+  return { revision: 0, sites: new Map(), alive: new Set(), namespaces: new Map(), routes: [], primaries: new Map(), handovers: new Map(), interest: new Map() }
 }
 
 /** Routes in matching order: exact names first, then longer patterns before shorter ones. */

@@ -42,6 +42,8 @@ export class TopologyView {
   private retryTimer: NodeJS.Timeout | undefined
   private aliveLoop: Promise<void> | undefined
   private saving: Promise<void> = Promise.resolve()
+  /** Failover: when etcd last confirmed this site's liveness lease (put or keep-alive), epoch ms; 0 = not held. */
+  private leaseOkMs = 0
 
   constructor (
     private readonly client: TopologyClient,
@@ -65,6 +67,14 @@ export class TopologyView {
 
   /** True while the view follows etcd live (connected, loaded): what active-passive writes need. */
   live (): boolean { return this.up && this.loaded }
+
+  /**
+   * This site holds its liveness lease: etcd confirmed it within the lease's TTL. False once the lease is lost
+   * or etcd has not answered a keep-alive for a TTL: other sites may see this one as dead and take over.
+   */
+  leaseHeld (): boolean {
+    return this.leaseOkMs > 0 && Date.now() - this.leaseOkMs < ALIVE_LEASE_TTL_S * 1000
+  }
 
   health (): TopologyHealth {
     return { etcd: this.up ? 'connected' : 'unreachable', stale: !this.up || !this.loaded, revision: this.topology.revision, sinceMs: this.sinceMs, ...(this.lastError !== undefined ? { lastError: this.lastError } : {}), invalidValues: this.invalid }
@@ -149,9 +159,11 @@ export class TopologyView {
         await this.client.putSite(self)
         const lease = etcd.lease(ALIVE_LEASE_TTL_S)
         await lease.put(keyOf(this.client.network, Kind.alive, self.id)).value(JSON.stringify({ sinceMs: Date.now() })).exec()
+        this.leaseOkMs = Date.now()
+        lease.on('keepaliveSucceeded', () => { this.leaseOkMs = Date.now() })
         await new Promise<void>((resolve) => {
           const poll = setInterval(() => { if (this.closed) { clearInterval(poll); resolve() } }, 100)
-          lease.once('lost', () => { clearInterval(poll); resolve() })
+          lease.once('lost', () => { this.leaseOkMs = 0; clearInterval(poll); resolve() })
         })
         if (this.closed) { await lease.revoke().catch(() => {}); return }
       } catch (err) {
@@ -164,14 +176,14 @@ export class TopologyView {
   private loadCache (): void {
     const v = this.opts.ledger?.getMeta(CACHE_SPACE, this.client.network)
     if (v === undefined || v === null || typeof v !== 'object' || Array.isArray(v) || Buffer.isBuffer(v)) return
-    const c = v as { revision?: number, sites?: Record<string, string>, namespaces?: Record<string, string>, routes?: Array<{ pattern: string, via: string }>, primaries?: Record<string, { site: string, revision: number }> }
+    const c = v as { revision?: number, sites?: Record<string, string>, namespaces?: Record<string, string>, routes?: Array<{ pattern: string, via: string }>, primaries?: Record<string, { site: string, revision: number, previous?: string }> }
     const t = emptyTopology()
     t.revision = c.revision ?? 0
     try {
       for (const [id, raw] of Object.entries(c.sites ?? {})) t.sites.set(id, parseSite(id, raw))
       for (const [name, raw] of Object.entries(c.namespaces ?? {})) t.namespaces.set(name, parseNamespace(name, raw))
       t.routes = sortRoutes(c.routes ?? [])
-      for (const [ns, p] of Object.entries(c.primaries ?? {})) t.primaries.set(ns, { site: p.site, revision: p.revision })
+      for (const [ns, p] of Object.entries(c.primaries ?? {})) t.primaries.set(ns, { site: p.site, revision: p.revision, ...(p.previous !== undefined ? { previous: p.previous } : {}) })
     } catch (err) {
       this.opts.logger.warn({ err: String(err) }, 'topology cache unreadable; ignored')
       return
@@ -190,7 +202,7 @@ export class TopologyView {
       namespaces: Object.fromEntries([...t.namespaces.values()].map((n) => [n.name, encodeNamespace(n)])),
       routes: t.routes.map((r) => ({ pattern: r.pattern, via: r.via })),
       // Active-passive namespaces must stay fenced after a restart without etcd.
-      primaries: Object.fromEntries([...t.primaries].map(([ns, p]) => [ns, { site: p.site, revision: p.revision }]))
+      primaries: Object.fromEntries([...t.primaries].map(([ns, p]) => [ns, { site: p.site, revision: p.revision, ...(p.previous !== undefined ? { previous: p.previous } : {}) }]))
     }
     this.saving = this.saving.then(async () => { await ledger.putMeta(CACHE_SPACE, this.client.network, value as unknown as MetaValue) }).catch(() => {})
   }

@@ -1,6 +1,6 @@
 // The Ferry web console: overview with live rates and latency, tenants /
 // namespaces / topics with backlog, subscriptions, MQTT clients, dead-letter
-// browser with peek and replay, message peek. Preact + htm, uPlot charts,
+// browser with peek and replay, message peek, the network map (sites, links, lag). Preact + htm, uPlot charts,
 // live updates over the admin WebSocket feed.
 import { html, render } from 'htm/preact'
 import { useEffect, useState, useCallback } from 'preact/hooks'
@@ -75,7 +75,7 @@ function Namespace ({ ns }) {
     <h2>Topics</h2>
     <${Table} testid="topics" rows=${topics?.topics} cols=${[
       ['topic', (t) => html`<a href=${`#/topic/${ns}/${seg(t.topic)}`}>${t.topic}</a>`], ['stored', (t) => t.storedMessages], ['bytes', (t) => t.storedBytes],
-      ['backlog', (t) => t.backlog], ['subs', (t) => t.subscriptions], ['in/s', (t) => fmt(t.rateInPerSec)], ['out/s', (t) => fmt(t.rateOutPerSec)]]} />
+      ['backlog', (t) => t.backlog], ['subs', (t) => t.subscriptions], ['producers', (t) => t.producers], ['in/s', (t) => fmt(t.rateInPerSec)], ['out/s', (t) => fmt(t.rateOutPerSec)]]} />
     <h2>Subscriptions</h2>
     <${Table} testid="subscriptions" rows=${subs?.subscriptions} cols=${[
       ['filter', (s) => s.filter], ['subscription', (s) => s.subscription], ['mode', (s) => s.mode], ['consumers', (s) => s.consumers],
@@ -106,6 +106,10 @@ function Topic ({ ns, topic }) {
     <${Table} testid="topic-subscriptions" rows=${t?.subscriptionList} cols=${[
       ['subscription', (s) => s.subscription], ['mode', (s) => s.mode], ['consumers', (s) => s.consumers], ['backlog', (s) => s.topicBacklog],
       ['mark-delete', (s) => s.markDelete], ['pending ack', (s) => s.pendingAck], ['redelivered', (s) => s.redelivered]]} />
+    <h2>Producers${t && t.producersDropped > 0 ? ` (${t.producersDropped} more not listed)` : ''}</h2>
+    <${Table} testid="topic-producers" rows=${t?.producerList} cols=${[
+      ['producer', (p) => p.name], ['protocol', (p) => p.protocol], ['messages', (p) => p.messages], ['per s', (p) => fmt(p.ratePerSec)],
+      ['last seen', (p) => new Date(p.lastSeenAt).toISOString()]]} />
     <h2>Messages</h2>
     <${Messages} testid="topic-messages" rows=${msgs?.messages} />`
 }
@@ -143,6 +147,64 @@ function Clients () {
       ['subscriptions', (s) => s.subscriptions.map((x) => x.filter).join(', ')]]} />`
 }
 
+// The network map: sites on a ring (this site highlighted), this site's outbound links as
+// lines labelled with their lag; fed by the live feed (snap.network), so it moves every second.
+function NetworkMap ({ net }) {
+  const size = 360
+  const r = 115
+  const c = size / 2
+  // Labels sit outside the ring, so links through the middle never cross them.
+  const pos = new Map(net.sites.map((s, i) => {
+    const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, net.sites.length)
+    return [s.id, { x: c + r * Math.cos(a), y: c + r * Math.sin(a), lx: c + (r + 45) * Math.cos(a), ly: c + (r + 45) * Math.sin(a) + 4 }]
+  }))
+  const self = pos.get(net.siteId)
+  return html`<svg class="netmap" data-testid="network-map" viewBox=${`0 0 ${size} ${size}`} width=${size} height=${size}>
+    ${self && net.links.map((l) => {
+      const p = pos.get(l.remote)
+      if (!p) return null
+      const cls = !l.connected || l.state === 'paused' ? 'link bad' : l.backlogAlert ? 'link warn' : 'link'
+      return html`<g><line class=${cls} x1=${self.x} y1=${self.y} x2=${p.x} y2=${p.y} />
+        <text class="lag" x=${(self.x + p.x) / 2} y=${(self.y + p.y) / 2 - 4}>${`${fmt(l.lagSeconds)} s · ${l.lagEntries}`}</text></g>`
+    })}
+    ${net.sites.map((s) => {
+      const p = pos.get(s.id)
+      return html`<g><circle class=${`site ${s.alive ? 'alive' : 'dead'} ${s.self ? 'self' : ''}`} cx=${p.x} cy=${p.y} r="22" />
+        <text class="site-label" x=${p.lx} y=${p.ly}>${s.id}</text></g>`
+    })}
+  </svg>`
+}
+
+function Network ({ snap }) {
+  if (!snap) return html`<p>waiting for the live feed…</p>`
+  const net = snap.network
+  if (!net) return html`<h2>Network</h2><p class="dim" data-testid="network-none">site ${snap.siteId} is not part of a network</p>`
+  const up = (b) => html`<span class=${b ? 'ok' : 'bad'}>${b ? 'up' : 'down'}</span>`
+  return html`<h2>Network ${net.network}</h2>
+    <div class="cards">
+      <${Card} label="sites" value=${net.sites.length} testid="network-site-count" />
+      <${Card} label="alive" value=${net.sites.filter((s) => s.alive).length} />
+      <${Card} label="etcd" value=${up(net.etcd.up)} testid="network-etcd" />
+      <${Card} label="nats" value=${up(net.nats.up)} testid="network-nats" />
+      <${Card} label="max lag s" value=${fmt(Math.max(0, ...net.links.map((l) => l.lagSeconds)))} />
+    </div>
+    <div class="netrow"><${NetworkMap} net=${net} />
+    <div class="grow"><h2>Sites</h2>
+    <${Table} testid="network-sites" rows=${net.sites} cols=${[
+      ['site', (s) => s.self ? html`<b>${s.id}</b>` : s.id], ['region', (s) => s.region], ['alive', (s) => html`<span class=${s.alive ? 'ok' : 'bad'}>${s.alive ? 'yes' : 'no'}</span>`],
+      ['preference', (s) => s.preference],
+      ['probe from it p99 ms (10 s)', (s) => { const p = (snap.probe.replication || []).find((x) => x.origin === s.id); return html`<span data-testid=${`probe-from-${s.id}`}>${p ? fmt(p.p99Ms) : '-'}</span>` }],
+      ['endpoints', (s) => Object.values(s.endpoints).join(' ')]]} />
+    <h2>Links from ${net.siteId}</h2>
+    <${Table} testid="network-links" rows=${net.links} cols=${[
+      ['remote', (l) => l.remote], ['state', (l) => l.state], ['connected', (l) => l.connected ? 'yes' : 'no'],
+      ['lag s', (l) => html`<span data-testid=${`lag-seconds-${l.remote}`}>${fmt(l.lagSeconds)}</span>`],
+      ['lag entries', (l) => html`<span data-testid=${`lag-entries-${l.remote}`}>${l.lagEntries}${l.lagIsLowerBound ? '+' : ''}</span>`],
+      ['lag bytes', (l) => l.lagBytes], ['shipped', (l) => html`<span data-testid=${`shipped-${l.remote}`}>${l.entriesShipped}</span>`],
+      ['failures', (l) => l.failures], ['alert', (l) => l.backlogAlert ? html`<span class="bad">backlog</span>` : '']]} />
+    </div></div>`
+}
+
 function App () {
   const hash = useHash()
   const [snap, setSnap] = useState(undefined)
@@ -163,9 +225,10 @@ function App () {
   else if (parts[0] === 'topic') page = html`<${Topic} ns=${`${parts[1]}/${parts[2]}`} topic=${decodeURIComponent(parts.slice(3).join('/'))} />`
   else if (parts[0] === 'dlq') page = html`<${DeadLetters} ns=${`${parts[1]}/${parts[2]}`} topic=${decodeURIComponent(parts.slice(3).join('/'))} />`
   else if (parts[0] === 'clients') page = html`<${Clients} />`
+  else if (parts[0] === 'network') page = html`<${Network} snap=${snap} />`
   else page = html`<${Overview} snap=${snap} history=${history} />`
   const link = (href, label) => html`<a href=${href} class=${hash === href || (href !== '#/' && hash.startsWith(href)) ? 'active' : ''}>${label}</a>`
-  return html`<header><h1>Ferry</h1><nav>${link('#/', 'Overview')}${link('#/tenants', 'Tenants')}${link('#/clients', 'MQTT clients')}</nav>
+  return html`<header><h1>Ferry</h1><nav>${link('#/', 'Overview')}${link('#/tenants', 'Tenants')}${link('#/clients', 'MQTT clients')}${link('#/network', 'Network')}</nav>
     <span class=${connected ? 'ok' : 'bad'} data-testid="live">${connected ? '● live' : '○ offline'}</span></header><main>${page}</main>`
 }
 

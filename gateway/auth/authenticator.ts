@@ -49,7 +49,11 @@ export interface AuthenticatorOptions {
 }
 
 export class Authenticator {
+  /** Every revoked credential (`token:ID` / `serial:HEX`): the PKI dir's list plus the external ones (etcd). */
   private revoked = new Set<string>()
+  private fileRevoked = new Set<string>()
+  /** Revocation lists from other sources (topology/revocations.ts: etcd), by source. */
+  private readonly external = new Map<string, Set<string>>()
   private readonly users = new Map<string, Set<CredentialUser>>()
   private readonly tokenCache = new Map<string, TokenClaims>()
   private readonly watcher: FileWatcher
@@ -78,10 +82,22 @@ export class Authenticator {
 
   /** Re-read the revocation list; close what uses a newly revoked credential. */
   async reloadRevoked (): Promise<void> {
-    const next = new Set((await readRevoked(this.layout)).map((e) => revocationKey(e.id)))
+    this.fileRevoked = new Set((await readRevoked(this.layout)).map((e) => revocationKey(e.id)))
+    this.recompute('file')
+  }
+
+  /** Replace the revocation list of another source (etcd); ids are token ids or certificate serials. */
+  setRevocations (source: string, ids: readonly string[]): void {
+    this.external.set(source, new Set(ids.map(revocationKey)))
+    this.recompute(source)
+  }
+
+  private recompute (source: string): void {
+    const next = new Set(this.fileRevoked)
+    for (const set of this.external.values()) for (const k of set) next.add(k)
     const added = [...next].filter((k) => !this.revoked.has(k))
     this.revoked = next
-    if (added.length > 0) this.opts.logger.info({ revoked: added.length }, 'revocation list changed')
+    if (added.length > 0) this.opts.logger.info({ revoked: added.length, source }, 'revocation list changed')
     for (const key of added) {
       const users = this.users.get(key)
       if (users === undefined) continue

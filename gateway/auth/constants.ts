@@ -29,3 +29,8 @@ export const CORS_MAX_AGE_SEC = 600
 export const CORS_ORIGINS_MAX = 256
 /** Rate buckets kept (tenants + namespaces): bounded like every table keyed by client input. */
 export const QUOTA_BUCKETS_MAX = 100_000
+/**
+ * Quiet time after a change of the site certificate or key file before it is reloaded, ms: the two files are
+ * replaced one after the other, and a reload in between would find them mismatched (then wait for the next change).
+ */
+export const TLS_RELOAD_DEBOUNCE_MS = 300

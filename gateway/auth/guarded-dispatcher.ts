@@ -40,13 +40,13 @@ export class GuardedDispatcher implements Dispatcher {
     const prev = this.chains.get(ns)
     if (prev === undefined && this.codec.inline(req.payload)) {
       const enc = this.codec.encodeSync(policy, req.payload, props)
-      return await this.inner.publish({ topic: req.topic, payload: enc.payload, props: enc.props })
+      return await this.inner.publish({ topic: req.topic, payload: enc.payload, props: enc.props, producer: req.producer }) // ops2: producer kept for topic stats
     }
     let result: Promise<PublishResult> | undefined
     const turn = (prev ?? Promise.resolve()).then(async () => {
       const enc = await this.codec.encodeAsync(policy, req.payload, props)
       // Issued in queue order; awaited by the caller, not by the queue.
-      result = this.inner.publish({ topic: req.topic, payload: enc.payload, props: enc.props })
+      result = this.inner.publish({ topic: req.topic, payload: enc.payload, props: enc.props, producer: req.producer }) // ops2: producer kept
     }).catch((err: unknown) => { result = Promise.reject(err) })
     this.chains.set(ns, turn)
     void turn.then(() => { if (this.chains.get(ns) === turn) this.chains.delete(ns) })
@@ -111,6 +111,7 @@ export class GuardedDispatcher implements Dispatcher {
   readonly unsubscribe: Dispatcher['unsubscribe'] = async (...a) => await this.inner.unsubscribe(...a)
   readonly ack: Dispatcher['ack'] = async (...a) => await this.inner.ack(...a)
   readonly ackUpTo: Dispatcher['ackUpTo'] = async (...a) => await this.inner.ackUpTo(...a)
+  readonly rewindTo: Dispatcher['rewindTo'] = async (...a) => await this.inner.rewindTo(...a) // ops2 hook: admin reset backwards
   readonly nack: Dispatcher['nack'] = async (...a) => await this.inner.nack(...a)
   readonly cancelScheduled: Dispatcher['cancelScheduled'] = async (...a) => await this.inner.cancelScheduled(...a)
   stats (): DispatcherStats { return this.inner.stats() }

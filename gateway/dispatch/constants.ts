@@ -107,6 +107,12 @@ export const READ_RETRY_MS = 100
 /** Earliest a timer is set after now, ms: a timer set for the past fires on the next loop turn anyway. */
 export const ALARM_DELAY_MS_MIN = 1
 
+/**
+ * Individual acks of one stream coalesced into one cursor record (ack-batcher.ts), at most this many ids:
+ * one turn's PUBACKs of a subscriber; bounded so that one record stays far below the record size limit.
+ */
+export const ACK_BATCH_IDS_MAX = 4096
+
 /** Ledger meta space holding durable subscription definitions (key `tenant/namespace\nname`). */
 export const SUBSCRIPTION_META_SPACE = MetaSpace.subscription // declared, with its owner, in store's MetaSpace
 

@@ -25,6 +25,7 @@ import { parseFilter, parseTopicName } from './filter.js'
 import type { TopicStream } from './stream.js'
 import { Subscription, type SubscriptionDef } from './subscription.js'
 import { checkProps, checkSubscribeOptions, defToMeta, parseDef } from './subscription-defs.js'
+import { replicatedSubscriptions, type ReplicatedSubscriptions } from './replicated.js'
 import {
   type AckResult, type Consumer, type Dispatcher, type DispatcherStats, type NamespaceName, type PublishRequest,
   type PublishResult, type SubscribeOptions
@@ -45,7 +46,8 @@ export interface DispatcherDeps {
 function subKey (namespace: string, filter: string, name: string): string { return `${namespace}\u0000${filter}\u0000${name}` }
 function nameKey (namespace: string, name: string): string { return `${namespace}\u0000${name}` }
 
-export function createDispatcher (deps: DispatcherDeps): Dispatcher {
+/** The dispatcher, and the replicated-subscription surface the replicator uses (gateway/server.ts hands it over). */
+export function createDispatcher (deps: DispatcherDeps): Dispatcher & { readonly replicated: ReplicatedSubscriptions } {
   return new DispatcherImpl(deps)
 }
 
@@ -71,6 +73,11 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   private nextConsumerId = 1
   private published = 0
   private closed = false
+  readonly replicated: ReplicatedSubscriptions = replicatedSubscriptions({
+    all: () => this.subs.values(),
+    find: (ns, filter, name) => this.subs.get(subKey(ns, filter, name)),
+    create: async (def) => { await this.ready; this.checkOpen(); await this.ensureSubscription({ ...def, durable: true, replicated: true, initialPosition: 'earliest' }) }
+  })
 
   constructor (deps: DispatcherDeps) {
     this.ledger = deps.ledger
@@ -261,19 +268,11 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     await this.ready
     this.checkOpen()
     checkSubscribeOptions(opts)
-    this.policies.get(opts.namespace) // E_NOT_FOUND for an unknown namespace
-    const levels = parseFilter(opts.filter)
+    const policy = this.policies.get(opts.namespace) // E_NOT_FOUND for an unknown namespace
+    // Replicated when asked, or for every durable subscription of a namespace whose policy says so.
+    const replicated = opts.replicated === true || (opts.durable && policy.replicatedSubscriptions)
+    const sub = await this.ensureSubscription({ namespace: opts.namespace, filter: opts.filter, name: opts.subscription, mode: opts.mode, durable: opts.durable, initialPosition: opts.initialPosition, replicated })
     const key = subKey(opts.namespace, opts.filter, opts.subscription)
-    let sub = this.subs.get(key)
-    if (sub === undefined) {
-      let creating = this.creating.get(key)
-      if (creating === undefined) {
-        creating = this.createSubscription(opts, levels)
-        this.creating.set(key, creating)
-        void creating.finally(() => { this.creating.delete(key) }).catch(() => {})
-      }
-      sub = await creating
-    }
     this.checkOpen()
     if (sub.durable !== opts.durable) {
       throw dispatchError(DispatchCode.SUBSCRIPTION_CONFLICT,
@@ -287,17 +286,39 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     return sub.addConsumer(this.nextConsumerId++, opts)
   }
 
-  private async createSubscription (opts: SubscribeOptions, levels: string[]): Promise<Subscription> {
-    const def: SubscriptionDef = {
-      namespace: opts.namespace,
-      filter: opts.filter,
-      name: opts.subscription,
-      mode: opts.mode,
-      durable: opts.durable,
-      initialPosition: opts.initialPosition,
-      createdLsn: this.ledger.lastLsn()
+  /** Get or create the subscription; `replicated` true turns an existing durable one replicated (persisted). */
+  private async ensureSubscription (o: Omit<SubscriptionDef, 'createdLsn'>): Promise<Subscription> {
+    const levels = parseFilter(o.filter)
+    const key = subKey(o.namespace, o.filter, o.name)
+    let sub = this.subs.get(key)
+    if (sub === undefined) {
+      let creating = this.creating.get(key)
+      if (creating === undefined) {
+        creating = this.createSubscription(o, levels)
+        this.creating.set(key, creating)
+        void creating.finally(() => { this.creating.delete(key) }).catch(() => {})
+      }
+      sub = await creating
     }
-    const sub = new Subscription(this, def, this.policies.get(opts.namespace), levels, deadLetterSuffixOf(def.name))
+    if (o.replicated === true && !sub.replicated && sub.durable) {
+      sub.replicated = true
+      await this.ledger.putMeta(SUBSCRIPTION_META_SPACE, key, defToMeta(sub.def))
+    }
+    return sub
+  }
+
+  private async createSubscription (o: Omit<SubscriptionDef, 'createdLsn'>, levels: string[]): Promise<Subscription> {
+    const def: SubscriptionDef = {
+      namespace: o.namespace,
+      filter: o.filter,
+      name: o.name,
+      mode: o.mode,
+      durable: o.durable,
+      initialPosition: o.initialPosition,
+      createdLsn: this.ledger.lastLsn(),
+      ...(o.replicated === true && o.durable ? { replicated: true } : {})
+    }
+    const sub = new Subscription(this, def, this.policies.get(o.namespace), levels, deadLetterSuffixOf(def.name))
     if (def.durable) await this.ledger.putMeta(SUBSCRIPTION_META_SPACE, subKey(def.namespace, def.filter, def.name), defToMeta(def))
     this.register(sub)
     // Topics that exist now start at initialPosition; `latest` is "after createdLsn", exact under concurrent publishes.
@@ -357,6 +378,12 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     await this.ready
     this.checkOpen()
     await this.subscriptionOf(topic, subscription).ackUpTo(topic, upTo)
+  }
+
+  async rewindTo (topic: TopicName, subscription: string, markDelete: EntryId): Promise<EntryId> {
+    await this.ready
+    this.checkOpen()
+    return await this.subscriptionOf(topic, subscription).rewindTo(topic, markDelete)
   }
 
   async nack (topic: TopicName, subscription: string, entryIds: readonly EntryId[], reason?: string): Promise<void> {

@@ -22,9 +22,10 @@ export class InflightTable {
 
   constructor (
     private readonly host: StreamHost,
-    private readonly stream: Inflight['stream'],
-    private readonly keys: () => KeyState
+    private readonly stream: Inflight['stream']
   ) {}
+
+  private keys (): KeyState { return this.stream.reader.keys }
 
   private get recs (): Map<number, Inflight> { return (this.recsObj ??= new Map()) }
   /** Delivered entries in delivery order. */

@@ -28,6 +28,7 @@ import { pickInOrder, pickKeyShared, pickShared, type PickSource } from './picke
 import { Outcome, type StreamHost } from './stream-host.js'
 import type { AckResult } from './types.js'
 import { WindowReader } from './window-reader.js'
+import { AckBatcher } from './ack-batcher.js'
 
 /** One hand-out decided in a dispatch round, delivered once the counts are persisted. */
 export interface Pick {
@@ -44,10 +45,14 @@ export class TopicStream implements PickSource {
   readonly outcomes: EntryOutcomes
   /** The round being picked (set for the duration of pick()). */
   private round: Pick[] = []
+  /** Individual acks of one loop turn become one cursor record (made on the first ack: a million idle topic streams need none). */
+  private lazyAcks: AckBatcher | undefined
+  private get acks (): AckBatcher { return (this.lazyAcks ??= new AckBatcher(this.cursor)) }
 
   constructor (readonly host: StreamHost, readonly topic: TopicName, readonly cursor: Cursor) {
-    this.table = new InflightTable(host, this, () => this.reader.keys)
-    this.reader = new WindowReader(host, this, cursor, (id) => this.table.has(id), () => { this.host.markActive(this) })
+    // No closures per stream (a million of them for one wildcard subscription): the parts reach each other through it.
+    this.table = new InflightTable(host, this)
+    this.reader = new WindowReader(host, this, cursor, this.table)
     this.outcomes = new EntryOutcomes(host, this, cursor, this.table)
   }
 
@@ -153,8 +158,11 @@ export class TopicStream implements PickSource {
     const fresh = new Set<EntryId>()
     const unknown: EntryId[] = []
     const results: Inflight[] = []
+    let joined = 0
     for (const id of ids) {
       if (id >= end || id < first || this.cursor.isAcked(id) || fresh.has(id)) { unknown.push(id); continue }
+      // Acked earlier in this loop turn, not durable yet: wait for that record, count it once.
+      if (this.lazyAcks?.has(id) === true) { fresh.add(id); joined++; continue }
       fresh.add(id)
       const rec = this.table.get(id)
       if (rec !== undefined && rec.state !== InflightState.deadLettering) {
@@ -164,8 +172,8 @@ export class TopicStream implements PickSource {
       this.table.forgetCount(id)
     }
     if (fresh.size === 0) return { acked: 0, unknown }
-    const p = this.cursor.ack([...fresh])
-    this.host.count(Outcome.acked, fresh.size)
+    const p = this.acks.ack([...fresh])
+    if (fresh.size > joined) this.host.count(Outcome.acked, fresh.size - joined)
     this.host.kick()
     await p
     this.resultsDelivered(results)
@@ -257,6 +265,19 @@ export class TopicStream implements PickSource {
     this.host.rewound(this)
     await p
     this.host.env.backlogChanged(this.topic)
+  }
+
+  /**
+   * Admin (gateway/ops: reset backwards): the cursor starts over after
+   * `markDelete` (acknowledgements above it dropped, store/cursor-reset.ts),
+   * then the stream forgets what it holds and reads again from there, as in
+   * rewind(). Returns the position the store took (clamped to what exists).
+   */
+  async rewindTo (markDelete: EntryId): Promise<EntryId> {
+    const taken = await this.cursor.rewindTo(markDelete)
+    this.rewind()
+    this.host.env.backlogChanged(this.topic)
+    return taken
   }
 
   /** A cancelled delayed entry (props when known): never deliver it, and stop counting it as pending. */

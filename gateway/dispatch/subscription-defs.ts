@@ -25,6 +25,8 @@ export function checkSubscribeOptions (o: SubscribeOptions): void {
   if (!Number.isInteger(o.permits) || o.permits < 0 || o.permits > CONSUMER_PERMITS_MAX) throw bad(`permits must be an integer in [0, ${CONSUMER_PERMITS_MAX}]`)
   if (o.consumerPriority !== undefined && !Number.isInteger(o.consumerPriority)) throw bad('consumerPriority must be an integer')
   if (typeof o.sink?.deliver !== 'function') throw bad('a consumer needs a sink with deliver()')
+  if (o.replicated !== undefined && typeof o.replicated !== 'boolean') throw bad('replicated must be a boolean')
+  if (o.replicated === true && !o.durable) throw bad('a replicated subscription must be durable')
 }
 
 export function checkProps (p: MessageProps): void {
@@ -35,15 +37,15 @@ export function checkProps (p: MessageProps): void {
 }
 
 export function defToMeta (def: SubscriptionDef): MetaValue {
-  return { namespace: def.namespace, filter: def.filter, name: def.name, mode: def.mode, initialPosition: def.initialPosition, createdLsn: def.createdLsn }
+  return { namespace: def.namespace, filter: def.filter, name: def.name, mode: def.mode, initialPosition: def.initialPosition, createdLsn: def.createdLsn, ...(def.replicated === true ? { replicated: true } : {}) }
 }
 
 export function parseDef (v: MetaValue): SubscriptionDef | undefined {
   if (v === null || typeof v !== 'object' || Array.isArray(v) || Buffer.isBuffer(v)) return undefined
   const o = v as Record<string, MetaValue | undefined>
-  const { namespace, filter, name, mode, initialPosition, createdLsn } = o
+  const { namespace, filter, name, mode, initialPosition, createdLsn, replicated } = o
   if (typeof namespace !== 'string' || typeof filter !== 'string' || typeof name !== 'string' || typeof mode !== 'string' || !MODES.has(mode)) return undefined
   if (typeof createdLsn !== 'number' || (initialPosition !== 'latest' && initialPosition !== 'earliest')) return undefined
   try { parseFilter(filter) } catch { return undefined }
-  return { namespace, filter, name, mode: mode as SubscriptionMode, durable: true, initialPosition, createdLsn }
+  return { namespace, filter, name, mode: mode as SubscriptionMode, durable: true, initialPosition, createdLsn, ...(replicated === true ? { replicated: true } : {}) }
 }

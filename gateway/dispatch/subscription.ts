@@ -33,6 +33,8 @@ export interface SubscriptionDef {
   initialPosition: 'latest' | 'earliest'
   /** ledger.lastLsn() when the subscription was created: topics appearing later start right after it. */
   createdLsn: Lsn
+  /** Geo-replicated: its acknowledgements travel to the namespace's other sites (replicated.ts). */
+  replicated?: boolean
 }
 
 type Counters = Pick<SubscriptionStats, 'delivered' | 'acked' | 'redelivered' | 'expired' | 'deadLettered' | 'evicted'>
@@ -46,6 +48,8 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
   readonly initialPosition: 'latest' | 'earliest'
   readonly createdLsn: Lsn
   mode: SubscriptionMode
+  /** Geo-replicated (SubscriptionDef.replicated); only ever turned on. */
+  replicated: boolean
   policy: Readonly<NamespacePolicy>
   /** Topic local names ending with this are its own dead-letter topics, never spanned by a wildcard. */
   readonly dlqSuffix: string
@@ -82,6 +86,7 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     this.initialPosition = def.initialPosition
     this.createdLsn = def.createdLsn
     this.mode = def.mode
+    this.replicated = def.replicated === true
     this.policy = policy
     this.dlqSuffix = dlqSuffix
     this.wildcard = levels.some((l) => l === '+' || l === '#')
@@ -92,7 +97,7 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
   }
 
   get def (): SubscriptionDef {
-    return { namespace: this.namespace, filter: this.filter, name: this.name, mode: this.mode, durable: this.durable, initialPosition: this.initialPosition, createdLsn: this.createdLsn }
+    return { namespace: this.namespace, filter: this.filter, name: this.name, mode: this.mode, durable: this.durable, initialPosition: this.initialPosition, createdLsn: this.createdLsn, ...(this.replicated ? { replicated: true } : {}) }
   }
 
   get inOrder (): boolean { return this.mode === SubscriptionMode.exclusive || this.mode === SubscriptionMode.failover }
@@ -249,6 +254,13 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     await s.skipTo(upTo)
   }
 
+  /** Admin (reset backwards): deliver again everything after markDelete on one topic, acknowledged or not. */
+  async rewindTo (topic: TopicName, markDelete: EntryId): Promise<EntryId> {
+    checkIds([markDelete + 1])
+    const s = await this.streamFor(topic)
+    return await s.rewindTo(markDelete)
+  }
+
   nack (topic: TopicName, ids: readonly EntryId[], reason?: string): void {
     checkIds(ids)
     this.streams.get(topic)?.nack(ids, reason, Date.now())
@@ -342,6 +354,7 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
       subscription: this.name,
       mode: this.mode,
       durable: this.durable,
+      ...(this.replicated ? { replicated: true } : {}),
       consumers: this.consumers.size,
       topics: this.streams.size,
       backlog,

@@ -28,7 +28,16 @@ export interface PublishRequest {
    * Not for memory-durability namespaces (the store refuses it there).
    */
   meta?: readonly MetaPut[]
+  /**
+   * Who publishes (MQTT client id; HTTP producer id or remote address), for
+   * the topic's producer list in gateway/ops. Informational: never stored,
+   * ignored by the dispatcher.
+   */
+  producer?: ProducerRef
 }
+
+/** A producer as the admin API lists it (gateway/ops/producers.ts). */
+export interface ProducerRef { name: string, protocol: 'mqtt' | 'http' }
 
 export interface PublishResult {
   topic: TopicName
@@ -105,6 +114,14 @@ export interface SubscribeOptions {
   /** Initial flow-control credits (messages). */
   permits: number
   sink: ConsumerSink
+  /**
+   * Geo-replicated subscription (durable only): it exists with the same name at
+   * every site of the namespace and its acknowledgements travel
+   * (replicator/cursor-sync.ts), so a consumer that fails over to another site
+   * resumes near where it stopped. Subscribing with true makes an existing
+   * subscription replicated; omitting it never turns replication off.
+   */
+  replicated?: boolean
 }
 
 /** A consumer attached to a subscription. */
@@ -149,6 +166,14 @@ export interface Dispatcher {
    * mode, releasing what is in flight. Same subscription choice as `ack`.
    */
   ackUpTo (topic: TopicName, subscription: string, upTo: EntryId): Promise<void>
+  /**
+   * Admin operation (gateway/ops: reset the cursor backwards): every entry
+   * after markDelete on one topic of the subscription is delivered again,
+   * acknowledged ones too; what is in flight is forgotten (its acks still
+   * count). Resolves with the position taken (clamped to the entries that
+   * still exist), once durable.
+   */
+  rewindTo (topic: TopicName, subscription: string, markDelete: EntryId): Promise<EntryId>
   /** Subscription-level negative ack (HTTP nack): redeliver after backoff. */
   nack (topic: TopicName, subscription: string, entryIds: readonly EntryId[], reason?: string): Promise<void>
   /** Cancel a pending delayed message. False if unknown, already due or delivered. */
@@ -165,6 +190,8 @@ export interface SubscriptionStats {
   subscription: string
   mode: SubscriptionMode
   durable: boolean
+  /** Geo-replicated (SubscribeOptions.replicated). */
+  replicated?: boolean
   consumers: number
   /** Topics the subscription spans (cursors materialised). */
   topics: number

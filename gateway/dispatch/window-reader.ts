@@ -54,7 +54,10 @@ export class WindowReader {
   /** Bumped by reset: a read started before it is discarded. */
   private epoch = 0
   /** Per level: first entry id not yet taken while the level is behind the sweep; undefined when in step. */
-  private readonly behind: Array<number | undefined> = new Array<number | undefined>(PRIORITY_LEVELS).fill(undefined)
+  // Per-level arrays are made when the window first holds something: a million streams of an offline
+  // subscription never read (docs/BENCHMARKS.md, million topics).
+  private lazyBehind: Array<number | undefined> | undefined
+  private get behind (): Array<number | undefined> { return (this.lazyBehind ??= new Array<number | undefined>(PRIORITY_LEVELS).fill(undefined)) }
   private behindCount = 0
   /** A look-ahead is under way (some level is behind), and whether it has found entries of another level. */
   private probeOpen = false
@@ -70,7 +73,8 @@ export class WindowReader {
   private windowObj: PriorityWindow<WindowEntry> | undefined
   /** Entry id -> level, for entries in the window. */
   private windowIdsObj: Map<number, number> | undefined
-  private readonly levelBytes = new Array<number>(PRIORITY_LEVELS).fill(0)
+  private lazyLevelBytes: number[] | undefined
+  private get levelBytes (): number[] { return (this.lazyLevelBytes ??= new Array<number>(PRIORITY_LEVELS).fill(0)) }
   private windowBytes = 0
   private keysObj: KeyState | undefined
   /** shared / key_shared: delayed entries passed over, the delayed index scan, runs to jump. */
@@ -80,10 +84,8 @@ export class WindowReader {
     private readonly host: StreamHost,
     private readonly stream: StreamRef,
     private readonly cursor: Cursor,
-    /** Does the entry have a record (handed out, waiting, loading)? Such entries are never queued again. */
-    private readonly isHeld: (id: EntryId) => boolean,
-    /** Entries were queued. */
-    private readonly onQueued: () => void
+    /** Which entries have a record (handed out, waiting, loading)? Such entries are never queued again. */
+    private readonly held: { has: (id: EntryId) => boolean }
   ) {
     this.readPos = cursor.markDelete() + 1
     this.delayed = new DelayedTracker(host, stream)
@@ -186,7 +188,7 @@ export class WindowReader {
       }
       this.readPos = id + 1
     }
-    if (queued > 0) this.onQueued()
+    if (queued > 0) this.host.markActive(this.stream)
   }
 
   private admitCatchUp (level: number, entries: readonly LedgerEntry[]): void {
@@ -206,13 +208,13 @@ export class WindowReader {
       pos = id + 1
     }
     this.setBehind(level, pos >= this.readPos ? undefined : pos)
-    if (queued > 0) this.onQueued()
+    if (queued > 0) this.host.markActive(this.stream)
   }
 
   /** Decide about one entry read for its level: skip it, queue it, or report the window full. */
   private consider (entry: LedgerEntry, level: number, now: number): Considered {
     const id = entry.entryId
-    if (this.cursor.isAcked(id) || this.isHeld(id) || this.inWindow(id)) return Considered.skipped
+    if (this.cursor.isAcked(id) || this.held.has(id) || this.inWindow(id)) return Considered.skipped
     if (this.host.env.ledger.isCancelled(this.stream.topic, id)) {
       this.host.env.track(this.cursor.ack([id]), 'ack cancelled entry')
       return Considered.skipped
@@ -393,9 +395,9 @@ export class WindowReader {
     this.windowObj = undefined
     this.windowIdsObj = undefined
     this.windowBytes = 0
-    this.levelBytes.fill(0)
+    this.lazyLevelBytes?.fill(0)
     this.keysObj = undefined
-    this.behind.fill(undefined)
+    this.lazyBehind?.fill(undefined)
     this.behindCount = 0
     this.probeOpen = false
     this.probeAllowedFrom = 0

@@ -14,6 +14,7 @@ import { matchRoute, type Route } from './router.js'
 import { planCancelScheduled, planPublish } from './topic-routes.js'
 import { planAck, planDeleteSubscription, planPull } from './subscription-routes.js'
 import { planGetNamespace, planHealthz, planListNamespaces, planPutNamespace, planStats } from './admin-routes.js'
+import { planTopology } from './topology-route.js'
 
 export class HttpCore implements HttpContext {
   readonly limits: Readonly<HttpLimits>
@@ -34,6 +35,8 @@ export class HttpCore implements HttpContext {
     if (extra !== undefined) return extra
     const route = matchRoute(head.method, head.path)
     // gateway/auth checks the credential against the tenant/namespace/topic of the route before anything looks them up.
+    // GET /v1/topology checks its own access (public site part, credential for a namespace: topology-route.ts).
+    if (route.kind === 'topology') return planTopology(this, head)
     if (this.deps.guard !== undefined) this.deps.guard.check(head, route)
     else if (route.kind !== 'healthz') this.authenticate(head)
     return this.planRoute(head, route)
@@ -63,6 +66,7 @@ export class HttpCore implements HttpContext {
       case 'getNamespace': return planGetNamespace(this, r.tenant, r.namespace)
       case 'putNamespace': return planPutNamespace(this, head, r.tenant, r.namespace)
       case 'stats': return planStats(this)
+      case 'topology': return planTopology(this, head)
       case 'publish': return planPublish(this, head, r)
       case 'cancelScheduled': return planCancelScheduled(this, r, r.messageId)
       case 'pull': return planPull(this, head, r)

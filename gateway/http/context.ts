@@ -8,6 +8,7 @@ import type { PullConsumers } from './pull.js'
 import type { HttpCounters } from './counters.js'
 import type { HttpGuard } from '../auth/index.js'
 import type { RequestHead, RequestPlan } from './request.js'
+import type { TopologyProvider } from '../topology-hook.js'
 
 export interface HttpDeps {
   dispatcher: Dispatcher
@@ -28,6 +29,8 @@ export interface HttpDeps {
    * undefined for paths it does not serve.
    */
   extraRoutes?: (head: RequestHead) => RequestPlan | undefined
+  /** Failover hook: what GET /v1/topology answers (the gateway's current provider; topology/site.ts installs the etcd one). */
+  topology?: () => TopologyProvider
 }
 
 export interface HttpContext {

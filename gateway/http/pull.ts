@@ -40,6 +40,8 @@ export interface PullRequest {
   mode: SubscriptionMode
   consumerName: string
   initialPosition: 'latest' | 'earliest'
+  /** Geo-replicated subscription (query parameter `replicated=true`). */
+  replicated?: boolean
   max: number
   waitMs: number
   /** How long the client has to ack what this request returns. */
@@ -371,6 +373,7 @@ export class PullConsumers {
       mode: req.mode,
       durable: true,
       initialPosition: req.initialPosition,
+      ...(req.replicated === true ? { replicated: true } : {}),
       consumerName: req.consumerName,
       // Permits are granted per request (see grant); none until someone asks.
       permits: 0,

@@ -16,6 +16,7 @@ export type Route =
   | { kind: 'getNamespace', tenant: string, namespace: string }
   | { kind: 'putNamespace', tenant: string, namespace: string }
   | { kind: 'stats' }
+  | { kind: 'topology' }
   | { kind: 'publish', tenant: string, namespace: string, local: string }
   | { kind: 'cancelScheduled', tenant: string, namespace: string, local: string, messageId: string }
   | { kind: 'pull', tenant: string, namespace: string, local: string, subscription: string }
@@ -71,6 +72,7 @@ function matchFixed (method: string, path: string): Route | undefined {
   if (path === '/healthz') return method === 'GET' ? { kind: 'healthz' } : undefined
   if (path === '/v1/admin/namespaces') return method === 'GET' ? { kind: 'listNamespaces' } : undefined
   if (path === '/v1/admin/stats') return method === 'GET' ? { kind: 'stats' } : undefined
+  if (path === '/v1/topology') return method === 'GET' ? { kind: 'topology' } : undefined
   if (path.startsWith(NAMESPACES_PREFIX)) {
     const segs = path.slice(NAMESPACES_PREFIX.length).split('/').map(decodeSegment)
     if (segs.length !== 2) return undefined

@@ -73,6 +73,14 @@ function modeParam (q: URLSearchParams): SubscriptionMode {
   return v as SubscriptionMode
 }
 
+/** `replicated=true`: a geo-replicated subscription (replicator/cursor-sync.ts; docs/REPLICATION.md). */
+function replicatedParam (q: URLSearchParams): boolean {
+  const v = q.get('replicated')
+  if (v === null || v === '' || v === 'false') return false
+  if (v !== 'true') throw new FerryError(CommonCode.BAD_REQUEST, 'query parameter replicated must be true or false')
+  return true
+}
+
 function positionParam (q: URLSearchParams): 'earliest' | 'latest' {
   const v = q.get('position') ?? 'earliest'
   if (v !== 'earliest' && v !== 'latest') throw new FerryError(CommonCode.BAD_REQUEST, 'query parameter position must be earliest or latest')
@@ -103,12 +111,13 @@ export function planPull (ctx: HttpContext, head: RequestHead, ref: Subscription
   const leaseMs = intParam(q, 'leaseMs', Math.min(PULL_LEASE_MS_DEFAULT, ctx.limits.pullLeaseMsMax), 1, ctx.limits.pullLeaseMsMax)
   const mode = modeParam(q)
   const initialPosition = positionParam(q)
+  const replicated = replicatedParam(q)
   const consumerName = checkName('consumer name', q.get('consumer') ?? defaultConsumerName(head))
   return {
     ...bodyBound(ctx),
     run: async (_body, abortSignal) => {
       const signal = abortSignal()
-      const req = { namespace, local, topic, subscription, mode, consumerName, initialPosition, max, waitMs, leaseMs, signal }
+      const req = { namespace, local, topic, subscription, mode, consumerName, initialPosition, replicated, max, waitMs, leaseMs, signal }
       const deliveries = await ctx.pull.pull(req)
       if (signal.aborted) {
         ctx.pull.putBack(req, deliveries)

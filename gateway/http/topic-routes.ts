@@ -5,7 +5,7 @@
 import { FerryError, CommonCode } from '../../common/errors.js'
 import { checkNamespaceName, type NamespacePolicy } from '../policy/index.js'
 import { checkPublishTopicLocal, fullTopicName } from '../topic-names.js'
-import type { PublishResult } from '../dispatch/index.js'
+import type { ProducerRef, PublishResult } from '../dispatch/index.js'
 import { httpErrorBody, httpStatusOf } from '../error-map.js'
 import type { HttpContext } from './context.js'
 import { HttpCode } from './errors.js'
@@ -48,7 +48,7 @@ export function planPublish (ctx: HttpContext, head: RequestHead, ref: TopicRef)
     return {
       bodyBytesMax: ctx.limits.maxBodyBytes,
       tooLarge: bodyTooLarge,
-      run: async (body) => await publishBatch(ctx, topic, policy, parseBatch(contentType, body, Date.now(), ctx.limits.batchMessagesMax))
+      run: async (body) => await publishBatch(ctx, topic, policy, parseBatch(contentType, body, Date.now(), ctx.limits.batchMessagesMax), head)
     }
   }
   // Headers are checked before the body is read: a bad request costs no upload.
@@ -58,7 +58,7 @@ export function planPublish (ctx: HttpContext, head: RequestHead, ref: TopicRef)
     bodyBytesMax: Math.min(ctx.limits.maxBodyBytes, policy.maxMessageBytes),
     tooLarge: messageIsSmaller ? () => messageTooLarge(policy) : bodyTooLarge,
     run: async (payload) => {
-      const r = await ctx.deps.dispatcher.publish({ topic, payload, props })
+      const r = await ctx.deps.dispatcher.publish({ topic, payload, props, producer: httpProducer(head, props.producerId) })
       return { status: 201, body: published(r) }
     }
   }
@@ -70,9 +70,14 @@ export function planPublish (ctx: HttpContext, head: RequestHead, ref: TopicRef)
  * otherwise the status of the first failure, with a per-message outcome list
  * so the client knows exactly which ones were stored.
  */
-async function publishBatch (ctx: HttpContext, topic: string, policy: Readonly<NamespacePolicy>, inputs: PublishInput[]): Promise<ApiReply> {
+/** ops2 hook: who publishes, for the admin API's topic producers (never stored): the dedup producer id, else the remote address. */
+function httpProducer (head: RequestHead, producerId: string | undefined): ProducerRef {
+  return { name: producerId ?? head.remoteAddress, protocol: 'http' }
+}
+
+async function publishBatch (ctx: HttpContext, topic: string, policy: Readonly<NamespacePolicy>, inputs: PublishInput[], head: RequestHead): Promise<ApiReply> {
   for (const m of inputs) if (m.payload.length > policy.maxMessageBytes) throw messageTooLarge(policy)
-  const settled = await Promise.allSettled(inputs.map(async (m) => await ctx.deps.dispatcher.publish({ topic, payload: m.payload, props: m.props })))
+  const settled = await Promise.allSettled(inputs.map(async (m) => await ctx.deps.dispatcher.publish({ topic, payload: m.payload, props: m.props, producer: httpProducer(head, m.props.producerId) })))
   const firstFailure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
   const results = settled.map((s) => s.status === 'fulfilled' ? published(s.value) : httpErrorBody(s.reason))
   if (firstFailure === undefined) return { status: 201, body: { messages: results } }

@@ -14,6 +14,7 @@ import { isUtf8 } from 'node:buffer'
 import mqttPacket from 'mqtt-packet'
 import type { Packet } from 'mqtt-packet'
 import type { UserProperty } from '../../store/index.js'
+import { encodePubackSuccess, fastDecode } from './fast-codec.js'
 
 export type { Packet }
 export type ProtocolVersion = 3 | 4 | 5
@@ -24,25 +25,41 @@ export interface PacketParser {
   parseOne (bytes: Buffer): Packet | Error
 }
 
+// Outbound numbers are written on the fly: mqtt-packet's default cache is 65,536 two-byte Buffers
+// (~6 MB of heap) made on the first generate, for packets (CONNACK, SUBACK, ...) that are not on the hot path.
+mqttPacket.writeToStream.cacheNumbers = false
+
+/**
+ * mqtt-packet's parser is a stream with a BufferList (about 1 KB of heap), so
+ * a connection holds one only while it parses a packet the fast path does
+ * not take; between packets only the protocol version is kept. Idle
+ * connections (PINGREQ only) never hold one.
+ */
 export function createPacketParser (): PacketParser {
-  const parser = mqttPacket.parser()
-  let got: Packet | undefined
-  let err: Error | undefined
-  parser.on('packet', (p: Packet) => { got = p })
-  parser.on('error', (e: Error) => { err = e })
+  let version: ProtocolVersion | undefined
   return {
     parseOne (bytes) {
-      got = undefined
-      err = undefined
+      if (version !== undefined) {
+        // PUBLISH / PUBACK / PINGREQ of the common shapes skip mqtt-packet (fast-codec.ts).
+        const fast = fastDecode(bytes, version)
+        if (fast !== undefined) return fast
+      }
+      const parser = mqttPacket.parser(version !== undefined ? { protocolVersion: version } : undefined)
+      let got: Packet | undefined
+      let err: Error | undefined
+      parser.on('packet', (p: Packet) => { got = p })
+      parser.on('error', (e: Error) => { err = e })
       parser.parse(bytes)
       if (err !== undefined) return err
       if (got === undefined) return new Error('incomplete packet')
+      if (got.cmd === 'connect') version = (got.protocolVersion ?? 4) as ProtocolVersion
       return got
     }
   }
 }
 
 export function generate (packet: Packet, protocolVersion: ProtocolVersion): Buffer {
+  if (packet.cmd === 'puback' && (packet.reasonCode ?? 0) === 0 && packet.properties === undefined) return encodePubackSuccess(packet.messageId ?? 0)
   return mqttPacket.generate(packet, { protocolVersion })
 }
 

@@ -40,13 +40,17 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
   /** The client asked for Ferry's delivery metadata (CONNECT user property `ferry-metadata: 1`). */
   ferryMetadata = false
   /** Inbound topic aliases (v5): alias → local topic name. */
-  readonly inboundAliases = new Map<number, string>()
+  // Made on first use: most connections (idle ones above all) never need it, and an empty Map is ~170 B.
+  private lazy_inboundAliases: Map<number, string> | undefined
+  get inboundAliases (): Map<number, string> { return (this.lazy_inboundAliases ??= new Map<number, string>()) }
   /** Inbound QoS 1/2 publishes not yet completed (against our Receive Maximum). */
   inboundQosInFlight = 0
   /** Inbound publishes (any QoS) waiting for the store, and their payload bytes: we stop reading beyond a bound. */
   private storingCount = 0
   private storingBytes = 0
-  private readonly outboundAliases = new Map<string, number>()
+  // Made on first use: most connections (idle ones above all) never need it, and an empty Map is ~170 B.
+  private lazy_outboundAliases: Map<string, number> | undefined
+  private get outboundAliases (): Map<string, number> { return (this.lazy_outboundAliases ??= new Map<string, number>()) }
   private readonly ackQueue: AckSlot[] = []
   private readonly framer: Framer
   private readonly parser: PacketParser = createPacketParser()
@@ -54,7 +58,9 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
   private lastPacketAtMs = Date.now()
   private timer: NodeJS.Timeout | undefined
   private writeBlocked = false
-  private readonly pausedFor = new Set<string>()
+  // Made on first use: most connections (idle ones above all) never need it, and an empty Set is ~170 B.
+  private lazy_pausedFor: Set<string> | undefined
+  private get pausedFor (): Set<string> { return (this.lazy_pausedFor ??= new Set<string>()) }
   private willSuppressed = false
   private early: Buffer[] = []
   private earlyBytes = 0
@@ -211,13 +217,15 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
   // Reading backpressure
 
   pause (why: string): void {
-    if (this.pausedFor.size === 0) this.transport.pauseReading()
+    if (this.lazy_pausedFor === undefined || this.lazy_pausedFor.size === 0) this.transport.pauseReading()
     this.pausedFor.add(why)
   }
 
   resume (why: string): void {
-    if (!this.pausedFor.delete(why)) return
-    if (this.pausedFor.size === 0 && this.state !== ConnState.closed) this.transport.resumeReading()
+    if (this.lazy_pausedFor?.delete(why) !== true) return
+    if (this.lazy_pausedFor.size > 0) return
+    this.lazy_pausedFor = undefined // an idle connection keeps no Set
+    if (this.state !== ConnState.closed) this.transport.resumeReading()
   }
 
   /**
@@ -267,12 +275,13 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
   /**
    * Close with a reason. v5 clients get a DISCONNECT with the reason code
    * once CONNACK went out [MQTT-4.13.1-1]; before that, only the socket closes.
+   * `serverReference`: where the client should go (failover steering, reason 0x9C; MQTT 5.0 4.11).
    */
-  close (reason: CloseReason): void {
+  close (reason: CloseReason, serverReference?: string): void {
     if (this.state === ConnState.closed) return
     const code = DISCONNECT_CODE_OF[reason]
     if (code !== undefined && this.protocolVersion === 5 && this.state === ConnState.connected) {
-      this.send({ cmd: 'disconnect', reasonCode: code })
+      this.send(serverReference !== undefined ? { cmd: 'disconnect', reasonCode: code, properties: { serverReference } } : { cmd: 'disconnect', reasonCode: code })
     }
     this.teardown(reason)
     this.transport.end()
@@ -291,7 +300,8 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
     this.core.countClose(reason)
     this.core.logger.info({ clientId: this.clientId, reason, transport: this.transport.kind, remote: this.transport.remoteAddress }, 'connection closed')
     if (!wasConnected || this.session === undefined) return
-    if (this.will !== undefined && !this.willSuppressed && reason !== CloseReason.serverShuttingDown) {
+    // No will when the server closes for shutdown or steers the client to another site (it reconnects there).
+    if (this.will !== undefined && !this.willSuppressed && reason !== CloseReason.serverShuttingDown && reason !== CloseReason.useAnotherServer) {
       this.core.wills.schedule(this.clientId, this.will, this.session.persistent ? this.session.expirySec : 0)
     }
     this.core.sessions.release(this.clientId, this, this.session)

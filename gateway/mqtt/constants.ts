@@ -95,6 +95,13 @@ export const OVERLAP_COPIES_TRACKED_MAX = 4096
 /** CONNECT user property by which a v5 client asks for Ferry's delivery metadata (`ferry-message-id`, `ferry-redelivery-count`). */
 export const FERRY_METADATA_PROPERTY = 'ferry-metadata'
 
+/**
+ * SUBSCRIBE user property (v5) that makes the packet's subscriptions geo-replicated
+ * (value `1` or `true`; persistent sessions only): they exist at every site of the
+ * namespace and their acknowledgements travel (docs/REPLICATION.md).
+ */
+export const FERRY_REPLICATED_PROPERTY = 'ferry-replicated'
+
 /** Retained messages sent on one SUBSCRIBE: bounds the burst one filter like `#` can trigger. */
 export const RETAINED_PER_SUBSCRIBE_MAX = 10_000
 

@@ -35,7 +35,7 @@ export class FrontEndCore {
     this.limits = Object.freeze({ ...DEFAULT_MQTT_LIMITS, ...(deps.limits ?? {}) })
     checkLimits(this.limits)
     this.logger = deps.logger
-    this.retained = new RetainedStore(deps.ledger)
+    this.retained = new RetainedStore(deps.ledger, deps.metaSealer, deps.logger)
     this.sessions = new SessionRegistry(this)
     this.wills = new WillScheduler(this)
     this.authenticate = deps.authenticate ?? (async () => deps.dev ? { namespace: deps.defaultNamespace } : undefined)
@@ -52,8 +52,10 @@ export class FrontEndCore {
    *     would store the message twice;
    *  3. the caller acknowledges.
    */
-  async publish (topic: TopicName, payload: Buffer, props: MessageProps, retain: boolean, meta?: readonly MetaPut[]): Promise<PublishResult> {
-    const res = await this.deps.dispatcher.publish(meta !== undefined ? { topic, payload, props, meta } : { topic, payload, props })
+  async publish (topic: TopicName, payload: Buffer, props: MessageProps, retain: boolean, meta?: readonly MetaPut[], clientId?: string): Promise<PublishResult> {
+    // ops2 hook: the client id names the producer in the admin API's topic stats (never stored).
+    const producer = clientId !== undefined ? { name: clientId, protocol: 'mqtt' as const } : undefined
+    const res = await this.deps.dispatcher.publish(meta !== undefined ? { topic, payload, props, meta, producer } : { topic, payload, props, producer })
     if (retain) {
       try {
         await this.retained.put(topic, payload, props, res.entryId, Date.now())

@@ -36,6 +36,8 @@ export const CloseReason = {
   connectRefused: 'connect_refused',
   sessionTakenOver: 'session_taken_over',
   serverShuttingDown: 'server_shutting_down',
+  /** Failover steering: this site sends its clients to another one (v5: 0x9C with Server Reference; gateway/topology-hook.ts). */
+  useAnotherServer: 'use_another_server',
   bufferOverflow: 'buffer_overflow',
   /** 3.1.1 publish the store refused: close without PUBACK so the client resends. */
   publishFailed: 'publish_failed',
@@ -61,6 +63,7 @@ export const DISCONNECT_CODE_OF: Readonly<Record<CloseReason, number | undefined
   connect_refused: undefined,
   session_taken_over: MqttReason.sessionTakenOver,
   server_shutting_down: 0x8b,
+  use_another_server: MqttReason.useAnotherServer,
   buffer_overflow: MqttReason.quotaExceeded,
   publish_failed: MqttReason.unspecifiedError,
   internal_error: MqttReason.unspecifiedError,

@@ -31,6 +31,17 @@ export async function createMqttFrontEnd (deps: MqttDeps): Promise<MqttFrontEnd>
     sessionList () { return listSessions(core) },
     kick (clientId) { return kickClient(core, clientId) },
     shutdown,
+    steerAway () {
+      let n = 0
+      for (const c of [...core.connections]) {
+        if (!(c instanceof Connection) || c.ctx === undefined) continue
+        const ref = core.deps.steer?.({ namespace: c.ctx.namespace, transport: c.transport.kind })
+        if (ref === undefined) continue
+        c.close(CloseReason.useAnotherServer, ref)
+        n++
+      }
+      return n
+    },
     async close () {
       closed ??= (async () => {
         shutdown()

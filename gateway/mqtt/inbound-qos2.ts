@@ -15,16 +15,19 @@ export const Qos2State = { storing: 'storing', received: 'received' } as const
 export type Qos2State = typeof Qos2State[keyof typeof Qos2State]
 
 export class InboundQos2 {
-  private readonly received = new Set<number>()
+  // Made on first use: most connections (idle ones above all) never need it, and an empty Set is ~170 B.
+  private lazy_received: Set<number> | undefined
+  private get received (): Set<number> { return (this.lazy_received ??= new Set<number>()) }
   /** Appends in flight: resolve true when the message was stored, false when the store refused it. */
-  private readonly storing = new Map<number, Promise<boolean>>()
-
+  // Made on first use: most connections (idle ones above all) never need it, and an empty Map is ~170 B.
+  private lazy_storing: Map<number, Promise<boolean>> | undefined
+  private get storing (): Map<number, Promise<boolean>> { return (this.lazy_storing ??= new Map<number, Promise<boolean>>()) }
   /** Identifiers in use (storing or received): they count against our Receive Maximum. */
-  get size (): number { return this.received.size + this.storing.size }
+  get size (): number { return (this.lazy_received?.size ?? 0) + (this.lazy_storing?.size ?? 0) }
 
   stateOf (id: number): Qos2State | undefined {
-    if (this.received.has(id)) return Qos2State.received
-    if (this.storing.has(id)) return Qos2State.storing
+    if (this.lazy_received?.has(id) === true) return Qos2State.received
+    if (this.lazy_storing?.has(id) === true) return Qos2State.storing
     return undefined
   }
 
@@ -39,13 +42,13 @@ export class InboundQos2 {
   }
 
   /** The append in flight for `id`, if any. */
-  whenStored (id: number): Promise<boolean> | undefined { return this.storing.get(id) }
+  whenStored (id: number): Promise<boolean> | undefined { return this.lazy_storing?.get(id) }
 
   /** Restored from the ledger after a restart: stored, awaiting PUBREL. */
   restore (id: number): void { this.received.add(id) }
 
   /** PUBREL: forget the identifier. False when it was not in use. */
-  release (id: number): boolean { return this.received.delete(id) }
+  release (id: number): boolean { return this.lazy_received?.delete(id) ?? false }
 
   /** Identifiers stored and awaiting PUBREL (to delete their records when the session ends). */
   receivedIds (): number[] { return [...this.received] }

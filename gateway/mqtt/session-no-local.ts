@@ -10,9 +10,13 @@ import { SESSION_PENDING_DELIVERIES_MAX } from './constants.js'
 
 export class NoLocalTracker {
   /** Publishes of this session waiting for the store, per topic. */
-  private readonly pending = new Map<TopicName, number>()
+  // Made on first use: most connections (idle ones above all) never need it, and an empty Map is ~170 B.
+  private lazy_pending: Map<TopicName, number> | undefined
+  private get pending (): Map<TopicName, number> { return (this.lazy_pending ??= new Map<TopicName, number>()) }
   /** Entry ids this session published recently, per topic. */
-  private readonly recent = new Map<TopicName, Set<EntryId>>()
+  // Made on first use: most connections (idle ones above all) never need it, and an empty Map is ~170 B.
+  private lazy_recent: Map<TopicName, Set<EntryId>> | undefined
+  private get recent (): Map<TopicName, Set<EntryId>> { return (this.lazy_recent ??= new Map<TopicName, Set<EntryId>>()) }
   /** Deliveries held until the session's own publishes on their topic settle. */
   private held: Array<() => void> = []
 

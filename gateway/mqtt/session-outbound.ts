@@ -74,8 +74,9 @@ export class SessionOutbound {
   readonly ids = new PacketIds()
   private pending: Pending[] = []
   /** `topic NUL entryId` → copies of other overlapping subscriptions still to come (bounded, oldest dropped). */
-  private readonly copiesToCome = new Map<string, number>()
-
+  // Made on first use: most connections (idle ones above all) never need it, and an empty Map is ~170 B.
+  private lazy_copiesToCome: Map<string, number> | undefined
+  private get copiesToCome (): Map<string, number> { return (this.lazy_copiesToCome ??= new Map<string, number>()) }
   constructor (private readonly host: OutboundHost) {}
 
   /** A delivery from one of the session's consumers. */

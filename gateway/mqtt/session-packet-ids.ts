@@ -9,6 +9,9 @@ import type { EntryId, TopicName } from '../../store/index.js'
 import { PACKET_ID_MAX } from './constants.js'
 import type { SubscriptionState } from './session-subscriptions.js'
 
+/** Shared, never written: what a session without identifiers in use iterates. */
+const NO_IDS: ReadonlyMap<number, Inflight> = new Map()
+
 export const InflightState = {
   /** PUBLISH sent, waiting for PUBACK / PUBREC. */
   awaitAck: 'awaitAck',
@@ -28,15 +31,17 @@ export interface Inflight {
 }
 
 export class PacketIds {
-  private readonly inUse = new Map<number, Inflight>()
+  // Made on first use: most connections (idle ones above all) never need it, and an empty Map is ~170 B.
+  private lazy_inUse: Map<number, Inflight> | undefined
+  private get inUse (): Map<number, Inflight> { return (this.lazy_inUse ??= new Map<number, Inflight>()) }
   private next = 1
 
-  get size (): number { return this.inUse.size }
-  get (id: number): Inflight | undefined { return this.inUse.get(id) }
+  get size (): number { return this.lazy_inUse?.size ?? 0 }
+  get (id: number): Inflight | undefined { return this.lazy_inUse?.get(id) }
   set (id: number, f: Inflight): void { this.inUse.set(id, f) }
-  delete (id: number): void { this.inUse.delete(id) }
-  entries (): IterableIterator<[number, Inflight]> { return this.inUse.entries() }
-  clear (): void { this.inUse.clear() }
+  delete (id: number): void { this.lazy_inUse?.delete(id) }
+  entries (): IterableIterator<[number, Inflight]> { return (this.lazy_inUse ?? NO_IDS).entries() }
+  clear (): void { this.lazy_inUse?.clear() }
 
   /** A free identifier, round robin; undefined when all 65535 are in use. */
   alloc (): number | undefined {

@@ -11,6 +11,9 @@ import type { Consumer, Delivery, Dispatcher, SubscriptionMode } from '../dispat
 import type { Logger } from '../../common/log.js'
 import { localTopicName, subscriptionNameOf, topicMatches, type ParsedFilter } from './topics.js'
 
+/** Shared, never written: what a session without subscriptions iterates. */
+const NO_SUBSCRIPTIONS: ReadonlyMap<string, SubscriptionState> = new Map()
+
 export interface SubscriptionState {
   parsed: ParsedFilter
   /** Dispatcher subscription name. */
@@ -22,6 +25,8 @@ export interface SubscriptionState {
   subscriptionId: number | undefined
   /** Durability of the dispatcher subscription, fixed when it was created. */
   durable: boolean
+  /** Geo-replicated (SUBSCRIBE user property ferry-replicated); only ever turned on. */
+  replicated: boolean
   /** Consumer of the current connection (undefined while detached). */
   consumer: Promise<Consumer> | undefined
   /** Permits withheld while the socket was backed up. */
@@ -36,6 +41,8 @@ export interface StoredSubscription {
   rap: boolean
   rh: 0 | 1 | 2
   subId: number | null
+  /** Geo-replicated subscription (absent: not). */
+  rep?: boolean
 }
 
 export type SubscriptionOptions = Omit<StoredSubscription, 'raw'>
@@ -44,8 +51,9 @@ export type SubscriptionOptions = Omit<StoredSubscription, 'raw'>
 export type DeliveryHandler = (sub: SubscriptionState, consumer: Promise<Consumer> | undefined, d: Delivery) => void
 
 export class SessionSubscriptions {
-  readonly byRaw = new Map<string, SubscriptionState>()
-
+  // Made on first use: most connections (idle ones above all) never need it, and an empty Map is ~170 B.
+  private lazy_byRaw: Map<string, SubscriptionState> | undefined
+  get byRaw (): Map<string, SubscriptionState> { return (this.lazy_byRaw ??= new Map<string, SubscriptionState>()) }
   constructor (
     private readonly dispatcher: Dispatcher,
     private readonly logger: Logger,
@@ -54,19 +62,19 @@ export class SessionSubscriptions {
     private readonly onDelivery: DeliveryHandler
   ) {}
 
-  get size (): number { return this.byRaw.size }
-  get (raw: string): SubscriptionState | undefined { return this.byRaw.get(raw) }
-  has (raw: string): boolean { return this.byRaw.has(raw) }
-  values (): IterableIterator<SubscriptionState> { return this.byRaw.values() }
+  get size (): number { return this.lazy_byRaw?.size ?? 0 }
+  get (raw: string): SubscriptionState | undefined { return this.lazy_byRaw?.get(raw) }
+  has (raw: string): boolean { return this.lazy_byRaw?.has(raw) ?? false }
+  values (): IterableIterator<SubscriptionState> { return (this.lazy_byRaw ?? NO_SUBSCRIPTIONS).values() }
 
   stored (): StoredSubscription[] {
-    return [...this.byRaw.values()].map((s) => ({
-      raw: s.parsed.raw, qos: s.qos, nl: s.noLocal, rap: s.retainAsPublished, rh: s.retainHandling, subId: s.subscriptionId ?? null
+    return [...this.values()].map((s) => ({
+      raw: s.parsed.raw, qos: s.qos, nl: s.noLocal, rap: s.retainAsPublished, rh: s.retainHandling, subId: s.subscriptionId ?? null, ...(s.replicated ? { rep: true } : {})
     }))
   }
 
   anyDurable (): boolean {
-    for (const s of this.byRaw.values()) if (s.durable) return true
+    for (const s of this.values()) if (s.durable) return true
     return false
   }
 
@@ -79,7 +87,7 @@ export class SessionSubscriptions {
     const local = localTopicName(this.namespace, topic)
     if (local === undefined) return []
     const out: SubscriptionState[] = []
-    for (const s of this.byRaw.values()) {
+    for (const s of this.values()) {
       if (s.parsed.group === undefined && !s.noLocal && topicMatches(s.parsed.filter, local)) out.push(s)
     }
     return out
@@ -90,13 +98,14 @@ export class SessionSubscriptions {
    * connection is (permits > 0). Returns true if it is new.
    */
   async subscribe (parsed: ParsedFilter, opts: SubscriptionOptions, durable: boolean, permits: number | undefined): Promise<boolean> {
-    const existing = this.byRaw.get(parsed.raw)
+    const existing = this.get(parsed.raw)
     if (existing !== undefined) {
       existing.qos = opts.qos
       existing.noLocal = opts.nl
       existing.retainAsPublished = opts.rap
       existing.retainHandling = opts.rh
       existing.subscriptionId = opts.subId ?? undefined
+      if (opts.rep === true) existing.replicated = true // the dispatcher subscription turns replicated at its next attach
       return false
     }
     const sub = this.make(parsed, opts, durable)
@@ -120,6 +129,7 @@ export class SessionSubscriptions {
       retainHandling: opts.rh,
       subscriptionId: opts.subId ?? undefined,
       durable,
+      replicated: opts.rep === true,
       consumer: undefined,
       owedPermits: 0
     }
@@ -127,7 +137,7 @@ export class SessionSubscriptions {
 
   /** Remove a subscription; the session's own subscription is deleted in the dispatcher, a group one only left. */
   async unsubscribe (raw: string): Promise<boolean> {
-    const sub = this.byRaw.get(raw)
+    const sub = this.get(raw)
     if (sub === undefined) return false
     this.byRaw.delete(raw)
     await this.detach(sub)
@@ -156,6 +166,7 @@ export class SessionSubscriptions {
       subscription: sub.name,
       mode: sub.parsed.mode as SubscriptionMode,
       durable: sub.durable,
+      ...(sub.replicated ? { replicated: true } : {}),
       initialPosition: 'latest',
       consumerName: this.clientId,
       permits,

@@ -4,6 +4,9 @@
  * subscriptions, when it was last disconnected) lives in ledger meta space
  * `mqtt-session`, key = client id; its queued messages are the dispatcher's
  * durable cursors of its subscriptions, so a restart loses neither.
+ * In a namespace with `encryptAtRest` the record is sealed (MqttDeps.metaSealer);
+ * the key (client id) stays plain. A record that does not open (its at-rest key
+ * is missing) is not restored: logged, and left in the ledger for when the key returns.
  */
 import type { MetaValue } from '../../store/index.js'
 import { META_SPACE_QOS2_IN, META_SPACE_SESSIONS } from './constants.js'
@@ -45,7 +48,8 @@ export class SessionRegistry {
   /** Restore persistent sessions after a restart; end those that expired while the gateway was down. */
   load (): void {
     const now = Date.now()
-    for (const [clientId, v] of this.core.deps.ledger.metaEntries(META_SPACE_SESSIONS)) {
+    for (const [clientId, raw] of this.core.deps.ledger.metaEntries(META_SPACE_SESSIONS)) {
+      const v = this.open(clientId, raw)
       if (!isStoredSession(v)) continue
       const s = new Session(this.core, clientId, v.namespace, v.expirySec)
       for (const sub of v.subs) {
@@ -125,7 +129,20 @@ export class SessionRegistry {
       return
     }
     const rec: StoredSession = { v: 1, namespace: session.namespace, expirySec: session.expirySec, disconnectedAtMs, subs: [...session.stored(), ...extra] }
-    await ledger.putMeta(META_SPACE_SESSIONS, session.clientId, rec as unknown as MetaValue)
+    const value = rec as unknown as MetaValue
+    await ledger.putMeta(META_SPACE_SESSIONS, session.clientId, this.core.deps.metaSealer?.seal(session.namespace, value) ?? value)
+  }
+
+  /** A stored record, opened when sealed; undefined (logged) when its at-rest key is missing or wrong. */
+  private open (clientId: string, raw: MetaValue): MetaValue | undefined {
+    const sealer = this.core.deps.metaSealer
+    if (sealer === undefined) return raw
+    try {
+      return sealer.open(raw)
+    } catch (err) {
+      this.core.logger.error({ err, clientId }, 'MQTT session record does not open (at-rest key missing or wrong): session not restored')
+      return undefined
+    }
   }
 
   private end (session: Session): Promise<void> {

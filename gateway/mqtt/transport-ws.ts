@@ -21,7 +21,8 @@ const SEND_DROPPED = 2
 const SEND_OK = 1
 
 class WsTransport implements Transport {
-  readonly kind = 'ws'
+  /** 'ws' or 'wss' (the listener's; failover steering sends a client to the same kind of endpoint). */
+  kind = 'ws'
   events: TransportEvents | undefined
   closed = false
   private paused = false
@@ -97,7 +98,7 @@ function offersMqtt (header: string): boolean {
   return header.split(',').some((p) => p.trim().toLowerCase() === 'mqtt')
 }
 
-export function mqttWebSocketBehavior (front: MqttFrontEnd): WebSocketBehavior<MqttWsUserData> {
+export function mqttWebSocketBehavior (front: MqttFrontEnd, secure = false): WebSocketBehavior<MqttWsUserData> {
   const limits = front.limits
   return {
     // Frames may pack several packets; the Framer enforces the per-packet limit.
@@ -120,6 +121,7 @@ export function mqttWebSocketBehavior (front: MqttFrontEnd): WebSocketBehavior<M
     open (ws) {
       const data = ws.getUserData()
       const t = new WsTransport(ws, data.remoteAddress, limits.maxConnectionBufferBytes, data.bearerToken)
+      if (secure) t.kind = 'wss'
       data.transport = t
       t.events = front.accept(t)
     },

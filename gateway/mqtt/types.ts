@@ -8,6 +8,7 @@ import type { Dispatcher } from '../dispatch/index.js'
 import type { PolicyRegistry } from '../policy/index.js'
 import type { MqttLimits } from './constants.js'
 import type { ConnectionHandle } from './core.js'
+import type { MetaSealer } from '../codec/index.js'
 
 export type { MqttLimits }
 
@@ -105,6 +106,13 @@ export interface MqttDeps {
   authenticate?: Authenticate
   /** Default: allow. */
   authorizeSubscribe?: AuthorizeSubscribe
+  /**
+   * Failover steering hook (gateway/topology-hook.ts): the Server Reference to send a client of this namespace
+   * and transport to another site with (v5 reason 0x9C Use Another Server), or undefined to serve it here.
+   */
+  steer?: (client: { namespace: string, transport: string }) => string | undefined
+  /** Encryption at rest of retained copies and session records per namespace policy (gateway/auth); default: stored as they are. */
+  metaSealer?: MetaSealer
 }
 
 export interface MqttStats {
@@ -148,6 +156,8 @@ export interface MqttFrontEnd {
   stats (): MqttStats
   /** Close every connection (v5: DISCONNECT 0x8B Server shutting down); no wills are published. Idempotent. */
   shutdown (): void
+  /** Failover: close each connected client the steer hook sends elsewhere (v5: DISCONNECT 0x9C + Server Reference; 3.1.1: plain close). Returns how many. */
+  steerAway (): number
   /** shutdown(), then detach every session and wait for their state to be written. */
   close (): Promise<void>
 }

@@ -25,8 +25,8 @@ export class WillScheduler {
   schedule (clientId: string, will: WillMessage, sessionExpirySec: number): void {
     this.cancel(clientId)
     const delaySec = Math.min(will.delaySec, sessionExpirySec)
-    if (delaySec <= 0) { this.fire(will); return }
-    const t = setTimeout(() => { this.timers.delete(clientId); this.fire(will) }, delaySec * 1000)
+    if (delaySec <= 0) { this.fire(will, clientId); return }
+    const t = setTimeout(() => { this.timers.delete(clientId); this.fire(will, clientId) }, delaySec * 1000)
     t.unref()
     this.timers.set(clientId, t)
   }
@@ -42,9 +42,9 @@ export class WillScheduler {
     this.timers.clear()
   }
 
-  private fire (will: WillMessage): void {
+  private fire (will: WillMessage, clientId: string): void {
     if (this.core.closing) return
-    this.core.publish(will.topic, will.payload, will.props, will.retain).catch((err: unknown) => {
+    this.core.publish(will.topic, will.payload, will.props, will.retain, undefined, clientId).catch((err: unknown) => {
       this.core.logger.warn({ err, topic: will.topic }, 'publishing a will message failed')
     })
   }

@@ -41,3 +41,13 @@ export const PROBE_TIMEOUT_MS = 10_000
 export const PROBE_NAMESPACE = 'ferry/probe'
 /** Largest console file served, bytes: the bundle is a few hundred KB; anything larger is a mistake. */
 export const CONSOLE_FILE_BYTES_MAX = 8 * 1024 * 1024
+/** Producers kept per topic (admin API, console): a topic with thousands of MQTT publishers lists the most recent ones and counts the rest as dropped. */
+export const PRODUCERS_PER_TOPIC_MAX = 32
+/** Topics whose producers are tracked at once: memory bound with a million topics (about 32 entries each at most). */
+export const PRODUCER_TOPICS_MAX = 10_000
+/** A producer counts as currently publishing while seen within this long, ms. */
+export const PRODUCER_ACTIVE_MS = 5 * 60_000
+/** Window of a producer's rate, ms: its messages per second over the last full window. */
+export const PRODUCER_RATE_WINDOW_MS = 10_000
+/** Remote sites whose replicated probes are measured at most (one histogram each): more sites than any network has. */
+export const PROBE_REMOTE_SITES_MAX = 64

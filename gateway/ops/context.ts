@@ -10,6 +10,8 @@ import type { Health } from './health.js'
 import type { OpsMetrics } from './metrics.js'
 import type { RateTracker } from './rates.js'
 import type { TopicScanner } from './topic-scan.js'
+import type { NetworkView } from './network.js'
+import type { ProducerTracker } from './producers.js'
 
 export interface OpsContext {
   readonly siteId: string
@@ -26,6 +28,10 @@ export interface OpsContext {
   readonly scanner: TopicScanner
   readonly rates: RateTracker
   readonly health: Health
+  /** The network status (network sites; empty on a plain gateway). */
+  readonly network: NetworkView
+  /** Producers per topic (bounded). */
+  readonly producers: ProducerTracker
   readonly authorize: AdminAuthorizer
   readonly logger: Logger
   /** Directory of the built console (console/dist). */

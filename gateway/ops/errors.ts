@@ -4,8 +4,6 @@ export const OpsCode = {
   NOT_READY: 'E_NOT_READY',
   /** DELETE of a namespace that still has subscriptions or stored messages (409). */
   NAMESPACE_NOT_EMPTY: 'E_NAMESPACE_NOT_EMPTY',
-  /** Reset of a cursor to a position before its acknowledged point: the store cannot un-acknowledge (409). */
-  RESET_BACKWARD: 'E_RESET_BACKWARD',
   /** A dead-letter topic whose original topic cannot be told (400: name it with ?topic=). */
   DLQ_ORIGIN_UNKNOWN: 'E_DLQ_ORIGIN_UNKNOWN'
 } as const

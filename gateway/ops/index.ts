@@ -9,6 +9,7 @@
  *   dispatcher = ops.instrumentDispatcher(inner)     // publish histogram, counts, lateness
  *   front = ops.countConnections(mqtt, 'mqtts')      // per listener
  *   ops.attach({ ledger, dispatcher, policies, mqtt, httpStats })
+ *   gateway.ops.attachNetwork(source)                // topology/site.ts: network views (network.ts)
  *   httpDeps.extraRoutes = ops.httpRoutes()          // the gateway/http hook
  *   app.ws('/v1/admin/live', ops.liveBehavior())
  */
@@ -39,6 +40,9 @@ import { topicRoutes } from './topic-routes.js'
 import { TopicScanner } from './topic-scan.js'
 import { CONSOLE_DIST_DIR, FERRY_VERSION } from './version.js'
 import { SHUTDOWN_DRAIN_MS_MAX } from './constants.js'
+import { NetworkView, type NetworkStatusSource } from './network.js'
+import { networkRoutes } from './network-routes.js'
+import { ProducerTracker } from './producers.js'
 
 export { OpsMetrics, MQTT_PROTOCOLS, type ConnectionProtocol } from './metrics.js'
 export { Health, Phase, type Readiness } from './health.js'
@@ -49,6 +53,7 @@ export { OpsRouter } from './router.js'
 export type { OpsRoute } from './route-table.js'
 export { FERRY_VERSION, FERRY_ROOT, CONSOLE_DIST_DIR } from './version.js'
 export { REPLAY_CURSOR } from './dead-letter-routes.js'
+export type { NetworkStatus, NetworkStatusSource, NetworkSiteStatus, NetworkLinkStatus } from './network.js'
 export * as OpsLimits from './constants.js'
 
 export interface OpsOptions {
@@ -72,7 +77,7 @@ export interface OpsSite {
 
 /** Every route of the table: site, namespaces, topics, dead letters, MQTT, console, and the OpenAPI document itself. */
 export function opsRoutes (): OpsRoute[] {
-  const routes: OpsRoute[] = [...siteRoutes, ...namespaceRoutes, ...topicRoutes, ...deadLetterRoutes, ...mqttRoutes, ...consoleRoutes]
+  const routes: OpsRoute[] = [...siteRoutes, ...networkRoutes, ...namespaceRoutes, ...topicRoutes, ...deadLetterRoutes, ...mqttRoutes, ...consoleRoutes]
   routes.push({ method: 'GET', path: '/v1/openapi.json', operationId: 'openapi', admin: false, handle: () => ({ status: 200, body: openApiDocument(routes, FERRY_VERSION) }) })
   return routes
 }
@@ -81,6 +86,9 @@ export class Ops {
   readonly metrics = new OpsMetrics()
   readonly inFlight = new InFlight()
   readonly router = new OpsRouter(opsRoutes())
+  readonly network = new NetworkView()
+  /** Who publishes to each topic (bounded; producers.ts). */
+  readonly producers = new ProducerTracker()
   health: Health | undefined
   private ctx: OpsContext | undefined
   private live: LiveFeed | undefined
@@ -90,13 +98,13 @@ export class Ops {
   constructor (private readonly opts: OpsOptions) {}
 
   instrumentDisk (disk: Disk): Disk { return instrumentDisk(disk, this.metrics) }
-  instrumentDispatcher (d: Dispatcher): Dispatcher { return instrumentDispatcher(d, this.metrics, this.inFlight) }
+  instrumentDispatcher (d: Dispatcher): Dispatcher { return instrumentDispatcher(d, this.metrics, this.inFlight, this.producers) }
   countConnections (front: MqttFrontEnd, protocol: ConnectionProtocol): MqttFrontEnd { return countConnections(front, protocol, this.metrics, this.opts.logger) }
   countAuthFailures (auth: Authenticate): Authenticate { return countAuthFailures(auth, this.metrics, this.opts.logger) }
 
   /** The site is assembled: register the scrape-time series and build the routes' context. */
   attach (site: OpsSite): void {
-    const health = new Health(site.ledger)
+    const health = new Health(site.ledger, this.network)
     health.ledgerOpen = true
     this.health = health
     const scanner = new TopicScanner(site.ledger)
@@ -114,6 +122,8 @@ export class Ops {
       scanner,
       rates: new RateTracker(),
       health,
+      network: this.network,
+      producers: this.producers,
       authorize: this.opts.authorize ?? defaultAdminAuthorizer(this.opts.dev),
       logger: this.opts.logger,
       consoleDir: this.opts.consoleDir ?? CONSOLE_DIST_DIR
@@ -128,9 +138,18 @@ export class Ops {
       mqttStats: () => site.mqtt?.stats(),
       httpStats: site.httpStats,
       ready: () => health.readiness().ready,
-      scanner
+      scanner,
+      network: () => this.network.status()
     })
   }
+
+  /**
+   * A network site (topology/site.ts) hands in its status once the
+   * replicator runs: replication lag and etcd/NATS metrics, the etcd and
+   * NATS checks of /readyz, GET /v1/admin/sites and /links, the console's
+   * network map. Called at most once per gateway; a later call replaces it.
+   */
+  attachNetwork (source: NetworkStatusSource): void { this.network.attach(source) }
 
   private context (): OpsContext {
     if (this.ctx === undefined) throw new Error('ops used before attach()')

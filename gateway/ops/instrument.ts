@@ -10,6 +10,7 @@ import type { ConsumerSink, Delivery, Dispatcher, PublishRequest, PublishResult,
 import type { Authenticate, MqttFrontEnd, Transport, TransportEvents } from '../mqtt/index.js'
 import { namespaceOfTopic } from '../policy/index.js'
 import type { ConnectionProtocol, OpsMetrics } from './metrics.js'
+import type { ProducerTracker } from './producers.js'
 
 /** Tracks publishes in flight so a graceful shutdown can wait for their acknowledgements. */
 export class InFlight {
@@ -33,10 +34,11 @@ export class InFlight {
 
 /**
  * The dispatcher every front end uses: publish is timed (receipt to durable
- * acknowledgement) and counted per namespace; each consumer's sink observes
+ * acknowledgement) and counted per namespace, its producer noted for the
+ * topic (producers.ts); each consumer's sink observes
  * the lateness of delayed messages on their first delivery.
  */
-export function instrumentDispatcher (inner: Dispatcher, metrics: OpsMetrics, inFlight: InFlight): Dispatcher {
+export function instrumentDispatcher (inner: Dispatcher, metrics: OpsMetrics, inFlight: InFlight, producers: ProducerTracker): Dispatcher {
   const counts = metrics.publishedByNamespace
   const publish = (req: PublishRequest): Promise<PublishResult> => {
     const t0 = performance.now()
@@ -46,6 +48,7 @@ export function instrumentDispatcher (inner: Dispatcher, metrics: OpsMetrics, in
       metrics.publishSeconds.observe((performance.now() - t0) / 1000)
       const ns = namespaceOfTopic(r.topic)
       if (ns !== undefined) counts.set(ns, (counts.get(ns) ?? 0) + 1)
+      if (req.producer !== undefined) producers.note(r.topic, req.producer)
       return r
     }, (err: unknown) => {
       inFlight.end()
@@ -71,6 +74,7 @@ export function instrumentDispatcher (inner: Dispatcher, metrics: OpsMetrics, in
     unsubscribe: async (ns, filter, sub) => { await inner.unsubscribe(ns, filter, sub) },
     ack: async (topic, sub, ids) => await inner.ack(topic, sub, ids),
     ackUpTo: async (topic, sub, upTo) => { await inner.ackUpTo(topic, sub, upTo) },
+    rewindTo: async (topic, sub, markDelete) => await inner.rewindTo(topic, sub, markDelete),
     nack: async (topic, sub, ids, reason) => { await inner.nack(topic, sub, ids, reason) },
     cancelScheduled: async (topic, id) => await inner.cancelScheduled(topic, id),
     stats: () => inner.stats(),

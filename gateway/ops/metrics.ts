@@ -23,6 +23,7 @@ import { CollectedMetric, nsLabels, type Sample } from './collected.js'
 import { TOPIC_SERIES_MAX } from './constants.js'
 import { LightHistogram, RecentQuantiles } from './histogram.js'
 import type { TopicScanner } from './topic-scan.js'
+import type { NetworkStatus } from './network.js'
 
 /** Publish (receipt to durable ack) and fsync buckets, seconds: group commit sits at 0.5-5 ms on SSDs, seconds on a sick disk. */
 const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -43,6 +44,8 @@ export interface MetricSources {
   httpStats: () => HttpFrontEndStats | undefined
   ready: () => boolean
   scanner: TopicScanner
+  /** The network status of a network site (topology/site.ts attaches it); undefined on a plain gateway. */
+  network: () => NetworkStatus | undefined
 }
 
 interface SubCounts { delivered: number, acked: number, expired: number, deadLettered: number }
@@ -66,6 +69,8 @@ export class OpsMetrics {
   mqttAuthFailures = 0
   probeFailures = 0
   probeLastSuccessMs = 0
+  /** Replicated probes of other sites, by origin site (prober.ts; at most PROBE_REMOTE_SITES_MAX). */
+  readonly replicationProbes = new Map<string, { seconds: LightHistogram, recent: RecentQuantiles, lastAtMs: number }>()
   /** Monotonic totals per namespace and the last snapshot of each subscription. */
   private readonly subTotals = new Map<string, SubCounts>()
   private readonly subLast = new Map<string, SubCounts>()
@@ -150,10 +155,38 @@ export class OpsMetrics {
 
     add('ferry_probe_duration_seconds', 'Health detector: probe publish to its delivery back at this site.', 'histogram', () => this.probeSeconds.samples('ferry_probe_duration_seconds'))
     add('ferry_probe_failures_total', 'Health detector: probes not received back in time, or failed to publish.', 'counter', () => [{ value: this.probeFailures }])
+    add('ferry_probe_replication_seconds', 'Health detector: probes of another site (origin), its publish to their delivery here; one-way, includes the clock offset (ferry/probe must replicate).', 'histogram', () =>
+      [...this.replicationProbes].sort(([a], [b]) => a < b ? -1 : 1).flatMap(([origin, h]) => h.seconds.samples('ferry_probe_replication_seconds').map((s) => ({ ...s, labels: { ...s.labels, origin } }))))
+    add('ferry_probe_replication_last_timestamp_seconds', 'Health detector: time of the last probe received from another site (origin).', 'gauge', () =>
+      [...this.replicationProbes].map(([origin, h]) => ({ labels: { origin }, value: h.lastAtMs / 1000 })))
     add('ferry_probe_last_success_timestamp_seconds', 'Health detector: time of the last probe received back (0: none yet).', 'gauge', () => [{ value: this.probeLastSuccessMs / 1000 }])
+
+    // Network sites only (a plain gateway exports the series without samples).
+    const perLink = (value: (l: NetworkStatus['links'][number]) => number): Sample[] =>
+      (src.network()?.links ?? []).map((l) => ({ labels: { remote: l.remote }, value: value(l) }))
+    const up = (which: 'etcd' | 'nats'): Sample[] => { const n = src.network(); return n === undefined ? [] : [{ value: n[which].up ? 1 : 0 }] }
+    add('ferry_replication_lag_seconds', 'Replication: age of the oldest entry the remote site has not acknowledged, per outbound link (0 when caught up).', 'gauge', () => perLink((l) => l.lagSeconds))
+    add('ferry_replication_backlog_entries', 'Replication: entries read and not yet acknowledged by the remote site, per outbound link (a lower bound when far behind).', 'gauge', () => perLink((l) => l.lagEntries))
+    add('ferry_replication_backlog_bytes', 'Replication: payload bytes of those entries, per outbound link.', 'gauge', () => perLink((l) => l.lagBytes))
+    add('ferry_replication_link_connected', 'Replication: 1 once the remote site has answered on this link.', 'gauge', () => perLink((l) => l.connected ? 1 : 0))
+    add('ferry_replication_link_failures_total', 'Replication: failed batches (refused or unanswered), per outbound link.', 'counter', () => perLink((l) => l.failures))
+    add('ferry_etcd_up', '1 while the topology follows etcd live (network sites only).', 'gauge', () => up('etcd'))
+    add('ferry_nats_up', '1 while the connection to the region\'s nats-server is up (network sites only).', 'gauge', () => up('nats'))
 
     add('ferry_topic_backlog_messages', 'Per topic (namespaces with topicMetricsEnabled only): unacknowledged messages over its subscriptions.', 'gauge', () => this.perTopic(src, 'backlog'))
     add('ferry_topic_storage_bytes', 'Per topic (namespaces with topicMetricsEnabled only): bytes stored.', 'gauge', () => this.perTopic(src, 'storage'))
+  }
+
+  /** The histogram of probes from `origin`; undefined once `max` origins are tracked (a bound, never reached by a real network). */
+  replicationProbe (origin: string, max: number): { seconds: LightHistogram, lastAtMs: number } | undefined {
+    let h = this.replicationProbes.get(origin)
+    if (h === undefined) {
+      if (this.replicationProbes.size >= max) return undefined
+      const seconds = new LightHistogram(LATENCY_BUCKETS_SECONDS)
+      h = { seconds, recent: new RecentQuantiles(seconds), lastAtMs: 0 }
+      this.replicationProbes.set(origin, h)
+    }
+    return h
   }
 
   /** Add each subscription's growth since the last scrape to its namespace's totals. */

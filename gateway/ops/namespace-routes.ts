@@ -27,6 +27,7 @@ export function topicView (ctx: OpsContext, namespace: string, info: TopicInfo):
     storedBytes: info.storedBytes,
     backlog,
     subscriptions: cursors.length,
+    producers: ctx.producers.count(info.topic),
     rateInPerSec: ctx.rates.rate(`in\u0000${info.topic}`, info.nextEntryId) ?? 0,
     // Deliveries of subscriptions whose filter names exactly this topic (wildcard ones span many topics and count apart).
     rateOutPerSec: ctx.rates.rate(`out\u0000${info.topic}`, delivered) ?? 0

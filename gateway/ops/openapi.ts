@@ -34,7 +34,9 @@ export const HTTP_API_OPERATIONS: readonly Op[] = [
   { method: 'POST', path: `${TOPIC_PATH}/subscriptions/{subscription}/ack`, operationId: 'ack', summary: 'Acknowledge messages: {"messageIds": [...]}', admin: false, body: 'json' },
   { method: 'POST', path: `${TOPIC_PATH}/subscriptions/{subscription}/nack`, operationId: 'nack', summary: 'Negative-acknowledge messages (redelivered after backoff): {"messageIds": [...], "reason"?}', admin: false, body: 'json' },
   { method: 'DELETE', path: `${TOPIC_PATH}/subscriptions/{subscription}`, operationId: 'deleteSubscription', summary: 'Delete a subscription and its cursors.', admin: false },
-  { method: 'GET', path: '/v1/admin/stats', operationId: 'stats', summary: 'Raw counters of the ledger, dispatcher, HTTP front end and process faults.', admin: true }
+  { method: 'GET', path: '/v1/admin/stats', operationId: 'stats', summary: 'Raw counters of the ledger, dispatcher, HTTP front end and process faults.', admin: true },
+  // Failover steering (gateway/http/topology-route.ts, docs/REPLICATION.md): public site part; a namespace needs a credential on it.
+  { method: 'GET', path: '/v1/topology', operationId: 'topology', summary: 'Sites (endpoints, alive, preference, region), this site and its state, and for ?ns= (default: the caller\'s namespace) the sites serving it in the order to try them, healthy first, with its primary if active-passive.', admin: false, query: [['ns', 'tenant/namespace to describe']] }
 ]
 
 /** WebSocket endpoints (upgrade requests). */
@@ -45,20 +47,22 @@ export const WEBSOCKET_OPERATIONS: readonly Op[] = [
 
 const SUMMARIES: Readonly<Record<string, string>> = {
   healthz: 'Alive (503 E_FENCED when the store refuses appends).',
-  readyz: 'Ready: ledger open and accepting appends, listeners up, not draining (503 E_NOT_READY with the checks otherwise).',
+  readyz: 'Ready: ledger open and accepting appends, listeners up, not draining (503 E_NOT_READY with the checks otherwise); etcd and NATS reachability reported (degraded), not gating.',
   metrics: 'Prometheus metrics (text exposition format).',
   openapi: 'This document.',
   console: 'The web console.',
   consoleFile: 'A file of the web console.',
-  overview: 'Site overview: counts, totals, rates, latency, probe.',
+  overview: 'Site overview: counts, totals, rates, latency, probe, network (sites and links; null outside a network).',
+  listSites: 'Sites of the network (endpoints, alive, preference) with etcd and NATS reachability; networked false on a gateway outside a network.',
+  listLinks: 'Outbound replication links of this site: state, lag in entries, bytes and seconds.',
   listTenants: 'Tenants with their namespaces, topics and stored bytes.',
   listNamespaces: 'Namespace names.',
   getNamespace: 'A namespace and its policy.',
   putNamespace: 'Create (201) or change (200) a namespace; the body holds the policy fields to change.',
   deleteNamespace: 'Delete an empty namespace (409 E_NAMESPACE_NOT_EMPTY unless ?force=true).',
-  listTopics: 'Topics of a namespace with stats (stored, backlog, rates in and out); paged with ?after=&max=.',
+  listTopics: 'Topics of a namespace with stats (stored, backlog, subscriptions, producers, rates in and out); paged with ?after=&max=.',
   listSubscriptions: 'Subscriptions of a namespace with their counters.',
-  getTopic: 'One topic with stats and its subscriptions.',
+  getTopic: 'One topic with stats, its subscriptions and the producers currently publishing to it (MQTT client id, HTTP producer id or address; messages, rate; at most 32, producersDropped counts the rest).',
   peekTopicMessages: 'Stored messages of a topic from ?from= (id), at most ?max=.',
   getSubscription: 'One subscription on a topic (?filter= for a wildcard subscription).',
   createSubscription: 'Create a durable subscription: {"mode"?, "position"?: "latest" | "earliest"}.',
@@ -66,7 +70,7 @@ const SUMMARIES: Readonly<Record<string, string>> = {
   peekSubscription: 'The next unacknowledged messages of a subscription (not delivered, not acknowledged).',
   skipMessages: 'Skip (acknowledge) the next {"count"} unacknowledged messages.',
   clearBacklog: 'Acknowledge every message of the subscription on this topic.',
-  resetCursor: 'Move the cursor forward to {"messageId"} (next to deliver) or {"time"}; 409 E_RESET_BACKWARD before the acknowledged point.',
+  resetCursor: 'Move the cursor to {"messageId"} (next to deliver) or {"time"}, forward or backward: backward, everything from there on is delivered again, acknowledged messages too.',
   listDeadLetterTopics: 'Dead-letter topics of a namespace with original topic, subscription, total and pending.',
   peekDeadLetters: 'Dead letters not yet replayed, with their reasons.',
   replayDeadLetters: 'Republish up to {"max"} pending dead letters to the original topic (or {"topic"}); returns what remains.',

@@ -4,12 +4,19 @@
  * ordinary subscription, so the measured time covers the whole path (admit,
  * append, fsync, dispatch, delivery). A probe not back within
  * PROBE_TIMEOUT_MS, or one that fails to publish, counts as a failure.
- * Once replication lands, probes from other sites are consumed here too.
+ *
+ * Replication latency: the subscription is `ferry/probe/+`, so when the
+ * namespace ferry/probe replicates to the network's sites (etcd:
+ * `ferry topology ns set ferry/probe --replicate a,b,c`), every site also
+ * receives the other sites' probes and measures their one-way time, publish
+ * at the origin to delivery here (ferry_probe_replication_seconds{origin}).
+ * One-way: it includes the clock offset between the two sites (NTP keeps it
+ * to milliseconds; a negative difference counts as 0).
  */
 import type { Logger } from '../../common/log.js'
 import type { Consumer, Delivery, Dispatcher } from '../dispatch/index.js'
 import type { PolicyRegistry } from '../policy/index.js'
-import { PROBE_INTERVAL_MS, PROBE_NAMESPACE, PROBE_TIMEOUT_MS } from './constants.js'
+import { PROBE_INTERVAL_MS, PROBE_NAMESPACE, PROBE_REMOTE_SITES_MAX, PROBE_TIMEOUT_MS } from './constants.js'
 import type { OpsMetrics } from './metrics.js'
 
 /** Probes in flight at most: with a timeout of two intervals, three is enough; more means they are being dropped. */
@@ -39,7 +46,8 @@ export class Prober {
     if (!this.policies.has(PROBE_NAMESPACE)) await this.policies.put(PROBE_NAMESPACE, { retentionMs: 0 })
     this.consumer = await this.dispatcher.subscribe({
       namespace: PROBE_NAMESPACE,
-      filter: this.siteId,
+      // Every site's probe topic: our own (round trip) and the replicated ones of other sites (replication latency).
+      filter: '+',
       subscription: `probe-${this.siteId}`,
       mode: 'exclusive',
       durable: false,
@@ -79,10 +87,18 @@ export class Prober {
   private received (d: Delivery): void {
     this.consumer?.addPermits(1)
     this.consumer?.ack(d.topic, d.entryId).catch(() => undefined)
-    let doc: { seq?: unknown, sentAt?: unknown }
+    let doc: { site?: unknown, seq?: unknown, sentAt?: unknown }
     try { doc = JSON.parse(d.payload.toString('utf8')) as typeof doc } catch { return }
-    if (typeof doc.seq !== 'number' || typeof doc.sentAt !== 'number' || !this.sent.delete(doc.seq)) return
+    if (typeof doc.seq !== 'number' || typeof doc.sentAt !== 'number') return
     const now = Date.now()
+    if (typeof doc.site === 'string' && doc.site !== this.siteId) {
+      const origin = this.metrics.replicationProbe(doc.site, PROBE_REMOTE_SITES_MAX)
+      if (origin === undefined) return
+      origin.seconds.observe(Math.max(0, now - doc.sentAt) / 1000)
+      origin.lastAtMs = now
+      return
+    }
+    if (!this.sent.delete(doc.seq)) return
     this.metrics.probeSeconds.observe(Math.max(0, now - doc.sentAt) / 1000)
     this.metrics.probeLastSuccessMs = now
   }

@@ -4,6 +4,7 @@ import { StoreCode } from '../../store/index.js'
 import type { OpsContext } from './context.js'
 import { OpsCode } from './errors.js'
 import { ok, type OpsRoute } from './route-table.js'
+import { networkSummary } from './network-routes.js'
 
 /** Site totals the console's overview and live feed show. */
 export async function overviewOf (ctx: OpsContext): Promise<Record<string, unknown>> {
@@ -51,7 +52,14 @@ export async function overviewOf (ctx: OpsContext): Promise<Record<string, unkno
       fsyncP99: ms(ctx.metrics.recent.fsync.quantile(0.99)),
       probeP99: ms(ctx.metrics.recent.probe.quantile(0.99))
     },
-    probe: { failures: ctx.metrics.probeFailures, lastSuccessAt: ctx.metrics.probeLastSuccessMs === 0 ? null : ctx.metrics.probeLastSuccessMs }
+    probe: {
+      failures: ctx.metrics.probeFailures,
+      lastSuccessAt: ctx.metrics.probeLastSuccessMs === 0 ? null : ctx.metrics.probeLastSuccessMs,
+      // Probes of other sites received here (ferry/probe replicated): one-way latency over the last 10 s (bucket upper bounds), by origin.
+      replication: [...ctx.metrics.replicationProbes].map(([origin, h]) => ({ origin, received: h.seconds.observations, p50Ms: ms(h.recent.quantile(0.5)), p99Ms: ms(h.recent.quantile(0.99)), lastAt: h.lastAtMs }))
+    },
+    // Network sites: sites, links and their lag (the console's network map is fed from this, live); null otherwise.
+    network: networkSummary(ctx)
   }
 }
 

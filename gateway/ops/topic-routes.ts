@@ -4,16 +4,19 @@
  * id, skip, peek, clear the backlog). Subscriptions are addressed on a topic
  * by name; `?filter=` names a wildcard subscription's filter.
  *
- * Reset moves a cursor forward only: the store keeps acknowledgements, it
- * cannot take them back, so a reset to a position before the acknowledged
- * point is E_RESET_BACKWARD (409).
+ * Reset moves a cursor to a message id or a time, either way: forward it
+ * acknowledges what lies before the target (dispatcher.ackUpTo, individual
+ * acks above it stay); backward it drops the acknowledgements after the
+ * target (dispatcher.rewindTo, store/cursor-reset.ts), so everything from the
+ * target on is delivered again, acknowledged messages too. A target before
+ * the topic's first stored message (retention removed the rest) starts at
+ * the first one.
  */
 import { FerryError, CommonCode } from '../../common/errors.js'
 import type { Cursor, EntryId, TopicName } from '../../store/index.js'
 import { SubscriptionMode, type SubscriptionStats } from '../dispatch/index.js'
 import type { OpsContext } from './context.js'
 import { PEEK_MESSAGES_DEFAULT, PEEK_MESSAGES_MAX, SKIP_MESSAGES_PER_REQUEST_MAX, TIME_SEARCH_STEPS_MAX } from './constants.js'
-import { OpsCode } from './errors.js'
 import { topicView } from './namespace-routes.js'
 import { bad, bodyObject, intField, intQuery, onlyFields, param, topicParam } from './params.js'
 import { messageView, nthUnacked, readFrom, unacked } from './peek.js'
@@ -21,14 +24,15 @@ import { ok, type OpsRequest, type OpsRoute } from './route-table.js'
 
 const TOPIC = '/v1/admin/topics/{tenant}/{namespace}/{topic}'
 const SUB = `${TOPIC}/subscriptions/{subscription}`
-const NAME = /^[A-Za-z0-9_.:@-]{1,256}$/
+/** Subscription names: the HTTP API's characters, plus the MQTT filter characters of session subscriptions (`mqtt:{clientId}:{filter}`). */
+const NAME = /^[A-Za-z0-9_.:@/+#$-]{1,256}$/
 
 interface SubRef { namespace: string, local: string, topic: TopicName, name: string, filter: string }
 
 function subRef (ctx: OpsContext, req: OpsRequest): SubRef {
   const t = topicParam(ctx, req)
   const name = param(req, 'subscription')
-  if (!NAME.test(name)) throw bad('subscription name must be 1..256 characters of A-Z a-z 0-9 _ . : @ -')
+  if (!NAME.test(name)) throw bad('subscription name must be 1..256 characters of A-Z a-z 0-9 _ . : @ - / + # $ (percent-encode / in the URL)')
   const filter = req.query.get('filter') ?? t.local
   return { ...t, name, filter }
 }
@@ -91,7 +95,8 @@ export const topicRoutes: OpsRoute[] = [
       const subscriptions = ctx.dispatcher.stats().subscriptions
         .filter((s) => s.namespace === t.namespace && s.filter === t.local)
         .map((s) => subscriptionView(ctx, { ...t, name: s.subscription, filter: s.filter }))
-      return ok({ ...topicView(ctx, t.namespace, info), subscriptionList: subscriptions })
+      const p = ctx.producers.of(t.topic)
+      return ok({ ...topicView(ctx, t.namespace, info), subscriptionList: subscriptions, producerList: p.producers, producersDropped: p.dropped })
     }
   },
   {
@@ -216,14 +221,14 @@ export const topicRoutes: OpsRoute[] = [
         target = await firstAtOrAfter(ctx, r.topic, timeField(b.time))
       }
       const md = c.markDelete()
-      if (target <= md) {
-        throw new FerryError(OpsCode.RESET_BACKWARD, `message ${target} is already acknowledged (everything up to ${md} is); a reset can only move the cursor forward`)
-      }
-      const end = ctx.ledger.topicInfo(r.topic)?.nextEntryId ?? 0
-      target = Math.min(target, end)
-      if (target - 1 > md) await ctx.dispatcher.ackUpTo(r.topic, r.name, target - 1)
-      ctx.logger.info({ topic: r.topic, subscription: r.name, nextMessageId: target }, 'cursor reset by admin')
-      return ok({ nextMessageId: String(target), markDelete: String(c.markDelete()), backlog: c.backlogEntries() })
+      const info = ctx.ledger.topicInfo(r.topic)
+      target = Math.max(Math.min(target, info?.nextEntryId ?? 0), info?.firstEntryId ?? 0)
+      // Backward: at or before the acknowledged point, or with acknowledged messages after the target.
+      const backward = target <= md || c.ackedRanges().some(([, hi]) => hi >= target)
+      if (backward) target = (await ctx.dispatcher.rewindTo(r.topic, r.name, target - 1)) + 1
+      else if (target - 1 > md) await ctx.dispatcher.ackUpTo(r.topic, r.name, target - 1)
+      ctx.logger.info({ topic: r.topic, subscription: r.name, nextMessageId: target, direction: backward ? 'backward' : 'forward' }, 'cursor reset by admin')
+      return ok({ nextMessageId: String(target), direction: backward ? 'backward' : 'forward', markDelete: String(c.markDelete()), backlog: c.backlogEntries() })
     }
   }
 ]

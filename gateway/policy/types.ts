@@ -51,6 +51,11 @@ export interface NamespacePolicy {
   encryptAtRest: boolean
   /** Export per-topic metric series for this namespace (opt-in: a million topics must not explode cardinality). */
   topicMetricsEnabled: boolean
+  /**
+   * Every durable subscription of the namespace is geo-replicated (replsubs: replicator/cursor-sync.ts), as if
+   * each subscribed with replicated: true — the opt-in for clients that cannot ask (MQTT 3.1.1).
+   */
+  replicatedSubscriptions: boolean
 }
 
 export const Compression = { none: 'none', deflate: 'deflate', brotli: 'brotli' } as const
@@ -76,5 +81,6 @@ export const DEFAULT_NAMESPACE_POLICY: Readonly<NamespacePolicy> = Object.freeze
   publishRateMsgsPerSec: 0,
   compression: 'none',
   encryptAtRest: false,
-  topicMetricsEnabled: false
+  topicMetricsEnabled: false,
+  replicatedSubscriptions: false
 })

@@ -66,6 +66,7 @@ export function validatePolicyPatch (input: unknown): NamespacePolicyPatch {
       case 'delayedDeliveryEnabled':
       case 'hardenRedeliveryCount':
       case 'topicMetricsEnabled':
+      case 'replicatedSubscriptions': // replsubs
         if (typeof v !== 'boolean') throw bad(field, 'must be true or false')
         out[field] = v
         break

@@ -10,6 +10,8 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { createFileLedger, type Durability, type Ledger } from '../index.js'
 import type { FileLedgerOptions } from '../options.js'
+// The at-rest codec's cost (issue 9, security helper): loadtest/bench-store-codec.ts.
+import { codecRuns, telemetryPayload } from '../../loadtest/bench-store-codec.js'
 
 const json = process.argv.includes('--json')
 const quick = process.argv.includes('--quick')
@@ -188,6 +190,9 @@ log('recovery ...')
 const rec = await recovery()
 log('memory per idle topic (child process) ...')
 const idle = await bytesPerIdleTopic()
+log('codec cost: async appends of a 1 KiB JSON payload through none, deflate, brotli, AES-256-GCM, deflate+AES ...')
+const codecPayload = telemetryPayload()
+const codec = await codecRuns({ secondsPerRun, payload: codecPayload, tmp, ledger: (dir) => ledger(dir, 'async') })
 
 const result = {
   fsyncPerSec: Math.round(fsyncPerSec),
@@ -213,6 +218,9 @@ const result = {
   idleTopicsMeasured: idle.topics,
   checkpointMsAtIdleTopics: Math.round(idle.checkpointMs),
   checkpointBytesAtIdleTopics: idle.checkpointBytes,
+  /** Per codec policy: appendsPerSec, usPerAppend (wall, at that rate), codecUsPerAppend (encode only), storedBytesPerAppend. */
+  codec,
+  codecPayloadBytes: codecPayload.length,
   loadAverage1m: Number(loadavg()[0]?.toFixed(2)),
   payloadBytes: PAYLOAD.length,
   cpus: cpus().length,
@@ -239,6 +247,9 @@ if (json) {
     ['memory per idle topic', `${result.bytesPerIdleTopic} bytes (heap ${result.heapBytesPerIdleTopic})`, '<= 500 bytes'],
     [`checkpoint of ${result.idleTopicsMeasured} idle topics`, `${result.checkpointMsAtIdleTopics} ms, ${result.checkpointBytesAtIdleTopics} bytes`, '']
   ]
+  for (const [name, r] of Object.entries(result.codec)) {
+    rows.push([`codec ${name} (async, ${result.codecPayloadBytes} B JSON)`, `${r.appendsPerSec}/s, ${r.usPerAppend} us/append`, `codec ${r.codecUsPerAppend} us, ${r.storedBytesPerAppend} B stored`])
+  }
   for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(40)} ${b.padEnd(40)} ${c}\n`)
   process.stdout.write(`${result.cpus} x ${result.cpuModel}, node ${result.node}, load average ${result.loadAverage1m}, ${result.benchSeconds} s\n`)
 }

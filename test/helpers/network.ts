@@ -31,7 +31,7 @@ export const TEST_LINK_LIMITS: Partial<LinkLimits> = {
 export async function startTestSite (t: Teardownable, id: string, natsUrl: string, network: string, plan: PlanSource, dataDir?: string): Promise<TestSite> {
   const gw = await startTestGateway(t, { siteId: id, ...(dataDir !== undefined ? { dataDir } : {}) })
   const transport = await connectNats({ servers: natsUrl, network, name: `ferry-${id}` })
-  const replicator = await startReplicator({ siteId: id, ledger: gw.gateway.ledger, transport, plan, logger: silentLogger, limits: TEST_LINK_LIMITS })
+  const replicator = await startReplicator({ siteId: id, ledger: gw.gateway.ledger, transport, plan, logger: silentLogger, limits: TEST_LINK_LIMITS, subscriptions: gw.gateway.replicatedSubscriptions })
   let closed = false
   const close = async (): Promise<void> => {
     if (closed) return

@@ -39,5 +39,5 @@ t.test('ops openapi - the document covers every route that exists, and every doc
     t.not(res.json?.error?.code, 'E_ROUTE_NOT_FOUND', `${o.method} ${path} is routed`)
     t.not(res.status, 405, `${o.method} ${path} takes ${o.method}`)
   }
-  t.equal(HTTP_API_OPERATIONS.length, 7)
+  t.equal(HTTP_API_OPERATIONS.length, 8) // 8th: GET /v1/topology (failover)
 })

@@ -24,7 +24,7 @@ async function sources (dir: string): Promise<string[]> {
 t.test('store - meta spaces - distinct stored names', async (t) => {
   const values = Object.values(MetaSpace)
   t.equal(new Set(values).size, values.length, 'no two spaces share a name')
-  t.same(MetaSpace, { mqttSession: 'mqtt-session', mqttQos2In: 'mqtt-qos2-in', retained: 'retained', subscription: 'subscription', namespacePolicy: 'namespace-policy' }, 'stored names never change (they are data)')
+  t.same(MetaSpace, { mqttSession: 'mqtt-session', mqttQos2In: 'mqtt-qos2-in', retained: 'retained', subscription: 'subscription', namespacePolicy: 'namespace-policy', replCursor: 'repl-cursor' }, 'stored names never change (they are data)')
 })
 
 t.test('store - meta spaces - writers outside store name spaces through MetaSpace, never a raw string', async (t) => {

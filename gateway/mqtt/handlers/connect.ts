@@ -37,9 +37,9 @@ function connackCode3Of (reason5: number): number {
   return ConnackCode3.serverUnavailable
 }
 
-function refuse (conn: Connection, reason5: number, code3: number): void {
+function refuse (conn: Connection, reason5: number, code3: number, properties?: { serverReference: string }): void {
   if (conn.state === ConnState.closed) return
-  if (conn.protocolVersion === 5) conn.send({ cmd: 'connack', sessionPresent: false, reasonCode: reason5 })
+  if (conn.protocolVersion === 5) conn.send(properties !== undefined ? { cmd: 'connack', sessionPresent: false, reasonCode: reason5, properties } : { cmd: 'connack', sessionPresent: false, reasonCode: reason5 })
   else conn.send({ cmd: 'connack', sessionPresent: false, returnCode: code3 })
   // [MQTT-3.2.2-5]: a CONNACK with a non-zero code is followed by closing the connection.
   conn.close(CloseReason.connectRefused)
@@ -88,6 +88,10 @@ async function connect (conn: Connection, packet: IConnectPacket, raw: Buffer): 
   const namespace = auth.namespace
   if (grant?.sessionScope !== undefined) { clientId = `${grant.sessionScope}|${clientId}`; conn.clientId = clientId } // tenant-scoped sessions (gateway/auth)
   conn.ctx = { clientId, username: packet.username, namespace, protocolVersion: conn.protocolVersion, remoteAddress: conn.transport.remoteAddress, transport: conn.transport.kind, grant }
+  // Failover steering (gateway/topology-hook.ts): while this site sends clients elsewhere (lease lost, store fenced,
+  // draining), v5 gets CONNACK 0x9C Use Another Server with Server Reference (MQTT 5.0 3.2.2.2.16, 4.11); 3.1.1 rc 3.
+  const serverReference = core.deps.steer?.({ namespace, transport: conn.transport.kind })
+  if (serverReference !== undefined) { refuse(conn, MqttReason.useAnotherServer, ConnackCode3.serverUnavailable, { serverReference }); return }
   // A will is a publish: the grant must allow its topic (MQTT 5.0 section 3.2.2.2: a will the server would not accept is refused with CONNACK 0x87 Not authorized).
   if (packet.will !== undefined && grant !== undefined && grant.authorizePublish(packet.will.topic) !== 0) {
     refuse(conn, MqttReason.notAuthorized, ConnackCode3.notAuthorized)

@@ -12,7 +12,7 @@ import { ackReasonOf } from '../reason-codes.js'
 import { inspectFilters, MalformedPacket } from '../codec.js'
 import { ConnState } from '../conn-state.js'
 import type { Connection } from '../connection.js'
-import { SESSION_SUBSCRIPTIONS_MAX, SUBSCRIBE_FILTERS_MAX } from '../constants.js'
+import { FERRY_REPLICATED_PROPERTY, SESSION_SUBSCRIPTIONS_MAX, SUBSCRIBE_FILTERS_MAX } from '../constants.js'
 import { CloseReason, SUBACK_FAILURE_3 } from '../errors.js'
 import type { Session } from '../session.js'
 import type { SubscriptionOptions } from '../session-subscriptions.js'
@@ -35,6 +35,7 @@ export function handleSubscribe (conn: Connection, packet: ISubscribePacket, raw
     if (conn.protocolVersion === 5 && s.nl === true && s.topic.startsWith('$share/')) { conn.close(CloseReason.protocolError); return }
   }
   const subId = conn.protocolVersion === 5 ? firstSubscriptionId(packet) : undefined
+  const replicated = conn.protocolVersion === 5 && asksReplicated(packet)
   if (subId === 0) { conn.close(CloseReason.protocolError); return } // 0 is a Protocol Error (MQTT 5.0 3.8.2.1.2)
 
   void session.serial(async () => {
@@ -44,6 +45,7 @@ export function handleSubscribe (conn: Connection, packet: ISubscribePacket, raw
     for (let i = 0; i < packet.subscriptions.length; i++) {
       const s = packet.subscriptions[i] as ISubscription
       const r = await check(conn, session, s, subId, i)
+      if (typeof r !== 'number' && replicated) r.opts.rep = true
       if (typeof r === 'number') codes.push(r)
       else { codes.push(s.qos); accepted.push({ index: i, ...r }) }
     }
@@ -72,6 +74,13 @@ export function handleSubscribe (conn: Connection, packet: ISubscribePacket, raw
     conn.core.logger.error({ err, clientId: conn.clientId }, 'subscribe failed')
     conn.close(CloseReason.internalError)
   })
+}
+
+/** The SUBSCRIBE user property `ferry-replicated: 1` (or `true`): geo-replicated subscriptions (docs/REPLICATION.md). */
+function asksReplicated (packet: ISubscribePacket): boolean {
+  const v = (packet.properties?.userProperties as Record<string, string | string[]> | undefined)?.[FERRY_REPLICATED_PROPERTY]
+  const last = Array.isArray(v) ? v[v.length - 1] : v
+  return last === '1' || last === 'true'
 }
 
 function firstSubscriptionId (packet: ISubscribePacket): number | undefined {

@@ -1,0 +1,98 @@
+/**
+ * Producers per topic: the admin API's topic stats (and the console's topic
+ * view, in headless Chromium) list who publishes to a topic — MQTT client
+ * ids, HTTP producer ids or addresses — with messages and a rate, at most
+ * PRODUCERS_PER_TOPIC_MAX per topic (the rest counted as dropped).
+ */
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { join } from 'node:path'
+import { chromium, type Browser } from 'playwright-core'
+import { OpsLimits } from '../../gateway/ops/index.js'
+import { ProducerTracker } from '../../gateway/ops/producers.js'
+import { connectMqtt, startTestGateway } from '../helpers/gateway.js'
+import { httpRequest, topicPath } from '../helpers/http.js'
+import { waitFor } from '../helpers/wait.js'
+import { ferry, ROOT } from './ferry-cli.js'
+
+interface Producer { name: string, protocol: string, messages: number, ratePerSec: number, lastSeenAt: number }
+
+t.test('ops producers - MQTT client ids and HTTP producers of a topic, with counts and rates; bounded per topic; shown in the CLI and console', async (t) => {
+  await promisify(execFile)(process.execPath, [join(ROOT, 'console', 'build.mjs')], { cwd: ROOT })
+  const gw = await startTestGateway(t)
+  const u = gw.urls.http
+  const s1 = await connectMqtt(t, gw, gw.urls.mqtt, { clientId: 'sensor-1', protocolVersion: 5 })
+  const s2 = await connectMqtt(t, gw, gw.urls.mqtt, { clientId: 'sensor-2' })
+  for (let i = 0; i < 5; i++) await s1.publishAsync('p/t', `s1-${i}`, { qos: 1 })
+  for (let i = 0; i < 2; i++) await s2.publishAsync('p/t', `s2-${i}`, { qos: 1 })
+  for (let i = 0; i < 3; i++) t.equal((await httpRequest(u, 'POST', `${topicPath('public/default/p/t')}/messages`, { body: `h${i}` })).status, 201)
+  for (let i = 1; i <= 2; i++) {
+    t.equal((await httpRequest(u, 'POST', `${topicPath('public/default/p/t')}/messages`, { body: `b${i}`, headers: { 'ferry-producer-id': 'batch-job', 'ferry-producer-seq': String(i) } })).status, 201)
+  }
+
+  const topic = await waitFor(async () => {
+    const r = await httpRequest(u, 'GET', `/v1/admin/topics/public/default/${encodeURIComponent('p/t')}`)
+    return r.json.storedMessages === 12 ? r.json : undefined
+  }, { timeoutMs: 30_000, what: 'all 12 stored' })
+  const list = topic.producerList as Producer[]
+  const by = (name: string): Producer | undefined => list.find((p) => p.name === name)
+  t.same([by('sensor-1')?.protocol, by('sensor-1')?.messages], ['mqtt', 5], 'MQTT client id with its count')
+  t.same([by('sensor-2')?.protocol, by('sensor-2')?.messages], ['mqtt', 2])
+  t.same([by('batch-job')?.protocol, by('batch-job')?.messages], ['http', 2], 'HTTP producer id')
+  const addr = list.find((p) => p.protocol === 'http' && p.name !== 'batch-job')
+  t.equal(addr?.messages, 3, 'HTTP without a producer id: its remote address')
+  t.match(addr?.name, /127\.0\.0\.1/)
+  t.equal(list.length, 4)
+  t.ok((by('sensor-1')?.ratePerSec ?? 0) > 0, 'a rate')
+  t.equal(topic.producersDropped, 0)
+  const listed = await httpRequest(u, 'GET', '/v1/admin/namespaces/public/default/topics')
+  t.equal(listed.json.topics.find((x: { topic: string }) => x.topic === 'p/t').producers, 4, 'producer count in the topic list')
+
+  // Bounded: more producers than the cap on one topic.
+  const cap = OpsLimits.PRODUCERS_PER_TOPIC_MAX
+  const many = Array.from({ length: cap + 8 }, (_, i) => ({ payload: `x${i}`, producerId: `p-${i}`, producerSeq: 1 }))
+  const batch = await httpRequest(u, 'POST', `${topicPath('public/default/p/many')}/messages`, { body: JSON.stringify(many), headers: { 'content-type': 'application/vnd.ferry.batch+json' } })
+  t.equal(batch.status, 201, batch.text)
+  const manyTopic = (await httpRequest(u, 'GET', `/v1/admin/topics/public/default/${encodeURIComponent('p/many')}`)).json
+  t.equal(manyTopic.producerList.length, cap, `at most ${cap} producers kept`)
+  t.equal(manyTopic.producersDropped, 8, 'the rest counted')
+
+  // CLI.
+  const cli = await ferry(['admin', '--url', u, 'topic', 'public/default', 'p/t'])
+  t.equal(cli.code, 0, cli.err)
+  t.match(cli.out, /^NAME\s+PROTOCOL\s+MESSAGES\s+RATEPERSEC/m)
+  t.match(cli.out, /^sensor-1\s+mqtt\s+5\s/m)
+
+  // Console topic view.
+  const browser: Browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] })
+  t.teardown(async () => { await browser.close() })
+  const page = await browser.newPage()
+  const errors: string[] = []
+  page.on('pageerror', (e) => { errors.push(e.message) })
+  await page.goto(`${u}/console#/topic/public/default/${encodeURIComponent('p/t')}`)
+  await page.getByTestId('topic-producers').filter({ hasText: 'sensor-1' }).waitFor({ timeout: 30_000 })
+  await page.getByTestId('topic-producers').filter({ hasText: 'batch-job' }).waitFor({ timeout: 10_000 })
+  t.same(errors, [], 'no page errors')
+})
+
+t.test('ops producers - tracker: rate over the last full window, idle producers drop out, the topic bound', async (t) => {
+  const tr = new ProducerTracker()
+  const t0 = 1_700_000_000_000
+  const p = { name: 'c1', protocol: 'mqtt' as const }
+  for (let i = 0; i < 50; i++) tr.note('a/b/t', p, t0 + i * 200) // 5 per second for 10 s
+  tr.note('a/b/t', p, t0 + OpsLimits.PRODUCER_RATE_WINDOW_MS) // closes the first window
+  const seen = tr.of('a/b/t', t0 + OpsLimits.PRODUCER_RATE_WINDOW_MS)
+  t.equal(seen.producers[0]?.messages, 51)
+  t.equal(seen.producers[0]?.ratePerSec, 5, 'messages per second of the last full window')
+  t.equal(tr.of('a/b/t', t0 + OpsLimits.PRODUCER_RATE_WINDOW_MS * 3).producers[0]?.ratePerSec, 0, 'idle: rate 0')
+  t.same(tr.of('a/b/t', t0 + OpsLimits.PRODUCER_ACTIVE_MS + OpsLimits.PRODUCER_RATE_WINDOW_MS + 1).producers, [], 'not publishing any more: not listed')
+  t.equal(tr.count('a/b/t', t0 + OpsLimits.PRODUCER_RATE_WINDOW_MS), 1)
+  // The same name over MQTT and HTTP is two producers.
+  tr.note('a/b/t', { name: 'c1', protocol: 'http' }, t0 + 1)
+  t.equal(tr.count('a/b/t', t0 + 2), 2)
+  // Topic bound: the first topic tracked makes room.
+  for (let i = 0; i < OpsLimits.PRODUCER_TOPICS_MAX; i++) tr.note(`a/b/x${i}`, p, t0)
+  t.same(tr.of('a/b/t', t0 + 2).producers, [], 'the oldest topic was dropped for room')
+  t.equal(tr.count(`a/b/x${OpsLimits.PRODUCER_TOPICS_MAX - 1}`, t0), 1)
+})

@@ -1,0 +1,81 @@
+/**
+ * `ferry site` (a network site process) with a real PKI, etcd and nats-server:
+ * SIGHUP rotates the site certificate without killing the process, and a
+ * revocation written to etcd by `ferry pki revoke --etcd` reaches it.
+ */
+import t from 'tap'
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { X509Certificate } from 'node:crypto'
+import { copyFile, readFile } from 'node:fs/promises'
+import tls from 'node:tls'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { issueSiteCert, issueToken, loadCa, pkiLayout, siteCertFiles } from '../../pki/index.js'
+import { ensureTestPki } from '../helpers/gateway.js'
+import { httpRequest, topicPath } from '../helpers/http.js'
+import { startEtcd, startNatsSupercluster } from '../helpers/services.js'
+import { tmpDir } from '../helpers/tmp.js'
+import { waitFor } from '../helpers/wait.js'
+
+t.setTimeout(300_000)
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const CLI = join(root, 'cli', 'ferry.ts')
+
+async function ferry (args: string[]): Promise<{ code: number, out: string, err: string }> {
+  return await new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, timeout: 60_000 }, (error, out, err) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, out, err })
+    })
+  })
+}
+
+async function serialOf (port: number, ca: string): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' })
+    s.once('secureConnect', () => { const serial = s.getPeerCertificate().serialNumber; s.destroy(); resolve(serial.toLowerCase()) })
+    s.once('error', reject)
+  })
+}
+
+t.test('security site cli - ferry site: SIGHUP rotates the certificate and keeps running; an etcd revocation reaches it', async (t) => {
+  const tmp = await tmpDir('ferry-site-cli-')
+  t.teardown(tmp.cleanup)
+  const etcd = await startEtcd(t)
+  const nats = await startNatsSupercluster(t, ['a'])
+  const { pkiDir } = await ensureTestPki(join(tmp.dir, 'pki'), 'a')
+  const ca = await readFile(pkiLayout(pkiDir).caCert, 'utf8')
+  const site = spawn(process.execPath, ['--import', 'tsx', CLI, 'site', '--site', 'a', '--pki', pkiDir, '--data', join(tmp.dir, 'data'), '--https', '0', '--mqtts', '0',
+    '--network', 'sc', '--etcd', etcd.url, '--nats', (nats.regions.a as { url: string }).url], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'info' } })
+  t.teardown(() => { if (site.exitCode === null) site.kill('SIGKILL') })
+  let out = ''
+  let err = ''
+  site.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  site.stderr.on('data', (c: Buffer) => { err += c.toString() })
+  const ready = await waitFor(() => /^ferry ready .*$/m.exec(out)?.[0], { timeoutMs: 60_000, what: 'ready line' }).catch((e: Error) => { throw new Error(`${e.message}; stderr: ${err.slice(-2000)}`) })
+  const https = Number(/ https=(\d+)/.exec(ready)?.[1])
+  const old = await serialOf(https, ca)
+
+  const fresh = await issueSiteCert(await loadCa(pkiDir), 'a_next')
+  const target = siteCertFiles(pkiLayout(pkiDir), 'a')
+  await copyFile(fresh.keyFile, target.keyFile)
+  await copyFile(fresh.certFile, target.certFile)
+  site.kill('SIGHUP')
+  const next = new X509Certificate(await readFile(fresh.certFile)).serialNumber.toLowerCase()
+  await waitFor(async () => (await serialOf(https, ca)) === next, { what: 'the new certificate served', timeoutMs: 20_000 })
+  t.not(next, old)
+  await waitFor(() => /SIGHUP: PKI dir and site certificate reloaded/.test(err), { what: 'SIGHUP handled' })
+  t.equal(site.exitCode, null, 'SIGHUP did not end the process')
+
+  const tok = await issueToken(pkiDir, { tenant: 'acme', namespaces: ['orders'], actions: ['produce'], ttlSec: 3600 })
+  const post = async (): Promise<number> => (await httpRequest(`https://127.0.0.1:${https}`, 'POST', `${topicPath('acme/orders/x')}/messages`, { body: 'x', ca, headers: { authorization: `Bearer ${tok.token}` } })).status
+  t.not(await post(), 401, 'the token is accepted before the revocation')
+  const r = await ferry(['pki', 'revoke', '--dir', pkiDir, tok.claims.id, '--etcd', etcd.url, '--network', 'sc'])
+  t.equal(r.code, 0, r.err)
+  await waitFor(async () => (await post()) === 401, { what: 'the revoked token refused', timeoutMs: 20_000 })
+
+  site.kill('SIGTERM')
+  const [code] = await once(site, 'exit') as [number | null]
+  t.equal(code, 0)
+})
