@@ -62,14 +62,6 @@ export const REPL_IDLE_POLL_MS = 250
 /** A link that only skipped records tells the remote its new position at most this often (each costs a remote fsync). */
 export const REPL_SKIP_ADVANCE_INTERVAL_MS = 1_000
 
-/**
- * Log bytes a lane must have skipped (records it does not ship) before it
- * tells the remote: retention drops whole segments, so a smaller advance
- * would not free anything, and the link's own position records (persisted
- * below) would otherwise keep a skip advance and a persist chasing each other.
- */
-export const REPL_SKIP_ADVANCE_BYTES_MIN = 1024 * 1024
-
 /** The outbound position (the retention floor) is persisted at most this often; the remote's mark is the truth anyway. */
 export const REPL_OUT_PERSIST_INTERVAL_MS = 1_000
 

@@ -27,7 +27,7 @@ import { REPL_HIGH_LANE_READ_FACTOR } from './constants.js'
 
 export type LinkLimits = {
   [K in 'REPL_BATCH_ENTRIES_MAX' | 'REPL_BATCH_BYTES_MAX' | 'REPL_SCAN_BYTES_MAX' | 'REPL_REQUEST_TIMEOUT_MS' | 'REPL_EMPTY_BATCH_TIMEOUT_MS' | 'REPL_BACKOFF_MS_MIN' |
-  'REPL_BACKOFF_MS_MAX' | 'REPL_IDLE_POLL_MS' | 'REPL_SKIP_ADVANCE_INTERVAL_MS' | 'REPL_SKIP_ADVANCE_BYTES_MIN' | 'REPL_OUT_PERSIST_INTERVAL_MS' | 'REPL_LINK_BACKLOG_BYTES_ALERT' |
+  'REPL_BACKOFF_MS_MAX' | 'REPL_IDLE_POLL_MS' | 'REPL_SKIP_ADVANCE_INTERVAL_MS' | 'REPL_OUT_PERSIST_INTERVAL_MS' | 'REPL_LINK_BACKLOG_BYTES_ALERT' |
   'REPL_INFLIGHT_BATCHES_MAX' | 'REPL_INFLIGHT_BYTES_MAX']: typeof Limits[K]
 }
 
@@ -338,13 +338,13 @@ export class Link {
   }
 
   /**
-   * Tell the remote how far this lane skipped (so the retention floor moves),
-   * once at least REPL_SKIP_ADVANCE_BYTES_MIN of log lies between, at most
-   * every REPL_SKIP_ADVANCE_INTERVAL_MS (each costs a remote fsync). Lsns are
-   * byte offsets within a segment; a later segment is always far enough.
+   * Tell the remote how far this lane skipped, at most every
+   * REPL_SKIP_ADVANCE_INTERVAL_MS (each costs a remote fsync). Every lane's
+   * remote position must reach the log end (failover catch-up compares them
+   * with the old primary's log end: topology/catch-up.ts), so any skip counts.
    */
   private maybeAdvance (l: LaneState): boolean {
-    if (l.queue.length > 0 || l.scanPos - l.position < this.limits.REPL_SKIP_ADVANCE_BYTES_MIN || Date.now() - l.lastSkipSentMs < this.limits.REPL_SKIP_ADVANCE_INTERVAL_MS) return false
+    if (l.queue.length > 0 || l.scanPos <= l.position || Date.now() - l.lastSkipSentMs < this.limits.REPL_SKIP_ADVANCE_INTERVAL_MS) return false
     l.lastSkipSentMs = Date.now()
     this.dispatch(l, { from: this.self, to: this.site, lane: l.lane, after: l.position, through: l.scanPos, items: [] })
     return true
