@@ -114,6 +114,13 @@ interface LaneState {
   behind: boolean
   /** Batches sent on this lane, oldest first; each starts right after the one before. */
   queue: InFlight[]
+  /**
+   * What the batches dropped by the last failure held: still read and not
+   * acknowledged, so the lag shows it while the link is paused (probes carry
+   * no entries). Cleared once entries are acknowledged again or the remote
+   * repositions the lane.
+   */
+  dropped?: { entries: number, payloadBytes: number, oldestMs: number | undefined }
 }
 
 /**
@@ -237,7 +244,11 @@ export class Link {
         this.s.lastError = { code, message: err instanceof Error ? err.message : String(err), atMs: Date.now() }
         if (this.failuresInRow === 1 || this.failuresInRow % 20 === 0) this.logger.warn({ site: this.site, code, failures: this.failuresInRow, err: String(err) }, 'replication link paused')
         // Drop everything in flight: resend from where the remote stands (its answer corrects us if it holds more).
-        for (const l of this.lanes) { l.queue = []; l.scanPos = l.position; l.idle = false; l.probe = true }
+        for (const l of this.lanes) {
+          const held = pendingOf(l.queue)
+          if (held.entries > 0) l.dropped = held
+          l.queue = []; l.scanPos = l.position; l.idle = false; l.probe = true
+        }
         await this.sleep(this.backoffMs())
       }
     }
@@ -287,11 +298,42 @@ export class Link {
 
   /** One read of one lane and at most one batch. Returns whether anything moved. */
   private async stepLane (l: LaneState): Promise<boolean> {
-    if (!l.connected || l.probe) {
-      // Handshake (also after a failure): an empty batch at our position; the answer (ok or a position refusal) is where the remote stands.
+    if (!l.connected) {
+      // Handshake: an empty batch at our position; the answer (ok or a position refusal) is where the remote stands.
       this.dispatch(l, { from: this.self, to: this.site, lane: l.lane, after: l.position, through: l.position, items: [] })
       return true
     }
+    const items = await this.readBatch(l)
+    if (l.probe) {
+      // After a failure: an empty batch first. What the read found is what waits (the lag while paused); it is read again once answered.
+      const waiting = items.filter((it) => it.kind === 'message').length
+      if (waiting > 0) l.dropped = { entries: waiting, payloadBytes: items.reduce((n, it) => n + (it.kind === 'message' ? it.payload.length : 0), 0), oldestMs: items.reduce<number | undefined>((m, it) => it.kind === 'message' && (m === undefined || it.publishTime < m) ? it.publishTime : m, undefined) }
+      this.dispatch(l, { from: this.self, to: this.site, lane: l.lane, after: l.position, through: l.position, items: [] })
+      return true
+    }
+    if (items.length > 0) {
+      const last = items[items.length - 1] as WireItem
+      // The batch covers every record up to its last item; the ones after it are read again next time.
+      this.dispatch(l, { from: this.self, to: this.site, lane: l.lane, after: this.sentThrough(l), through: last.lsn, items })
+      l.scanPos = last.lsn
+      return true
+    }
+    if (this.lastRead.throughLsn > l.scanPos) {
+      // Only records this lane skips: move on, and tell the remote now and then.
+      l.scanPos = this.lastRead.throughLsn
+      this.maybeAdvance(l)
+      return true
+    }
+    l.idle = true
+    if (l.queue.length === 0) l.dropped = undefined // everything read is acknowledged
+    return this.maybeAdvance(l)
+  }
+
+  /** Where the last read ended (records examined, kept or not). */
+  private lastRead: { throughLsn: number } = { throughLsn: -1 }
+
+  /** One read of the lane's tail: what it ships, within one batch's bounds. */
+  private async readBatch (l: LaneState): Promise<WireItem[]> {
     const control = l.lane === Lane.control
     const factor = l.lane === Lane.high ? REPL_HIGH_LANE_READ_FACTOR : 1
     const r = await this.ledger.readLog(l.scanPos, {
@@ -320,21 +362,8 @@ export class Link {
       if (w.kind === 'cancel') break
     }
     l.behind = r.items.length >= this.limits.REPL_BATCH_ENTRIES_MAX * factor
-    if (items.length > 0) {
-      const last = items[items.length - 1] as WireItem
-      // The batch covers every record up to its last item; the ones after it are read again next time.
-      this.dispatch(l, { from: this.self, to: this.site, lane: l.lane, after: this.sentThrough(l), through: last.lsn, items })
-      l.scanPos = last.lsn
-      return true
-    }
-    if (r.throughLsn > l.scanPos) {
-      // Only records this lane skips: move on, and tell the remote now and then.
-      l.scanPos = r.throughLsn
-      this.maybeAdvance(l)
-      return true
-    }
-    l.idle = true
-    return this.maybeAdvance(l)
+    this.lastRead = { throughLsn: r.throughLsn }
+    return items
   }
 
   /**
@@ -411,6 +440,7 @@ export class Link {
           l.position = position
           if (f.empty) l.scanPos = Math.max(l.scanPos, position)
           for (const d of done) { this.s.entriesShipped += d.entries; this.s.bytesShipped += d.wireBytes }
+          if (done.some((d) => d.entries > 0)) l.dropped = undefined
           this.failuresInRow = 0
           moved = true
           continue
@@ -443,6 +473,7 @@ export class Link {
     this.logger.info({ site: this.site, lane: l.lane, from: l.position, to: position, dropped: l.queue.length }, 'replication link repositioned by the remote')
     // Everything else in flight on the lane starts after a position the remote does not hold: it is refused, and ignored here.
     l.queue = []
+    l.dropped = undefined
     l.connected = true
     l.probe = false
     l.position = position
@@ -470,12 +501,11 @@ export class Link {
     let behind = false
     const lanes: LinkStats['lanes'] = []
     for (const l of this.lanes) {
-      let laneEntries = 0
-      for (const f of l.queue) {
-        laneEntries += f.entries
-        bytes += f.payloadBytes
-        if (f.oldestMs !== undefined && (oldest === undefined || f.oldestMs < oldest)) oldest = f.oldestMs
-      }
+      const queued = pendingOf(l.queue)
+      const p = queued.entries === 0 && l.dropped !== undefined ? l.dropped : queued
+      const laneEntries = p.entries
+      bytes += p.payloadBytes
+      if (p.oldestMs !== undefined && (oldest === undefined || p.oldestMs < oldest)) oldest = p.oldestMs
       entries += laneEntries
       behind ||= l.behind && l.queue.length > 0
       lanes.push({ lane: l.lane, position: l.position, lagEntries: laneEntries })
@@ -496,6 +526,19 @@ export class Link {
       ...this.s
     }
   }
+}
+
+/** Entries, payload bytes and the oldest publish time of batches in flight. */
+function pendingOf (queue: readonly InFlight[]): { entries: number, payloadBytes: number, oldestMs: number | undefined } {
+  let entries = 0
+  let payloadBytes = 0
+  let oldestMs: number | undefined
+  for (const f of queue) {
+    entries += f.entries
+    payloadBytes += f.payloadBytes
+    if (f.oldestMs !== undefined && (oldestMs === undefined || f.oldestMs < oldestMs)) oldestMs = f.oldestMs
+  }
+  return { entries, payloadBytes, oldestMs }
 }
 
 function isWire (it: LogItem): it is Exclude<WireItem, { kind: 'cancel' }> {
