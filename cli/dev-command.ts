@@ -9,6 +9,10 @@
  * and stops everything on SIGINT/SIGTERM. Ports are chosen at the first start
  * and kept in DIR/dev.json, so later starts reuse DIR's data and addresses.
  * Site logs go to DIR/logs/<site>.log.
+ *
+ * `--leaf c:a` (comma separated pairs): site c's nats-server is not in the
+ * supercluster but a leaf node of site a's server (an edge site joining its
+ * hub), over the same mutual TLS; c's links travel through a's server.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
@@ -21,7 +25,7 @@ import { GatewayCode } from '../gateway/index.js'
 import { ReplicationMode } from '../replicator/index.js'
 import { TopologyClient, TopologyCode, etcdService, freePort, natsService, type NatsRegion, type Service } from '../topology/index.js'
 
-export interface DevOptions { sites: string, dir: string, network?: string, wellKnownPorts?: boolean }
+export interface DevOptions { sites: string, dir: string, network?: string, wellKnownPorts?: boolean, leaf?: string }
 
 /**
  * With --well-known-ports the i-th site (from 0) listens on MQTT 1883+i, MQTT/TLS 8883+i,
@@ -33,7 +37,7 @@ const WELL_KNOWN_BASE = { mqtt: 1883, mqtts: 8883, http: 8080, https: 8443 } as 
 interface SitePorts { mqtt: number, mqtts: number, http: number, https: number }
 interface DevState {
   etcd: { clientPort: number, peerPort: number }
-  nats: Record<string, { port: number, gatewayPort: number }>
+  nats: Record<string, { port: number, gatewayPort: number, leafPort?: number }>
   sites: Record<string, SitePorts>
 }
 
@@ -44,6 +48,25 @@ const DEV_READY_MS_MAX = 180_000
 /** Time children get to close after SIGTERM before SIGKILL. */
 const DEV_STOP_MS_MAX = 15_000
 const SITE_ID = /^[A-Za-z0-9_.-]{1,64}$/
+
+/** `--leaf c:a,d:a` -> leaf site -> hub site, checked against the site list. */
+export function parseLeaves (spec: string | undefined, sites: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>()
+  if (spec === undefined || spec.trim() === '') return out
+  for (const pair of spec.split(',').map((p) => p.trim()).filter((p) => p.length > 0)) {
+    const [leaf, hub, ...rest] = pair.split(':')
+    if (leaf === undefined || hub === undefined || rest.length > 0 || leaf === '' || hub === '') throw new FerryError(GatewayCode.CONFIG, `--leaf '${pair}' must be SITE:HUB`)
+    if (!sites.includes(leaf) || !sites.includes(hub)) throw new FerryError(GatewayCode.CONFIG, `--leaf '${pair}': both sites must be in --sites`)
+    if (leaf === hub) throw new FerryError(GatewayCode.CONFIG, `--leaf '${pair}': a site cannot be its own hub`)
+    if (out.has(leaf)) throw new FerryError(GatewayCode.CONFIG, `--leaf names site ${leaf} twice`)
+    out.set(leaf, hub)
+  }
+  for (const [leaf, hub] of out) {
+    if (out.has(hub)) throw new FerryError(GatewayCode.CONFIG, `--leaf: hub ${hub} of ${leaf} is itself a leaf (a hub must be in the supercluster)`)
+  }
+  if (out.size === sites.length) throw new FerryError(GatewayCode.CONFIG, '--leaf: at least one site must be in the supercluster')
+  return out
+}
 
 async function loadState (file: string, sites: string[], wellKnown: boolean): Promise<DevState> {
   let s: DevState = { etcd: { clientPort: 0, peerPort: 0 }, nats: {}, sites: {} }
@@ -68,7 +91,13 @@ export async function runDev (opts: DevOptions): Promise<void> {
   const dir = resolve(opts.dir)
   const network = opts.network ?? 'dev'
   await mkdir(join(dir, 'logs'), { recursive: true })
+  const leaves = parseLeaves(opts.leaf, sites)
   const state = await loadState(join(dir, 'dev.json'), sites, opts.wellKnownPorts === true)
+  // Hubs listen for their leaf nodes on a port of their own (kept in dev.json like the others).
+  for (const hub of new Set(leaves.values())) {
+    const n = state.nats[hub] as { port: number, gatewayPort: number, leafPort?: number }
+    if (n.leafPort === undefined) { n.leafPort = await freePort(); await writeFile(join(dir, 'dev.json'), JSON.stringify(state, null, 2) + '\n') }
+  }
   const certs = await ensureDevCertificates(join(dir, 'pki'))
 
   const services: Service[] = []
@@ -97,9 +126,12 @@ export async function runDev (opts: DevOptions): Promise<void> {
   try {
     const etcd = await etcdService(join(dir, 'etcd'), state.etcd)
     services.push(etcd)
-    const regions: NatsRegion[] = sites.map((name) => ({ name, ...(state.nats[name] as { port: number, gatewayPort: number }) }))
+    const regions: NatsRegion[] = sites.map((name) => {
+      const leafOf = leaves.get(name)
+      return { name, ...(state.nats[name] as { port: number, gatewayPort: number, leafPort?: number }), ...(leafOf !== undefined ? { leafOf } : {}) }
+    })
     const nats: Record<string, Service> = {}
-    // Links run over mutual TLS with the dev PKI's certificates (client and gateway connections).
+    // Links run over mutual TLS with the dev PKI's certificates (client, gateway and leaf node connections).
     const natsTls = { caFile: certs.caFile, certFile: certs.certFile, keyFile: certs.keyFile }
     for (const r of regions) { nats[r.name] = await natsService(join(dir, 'nats'), r, regions, natsTls); services.push(nats[r.name] as Service) }
     await Promise.all([etcd.start(), ...Object.values(nats).map(async (s) => { await s.start() })])

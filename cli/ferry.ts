@@ -86,6 +86,8 @@ program.command('dev')
   .requiredOption('--dir <dir>', 'directory for every site\'s data, the PKI and logs (reused by later starts)')
   .option('--network <name>', 'network name', 'dev')
   .option('--well-known-ports', 'site i listens on 1883+i (MQTT), 8883+i (MQTT/TLS), 8080+i (HTTP, WS), 8443+i (HTTPS, WSS)')
+  // Edge sites (cli/dev-command.ts): SITE:HUB makes SITE's nats-server a leaf node of HUB's.
+  .option('--leaf <site:hub,...>', 'edge sites whose nats-server joins its hub region\'s server as a leaf node (e.g. c:a)')
   .action(async (opts: DevOptions) => {
     try { await runDev(opts) } catch (err) { fail(err) }
   })

@@ -2,9 +2,12 @@
  * Replication benchmark: `npm run bench:replication [-- --json] [-- --quick]`
  * (runs the compiled build: `tsc`, then dist/loadtest/bench-replication.js).
  *
- * Two sites in this process (file ledgers, sync durability, 128-byte
- * payloads), each with its own nats-server joined by a NATS gateway, the real
- * replicator between them. Measures, in this run on this machine:
+ * Two sites (file ledgers, sync durability, 128-byte payloads), each with its
+ * own nats-server joined by a NATS gateway, the real replicator between them.
+ * Site a (publisher and sender) runs in this process, site b (receiver) in a
+ * child process, as two sites would run on two machines; `--one-process`
+ * runs both here (the way figures before pipelining were taken). Measures,
+ * in this run on this machine:
  * - local durable publish throughput at site a (no link running), msgs/s;
  * - replicated throughput: messages published at a as fast as possible and
  *   the time until b holds them all, msgs/s, and its ratio to local;
@@ -12,19 +15,23 @@
  *   publish time at a, p50 / p99 / max ms (origin publish time travels);
  * - catch-up: seconds to ship a 100,000-message backlog built while b's
  *   region server was down.
- * Prints a table to stderr, or one JSON line on stdout with --json.
+ * An unmeasured warm-up burst comes first.
+ * Prints a table to stderr, or one JSON line on stdout with --json (with the
+ * link's pipelining bounds, so figures from different settings are not mixed up).
  */
+import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as hdr from 'hdr-histogram-js'
 import { silentLogger } from '../common/log.js'
 import { startGateway, type Gateway } from '../gateway/index.js'
-import { connectNats, startReplicator, staticPlan, type LinkTransport, type Replicator } from '../replicator/index.js'
+import { ReplLimits, connectNats, startReplicator, staticPlan, type LinkTransport, type Replicator } from '../replicator/index.js'
 import { freePort, natsService, type NatsRegion, type Service } from '../topology/index.js'
 
 const json = process.argv.includes('--json')
 const quick = process.argv.includes('--quick')
+const oneProcess = process.argv.includes('--one-process')
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name)
   return i >= 0 ? Number(process.argv[i + 1]) : dflt
@@ -35,6 +42,8 @@ const THROUGHPUT_MESSAGES = quick ? 20_000 : 100_000
 const LAG_RATE_PER_SEC = arg('--rate', 10_000)
 const LAG_SECONDS = quick ? 3 : 10
 const BACKLOG_MESSAGES = quick ? 20_000 : 100_000
+/** Published before anything is measured (the same site, not measured; it ships with the rest). */
+const WARMUP_MESSAGES = quick ? 5_000 : 20_000
 /** Publishes in flight at once at the origin: enough to fill group commits. */
 const PUBLISH_CONCURRENCY = 256
 /** Pacing tick of the fixed-rate phase. */
@@ -54,10 +63,97 @@ async function publishBurst (gw: Gateway, topic: string, n: number): Promise<voi
   }
 }
 
-async function waitCount (gw: Gateway, topic: string, n: number, timeoutMs: number): Promise<void> {
+
+/** Site b as the bench drives it: in this process or in a child. */
+interface SiteB {
+  count: (topic: string) => Promise<number>
+  startRepl: () => Promise<void>
+  /** Record arrival - origin publish time of every entry of the topic from now on. */
+  lagStart: (topic: string) => Promise<void>
+  lagStop: () => Promise<{ p50: number, p99: number, max: number }>
+  close: () => Promise<void>
+}
+
+interface SiteBConfig { dataDir: string, nats: string }
+
+const newHistogram = (): hdr.Histogram => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 })
+
+/** Site b's side, wherever it runs. */
+async function openSiteB (cfg: SiteBConfig, plan: ReturnType<typeof staticPlan>): Promise<SiteB> {
+  const gw = await startGateway({ siteId: 'b', dataDir: cfg.dataDir, dev: true, host: '127.0.0.1', namespaces: { [NS]: {} }, logger: silentLogger })
+  const transport = await connectNats({ servers: cfg.nats, network: 'bench', name: 'bench-b' })
+  let replicator: Replicator | undefined
+  let h = newHistogram()
+  let off: (() => void) | undefined
+  return {
+    count: async (topic) => gw.ledger.topicInfo(topic)?.nextEntryId ?? 0,
+    startRepl: async () => { replicator = await startReplicator({ siteId: 'b', ledger: gw.ledger, transport, plan, logger: silentLogger }) },
+    lagStart: async (lagTopic) => {
+      h = newHistogram()
+      let seen = 0
+      off = gw.ledger.onAppend((topic, last) => {
+        if (topic !== lagTopic) return
+        const from = seen
+        seen = last + 1
+        void gw.ledger.read(lagTopic, from, { maxEntries: last + 1 - from }).then((es) => { const now = Date.now(); for (const e of es) h.recordValue(Math.max(1, now - e.publishTime)) })
+      })
+    },
+    lagStop: async () => {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      off?.()
+      return { p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), max: h.maxValue }
+    },
+    close: async () => { await replicator?.close(); await transport.close(); await gw.close() }
+  }
+}
+
+interface Call { id: number, op: keyof SiteB, arg?: string }
+
+/** Site b in a child process (this file with --site-b), driven over IPC. */
+function childSiteB (cfg: SiteBConfig): SiteB {
+  const child: ChildProcess = fork(process.argv[1] as string, ['--site-b', JSON.stringify(cfg)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  let next = 0
+  const waiting = new Map<number, (v: unknown) => void>()
+  // Calls wait for the child's first message: it has opened site b and listens.
+  const ready = new Promise<unknown>((resolve) => { waiting.set(-1, resolve) })
+  child.on('exit', (code) => { for (const w of waiting.values()) w(new Error(`site b exited (${String(code)})`)) })
+  child.on('message', (m: { id: number, value?: unknown, error?: string }) => {
+    const w = waiting.get(m.id)
+    waiting.delete(m.id)
+    w?.(m.error !== undefined ? new Error(m.error) : m.value)
+  })
+  const call = async <T>(op: keyof SiteB, arg?: string): Promise<T> => {
+    const up = await ready
+    if (up instanceof Error) throw up
+    const id = next++
+    const v = await new Promise<unknown>((resolve) => { waiting.set(id, resolve); child.send({ id, op, arg } satisfies Call) })
+    if (v instanceof Error) throw v
+    return v as T
+  }
+  return {
+    count: async (topic) => await call<number>('count', topic),
+    startRepl: async () => { await call('startRepl') },
+    lagStart: async (topic) => { await call('lagStart', topic) },
+    lagStop: async () => await call('lagStop'),
+    close: async () => { await call('close').catch(() => {}); child.kill() }
+  }
+}
+
+async function runSiteBChild (): Promise<void> {
+  const cfg = JSON.parse(process.argv[process.argv.indexOf('--site-b') + 1] as string) as SiteBConfig
+  const b = await openSiteB(cfg, staticPlan({ [NS]: ['a', 'b'] }))
+  process.on('message', (m: Call) => {
+    const op = b[m.op] as (arg?: string) => Promise<unknown>
+    op(m.arg).then((value) => { process.send?.({ id: m.id, value: value ?? null }) }, (err: unknown) => { process.send?.({ id: m.id, error: String(err) }) })
+      .then(() => { if (m.op === 'close') process.exit(0) }, () => {})
+  })
+  process.send?.({ id: -1 })
+}
+
+async function waitCountB (b: SiteB, topic: string, n: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while ((gw.ledger.topicInfo(topic)?.nextEntryId ?? 0) < n) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} entries of ${topic} (have ${gw.ledger.topicInfo(topic)?.nextEntryId ?? 0})`)
+  for (let have = await b.count(topic); have < n; have = await b.count(topic)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} entries of ${topic} at b (have ${have})`)
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
@@ -69,17 +165,14 @@ async function main (): Promise<void> {
   for (const r of regions) nats.push(await natsService(join(dir, 'nats'), r, regions))
   await Promise.all(nats.map(async (s) => { await s.start() }))
   const plan = staticPlan({ [NS]: ['a', 'b'] })
-  const sites: Record<string, Site> = {}
-  for (const [i, id] of ['a', 'b'].entries()) {
-    const gw = await startGateway({ siteId: id, dataDir: join(dir, id), dev: true, host: '127.0.0.1', namespaces: { [NS]: {} }, logger: silentLogger })
-    const transport = await connectNats({ servers: (nats[i] as Service).url, network: 'bench', name: `bench-${id}` })
-    sites[id] = { gw, transport, replicator: undefined }
-  }
-  const a = sites.a as Site
-  const b = sites.b as Site
-  const startRepl = async (s: Site, id: string): Promise<void> => { s.replicator = await startReplicator({ siteId: id, ledger: s.gw.ledger, transport: s.transport, plan, logger: silentLogger }) }
+  const gwA = await startGateway({ siteId: 'a', dataDir: join(dir, 'a'), dev: true, host: '127.0.0.1', namespaces: { [NS]: {} }, logger: silentLogger })
+  const a: Site = { gw: gwA, transport: await connectNats({ servers: (nats[0] as Service).url, network: 'bench', name: 'bench-a' }), replicator: undefined }
+  const bCfg: SiteBConfig = { dataDir: join(dir, 'b'), nats: (nats[1] as Service).url }
+  const b = oneProcess ? await openSiteB(bCfg, plan) : childSiteB(bCfg)
   const result: Record<string, number> = {}
   try {
+    // 0. Unmeasured warm-up: a fresh Node process spends its first second in the interpreter (docs/BENCHMARKS.md).
+    await publishBurst(a.gw, `${NS}/warmup`, WARMUP_MESSAGES)
     // 1. Local durable publish throughput, no link.
     let t0 = performance.now()
     await publishBurst(a.gw, `${NS}/local`, THROUGHPUT_MESSAGES)
@@ -87,25 +180,20 @@ async function main (): Promise<void> {
     log(`local durable publish: ${result.localPublishMsgsPerSec} msgs/s`)
 
     // 2. Replicated throughput (the local topic above ships too: start the links, let it drain first).
-    await startRepl(a, 'a'); await startRepl(b, 'b')
-    await waitCount(b.gw, `${NS}/local`, THROUGHPUT_MESSAGES, 300_000)
+    a.replicator = await startReplicator({ siteId: 'a', ledger: a.gw.ledger, transport: a.transport, plan, logger: silentLogger })
+    await b.startRepl()
+    await waitCountB(b, `${NS}/warmup`, WARMUP_MESSAGES, 300_000)
+    await waitCountB(b, `${NS}/local`, THROUGHPUT_MESSAGES, 300_000)
     t0 = performance.now()
     await publishBurst(a.gw, `${NS}/tput`, THROUGHPUT_MESSAGES)
-    await waitCount(b.gw, `${NS}/tput`, THROUGHPUT_MESSAGES, 300_000)
+    await waitCountB(b, `${NS}/tput`, THROUGHPUT_MESSAGES, 300_000)
     result.replicatedMsgsPerSec = Math.round(THROUGHPUT_MESSAGES / ((performance.now() - t0) / 1000))
     result.replicatedToLocalRatio = Math.round(result.replicatedMsgsPerSec / result.localPublishMsgsPerSec * 100) / 100
     log(`replicated: ${result.replicatedMsgsPerSec} msgs/s (${result.replicatedToLocalRatio} of local)`)
 
     // 3. Lag at a fixed rate: arrival at b (durable there) minus publish time at a.
-    const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 })
     const lagTopic = `${NS}/lag`
-    let seen = 0
-    const off = b.gw.ledger.onAppend((topic, last) => {
-      if (topic !== lagTopic) return
-      const from = seen
-      seen = last + 1
-      void b.gw.ledger.read(lagTopic, from, { maxEntries: last + 1 - from }).then((es) => { const now = Date.now(); for (const e of es) h.recordValue(Math.max(1, now - e.publishTime)) })
-    })
+    await b.lagStart(lagTopic)
     const total = LAG_RATE_PER_SEC * LAG_SECONDS
     const perTick = LAG_RATE_PER_SEC * TICK_MS / 1000
     let sent = 0
@@ -117,13 +205,12 @@ async function main (): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, TICK_MS))
     }
     await Promise.all(inflight)
-    await waitCount(b.gw, lagTopic, total, 300_000)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    off()
+    await waitCountB(b, lagTopic, total, 300_000)
+    const lag = await b.lagStop()
     result.lagRatePerSec = LAG_RATE_PER_SEC
-    result.lagP50Ms = h.getValueAtPercentile(50)
-    result.lagP99Ms = h.getValueAtPercentile(99)
-    result.lagMaxMs = h.maxValue
+    result.lagP50Ms = lag.p50
+    result.lagP99Ms = lag.p99
+    result.lagMaxMs = lag.max
     log(`lag at ${LAG_RATE_PER_SEC} msgs/s: p50 ${result.lagP50Ms} ms, p99 ${result.lagP99Ms} ms, max ${result.lagMaxMs} ms`)
 
     // 4. Catch-up of a backlog built while b's region was down.
@@ -131,16 +218,22 @@ async function main (): Promise<void> {
     await publishBurst(a.gw, `${NS}/backlog`, BACKLOG_MESSAGES)
     await (nats[1] as Service).start()
     t0 = performance.now()
-    await waitCount(b.gw, `${NS}/backlog`, BACKLOG_MESSAGES, 600_000)
+    await waitCountB(b, `${NS}/backlog`, BACKLOG_MESSAGES, 600_000)
     const secs = (performance.now() - t0) / 1000
     result.catchUpSecondsPer100k = Math.round(secs * (100_000 / BACKLOG_MESSAGES) * 100) / 100
     log(`catch-up: ${result.catchUpSecondsPer100k} s per 100,000 backlog`)
   } finally {
-    for (const s of Object.values(sites)) { await s.replicator?.close(); await s.transport.close(); await s.gw.close() }
+    await a.replicator?.close(); await a.transport.close(); await a.gw.close()
+    await b.close()
     for (const s of nats) await s.stop()
     await rm(dir, { recursive: true, force: true })
   }
-  if (json) process.stdout.write(JSON.stringify({ bench: 'replication', quick, ...result }) + '\n')
+  const link = { batchEntriesMax: ReplLimits.REPL_BATCH_ENTRIES_MAX, inflightBatchesMax: ReplLimits.REPL_INFLIGHT_BATCHES_MAX, inflightBytesMax: ReplLimits.REPL_INFLIGHT_BYTES_MAX }
+  if (json) process.stdout.write(JSON.stringify({ bench: 'replication', quick, processes: oneProcess ? 1 : 2, ...result, link }) + '\n')
 }
 
-main().then(() => { process.exit(0) }, (err: unknown) => { process.stderr.write(`bench-replication failed: ${String(err)}\n`); process.exit(1) })
+if (process.argv.includes('--site-b')) {
+  runSiteBChild().catch((err: unknown) => { process.stderr.write(`bench-replication site b failed: ${String(err)}\n`); process.exit(1) })
+} else {
+  main().then(() => { process.exit(0) }, (err: unknown) => { process.stderr.write(`bench-replication failed: ${String(err)}\n`); process.exit(1) })
+}

@@ -14,17 +14,41 @@ export const REPL_BATCH_ENTRIES_MAX = 1000
 export const REPL_BATCH_BYTES_MAX = 512 * 1024
 
 /**
- * Bytes in flight per link. The link sends one batch and waits for its answer
- * (strict order, see receiver.ts), so this is one batch; named so that
- * pipelining, when it comes, has its bound already.
+ * Batches sent on a link and not yet answered (pipelining). The receiver
+ * applies them strictly in order and refuses one that does not start right
+ * after its held position (apache/pulsar#26113), so a window only hides the
+ * round trip and the remote fsync; 8 keeps several group commits busy.
  */
-export const REPL_INFLIGHT_BYTES_MAX = REPL_BATCH_BYTES_MAX
+export const REPL_INFLIGHT_BATCHES_MAX = 8
+
+/**
+ * Payload bytes of the batches in flight on a link: bounds the memory a slow
+ * remote can pin at both ends (one maximal batch always fits, a single larger
+ * entry travels alone when nothing else is in flight).
+ */
+export const REPL_INFLIGHT_BYTES_MAX = 4 * 1024 * 1024
+
+/**
+ * The high lane reads this many batches' worth of the tail per turn (what it
+ * ships stays within one batch's bounds): most of what it reads belongs to the
+ * normal lane, so a priority-9 entry behind a large backlog is found in a few
+ * turns instead of one per batch of skipped entries.
+ */
+export const REPL_HIGH_LANE_READ_FACTOR = 10
 
 /** Log bytes one read of the tail examines at most: bounds the work between two yields over a log of other namespaces. */
 export const REPL_SCAN_BYTES_MAX = 8 * 1024 * 1024
 
 /** How long a batch waits for the remote's answer: a remote fsync under load plus a gateway hop; beyond it, retry. */
 export const REPL_REQUEST_TIMEOUT_MS = 10_000
+
+/**
+ * How long an empty batch (handshake, skip advance: at most one small remote
+ * fsync) waits for its answer. While NATS gateways re-form after a region's
+ * restart a reply can be lost; a short wait here finds the link again in
+ * seconds instead of a full REPL_REQUEST_TIMEOUT_MS.
+ */
+export const REPL_EMPTY_BATCH_TIMEOUT_MS = 2_000
 
 /** First retry delay after a failed send or a refusal; doubles per failure (with jitter). */
 export const REPL_BACKOFF_MS_MIN = 100
@@ -54,5 +78,7 @@ export const REPL_VIA_SITES_MAX = 16
 export const REPL_CANCEL_SEARCH_ENTRIES_MAX = 10_000
 
 assert.ok(REPL_BACKOFF_MS_MIN < REPL_BACKOFF_MS_MAX, 'backoff grows')
+assert.ok(REPL_EMPTY_BATCH_TIMEOUT_MS <= REPL_REQUEST_TIMEOUT_MS, 'an empty batch waits no longer than a full one')
 assert.ok(REPL_INFLIGHT_BYTES_MAX >= REPL_BATCH_BYTES_MAX, 'a batch fits in flight')
+assert.ok(REPL_INFLIGHT_BATCHES_MAX >= 1, 'at least one batch in flight')
 assert.ok(REPL_RECEIVE_BATCH_BYTES_MAX > REPL_BATCH_BYTES_MAX, 'receivers accept what senders send')

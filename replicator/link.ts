@@ -2,25 +2,33 @@
  * One outbound link: this site's log, shipped to one neighbour site.
  *
  * The link reads the log tail after its position, keeps the records the
- * plan sends to this neighbour, batches them (bounded entries and bytes),
- * sends one batch at a time and waits for the answer; only the remote's
- * answer moves the position. A refusal with a position rewinds (or skips
- * ahead) to it; any other refusal or silence pauses the link with
- * exponential backoff and jitter, and it resumes by itself once the remote
- * answers again. After a restart of either side the first batch simply
- * starts at the persisted position and is corrected by the remote's answer.
+ * plan sends to this neighbour, batches them (bounded entries and bytes) and
+ * pipelines them: up to REPL_INFLIGHT_BATCHES_MAX batches and
+ * REPL_INFLIGHT_BYTES_MAX payload bytes unanswered, each starting right after
+ * the one before. Only the remote's answer moves the position; positions are
+ * cumulative, so an ok answer also covers earlier batches whose answers were
+ * lost. A refusal with a position (an earlier batch was lost or failed, so a
+ * later one does not start where the remote stands: apache/pulsar#26113)
+ * rewinds the lane to it and drops everything else in flight on that lane;
+ * their refusals that follow are ignored. Any other refusal or silence
+ * pauses the link with exponential backoff and jitter, drops everything in
+ * flight, and it resumes by itself once the remote answers again. After a
+ * restart of either side the first batch simply starts at the persisted
+ * position and is corrected by the remote's answer.
  */
 import type { Logger } from '../common/log.js'
 import { CommonCode, FerryError, isFerryError } from '../common/errors.js'
 import { LANES, Lane, REPL_OUT_SPACE, laneKey, laneOfPriority, positionOf, positionValue, type Ledger, type LogItem } from '../store/index.js'
-import { decodeAnswer, encodeBatch, type Batch, type WireItem } from './codec.js'
+import { decodeAnswer, encodeBatch, type Answer, type Batch, type WireItem } from './codec.js'
 import { ReplCode } from './errors.js'
 import type { LinkTransport } from './transport.js'
 import type * as Limits from './constants.js'
+import { REPL_HIGH_LANE_READ_FACTOR } from './constants.js'
 
 export type LinkLimits = {
-  [K in 'REPL_BATCH_ENTRIES_MAX' | 'REPL_BATCH_BYTES_MAX' | 'REPL_SCAN_BYTES_MAX' | 'REPL_REQUEST_TIMEOUT_MS' | 'REPL_BACKOFF_MS_MIN' |
-  'REPL_BACKOFF_MS_MAX' | 'REPL_IDLE_POLL_MS' | 'REPL_SKIP_ADVANCE_INTERVAL_MS' | 'REPL_OUT_PERSIST_INTERVAL_MS' | 'REPL_LINK_BACKLOG_BYTES_ALERT']: typeof Limits[K]
+  [K in 'REPL_BATCH_ENTRIES_MAX' | 'REPL_BATCH_BYTES_MAX' | 'REPL_SCAN_BYTES_MAX' | 'REPL_REQUEST_TIMEOUT_MS' | 'REPL_EMPTY_BATCH_TIMEOUT_MS' | 'REPL_BACKOFF_MS_MIN' |
+  'REPL_BACKOFF_MS_MAX' | 'REPL_IDLE_POLL_MS' | 'REPL_SKIP_ADVANCE_INTERVAL_MS' | 'REPL_OUT_PERSIST_INTERVAL_MS' | 'REPL_LINK_BACKLOG_BYTES_ALERT' |
+  'REPL_INFLIGHT_BATCHES_MAX' | 'REPL_INFLIGHT_BYTES_MAX']: typeof Limits[K]
 }
 
 /** What the link asks the replicator about each record. */
@@ -70,17 +78,49 @@ export interface LinkStats {
   lanes: Array<{ lane: number, position: number, lagEntries: number }>
 }
 
+/** A batch sent and not yet settled (answered, covered by a later answer, or dropped). */
+interface InFlight {
+  after: number
+  through: number
+  /** Empty batch: a handshake or a skip advance. */
+  empty: boolean
+  entries: number
+  payloadBytes: number
+  wireBytes: number
+  oldestMs: number | undefined
+  outcome?: { answer: Answer } | { err: unknown }
+}
+
 /** One lane's progress on a link (positions are per lane: store/origin-marks.ts). */
 interface LaneState {
   lane: Lane
+  /** Where the remote stands (its last answer). */
   position: number
+  /** Next read continues after this lsn. */
   scanPos: number
   persisted: number
   connected: boolean
+  /**
+   * After a failure the lane first sends an empty batch (short timeout) and
+   * pipelines again only once it is answered: while NATS gateways re-form a
+   * whole window of batches could otherwise lose its replies and wait the
+   * full request timeout.
+   */
+  probe: boolean
   /** Nothing to read the last time; cleared by a poke (new records). */
   idle: boolean
   lastSkipSentMs: number
-  pending: { entries: number, bytes: number, oldestMs: number | undefined, behind: boolean }
+  /** The last read was full: more log than one read is waiting (lag figures are lower bounds). */
+  behind: boolean
+  /** Batches sent on this lane, oldest first; each starts right after the one before. */
+  queue: InFlight[]
+  /**
+   * What the batches dropped by the last failure held: still read and not
+   * acknowledged, so the lag shows it while the link is paused (probes carry
+   * no entries). Cleared once entries are acknowledged again or the remote
+   * repositions the lane.
+   */
+  dropped?: { entries: number, payloadBytes: number, oldestMs: number | undefined }
 }
 
 /**
@@ -97,9 +137,14 @@ export class Link {
   private failuresInRow = 0
   private closed = false
   private poked = false
+  /** An answer arrived since the loop last looked (wakes a waiting loop). */
+  private answered = false
   private wake: (() => void) | undefined
   private running: Promise<void> | undefined
   private lastPersistMs = 0
+  /** Requests sent and not settled at the transport (dropped ones included, until they settle). */
+  private unsettledBatches = 0
+  private unsettledPayloadBytes = 0
   private readonly s: Omit<LinkStats, 'site' | 'state' | 'connected' | 'position' | 'logEndLsn' | 'lagEntries' | 'lagBytes' | 'lagSeconds' | 'behindMoreThanOneRead' | 'backlogAlert' | 'lanes'> = {
     batchesSent: 0, entriesShipped: 0, bytesShipped: 0, rewinds: 0, failures: 0, gaps: 0
   }
@@ -117,7 +162,7 @@ export class Link {
   ) {
     this.lanes = LANES.map((lane) => {
       const p = positionOf(ledger.getMeta(REPL_OUT_SPACE, laneKey(site, lane)))
-      return { lane, position: p, scanPos: p, persisted: p, connected: false, idle: false, lastSkipSentMs: 0, pending: { entries: 0, bytes: 0, oldestMs: undefined, behind: false } }
+      return { lane, position: p, scanPos: p, persisted: p, connected: false, probe: true, idle: false, lastSkipSentMs: 0, behind: false, queue: [] }
     })
   }
 
@@ -136,6 +181,10 @@ export class Link {
   poke (): void {
     this.poked = true
     for (const l of this.lanes) l.idle = false
+    this.wakeUp()
+  }
+
+  private wakeUp (): void {
     const w = this.wake
     this.wake = undefined
     w?.()
@@ -160,19 +209,32 @@ export class Link {
     })
   }
 
+  private inFlight (): number {
+    let n = 0
+    for (const l of this.lanes) n += l.queue.length
+    return n
+  }
+
   private async loop (): Promise<void> {
     while (!this.closed) {
       try {
         this.poked = false
-        const progressed = await this.step()
-        this.failuresInRow = 0
-        if (!progressed && !this.poked) {
-          this.state = LinkState.idle
-          await this.persist(false)
-          // Idle: look again after a while even without a poke (meta and cancel records do not poke).
+        this.answered = false
+        let moved = this.settle()
+        moved = await this.fill() || moved
+        moved = this.settle() || moved
+        await this.persist(false)
+        if (moved || this.poked || this.answered) continue
+        if (this.inFlight() > 0) {
+          // Wait for an answer (or new records); the timeout only re-checks.
+          this.state = LinkState.shipping
           await this.sleep(this.limits.REPL_IDLE_POLL_MS)
-          for (const l of this.lanes) l.idle = false
+          continue
         }
+        this.state = LinkState.idle
+        // Idle: look again after a while even without a poke (meta and cancel records do not poke).
+        await this.sleep(this.limits.REPL_IDLE_POLL_MS)
+        for (const l of this.lanes) l.idle = false
       } catch (err) {
         if (this.closed) return
         this.failuresInRow++
@@ -181,7 +243,12 @@ export class Link {
         const code = isFerryError(err) ? err.code : CommonCode.INTERNAL
         this.s.lastError = { code, message: err instanceof Error ? err.message : String(err), atMs: Date.now() }
         if (this.failuresInRow === 1 || this.failuresInRow % 20 === 0) this.logger.warn({ site: this.site, code, failures: this.failuresInRow, err: String(err) }, 'replication link paused')
-        for (const l of this.lanes) l.idle = false
+        // Drop everything in flight: resend from where the remote stands (its answer corrects us if it holds more).
+        for (const l of this.lanes) {
+          const held = pendingOf(l.queue)
+          if (held.entries > 0) l.dropped = held
+          l.queue = []; l.scanPos = l.position; l.idle = false; l.probe = true
+        }
         await this.sleep(this.backoffMs())
       }
     }
@@ -193,30 +260,85 @@ export class Link {
     return this.limits.REPL_BACKOFF_MS_MIN / 2 + Math.random() * ceiling
   }
 
-  /** The next lane's turn (weighted), skipping lanes with nothing to read. */
+  /** Room for one more full batch in the window (a lone batch always goes). */
+  private windowOpen (): boolean {
+    if (this.unsettledBatches === 0) return true
+    return this.unsettledBatches < this.limits.REPL_INFLIGHT_BATCHES_MAX &&
+      this.unsettledPayloadBytes + this.limits.REPL_BATCH_BYTES_MAX <= this.limits.REPL_INFLIGHT_BYTES_MAX
+  }
+
+  /** The next lane's turn (weighted), skipping lanes that have nothing to do now. */
   private nextLane (): LaneState | undefined {
     for (let i = 0; i < LANE_SCHEDULE.length; i++) {
       const lane = LANE_SCHEDULE[this.turn % LANE_SCHEDULE.length] as Lane
       this.turn++
       const l = this.lanes[lane] as LaneState
-      if (!l.idle || !l.connected) return l
+      if (l.connected && !l.probe ? !l.idle : l.queue.length === 0) return l
     }
     return undefined
   }
 
+  /** Send batches while the window has room and some lane has something. Returns whether anything moved. */
+  private async fill (): Promise<boolean> {
+    let moved = false
+    // Bounded work per call: a lane that only skips records moves without sending.
+    for (let i = 0; i < LANE_SCHEDULE.length * 4 && !this.closed && this.windowOpen(); i++) {
+      const l = this.nextLane()
+      if (l === undefined) break
+      if (await this.stepLane(l)) moved = true
+    }
+    return moved
+  }
+
+  /** Where the remote will stand once everything in flight on the lane is applied. */
+  private sentThrough (l: LaneState): number {
+    const last = l.queue[l.queue.length - 1]
+    return last === undefined ? l.position : last.through
+  }
+
   /** One read of one lane and at most one batch. Returns whether anything moved. */
-  private async step (): Promise<boolean> {
-    const l = this.nextLane()
-    if (l === undefined) return false
+  private async stepLane (l: LaneState): Promise<boolean> {
     if (!l.connected) {
       // Handshake: an empty batch at our position; the answer (ok or a position refusal) is where the remote stands.
-      await this.send(l, { from: this.self, to: this.site, lane: l.lane, after: l.position, through: l.position, items: [] })
+      this.dispatch(l, { from: this.self, to: this.site, lane: l.lane, after: l.position, through: l.position, items: [] })
       return true
     }
+    const items = await this.readBatch(l)
+    if (l.probe) {
+      // After a failure: an empty batch first. What the read found is what waits (the lag while paused); it is read again once answered.
+      const waiting = items.filter((it) => it.kind === 'message').length
+      if (waiting > 0) l.dropped = { entries: waiting, payloadBytes: items.reduce((n, it) => n + (it.kind === 'message' ? it.payload.length : 0), 0), oldestMs: items.reduce<number | undefined>((m, it) => it.kind === 'message' && (m === undefined || it.publishTime < m) ? it.publishTime : m, undefined) }
+      this.dispatch(l, { from: this.self, to: this.site, lane: l.lane, after: l.position, through: l.position, items: [] })
+      return true
+    }
+    if (items.length > 0) {
+      const last = items[items.length - 1] as WireItem
+      // The batch covers every record up to its last item; the ones after it are read again next time.
+      this.dispatch(l, { from: this.self, to: this.site, lane: l.lane, after: this.sentThrough(l), through: last.lsn, items })
+      l.scanPos = last.lsn
+      return true
+    }
+    if (this.lastRead.throughLsn > l.scanPos) {
+      // Only records this lane skips: move on, and tell the remote now and then.
+      l.scanPos = this.lastRead.throughLsn
+      this.maybeAdvance(l)
+      return true
+    }
+    l.idle = true
+    if (l.queue.length === 0) l.dropped = undefined // everything read is acknowledged
+    return this.maybeAdvance(l)
+  }
+
+  /** Where the last read ended (records examined, kept or not). */
+  private lastRead: { throughLsn: number } = { throughLsn: -1 }
+
+  /** One read of the lane's tail: what it ships, within one batch's bounds. */
+  private async readBatch (l: LaneState): Promise<WireItem[]> {
     const control = l.lane === Lane.control
+    const factor = l.lane === Lane.high ? REPL_HIGH_LANE_READ_FACTOR : 1
     const r = await this.ledger.readLog(l.scanPos, {
-      maxItems: this.limits.REPL_BATCH_ENTRIES_MAX,
-      maxBytes: this.limits.REPL_BATCH_BYTES_MAX,
+      maxItems: this.limits.REPL_BATCH_ENTRIES_MAX * factor,
+      maxBytes: this.limits.REPL_BATCH_BYTES_MAX * factor,
       maxScanBytes: this.limits.REPL_SCAN_BYTES_MAX,
       ...(control ? { meta: this.filter.meta } : { topics: this.filter.topics })
     })
@@ -226,38 +348,34 @@ export class Link {
       this.logger.error({ site: this.site, lane: l.lane, from: l.scanPos, to: r.gapToLsn }, 'replication link: records gone before they were shipped')
     }
     const items: WireItem[] = []
+    let bytes = 0
     for (const it of r.items) {
       const w = isWire(it) ? it : await this.cancelItem(it, l.lane)
       if (w === undefined || !this.filter.ships(w)) continue
       if (w.kind === 'message' && laneOfPriority(w.props.priority) !== l.lane) continue
+      // The batch bounds hold whatever the read returned (the high lane reads more than a batch).
+      const b = w.kind === 'message' ? w.payload.length : 0
+      if (items.length >= this.limits.REPL_BATCH_ENTRIES_MAX || (items.length > 0 && bytes + b > this.limits.REPL_BATCH_BYTES_MAX)) break
+      bytes += b
       items.push(w)
       // A cancel ends its batch: the receiver applies it after the entries before it (receiver.ts).
       if (w.kind === 'cancel') break
     }
-    const behind = r.items.length >= this.limits.REPL_BATCH_ENTRIES_MAX
-    if (items.length > 0) {
-      const last = items[items.length - 1] as WireItem
-      this.notePending(l, items, behind)
-      // The batch covers every record up to its last item; the ones after it are read again next time.
-      await this.send(l, { from: this.self, to: this.site, lane: l.lane, after: l.position, through: last.lsn, items })
-      return true
-    }
-    l.pending = { entries: 0, bytes: 0, oldestMs: undefined, behind: false }
-    if (r.throughLsn > l.scanPos) {
-      // Only records this lane skips: move on, and tell the remote now and then.
-      l.scanPos = r.throughLsn
-      await this.maybeAdvance(l)
-      return true
-    }
-    l.idle = true
-    return await this.maybeAdvance(l)
+    l.behind = r.items.length >= this.limits.REPL_BATCH_ENTRIES_MAX * factor
+    this.lastRead = { throughLsn: r.throughLsn }
+    return items
   }
 
-  /** Tell the remote how far this lane skipped, at most every REPL_SKIP_ADVANCE_INTERVAL_MS (each costs a remote fsync). */
-  private async maybeAdvance (l: LaneState): Promise<boolean> {
-    if (l.scanPos <= l.position || Date.now() - l.lastSkipSentMs < this.limits.REPL_SKIP_ADVANCE_INTERVAL_MS) return false
+  /**
+   * Tell the remote how far this lane skipped, at most every
+   * REPL_SKIP_ADVANCE_INTERVAL_MS (each costs a remote fsync). Every lane's
+   * remote position must reach the log end (failover catch-up compares them
+   * with the old primary's log end: topology/catch-up.ts), so any skip counts.
+   */
+  private maybeAdvance (l: LaneState): boolean {
+    if (l.queue.length > 0 || l.scanPos <= l.position || Date.now() - l.lastSkipSentMs < this.limits.REPL_SKIP_ADVANCE_INTERVAL_MS) return false
     l.lastSkipSentMs = Date.now()
-    await this.send(l, { from: this.self, to: this.site, lane: l.lane, after: l.position, through: l.scanPos, items: [] })
+    this.dispatch(l, { from: this.self, to: this.site, lane: l.lane, after: l.position, through: l.scanPos, items: [] })
     return true
   }
 
@@ -269,49 +387,98 @@ export class Link {
     return { kind: 'cancel', lsn: it.lsn, topic: it.topic, originSite: e.props.originSite ?? this.self, originEntryId: e.props.originEntryId ?? it.entryId }
   }
 
-  private notePending (l: LaneState, items: WireItem[], behind: boolean): void {
-    let bytes = 0
-    let entries = 0
-    let oldest: number | undefined
-    for (const it of items) {
-      if (it.kind !== 'message') continue
-      entries++
-      bytes += it.payload.length
-      if (oldest === undefined || it.publishTime < oldest) oldest = it.publishTime
-    }
-    l.pending = { entries, bytes, oldestMs: oldest, behind }
-  }
-
-  private async send (l: LaneState, b: Batch): Promise<void> {
+  /** Send a batch without waiting: its outcome is noted on it and wakes the loop. */
+  private dispatch (l: LaneState, b: Batch): void {
     this.state = LinkState.shipping
     const data = encodeBatch(b)
-    const reply = decodeAnswer(await this.transport.request(this.site, data, this.limits.REPL_REQUEST_TIMEOUT_MS))
+    let entries = 0
+    let payloadBytes = 0
+    let oldest: number | undefined
+    for (const it of b.items) {
+      if (it.kind !== 'message') continue
+      entries++
+      payloadBytes += it.payload.length
+      if (oldest === undefined || it.publishTime < oldest) oldest = it.publishTime
+    }
+    const f: InFlight = { after: b.after, through: b.through, empty: b.items.length === 0, entries, payloadBytes, wireBytes: data.length, oldestMs: oldest }
+    l.queue.push(f)
+    this.unsettledBatches++
+    this.unsettledPayloadBytes += payloadBytes
     this.s.batchesSent++
-    l.connected = true
-    if (reply.ok) {
-      l.position = reply.position
-      l.scanPos = b.items.length > 0 ? reply.position : Math.max(l.scanPos, reply.position)
-      let entries = 0
-      for (const it of b.items) if (it.kind === 'message') entries++
-      this.s.entriesShipped += entries
-      this.s.bytesShipped += data.length
-      l.pending = { entries: 0, bytes: 0, oldestMs: undefined, behind: l.pending.behind }
-      await this.persist(false)
-      return
-    }
-    if (reply.code === ReplCode.POSITION) {
-      // The remote holds another position: continue right after it (rewind after a lost batch, skip ahead after our restart).
-      if (reply.position >= this.logEndLsn && reply.position > l.position && this.logEndLsn > 0) {
-        throw new FerryError(ReplCode.AHEAD, `site ${this.site} holds position ${reply.position}, beyond this site's log end ${this.logEndLsn}`)
+    const timeoutMs = f.empty ? Math.min(this.limits.REPL_EMPTY_BATCH_TIMEOUT_MS, this.limits.REPL_REQUEST_TIMEOUT_MS) : this.limits.REPL_REQUEST_TIMEOUT_MS
+    this.transport.request(this.site, data, timeoutMs).then(
+      (reply) => { try { f.outcome = { answer: decodeAnswer(reply) } } catch (err) { f.outcome = { err } } },
+      (err: unknown) => { f.outcome = { err } }
+    ).finally(() => {
+      this.unsettledBatches--
+      this.unsettledPayloadBytes -= payloadBytes
+      this.answered = true
+      this.wakeUp()
+    })
+  }
+
+  /**
+   * Take the answers that arrived, per lane in send order. An ok answer
+   * covers every batch before it (positions are cumulative). Returns whether
+   * anything moved; throws (pausing the link) on a failure.
+   */
+  private settle (): boolean {
+    let moved = false
+    for (const l of this.lanes) {
+      while (l.queue.length > 0) {
+        let lastOk = -1
+        for (let i = l.queue.length - 1; i >= 0; i--) {
+          const o = (l.queue[i] as InFlight).outcome
+          if (o !== undefined && 'answer' in o && o.answer.ok) { lastOk = i; break }
+        }
+        if (lastOk >= 0) {
+          const done = l.queue.splice(0, lastOk + 1)
+          const f = done[done.length - 1] as InFlight
+          const position = (f.outcome as { answer: Answer }).answer.position
+          l.connected = true
+          l.probe = false
+          l.position = position
+          if (f.empty) l.scanPos = Math.max(l.scanPos, position)
+          for (const d of done) { this.s.entriesShipped += d.entries; this.s.bytesShipped += d.wireBytes }
+          if (done.some((d) => d.entries > 0)) l.dropped = undefined
+          this.failuresInRow = 0
+          moved = true
+          continue
+        }
+        const head = l.queue[0] as InFlight
+        const o = head.outcome
+        if (o === undefined) {
+          // A later batch failed while the head is unanswered: only a position refusal is decisive before the head.
+          const refused = l.queue.find((f) => f.outcome !== undefined && 'answer' in f.outcome && !f.outcome.answer.ok && f.outcome.answer.code === ReplCode.POSITION)
+          if (refused === undefined) break
+          this.reposition(l, (refused.outcome as { answer: Answer }).answer.position)
+          moved = true
+          break
+        }
+        if ('err' in o) throw o.err
+        const a = o.answer as Extract<Answer, { ok: false }>
+        if (a.code === ReplCode.POSITION) { this.reposition(l, a.position); moved = true; break }
+        throw new FerryError(a.code, `site ${this.site} refused a batch: ${a.message}`)
       }
-      this.s.rewinds++
-      this.logger.info({ site: this.site, lane: l.lane, from: l.position, to: reply.position }, 'replication link repositioned by the remote')
-      l.position = reply.position
-      l.scanPos = reply.position
-      l.idle = false
-      return
     }
-    throw new FerryError(reply.code, `site ${this.site} refused a batch: ${reply.message}`)
+    return moved
+  }
+
+  /** The remote holds another position: continue right after it (rewind after a lost batch, skip ahead after our restart). */
+  private reposition (l: LaneState, position: number): void {
+    if (position >= this.logEndLsn && position > l.position && this.logEndLsn > 0) {
+      throw new FerryError(ReplCode.AHEAD, `site ${this.site} holds position ${position}, beyond this site's log end ${this.logEndLsn}`)
+    }
+    this.s.rewinds++
+    this.logger.info({ site: this.site, lane: l.lane, from: l.position, to: position, dropped: l.queue.length }, 'replication link repositioned by the remote')
+    // Everything else in flight on the lane starts after a position the remote does not hold: it is refused, and ignored here.
+    l.queue = []
+    l.dropped = undefined
+    l.connected = true
+    l.probe = false
+    l.position = position
+    l.scanPos = position
+    l.idle = false
   }
 
   private async persist (force: boolean): Promise<void> {
@@ -332,11 +499,16 @@ export class Link {
     let bytes = 0
     let oldest: number | undefined
     let behind = false
+    const lanes: LinkStats['lanes'] = []
     for (const l of this.lanes) {
-      entries += l.pending.entries
-      bytes += l.pending.bytes
-      behind ||= l.pending.behind
-      if (l.pending.oldestMs !== undefined && (oldest === undefined || l.pending.oldestMs < oldest)) oldest = l.pending.oldestMs
+      const queued = pendingOf(l.queue)
+      const p = queued.entries === 0 && l.dropped !== undefined ? l.dropped : queued
+      const laneEntries = p.entries
+      bytes += p.payloadBytes
+      if (p.oldestMs !== undefined && (oldest === undefined || p.oldestMs < oldest)) oldest = p.oldestMs
+      entries += laneEntries
+      behind ||= l.behind && l.queue.length > 0
+      lanes.push({ lane: l.lane, position: l.position, lagEntries: laneEntries })
     }
     const normal = this.lanes[Lane.normal] as LaneState
     return {
@@ -350,10 +522,23 @@ export class Link {
       lagSeconds: oldest === undefined ? 0 : Math.max(0, (now - oldest) / 1000),
       behindMoreThanOneRead: behind,
       backlogAlert: bytes > this.limits.REPL_LINK_BACKLOG_BYTES_ALERT,
-      lanes: this.lanes.map((l) => ({ lane: l.lane, position: l.position, lagEntries: l.pending.entries })),
+      lanes,
       ...this.s
     }
   }
+}
+
+/** Entries, payload bytes and the oldest publish time of batches in flight. */
+function pendingOf (queue: readonly InFlight[]): { entries: number, payloadBytes: number, oldestMs: number | undefined } {
+  let entries = 0
+  let payloadBytes = 0
+  let oldestMs: number | undefined
+  for (const f of queue) {
+    entries += f.entries
+    payloadBytes += f.payloadBytes
+    if (f.oldestMs !== undefined && (oldestMs === undefined || f.oldestMs < oldestMs)) oldestMs = f.oldestMs
+  }
+  return { entries, payloadBytes, oldestMs }
 }
 
 function isWire (it: LogItem): it is Exclude<WireItem, { kind: 'cancel' }> {

@@ -2,7 +2,10 @@
  * The receiving end of every link into this site.
  *
  * Steps for one batch (decoded and checked first):
- *  1. Batches of one sender are applied strictly one after the other.
+ *  1. Batches of one sender are applied strictly one after the other: a
+ *     batch's records are submitted once the previous batch's are (not once
+ *     they are durable), so pipelined batches share group commits. A failed
+ *     write fences the ledger, which fails every record submitted after it.
  *  2. The batch must start right after the position this site holds for the
  *     sender (`repl-in` mark, store/origin-marks.ts); otherwise it is refused
  *     with E_REPL_POSITION and that position, and the sender rewinds or skips
@@ -14,8 +17,11 @@
  *     message carries its sender lsn, which raises the mark in the same
  *     record; when the batch ends with records that are not messages, an
  *     explicit mark record follows them. Entry ids are this site's own.
- *  4. The answer (the new position) goes back once everything is durable
- *     under the receiving namespace's durability mode.
+ *  4. The answer (the batch's `through`, now held) goes back once the
+ *     batch is durable under the receiving namespace's durability mode, which
+ *     implies every earlier batch is (the log is written in order). A
+ *     position refusal is answered once everything submitted before it is
+ *     durable, so the position it names is held on disk.
  * A refusal for any other reason (full disk, fenced ledger) carries the code;
  * the sender pauses and retries by itself (apache/pulsar#26002).
  */
@@ -26,6 +32,9 @@ import { decodeBatch, encodeAnswer, type Answer, type Batch, type CancelItem } f
 import { ReplCode } from './errors.js'
 import { REPL_CANCEL_SEARCH_ENTRIES_MAX, REPL_VIA_SITES_MAX } from './constants.js'
 
+/** The last batch of a sender: when its records are submitted (the next may go) and durable. */
+interface Chain { submitted: Promise<void>, durable: Promise<void> }
+
 export interface ReceiverStats {
   batchesApplied: number
   entriesApplied: number
@@ -35,7 +44,7 @@ export interface ReceiverStats {
 }
 
 export class Receiver {
-  private readonly chains = new Map<string, Promise<unknown>>()
+  private readonly chains = new Map<string, Chain>()
   readonly stats: ReceiverStats = { batchesApplied: 0, entriesApplied: 0, refusedPosition: 0, refusedOther: 0, cancelsApplied: 0 }
 
   constructor (private readonly ledger: Ledger, private readonly siteId: string, private readonly logger: Logger) {}
@@ -54,25 +63,52 @@ export class Receiver {
       this.stats.refusedOther++
       return encodeAnswer(refusal(err, -1))
     }
-    // Strictly in order per link: chain this batch behind the sender's previous one.
-    const prev = this.chains.get(batch.from) ?? Promise.resolve()
-    const run = prev.then(async () => await this.apply(batch), async () => await this.apply(batch))
-    this.chains.set(batch.from, run)
-    const answer = await run
-    if (this.chains.get(batch.from) === run) this.chains.delete(batch.from)
+    // Strictly in order per link: this batch's turn comes once the sender's previous batch is submitted.
+    const prev = this.chains.get(batch.from)
+    let release: () => void = () => {}
+    const turn = new Promise<void>((resolve) => { release = resolve })
+    const chain: Chain = { submitted: turn, durable: prev?.durable ?? Promise.resolve() }
+    this.chains.set(batch.from, chain)
+    let answer: Answer
+    try {
+      await prev?.submitted
+      const run = this.apply(batch, chain.durable)
+      chain.durable = run.durable.then(() => {}, () => {})
+      await run.submitted.catch(() => {})
+      release()
+      answer = await run.answer
+    } finally {
+      release()
+      if (this.chains.get(batch.from) === chain) {
+        // Nothing queued behind: drop the entry once it is durable (bounded by senders anyway).
+        void chain.durable.then(() => { if (this.chains.get(batch.from) === chain) this.chains.delete(batch.from) })
+      }
+    }
     return encodeAnswer(answer)
   }
 
-  private async apply (b: Batch): Promise<Answer> {
+  /**
+   * Submit a batch (after the previous one's submission). `submitted`
+   * resolves when the next batch may go; `durable` when its records are on
+   * disk; `answer` is what goes back.
+   */
+  private apply (b: Batch, before: Promise<void>): { submitted: Promise<void>, durable: Promise<void>, answer: Promise<Answer> } {
     const held = this.positionFor(b.from, b.lane)
     if (b.after !== held) {
       this.stats.refusedPosition++
-      return { ok: false, code: ReplCode.POSITION, message: `position ${held} held for ${b.from}, batch starts after ${b.after}`, position: held }
+      // Answered once what was submitted before is durable: the position named is held on disk.
+      const answer = before.then((): Answer => {
+        const p = this.positionFor(b.from, b.lane)
+        return { ok: false, code: ReplCode.POSITION, message: `position ${p} held for ${b.from}, batch starts after ${b.after}`, position: p }
+      })
+      return { submitted: Promise.resolve(), durable: before, answer }
     }
+    const pending: Array<Promise<unknown>> = []
+    let submitted: Promise<void> = Promise.resolve()
+    let failed: unknown
+    let entries = 0
     try {
-      const pending: Array<Promise<unknown>> = []
       let lastMessageLsn = b.after
-      let entries = 0
       // One synchronous run: every record below is submitted before the first await (one group commit).
       const cancels: CancelItem[] = []
       for (const it of b.items) {
@@ -90,21 +126,37 @@ export class Receiver {
           pending.push(this.ledger.putMeta(it.space, it.key, metaOf(it.value, [...viaOfValue(it.value), b.from])))
         }
       }
-      if (cancels.length > 0) {
-        await Promise.all(pending)
-        pending.length = 0
-        for (const c of cancels) await this.applyCancel(c)
+      const mark = (): void => {
+        if (b.through > lastMessageLsn) pending.push(this.ledger.putMeta(REPL_IN_SPACE, laneKey(b.from, b.lane), positionValue(b.through)))
       }
-      if (b.through > lastMessageLsn) pending.push(this.ledger.putMeta(REPL_IN_SPACE, laneKey(b.from, b.lane), positionValue(b.through)))
-      await Promise.all(pending)
+      if (cancels.length > 0) {
+        // Cancels need their entries durable first; the next batch waits for them.
+        submitted = (async () => {
+          await Promise.all(pending)
+          pending.length = 0
+          for (const c of cancels) await this.applyCancel(c)
+          mark()
+        })()
+        pending.push(submitted)
+      } else {
+        mark()
+      }
+    } catch (err) {
+      failed = err
+    }
+    const durable = failed !== undefined ? Promise.reject(failed) : Promise.all(pending).then(() => {})
+    durable.catch(() => {})
+    const answer = durable.then((): Answer => {
       this.stats.batchesApplied++
       this.stats.entriesApplied += entries
-      return { ok: true, position: this.positionFor(b.from, b.lane) }
-    } catch (err) {
+      return { ok: true, position: b.through }
+    }, async (err: unknown): Promise<Answer> => {
       this.stats.refusedOther++
       this.logger.warn({ from: b.from, code: isFerryError(err) ? err.code : undefined, err: String(err) }, 'replication batch refused')
+      await before
       return refusal(err, this.positionFor(b.from, b.lane))
-    }
+    })
+    return { submitted, durable, answer }
   }
 
   /**

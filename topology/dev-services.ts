@@ -90,45 +90,91 @@ function serviceOf (name: string, url: string, port: number, cmd: string, args: 
   }
 }
 
-export interface NatsRegion { name: string, port: number, gatewayPort: number }
+/**
+ * One region's nats-server. `leafOf`: this server is not in the supercluster
+ * but a leaf node of that region's server (an edge site joining its hub);
+ * `leafPort`: where a hub listens for its leaf nodes (needed when some region
+ * is a leaf of this one).
+ */
+export interface NatsRegion { name: string, port: number, gatewayPort: number, leafOf?: string, leafPort?: number }
 
-/** PEM files for mutual TLS on client and gateway connections (verify: both sides present a certificate of the CA). */
+/** PEM files for mutual TLS on client, gateway and leaf node connections (verify: both sides present a certificate of the CA). */
 export interface NatsTls { caFile: string, certFile: string, keyFile: string }
 
-function tlsBlock (indent: string, tls: NatsTls): string[] {
+function tlsBlock (indent: string, tls: NatsTls, verify = true): string[] {
   return [
     `${indent}tls {`,
     `${indent}  cert_file: "${tls.certFile}"`,
     `${indent}  key_file: "${tls.keyFile}"`,
     `${indent}  ca_file: "${tls.caFile}"`,
-    `${indent}  verify: true`,
+    ...(verify ? [`${indent}  verify: true`] : []),
     `${indent}  timeout: 5`,
     `${indent}}`
   ]
 }
 
-/** Write the config of one region's nats-server (gateways to every other region) and return the service (not started). */
-export async function natsService (dir: string, me: NatsRegion, all: readonly NatsRegion[], tls?: NatsTls): Promise<Service> {
-  await mkdir(dir, { recursive: true })
-  const others = all.filter((r) => r.name !== me.name)
-  const conf = [
+/**
+ * The config of one region's nats-server: gateways to every other region of
+ * the supercluster, or (leafOf) a leaf node connection to its hub; a hub of
+ * leaf nodes also listens on its leafPort. Pure, so tests can read it.
+ */
+export function natsConfig (me: NatsRegion, all: readonly NatsRegion[], tls?: NatsTls): string {
+  const lines = [
     `server_name: "${me.name}"`,
     `host: "${HOST}"`,
     `port: ${me.port}`,
     `max_payload: ${NATS_MAX_PAYLOAD_BYTES}`,
-    ...(tls !== undefined ? tlsBlock('', tls) : []),
-    'gateway {',
-    `  name: "${me.name}"`,
-    `  host: "${HOST}"`,
-    `  port: ${me.gatewayPort}`,
-    '  gateways: [',
-    ...others.map((o) => `    { name: "${o.name}", urls: ["nats://${HOST}:${o.gatewayPort}"] }`),
-    '  ]',
-    ...(tls !== undefined ? tlsBlock('  ', tls) : []),
-    '}'
-  ].join('\n') + '\n'
+    // The server's own system account, named: nats-server requires one on a server with both gateways and leaf nodes.
+    'accounts { SYS: {} }',
+    'system_account: SYS',
+    ...(tls !== undefined ? tlsBlock('', tls) : [])
+  ]
+  if (me.leafOf !== undefined) {
+    const hub = all.find((r) => r.name === me.leafOf)
+    if (hub?.leafPort === undefined) throw new FerryError(TopologyCode.SERVICE, `region ${me.name} is a leaf of ${me.leafOf}, which has no leaf node port`)
+    if (hub.leafOf !== undefined) throw new FerryError(TopologyCode.SERVICE, `region ${me.name} is a leaf of ${hub.name}, itself a leaf: a leaf's hub must be in the supercluster`)
+    // A leaf node is no part of the supercluster: no gateway block; its hub carries its interest to the other regions.
+    lines.push(
+      'leafnodes {',
+      '  remotes: [',
+      `    { url: "${tls !== undefined ? 'tls' : 'nats-leaf'}://${HOST}:${hub.leafPort}"`,
+      ...(tls !== undefined ? tlsBlock('      ', tls, false) : []),
+      '    }',
+      '  ]',
+      '}'
+    )
+  } else {
+    const others = all.filter((r) => r.name !== me.name && r.leafOf === undefined)
+    lines.push(
+      'gateway {',
+      `  name: "${me.name}"`,
+      `  host: "${HOST}"`,
+      `  port: ${me.gatewayPort}`,
+      '  gateways: [',
+      ...others.map((o) => `    { name: "${o.name}", urls: ["nats://${HOST}:${o.gatewayPort}"] }`),
+      '  ]',
+      ...(tls !== undefined ? tlsBlock('  ', tls) : []),
+      '}'
+    )
+    if (all.some((r) => r.leafOf === me.name)) {
+      if (me.leafPort === undefined) throw new FerryError(TopologyCode.SERVICE, `region ${me.name} has leaf nodes but no leaf node port`)
+      lines.push(
+        'leafnodes {',
+        `  host: "${HOST}"`,
+        `  port: ${me.leafPort}`,
+        ...(tls !== undefined ? tlsBlock('  ', tls) : []),
+        '}'
+      )
+    }
+  }
+  return lines.join('\n') + '\n'
+}
+
+/** Write the config of one region's nats-server and return the service (not started). */
+export async function natsService (dir: string, me: NatsRegion, all: readonly NatsRegion[], tls?: NatsTls): Promise<Service> {
+  await mkdir(dir, { recursive: true })
   const file = join(dir, `nats-${me.name}.conf`)
-  await writeFile(file, conf)
+  await writeFile(file, natsConfig(me, all, tls))
   return serviceOf(`nats-server ${me.name}`, `nats://${HOST}:${me.port}`, me.port, NATS_SERVER_BIN, ['-c', file])
 }
 

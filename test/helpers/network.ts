@@ -19,6 +19,8 @@ export interface TestSite {
 
 /** Short timers so that tests see retries and advances quickly. */
 export const TEST_LINK_LIMITS: Partial<LinkLimits> = {
+  // Batches of 100: several are in flight on a busy link, so every network test (the SIGKILL ones too) runs the pipeline.
+  REPL_BATCH_ENTRIES_MAX: 100,
   REPL_BACKOFF_MS_MIN: 50,
   REPL_BACKOFF_MS_MAX: 500,
   REPL_REQUEST_TIMEOUT_MS: 3000,
