@@ -5,6 +5,7 @@
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { join } from 'node:path'
+import tls from 'node:tls'
 import { issueToken, type TokenRequest } from '../../pki/index.js'
 import { startTestGateway, type TestGateway, type TestGatewayOptions, type Teardownable } from '../helpers/gateway.js'
 
@@ -68,4 +69,13 @@ export async function subackCodes (client: MqttClient, subs: Record<string, { qo
   })
   client.subscribe(subs, () => undefined)
   return await codes
+}
+
+/** Serial number (lower-case hex) of the certificate a TLS listener presents now. */
+export async function serialOf (port: number, ca: string): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' })
+    s.once('secureConnect', () => { const serial = s.getPeerCertificate().serialNumber; s.destroy(); resolve(serial.toLowerCase()) })
+    s.once('error', reject)
+  })
 }

@@ -5,10 +5,8 @@
  * them, as on separate hosts.
  */
 import t from 'tap'
-import { execFile } from 'node:child_process'
 import { cp, readFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { issueClientCert, issueSiteCert, issueToken, loadCa, pkiLayout, siteCertFiles } from '../../pki/index.js'
 import { startNetworkSite, type NetworkSite } from '../../topology/index.js'
 import { ensureTestPki, type TestGateway } from '../helpers/gateway.js'
@@ -17,20 +15,12 @@ import { TEST_LINK_LIMITS } from '../helpers/network.js'
 import { startEtcd, startNatsSupercluster } from '../helpers/services.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+import { ferry } from '../helpers/ferry-cli.js'
 import { NO_THROTTLE, tryMqtt } from './helpers.js'
 
 t.setTimeout(300_000)
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const CLI = join(root, 'cli', 'ferry.ts')
 
-async function ferry (args: string[]): Promise<{ code: number, out: string, err: string }> {
-  return await new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, timeout: 60_000 }, (error, out, err) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, out, err })
-    })
-  })
-}
 
 interface Site { site: NetworkSite, gw: TestGateway }
 

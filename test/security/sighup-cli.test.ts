@@ -1,35 +1,19 @@
 import t from 'tap'
-import { execFile, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { copyFile, readFile, writeFile } from 'node:fs/promises'
 import https from 'node:https'
-import tls from 'node:tls'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { pkiLayout, siteCertFiles } from '../../pki/index.js'
 import { httpRequest, topicPath } from '../helpers/http.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+import { CLI, ROOT as root, ferry } from '../helpers/ferry-cli.js'
+import { serialOf } from './helpers.js'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const CLI = join(root, 'cli', 'ferry.ts')
 
-async function ferry (args: string[]): Promise<{ code: number, out: string, err: string }> {
-  return await new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, timeout: 60_000 }, (error, out, err) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, out, err })
-    })
-  })
-}
 
-async function serialOf (port: number, ca: string): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' })
-    s.once('secureConnect', () => { const serial = s.getPeerCertificate().serialNumber; s.destroy(); resolve(serial.toLowerCase()) })
-    s.once('error', reject)
-  })
-}
 
 async function keepAliveGet (port: number, ca: string, agent: https.Agent): Promise<{ status: number, localPort: number }> {
   return await new Promise((resolve, reject) => {

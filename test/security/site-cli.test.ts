@@ -4,40 +4,24 @@
  * revocation written to etcd by `ferry pki revoke --etcd` reaches it.
  */
 import t from 'tap'
-import { execFile, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { X509Certificate } from 'node:crypto'
 import { copyFile, readFile } from 'node:fs/promises'
-import tls from 'node:tls'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { issueSiteCert, issueToken, loadCa, pkiLayout, siteCertFiles } from '../../pki/index.js'
 import { ensureTestPki } from '../helpers/gateway.js'
 import { httpRequest, topicPath } from '../helpers/http.js'
 import { startEtcd, startNatsSupercluster } from '../helpers/services.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+import { CLI, ROOT as root, ferry } from '../helpers/ferry-cli.js'
+import { serialOf } from './helpers.js'
 
 t.setTimeout(300_000)
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const CLI = join(root, 'cli', 'ferry.ts')
 
-async function ferry (args: string[]): Promise<{ code: number, out: string, err: string }> {
-  return await new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, timeout: 60_000 }, (error, out, err) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, out, err })
-    })
-  })
-}
 
-async function serialOf (port: number, ca: string): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost' })
-    s.once('secureConnect', () => { const serial = s.getPeerCertificate().serialNumber; s.destroy(); resolve(serial.toLowerCase()) })
-    s.once('error', reject)
-  })
-}
 
 t.test('security site cli - ferry site: SIGHUP rotates the certificate and keeps running; an etcd revocation reaches it', async (t) => {
   const tmp = await tmpDir('ferry-site-cli-')

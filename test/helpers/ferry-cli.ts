@@ -1,0 +1,15 @@
+/** Run the `ferry` CLI (cli/ferry.ts through tsx) to completion as a child process, with its exit code and output. */
+import { execFile } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const CLI = join(ROOT, 'cli', 'ferry.ts')
+
+export async function ferry (args: string[], timeoutMs = 60_000): Promise<{ code: number, out: string, err: string }> {
+  return await new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, timeout: timeoutMs }, (error, out, err) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, out, err })
+    })
+  })
+}
