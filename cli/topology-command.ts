@@ -21,7 +21,7 @@ import { ReplicationMode } from '../replicator/index.js'
 import { TopologyClient, startNetworkSite, type NamespaceRecord, type Topology } from '../topology/index.js'
 import { validatePolicyPatch } from '../gateway/index.js'
 import { gatewayConfigOf, readyLine, type GatewayOptions } from './gateway-command.js'
-import { addSiteOptions } from './args.js'
+import { addSiteOptions, intArg } from './args.js'
 import { dirname } from 'node:path'
 
 interface Common { etcd?: string, network?: string, json?: boolean }
@@ -163,6 +163,8 @@ export interface SiteOptions extends GatewayOptions {
   natsCa?: string
   region?: string
   preference?: string
+  /** Deflate replication batches above this many bytes (thin links); 0 or absent: never. */
+  replCompressBytes?: number
 }
 
 /**
@@ -186,6 +188,7 @@ export async function runSite (opts: SiteOptions): Promise<void> {
     ...(opts.natsCa !== undefined && gateway.tls !== undefined ? { natsTls: { caFile: opts.natsCa, certFile: gateway.tls.certFile, keyFile: gateway.tls.keyFile } } : {}),
     ...(opts.region !== undefined ? { region: opts.region } : {}),
     ...(opts.preference !== undefined ? { preference: Number(opts.preference) } : {}),
+    ...(opts.replCompressBytes !== undefined ? { replicationLimits: { REPL_COMPRESS_BATCH_BYTES_MIN: opts.replCompressBytes } } : {}),
     logger
   })
   process.stdout.write(readyLine(gateway.siteId, site.gateway, dirname(gateway.dataDir)) + '\n')
@@ -227,6 +230,7 @@ export function registerSiteCommand (program: Command, fail: (err: unknown) => n
     // Security (issue 9): production sites take their PKI dir like `ferry gateway` (certificate DIR/sites/SITE.pem, tokens, revocations).
     .option('--pki <dir>', 'PKI directory (ferry pki init): tokens, client CA, revocation, site certificate DIR/sites/SITE.pem')
     .option('--no-probe', 'do not run the health detector (probe messages through ferry/probe)')
+    .option('--repl-compress-bytes <n>', 'deflate replication batches larger than N bytes (thin edge links; default never)', intArg)
     .action(async (opts: SiteOptions) => {
       try { await runSite(opts) } catch (err) { fail(err) }
     })

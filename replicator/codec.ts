@@ -7,16 +7,20 @@
  *   through: the sender lsn the batch covers up to (inclusive; records it skipped included)
  *   item:    ['m', lsn, topic, entryId, publishTime, payload, props] | ['d', lsn, space, key, value|null]
  *          | ['c', lsn, topic, originSite, originEntryId]  (cancel of a scheduled entry, named by its origin)
+ *   or, compressed: the same map with `z` (raw deflate of the CBOR items array) and `n` (its length) instead
+ *   of `items`; the header stays plain so a receiver can queue the batch in arrival order before inflating it
  * Answer { ok: true, position } | { ok: false, code, message, position }
  *
  * Props travel as the store's MessageProps object (CBOR map; user
  * properties are an array of pairs, so their order and repeats survive).
  */
+import { promisify } from 'node:util'
+import { deflateRaw, inflateRaw } from 'node:zlib'
 import { Encoder } from 'cbor-x'
 import { CommonCode, FerryError } from '../common/errors.js'
 import { LANES, Lane, type LogItem, type MessageProps, type MetaValue } from '../store/index.js'
 import { ReplCode } from './errors.js'
-import { REPL_RECEIVE_BATCH_BYTES_MAX } from './constants.js'
+import { REPL_COMPRESS_LEVEL, REPL_RECEIVE_BATCH_BYTES_MAX } from './constants.js'
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false })
 const VERSION = 1
@@ -39,13 +43,27 @@ export type Answer =
   | { ok: true, position: number }
   | { ok: false, code: string, message: string, position: number }
 
-export function encodeBatch (b: Batch): Buffer {
-  const items = b.items.map((it) => it.kind === 'message'
+const deflateAsync = promisify(deflateRaw)
+const inflateAsync = promisify(inflateRaw)
+
+function wireItems (b: Batch): unknown[] {
+  return b.items.map((it) => it.kind === 'message'
     ? ['m', it.lsn, it.topic, it.entryId, it.publishTime, it.payload, it.props]
     : it.kind === 'meta'
       ? ['d', it.lsn, it.space, it.key, it.value ?? null]
       : ['c', it.lsn, it.topic, it.originSite, it.originEntryId])
-  return encoder.encode({ v: VERSION, from: b.from, to: b.to, lane: b.lane, after: b.after, through: b.through, items })
+}
+
+export function encodeBatch (b: Batch): Buffer {
+  return encoder.encode({ v: VERSION, from: b.from, to: b.to, lane: b.lane, after: b.after, through: b.through, items: wireItems(b) })
+}
+
+/** The batch deflated when its items encode to more than `minBytes` (on the thread pool); plain otherwise. */
+export async function encodeBatchCompressed (b: Batch, minBytes: number): Promise<Buffer> {
+  const items = encoder.encode(wireItems(b))
+  if (items.length <= minBytes) return encodeBatch(b)
+  const z = await deflateAsync(items, { level: REPL_COMPRESS_LEVEL })
+  return encoder.encode({ v: VERSION, from: b.from, to: b.to, lane: b.lane, after: b.after, through: b.through, z, n: items.length })
 }
 
 function bad (why: string): FerryError {
@@ -55,8 +73,38 @@ function bad (why: string): FerryError {
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v)
 const isStr = (v: unknown): v is string => typeof v === 'string' && v.length > 0
 
-/** Decode and check a batch from the network (untrusted bytes). Throws E_REPL_BAD_BATCH. */
+/** A batch as far as it can be read without inflating: its header, and its items raw or compressed. */
+export interface BatchHead extends Omit<Batch, 'items'> {
+  rawItems?: unknown[]
+  z?: Uint8Array
+  n?: number
+}
+
+/** Decode and check a batch from the network (untrusted bytes), which must be plain. Throws E_REPL_BAD_BATCH. */
 export function decodeBatch (data: Uint8Array): Batch {
+  const head = decodeBatchHead(data)
+  if (head.rawItems === undefined) throw bad('compressed batch where a plain one was expected')
+  return withItems(head, head.rawItems)
+}
+
+/** The items of a batch head, inflated first when compressed (thread pool; bounded by REPL_RECEIVE_BATCH_BYTES_MAX). */
+export async function batchOf (head: BatchHead): Promise<Batch> {
+  if (head.rawItems !== undefined) return withItems(head, head.rawItems)
+  let bytes: Buffer
+  try {
+    bytes = await inflateAsync(head.z as Uint8Array, { maxOutputLength: REPL_RECEIVE_BATCH_BYTES_MAX })
+  } catch (err) {
+    throw bad(`compressed items do not inflate within ${REPL_RECEIVE_BATCH_BYTES_MAX} bytes (${(err as Error).message})`)
+  }
+  if (bytes.length !== head.n) throw bad('compressed items have another length than announced')
+  let raw: unknown
+  try { raw = encoder.decode(bytes) } catch { throw bad('compressed items are not CBOR') }
+  if (!Array.isArray(raw)) throw bad('items')
+  return withItems(head, raw)
+}
+
+/** Decode and check a batch's header (untrusted bytes). Throws E_REPL_BAD_BATCH. */
+export function decodeBatchHead (data: Uint8Array): BatchHead {
   if (data.length > REPL_RECEIVE_BATCH_BYTES_MAX) throw bad(`larger than ${REPL_RECEIVE_BATCH_BYTES_MAX} bytes`)
   let doc: unknown
   try { doc = encoder.decode(data) } catch { throw bad('not CBOR') }
@@ -67,13 +115,19 @@ export function decodeBatch (data: Uint8Array): Batch {
   const lane = d.lane ?? Lane.normal
   if (!(LANES as unknown[]).includes(lane)) throw bad('lane')
   if (!isInt(d.after) || !isInt(d.through) || d.through < d.after) throw bad('after/through')
+  const head: BatchHead = { from: d.from, to: d.to, lane: lane as Lane, after: d.after, through: d.through }
+  if (d.z instanceof Uint8Array && isInt(d.n) && d.n >= 0 && d.n <= REPL_RECEIVE_BATCH_BYTES_MAX) return { ...head, z: d.z, n: d.n }
   if (!Array.isArray(d.items)) throw bad('items')
+  return { ...head, rawItems: d.items as unknown[] }
+}
+
+function withItems (head: BatchHead, rawItems: unknown[]): Batch {
   const items: WireItem[] = []
-  let prev = d.after
-  for (const raw of d.items as unknown[]) {
+  let prev = head.after
+  for (const raw of rawItems) {
     if (!Array.isArray(raw)) throw bad('item is not an array')
     const lsn = raw[1]
-    if (!isInt(lsn) || lsn <= prev || lsn > d.through) throw bad('item lsns must increase within (after, through]')
+    if (!isInt(lsn) || lsn <= prev || lsn > head.through) throw bad('item lsns must increase within (after, through]')
     prev = lsn
     if (raw[0] === 'm') {
       const [, , topic, entryId, publishTime, payload, props] = raw as unknown[]
@@ -92,7 +146,7 @@ export function decodeBatch (data: Uint8Array): Batch {
       throw bad(`unknown item kind ${String(raw[0])}`)
     }
   }
-  return { from: d.from, to: d.to, lane: lane as Lane, after: d.after, through: d.through, items }
+  return { from: head.from, to: head.to, lane: head.lane, after: head.after, through: head.through, items }
 }
 
 export function encodeAnswer (a: Answer): Buffer {

@@ -68,6 +68,16 @@ export const REPL_OUT_PERSIST_INTERVAL_MS = 1_000
 /** A link whose unshipped backlog exceeds this raises an alert in stats (retention still keeps it). */
 export const REPL_LINK_BACKLOG_BYTES_ALERT = 1024 * 1024 * 1024
 
+/**
+ * Batches whose items encode to more than this many bytes travel deflated (raw deflate, level
+ * REPL_COMPRESS_LEVEL, on the thread pool, never on the event loop); 0 = never. Off by default: on loopback and
+ * LAN links the CPU costs more than the bytes; thin edge links (`ferry site --repl-compress-bytes 1024`) gain.
+ */
+export const REPL_COMPRESS_BATCH_BYTES_MIN: number = 0
+
+/** zlib level for compressed batches: 1 keeps most of the gain of higher levels on message payloads at a fraction of the CPU. */
+export const REPL_COMPRESS_LEVEL = 1
+
 /** Largest batch a receiver decodes: a sender's batch plus one maximal record (8 MiB) with room. */
 export const REPL_RECEIVE_BATCH_BYTES_MAX = 16 * 1024 * 1024
 
@@ -82,3 +92,4 @@ assert.ok(REPL_EMPTY_BATCH_TIMEOUT_MS <= REPL_REQUEST_TIMEOUT_MS, 'an empty batc
 assert.ok(REPL_INFLIGHT_BYTES_MAX >= REPL_BATCH_BYTES_MAX, 'a batch fits in flight')
 assert.ok(REPL_INFLIGHT_BATCHES_MAX >= 1, 'at least one batch in flight')
 assert.ok(REPL_RECEIVE_BATCH_BYTES_MAX > REPL_BATCH_BYTES_MAX, 'receivers accept what senders send')
+assert.ok(REPL_COMPRESS_BATCH_BYTES_MIN >= 0, 'compression threshold is a size or 0 (off)')

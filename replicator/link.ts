@@ -19,7 +19,7 @@
 import type { Logger } from '../common/log.js'
 import { CommonCode, FerryError, isFerryError } from '../common/errors.js'
 import { LANES, Lane, REPL_OUT_SPACE, laneKey, laneOfPriority, positionOf, positionValue, type Ledger, type LogItem } from '../store/index.js'
-import { decodeAnswer, encodeBatch, type Answer, type Batch, type WireItem } from './codec.js'
+import { decodeAnswer, encodeBatch, encodeBatchCompressed, type Answer, type Batch, type WireItem } from './codec.js'
 import { ReplCode } from './errors.js'
 import type { LinkTransport } from './transport.js'
 import type * as Limits from './constants.js'
@@ -28,7 +28,7 @@ import { REPL_HIGH_LANE_READ_FACTOR } from './constants.js'
 export type LinkLimits = {
   [K in 'REPL_BATCH_ENTRIES_MAX' | 'REPL_BATCH_BYTES_MAX' | 'REPL_SCAN_BYTES_MAX' | 'REPL_REQUEST_TIMEOUT_MS' | 'REPL_EMPTY_BATCH_TIMEOUT_MS' | 'REPL_BACKOFF_MS_MIN' |
   'REPL_BACKOFF_MS_MAX' | 'REPL_IDLE_POLL_MS' | 'REPL_SKIP_ADVANCE_INTERVAL_MS' | 'REPL_OUT_PERSIST_INTERVAL_MS' | 'REPL_LINK_BACKLOG_BYTES_ALERT' |
-  'REPL_INFLIGHT_BATCHES_MAX' | 'REPL_INFLIGHT_BYTES_MAX']: typeof Limits[K]
+  'REPL_INFLIGHT_BATCHES_MAX' | 'REPL_INFLIGHT_BYTES_MAX' | 'REPL_COMPRESS_BATCH_BYTES_MIN']: typeof Limits[K]
 }
 
 /** What the link asks the replicator about each record. */
@@ -387,10 +387,14 @@ export class Link {
     return { kind: 'cancel', lsn: it.lsn, topic: it.topic, originSite: e.props.originSite ?? this.self, originEntryId: e.props.originEntryId ?? it.entryId }
   }
 
+  /** With compression on, each batch's request goes out after the previous one's (compression finishes out of order). */
+  private issued: Promise<unknown> = Promise.resolve()
+
   /** Send a batch without waiting: its outcome is noted on it and wakes the loop. */
   private dispatch (l: LaneState, b: Batch): void {
     this.state = LinkState.shipping
-    const data = encodeBatch(b)
+    const compressMin = this.limits.REPL_COMPRESS_BATCH_BYTES_MIN
+    const data = compressMin > 0 ? undefined : encodeBatch(b)
     let entries = 0
     let payloadBytes = 0
     let oldest: number | undefined
@@ -400,13 +404,27 @@ export class Link {
       payloadBytes += it.payload.length
       if (oldest === undefined || it.publishTime < oldest) oldest = it.publishTime
     }
-    const f: InFlight = { after: b.after, through: b.through, empty: b.items.length === 0, entries, payloadBytes, wireBytes: data.length, oldestMs: oldest }
+    const f: InFlight = { after: b.after, through: b.through, empty: b.items.length === 0, entries, payloadBytes, wireBytes: data?.length ?? 0, oldestMs: oldest }
     l.queue.push(f)
     this.unsettledBatches++
     this.unsettledPayloadBytes += payloadBytes
     this.s.batchesSent++
     const timeoutMs = f.empty ? Math.min(this.limits.REPL_EMPTY_BATCH_TIMEOUT_MS, this.limits.REPL_REQUEST_TIMEOUT_MS) : this.limits.REPL_REQUEST_TIMEOUT_MS
-    this.transport.request(this.site, data, timeoutMs).then(
+    let reply: Promise<Uint8Array>
+    if (data !== undefined) {
+      reply = this.transport.request(this.site, data, timeoutMs)
+    } else {
+      // Deflated on the thread pool (codec.ts); requests still leave in dispatch order, which the receiver relies on.
+      const before = this.issued
+      const sent = encodeBatchCompressed(b, compressMin).then(async (bytes) => {
+        await before
+        f.wireBytes = bytes.length
+        return { reply: this.transport.request(this.site, bytes, timeoutMs) }
+      })
+      this.issued = sent.catch(() => undefined)
+      reply = sent.then(async (s) => await s.reply)
+    }
+    reply.then(
       (reply) => { try { f.outcome = { answer: decodeAnswer(reply) } } catch (err) { f.outcome = { err } } },
       (err: unknown) => { f.outcome = { err } }
     ).finally(() => {

@@ -28,7 +28,7 @@
 import { CommonCode, FerryError, isFerryError } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
 import { Lane, REPL_IN_SPACE, laneKey, laneOfPriority, positionOf, positionValue, type AppendInput, type Ledger, type MessageProps, type MetaValue } from '../store/index.js'
-import { decodeBatch, encodeAnswer, type Answer, type Batch, type CancelItem } from './codec.js'
+import { batchOf, decodeBatchHead, encodeAnswer, type Answer, type Batch, type BatchHead, type CancelItem } from './codec.js'
 import { ReplCode } from './errors.js'
 import { REPL_CANCEL_SEARCH_ENTRIES_MAX, REPL_VIA_SITES_MAX } from './constants.js'
 
@@ -55,33 +55,41 @@ export class Receiver {
   }
 
   async handle (data: Uint8Array): Promise<Uint8Array> {
-    let batch: Batch
+    // The header is read at once (a compressed batch's items are inflated in its turn), so batches queue in arrival order.
+    let head: BatchHead
     try {
-      batch = decodeBatch(data)
-      if (batch.to !== this.siteId) throw new FerryError(ReplCode.BAD_BATCH, `batch for site ${batch.to} reached ${this.siteId}`)
+      head = decodeBatchHead(data)
+      if (head.to !== this.siteId) throw new FerryError(ReplCode.BAD_BATCH, `batch for site ${head.to} reached ${this.siteId}`)
     } catch (err) {
       this.stats.refusedOther++
       return encodeAnswer(refusal(err, -1))
     }
     // Strictly in order per link: this batch's turn comes once the sender's previous batch is submitted.
-    const prev = this.chains.get(batch.from)
+    const prev = this.chains.get(head.from)
     let release: () => void = () => {}
     const turn = new Promise<void>((resolve) => { release = resolve })
     const chain: Chain = { submitted: turn, durable: prev?.durable ?? Promise.resolve() }
-    this.chains.set(batch.from, chain)
+    this.chains.set(head.from, chain)
     let answer: Answer
     try {
       await prev?.submitted
-      const run = this.apply(batch, chain.durable)
+      let full: Batch
+      try {
+        full = await batchOf(head)
+      } catch (err) {
+        this.stats.refusedOther++
+        return encodeAnswer(refusal(err, -1))
+      }
+      const run = this.apply(full, chain.durable)
       chain.durable = run.durable.then(() => {}, () => {})
       await run.submitted.catch(() => {})
       release()
       answer = await run.answer
     } finally {
       release()
-      if (this.chains.get(batch.from) === chain) {
+      if (this.chains.get(head.from) === chain) {
         // Nothing queued behind: drop the entry once it is durable (bounded by senders anyway).
-        void chain.durable.then(() => { if (this.chains.get(batch.from) === chain) this.chains.delete(batch.from) })
+        void chain.durable.then(() => { if (this.chains.get(head.from) === chain) this.chains.delete(head.from) })
       }
     }
     return encodeAnswer(answer)
