@@ -94,6 +94,12 @@ function intArg (v: string): number {
   return Number(v)
 }
 
+function csvArg (v: string): string[] {
+  const list = v.split(',').map((x) => x.trim()).filter((x) => x.length > 0)
+  if (list.length === 0) throw new InvalidArgumentError('give a comma separated list')
+  return list
+}
+
 const seg = encodeURIComponent
 
 function out (g: AdminGlobals, doc: unknown, human: () => string): void {
@@ -285,6 +291,32 @@ export function registerAdminCommand (program: Command): void {
   admin.command('sessions').description('MQTT sessions').action(run(async (c, g) => {
     const d = await c.call('GET', '/v1/admin/mqtt/sessions')
     out(g, d, () => table(d.sessions.map((s: Record<string, unknown>) => ({ ...s, subscriptions: (s.subscriptions as Array<{ filter: string }>).map((x) => x.filter).join(',') })), ['clientId', 'namespace', 'connected', 'expirySec', 'subscriptions']))
+  }))
+  admin.command('tokens').description('access tokens issued from the gateway\'s PKI dir (never the token strings)').action(run(async (c, g) => {
+    const d = await c.call('GET', '/v1/admin/tokens')
+    out(g, d, () => table(d.tokens.map((t: Record<string, unknown>) => ({
+      ...t,
+      namespaces: (t.namespaces as string[]).join(','),
+      actions: (t.actions as string[]).join(','),
+      topics: Array.isArray(t.topics) ? (t.topics as string[]).join(',') : undefined,
+      state: t.revoked === true ? 'revoked' : t.expired === true ? 'expired' : 'valid'
+    })), ['id', 'tenant', 'namespaces', 'actions', 'topics', 'expiresAt', 'state']))
+  }))
+  const token = admin.command('token').description('issue or revoke an access token in the gateway\'s PKI dir')
+  token.command('issue').description('issue a token; prints it alone (--json: {"id","token","tenant","expiresAt",...}); it is shown only once')
+    .requiredOption('--tenant <tenant>', 'tenant (`*`: network operator)')
+    .requiredOption('--ns <list>', 'namespaces, comma separated (`*` matches any run of name characters; the first is the default)', csvArg)
+    .requiredOption('--actions <list>', 'produce, consume, admin (comma separated)', csvArg)
+    .requiredOption('--ttl <duration>', 'lifetime: 30d, 12h, 90m, 45s')
+    .option('--topics <list>', 'narrow to MQTT-style topic patterns (comma separated)', csvArg)
+    .action(run(async (c, g, o: { tenant: string, ns: string[], actions: string[], ttl: string, topics?: string[] }) => {
+      const d = await c.call('POST', '/v1/admin/tokens', { tenant: o.tenant, namespaces: o.ns, actions: o.actions, ttl: o.ttl, ...(o.topics !== undefined ? { topics: o.topics } : {}) })
+      out(g, d, () => `${String(d.token)}\n`)
+      if (g.json !== true) process.stderr.write(`token ${String(d.id)} for ${String(d.tenant)}, expires ${String(d.expiresAt)}\n`)
+    }))
+  token.command('revoke <id>').description('revoke a token (this gateway refuses it at once; others sharing the PKI dir within seconds)').action(run(async (c, g, id: string) => {
+    const d = await c.call('DELETE', `/v1/admin/tokens/${seg(id)}`)
+    out(g, d, () => `${d.already === true ? 'already revoked' : 'revoked'} token ${String(d.id)} (${String(d.tenant)})\n`)
   }))
   admin.command('kick <clientId>').description('disconnect an MQTT client').action(run(async (c, g, clientId: string) => {
     const d = await c.call('DELETE', `/v1/admin/mqtt/clients/${seg(clientId)}`)

@@ -66,6 +66,7 @@ const TABLE: Record<string, Mapping> = {
   E_NOT_READY: { http: 503, mqtt: MqttReason.serverUnavailable },
   E_NAMESPACE_NOT_EMPTY: { http: 409, mqtt: MqttReason.implementationSpecificError },
   E_DLQ_ORIGIN_UNKNOWN: { http: 400, mqtt: MqttReason.implementationSpecificError },
+  E_TOKENS_UNAVAILABLE: { http: 409, mqtt: MqttReason.implementationSpecificError },
   // store/
   E_DISK_FULL: { http: 507, mqtt: MqttReason.quotaExceeded },
   E_RECORD_TOO_LARGE: { http: 413, mqtt: MqttReason.packetTooLarge },

@@ -180,7 +180,9 @@ export async function startGateway (config: GatewayConfig): Promise<Gateway> {
   const uwsApps: Array<{ app: TemplatedApp, socket: us_listen_socket }> = []
   const httpApis: HttpApi[] = []
 
-  ops.attach({ ledger, dispatcher: guarded, policies, mqtt, httpStats: () => httpApis[0]?.stats() })
+  // The token routes issue and revoke in the PKI dir; a revocation applies here at once (other gateways: their poll of revoked.json, or etcd).
+  const pki = config.pkiDir !== undefined ? { dir: config.pkiDir, revocationsChanged: async () => { await security.reloadRevocations() } } : undefined
+  ops.attach({ ledger, dispatcher: guarded, policies, mqtt, httpStats: () => httpApis[0]?.stats(), ...(pki !== undefined ? { pki } : {}) })
   const deps = { dispatcher: guarded, ledger, policies, siteId: config.siteId, dev: config.dev, logger: logger.child({ component: 'http' }), limits: config.httpLimits, extraRoutes: ops.httpRoutes(), guard: security.http, topology: () => topology }
   const wsFront = { ws: ops.countConnections(mqtt, 'ws'), wss: ops.countConnections(mqtt, 'wss') }
   // Every route of the HTTP front end on one app; a certificate rotation builds the HTTPS app again (gateway/http/tls-listener.ts).

@@ -20,9 +20,10 @@ export interface IssuedEntry {
   name: string
   issuedAt: string
   expiresAt: string
-  /** Token: namespaces and actions granted (for `ferry pki list`). */
+  /** Token: namespaces and actions granted (for `ferry pki list`), and the topic patterns it is narrowed to, if any. */
   namespaces?: string[]
   actions?: string[]
+  topics?: string[]
 }
 
 export interface RevokedEntry { id: string, revokedAt: string }

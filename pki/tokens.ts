@@ -90,7 +90,7 @@ export async function issueToken (dir: string, req: TokenRequest, nowMs = Date.n
   const claims: TokenClaims = { id, tenant: r.tenant, namespaces: r.namespaces, actions: r.actions as Action[], expiresAt: exp * 1000, ...(r.topics !== undefined ? { topics: r.topics } : {}) }
   await recordIssued(l, {
     kind: IssuedKind.token, id, name: r.tenant, issuedAt: new Date(iat * 1000).toISOString(), expiresAt: new Date(exp * 1000).toISOString(),
-    namespaces: r.namespaces, actions: r.actions
+    namespaces: r.namespaces, actions: r.actions, ...(r.topics !== undefined ? { topics: r.topics } : {})
   })
   return { token, claims }
 }

@@ -63,6 +63,11 @@ export interface Security {
    * A no-op in dev mode (no credentials to revoke).
    */
   applyRevocations (source: string, ids: readonly string[]): void
+  /**
+   * Re-read the PKI dir's revocation list now (the admin API revoked a token in it): new connections with a
+   * revoked credential are refused and open ones closed at once, not at the next poll. Certificates are not touched.
+   */
+  reloadRevocations (): Promise<void>
   /** Re-read the PKI dir now (SIGHUP): revocations, at-rest keys, and the site certificate (always reloaded). */
   refresh (): Promise<void>
   stats (): SecurityStats
@@ -139,6 +144,7 @@ export async function createSecurity (opts: SecurityOptions): Promise<Security> 
     wrap: (d) => new GuardedDispatcher(d, opts.policies, quotas, codec, logger),
     onTlsChange: (l) => { tlsListeners.push(l) },
     applyRevocations: (source, ids) => { authenticator?.setRevocations(source, ids) },
+    async reloadRevocations () { await authenticator?.reloadRevoked() },
     async refresh () {
       await watcher.poll()
       await authenticator?.refresh()

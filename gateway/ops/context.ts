@@ -13,6 +13,14 @@ import type { TopicScanner } from './topic-scan.js'
 import type { NetworkView } from './network.js'
 import type { ProducerTracker } from './producers.js'
 
+/** The gateway's PKI directory, for the token routes (token-routes.ts). */
+export interface OpsPki {
+  /** The directory made by `ferry pki init` (the gateway's --pki). */
+  readonly dir: string
+  /** Apply the directory's revocation list now (gateway/auth Security.reloadRevocations), not at the next poll. */
+  revocationsChanged (): Promise<void>
+}
+
 export interface OpsContext {
   readonly siteId: string
   readonly dev: boolean
@@ -34,6 +42,8 @@ export interface OpsContext {
   readonly producers: ProducerTracker
   readonly authorize: AdminAuthorizer
   readonly logger: Logger
+  /** The PKI dir (undefined: dev mode without --pki; the token routes answer 409 E_TOKENS_UNAVAILABLE). */
+  readonly pki: OpsPki | undefined
   /** Directory of the built console (console/dist). */
   readonly consoleDir: string
 }

@@ -22,7 +22,7 @@ import type { PolicyRegistry } from '../policy/index.js'
 import type { WebSocketBehavior } from '../uws.js'
 import { defaultAdminAuthorizer, type AdminAuthorizer } from './auth.js'
 import { consoleRoutes } from './console-routes.js'
-import type { OpsContext } from './context.js'
+import type { OpsContext, OpsPki } from './context.js'
 import { deadLetterRoutes } from './dead-letter-routes.js'
 import { Health, Phase } from './health.js'
 import { countAuthFailures, countConnections, InFlight, instrumentDisk, instrumentDispatcher } from './instrument.js'
@@ -36,6 +36,7 @@ import { RateTracker } from './rates.js'
 import type { OpsRoute } from './route-table.js'
 import { OpsRouter } from './router.js'
 import { siteRoutes } from './site-routes.js'
+import { tokenRoutes } from './token-routes.js'
 import { topicRoutes } from './topic-routes.js'
 import { TopicScanner } from './topic-scan.js'
 import { CONSOLE_DIST_DIR, FERRY_VERSION } from './version.js'
@@ -51,6 +52,7 @@ export { OpsCode } from './errors.js'
 export { openApiDocument, HTTP_API_OPERATIONS, WEBSOCKET_OPERATIONS } from './openapi.js'
 export { OpsRouter } from './router.js'
 export type { OpsRoute } from './route-table.js'
+export type { OpsPki } from './context.js'
 export { FERRY_VERSION, FERRY_ROOT, CONSOLE_DIST_DIR } from './version.js'
 export { REPLAY_CURSOR } from './dead-letter-routes.js'
 export type { NetworkStatus, NetworkStatusSource, NetworkSiteStatus, NetworkLinkStatus } from './network.js'
@@ -73,11 +75,13 @@ export interface OpsSite {
   policies: PolicyRegistry
   mqtt: MqttFrontEnd | undefined
   httpStats: () => HttpFrontEndStats | undefined
+  /** The PKI dir, for the token routes (absent: dev mode without --pki). */
+  pki?: OpsPki
 }
 
-/** Every route of the table: site, namespaces, topics, dead letters, MQTT, console, and the OpenAPI document itself. */
+/** Every route of the table: site, namespaces, topics, dead letters, MQTT, tokens, console, and the OpenAPI document itself. */
 export function opsRoutes (): OpsRoute[] {
-  const routes: OpsRoute[] = [...siteRoutes, ...networkRoutes, ...namespaceRoutes, ...topicRoutes, ...deadLetterRoutes, ...mqttRoutes, ...consoleRoutes]
+  const routes: OpsRoute[] = [...siteRoutes, ...networkRoutes, ...namespaceRoutes, ...topicRoutes, ...deadLetterRoutes, ...mqttRoutes, ...tokenRoutes, ...consoleRoutes]
   routes.push({ method: 'GET', path: '/v1/openapi.json', operationId: 'openapi', admin: false, handle: () => ({ status: 200, body: openApiDocument(routes, FERRY_VERSION) }) })
   return routes
 }
@@ -126,6 +130,7 @@ export class Ops {
       producers: this.producers,
       authorize: this.opts.authorize ?? defaultAdminAuthorizer(this.opts.dev),
       logger: this.opts.logger,
+      pki: site.pki,
       consoleDir: this.opts.consoleDir ?? CONSOLE_DIST_DIR
     }
     this.live = new LiveFeed(this.ctx)

@@ -76,7 +76,10 @@ const SUMMARIES: Readonly<Record<string, string>> = {
   replayDeadLetters: 'Republish up to {"max"} pending dead letters to the original topic (or {"topic"}); returns what remains.',
   listMqttClients: 'Connected MQTT clients.',
   listMqttSessions: 'MQTT sessions, connected or kept.',
-  kickMqttClient: 'Disconnect an MQTT client (v5: DISCONNECT 0x98).'
+  kickMqttClient: 'Disconnect an MQTT client (v5: DISCONNECT 0x98).',
+  listTokens: 'Access tokens issued from the gateway\'s PKI dir: id, tenant, namespaces, actions, topics, issuedAt, expiresAt, revoked, expired (never the token itself). 409 E_TOKENS_UNAVAILABLE without a PKI dir.',
+  issueToken: 'Issue a token: {"tenant", "namespaces": [...], "actions": ["produce" | "consume" | "admin"], "ttl": "30d" | "ttlMs": n, "topics"?: [...]}. 201 {"id", "token", "tenant", "namespaces", "actions", "expiresAt"}: the only time the token is shown.',
+  revokeToken: 'Revoke a token: written to the PKI dir\'s revoked.json and applied in this gateway at once (open connections using it are closed). 200 {"revoked", "id", "already"}; 404 for an unknown id.'
 }
 
 function paramsOf (path: string): string[] {
@@ -125,7 +128,7 @@ export function openApiDocument (routes: readonly OpsRoute[], version: string): 
       admin: r.admin,
       ...(r.jsonBody === true ? { body: 'json' as const } : {}),
       ...(QUERIES[r.operationId] !== undefined ? { query: QUERIES[r.operationId] } : {}),
-      ...(r.operationId === 'putNamespace' || r.operationId === 'createSubscription' ? { status: 201 } : {})
+      ...(r.operationId === 'putNamespace' || r.operationId === 'createSubscription' || r.operationId === 'issueToken' ? { status: 201 } : {})
     }))
   ]
   const paths: Record<string, Record<string, unknown>> = {}
