@@ -15,7 +15,7 @@
  * ledger keeps its own bounded array of records (it has no file).
  */
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
-import { RecordKind, decodeRecord, type LogRecord } from './records.js'
+import { RecordKind, decodeRecord, peekKindAndTopic, type LogRecord } from './records.js'
 import { LSN_SEGMENT_FACTOR, offsetOfLsn, segmentOfLsn } from './segment.js'
 import { StoreCode, storeError } from './errors.js'
 import { READ_BLOCK_BYTES_MAX } from './constants.js'
@@ -61,6 +61,19 @@ export interface FileLogSource {
   topicName: (topicId: number) => TopicName | undefined
   payloadBytesMax: number
   segmentHeaderBytes: number
+}
+
+/** Without decoding it: can the record at body[at] be of no interest to this read? (viewOf decides for the rest.) */
+function surelyUnwanted (body: Buffer, at: number, topicName: (id: number) => TopicName | undefined, opts: LogReadOptions): boolean {
+  const p = peekKindAndTopic(body, at)
+  if (p === undefined) return false
+  if (p.kind === RecordKind.message || p.kind === RecordKind.cancel) {
+    if (opts.topics === undefined) return true
+    const topic = topicName(p.topicId)
+    return topic === undefined || !opts.topics(topic)
+  }
+  if (p.kind === RecordKind.metaPut || p.kind === RecordKind.metaDelete) return opts.meta === undefined
+  return true // no other kind is ever part of the tail
 }
 
 /** Examined per call when the caller sets no bound: a few ms of reading. */
@@ -145,8 +158,10 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
     if (skipFirst) {
       skipFirst = false
     } else {
-      const rec = decodeRecord(block.subarray(at + FRAME_HEADER_BYTES, at + frameBytes))
-      const item = viewOf(rec, cur, src.topicName, opts)
+      // Every frame is checksum-verified above; only records the reader may want are decoded.
+      const item = surelyUnwanted(block, at + FRAME_HEADER_BYTES, src.topicName, opts)
+        ? undefined
+        : viewOf(decodeRecord(block.subarray(at + FRAME_HEADER_BYTES, at + frameBytes)), cur, src.topicName, opts)
       if (item !== undefined) {
         if (out.items.length > 0 && bytes + payloadBytesOf(item) > opts.maxBytes) break
         bytes += payloadBytesOf(item)

@@ -218,6 +218,24 @@ function peekBytesLength (buf: Buffer): number {
 }
 
 /**
+ * A record's kind and, for message and cancel records, its topic id, read from
+ * the first bytes of its CBOR array without decoding it: the log tail skips
+ * records its reader does not want (a replication lane reading meta records
+ * only, a namespace filter) at this cost instead of a full decode.
+ * Undefined when the bytes are not of the usual shape (decode them instead).
+ */
+export function peekKindAndTopic (buf: Buffer, start: number): { kind: number, topicId: number } | undefined {
+  const head = buf[start] as number
+  if (head < 0x82 || head > 0x97) return undefined
+  const kind = buf[start + 1] as number
+  if (kind >= 24) return undefined
+  if (kind !== RecordKind.message && kind !== RecordKind.cancel) return { kind, topicId: -1 }
+  peekAt = start + 2
+  const topicId = peekNumber(buf)
+  return Number.isInteger(topicId) ? { kind, topicId } : undefined
+}
+
+/**
  * Replay needs a message's topic, entry id, publish time and props, not its
  * payload: read them straight from the CBOR (the payload comes back empty).
  * Undefined when buf[start] is not a message record of the usual shape.

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame, frameChecksum, writeFrameHeader } from '../../store/framing.js'
-import { RecordKind, decodeRecord, encodeRecord, type LogRecord } from '../../store/records.js'
+import { RecordKind, decodeRecord, encodeRecord, peekKindAndTopic, type LogRecord } from '../../store/records.js'
 import { checkSegmentHeader, encodeSegmentHeader, lsnOf, offsetOfLsn, segmentOfLsn } from '../../store/segment.js'
 
 function frame (payload: Buffer, seg: number, off: number): Buffer {
@@ -89,4 +89,31 @@ t.test('store - records - the replay fast path reads what the decoder reads', as
     t.equal(fast.payload.length, 0, 'payload skipped')
   }
   t.equal(peekMessage(encodeRecord({ kind: RecordKind.cancel, topicId: 1, entryId: 2 }), 0, 4), undefined, 'other kinds fall back')
+})
+
+t.test('store - records - the kind and topic peek (log tail skip) agrees with a full decode', async (t) => {
+  const recs: LogRecord[] = [
+    { kind: RecordKind.topic, topicId: 1, name: 'public/default//a' },
+    { kind: RecordKind.message, topicId: 7, entryId: 5, publishTime: 1.7e12, payload: Buffer.from('p'), props: {} },
+    { kind: RecordKind.message, topicId: 300, entryId: 6, publishTime: 1.7e12, payload: Buffer.alloc(0), props: { key: 'k', priority: 9 }, meta: [{ space: 's', key: 'k', value: 1 }] },
+    { kind: RecordKind.message, topicId: 70_000, entryId: 1, publishTime: 1, payload: Buffer.alloc(3), props: {} },
+    { kind: RecordKind.message, topicId: 2 ** 33, entryId: 1, publishTime: 1, payload: Buffer.alloc(3), props: {} },
+    { kind: RecordKind.cancel, topicId: 23, entryId: 3 },
+    { kind: RecordKind.cancel, topicId: 24, entryId: 3 },
+    { kind: RecordKind.ack, topicId: 1, sub: 's', ids: [1, 5, 9] },
+    { kind: RecordKind.metaPut, space: 'x', key: 'y', value: { a: 1 } },
+    { kind: RecordKind.metaDelete, space: 'x', key: 'y' },
+    { kind: RecordKind.checkpoint, replayFromLsn: 2 ** 40 },
+    { kind: RecordKind.pad, fill: Buffer.alloc(10) }
+  ]
+  for (const r of recs) {
+    const body = encodeRecord(r)
+    const framed = Buffer.concat([Buffer.alloc(3), body])
+    const p = peekKindAndTopic(framed, 3)
+    t.ok(p !== undefined, `kind ${r.kind} peeked`)
+    t.equal(p?.kind, r.kind, `kind ${r.kind}`)
+    const topicId = r.kind === RecordKind.message || r.kind === RecordKind.cancel ? r.topicId : -1
+    t.equal(p?.topicId, topicId, `topic id of kind ${r.kind}`)
+  }
+  t.equal(peekKindAndTopic(Buffer.from([0xa1, 0x01, 0x02]), 0), undefined, 'not an array: decode it instead')
 })
