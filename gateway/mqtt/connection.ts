@@ -14,6 +14,7 @@ import { CloseReason, DISCONNECT_CODE_OF } from './errors.js'
 import { FrameError, Framer } from './framer.js'
 import { handlePacket } from './handlers/index.js'
 import type { ConnectionHandle, FrontEndCore } from './core.js'
+import type { ProducerRef } from '../dispatch/index.js'
 import { ConnState } from './conn-state.js'
 import type { Session, SessionLink } from './session.js'
 import type { ClientContext, Transport, TransportEvents } from './types.js'
@@ -28,6 +29,12 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
   state: ConnState = ConnState.awaitConnect
   protocolVersion: ProtocolVersion = 4
   clientId = ''
+  private producerRef: ProducerRef | undefined
+  /** This client as the producer of its publishes (topic stats): made once, not per publish. */
+  get producer (): ProducerRef {
+    if (this.producerRef?.name !== this.clientId) this.producerRef = { name: this.clientId, protocol: 'mqtt' }
+    return this.producerRef
+  }
   ctx: ClientContext | undefined
   session: Session | undefined
   will: WillMessage | undefined

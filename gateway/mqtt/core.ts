@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../../common/log.js'
 import type { MessageProps, MetaPut, TopicName } from '../../store/index.js'
-import type { PublishResult } from '../dispatch/index.js'
+import type { ProducerRef, PublishResult } from '../dispatch/index.js'
 import { DEFAULT_MQTT_LIMITS, checkLimits, type MqttLimits } from './constants.js'
 import { RetainedStore } from './retained.js'
 import { SessionRegistry } from './sessions.js'
@@ -52,9 +52,8 @@ export class FrontEndCore {
    *     would store the message twice;
    *  3. the caller acknowledges.
    */
-  async publish (topic: TopicName, payload: Buffer, props: MessageProps, retain: boolean, meta?: readonly MetaPut[], clientId?: string): Promise<PublishResult> {
-    // ops2 hook: the client id names the producer in the admin API's topic stats (never stored).
-    const producer = clientId !== undefined ? { name: clientId, protocol: 'mqtt' as const } : undefined
+  async publish (topic: TopicName, payload: Buffer, props: MessageProps, retain: boolean, meta?: readonly MetaPut[], producer?: ProducerRef): Promise<PublishResult> {
+    // `producer` names the publisher in the admin API's topic stats (never stored).
     const res = await this.deps.dispatcher.publish(meta !== undefined ? { topic, payload, props, meta, producer } : { topic, payload, props, producer })
     if (retain) {
       try {

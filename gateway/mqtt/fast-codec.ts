@@ -44,17 +44,13 @@ export function fastDecode (bytes: Buffer, version: ProtocolVersion): IPublishPa
   const end = bytes.length
   if (type === TYPE_PUBACK) {
     if ((b0 & 0x0f) !== 0) return undefined
-    if (length === 2 || (version !== 5 && length > 2)) {
-      // 3.1.1 ignores anything after the packet id, as mqtt-packet does.
-      return { cmd: 'puback', retain: false, qos: 0, dup: false, length, topic: null, payload: null, messageId: bytes.readUInt16BE(p), ...(version === 5 ? { reasonCode: 0 } : {}) } as unknown as IPubackPacket
-    }
-    // v5 with a reason code, and possibly an empty property block.
-    if (version === 5 && (length === 3 || (length === 4 && bytes[p + 3] === 0))) {
-      const reasonCode = bytes[p + 2] as number
-      if (!PUBACK_REASON_CODES.has(reasonCode)) return undefined
-      return { cmd: 'puback', retain: false, qos: 0, dup: false, length, topic: null, payload: null, messageId: bytes.readUInt16BE(p), reasonCode } as unknown as IPubackPacket
-    }
-    return undefined
+    let reasonCode: number | undefined
+    if (length === 2) reasonCode = version === 5 ? 0 : undefined
+    else if (version !== 5) reasonCode = undefined // 3.1.1 ignores anything after the packet id, as mqtt-packet does
+    else if (length === 3 || (length === 4 && bytes[p + 3] === 0)) reasonCode = bytes[p + 2] as number // v5: a reason code, maybe an empty property block
+    else return undefined
+    if (reasonCode !== undefined && !PUBACK_REASON_CODES.has(reasonCode)) return undefined
+    return { cmd: 'puback', retain: false, qos: 0, dup: false, length, topic: null, payload: null, messageId: bytes.readUInt16BE(p), ...(reasonCode !== undefined ? { reasonCode } : {}) } as unknown as IPubackPacket
   }
   const qos = (b0 >> 1) & 3
   if (qos === 3) return undefined

@@ -44,7 +44,7 @@ export class WillScheduler {
 
   private fire (will: WillMessage, clientId: string): void {
     if (this.core.closing) return
-    this.core.publish(will.topic, will.payload, will.props, will.retain, undefined, clientId).catch((err: unknown) => {
+    this.core.publish(will.topic, will.payload, will.props, will.retain, undefined, { name: clientId, protocol: 'mqtt' }).catch((err: unknown) => {
       this.core.logger.warn({ err, topic: will.topic }, 'publishing a will message failed')
     })
   }

@@ -126,7 +126,7 @@ function accept (conn: Connection, session: Session, packet: IPublishPacket, top
   const bytes = payload.length
   conn.storeStarted(bytes)
   session.ownPublishStarted(full)
-  const stored = conn.core.publish(full, payload, props, packet.retain, qos === 2 ? session.qos2Record(id, full) : undefined, conn.clientId)
+  const stored = conn.core.publish(full, payload, props, packet.retain, qos === 2 ? session.qos2Record(id, full) : undefined, conn.producer)
   if (qos === 2) session.inboundQos2.begin(id, stored.then(() => true, () => false))
   stored.then((res) => {
     conn.storeSettled(bytes)
