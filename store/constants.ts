@@ -34,6 +34,16 @@ export const RETENTION_INTERVAL_MS_DEFAULT = 60_000
 /** Recent written bytes kept in memory so tail readers rarely touch the disk. 64 MiB ≈ a few seconds of a busy site. */
 export const TAIL_CACHE_BYTES_MAX_DEFAULT = 64 * 1024 * 1024
 
+/**
+ * Decoded message entries kept beside the tail cache (store/tail-cache.ts), newest first: a subscriber that keeps
+ * up reads the entry it was just told about without a CRC check and a CBOR decode of bytes this process encoded
+ * a moment ago. 16,384 entries is several group commits at fan-in rates; older reads take the byte path.
+ */
+export const TAIL_ENTRIES_MAX = 16_384
+
+/** Payload bytes those entries may pin (on top of the tail cache's own bytes); beyond it the oldest go first. */
+export const TAIL_ENTRY_PAYLOAD_BYTES_MAX = 16 * 1024 * 1024
+
 /** One disk read when serving a batch: 1 MiB covers a typical batch of a hot topic in one syscall. */
 export const READ_BLOCK_BYTES_MAX = 1024 * 1024
 

@@ -350,7 +350,12 @@ export class FileLedger extends LedgerBase {
     while (w.tailLsn <= this.lastAssignedLsn) this.pad(w)
     const s = w.append(body, durability === Durability.sync)
     this.lastAssignedLsn = s.lsn
-    if (rec.kind === RecordKind.message) this.noteSegmentTime(segmentOfLsn(s.lsn), rec.publishTime)
+    if (rec.kind === RecordKind.message) {
+      this.noteSegmentTime(segmentOfLsn(s.lsn), rec.publishTime)
+      // fanin (issue 11): keep the entry as appended, so delivery of it skips the CRC check and CBOR decode (tail-cache.ts).
+      const name = this.topicsById[rec.topicId]?.name
+      if (name !== undefined) w.tail.addEntry(s.lsn, { topic: name, entryId: rec.entryId, lsn: s.lsn, publishTime: rec.publishTime, payload: rec.payload, props: rec.props })
+    }
     return s
   }
 
@@ -405,6 +410,15 @@ export class FileLedger extends LedgerBase {
       if (this.damage.isLostEntry(t, id, lsn)) {
         // Its record was quarantined: an empty, tombstoned entry (readers acknowledge and skip it).
         out.push({ topic: t.name, entryId: id, lsn, publishTime: 0, payload: EMPTY_PAYLOAD, props: {} })
+        id++
+        continue
+      }
+      // fanin (issue 11): the entry as appended, when still kept (tail-cache.ts); else check and decode its frame.
+      const kept = w.tail.entry(lsn)
+      if (kept !== undefined && kept.entryId === id && kept.topic === t.name) {
+        if (out.length > 0 && payloadBytes + kept.payload.length > maxBytes) break
+        payloadBytes += kept.payload.length
+        out.push(kept)
         id++
         continue
       }
