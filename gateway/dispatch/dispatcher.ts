@@ -14,6 +14,7 @@ import type { Logger } from '../../common/log.js'
 import type { Cursor, CursorStart, EntryId, Ledger, LedgerEntry, MessageProps, TopicName } from '../../store/index.js'
 import { namespaceOfTopic, type NamespacePolicy, type PolicyRegistry } from '../policy/index.js'
 import { BacklogGuard } from './backlog.js'
+import { PublishPacer } from './publish-pacer.js'
 import { PublishRateLimiter } from './rate-limit.js'
 import {
   BACKLOG_HOLD_MS_MAX, MATERIALISE_TOPICS_PER_TURN, PENDING_ACK_ENTRIES_MAX, SUBSCRIPTION_META_SPACE
@@ -68,6 +69,8 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   private readonly background = new Set<Promise<unknown>>()
   private readonly backlog: BacklogGuard
   private readonly rate = new PublishRateLimiter()
+  /** fanin (issue 11): memory-durability publishers wait for the slowest attached subscription (publish-pacer.ts). */
+  private readonly pacer = new PublishPacer((topic) => this.streamsByTopic.get(topic))
   private readonly unlisten: Array<() => void> = []
   private readonly ready: Promise<void>
   private nextConsumerId = 1
@@ -117,7 +120,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     await this.ledger.append({ topic: deadLetterTopicOf(topic, subscription), payload: entry.payload, props })
   }
 
-  backlogChanged (topic: TopicName): void { this.backlog.changed(topic) }
+  backlogChanged (topic: TopicName): void { this.backlog.changed(topic); this.pacer.changed(topic) }
 
   streamAdded (s: TopicStream, sub: Subscription): void {
     const list = this.streamsByTopic.get(s.topic)
@@ -261,7 +264,9 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     const r = await this.ledger.append(req.meta !== undefined ? { topic: req.topic, payload: req.payload, props, meta: req.meta } : { topic: req.topic, payload: req.payload, props })
     this.published++
     if (policy.backlogPolicy === 'consumer_backlog_eviction' && policy.backlogQuotaBytes >= 0) await this.backlog.evict(req.topic, policy)
-    return { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate }
+    // fanin (issue 11): no fsync paces a memory topic's publishers; past the bound the front end reads on only once `paced` resolves.
+    const paced = policy.durability === 'memory' ? this.pacer.paced(r.topic) : undefined
+    return paced === undefined ? { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate } : { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate, paced }
   }
 
   async subscribe (opts: SubscribeOptions): Promise<Consumer> {
@@ -424,6 +429,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     const reason = new FerryError(CommonCode.CLOSED, 'gateway is closing')
     for (const sub of this.subs.values()) sub.close(reason)
     this.backlog.close()
+    this.pacer.close()
     while (this.background.size > 0) await Promise.allSettled([...this.background])
   }
 }

@@ -27,6 +27,8 @@ export class FrontEndCore {
   readonly closes: Record<string, number> = {}
   /** Retained-message updates that failed after their publish was stored (the publish still succeeded). */
   retainedUpdateFailures = 0
+  /** Times a publisher's reads were paused by memory-durability pacing (gateway/dispatch/publish-pacer.ts). */
+  pacedReads = 0
   readonly authenticate: Authenticate
   readonly authorizeSubscribe: AuthorizeSubscribe
   closing = false
@@ -71,6 +73,6 @@ export class FrontEndCore {
   }
 
   stats (): MqttStats {
-    return { connections: this.connections.size, sessions: this.sessions.size(), closes: { ...this.closes }, retainedUpdateFailures: this.retainedUpdateFailures }
+    return { connections: this.connections.size, sessions: this.sessions.size(), closes: { ...this.closes }, retainedUpdateFailures: this.retainedUpdateFailures, pacedReads: this.pacedReads }
   }
 }

@@ -130,6 +130,7 @@ function accept (conn: Connection, session: Session, packet: IPublishPacket, top
   if (qos === 2) session.inboundQos2.begin(id, stored.then(() => true, () => false))
   stored.then((res) => {
     conn.storeSettled(bytes)
+    if (res.paced !== undefined) conn.paceReads(res.paced)
     session.ownPublishSettled(full, res.entryId)
     if (qos === 0) return
     if (qos === 1) {
