@@ -37,12 +37,14 @@ export const TAIL_CACHE_BYTES_MAX_DEFAULT = 64 * 1024 * 1024
 /**
  * Decoded message entries kept beside the tail cache (store/tail-cache.ts), newest first: a subscriber that keeps
  * up reads the entry it was just told about without a CRC check and a CBOR decode of bytes this process encoded
- * a moment ago. 16,384 entries is several group commits at fan-in rates; older reads take the byte path.
+ * a moment ago (1.0 -> 0.09 µs per entry read). 4,096 covers a dispatcher's read-ahead window (2,000) behind the
+ * tail with room to spare; more would keep payloads and props alive past young-generation GCs for little gain
+ * (older reads take the byte path, as before).
  */
-export const TAIL_ENTRIES_MAX = 16_384
+export const TAIL_ENTRIES_MAX = 4096
 
 /** Payload bytes those entries may pin (on top of the tail cache's own bytes); beyond it the oldest go first. */
-export const TAIL_ENTRY_PAYLOAD_BYTES_MAX = 16 * 1024 * 1024
+export const TAIL_ENTRY_PAYLOAD_BYTES_MAX = 8 * 1024 * 1024
 
 /** One disk read when serving a batch: 1 MiB covers a typical batch of a hot topic in one syscall. */
 export const READ_BLOCK_BYTES_MAX = 1024 * 1024
