@@ -75,6 +75,8 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   private readonly ready: Promise<void>
   private nextConsumerId = 1
   private published = 0
+  /** `ready` has settled (fanin, issue 11: no await of it per publish after that). */
+  private restored = false
   private closed = false
   readonly replicated: ReplicatedSubscriptions = replicatedSubscriptions({
     all: () => this.subs.values(),
@@ -93,6 +95,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     this.unlisten.push(this.policies.onChange((ns, policy) => { this.onPolicy(ns, policy) }))
     // A failed restore is logged, not fatal: topics still attach as they are used and appear.
     this.ready = this.restore().catch((err: unknown) => { this.logger.error({ err }, 'restoring durable subscriptions failed') })
+    void this.ready.then(() => { this.restored = true }) // fanin (issue 11): publish skips the await once restored
   }
 
   // ---- DispatchContext --------------------------------------------------------------------
@@ -248,7 +251,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   // ---- Dispatcher ---------------------------------------------------------------------------
 
   async publish (req: PublishRequest): Promise<PublishResult> {
-    await this.ready
+    if (!this.restored) await this.ready
     this.checkOpen()
     const { namespace } = parseTopicName(req.topic)
     const policy = this.policies.get(namespace)
@@ -259,7 +262,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     const props = req.props ?? {}
     checkProps(props)
     this.rate.take(namespace, policy.publishRateMsgsPerSec)
-    await this.backlog.admit(req.topic, policy)
+    if (policy.backlogQuotaBytes >= 0) await this.backlog.admit(req.topic, policy) // fanin (issue 11): no quota, nothing to admit (no promise per publish)
     // req.meta (mqtt/ inbound QoS 2 ids) travels in the message's own record.
     const r = await this.ledger.append(req.meta !== undefined ? { topic: req.topic, payload: req.payload, props, meta: req.meta } : { topic: req.topic, payload: req.payload, props })
     this.published++
