@@ -14,6 +14,8 @@ export interface SiteOptions extends GatewayOptions {
   natsCa?: string
   region?: string
   preference?: string
+  /** Host name clients are steered to (endpoints in etcd); default the bind host, or hostname() for 0.0.0.0. */
+  advertiseHost?: string
   /** Deflate replication batches above this many bytes (thin links); 0 or absent: never. */
   replCompressBytes?: number
 }
@@ -39,6 +41,7 @@ export async function runSite (opts: SiteOptions): Promise<void> {
     ...(opts.natsCa !== undefined && gateway.tls !== undefined ? { natsTls: { caFile: opts.natsCa, certFile: gateway.tls.certFile, keyFile: gateway.tls.keyFile } } : {}),
     ...(opts.region !== undefined ? { region: opts.region } : {}),
     ...(opts.preference !== undefined ? { preference: Number(opts.preference) } : {}),
+    ...(opts.advertiseHost !== undefined ? { advertiseHost: opts.advertiseHost } : {}),
     ...(opts.replCompressBytes !== undefined ? { replicationLimits: { REPL_COMPRESS_BATCH_BYTES_MIN: opts.replCompressBytes } } : {}),
     logger
   })

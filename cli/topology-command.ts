@@ -164,6 +164,7 @@ export function registerSiteCommand (program: Command, fail: (err: unknown) => n
     .option('--nats-ca <file>', 'CA (PEM) of the region server: mutual TLS with --cert/--key')
     .option('--region <region>', 'region of this site')
     .option('--preference <n>', 'failover preference (lower first)')
+    .option('--advertise-host <name>', 'host name in this site\'s endpoints, where failover steers clients (default: --host, or the machine\'s host name when binding 0.0.0.0)')
     .option('--log-level <level>', 'pino log level')
     // Security (issue 9): production sites take their PKI dir like `ferry gateway` (certificate DIR/sites/SITE.pem, tokens, revocations).
     .option('--pki <dir>', 'PKI directory (ferry pki init): tokens, client CA, revocation, site certificate DIR/sites/SITE.pem')
