@@ -79,9 +79,21 @@ class UwsHead implements RequestHead {
   constructor (private readonly res: HttpResponse, readonly method: string, readonly path: string, readonly query: string, readonly headers: Array<readonly [string, string]>) {}
 
   get remoteAddress (): string {
-    this.address ??= Buffer.from(this.res.getRemoteAddressAsText()).toString('utf8')
+    this.address ??= remoteAddressOf(this.res)
     return this.address
   }
+}
+
+/**
+ * The client address as text, as uWS's getRemoteAddressAsText gives it. Every
+ * call asks the kernel and makes an ArrayBuffer (a few microseconds, a
+ * noticeable share of a publish), so an IPv4 address (4 bytes) is formatted
+ * here from the binary form instead of having uWS format it into a second buffer.
+ */
+function remoteAddressOf (res: HttpResponse): string {
+  const raw = new Uint8Array(res.getRemoteAddress())
+  if (raw.length === 4) return `${raw[0] as number}.${raw[1] as number}.${raw[2] as number}.${raw[3] as number}`
+  return Buffer.from(res.getRemoteAddressAsText()).toString('utf8')
 }
 
 function snapshot (res: HttpResponse, req: HttpRequest): RequestHead {
