@@ -166,8 +166,9 @@ export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: L
         fail(ex, tooLarge(), true)
         return
       }
-      // uWS reuses the chunk's memory after this callback: copy it.
-      const copy = Buffer.from(chunk.slice(0))
+      // uWS reuses the chunk's memory after this callback: copy it. Buffer.from(view) copies a small body into
+      // Node's shared buffer pool (chunk.slice(0) made a new ArrayBuffer per request: ~10% of a publish's CPU).
+      const copy = Buffer.from(new Uint8Array(chunk))
       if (isLast && chunks === undefined) { then(copy); return }
       chunks ??= []
       chunks.push(copy)
