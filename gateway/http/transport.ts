@@ -100,7 +100,18 @@ function snapshot (res: HttpResponse, req: HttpRequest): RequestHead {
   const headers: Array<readonly [string, string]> = []
   // uWS yields every header line, repeats included, in arrival order.
   req.forEach((name, value) => { headers.push([name, value]) })
-  return new UwsHead(res, req.getMethod().toUpperCase(), req.getUrl(), req.getQuery() ?? '', headers)
+  return new UwsHead(res, upperMethod(req.getMethod()), req.getUrl(), req.getQuery() ?? '', headers)
+}
+
+/** uWS gives the method in lower case; the common ones map to constants instead of a new string per request. */
+function upperMethod (m: string): string {
+  switch (m) {
+    case 'post': return 'POST'
+    case 'get': return 'GET'
+    case 'put': return 'PUT'
+    case 'delete': return 'DELETE'
+    default: return m.toUpperCase()
+  }
 }
 
 /** Declared body size: a number, undefined without a body, NaN when the header is malformed. */
