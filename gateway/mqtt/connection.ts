@@ -177,8 +177,11 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
    */
   sendPublish (m: OutboundPublish): boolean {
     const newAlias = this.protocolVersion === 5 && this.clientTopicAliasMax > 0 ? this.applyOutboundAlias(m) : undefined
-    if (m.extraUserProperties !== undefined && publishPacketBytes(m, this.protocolVersion) > this.clientMaxPacketBytes) m.extraUserProperties = undefined
-    if (publishPacketBytes(m, this.protocolVersion) > this.clientMaxPacketBytes) return false
+    // No Maximum Packet Size from the client (always so in 3.1.1): nothing to measure before encoding.
+    if (this.clientMaxPacketBytes !== Number.POSITIVE_INFINITY) {
+      if (m.extraUserProperties !== undefined && publishPacketBytes(m, this.protocolVersion) > this.clientMaxPacketBytes) m.extraUserProperties = undefined
+      if (publishPacketBytes(m, this.protocolVersion) > this.clientMaxPacketBytes) return false
+    }
     // Only a sent PUBLISH teaches the client an alias.
     if (newAlias !== undefined) this.outboundAliases.set(newAlias.topic, newAlias.alias)
     this.write(encodePublish(m, this.protocolVersion))
