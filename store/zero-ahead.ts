@@ -18,7 +18,7 @@
  * the file as the end of the log, so a crash at any point of the zeroing
  * loses nothing that was acknowledged.
  */
-import { ZERO_AHEAD_BYTES, ZERO_AHEAD_CHUNK_BYTES, ZERO_AHEAD_PACE_MS } from './constants.js'
+import { ZERO_AHEAD_BYTES, ZERO_AHEAD_CHUNK_BYTES, ZERO_AHEAD_GAP_BYTES, ZERO_AHEAD_PACE_MS } from './constants.js'
 import type { DiskFile } from './disk/disk.js'
 
 export interface ZeroAheadStats {
@@ -91,9 +91,9 @@ export class ZeroAhead {
 
   private async loop (): Promise<void> {
     while (!this.stopped && !this.failed && this.zeroedTo < this.segmentSizeBytes && this.zeroedTo - this.floor < this.leadBytes()) {
-      // Behind the log (a fresh segment, a burst): start a chunk past the log end, so the next batches
-      // do not wait for this chunk (they land in a hole, allocated as they are written: never on zeros in flight).
-      const from = this.zeroedTo > this.floor ? this.zeroedTo : this.floor + this.chunkBytes
+      // Behind the log (a fresh segment, a burst): start a gap past the log end, so the next batches do not
+      // wait for this chunk (they land in a hole, allocated as they are written: never on zeros in flight).
+      const from = this.zeroedTo > this.floor ? this.zeroedTo : this.floor + ZERO_AHEAD_GAP_BYTES
       if (from >= this.segmentSizeBytes) break
       const to = Math.min(this.segmentSizeBytes, from + this.chunkBytes)
       const done = this.writeChunk(from, to)
@@ -120,7 +120,8 @@ export class ZeroAhead {
       // No record is at or past `from` (the writer waits for this chunk before writing there), so the cut is safe.
       this.failed = true
       try { await this.file.truncate(from) } catch { /* the next write reports the disk */ }
-      this.zeroedTo = Math.min(this.zeroedTo, from)
+      // The file may still reach past the log end (the gap, a partial chunk): the seal or close cuts it.
+      this.zeroedTo = Math.max(this.zeroedTo, to)
     }
   }
 }
