@@ -20,7 +20,7 @@ import { FRAME_HEADER_BYTES, frameChecksum, writeFrameHeader } from './framing.j
 import { SEGMENT_HEADER_BYTES, encodeSegmentHeader, lsnOf, segmentName, segmentOfLsn, offsetOfLsn } from './segment.js'
 import { TailCache } from './tail-cache.js'
 import { DSYNC_WRITE_BYTES_MAX } from './constants.js'
-import { ZeroAhead } from './zero-ahead.js'
+import { ZeroAhead, type ZeroAheadStats } from './zero-ahead.js'
 import { StoreCode, errnoCode, storeError } from './errors.js'
 import type { Disk, DiskFile } from './disk/disk.js'
 import type { FerryError } from '../common/errors.js'
@@ -95,6 +95,8 @@ export class LogWriter {
   /** Lsn the next record will get (before any padding or roll-over). */
   get tailLsn (): number { return lsnOf(this.reserveSegmentId, this.reserveOffset) }
   get failed (): boolean { return this.failure !== null }
+  /** Zero-ahead counters of the active segment (benchmarks and tests). */
+  get zeroAheadStats (): Readonly<ZeroAheadStats> { return this.zero.stats }
 
   /** Reserve space for a frame; rolls to a new segment when it does not fit. */
   private reserve (frameBytes: number): number {

@@ -26,11 +26,17 @@ export interface ZeroAheadStats {
   chunks: number
   /** Batches that waited for an in-flight zero chunk. */
   waits: number
+  /** Log bytes written past the zeros (extending the file or filling a hole): the fill was behind. */
+  pastZerosBytes: number
+  /** Log bytes written onto zeros already written. */
+  onZerosBytes: number
 }
 
 export class ZeroAhead {
   /** End of the zeros written so far (the file's size when it is past the log end). */
   zeroedTo: number
+  /** Start of the zeros ending at zeroedTo (a hole may lie between the log end and here). */
+  private zeroedFrom: number
   /** No zeros below this offset: end of the records written or being written. */
   private floor: number
   private inFlight: { from: number, to: number, done: Promise<void> } | null = null
@@ -38,7 +44,7 @@ export class ZeroAhead {
   private readonly segmentStart: number
   private stopped = false
   private failed = false
-  readonly stats: ZeroAheadStats = { chunks: 0, waits: 0 }
+  readonly stats: ZeroAheadStats = { chunks: 0, waits: 0, pastZerosBytes: 0, onZerosBytes: 0 }
 
   constructor (
     private readonly file: DiskFile,
@@ -53,6 +59,7 @@ export class ZeroAhead {
     this.segmentStart = logEnd
     // Zeros a previous writer left past the log end count as written (not necessarily synced: only a cost, never a risk).
     this.zeroedTo = Math.max(logEnd, fileSize)
+    this.zeroedFrom = logEnd
   }
 
   /**
@@ -60,7 +67,11 @@ export class ZeroAhead {
    * chunk reaches into that range; afterwards no zero chunk starts below `to`.
    */
   async beforeWrite (to: number): Promise<void> {
+    const from = this.floor
     if (to > this.floor) this.floor = to
+    const onZeros = Math.max(0, Math.min(to, this.zeroedTo) - Math.max(from, this.zeroedFrom))
+    this.stats.onZerosBytes += onZeros
+    this.stats.pastZerosBytes += Math.max(0, to - from - onZeros)
     while (this.inFlight !== null && this.inFlight.from < to) {
       this.stats.waits++
       await this.inFlight.done
@@ -95,12 +106,14 @@ export class ZeroAhead {
       // wait for this chunk (they land in a hole, allocated as they are written: never on zeros in flight).
       const from = this.zeroedTo > this.floor ? this.zeroedTo : this.floor + ZERO_AHEAD_GAP_BYTES
       if (from >= this.segmentSizeBytes) break
+      if (from > this.zeroedTo) this.zeroedFrom = from
       const to = Math.min(this.segmentSizeBytes, from + this.chunkBytes)
       const done = this.writeChunk(from, to)
       this.inFlight = { from, to, done }
       await done
       this.inFlight = null
-      if (this.paceMs > 0) await new Promise((resolve) => setTimeout(resolve, this.paceMs))
+      // Pace only when comfortably ahead: falling behind costs the log more than the interference of a chunk.
+      if (this.paceMs > 0 && this.zeroedTo - this.floor >= this.leadBytes() / 2) await new Promise((resolve) => setTimeout(resolve, this.paceMs))
     }
   }
 
