@@ -40,18 +40,19 @@ export const READ_BLOCK_BYTES_MAX = 1024 * 1024
 /**
  * Zero-ahead (store/zero-ahead.ts): the active segment is filled with zeros and
  * synced in the background ahead of the log end, so appends overwrite allocated,
- * synced blocks and their fdatasync commits no metadata (on ext4 an fdatasync
- * after an extending write also commits the new size through the journal,
- * measured ~1.5-3x slower here). The lead: at most 8 MiB (over a second of
+ * synced blocks and their fdatasync writes no metadata (on ext4 an fdatasync
+ * after an extending write also makes the new size and blocks durable: a journal
+ * commit, or on this journal-less ext4 an inode write; measured ~1.5-3x slower here). The lead: at most 8 MiB (over a second of
  * 20,000 appends/s of 256 B; ~0.2 s at the 64 x 1 throughput peak).
  */
 export const ZERO_AHEAD_BYTES = 8 * 1024 * 1024
 
 /**
- * One zero chunk, written with one O_DSYNC write. A log fdatasync that meets a chunk in flight waits for it
- * (the chunk's size change must be committed first): zeroing as many bytes as the log writes keeps a chunk in
- * flight ~R/bandwidth of the time (a few % at 20,000/s), so what bounds the p99 is the wait per meeting, i.e.
- * the chunk's size: 128 KiB (~0.3-0.5 ms here), yet few enough journal commits (~50/s at 20,000 appends/s).
+ * One zero chunk, written with one O_DSYNC write. Zeroing as many bytes as the log writes keeps a chunk in
+ * flight ~(log rate / disk bandwidth) of the time (a few % at 20,000/s), and a log sync that meets one shares
+ * the disk with it (with an ext4 journal it also waits for the commit of the chunk's size change, data
+ * included), so what bounds the p99 is the cost per meeting, i.e. the chunk's size: 128 KiB (~0.3-0.5 ms
+ * here), yet few enough metadata writes (~50/s at 20,000 appends/s).
  */
 export const ZERO_AHEAD_CHUNK_BYTES = 128 * 1024
 

@@ -5,10 +5,13 @@
  *
  * Why: on ext4 an fdatasync (or O_DSYNC write) after a write that extends the
  * file, or that lands on blocks not yet allocated (delayed allocation: zeros
- * written but never flushed are not allocated), also commits metadata through
- * the journal. Writing zeros ahead on the append path and letting the log's
- * next fdatasync flush them made that fdatasync a latency spike (issue 11:
- * p99 at 20,000/s). Here the zeros are written in chunks with one O_DSYNC
+ * written but never flushed are not allocated), must also make the inode's
+ * size and block map durable: a journal commit, or without a journal (this
+ * machine's ext4 has none: no jbd2 thread) one more synchronous write. Writing
+ * zeros ahead on the append path and letting the log's next fdatasync flush
+ * them made that fdatasync a latency spike (issue 11: p99 at 20,000/s), while
+ * the log's O_DSYNC writes, which flush only their own range, still landed on
+ * unallocated blocks. Here the zeros are written in chunks with one O_DSYNC
  * write each, off the append path, paced, and well ahead of the log end.
  *
  * Safety: zeros are written only at or past `floor`, the end of every record
