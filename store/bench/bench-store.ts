@@ -1,5 +1,5 @@
 /**
- * Store benchmark: `npm run bench:store [-- --json] [-- --quick]`.
+ * Store benchmark: `npm run bench:store [-- --json] [-- --quick] [-- --latency]`.
  * Prints a table, or one JSON line with --json. Every figure is measured in
  * this run on this machine; see docs/BENCHMARKS.md for the targets.
  */
@@ -16,6 +16,8 @@ import { codecRuns, telemetryPayload } from '../../loadtest/bench-store-codec.js
 
 const json = process.argv.includes('--json')
 const quick = process.argv.includes('--quick')
+/** --latency: only the fdatasync reference and the 20,000/s latency run (one JSON line, ~7 s): for A/B rounds of the p99. */
+const latencyOnly = process.argv.includes('--latency')
 const here = fileURLToPath(new URL('.', import.meta.url))
 const PAYLOAD = Buffer.alloc(256, 0x61)
 const secondsPerRun = quick ? 1 : 3
@@ -206,6 +208,24 @@ async function bytesPerIdleTopic (): Promise<{ bytes: number, heapBytes: number,
 }
 
 const started = performance.now()
+if (latencyOnly) {
+  const near = await rawFsync()
+  const l = await p99AtRate(20_000)
+  process.stdout.write(JSON.stringify({
+    p50AppendMs: Number(l.p50.toFixed(2)),
+    p99AppendMs: Number(l.p99.toFixed(2)),
+    maxAppendMs: Number(l.max.toFixed(2)),
+    fsyncP50Ms: Number(near.p50Ms.toFixed(2)),
+    fsyncP99Ms: Number(near.p99Ms.toFixed(2)),
+    p99AppendTargetMs: Number((2 * near.p99Ms + 1).toFixed(2)),
+    p99WarmupSeconds: P99_WARMUP_SECONDS,
+    p99LoopDelayP99Ms: Number(l.loopDelayP99Ms.toFixed(2)),
+    p99LoopDelayMaxMs: Number(l.loopDelayMaxMs.toFixed(2)),
+    loadAverage1m: Number(loadavg()[0]?.toFixed(2)),
+    quick
+  }) + '\n')
+  process.exit(0)
+}
 log('measuring raw 4 KiB write+fdatasync ...')
 const raw = await rawFsync()
 const fsyncPerSec = raw.perSec
