@@ -62,7 +62,8 @@ t.test('store - tail entries - fresh entries come back as appended, older ones f
 
 t.test('store - tail entries - an lsn reused after a failed write and reopen reads the new entry, not the cut one', async (t) => {
   const sim = new SimDisk(22)
-  const l = createFileLedger({ siteId: 's', dir: '/f', disk: sim.view(), policyOf: () => policy('sync'), checkpointIntervalMs: 0, retentionIntervalMs: 0 })
+  // Small segments, as in writer-faults.test.ts: the failing fdatasync is the append's own.
+  const l = createFileLedger({ siteId: 's', dir: '/f', disk: sim.view(), policyOf: () => policy('sync'), segmentSizeBytes: 64 * 1024, checkpointIntervalMs: 0, retentionIntervalMs: 0 })
   await l.open()
   await l.append({ topic: 't', payload: Buffer.from('before') })
   // Larger than the one-syscall O_DSYNC write, so its fdatasync is what fails.
