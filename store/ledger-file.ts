@@ -353,8 +353,7 @@ export class FileLedger extends LedgerBase {
     if (rec.kind === RecordKind.message) {
       this.noteSegmentTime(segmentOfLsn(s.lsn), rec.publishTime)
       // fanin (issue 11): keep the entry as appended, so delivery of it skips the CRC check and CBOR decode (tail-cache.ts).
-      const name = this.topicsById[rec.topicId]?.name
-      if (name !== undefined) w.tail.addEntry(s.lsn, { topic: name, entryId: rec.entryId, lsn: s.lsn, publishTime: rec.publishTime, payload: rec.payload, props: rec.props })
+      w.tail.addEntry(s.lsn, rec.topicId, rec.entryId, rec.publishTime, rec.payload, rec.props)
     }
     return s
   }
@@ -414,8 +413,8 @@ export class FileLedger extends LedgerBase {
         continue
       }
       // fanin (issue 11): the entry as appended, when still kept (tail-cache.ts); else check and decode its frame.
-      const kept = w.tail.entry(lsn)
-      if (kept !== undefined && kept.entryId === id && kept.topic === t.name) {
+      const kept = w.tail.entry(lsn, t, id)
+      if (kept !== undefined) {
         if (out.length > 0 && payloadBytes + kept.payload.length > maxBytes) break
         payloadBytes += kept.payload.length
         out.push(kept)

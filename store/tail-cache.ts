@@ -1,5 +1,5 @@
 import { TAIL_ENTRIES_MAX, TAIL_ENTRY_PAYLOAD_BYTES_MAX } from './constants.js'
-import type { LedgerEntry } from './types.js'
+import type { LedgerEntry, MessageProps, TopicName } from './types.js'
 
 /**
  * Recently written bytes, by lsn, so tail readers rarely touch the disk.
@@ -9,7 +9,8 @@ import type { LedgerEntry } from './types.js'
  * Beside the bytes, the most recent message entries as they were appended
  * (`addEntry`): the record was CBOR-encoded and checksummed from this very
  * object, so a reader of a fresh entry gets it back instead of checking and
- * decoding the frame again. Both live and die with the writer: `clear` (a
+ * decoding the frame again (a fresh LedgerEntry around the same payload and
+props, as memory-durability topics share theirs). Both live and die with the writer: `clear` (a
  * failed write) drops them, and a reopened ledger has a new writer, so an lsn
  * reused after a cut never finds an old entry.
  */
@@ -17,60 +18,78 @@ export class TailCache {
   private chunks: Array<{ lsn: number, buf: Buffer }> = []
   private head = 0
   private bytes = 0
-  /** Ring of entries in lsn order (appends reserve lsns in call order). */
-  private readonly entryLsns: Float64Array
-  private readonly entries: Array<LedgerEntry | undefined>
-  private entryFirst = 0
-  private entryCount = 0
-  private entryPayloadBytes = 0
+  // Ring of the newest message entries in lsn order (appends reserve lsns in call order), in parallel
+  // arrays: keeping one costs no object per append (the reader builds its LedgerEntry, as a decode would).
+  private readonly mask: number
+  private readonly lsns: Float64Array
+  private readonly entryIds: Float64Array
+  private readonly publishTimes: Float64Array
+  private readonly topicIds: Int32Array
+  private readonly payloads: Array<Buffer | undefined>
+  private readonly props: Array<MessageProps | undefined>
+  private first = 0
+  private count = 0
+  private payloadBytes = 0
 
   constructor (private readonly bytesMax: number, entriesMax = TAIL_ENTRIES_MAX, private readonly entryPayloadBytesMax = TAIL_ENTRY_PAYLOAD_BYTES_MAX) {
-    const n = bytesMax > 0 ? entriesMax : 0
-    this.entryLsns = new Float64Array(n)
-    this.entries = new Array<LedgerEntry | undefined>(n).fill(undefined)
+    let n = 0
+    if (bytesMax > 0 && entriesMax > 0) { n = 1; while (n < entriesMax) n *= 2 } // a power of two: index by mask
+    this.mask = n - 1
+    this.lsns = new Float64Array(n)
+    this.entryIds = new Float64Array(n)
+    this.publishTimes = new Float64Array(n)
+    this.topicIds = new Int32Array(n)
+    this.payloads = new Array<Buffer | undefined>(n).fill(undefined)
+    this.props = new Array<MessageProps | undefined>(n).fill(undefined)
   }
 
-  /** Keep `entry` (appended at `lsn`, above every lsn added before) for readers of the tail. */
-  addEntry (lsn: number, entry: LedgerEntry): void {
-    const cap = this.entries.length
+  /** Keep a message entry appended at `lsn` (above every lsn added before) for readers of the tail. */
+  addEntry (lsn: number, topicId: number, entryId: number, publishTime: number, payload: Buffer, props: MessageProps): void {
+    const cap = this.mask + 1
     if (cap === 0) return
-    if (this.entryCount > 0 && lsn <= (this.entryLsns[(this.entryFirst + this.entryCount - 1) % cap] as number)) this.clearEntries()
-    while (this.entryCount > 0 && (this.entryCount === cap || this.entryPayloadBytes + entry.payload.length > this.entryPayloadBytesMax)) this.dropOldestEntry()
-    if (entry.payload.length > this.entryPayloadBytesMax) return
-    const at = (this.entryFirst + this.entryCount) % cap
-    this.entryLsns[at] = lsn
-    this.entries[at] = entry
-    this.entryCount++
-    this.entryPayloadBytes += entry.payload.length
+    if (this.count > 0 && lsn <= (this.lsns[(this.first + this.count - 1) & this.mask] as number)) this.clearEntries()
+    if (payload.length > this.entryPayloadBytesMax) return
+    while (this.count > 0 && (this.count === cap || this.payloadBytes + payload.length > this.entryPayloadBytesMax)) this.dropOldestEntry()
+    const at = (this.first + this.count) & this.mask
+    this.lsns[at] = lsn
+    this.entryIds[at] = entryId
+    this.publishTimes[at] = publishTime
+    this.topicIds[at] = topicId
+    this.payloads[at] = payload
+    this.props[at] = props
+    this.count++
+    this.payloadBytes += payload.length
   }
 
-  /** The entry appended at `lsn`, if still kept. */
-  entry (lsn: number): LedgerEntry | undefined {
-    const cap = this.entries.length
-    if (this.entryCount === 0) return undefined
+  /** The entry `entryId` of topic `t` appended at `lsn`, if still kept (a fresh object: callers may keep it). */
+  entry (lsn: number, t: { readonly id: number, readonly name: TopicName }, entryId: number): LedgerEntry | undefined {
+    if (this.count === 0) return undefined
+    const mask = this.mask
     let lo = 0
-    let hi = this.entryCount - 1
-    if (lsn < (this.entryLsns[this.entryFirst] as number) || lsn > (this.entryLsns[(this.entryFirst + hi) % cap] as number)) return undefined
+    let hi = this.count - 1
+    if (lsn < (this.lsns[this.first] as number) || lsn > (this.lsns[(this.first + hi) & mask] as number)) return undefined
     while (lo < hi) {
       const mid = (lo + hi) >> 1
-      if ((this.entryLsns[(this.entryFirst + mid) % cap] as number) < lsn) lo = mid + 1
+      if ((this.lsns[(this.first + mid) & mask] as number) < lsn) lo = mid + 1
       else hi = mid
     }
-    const at = (this.entryFirst + lo) % cap
-    return this.entryLsns[at] === lsn ? this.entries[at] : undefined
+    const at = (this.first + lo) & mask
+    if (this.lsns[at] !== lsn || this.entryIds[at] !== entryId || this.topicIds[at] !== t.id) return undefined
+    return { topic: t.name, entryId, lsn, publishTime: this.publishTimes[at] as number, payload: this.payloads[at] as Buffer, props: this.props[at] as MessageProps }
   }
 
   private dropOldestEntry (): void {
-    const e = this.entries[this.entryFirst] as LedgerEntry
-    this.entryPayloadBytes -= e.payload.length
-    this.entries[this.entryFirst] = undefined
-    this.entryFirst = (this.entryFirst + 1) % this.entries.length
-    this.entryCount--
+    const at = this.first
+    this.payloadBytes -= (this.payloads[at] as Buffer).length
+    this.payloads[at] = undefined
+    this.props[at] = undefined
+    this.first = (at + 1) & this.mask
+    this.count--
   }
 
   private clearEntries (): void {
-    while (this.entryCount > 0) this.dropOldestEntry()
-    this.entryFirst = 0
+    while (this.count > 0) this.dropOldestEntry()
+    this.first = 0
   }
 
   add (lsn: number, buf: Buffer): void {

@@ -7,33 +7,40 @@
 import t from 'tap'
 import { SimDisk } from '../../store/disk/sim-disk.js'
 import { TailCache } from '../../store/tail-cache.js'
-import { createFileLedger, StoreCode, type LedgerEntry } from '../../store/index.js'
+import { createFileLedger, StoreCode } from '../../store/index.js'
 import { TAIL_ENTRIES_MAX } from '../../store/constants.js'
 import { policy, waitFor } from './helpers.js'
 
-function entry (lsn: number, bytes = 10): LedgerEntry {
-  return { topic: 't', entryId: lsn, lsn, publishTime: 0, payload: Buffer.alloc(bytes), props: {} }
+const T = { id: 1, name: 't' }
+
+function add (c: TailCache, lsn: number, bytes = 10): void {
+  c.addEntry(lsn, T.id, lsn, 0, Buffer.alloc(bytes), {})
 }
 
 t.test('store - tail entries - the ring keeps the newest entries within its count and payload bounds', async (t) => {
   const c = new TailCache(1024, 4, 35)
-  for (const lsn of [10, 20, 30]) c.addEntry(lsn, entry(lsn))
-  t.equal(c.entry(20)?.lsn, 20)
-  t.equal(c.entry(25), undefined, 'no entry at an lsn between two')
-  c.addEntry(40, entry(40))
-  t.equal(c.entry(10), undefined, 'payload bound: the oldest went first (4 x 10 > 35)')
-  t.same([20, 30, 40].map((l) => c.entry(l)?.lsn), [20, 30, 40])
-  for (const lsn of [50, 60, 70]) c.addEntry(lsn, entry(lsn, 1))
-  t.same([20, 30, 40, 50, 60, 70].map((l) => c.entry(l)?.lsn), [undefined, undefined, 40, 50, 60, 70], 'count bound: 4 entries across the ring wrap')
-  c.addEntry(80, entry(80, 100))
-  t.equal(c.entry(80), undefined, 'an entry larger than the whole payload bound is not kept')
-  c.addEntry(55, entry(55))
-  t.same([40, 50, 55].map((l) => c.entry(l)?.lsn), [undefined, undefined, 55], 'an lsn at or below the newest starts the ring afresh')
+  const at = (lsn: number): number | undefined => c.entry(lsn, T, lsn)?.lsn
+  for (const lsn of [10, 20, 30]) add(c, lsn)
+  t.equal(at(20), 20)
+  t.equal(c.entry(25, T, 25), undefined, 'no entry at an lsn between two')
+  t.equal(c.entry(20, { id: 2, name: 'u' }, 20), undefined, 'not for another topic')
+  t.equal(c.entry(20, T, 21), undefined, 'not for another entry id')
+  add(c, 40)
+  t.equal(at(10), undefined, 'payload bound: the oldest went first (4 x 10 > 35)')
+  t.same([20, 30, 40].map(at), [20, 30, 40])
+  for (const lsn of [50, 60, 70]) add(c, lsn, 1)
+  t.same([20, 30, 40, 50, 60, 70].map(at), [undefined, undefined, 40, 50, 60, 70], 'count bound: 4 entries across the ring wrap')
+  add(c, 80, 100)
+  t.equal(at(80), undefined, 'an entry larger than the whole payload bound is not kept')
+  add(c, 55)
+  t.same([40, 50, 55].map(at), [undefined, undefined, 55], 'an lsn at or below the newest starts the ring afresh')
+  const e = c.entry(55, T, 55)
+  t.same(e, { topic: 't', entryId: 55, lsn: 55, publishTime: 0, payload: Buffer.alloc(10), props: {} }, 'the entry as appended')
   c.clear()
-  t.equal(c.entry(55), undefined, 'clear drops the entries with the bytes')
+  t.equal(at(55), undefined, 'clear drops the entries with the bytes')
   const off = new TailCache(0)
-  off.addEntry(1, entry(1))
-  t.equal(off.entry(1), undefined, 'no entries when the tail cache is off')
+  add(off, 1)
+  t.equal(off.entry(1, T, 1), undefined, 'no entries when the tail cache is off')
 })
 
 t.test('store - tail entries - fresh entries come back as appended, older ones from their frames, every one correct', async (t) => {
