@@ -32,6 +32,7 @@ import { freePort, natsService, type NatsRegion, type Service } from '../topolog
 const json = process.argv.includes('--json')
 const quick = process.argv.includes('--quick')
 const oneProcess = process.argv.includes('--one-process')
+const throughputOnly = process.argv.includes('--throughput-only')
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name)
   return i >= 0 ? Number(process.argv[i + 1]) : dflt
@@ -48,6 +49,13 @@ const WARMUP_MESSAGES = quick ? 5_000 : 20_000
 const PUBLISH_CONCURRENCY = 256
 /** Pacing tick of the fixed-rate phase. */
 const TICK_MS = 5
+/** How long the closed site-b child may take to exit (writing a CPU profile takes a moment) before it is killed. */
+const CHILD_EXIT_WAIT_MS = 10_000
+
+/** With FERRY_BENCH_MARKS=1: phase boundaries on stderr in the monotonic microseconds of a --cpu-prof (to slice profiles by phase). */
+function mark (phase: string): void {
+  if (process.env.FERRY_BENCH_MARKS === '1') process.stderr.write(`MARK ${phase} ${process.hrtime.bigint() / 1000n}\n`)
+}
 
 function log (msg: string): void {
   if (!json) process.stderr.write(msg + '\n')
@@ -135,7 +143,14 @@ function childSiteB (cfg: SiteBConfig): SiteB {
     startRepl: async () => { await call('startRepl') },
     lagStart: async (topic) => { await call('lagStart', topic) },
     lagStop: async () => await call('lagStop'),
-    close: async () => { await call('close').catch(() => {}); child.kill() }
+    close: async () => {
+      // The child exits by itself once closed (so a --cpu-prof of it gets written); killed only if it does not.
+      const exited = new Promise<void>((resolve) => { if (child.exitCode !== null) resolve(); else child.once('exit', () => { resolve() }) })
+      await call('close').catch(() => {})
+      const timer = setTimeout(() => { child.kill() }, CHILD_EXIT_WAIT_MS)
+      await exited
+      clearTimeout(timer)
+    }
   }
 }
 
@@ -184,44 +199,19 @@ async function main (): Promise<void> {
     await b.startRepl()
     await waitCountB(b, `${NS}/warmup`, WARMUP_MESSAGES, 300_000)
     await waitCountB(b, `${NS}/local`, THROUGHPUT_MESSAGES, 300_000)
+    mark('tput-start')
     t0 = performance.now()
     await publishBurst(a.gw, `${NS}/tput`, THROUGHPUT_MESSAGES)
+    // The publish rate at a with the link running (the rest of the time is b catching up).
+    result.replicatedPhasePublishMsgsPerSec = Math.round(THROUGHPUT_MESSAGES / ((performance.now() - t0) / 1000))
     await waitCountB(b, `${NS}/tput`, THROUGHPUT_MESSAGES, 300_000)
+    mark('tput-end')
     result.replicatedMsgsPerSec = Math.round(THROUGHPUT_MESSAGES / ((performance.now() - t0) / 1000))
     result.replicatedToLocalRatio = Math.round(result.replicatedMsgsPerSec / result.localPublishMsgsPerSec * 100) / 100
     log(`replicated: ${result.replicatedMsgsPerSec} msgs/s (${result.replicatedToLocalRatio} of local)`)
 
-    // 3. Lag at a fixed rate: arrival at b (durable there) minus publish time at a.
-    const lagTopic = `${NS}/lag`
-    await b.lagStart(lagTopic)
-    const total = LAG_RATE_PER_SEC * LAG_SECONDS
-    const perTick = LAG_RATE_PER_SEC * TICK_MS / 1000
-    let sent = 0
-    const started = Date.now()
-    const inflight: Array<Promise<unknown>> = []
-    while (sent < total) {
-      const due = Math.min(total, Math.floor((Date.now() - started) / 1000 * LAG_RATE_PER_SEC) + perTick)
-      for (; sent < due; sent++) inflight.push(a.gw.ledger.append({ topic: lagTopic, payload: PAYLOAD }))
-      await new Promise((resolve) => setTimeout(resolve, TICK_MS))
-    }
-    await Promise.all(inflight)
-    await waitCountB(b, lagTopic, total, 300_000)
-    const lag = await b.lagStop()
-    result.lagRatePerSec = LAG_RATE_PER_SEC
-    result.lagP50Ms = lag.p50
-    result.lagP99Ms = lag.p99
-    result.lagMaxMs = lag.max
-    log(`lag at ${LAG_RATE_PER_SEC} msgs/s: p50 ${result.lagP50Ms} ms, p99 ${result.lagP99Ms} ms, max ${result.lagMaxMs} ms`)
-
-    // 4. Catch-up of a backlog built while b's region was down.
-    await (nats[1] as Service).kill()
-    await publishBurst(a.gw, `${NS}/backlog`, BACKLOG_MESSAGES)
-    await (nats[1] as Service).start()
-    t0 = performance.now()
-    await waitCountB(b, `${NS}/backlog`, BACKLOG_MESSAGES, 600_000)
-    const secs = (performance.now() - t0) / 1000
-    result.catchUpSecondsPer100k = Math.round(secs * (100_000 / BACKLOG_MESSAGES) * 100) / 100
-    log(`catch-up: ${result.catchUpSecondsPer100k} s per 100,000 backlog`)
+    // --throughput-only: stop here (profiles of the throughput phase alone).
+    if (!throughputOnly) await lagAndCatchUp(a, b, nats, result)
   } finally {
     await a.replicator?.close(); await a.transport.close(); await a.gw.close()
     await b.close()
@@ -230,6 +220,41 @@ async function main (): Promise<void> {
   }
   const link = { batchEntriesMax: ReplLimits.REPL_BATCH_ENTRIES_MAX, inflightBatchesMax: ReplLimits.REPL_INFLIGHT_BATCHES_MAX, inflightBytesMax: ReplLimits.REPL_INFLIGHT_BYTES_MAX }
   if (json) process.stdout.write(JSON.stringify({ bench: 'replication', quick, processes: oneProcess ? 1 : 2, ...result, link }) + '\n')
+}
+
+/** Phases 3 and 4: lag at a fixed rate, catch-up of a backlog. */
+async function lagAndCatchUp (a: Site, b: SiteB, nats: Service[], result: Record<string, number>): Promise<void> {
+  // 3. Lag at a fixed rate: arrival at b (durable there) minus publish time at a.
+  const lagTopic = `${NS}/lag`
+  await b.lagStart(lagTopic)
+  const total = LAG_RATE_PER_SEC * LAG_SECONDS
+  const perTick = LAG_RATE_PER_SEC * TICK_MS / 1000
+  let sent = 0
+  const started = Date.now()
+  const inflight: Array<Promise<unknown>> = []
+  while (sent < total) {
+    const due = Math.min(total, Math.floor((Date.now() - started) / 1000 * LAG_RATE_PER_SEC) + perTick)
+    for (; sent < due; sent++) inflight.push(a.gw.ledger.append({ topic: lagTopic, payload: PAYLOAD }))
+    await new Promise((resolve) => setTimeout(resolve, TICK_MS))
+  }
+  await Promise.all(inflight)
+  await waitCountB(b, lagTopic, total, 300_000)
+  const lag = await b.lagStop()
+  result.lagRatePerSec = LAG_RATE_PER_SEC
+  result.lagP50Ms = lag.p50
+  result.lagP99Ms = lag.p99
+  result.lagMaxMs = lag.max
+  log(`lag at ${LAG_RATE_PER_SEC} msgs/s: p50 ${result.lagP50Ms} ms, p99 ${result.lagP99Ms} ms, max ${result.lagMaxMs} ms`)
+
+  // 4. Catch-up of a backlog built while b's region was down.
+  await (nats[1] as Service).kill()
+  await publishBurst(a.gw, `${NS}/backlog`, BACKLOG_MESSAGES)
+  await (nats[1] as Service).start()
+  const t0 = performance.now()
+  await waitCountB(b, `${NS}/backlog`, BACKLOG_MESSAGES, 600_000)
+  const secs = (performance.now() - t0) / 1000
+  result.catchUpSecondsPer100k = Math.round(secs * (100_000 / BACKLOG_MESSAGES) * 100) / 100
+  log(`catch-up: ${result.catchUpSecondsPer100k} s per 100,000 backlog`)
 }
 
 if (process.argv.includes('--site-b')) {

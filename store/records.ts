@@ -236,6 +236,31 @@ export function peekKindAndTopic (buf: Buffer, start: number): { kind: number, t
 }
 
 /**
+ * The log tail (replication) needs a whole message record: read it straight
+ * from the CBOR like peekMessage, with the payload as a view of buf (no copy,
+ * as the CBOR decoder would give it); only the props map, when there is one,
+ * goes through the decoder. Undefined when buf[start] is not a message record
+ * of the usual shape (decode it with decodeRecord instead).
+ */
+export function peekMessageWithPayload (buf: Buffer, start: number, end: number): LogRecord | undefined {
+  const head = buf[start]
+  if ((head !== 0x85 && head !== 0x86) || buf[start + 1] !== RecordKind.message) return undefined
+  peekAt = start + 2
+  const topicId = peekNumber(buf)
+  const entryId = peekNumber(buf)
+  const publishTime = peekNumber(buf)
+  const payloadBytes = peekBytesLength(buf)
+  if (Number.isNaN(topicId) || Number.isNaN(entryId) || Number.isNaN(publishTime) || Number.isNaN(payloadBytes)) return undefined
+  const payloadAt = peekAt
+  peekAt += payloadBytes
+  if (peekAt > end) return undefined
+  let props: MessageProps = {}
+  if (head === 0x86) props = propsFromWire(encoder.decode(buf.subarray(peekAt, end)) as Record<string, unknown>)
+  else if (peekAt !== end) return undefined
+  return { kind: RecordKind.message, topicId, entryId, publishTime, payload: buf.subarray(payloadAt, payloadAt + payloadBytes), props }
+}
+
+/**
  * Replay needs a message's topic, entry id, publish time and props, not its
  * payload: read them straight from the CBOR (the payload comes back empty).
  * Undefined when buf[start] is not a message record of the usual shape.
