@@ -79,6 +79,8 @@ interface SiteB {
   /** Record arrival - origin publish time of every entry of the topic from now on. */
   lagStart: (topic: string) => Promise<void>
   lagStop: () => Promise<{ p50: number, p99: number, max: number }>
+  /** CPU time the site's process has used, microseconds (user + system). */
+  cpuUs: () => Promise<number>
   close: () => Promise<void>
 }
 
@@ -111,8 +113,14 @@ async function openSiteB (cfg: SiteBConfig, plan: ReturnType<typeof staticPlan>)
       off?.()
       return { p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), max: h.maxValue }
     },
+    cpuUs: async () => cpuUsNow(),
     close: async () => { await replicator?.close(); await transport.close(); await gw.close() }
   }
+}
+
+function cpuUsNow (): number {
+  const u = process.cpuUsage()
+  return u.user + u.system
 }
 
 interface Call { id: number, op: keyof SiteB, arg?: string }
@@ -143,6 +151,7 @@ function childSiteB (cfg: SiteBConfig): SiteB {
     startRepl: async () => { await call('startRepl') },
     lagStart: async (topic) => { await call('lagStart', topic) },
     lagStop: async () => await call('lagStop'),
+    cpuUs: async () => await call<number>('cpuUs'),
     close: async () => {
       // The child exits by itself once closed (so a --cpu-prof of it gets written); killed only if it does not.
       const exited = new Promise<void>((resolve) => { if (child.exitCode !== null) resolve(); else child.once('exit', () => { resolve() }) })
@@ -189,9 +198,11 @@ async function main (): Promise<void> {
     // 0. Unmeasured warm-up: a fresh Node process spends its first second in the interpreter (docs/BENCHMARKS.md).
     await publishBurst(a.gw, `${NS}/warmup`, WARMUP_MESSAGES)
     // 1. Local durable publish throughput, no link.
+    const cpuLocal0 = cpuUsNow()
     let t0 = performance.now()
     await publishBurst(a.gw, `${NS}/local`, THROUGHPUT_MESSAGES)
     result.localPublishMsgsPerSec = Math.round(THROUGHPUT_MESSAGES / ((performance.now() - t0) / 1000))
+    result.cpuUsPerMsgLocal = Math.round((cpuUsNow() - cpuLocal0) / THROUGHPUT_MESSAGES * 100) / 100
     log(`local durable publish: ${result.localPublishMsgsPerSec} msgs/s`)
 
     // 2. Replicated throughput (the local topic above ships too: start the links, let it drain first).
@@ -200,12 +211,23 @@ async function main (): Promise<void> {
     await waitCountB(b, `${NS}/warmup`, WARMUP_MESSAGES, 300_000)
     await waitCountB(b, `${NS}/local`, THROUGHPUT_MESSAGES, 300_000)
     mark('tput-start')
+    const cpuA0 = cpuUsNow()
+    const cpuB0 = await b.cpuUs()
     t0 = performance.now()
     await publishBurst(a.gw, `${NS}/tput`, THROUGHPUT_MESSAGES)
     // The publish rate at a with the link running (the rest of the time is b catching up).
     result.replicatedPhasePublishMsgsPerSec = Math.round(THROUGHPUT_MESSAGES / ((performance.now() - t0) / 1000))
     await waitCountB(b, `${NS}/tput`, THROUGHPUT_MESSAGES, 300_000)
     mark('tput-end')
+    // CPU per replicated message in each process (publishing included at a): does not depend on the machine's load the way msgs/s does.
+    const cpuA = cpuUsNow() - cpuA0
+    const cpuB = await b.cpuUs() - cpuB0
+    if (oneProcess) {
+      result.cpuUsPerMsgBothSites = Math.round(cpuA / THROUGHPUT_MESSAGES * 100) / 100
+    } else {
+      result.cpuUsPerMsgSiteA = Math.round(cpuA / THROUGHPUT_MESSAGES * 100) / 100
+      result.cpuUsPerMsgSiteB = Math.round(cpuB / THROUGHPUT_MESSAGES * 100) / 100
+    }
     result.replicatedMsgsPerSec = Math.round(THROUGHPUT_MESSAGES / ((performance.now() - t0) / 1000))
     result.replicatedToLocalRatio = Math.round(result.replicatedMsgsPerSec / result.localPublishMsgsPerSec * 100) / 100
     log(`replicated: ${result.replicatedMsgsPerSec} msgs/s (${result.replicatedToLocalRatio} of local)`)

@@ -163,7 +163,7 @@ export class Link {
     private readonly limits: LinkLimits,
     private readonly logger: Logger
   ) {
-    this.tail = new SharedTail(ledger, filter)
+    this.tail = new SharedTail(ledger, site, filter)
     this.lanes = LANES.map((lane) => {
       const p = positionOf(ledger.getMeta(REPL_OUT_SPACE, laneKey(site, lane)))
       return { lane, position: p, scanPos: p, persisted: p, connected: false, probe: true, idle: false, lastSkipSentMs: 0, behind: false, queue: [] }

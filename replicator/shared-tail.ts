@@ -69,6 +69,8 @@ export class SharedTail {
 
   constructor (
     private readonly ledger: Pick<Ledger, 'readLog'>,
+    /** The link's destination: entries that passed it never go back (loop prevention), so reads leave them out. */
+    private readonly destination: string,
     private filter: TailFilter,
     private readonly bounds: SharedTailBounds = DEFAULT_BOUNDS
   ) {}
@@ -102,7 +104,7 @@ export class SharedTail {
     let pos = after
     for (let reads = 0; reads < LOG_READS_PER_CALL_MAX; reads++) {
       if (!this.covers(pos)) {
-        const r = await this.ledger.readLog(pos, { maxItems: want.maxItems, maxBytes: want.maxBytes, maxScanBytes: want.maxScanBytes, topics: this.filter.topics, meta: this.filter.meta })
+        const r = await this.ledger.readLog(pos, { maxItems: want.maxItems, maxBytes: want.maxBytes, maxScanBytes: want.maxScanBytes, topics: this.filter.topics, meta: this.filter.meta, skipVia: this.destination })
         this.counts.logReads++
         this.endLsnSeen = Math.max(this.endLsnSeen, r.endLsn)
         if (r.gapToLsn !== undefined) {

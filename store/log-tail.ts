@@ -18,7 +18,7 @@
  * memory ledger keeps its own bounded array of records (it has no file).
  */
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
-import { RecordKind, decodeRecord, peekKindAndTopic, peekMessageWithPayload, type LogRecord } from './records.js'
+import { RecordKind, decodeRecord, peekKindAndTopic, peekMessageWithPayload, peekViaIncludes, type LogRecord } from './records.js'
 import { LSN_SEGMENT_FACTOR, offsetOfLsn, segmentOfLsn } from './segment.js'
 import { StoreCode, storeError } from './errors.js'
 import { READ_BLOCK_BYTES_MAX } from './constants.js'
@@ -41,6 +41,12 @@ export interface LogReadOptions {
   topics?: (topic: TopicName) => boolean
   /** Keep meta records of these spaces (key filter optional); default none. */
   meta?: (space: string, key: string) => boolean
+  /**
+   * Leave out message records whose replicatedVia names this site (a link to
+   * it never ships them: loop prevention), decided from the bytes where
+   * possible instead of decoding the record.
+   */
+  skipVia?: string
 }
 
 export interface LogReadResult {
@@ -73,13 +79,14 @@ export interface FileLogSource {
 }
 
 /** Without decoding it: can the record at body[at] be of no interest to this read? (viewOf decides for the rest.) */
-function surelyUnwanted (body: Buffer, at: number, topicName: (id: number) => TopicName | undefined, opts: LogReadOptions): boolean {
+function surelyUnwanted (body: Buffer, at: number, end: number, topicName: (id: number) => TopicName | undefined, opts: LogReadOptions, skipVia: Buffer | undefined): boolean {
   const p = peekKindAndTopic(body, at)
   if (p === undefined) return false
   if (p.kind === RecordKind.message || p.kind === RecordKind.cancel) {
     if (opts.topics === undefined) return true
     const topic = topicName(p.topicId)
-    return topic === undefined || !opts.topics(topic)
+    if (topic === undefined || !opts.topics(topic)) return true
+    return skipVia !== undefined && p.kind === RecordKind.message && peekViaIncludes(body, at, end, skipVia) === true
   }
   if (p.kind === RecordKind.metaPut || p.kind === RecordKind.metaDelete) return opts.meta === undefined
   return true // no other kind is ever part of the tail
@@ -93,6 +100,7 @@ function viewOf (rec: LogRecord, lsn: Lsn, topicName: (id: number) => TopicName 
     case RecordKind.message: {
       const topic = topicName(rec.topicId)
       if (topic === undefined || opts.topics?.(topic) !== true) return undefined
+      if (opts.skipVia !== undefined && rec.props.replicatedVia?.includes(opts.skipVia) === true) return undefined
       return { kind: 'message', lsn, topic, entryId: rec.entryId, publishTime: rec.publishTime, payload: rec.payload, props: rec.props }
     }
     case RecordKind.cancel: {
@@ -138,6 +146,7 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
   /** The block is the writer's own bytes (not read from a file). */
   let fromMemory = false
   const segIndex = (seg: number): number => ids.indexOf(seg)
+  const skipVia = opts.skipVia === undefined ? undefined : Buffer.from(opts.skipVia)
   while (cur < endLsn && out.items.length < opts.maxItems && scanned < scanMax) {
     const seg = segmentOfLsn(cur)
     const off = offsetOfLsn(cur)
@@ -183,7 +192,7 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
       skipFirst = false
     } else {
       // Every frame from a file is checksum-verified above; only records the reader may want are decoded.
-      const item = surelyUnwanted(block, at + FRAME_HEADER_BYTES, src.topicName, opts)
+      const item = surelyUnwanted(block, at + FRAME_HEADER_BYTES, at + frameBytes, src.topicName, opts, skipVia)
         ? undefined
         : viewOf(recordAt(block, at + FRAME_HEADER_BYTES, at + frameBytes), cur, src.topicName, opts)
       if (item !== undefined) {
