@@ -10,12 +10,23 @@
  * in this run on this machine:
  * - local durable publish throughput at site a (no link running), msgs/s;
  * - replicated throughput: messages published at a as fast as possible and
- *   the time until b holds them all, msgs/s, and its ratio to local;
+ *   the time until b holds them all (durable there), msgs/s, and its ratio to
+ *   local; beside it the publish rate at a while the link runs
+ *   (`replicatedPhasePublishMsgsPerSec`: when it equals the replicated rate,
+ *   the link kept pace and the publisher was what slowed) and the CPU
+ *   microseconds per message in each process (`cpuUsPerMsgSiteA` with the
+ *   publishing, `cpuUsPerMsgSiteB`, `cpuUsPerMsgLocal` for phase 1 alone),
+ *   which depend on the machine's load much less than msgs/s do;
+ * - drain: the pace of the link alone, shipping the backlog of the warm-up
+ *   and local phases (120,000 messages, no publisher running) until b holds
+ *   it durably, msgs/s (`drainMsgsPerSec`);
  * - lag at a fixed rate (10,000 msgs/s by default): arrival at b minus the
  *   publish time at a, p50 / p99 / max ms (origin publish time travels);
  * - catch-up: seconds to ship a 100,000-message backlog built while b's
  *   region server was down.
- * An unmeasured warm-up burst comes first.
+ * An unmeasured warm-up burst comes first. `--throughput-only` stops after the
+ * replicated phase; FERRY_BENCH_MARKS=1 prints phase marks in the monotonic
+ * microseconds of a `node --cpu-prof` (both processes), to slice profiles.
  * Prints a table to stderr, or one JSON line on stdout with --json (with the
  * link's pipelining bounds, so figures from different settings are not mixed up).
  */
@@ -206,10 +217,15 @@ async function main (): Promise<void> {
     log(`local durable publish: ${result.localPublishMsgsPerSec} msgs/s`)
 
     // 2. Replicated throughput (the local topic above ships too: start the links, let it drain first).
+    // The backlog of phases 0 and 1 drains first, with no publisher running: the link's own pace, timed as drainMsgsPerSec.
+    mark('drain-start')
+    t0 = performance.now()
     a.replicator = await startReplicator({ siteId: 'a', ledger: a.gw.ledger, transport: a.transport, plan, logger: silentLogger })
     await b.startRepl()
     await waitCountB(b, `${NS}/warmup`, WARMUP_MESSAGES, 300_000)
     await waitCountB(b, `${NS}/local`, THROUGHPUT_MESSAGES, 300_000)
+    result.drainMsgsPerSec = Math.round((WARMUP_MESSAGES + THROUGHPUT_MESSAGES) / ((performance.now() - t0) / 1000))
+    mark('drain-end')
     mark('tput-start')
     const cpuA0 = cpuUsNow()
     const cpuB0 = await b.cpuUs()
