@@ -19,7 +19,9 @@
  *   which depend on the machine's load much less than msgs/s do;
  * - drain: the pace of the link alone, shipping the backlog of the warm-up
  *   and local phases (120,000 messages, no publisher running) until b holds
- *   it durably, msgs/s (`drainMsgsPerSec`);
+ *   it durably, msgs/s (`drainMsgsPerSec`), and the CPU microseconds per
+ *   message of the sender and the receiver meanwhile (`drainCpuUsPerMsg*`:
+ *   compare with `cpuUsPerMsgLocal`, what a durable publish costs);
  * - lag at a fixed rate (10,000 msgs/s by default): arrival at b minus the
  *   publish time at a, p50 / p99 / max ms (origin publish time travels);
  * - catch-up: seconds to ship a 100,000-message backlog built while b's
@@ -218,14 +220,25 @@ async function main (): Promise<void> {
 
     // 2. Replicated throughput (the local topic above ships too: start the links, let it drain first).
     // The backlog of phases 0 and 1 drains first, with no publisher running: the link's own pace, timed as drainMsgsPerSec.
+    // b serves first, so a's link finds it at once (a handshake without responders would back off).
+    await b.startRepl()
     mark('drain-start')
+    const drainCpuA0 = cpuUsNow()
+    const drainCpuB0 = await b.cpuUs()
     t0 = performance.now()
     a.replicator = await startReplicator({ siteId: 'a', ledger: a.gw.ledger, transport: a.transport, plan, logger: silentLogger })
-    await b.startRepl()
     await waitCountB(b, `${NS}/warmup`, WARMUP_MESSAGES, 300_000)
     await waitCountB(b, `${NS}/local`, THROUGHPUT_MESSAGES, 300_000)
-    result.drainMsgsPerSec = Math.round((WARMUP_MESSAGES + THROUGHPUT_MESSAGES) / ((performance.now() - t0) / 1000))
+    const drained = WARMUP_MESSAGES + THROUGHPUT_MESSAGES
+    result.drainMsgsPerSec = Math.round(drained / ((performance.now() - t0) / 1000))
     mark('drain-end')
+    // The link's own CPU per message: the sender (a publishes nothing now) and the receiver.
+    const drainCpuA = cpuUsNow() - drainCpuA0
+    const drainCpuB = await b.cpuUs() - drainCpuB0
+    if (!oneProcess) {
+      result.drainCpuUsPerMsgSender = Math.round(drainCpuA / drained * 100) / 100
+      result.drainCpuUsPerMsgReceiver = Math.round(drainCpuB / drained * 100) / 100
+    }
     mark('tput-start')
     const cpuA0 = cpuUsNow()
     const cpuB0 = await b.cpuUs()
