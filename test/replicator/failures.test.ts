@@ -14,6 +14,7 @@ import { startNatsSupercluster } from '../helpers/services.js'
 import { startTestSite } from '../helpers/network.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+import { builtScript } from '../helpers/cli-build.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const CHILD = join(root, 'test', 'helpers', 'site-child.ts')
@@ -23,7 +24,7 @@ const policyOf = (): { durability: 'sync', retentionMs: number, retentionBytes: 
 interface Child { proc: ChildProcess, out: () => string }
 
 function startChild (t: { teardown: (f: () => unknown) => void }, cfg: Record<string, unknown>): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(cfg)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = spawn(process.execPath, [builtScript(CHILD), JSON.stringify(cfg)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   proc.stdout?.on('data', (c: Buffer) => { out += c.toString() })
