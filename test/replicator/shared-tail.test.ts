@@ -171,3 +171,30 @@ t.test('log tail - the freshly written tail from the writer\'s memory gives the 
   t.same(await alone(f, TailKinds.meta, control), metaFromMemory)
   t.ok(fromMemory.length > 900)
 })
+
+t.test('shared tail - records gone before a lane came to them (retention): every lane that reaches the gap reports it', async (t) => {
+  // A fake log (unit test): records 100..199 are there, everything before was removed by retention.
+  const items: LogItem[] = Array.from({ length: 100 }, (_, i) => ({ kind: 'message', lsn: 100 + i, topic: 't/a/0', entryId: i, publishTime: 0, payload: Buffer.from(`m${i}`), props: {} }))
+  const ledger = {
+    readLog: async (after: number, o: { maxItems: number }) => {
+      const from = items.filter((it) => it.lsn > after).slice(0, o.maxItems)
+      const last = from[from.length - 1]
+      return { items: from, throughLsn: last?.lsn ?? after, endLsn: 200, ...(after < 99 ? { gapToLsn: 100 } : {}) }
+    }
+  }
+  const tail = new SharedTail(ledger, 'dest', filter)
+  const want = { kinds: TailKinds.entries, maxItems: 30, maxBytes: 1 << 20, maxScanBytes: 1 << 20 }
+  const a = await tail.read(10, want, 10)
+  const b = await tail.read(20, want, 10)
+  t.equal(a.gapToLsn, 100, 'the first lane reports the gap')
+  t.equal(b.gapToLsn, 100, 'so does the second, though the first read the same records')
+  t.same(a.items.map((x) => x.lsn), items.slice(0, 30).map((x) => x.lsn))
+  t.same(b.items.map((x) => x.lsn), items.slice(0, 30).map((x) => x.lsn))
+  // Past the gap, reads are shared again and report nothing.
+  const c = await tail.read(a.throughLsn, want, a.throughLsn)
+  const d = await tail.read(b.throughLsn, want, b.throughLsn)
+  t.equal(c.gapToLsn, undefined)
+  t.equal(d.gapToLsn, undefined)
+  t.same(d.items, c.items)
+  t.same(c.items.map((x) => x.lsn), items.slice(30, 60).map((x) => x.lsn))
+})
