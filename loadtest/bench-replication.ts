@@ -232,6 +232,7 @@ async function main (): Promise<void> {
     const drained = WARMUP_MESSAGES + THROUGHPUT_MESSAGES
     result.drainMsgsPerSec = Math.round(drained / ((performance.now() - t0) / 1000))
     mark('drain-end')
+    log(`drain of a ${drained}-message backlog (link alone): ${result.drainMsgsPerSec} msgs/s`)
     // The link's own CPU per message: the sender (a publishes nothing now) and the receiver.
     const drainCpuA = cpuUsNow() - drainCpuA0
     const drainCpuB = await b.cpuUs() - drainCpuB0
