@@ -95,17 +95,19 @@ t.test('shared tail - bounded: lanes far apart read unshared, and still get ever
   const slow = { maxItems: 7, maxBytes: 512 * 1024, maxScanBytes: 8 * 1024 * 1024 }
   const lanes: LaneSim[] = [
     { kinds: TailKinds.entries, want: { kinds: TailKinds.entries, ...fast }, pos: -1, got: [], done: false },
-    { kinds: TailKinds.entries, want: { kinds: TailKinds.entries, ...slow }, pos: -1, got: [], done: false }
+    { kinds: TailKinds.entries, want: { kinds: TailKinds.entries, ...slow }, pos: -1, got: [], done: false },
+    { kinds: TailKinds.meta, want: { kinds: TailKinds.meta, ...control }, pos: -1, got: [], done: false }
   ]
   let over = 0
   // The fast lane takes nine turns for each of the slow one's: it runs far ahead of what the bounds hold.
-  await lanesThroughShared(tail, lanes, [0, 0, 0, 0, 0, 0, 0, 0, 0, 1], () => {
+  await lanesThroughShared(tail, lanes, [0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1], () => {
     const h = tail.held()
     if (h.pieces > 1 && (h.items > bounds.itemsMax || h.pieces > bounds.piecesMax)) over++
   })
   t.equal(over, 0, 'what the shared tail holds stays within its bounds')
   t.same(lanes[0]?.got, await alone(l, TailKinds.entries, fast, 'dest'), 'fast lane: every entry, in order')
   t.same(lanes[1]?.got, await alone(l, TailKinds.entries, slow, 'dest'), 'slow lane: every entry, in order')
+  t.same(lanes[2]?.got, await alone(l, TailKinds.meta, control, 'dest'), 'control lane: every meta record, in order')
 })
 
 t.test('shared tail - a ledger restart between reads: the lanes resume from their positions, nothing lost or repeated', async (t) => {
