@@ -388,7 +388,9 @@ export class FileLedger extends LedgerBase {
       },
       topicName: (id) => this.topicsById[id]?.name,
       payloadBytesMax: this.maxPayloadBytes,
-      segmentHeaderBytes: SEGMENT_HEADER_BYTES
+      segmentHeaderBytes: SEGMENT_HEADER_BYTES,
+      // repl: the freshly written tail from the writer's memory (no file read, no checksum of our own bytes).
+      written: (lsn) => this.writer?.tail.from(lsn)
     }
     return await readFileLog(src, afterLsn, opts)
   }

@@ -124,6 +124,25 @@ export class TailCache {
     return c.buf.subarray(at, at + length)
   }
 
+  /**
+   * Hook for the log tail (store/log-tail.ts, replication): the cached bytes
+   * from `lsn` to the end of the one write that holds them (whole frames), or
+   * undefined. A view, not a copy; the caller bounds it by the durable end.
+   */
+  from (lsn: number): Buffer | undefined {
+    let lo = this.head
+    let hi = this.chunks.length - 1
+    if (hi < lo || lsn < (this.chunks[lo] as { lsn: number }).lsn) return undefined
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if ((this.chunks[mid] as { lsn: number }).lsn <= lsn) lo = mid
+      else hi = mid - 1
+    }
+    const c = this.chunks[lo] as { lsn: number, buf: Buffer }
+    const at = lsn - c.lsn
+    return at < c.buf.length ? c.buf.subarray(at) : undefined
+  }
+
   clear (): void {
     this.chunks = []
     this.head = 0
