@@ -17,8 +17,6 @@ import { Durability, type Cursor, type CursorOptions, type EntryId, type TopicNa
 import { SmallMap } from './small-map.js'
 
 export class CursorOps implements CursorHost {
-  private readonly handles = new WeakMap<CursorState, CursorHandle>()
-
   constructor (private readonly ctx: LedgerContext) {}
 
   get stateGeneration (): number { return this.ctx.state.stateGeneration }
@@ -44,10 +42,15 @@ export class CursorOps implements CursorHost {
     return this.handleOf(t, c)
   }
 
+  /**
+   * A new handle per call: a handle is a stateless view (it re-finds its state
+   * after a rebuild), and caching one per cursor kept a handle and a WeakMap
+   * entry alive for every cursor, ~100 B per topic behind a wildcard
+   * subscription (docs/BENCHMARKS.md, million topics). Whoever keeps a handle
+   * (a dispatcher stream) keeps it alive; the others are garbage.
+   */
   private handleOf (t: TopicState, c: CursorState): CursorHandle {
-    let h = this.handles.get(c)
-    if (h === undefined) { h = new CursorHandle(this, t, c); this.handles.set(c, h) }
-    return h
+    return new CursorHandle(this, t, c)
   }
 
   cursors (topic: TopicName): Cursor[] {
