@@ -15,7 +15,6 @@ import { crc32c } from '@node-rs/crc32'
 import { CursorState, type CursorSnapshot } from './cursor-state.js'
 import { DelayedIndex, type DelayedSnapshot } from './delayed-index.js'
 import { ProducerDedup, type DedupSnapshot } from './dedup.js'
-import { EntryIndex } from './entry-index.js'
 import { decodeValue, encodeValue } from './records.js'
 import { TopicState } from './topic-state.js'
 import type { Disk } from './disk/disk.js'
@@ -86,7 +85,7 @@ export function decodeSnapshot (body: Buffer): Snapshot {
   for (const rowBytes of o.rows) {
     const [id, name, durability, first, lsns, ends, dedup, delayed, cancelled, cursors] = decodeValue(rowBytes) as TopicRow
     const t = new TopicState(name, id, durability, false)
-    t.index = EntryIndex.fromSnapshot({ first, count: lsns.length, lsns: Float64Array.from(lsns), ends: Float64Array.from(ends) })
+    t.loadSnapshot({ first, count: lsns.length, lsns: Float64Array.from(lsns), ends: Float64Array.from(ends) })
     t.committedNext = t.index.next
     if (dedup !== null) t.dedup = ProducerDedup.fromSnapshot(dedup)
     if (delayed !== null) t.delayed = DelayedIndex.fromSnapshot([Float64Array.from(delayed[0]), Float64Array.from(delayed[1])])

@@ -14,7 +14,7 @@
  * The position is clamped to what still exists: entries below the topic's
  * first entry were removed by retention and cannot come back.
  */
-import type { CursorState } from './cursor-state.js'
+import { NO_RANGES, type CursorState } from './cursor-state.js'
 import type { LedgerContext } from './ledger-context.js'
 import { RecordKind } from './records.js'
 import type { TopicState } from './topic-state.js'
@@ -23,7 +23,7 @@ import { Durability, type EntryId } from './types.js'
 /** The state change itself (live and replay): start over at `markDelete`. */
 export function resetCursorState (c: CursorState, markDelete: EntryId): void {
   c.markDelete = markDelete
-  c.ranges = []
+  c.ranges = NO_RANGES
   c.deliveries = null
 }
 
