@@ -50,14 +50,21 @@ export class EntryIndex {
 
   private get lsn0 (): number { return this.lsnHigh * LSN_SPLIT + this.lsnLow }
 
+  private setLsn0 (lsn: number): void {
+    if (!Number.isSafeInteger(lsn) || lsn < 0) assert.fail('an lsn is a non-negative safe integer')
+    // `| 0`: arithmetic on a heap-number lsn yields a heap number even when the value is small; V8 would then
+    // store the field boxed. Both parts are below 2^31 for any safe integer (2^53 / 2^30 = 2^23).
+    const high = Math.floor(lsn / LSN_SPLIT) | 0
+    this.lsnHigh = high
+    this.lsnLow = (lsn - high * LSN_SPLIT) | 0
+  }
+
   push (lsn: number, recordBytes: number): void {
     // Hot in replay: the two invariants are checked without helper calls.
     if (!(recordBytes > 0)) assert.fail('records have a size')
     if (this.count > 0 && !(lsn > this.lastLsn())) assert.fail('lsns grow with entry ids')
     if (this.arrays === null && this.count === 0) {
-      const high = Math.floor(lsn / LSN_SPLIT)
-      this.lsnHigh = high
-      this.lsnLow = lsn - high * LSN_SPLIT
+      this.setLsn0(lsn)
       this.bytes0 = recordBytes
       this.count = 1
       return
@@ -197,10 +204,7 @@ export class EntryIndex {
     this.count = 0
     this.arrays = null
     if (s.count === 1) {
-      const lsn = s.lsns[0] as number
-      const high = Math.floor(lsn / LSN_SPLIT)
-      this.lsnHigh = high
-      this.lsnLow = lsn - high * LSN_SPLIT
+      this.setLsn0(s.lsns[0] as number)
       this.bytes0 = s.ends[0] as number
       this.count = 1
     } else if (s.count > 1) {
