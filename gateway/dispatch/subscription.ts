@@ -460,6 +460,7 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
       ...(this.replicated ? { replicated: true } : {}),
       consumers: this.consumers.size,
       topics: this.spanned.size,
+      streams: this.streams.size,
       backlog,
       pendingAck: this.pendingTotal,
       redeliveryPending: Math.max(0, this.recordsTotal - this.pendingTotal),
