@@ -19,7 +19,6 @@ import { decodeValue, encodeValue } from './records.js'
 import { TopicState } from './topic-state.js'
 import type { Disk } from './disk/disk.js'
 import type { Durability, MetaValue } from './types.js'
-import { SmallMap } from './small-map.js'
 
 const MAGIC = Buffer.from('FERRYCKP')
 const VERSION = 2
@@ -55,7 +54,7 @@ function compactArray (a: Float64Array): Float64Array | number[] {
 export function encodeTopicRow (t: TopicState): Buffer {
   const ix = t.index.snapshot()
   const cursors: CursorSnapshot[] = []
-  if (t.cursors !== null) for (const c of t.cursors.values()) if (c.durable) cursors.push(c.snapshot())
+  for (const c of t.cursorList()) if (c.durable) cursors.push(c.snapshot())
   const row: TopicRow = [
     t.id, t.name, t.durability, ix.first, compactArray(ix.lsns), compactArray(ix.ends),
     t.dedup?.snapshot() ?? null, t.delayed?.snapshot() ?? null,
@@ -90,10 +89,7 @@ export function decodeSnapshot (body: Buffer): Snapshot {
     if (dedup !== null) t.dedup = ProducerDedup.fromSnapshot(dedup)
     if (delayed !== null) t.delayed = DelayedIndex.fromSnapshot([Float64Array.from(delayed[0]), Float64Array.from(delayed[1])])
     if (cancelled !== null) t.cancelled = new Set(cancelled)
-    if (cursors !== null) {
-      t.cursors = new SmallMap()
-      for (const c of cursors) t.cursors.set(c.sub, CursorState.fromSnapshot(c))
-    }
+    if (cursors !== null) for (const c of cursors) t.putCursor(CursorState.fromSnapshot(c))
     topics.push(t)
   }
   const meta = new Map<string, Map<string, MetaValue>>()

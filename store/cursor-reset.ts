@@ -31,7 +31,7 @@ export function resetCursorState (c: CursorState, markDelete: EntryId): void {
 export async function rewindCursor (ctx: LedgerContext, t: TopicState, c: CursorState, markDelete: EntryId): Promise<EntryId> {
   ctx.checkWritable()
   const md = Math.max(Math.min(Math.trunc(markDelete), t.index.next - 1), t.index.first - 1)
-  if (t.cursors?.get(c.sub) !== c) return c.markDelete // deleted (or rebuilt) since the handle was taken
+  if (t.cursor(c.sub) !== c) return c.markDelete // deleted (or rebuilt) since the handle was taken
   if (c.durable && t.durability !== Durability.memory) {
     await ctx.record({ kind: RecordKind.cursorCreate, topicId: t.id, sub: c.sub, markDelete: md }, t.durability).done
   } else {
