@@ -108,6 +108,13 @@ export const MATERIALISE_TOPICS_PER_TURN = 1000
  */
 export const OFFLINE_STREAMS_MAX = 64
 
+/**
+ * Streams a subscription with consumers holds before it sweeps out the idle ones whose topics have nothing left
+ * to deliver (the next append makes the stream again); the next sweep comes when the count has doubled, so the
+ * sweeps cost O(1) per stream made. Bounds the memory of an online wildcard subscription over very many topics.
+ */
+export const ONLINE_STREAMS_SWEEP_MIN = 1024
+
 /** Pause before retrying a failed ledger read, ms: a store that fenced itself needs a moment to reopen. */
 export const READ_RETRY_MS = 100
 

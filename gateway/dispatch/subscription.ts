@@ -25,7 +25,7 @@ import type { Cursor, CursorStart, EntryId, Lsn, MessageProps, TopicName } from 
 import type { NamespacePolicy } from '../policy/index.js'
 import { ConsumerImpl } from './consumer.js'
 import { ConsumerSet } from './consumer-set.js'
-import { MATERIALISE_TOPICS_PER_TURN, OFFLINE_STREAMS_MAX, READ_RETRY_MS } from './constants.js'
+import { MATERIALISE_TOPICS_PER_TURN, OFFLINE_STREAMS_MAX, ONLINE_STREAMS_SWEEP_MIN, READ_RETRY_MS } from './constants.js'
 import type { DispatchContext } from './context.js'
 import { DispatchLoop, type LoopHost } from './dispatch-loop.js'
 import { DispatchCode, dispatchError } from './errors.js'
@@ -81,6 +81,8 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
   private readonly attaching = new Map<TopicName, Promise<void>>()
   /** Bumped when the first consumer arrives: a materialisation of an earlier arrival stops. */
   private materialiseGen = 0
+  /** With consumers: the stream count at which idle, drained streams are swept out next. */
+  private sweepAtStreams = ONLINE_STREAMS_SWEEP_MIN
   readonly consumers: ConsumerSet
   private readonly loop: DispatchLoop
   private readonly clock: SubscriptionClock
@@ -166,11 +168,18 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
   private openStream (topic: TopicName, cursor: Cursor): TopicStream {
     const have = this.streams.get(topic)
     if (have !== undefined) return have
+    if (this.consumers.size > 0 && this.streams.size >= this.sweepAtStreams) this.sweepDrained()
     const s = new TopicStream(this, topic, cursor)
     this.streams.set(topic, s)
     this.loop.wantRead(s)
     this.kick()
     return s
+  }
+
+  /** Online: drop the idle streams whose topics have nothing left to deliver; the next sweep when the count doubles. */
+  private sweepDrained (): void {
+    for (const s of [...this.streams.values()]) if (s.droppable && s.backlogEntries === 0) this.dropStream(s)
+    this.sweepAtStreams = Math.max(ONLINE_STREAMS_SWEEP_MIN, this.streams.size * 2)
   }
 
   /** The stream of a spanned topic, made from its cursor if there is none. */

@@ -12,7 +12,7 @@ import { waitFor } from '../../helpers/wait.js'
 import { tmpDir } from '../../helpers/tmp.js'
 import { consume, NS, startHarness, type Harness } from '../../helpers/dispatch-harness.js'
 import { deadLetterTopicOf, type SubscriptionMode } from '../../../gateway/dispatch/index.js'
-import { OFFLINE_STREAMS_MAX } from '../../../gateway/dispatch/constants.js'
+import { OFFLINE_STREAMS_MAX, ONLINE_STREAMS_SWEEP_MIN } from '../../../gateway/dispatch/constants.js'
 
 const MODES: SubscriptionMode[] = ['exclusive', 'failover', 'shared', 'key_shared']
 
@@ -147,4 +147,30 @@ t.test('dispatch offline streams - with hardenRedeliveryCount off, a stream hold
     await c.consumer.close()
   }
   t.equal(statsOf(h, 'soft').streams, 1, 'kept: dropping it would lose the counts')
+})
+
+t.test('dispatch offline streams - an online wildcard subscription over many topics sweeps out drained streams', async (t) => {
+  const h = await startHarness()
+  t.teardown(h.close)
+  const c = await consume(h.dispatcher, { subscription: 'wide', filter: 'wide/#', mode: 'shared', permits: 100_000 })
+  t.teardown(async () => { await c.consumer.close() })
+  c.sink.onDeliver = (d) => { void c.consumer.ack(d.topic, d.entryId) }
+  const topics = Array.from({ length: ONLINE_STREAMS_SWEEP_MIN * 4 }, (_, i) => `${NS}/wide/${i}`)
+  let most = 0
+  const BATCH = 256
+  for (let i = 0; i < topics.length; i += BATCH) {
+    for (const topic of topics.slice(i, i + BATCH)) {
+      await h.dispatcher.publish({ topic, payload: Buffer.from(topic) })
+      most = Math.max(most, statsOf(h, 'wide').streams)
+    }
+    // Let the consumer keep up (as a network consumer would): drained streams are what a sweep can drop.
+    await waitFor(() => statsOf(h, 'wide').backlog === 0, { what: `batch at ${i} acknowledged` })
+  }
+  await waitFor(() => statsOf(h, 'wide').backlog === 0 && c.sink.deliveries.length === topics.length, { what: 'everything delivered and acknowledged' })
+  t.equal(new Set(c.sink.deliveries.map((d) => d.topic)).size, topics.length, 'each topic delivered once')
+  t.ok(most <= ONLINE_STREAMS_SWEEP_MIN * 2 + 1, `streams stayed bounded (at most ${most} for ${topics.length} topics)`)
+  // A swept topic gets its stream back with its next message.
+  await h.dispatcher.publish({ topic: topics[0] as string, payload: Buffer.from('again') })
+  await waitFor(() => c.sink.deliveries.length === topics.length + 1, { what: 'the swept topic delivers again' })
+  t.equal(c.sink.deliveries[topics.length]?.payload.toString(), 'again')
 })
