@@ -53,7 +53,7 @@ export class CursorOps implements CursorHost {
 
   cursors (topic: TopicName): Cursor[] {
     const t = this.ctx.state.topicState(topic)
-    if (t === undefined) return []
+    if (t === undefined || t.cursorCount === 0) return [] // on every publish (backlog guard): no allocation beyond the answer
     return t.cursorList().map((c) => this.handleOf(t, c))
   }
 
