@@ -73,3 +73,8 @@ export function addSiteOptions (cmd: Command): Command {
     .option('--key <file>', 'site private key (PEM)')
     .option('--config <file>', 'site config file (JSON); flags override it')
 }
+
+/** etcd endpoint of topology commands and `ferry site` without --etcd or $FERRY_ETCD. */
+export const DEFAULT_ETCD = 'http://127.0.0.1:2379'
+/** Network name without --network or $FERRY_NETWORK. */
+export const DEFAULT_NETWORK = 'dev'

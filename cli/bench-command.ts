@@ -7,13 +7,14 @@
  */
 import { createRequire } from 'node:module'
 import type { Command } from 'commander'
-import { runLean } from '../loadtest/lean/run.js'
 import { intArg, qosArg } from './args.js'
 
 interface MqttBenchOptions { url: string, pubs: number, subs: number, qos: 0 | 1, size: number, window: number, topics: number, seconds: number, rate?: number, json?: boolean }
 interface HttpBenchOptions { url: string, connections: number, size: number, seconds: number, json?: boolean }
 
-const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record<string, unknown>) => Promise<{ requests: { average: number }, latency: { p50: number, p99: number, p99_9?: number, max: number }, non2xx: number, errors: number }>
+type Autocannon = (opts: Record<string, unknown>) => Promise<{ requests: { average: number }, latency: { p50: number, p99: number, p99_9?: number, max: number }, non2xx: number, errors: number }>
+// The generators load when a bench runs, not when the CLI starts (every `ferry` command would pay for them).
+const autocannon = (opts: Record<string, unknown>): ReturnType<Autocannon> => (createRequire(import.meta.url)('autocannon') as Autocannon)(opts)
 
 export function registerBench (program: Command): void {
   const bench = program.command('bench').description('measure a running gateway (or any MQTT broker)')
@@ -31,6 +32,7 @@ export function registerBench (program: Command): void {
     .option('--json', 'one JSON line')
     .action(async (o: MqttBenchOptions) => {
       if (o.qos !== 0 && o.qos !== 1) throw new Error('--qos must be 0 or 1 for the benchmark')
+      const { runLean } = await import('../loadtest/lean/run.js')
       const r = await runLean({ url: o.url, publishers: o.pubs, subscribers: o.subs, qos: o.qos, payloadBytes: o.size, windowPerPublisher: o.window, topicsPerPublisher: o.topics, seconds: o.seconds, ...(o.rate !== undefined ? { openLoopRatePerSec: o.rate } : {}), label: 'ferry bench' })
       if (o.json === true) process.stdout.write(JSON.stringify(r) + '\n')
       else {

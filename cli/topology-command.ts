@@ -9,27 +9,24 @@
  *   ferry topology primary set TENANT/NS SITE | primary clear TENANT/NS   (active-passive)
  *   ferry topology route rm PATTERN
  *   ferry topology route list [--json]
- * `ferry site ...`: run a site of a network (gateway + topology + replicator).
+ * `ferry site ...`: run a site of a network (gateway + topology + replicator; cli/site-run.ts).
  * Every topology command takes --etcd URL (default $FERRY_ETCD or http://127.0.0.1:2379)
  * and --network NAME (default $FERRY_NETWORK or "dev").
  */
 import { type Command } from 'commander'
-import { pino } from 'pino'
 import { CommonCode, FerryError } from '../common/errors.js'
-import { GatewayCode } from '../gateway/index.js'
-import { ReplicationMode } from '../replicator/index.js'
-import { TopologyClient, startNetworkSite, type NamespaceRecord, type Topology } from '../topology/index.js'
-import { validatePolicyPatch } from '../gateway/index.js'
-import { gatewayConfigOf, readyLine, type GatewayOptions } from './gateway-command.js'
-import { addSiteOptions, intArg } from './args.js'
-import { dirname } from 'node:path'
+import type { NamespaceRecord, Topology, TopologyClient } from '../topology/index.js'
+import type { SiteOptions } from './site-run.js'
+import { addSiteOptions, DEFAULT_ETCD, DEFAULT_NETWORK, intArg } from './args.js'
+
+// The etcd client (grpc, protobufs), the gateway and the replicator are imported when a command runs, not when the
+// CLI starts: `ferry pub` or `ferry pki` should not pay ~0.4 s of module loading for `ferry topology`.
 
 interface Common { etcd?: string, network?: string, json?: boolean }
 
-const DEFAULT_ETCD = 'http://127.0.0.1:2379'
-const DEFAULT_NETWORK = 'dev'
 
-function clientOf (o: Common): TopologyClient {
+async function clientOf (o: Common): Promise<TopologyClient> {
+  const { TopologyClient } = await import('../topology/index.js')
   return new TopologyClient({ endpoints: (o.etcd ?? process.env.FERRY_ETCD ?? DEFAULT_ETCD).split(','), network: o.network ?? process.env.FERRY_NETWORK ?? DEFAULT_NETWORK })
 }
 
@@ -48,7 +45,7 @@ function siteRows (t: Topology): Array<Record<string, string | number>> {
 }
 
 async function withClient (o: Common, f: (c: TopologyClient) => Promise<void>): Promise<void> {
-  const c = clientOf(o)
+  const c = await clientOf(o)
   try { await f(c) } finally { c.close() }
 }
 
@@ -96,6 +93,8 @@ export function registerTopologyCommands (program: Command, fail: (err: unknown)
     .option('--policy <json>', 'namespace policy fields (JSON object)')
     .action(run(async (o, name) => {
       await withClient(o, async (c) => {
+        const { ReplicationMode } = await import('../replicator/index.js')
+        const { validatePolicyPatch } = await import('../gateway/index.js')
         const prev = await c.getNamespace(name as string)
         const mode = o.mode === 'interest' ? ReplicationMode.interest : ReplicationMode.all
         if (o.mode !== 'all' && o.mode !== 'interest') throw new FerryError(CommonCode.BAD_REQUEST, '--mode must be all or interest')
@@ -156,67 +155,6 @@ export function registerTopologyCommands (program: Command, fail: (err: unknown)
     }))
 }
 
-export interface SiteOptions extends GatewayOptions {
-  etcd?: string
-  network?: string
-  nats?: string
-  natsCa?: string
-  region?: string
-  preference?: string
-  /** Deflate replication batches above this many bytes (thin links); 0 or absent: never. */
-  replCompressBytes?: number
-}
-
-/**
- * `ferry site`: a gateway that is part of a network. Prints the gateway's
- * ready line, then `ferry replicating site=ID` once every link has had an
- * answer from its remote site.
- */
-export async function runSite (opts: SiteOptions): Promise<void> {
-  const logger = pino({ name: 'ferry', level: opts.logLevel ?? process.env.FERRY_LOG_LEVEL ?? 'info' }, pino.destination(2))
-  if (opts.nats === undefined) throw new FerryError(GatewayCode.CONFIG, '--nats URL is required')
-  const gateway = await gatewayConfigOf(opts)
-  gateway.logger = logger
-  // ops2 hook: the health detector runs on network sites too (and measures replication through ferry/probe).
-  gateway.prober = opts.probe !== false
-  const site = await startNetworkSite({
-    gateway,
-    network: opts.network ?? process.env.FERRY_NETWORK ?? DEFAULT_NETWORK,
-    etcd: (opts.etcd ?? process.env.FERRY_ETCD ?? DEFAULT_ETCD).split(','),
-    nats: opts.nats,
-    // Mutual TLS to the region server with the site's own certificate (--cert/--key) and the CA.
-    ...(opts.natsCa !== undefined && gateway.tls !== undefined ? { natsTls: { caFile: opts.natsCa, certFile: gateway.tls.certFile, keyFile: gateway.tls.keyFile } } : {}),
-    ...(opts.region !== undefined ? { region: opts.region } : {}),
-    ...(opts.preference !== undefined ? { preference: Number(opts.preference) } : {}),
-    ...(opts.replCompressBytes !== undefined ? { replicationLimits: { REPL_COMPRESS_BATCH_BYTES_MIN: opts.replCompressBytes } } : {}),
-    logger
-  })
-  process.stdout.write(readyLine(gateway.siteId, site.gateway, dirname(gateway.dataDir)) + '\n')
-  const replicating = setInterval(() => {
-    const links = site.replicator.stats().links
-    if (links.length > 0 && links.every((l) => l.connected)) {
-      clearInterval(replicating)
-      process.stdout.write(`ferry replicating site=${gateway.siteId} links=${links.map((l) => l.site).join(',')}\n`)
-    }
-  }, 100)
-  let stopping = false
-  const stop = (signal: string): void => {
-    if (stopping) process.exit(1)
-    stopping = true
-    clearInterval(replicating)
-    logger.info({ signal }, 'closing')
-    site.close().then(() => { process.stdout.write('ferry stopped\n'); process.exit(0) }, (err: unknown) => { logger.error({ err }, 'close failed'); process.exit(1) })
-  }
-  process.on('SIGINT', () => { stop('SIGINT') })
-  process.on('SIGTERM', () => { stop('SIGTERM') })
-  // Security (issue 9): SIGHUP re-reads the PKI dir and the site certificate (TLS listeners rotate live) instead of
-  // killing the process; policies come from etcd here, so there is no config to re-read.
-  process.on('SIGHUP', () => {
-    if (stopping) return
-    site.gateway.security.refresh().then(() => { logger.info('SIGHUP: PKI dir and site certificate reloaded') }, (err: unknown) => { logger.error({ err }, 'SIGHUP: PKI reload failed') })
-  })
-}
-
 export function registerSiteCommand (program: Command, fail: (err: unknown) => never): void {
   addSiteOptions(program.command('site')
     .description('run a site of a network: gateway + topology (etcd) + replicator (NATS)'))
@@ -226,12 +164,13 @@ export function registerSiteCommand (program: Command, fail: (err: unknown) => n
     .option('--nats-ca <file>', 'CA (PEM) of the region server: mutual TLS with --cert/--key')
     .option('--region <region>', 'region of this site')
     .option('--preference <n>', 'failover preference (lower first)')
+    .option('--advertise-host <name>', 'host name in this site\'s endpoints, where failover steers clients (default: --host, or the machine\'s host name when binding 0.0.0.0)')
     .option('--log-level <level>', 'pino log level')
     // Security (issue 9): production sites take their PKI dir like `ferry gateway` (certificate DIR/sites/SITE.pem, tokens, revocations).
     .option('--pki <dir>', 'PKI directory (ferry pki init): tokens, client CA, revocation, site certificate DIR/sites/SITE.pem')
     .option('--no-probe', 'do not run the health detector (probe messages through ferry/probe)')
     .option('--repl-compress-bytes <n>', 'deflate replication batches larger than N bytes (thin edge links; default never)', intArg)
     .action(async (opts: SiteOptions) => {
-      try { await runSite(opts) } catch (err) { fail(err) }
+      try { await (await import('./site-run.js')).runSite(opts) } catch (err) { fail(err) }
     })
 }

@@ -10,12 +10,25 @@
  * in this run on this machine:
  * - local durable publish throughput at site a (no link running), msgs/s;
  * - replicated throughput: messages published at a as fast as possible and
- *   the time until b holds them all, msgs/s, and its ratio to local;
+ *   the time until b holds them all (durable there), msgs/s, and its ratio to
+ *   local; beside it the publish rate at a while the link runs
+ *   (`replicatedPhasePublishMsgsPerSec`: when it equals the replicated rate,
+ *   the link kept pace and the publisher was what slowed) and the CPU
+ *   microseconds per message in each process (`cpuUsPerMsgSiteA` with the
+ *   publishing, `cpuUsPerMsgSiteB`, `cpuUsPerMsgLocal` for phase 1 alone),
+ *   which depend on the machine's load much less than msgs/s do;
+ * - drain: the pace of the link alone, shipping the backlog of the warm-up
+ *   and local phases (120,000 messages, no publisher running) until b holds
+ *   it durably, msgs/s (`drainMsgsPerSec`), and the CPU microseconds per
+ *   message of the sender and the receiver meanwhile (`drainCpuUsPerMsg*`:
+ *   compare with `cpuUsPerMsgLocal`, what a durable publish costs);
  * - lag at a fixed rate (10,000 msgs/s by default): arrival at b minus the
  *   publish time at a, p50 / p99 / max ms (origin publish time travels);
  * - catch-up: seconds to ship a 100,000-message backlog built while b's
  *   region server was down.
- * An unmeasured warm-up burst comes first.
+ * An unmeasured warm-up burst comes first. `--throughput-only` stops after the
+ * replicated phase; FERRY_BENCH_MARKS=1 prints phase marks in the monotonic
+ * microseconds of a `node --cpu-prof` (both processes), to slice profiles.
  * Prints a table to stderr, or one JSON line on stdout with --json (with the
  * link's pipelining bounds, so figures from different settings are not mixed up).
  */
@@ -32,6 +45,7 @@ import { freePort, natsService, type NatsRegion, type Service } from '../topolog
 const json = process.argv.includes('--json')
 const quick = process.argv.includes('--quick')
 const oneProcess = process.argv.includes('--one-process')
+const throughputOnly = process.argv.includes('--throughput-only')
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name)
   return i >= 0 ? Number(process.argv[i + 1]) : dflt
@@ -48,6 +62,13 @@ const WARMUP_MESSAGES = quick ? 5_000 : 20_000
 const PUBLISH_CONCURRENCY = 256
 /** Pacing tick of the fixed-rate phase. */
 const TICK_MS = 5
+/** How long the closed site-b child may take to exit (writing a CPU profile takes a moment) before it is killed. */
+const CHILD_EXIT_WAIT_MS = 10_000
+
+/** With FERRY_BENCH_MARKS=1: phase boundaries on stderr in the monotonic microseconds of a --cpu-prof (to slice profiles by phase). */
+function mark (phase: string): void {
+  if (process.env.FERRY_BENCH_MARKS === '1') process.stderr.write(`MARK ${phase} ${process.hrtime.bigint() / 1000n}\n`)
+}
 
 function log (msg: string): void {
   if (!json) process.stderr.write(msg + '\n')
@@ -71,6 +92,8 @@ interface SiteB {
   /** Record arrival - origin publish time of every entry of the topic from now on. */
   lagStart: (topic: string) => Promise<void>
   lagStop: () => Promise<{ p50: number, p99: number, max: number }>
+  /** CPU time the site's process has used, microseconds (user + system). */
+  cpuUs: () => Promise<number>
   close: () => Promise<void>
 }
 
@@ -103,8 +126,14 @@ async function openSiteB (cfg: SiteBConfig, plan: ReturnType<typeof staticPlan>)
       off?.()
       return { p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), max: h.maxValue }
     },
+    cpuUs: async () => cpuUsNow(),
     close: async () => { await replicator?.close(); await transport.close(); await gw.close() }
   }
+}
+
+function cpuUsNow (): number {
+  const u = process.cpuUsage()
+  return u.user + u.system
 }
 
 interface Call { id: number, op: keyof SiteB, arg?: string }
@@ -135,7 +164,15 @@ function childSiteB (cfg: SiteBConfig): SiteB {
     startRepl: async () => { await call('startRepl') },
     lagStart: async (topic) => { await call('lagStart', topic) },
     lagStop: async () => await call('lagStop'),
-    close: async () => { await call('close').catch(() => {}); child.kill() }
+    cpuUs: async () => await call<number>('cpuUs'),
+    close: async () => {
+      // The child exits by itself once closed (so a --cpu-prof of it gets written); killed only if it does not.
+      const exited = new Promise<void>((resolve) => { if (child.exitCode !== null) resolve(); else child.once('exit', () => { resolve() }) })
+      await call('close').catch(() => {})
+      const timer = setTimeout(() => { child.kill() }, CHILD_EXIT_WAIT_MS)
+      await exited
+      clearTimeout(timer)
+    }
   }
 }
 
@@ -174,54 +211,59 @@ async function main (): Promise<void> {
     // 0. Unmeasured warm-up: a fresh Node process spends its first second in the interpreter (docs/BENCHMARKS.md).
     await publishBurst(a.gw, `${NS}/warmup`, WARMUP_MESSAGES)
     // 1. Local durable publish throughput, no link.
+    const cpuLocal0 = cpuUsNow()
     let t0 = performance.now()
     await publishBurst(a.gw, `${NS}/local`, THROUGHPUT_MESSAGES)
     result.localPublishMsgsPerSec = Math.round(THROUGHPUT_MESSAGES / ((performance.now() - t0) / 1000))
+    result.cpuUsPerMsgLocal = Math.round((cpuUsNow() - cpuLocal0) / THROUGHPUT_MESSAGES * 100) / 100
     log(`local durable publish: ${result.localPublishMsgsPerSec} msgs/s`)
 
     // 2. Replicated throughput (the local topic above ships too: start the links, let it drain first).
-    a.replicator = await startReplicator({ siteId: 'a', ledger: a.gw.ledger, transport: a.transport, plan, logger: silentLogger })
+    // The backlog of phases 0 and 1 drains first, with no publisher running: the link's own pace, timed as drainMsgsPerSec.
+    // b serves first, so a's link finds it at once (a handshake without responders would back off).
     await b.startRepl()
+    mark('drain-start')
+    const drainCpuA0 = cpuUsNow()
+    const drainCpuB0 = await b.cpuUs()
+    t0 = performance.now()
+    a.replicator = await startReplicator({ siteId: 'a', ledger: a.gw.ledger, transport: a.transport, plan, logger: silentLogger })
     await waitCountB(b, `${NS}/warmup`, WARMUP_MESSAGES, 300_000)
     await waitCountB(b, `${NS}/local`, THROUGHPUT_MESSAGES, 300_000)
+    const drained = WARMUP_MESSAGES + THROUGHPUT_MESSAGES
+    result.drainMsgsPerSec = Math.round(drained / ((performance.now() - t0) / 1000))
+    mark('drain-end')
+    log(`drain of a ${drained}-message backlog (link alone): ${result.drainMsgsPerSec} msgs/s`)
+    // The link's own CPU per message: the sender (a publishes nothing now) and the receiver.
+    const drainCpuA = cpuUsNow() - drainCpuA0
+    const drainCpuB = await b.cpuUs() - drainCpuB0
+    if (!oneProcess) {
+      result.drainCpuUsPerMsgSender = Math.round(drainCpuA / drained * 100) / 100
+      result.drainCpuUsPerMsgReceiver = Math.round(drainCpuB / drained * 100) / 100
+    }
+    mark('tput-start')
+    const cpuA0 = cpuUsNow()
+    const cpuB0 = await b.cpuUs()
     t0 = performance.now()
     await publishBurst(a.gw, `${NS}/tput`, THROUGHPUT_MESSAGES)
+    // The publish rate at a with the link running (the rest of the time is b catching up).
+    result.replicatedPhasePublishMsgsPerSec = Math.round(THROUGHPUT_MESSAGES / ((performance.now() - t0) / 1000))
     await waitCountB(b, `${NS}/tput`, THROUGHPUT_MESSAGES, 300_000)
+    mark('tput-end')
+    // CPU per replicated message in each process (publishing included at a): does not depend on the machine's load the way msgs/s does.
+    const cpuA = cpuUsNow() - cpuA0
+    const cpuB = await b.cpuUs() - cpuB0
+    if (oneProcess) {
+      result.cpuUsPerMsgBothSites = Math.round(cpuA / THROUGHPUT_MESSAGES * 100) / 100
+    } else {
+      result.cpuUsPerMsgSiteA = Math.round(cpuA / THROUGHPUT_MESSAGES * 100) / 100
+      result.cpuUsPerMsgSiteB = Math.round(cpuB / THROUGHPUT_MESSAGES * 100) / 100
+    }
     result.replicatedMsgsPerSec = Math.round(THROUGHPUT_MESSAGES / ((performance.now() - t0) / 1000))
     result.replicatedToLocalRatio = Math.round(result.replicatedMsgsPerSec / result.localPublishMsgsPerSec * 100) / 100
     log(`replicated: ${result.replicatedMsgsPerSec} msgs/s (${result.replicatedToLocalRatio} of local)`)
 
-    // 3. Lag at a fixed rate: arrival at b (durable there) minus publish time at a.
-    const lagTopic = `${NS}/lag`
-    await b.lagStart(lagTopic)
-    const total = LAG_RATE_PER_SEC * LAG_SECONDS
-    const perTick = LAG_RATE_PER_SEC * TICK_MS / 1000
-    let sent = 0
-    const started = Date.now()
-    const inflight: Array<Promise<unknown>> = []
-    while (sent < total) {
-      const due = Math.min(total, Math.floor((Date.now() - started) / 1000 * LAG_RATE_PER_SEC) + perTick)
-      for (; sent < due; sent++) inflight.push(a.gw.ledger.append({ topic: lagTopic, payload: PAYLOAD }))
-      await new Promise((resolve) => setTimeout(resolve, TICK_MS))
-    }
-    await Promise.all(inflight)
-    await waitCountB(b, lagTopic, total, 300_000)
-    const lag = await b.lagStop()
-    result.lagRatePerSec = LAG_RATE_PER_SEC
-    result.lagP50Ms = lag.p50
-    result.lagP99Ms = lag.p99
-    result.lagMaxMs = lag.max
-    log(`lag at ${LAG_RATE_PER_SEC} msgs/s: p50 ${result.lagP50Ms} ms, p99 ${result.lagP99Ms} ms, max ${result.lagMaxMs} ms`)
-
-    // 4. Catch-up of a backlog built while b's region was down.
-    await (nats[1] as Service).kill()
-    await publishBurst(a.gw, `${NS}/backlog`, BACKLOG_MESSAGES)
-    await (nats[1] as Service).start()
-    t0 = performance.now()
-    await waitCountB(b, `${NS}/backlog`, BACKLOG_MESSAGES, 600_000)
-    const secs = (performance.now() - t0) / 1000
-    result.catchUpSecondsPer100k = Math.round(secs * (100_000 / BACKLOG_MESSAGES) * 100) / 100
-    log(`catch-up: ${result.catchUpSecondsPer100k} s per 100,000 backlog`)
+    // --throughput-only: stop here (profiles of the throughput phase alone).
+    if (!throughputOnly) await lagAndCatchUp(a, b, nats, result)
   } finally {
     await a.replicator?.close(); await a.transport.close(); await a.gw.close()
     await b.close()
@@ -230,6 +272,41 @@ async function main (): Promise<void> {
   }
   const link = { batchEntriesMax: ReplLimits.REPL_BATCH_ENTRIES_MAX, inflightBatchesMax: ReplLimits.REPL_INFLIGHT_BATCHES_MAX, inflightBytesMax: ReplLimits.REPL_INFLIGHT_BYTES_MAX }
   if (json) process.stdout.write(JSON.stringify({ bench: 'replication', quick, processes: oneProcess ? 1 : 2, ...result, link }) + '\n')
+}
+
+/** Phases 3 and 4: lag at a fixed rate, catch-up of a backlog. */
+async function lagAndCatchUp (a: Site, b: SiteB, nats: Service[], result: Record<string, number>): Promise<void> {
+  // 3. Lag at a fixed rate: arrival at b (durable there) minus publish time at a.
+  const lagTopic = `${NS}/lag`
+  await b.lagStart(lagTopic)
+  const total = LAG_RATE_PER_SEC * LAG_SECONDS
+  const perTick = LAG_RATE_PER_SEC * TICK_MS / 1000
+  let sent = 0
+  const started = Date.now()
+  const inflight: Array<Promise<unknown>> = []
+  while (sent < total) {
+    const due = Math.min(total, Math.floor((Date.now() - started) / 1000 * LAG_RATE_PER_SEC) + perTick)
+    for (; sent < due; sent++) inflight.push(a.gw.ledger.append({ topic: lagTopic, payload: PAYLOAD }))
+    await new Promise((resolve) => setTimeout(resolve, TICK_MS))
+  }
+  await Promise.all(inflight)
+  await waitCountB(b, lagTopic, total, 300_000)
+  const lag = await b.lagStop()
+  result.lagRatePerSec = LAG_RATE_PER_SEC
+  result.lagP50Ms = lag.p50
+  result.lagP99Ms = lag.p99
+  result.lagMaxMs = lag.max
+  log(`lag at ${LAG_RATE_PER_SEC} msgs/s: p50 ${result.lagP50Ms} ms, p99 ${result.lagP99Ms} ms, max ${result.lagMaxMs} ms`)
+
+  // 4. Catch-up of a backlog built while b's region was down.
+  await (nats[1] as Service).kill()
+  await publishBurst(a.gw, `${NS}/backlog`, BACKLOG_MESSAGES)
+  await (nats[1] as Service).start()
+  const t0 = performance.now()
+  await waitCountB(b, `${NS}/backlog`, BACKLOG_MESSAGES, 600_000)
+  const secs = (performance.now() - t0) / 1000
+  result.catchUpSecondsPer100k = Math.round(secs * (100_000 / BACKLOG_MESSAGES) * 100) / 100
+  log(`catch-up: ${result.catchUpSecondsPer100k} s per 100,000 backlog`)
 }
 
 if (process.argv.includes('--site-b')) {

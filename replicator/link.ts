@@ -24,6 +24,7 @@ import { ReplCode } from './errors.js'
 import type { LinkTransport } from './transport.js'
 import type * as Limits from './constants.js'
 import { REPL_HIGH_LANE_READ_FACTOR } from './constants.js'
+import { SharedTail, TailKinds } from './shared-tail.js'
 
 export type LinkLimits = {
   [K in 'REPL_BATCH_ENTRIES_MAX' | 'REPL_BATCH_BYTES_MAX' | 'REPL_SCAN_BYTES_MAX' | 'REPL_REQUEST_TIMEOUT_MS' | 'REPL_EMPTY_BATCH_TIMEOUT_MS' | 'REPL_BACKOFF_MS_MIN' |
@@ -150,6 +151,8 @@ export class Link {
   }
 
   private logEndLsn = 0
+  /** One read of the log shared by the lanes (each lane used to read and decode every record itself). */
+  private readonly tail: SharedTail
 
   constructor (
     readonly site: string,
@@ -160,6 +163,7 @@ export class Link {
     private readonly limits: LinkLimits,
     private readonly logger: Logger
   ) {
+    this.tail = new SharedTail(ledger, site, filter)
     this.lanes = LANES.map((lane) => {
       const p = positionOf(ledger.getMeta(REPL_OUT_SPACE, laneKey(site, lane)))
       return { lane, position: p, scanPos: p, persisted: p, connected: false, probe: true, idle: false, lastSkipSentMs: 0, behind: false, queue: [] }
@@ -175,7 +179,7 @@ export class Link {
     this.running = this.loop().catch((err) => { this.logger.error({ site: this.site, err }, 'replication link stopped') })
   }
 
-  setFilter (f: LinkFilter): void { this.filter = f; this.poke() }
+  setFilter (f: LinkFilter): void { this.filter = f; this.tail.setFilter(f); this.poke() }
 
   /** New records may be there. */
   poke (): void {
@@ -336,12 +340,14 @@ export class Link {
   private async readBatch (l: LaneState): Promise<WireItem[]> {
     const control = l.lane === Lane.control
     const factor = l.lane === Lane.high ? REPL_HIGH_LANE_READ_FACTOR : 1
-    const r = await this.ledger.readLog(l.scanPos, {
+    let floor = l.scanPos
+    for (const o of this.lanes) floor = Math.min(floor, o.scanPos)
+    const r = await this.tail.read(l.scanPos, {
+      kinds: control ? TailKinds.meta : TailKinds.entries,
       maxItems: this.limits.REPL_BATCH_ENTRIES_MAX * factor,
       maxBytes: this.limits.REPL_BATCH_BYTES_MAX * factor,
-      maxScanBytes: this.limits.REPL_SCAN_BYTES_MAX,
-      ...(control ? { meta: this.filter.meta } : { topics: this.filter.topics })
-    })
+      maxScanBytes: this.limits.REPL_SCAN_BYTES_MAX
+    }, floor)
     this.logEndLsn = r.endLsn
     if (r.gapToLsn !== undefined) {
       this.s.gaps++

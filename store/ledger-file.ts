@@ -350,7 +350,11 @@ export class FileLedger extends LedgerBase {
     while (w.tailLsn <= this.lastAssignedLsn) this.pad(w)
     const s = w.append(body, durability === Durability.sync)
     this.lastAssignedLsn = s.lsn
-    if (rec.kind === RecordKind.message) this.noteSegmentTime(segmentOfLsn(s.lsn), rec.publishTime)
+    if (rec.kind === RecordKind.message) {
+      this.noteSegmentTime(segmentOfLsn(s.lsn), rec.publishTime)
+      // fanin (issue 11): keep the entry as appended, so delivery of it skips the CRC check and CBOR decode (tail-cache.ts).
+      w.tail.addEntry(s.lsn, rec.topicId, rec.entryId, rec.publishTime, rec.payload, rec.props)
+    }
     return s
   }
 
@@ -384,7 +388,9 @@ export class FileLedger extends LedgerBase {
       },
       topicName: (id) => this.topicsById[id]?.name,
       payloadBytesMax: this.maxPayloadBytes,
-      segmentHeaderBytes: SEGMENT_HEADER_BYTES
+      segmentHeaderBytes: SEGMENT_HEADER_BYTES,
+      // repl: the freshly written tail from the writer's memory (no file read, no checksum of our own bytes).
+      written: (lsn) => this.writer?.tail.from(lsn)
     }
     return await readFileLog(src, afterLsn, opts)
   }
@@ -405,6 +411,15 @@ export class FileLedger extends LedgerBase {
       if (this.damage.isLostEntry(t, id, lsn)) {
         // Its record was quarantined: an empty, tombstoned entry (readers acknowledge and skip it).
         out.push({ topic: t.name, entryId: id, lsn, publishTime: 0, payload: EMPTY_PAYLOAD, props: {} })
+        id++
+        continue
+      }
+      // fanin (issue 11): the entry as appended, when still kept (tail-cache.ts); else check and decode its frame.
+      const kept = w.tail.entry(lsn, t, id)
+      if (kept !== undefined) {
+        if (out.length > 0 && payloadBytes + kept.payload.length > maxBytes) break
+        payloadBytes += kept.payload.length
+        out.push(kept)
         id++
         continue
       }

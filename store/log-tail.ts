@@ -10,12 +10,15 @@
  * record a crash could still take back is never shipped). Memory-durability
  * topics never reach the log and are not part of the tail.
  *
- * The file ledger reads its segment files frame by frame (every frame is
- * checksum-verified; damage is E_STORE_CORRUPT with the lsn); the memory
- * ledger keeps its own bounded array of records (it has no file).
+ * The file ledger reads its segment files frame by frame (every frame read
+ * from a file is checksum-verified; damage is E_STORE_CORRUPT with the lsn).
+ * The freshly written tail comes from the writer's memory instead when it is
+ * still there: those bytes never left this process (the checksum guards
+ * against what disks do, so it is not checked again; lengths still are). The
+ * memory ledger keeps its own bounded array of records (it has no file).
  */
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
-import { RecordKind, decodeRecord, peekKindAndTopic, type LogRecord } from './records.js'
+import { RecordKind, decodeRecord, peekKindAndTopic, peekMessageWithPayload, peekViaIncludes, type LogRecord } from './records.js'
 import { LSN_SEGMENT_FACTOR, offsetOfLsn, segmentOfLsn } from './segment.js'
 import { StoreCode, storeError } from './errors.js'
 import { READ_BLOCK_BYTES_MAX } from './constants.js'
@@ -38,6 +41,12 @@ export interface LogReadOptions {
   topics?: (topic: TopicName) => boolean
   /** Keep meta records of these spaces (key filter optional); default none. */
   meta?: (space: string, key: string) => boolean
+  /**
+   * Leave out message records whose replicatedVia names this site (a link to
+   * it never ships them: loop prevention), decided from the bytes where
+   * possible instead of decoding the record.
+   */
+  skipVia?: string
 }
 
 export interface LogReadResult {
@@ -61,16 +70,23 @@ export interface FileLogSource {
   topicName: (topicId: number) => TopicName | undefined
   payloadBytesMax: number
   segmentHeaderBytes: number
+  /**
+   * Bytes this process wrote, from `lsn` to the end of the one write that holds
+   * them (whole frames), while the writer still has them in memory
+   * (store/tail-cache.ts); undefined sends the read to the file.
+   */
+  written?: (lsn: Lsn) => Buffer | undefined
 }
 
 /** Without decoding it: can the record at body[at] be of no interest to this read? (viewOf decides for the rest.) */
-function surelyUnwanted (body: Buffer, at: number, topicName: (id: number) => TopicName | undefined, opts: LogReadOptions): boolean {
+function surelyUnwanted (body: Buffer, at: number, end: number, topicName: (id: number) => TopicName | undefined, opts: LogReadOptions, skipVia: Buffer | undefined): boolean {
   const p = peekKindAndTopic(body, at)
   if (p === undefined) return false
   if (p.kind === RecordKind.message || p.kind === RecordKind.cancel) {
     if (opts.topics === undefined) return true
     const topic = topicName(p.topicId)
-    return topic === undefined || !opts.topics(topic)
+    if (topic === undefined || !opts.topics(topic)) return true
+    return skipVia !== undefined && p.kind === RecordKind.message && peekViaIncludes(body, at, end, skipVia) === true
   }
   if (p.kind === RecordKind.metaPut || p.kind === RecordKind.metaDelete) return opts.meta === undefined
   return true // no other kind is ever part of the tail
@@ -84,6 +100,7 @@ function viewOf (rec: LogRecord, lsn: Lsn, topicName: (id: number) => TopicName 
     case RecordKind.message: {
       const topic = topicName(rec.topicId)
       if (topic === undefined || opts.topics?.(topic) !== true) return undefined
+      if (opts.skipVia !== undefined && rec.props.replicatedVia?.includes(opts.skipVia) === true) return undefined
       return { kind: 'message', lsn, topic, entryId: rec.entryId, publishTime: rec.publishTime, payload: rec.payload, props: rec.props }
     }
     case RecordKind.cancel: {
@@ -126,13 +143,24 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
   let bytes = 0
   let block: Buffer = Buffer.alloc(0)
   let blockLsn = cur
+  /** The block is the writer's own bytes (not read from a file). */
+  let fromMemory = false
   const segIndex = (seg: number): number => ids.indexOf(seg)
+  const skipVia = opts.skipVia === undefined ? undefined : Buffer.from(opts.skipVia)
   while (cur < endLsn && out.items.length < opts.maxItems && scanned < scanMax) {
     const seg = segmentOfLsn(cur)
     const off = offsetOfLsn(cur)
     const have = (need: number): boolean => cur >= blockLsn && cur + need <= blockLsn + block.length
     if (!have(FRAME_HEADER_BYTES)) {
-      block = await src.read(seg, off, READ_BLOCK_BYTES_MAX)
+      const mem = src.written?.(cur)
+      if (mem !== undefined && mem.length >= FRAME_HEADER_BYTES) {
+        // Never past the durable end (the writer's memory also holds bytes not yet synced).
+        block = segmentOfLsn(endLsn) === seg && endLsn - cur < mem.length ? mem.subarray(0, endLsn - cur) : mem
+        fromMemory = true
+      } else {
+        block = await src.read(seg, off, READ_BLOCK_BYTES_MAX)
+        fromMemory = false
+      }
       blockLsn = cur
     }
     let payloadBytes = have(FRAME_HEADER_BYTES) ? block.readUInt32LE(cur - blockLsn) : 0
@@ -149,19 +177,24 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
     if (!have(frameBytes)) {
       block = await src.read(seg, off, Math.max(READ_BLOCK_BYTES_MAX, frameBytes))
       blockLsn = cur
+      fromMemory = false
       payloadBytes = block.length >= FRAME_HEADER_BYTES ? block.readUInt32LE(0) : 0
       if (block.length < frameBytes) throw corrupt(cur, 'frame runs past the end of its segment')
     }
     const at = cur - blockLsn
-    const check = checkFrame(block, at, seg, off, src.payloadBytesMax)
-    if (check.status !== FrameStatus.ok) throw corrupt(cur, `frame check failed (status ${check.status})`)
+    if (fromMemory) {
+      if (payloadBytes > src.payloadBytesMax) throw corrupt(cur, `frame length ${payloadBytes} beyond the limit`)
+    } else {
+      const check = checkFrame(block, at, seg, off, src.payloadBytesMax)
+      if (check.status !== FrameStatus.ok) throw corrupt(cur, `frame check failed (status ${check.status})`)
+    }
     if (skipFirst) {
       skipFirst = false
     } else {
-      // Every frame is checksum-verified above; only records the reader may want are decoded.
-      const item = surelyUnwanted(block, at + FRAME_HEADER_BYTES, src.topicName, opts)
+      // Every frame from a file is checksum-verified above; only records the reader may want are decoded.
+      const item = surelyUnwanted(block, at + FRAME_HEADER_BYTES, at + frameBytes, src.topicName, opts, skipVia)
         ? undefined
-        : viewOf(decodeRecord(block.subarray(at + FRAME_HEADER_BYTES, at + frameBytes)), cur, src.topicName, opts)
+        : viewOf(recordAt(block, at + FRAME_HEADER_BYTES, at + frameBytes), cur, src.topicName, opts)
       if (item !== undefined) {
         if (out.items.length > 0 && bytes + payloadBytesOf(item) > opts.maxBytes) break
         bytes += payloadBytesOf(item)
@@ -173,6 +206,11 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
     cur += frameBytes
   }
   return out
+}
+
+/** The record in body[start, end): message records of the usual shape without the CBOR decoder (records.ts). */
+function recordAt (body: Buffer, start: number, end: number): LogRecord {
+  return peekMessageWithPayload(body, start, end) ?? decodeRecord(body.subarray(start, end))
 }
 
 function corrupt (lsn: Lsn, why: string): Error {

@@ -19,7 +19,8 @@ import assert from 'node:assert/strict'
 import { FRAME_HEADER_BYTES, frameChecksum, writeFrameHeader } from './framing.js'
 import { SEGMENT_HEADER_BYTES, encodeSegmentHeader, lsnOf, segmentName, segmentOfLsn, offsetOfLsn } from './segment.js'
 import { TailCache } from './tail-cache.js'
-import { DSYNC_WRITE_BYTES_MAX, SEGMENT_PREALLOCATE_BYTES } from './constants.js'
+import { DSYNC_WRITE_BYTES_MAX } from './constants.js'
+import { ZeroAhead, type ZeroAheadStats } from './zero-ahead.js'
 import { StoreCode, errnoCode, storeError } from './errors.js'
 import type { Disk, DiskFile } from './disk/disk.js'
 import type { FerryError } from '../common/errors.js'
@@ -66,8 +67,8 @@ export class LogWriter {
   syncedLsn: number
   fsyncs = 0
   readonly tail: TailCache
-  /** File size of the active segment: bytes past the log end are preallocated zeros. */
-  private preallocatedOffset: number
+  /** Zeros written and synced in the background ahead of the log end of the active segment. */
+  private zero: ZeroAhead
   /** Segment ids created by this writer, with the lsn where their first record goes. */
   onSegmentCreated: (segmentId: number) => void = () => {}
 
@@ -80,7 +81,7 @@ export class LogWriter {
     fileSize: number,
     private readonly onFailure: (f: WriterFailure) => void
   ) {
-    this.preallocatedOffset = Math.max(endOffset, fileSize)
+    this.zero = new ZeroAhead(file, opts.segmentSizeBytes, endOffset, fileSize)
     assert.ok(endOffset >= SEGMENT_HEADER_BYTES, 'writer starts after the segment header')
     this.reserveSegmentId = segmentId
     this.reserveOffset = endOffset
@@ -94,6 +95,8 @@ export class LogWriter {
   /** Lsn the next record will get (before any padding or roll-over). */
   get tailLsn (): number { return lsnOf(this.reserveSegmentId, this.reserveOffset) }
   get failed (): boolean { return this.failure !== null }
+  /** Zero-ahead counters of the active segment (benchmarks and tests). */
+  get zeroAheadStats (): Readonly<ZeroAheadStats> { return this.zero.stats }
 
   /** Reserve space for a frame; rolls to a new segment when it does not fit. */
   private reserve (frameBytes: number): number {
@@ -196,7 +199,8 @@ export class LogWriter {
         at += FRAME_HEADER_BYTES + p.body.length
       }
       assert.equal(start, this.writtenLsn, 'batch starts where the log ends')
-      if (offsetOfLsn(start) + size > this.preallocatedOffset) await this.preallocate(offsetOfLsn(start) + size)
+      // Never concurrently with a zero chunk that reaches into this batch's range (zeros must not land on records).
+      await this.zero.beforeWrite(offsetOfLsn(start) + size)
       // Fast path: nothing un-synced before this small batch and it wants sync: one O_DSYNC write.
       if (wantSync && size <= DSYNC_WRITE_BYTES_MAX && this.syncedLsn === this.writtenLsn && this.file.writeDurable !== undefined) {
         try {
@@ -209,8 +213,8 @@ export class LogWriter {
         }
         this.writtenLsn = start + size
         this.syncedLsn = this.writtenLsn
-        this.preallocatedOffset = Math.max(this.preallocatedOffset, offsetOfLsn(this.writtenLsn))
         this.tail.add(start, buf)
+        this.zero.poke()
         for (const p of batch) p.resolve()
         return
       }
@@ -222,8 +226,8 @@ export class LogWriter {
         return
       }
       this.writtenLsn = start + size
-      this.preallocatedOffset = Math.max(this.preallocatedOffset, offsetOfLsn(this.writtenLsn))
       this.tail.add(start, buf)
+      this.zero.poke()
     }
     for (const p of batch) if (!p.sync) p.resolve()
     if (wantSync && this.syncedLsn < this.writtenLsn) {
@@ -233,24 +237,6 @@ export class LogWriter {
     }
     wantSync = false
     for (const p of batch) if (p.sync) p.resolve()
-  }
-
-  /**
-   * Extend the active segment with zeros past `needed` (see SEGMENT_PREALLOCATE_BYTES).
-   * Best effort: when it fails (disk full) the zeros are cut again and the
-   * batch is written by an extending write, which fails on its own if it must.
-   */
-  private async preallocate (needed: number): Promise<void> {
-    // Never from below the log end: zeros must not land on records.
-    const from = Math.max(this.preallocatedOffset, offsetOfLsn(this.writtenLsn))
-    const to = Math.min(this.opts.segmentSizeBytes, Math.max(needed, from + SEGMENT_PREALLOCATE_BYTES))
-    if (to <= from) return
-    try {
-      await this.file.write(zeros(to - from), from)
-      this.preallocatedOffset = to
-    } catch {
-      try { await this.file.truncate(from) } catch { /* the next write reports the disk */ }
-    }
   }
 
   private async sync (batch: Pending[]): Promise<boolean> {
@@ -283,11 +269,11 @@ export class LogWriter {
   /** Seal the active segment (fsync) and start the next one. */
   private async rollTo (segmentId: number, batch: Pending[]): Promise<boolean> {
     assert.equal(segmentId, this.segmentId + 1, 'segments roll one at a time')
-    // Seal: cut the preallocated zeros, make everything durable.
-    if (this.preallocatedOffset > offsetOfLsn(this.writtenLsn)) {
+    // Seal: stop zeroing, cut the zeros ahead, make everything durable.
+    await this.zero.stop()
+    if (this.zero.zeroedTo > offsetOfLsn(this.writtenLsn)) {
       try {
         await this.file.truncate(offsetOfLsn(this.writtenLsn))
-        this.preallocatedOffset = offsetOfLsn(this.writtenLsn)
       } catch (err) {
         await this.fail(storeError(StoreCode.IO, 'could not seal the segment', { cause: err }), this.syncedLsn, batch)
         return false
@@ -311,7 +297,7 @@ export class LogWriter {
       return false
     }
     this.segmentId = segmentId
-    this.preallocatedOffset = SEGMENT_HEADER_BYTES
+    this.zero = new ZeroAhead(file, this.opts.segmentSizeBytes, SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES)
     this.writtenLsn = lsnOf(segmentId, SEGMENT_HEADER_BYTES)
     this.syncedLsn = this.writtenLsn
     this.onSegmentCreated(segmentId)
@@ -326,6 +312,7 @@ export class LogWriter {
     this.queueHead = 0
     this.queuedBytes = 0
     this.tail.clear()
+    await this.zero.stop()
     // Cut the un-trusted bytes now if we can; recovery cuts again at cutLsn in any case.
     if (segmentOfLsn(cutLsn) === this.segmentId) {
       try { await this.file.truncate(offsetOfLsn(cutLsn)) } catch { /* recovery will cut */ }
@@ -334,12 +321,13 @@ export class LogWriter {
     this.onFailure(this.failure)
   }
 
-  /** Write and fsync everything queued, cut the preallocated zeros, then close the file. */
+  /** Write and fsync everything queued, cut the zeros ahead, then close the file. */
   async close (): Promise<void> {
     if (this.failure === null) {
       await this.barrier(true).catch(() => {})
     }
-    if (this.failure === null && this.preallocatedOffset > offsetOfLsn(this.writtenLsn)) {
+    await this.zero.stop()
+    if (this.failure === null && this.zero.zeroedTo > offsetOfLsn(this.writtenLsn)) {
       try {
         await this.file.truncate(offsetOfLsn(this.writtenLsn))
         await this.file.datasync()
@@ -354,12 +342,7 @@ export class LogWriter {
   async abandon (): Promise<void> {
     this.closing = true
     if (this.asyncTimer !== null) { clearTimeout(this.asyncTimer); this.asyncTimer = null }
+    await this.zero.stop()
     await this.file.close().catch(() => {})
   }
-}
-
-let zeroBuffer = Buffer.alloc(0)
-function zeros (n: number): Buffer {
-  if (zeroBuffer.length < n) zeroBuffer = Buffer.alloc(n)
-  return zeroBuffer.subarray(0, n)
 }

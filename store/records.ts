@@ -236,6 +236,107 @@ export function peekKindAndTopic (buf: Buffer, start: number): { kind: number, t
 }
 
 /**
+ * The log tail (replication) needs a whole message record: read it straight
+ * from the CBOR like peekMessage, with the payload as a view of buf (no copy,
+ * as the CBOR decoder would give it); only the props map, when there is one,
+ * goes through the decoder. Undefined when buf[start] is not a message record
+ * of the usual shape (decode it with decodeRecord instead).
+ */
+export function peekMessageWithPayload (buf: Buffer, start: number, end: number): LogRecord | undefined {
+  const head = buf[start]
+  if ((head !== 0x85 && head !== 0x86) || buf[start + 1] !== RecordKind.message) return undefined
+  peekAt = start + 2
+  const topicId = peekNumber(buf)
+  const entryId = peekNumber(buf)
+  const publishTime = peekNumber(buf)
+  const payloadBytes = peekBytesLength(buf)
+  if (Number.isNaN(topicId) || Number.isNaN(entryId) || Number.isNaN(publishTime) || Number.isNaN(payloadBytes)) return undefined
+  const payloadAt = peekAt
+  peekAt += payloadBytes
+  if (peekAt > end) return undefined
+  let props: MessageProps = {}
+  if (head === 0x86) props = propsFromWire(encoder.decode(buf.subarray(peekAt, end)) as Record<string, unknown>)
+  else if (peekAt !== end) return undefined
+  return { kind: RecordKind.message, topicId, entryId, publishTime, payload: buf.subarray(payloadAt, payloadAt + payloadBytes), props }
+}
+
+/** Skip one CBOR item at buf[peekAt] (definite lengths only, bounded nesting); false when it is not of that shape or runs past `end`. */
+function peekSkip (buf: Buffer, end: number, depth: number): boolean {
+  if (peekAt >= end || depth > 8) return false
+  const b = buf[peekAt] as number
+  const major = b >> 5
+  const ai = b & 31
+  if (major === 7) {
+    const n = ai < 24 ? 1 : ai === 24 ? 2 : ai === 25 ? 3 : ai === 26 ? 5 : ai === 27 ? 9 : 0
+    if (n === 0) return false
+    peekAt += n
+    return peekAt <= end
+  }
+  let len: number
+  if (ai < 24) { len = ai; peekAt += 1 } else if (ai === 24) { len = buf[peekAt + 1] as number; peekAt += 2 } else if (ai === 25) { len = buf.readUInt16BE(peekAt + 1); peekAt += 3 } else if (ai === 26) { len = buf.readUInt32BE(peekAt + 1); peekAt += 5 } else if (ai === 27 && major < 2) { peekAt += 9; return peekAt <= end } else return false
+  if (peekAt > end) return false
+  switch (major) {
+    case 0: case 1: return true
+    case 2: case 3: peekAt += len; return peekAt <= end
+    case 4: for (let i = 0; i < len; i++) if (!peekSkip(buf, end, depth + 1)) return false; return true
+    case 5: for (let i = 0; i < 2 * len; i++) if (!peekSkip(buf, end, depth + 1)) return false; return true
+    default: return peekSkip(buf, end, depth + 1) // a tag and its item
+  }
+}
+
+/**
+ * Whether a message record's `replicatedVia` names `site` (utf8 bytes), read
+ * from the CBOR without decoding it: a replication link skips the entries that
+ * came through its destination (they never go back: loop prevention) at this
+ * cost instead of a decode. Undefined when the bytes are not of the usual
+ * shape (decode the record instead).
+ */
+export function peekViaIncludes (buf: Buffer, start: number, end: number, site: Buffer): boolean | undefined {
+  // Reads stop at `end`, but a header may claim bytes past buf's end: a RangeError means "not the usual shape".
+  try { return peekVia(buf, start, end, site) } catch { return undefined }
+}
+
+function peekVia (buf: Buffer, start: number, end: number, site: Buffer): boolean | undefined {
+  const head = buf[start]
+  if ((head !== 0x85 && head !== 0x86) || buf[start + 1] !== RecordKind.message) return undefined
+  if (head === 0x85) return false // no props
+  peekAt = start + 2
+  if (Number.isNaN(peekNumber(buf)) || Number.isNaN(peekNumber(buf)) || Number.isNaN(peekNumber(buf))) return undefined
+  const payloadBytes = peekBytesLength(buf)
+  if (Number.isNaN(payloadBytes)) return undefined
+  peekAt += payloadBytes
+  // The props map (cbor-x writes objects with a 16-bit length).
+  const m = buf[peekAt] as number
+  if (peekAt >= end || m >> 5 !== 5) return undefined
+  const ai = m & 31
+  let pairs: number
+  if (ai < 24) { pairs = ai; peekAt += 1 } else if (ai === 24) { pairs = buf[peekAt + 1] as number; peekAt += 2 } else if (ai === 25) { pairs = buf.readUInt16BE(peekAt + 1); peekAt += 3 } else return undefined
+  if (peekAt > end) return undefined
+  for (let i = 0; i < pairs; i++) {
+    // Keys are one-letter text strings (propKeys); 'V' is replicatedVia, an array of site ids.
+    if (buf[peekAt] !== 0x61 || peekAt + 2 > end) return undefined
+    const key = buf[peekAt + 1]
+    peekAt += 2
+    if (key !== 0x56) { if (!peekSkip(buf, end, 0)) return undefined; continue }
+    const a = buf[peekAt] as number
+    if (a >> 5 !== 4 || (a & 31) > 24) return undefined
+    const n = (a & 31) === 24 ? buf[peekAt + 1] as number : a & 31
+    peekAt += (a & 31) === 24 ? 2 : 1
+    for (let k = 0; k < n; k++) {
+      const t = buf[peekAt] as number
+      if (t >> 5 !== 3 || (t & 31) > 24) return undefined
+      const len = (t & 31) === 24 ? buf[peekAt + 1] as number : t & 31
+      const at = peekAt + ((t & 31) === 24 ? 2 : 1)
+      peekAt = at + len
+      if (peekAt > end) return undefined
+      if (len === site.length && buf.compare(site, 0, len, at, at + len) === 0) return true
+    }
+    return false
+  }
+  return peekAt === end ? false : undefined
+}
+
+/**
  * Replay needs a message's topic, entry id, publish time and props, not its
  * payload: read them straight from the CBOR (the payload comes back empty).
  * Undefined when buf[start] is not a message record of the usual shape.

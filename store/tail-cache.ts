@@ -1,14 +1,96 @@
+import { TAIL_ENTRIES_MAX, TAIL_ENTRY_PAYLOAD_BYTES_MAX } from './constants.js'
+import type { LedgerEntry, MessageProps, TopicName } from './types.js'
+
 /**
  * Recently written bytes, by lsn, so tail readers rarely touch the disk.
  * Each chunk is one group-commit write (contiguous in its segment); the
  * oldest chunks are dropped beyond the byte budget.
+ *
+ * Beside the bytes, the most recent message entries as they were appended
+ * (`addEntry`): the record was CBOR-encoded and checksummed from this very
+ * object, so a reader of a fresh entry gets it back instead of checking and
+ * decoding the frame again (a fresh LedgerEntry around the same payload and
+props, as memory-durability topics share theirs). Both live and die with the writer: `clear` (a
+ * failed write) drops them, and a reopened ledger has a new writer, so an lsn
+ * reused after a cut never finds an old entry.
  */
 export class TailCache {
   private chunks: Array<{ lsn: number, buf: Buffer }> = []
   private head = 0
   private bytes = 0
+  // Ring of the newest message entries in lsn order (appends reserve lsns in call order), in parallel
+  // arrays: keeping one costs no object per append (the reader builds its LedgerEntry, as a decode would).
+  private readonly mask: number
+  private readonly lsns: Float64Array
+  private readonly entryIds: Float64Array
+  private readonly publishTimes: Float64Array
+  private readonly topicIds: Int32Array
+  private readonly payloads: Array<Buffer | undefined>
+  private readonly props: Array<MessageProps | undefined>
+  private first = 0
+  private count = 0
+  private payloadBytes = 0
 
-  constructor (private readonly bytesMax: number) {}
+  constructor (private readonly bytesMax: number, entriesMax = TAIL_ENTRIES_MAX, private readonly entryPayloadBytesMax = TAIL_ENTRY_PAYLOAD_BYTES_MAX) {
+    let n = 0
+    if (bytesMax > 0 && entriesMax > 0) { n = 1; while (n < entriesMax) n *= 2 } // a power of two: index by mask
+    this.mask = n - 1
+    this.lsns = new Float64Array(n)
+    this.entryIds = new Float64Array(n)
+    this.publishTimes = new Float64Array(n)
+    this.topicIds = new Int32Array(n)
+    this.payloads = new Array<Buffer | undefined>(n).fill(undefined)
+    this.props = new Array<MessageProps | undefined>(n).fill(undefined)
+  }
+
+  /** Keep a message entry appended at `lsn` (above every lsn added before) for readers of the tail. */
+  addEntry (lsn: number, topicId: number, entryId: number, publishTime: number, payload: Buffer, props: MessageProps): void {
+    const cap = this.mask + 1
+    if (cap === 0) return
+    if (this.count > 0 && lsn <= (this.lsns[(this.first + this.count - 1) & this.mask] as number)) this.clearEntries()
+    if (payload.length > this.entryPayloadBytesMax) return
+    while (this.count > 0 && (this.count === cap || this.payloadBytes + payload.length > this.entryPayloadBytesMax)) this.dropOldestEntry()
+    const at = (this.first + this.count) & this.mask
+    this.lsns[at] = lsn
+    this.entryIds[at] = entryId
+    this.publishTimes[at] = publishTime
+    this.topicIds[at] = topicId
+    this.payloads[at] = payload
+    this.props[at] = props
+    this.count++
+    this.payloadBytes += payload.length
+  }
+
+  /** The entry `entryId` of topic `t` appended at `lsn`, if still kept (a fresh object: callers may keep it). */
+  entry (lsn: number, t: { readonly id: number, readonly name: TopicName }, entryId: number): LedgerEntry | undefined {
+    if (this.count === 0) return undefined
+    const mask = this.mask
+    let lo = 0
+    let hi = this.count - 1
+    if (lsn < (this.lsns[this.first] as number) || lsn > (this.lsns[(this.first + hi) & mask] as number)) return undefined
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((this.lsns[(this.first + mid) & mask] as number) < lsn) lo = mid + 1
+      else hi = mid
+    }
+    const at = (this.first + lo) & mask
+    if (this.lsns[at] !== lsn || this.entryIds[at] !== entryId || this.topicIds[at] !== t.id) return undefined
+    return { topic: t.name, entryId, lsn, publishTime: this.publishTimes[at] as number, payload: this.payloads[at] as Buffer, props: this.props[at] as MessageProps }
+  }
+
+  private dropOldestEntry (): void {
+    const at = this.first
+    this.payloadBytes -= (this.payloads[at] as Buffer).length
+    this.payloads[at] = undefined
+    this.props[at] = undefined
+    this.first = (at + 1) & this.mask
+    this.count--
+  }
+
+  private clearEntries (): void {
+    while (this.count > 0) this.dropOldestEntry()
+    this.first = 0
+  }
 
   add (lsn: number, buf: Buffer): void {
     if (this.bytesMax <= 0) return
@@ -42,9 +124,29 @@ export class TailCache {
     return c.buf.subarray(at, at + length)
   }
 
+  /**
+   * Hook for the log tail (store/log-tail.ts, replication): the cached bytes
+   * from `lsn` to the end of the one write that holds them (whole frames), or
+   * undefined. A view, not a copy; the caller bounds it by the durable end.
+   */
+  from (lsn: number): Buffer | undefined {
+    let lo = this.head
+    let hi = this.chunks.length - 1
+    if (hi < lo || lsn < (this.chunks[lo] as { lsn: number }).lsn) return undefined
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if ((this.chunks[mid] as { lsn: number }).lsn <= lsn) lo = mid
+      else hi = mid - 1
+    }
+    const c = this.chunks[lo] as { lsn: number, buf: Buffer }
+    const at = lsn - c.lsn
+    return at < c.buf.length ? c.buf.subarray(at) : undefined
+  }
+
   clear (): void {
     this.chunks = []
     this.head = 0
     this.bytes = 0
+    this.clearEntries()
   }
 }

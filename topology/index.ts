@@ -6,7 +6,7 @@
 
 export { TopologyClient, type EtcdTopologyOptions } from './etcd-client.js'
 export { TopologyView, type TopologyHealth } from './view.js'
-export { startNetworkSite, endpointsOf, type NetworkSite, type NetworkSiteConfig, type SiteHealth } from './site.js'
+export { startNetworkSite, endpointsOf, advertisedHostOf, type NetworkSite, type NetworkSiteConfig, type SiteHealth } from './site.js'
 export { Steering, type SteeringDeps } from './steering.js'
 export { PrimaryCatchUp, type CatchUpLimits, type CatchUpState } from './catch-up.js'
 export { movePrimary, writeRefusal, guardedLedger } from './primaries.js'

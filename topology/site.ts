@@ -5,6 +5,7 @@
  * open) -> topology (from etcd, or the cached one) -> NATS -> replicator;
  * close in reverse.
  */
+import { hostname } from 'node:os'
 import type { Logger } from '../common/log.js'
 import { silentLogger } from '../common/log.js'
 import { endpointsOf, startGateway, type Gateway, type GatewayConfig } from '../gateway/index.js'
@@ -35,6 +36,11 @@ export interface NetworkSiteConfig {
   natsTls?: { caFile: string, certFile: string, keyFile: string }
   region?: string
   preference?: number
+  /**
+   * Host name put into this site's endpoints in etcd (what failover steering hands to clients). Default: the bind
+   * host, or the machine's host name when the gateway binds a wildcard address (0.0.0.0, ::), which no client can dial.
+   */
+  advertiseHost?: string
   replicationLimits?: Partial<LinkLimits>
   /** Bounds of a new primary's catch-up (catch-up.ts; defaults PRIMARY_CATCHUP_SILENT_MS / _MAX_MS). */
   catchUpLimits?: Partial<CatchUpLimits>
@@ -59,6 +65,13 @@ export interface NetworkSite {
   close: () => Promise<void>
 }
 
+/** The host clients are steered to: --advertise-host, else the bind host unless it is a wildcard, else hostname(). */
+export function advertisedHostOf (advertiseHost: string | undefined, bindHost: string): string {
+  if (advertiseHost !== undefined && advertiseHost.length > 0) return advertiseHost
+  if (bindHost === '0.0.0.0' || bindHost === '::' || bindHost === '') return hostname()
+  return bindHost
+}
+
 export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<NetworkSite> {
   const logger = cfg.logger ?? cfg.gateway.logger ?? silentLogger
   const siteId = cfg.gateway.siteId
@@ -75,7 +88,7 @@ export async function startNetworkSite (cfg: NetworkSiteConfig): Promise<Network
     }
   })
   const ledger = raw as Ledger
-  const self: SiteRecord = { id: siteId, region: cfg.region ?? siteId, nats: cfg.nats, endpoints: endpointsOf(cfg.gateway.host, gateway.ports), preference: cfg.preference ?? 100 }
+  const self: SiteRecord = { id: siteId, region: cfg.region ?? siteId, nats: cfg.nats, endpoints: endpointsOf(advertisedHostOf(cfg.advertiseHost, cfg.gateway.host), gateway.ports), preference: cfg.preference ?? 100 }
   const client = new TopologyClient({ endpoints: cfg.etcd, network: cfg.network })
   const topology = new TopologyView(client, { self, ledger, logger: logger.child({ component: 'topology' }) })
   const catchUp = new PrimaryCatchUp({ self: siteId, view: topology, client, ledger, inFlight, logger: logger.child({ component: 'catch-up' }), ...(cfg.catchUpLimits !== undefined ? { limits: cfg.catchUpLimits } : {}) })

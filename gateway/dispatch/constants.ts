@@ -135,3 +135,14 @@ assert.ok(PRIORITY_LEVEL_WINDOW_ENTRIES_MAX < READ_AHEAD_ENTRIES_MAX && PRIORITY
 assert.ok(PRIORITY_SCAN_AHEAD_ENTRIES_MAX >= READ_AHEAD_ENTRIES_MAX, 'the look-ahead reaches past one window')
 assert.ok(DISPATCH_TURN_ENTRIES_MAX <= DISPATCH_ROUND_ENTRIES_MAX, 'a turn fits in a round')
 assert.ok(BACKLOG_EVICT_TARGET_RATIO > 0 && BACKLOG_EVICT_TARGET_RATIO <= 1, 'eviction target is a fraction of the quota')
+
+/**
+ * Memory durability has no fsync to pace publishers, so without a bound they run ahead of a slower subscriber
+ * and the backlog (and latency) grows in RAM. Past this many unacknowledged entries of the topic's slowest
+ * subscription with a consumer attached, a publish result asks its front end to stop reading that publisher
+ * (publish-pacer.ts); 4,000 is two read-ahead windows, so the subscriber never waits for publishers to resume.
+ */
+export const MEMORY_PUBLISH_AHEAD_ENTRIES_MAX = 2 * READ_AHEAD_ENTRIES_MAX
+
+/** ...and it may read on once that backlog is at or below this (hysteresis: not one pause per publish). */
+export const MEMORY_PUBLISH_RESUME_ENTRIES = READ_AHEAD_ENTRIES_MAX

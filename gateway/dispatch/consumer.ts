@@ -55,8 +55,9 @@ export class ConsumerImpl implements Consumer {
     this.sub.kick()
   }
 
-  async ack (topic: TopicName, entryId: EntryId): Promise<AckResult> {
-    return await this.sub.ack(topic, [entryId])
+  // Not async: Subscription.ack is, and a second async frame per acknowledged message is a promise and ticks for nothing.
+  ack (topic: TopicName, entryId: EntryId): Promise<AckResult> {
+    return this.sub.ack(topic, [entryId])
   }
 
   async ackCumulative (topic: TopicName, entryId: EntryId): Promise<AckResult> {

@@ -14,6 +14,7 @@ import type { Logger } from '../../common/log.js'
 import type { Cursor, CursorStart, EntryId, Ledger, LedgerEntry, MessageProps, TopicName } from '../../store/index.js'
 import { namespaceOfTopic, type NamespacePolicy, type PolicyRegistry } from '../policy/index.js'
 import { BacklogGuard } from './backlog.js'
+import { PublishPacer } from './publish-pacer.js'
 import { PublishRateLimiter } from './rate-limit.js'
 import {
   BACKLOG_HOLD_MS_MAX, MATERIALISE_TOPICS_PER_TURN, PENDING_ACK_ENTRIES_MAX, SUBSCRIPTION_META_SPACE
@@ -70,10 +71,14 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   private readonly background = new Set<Promise<unknown>>()
   private readonly backlog: BacklogGuard
   private readonly rate = new PublishRateLimiter()
+  /** fanin (issue 11): memory-durability publishers wait for the slowest attached subscription (publish-pacer.ts). */
+  private readonly pacer = new PublishPacer((topic) => this.streamsByTopic.get(topic))
   private readonly unlisten: Array<() => void> = []
   private readonly ready: Promise<void>
   private nextConsumerId = 1
   private published = 0
+  /** `ready` has settled (fanin, issue 11: no await of it per publish after that). */
+  private restored = false
   private closed = false
   readonly replicated: ReplicatedSubscriptions = replicatedSubscriptions({
     all: () => this.subs.values(),
@@ -92,6 +97,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     this.unlisten.push(this.policies.onChange((ns, policy) => { this.onPolicy(ns, policy) }))
     // A failed restore is logged, not fatal: topics still attach as they are used and appear.
     this.ready = this.restore().catch((err: unknown) => { this.logger.error({ err }, 'restoring durable subscriptions failed') })
+    void this.ready.then(() => { this.restored = true }) // fanin (issue 11): publish skips the await once restored
   }
 
   // ---- DispatchContext --------------------------------------------------------------------
@@ -119,7 +125,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     await this.ledger.append({ topic: deadLetterTopicOf(topic, subscription), payload: entry.payload, props })
   }
 
-  backlogChanged (topic: TopicName): void { this.backlog.changed(topic) }
+  backlogChanged (topic: TopicName): void { this.backlog.changed(topic); this.pacer.changed(topic) }
 
   topicSpanned (topic: TopicName, sub: Subscription): void {
     const have = this.subsByTopic.get(topic)
@@ -259,7 +265,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   // ---- Dispatcher ---------------------------------------------------------------------------
 
   async publish (req: PublishRequest): Promise<PublishResult> {
-    await this.ready
+    if (!this.restored) await this.ready
     this.checkOpen()
     const { namespace } = parseTopicName(req.topic)
     const policy = this.policies.get(namespace)
@@ -270,12 +276,14 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     const props = req.props ?? {}
     checkProps(props)
     this.rate.take(namespace, policy.publishRateMsgsPerSec)
-    await this.backlog.admit(req.topic, policy)
+    if (policy.backlogQuotaBytes >= 0) await this.backlog.admit(req.topic, policy) // fanin (issue 11): no quota, nothing to admit (no promise per publish)
     // req.meta (mqtt/ inbound QoS 2 ids) travels in the message's own record.
     const r = await this.ledger.append(req.meta !== undefined ? { topic: req.topic, payload: req.payload, props, meta: req.meta } : { topic: req.topic, payload: req.payload, props })
     this.published++
     if (policy.backlogPolicy === 'consumer_backlog_eviction' && policy.backlogQuotaBytes >= 0) await this.backlog.evict(req.topic, policy)
-    return { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate }
+    // fanin (issue 11): no fsync paces a memory topic's publishers; past the bound the front end reads on only once `paced` resolves.
+    const paced = policy.durability === 'memory' ? this.pacer.paced(r.topic) : undefined
+    return paced === undefined ? { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate } : { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate, paced }
   }
 
   async subscribe (opts: SubscribeOptions): Promise<Consumer> {
@@ -438,6 +446,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     const reason = new FerryError(CommonCode.CLOSED, 'gateway is closing')
     for (const sub of this.subs.values()) sub.close(reason)
     this.backlog.close()
+    this.pacer.close()
     while (this.background.size > 0) await Promise.allSettled([...this.background])
   }
 }

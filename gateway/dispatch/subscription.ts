@@ -342,7 +342,15 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     return s
   }
 
-  async ack (topic: TopicName, ids: readonly EntryId[]): Promise<AckResult> {
+  ack (topic: TopicName, ids: readonly EntryId[]): Promise<AckResult> {
+    // fanin (issue 11): the stream exists (every MQTT PUBACK): its own promise, no async frames here per ack.
+    const s = this.streams.get(topic)
+    if (s === undefined) return this.ackAttaching(topic, ids)
+    try { checkIds(ids) } catch (err) { return Promise.reject(err) }
+    return s.ack(ids)
+  }
+
+  private async ackAttaching (topic: TopicName, ids: readonly EntryId[]): Promise<AckResult> {
     checkIds(ids)
     const s = await this.streamFor(topic)
     return await s.ack(ids)

@@ -44,6 +44,12 @@ export interface PublishResult {
   entryId: EntryId
   /** Producer dedup matched an earlier publish; nothing new was stored. */
   duplicate: boolean
+  /**
+   * Memory durability only (fanin, issue 11: gateway/dispatch/publish-pacer.ts): the topic's slowest subscription
+   * with a consumer attached is too far behind. The publish is stored; a front end should read no more from this
+   * publisher until the promise resolves (it always does, within MEMORY_PUBLISH_HOLD_MS_MAX).
+   */
+  paced?: Promise<void>
 }
 
 /** One message handed to one consumer. */

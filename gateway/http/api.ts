@@ -11,6 +11,7 @@ import { HttpCounters } from './counters.js'
 import { AuthCode } from './errors.js'
 import { headerOf, type RequestHead, type RequestPlan } from './request.js'
 import { matchRoute, type Route } from './router.js'
+import { PublishTargets } from './publish-targets.js'
 import { planCancelScheduled, planPublish } from './topic-routes.js'
 import { planAck, planDeleteSubscription, planPull } from './subscription-routes.js'
 import { planGetNamespace, planHealthz, planListNamespaces, planPutNamespace, planStats } from './admin-routes.js'
@@ -20,6 +21,8 @@ export class HttpCore implements HttpContext {
   readonly limits: Readonly<HttpLimits>
   readonly pull: PullConsumers
   readonly counters = new HttpCounters()
+  /** Publish paths already parsed (route, topic, policy): the hot path skips the URL parse and the lookups. */
+  readonly publishTargets = new PublishTargets(this)
 
   constructor (readonly deps: HttpDeps) {
     const limits = { ...DEFAULT_HTTP_LIMITS, ...(deps.limits ?? {}) }
@@ -33,13 +36,25 @@ export class HttpCore implements HttpContext {
     // Hook: routes of gateway/ops first (they check their own credentials).
     const extra = this.deps.extraRoutes?.(head)
     if (extra !== undefined) return extra
+    if (head.method === 'POST') {
+      // A publish path seen before: same checks in the same order (route, credentials, namespace), minus the parsing.
+      const known = this.publishTargets.cached(head.path)
+      if (known !== undefined) {
+        this.checkAccess(head, known.route)
+        return planPublish(this, head, this.publishTargets.fresh(head.path, known))
+      }
+    }
     const route = matchRoute(head.method, head.path)
     // gateway/auth checks the credential against the tenant/namespace/topic of the route before anything looks them up.
     // GET /v1/topology checks its own access (public site part, credential for a namespace: topology-route.ts).
     if (route.kind === 'topology') return planTopology(this, head)
+    this.checkAccess(head, route)
+    return this.planRoute(head, route)
+  }
+
+  private checkAccess (head: RequestHead, route: Route): void {
     if (this.deps.guard !== undefined) this.deps.guard.check(head, route)
     else if (route.kind !== 'healthz') this.authenticate(head)
-    return this.planRoute(head, route)
   }
 
   async close (): Promise<void> {
@@ -67,7 +82,7 @@ export class HttpCore implements HttpContext {
       case 'putNamespace': return planPutNamespace(this, head, r.tenant, r.namespace)
       case 'stats': return planStats(this)
       case 'topology': return planTopology(this, head)
-      case 'publish': return planPublish(this, head, r)
+      case 'publish': return planPublish(this, head, this.publishTargets.resolve(head.path, r))
       case 'cancelScheduled': return planCancelScheduled(this, r, r.messageId)
       case 'pull': return planPull(this, head, r)
       case 'ack':

@@ -108,3 +108,15 @@ export const PULL_WAITERS_PER_CONSUMER_MAX = 64
 
 /** Longest nack reason kept, characters: it is stored with dead-lettered copies. */
 export const NACK_REASON_CHARS_MAX = 1024
+
+/**
+ * Publish paths whose parsed route and namespace lookup are kept
+ * (publish-targets.ts), so a client publishing to the same topic again skips
+ * the URL split, the percent-decoding, the name checks and the policy lookup.
+ * A few thousand covers the busy topics of a site; past it the oldest entry
+ * makes room. With paths of at most PUBLISH_TARGET_PATH_CHARS_MAX characters
+ * the cache holds about 4 MiB at most.
+ */
+export const PUBLISH_TARGETS_CACHED_MAX = 4096
+/** Longest publish path (characters) the cache keeps: a longer one is parsed every time, so one client cannot fill memory with long names. */
+export const PUBLISH_TARGET_PATH_CHARS_MAX = 512

@@ -2,12 +2,17 @@
  * What the HTTP front end counts: responses by status and rejections by
  * error code (both finite sets, so the maps stay small). Reported by
  * `GET /v1/admin/stats` under `http`.
+ *
+ * Hot path: a response is counted with two map lookups by number and one by
+ * code, no string built per response (publish answers tens of thousands of
+ * requests a second).
  */
+interface StatusCount { status: number, code: string, count: number }
+
 export class HttpCounters {
-  private readonly statuses = new Map<number, number>()
+  /** Per status: responses in all, and per error code ('' for successes). Both sets are finite. */
+  private readonly byStatus = new Map<number, { count: number, codes: Map<string, StatusCount> }>()
   private readonly codes = new Map<string, number>()
-  /** Responses by (status, error code) for metrics; code '' for successes. Both sets are finite. */
-  private readonly pairs = new Map<string, { status: number, code: string, count: number }>()
   /** Requests received and not yet answered or aborted. */
   inFlight = 0
 
@@ -16,16 +21,19 @@ export class HttpCounters {
 
   responded (status: number, code = ''): void {
     this.inFlight--
-    this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1)
-    const key = `${status} ${code}`
-    const p = this.pairs.get(key)
-    if (p === undefined) this.pairs.set(key, { status, code, count: 1 })
+    let s = this.byStatus.get(status)
+    if (s === undefined) { s = { count: 0, codes: new Map() }; this.byStatus.set(status, s) }
+    s.count++
+    const p = s.codes.get(code)
+    if (p === undefined) s.codes.set(code, { status, code, count: 1 })
     else p.count++
   }
 
   /** Responses by status and error code, for gateway/ops metrics. */
   responses (): Array<{ status: number, code: string, count: number }> {
-    return [...this.pairs.values()].map((p) => ({ ...p }))
+    const out: StatusCount[] = []
+    for (const s of this.byStatus.values()) for (const p of s.codes.values()) out.push({ ...p })
+    return out
   }
 
   rejected (code: string): void {
@@ -34,7 +42,7 @@ export class HttpCounters {
 
   snapshot (): { responsesByStatus: Record<string, number>, rejectionsByCode: Record<string, number> } {
     return {
-      responsesByStatus: Object.fromEntries([...this.statuses].map(([k, v]) => [String(k), v])),
+      responsesByStatus: Object.fromEntries([...this.byStatus].map(([k, v]) => [String(k), v.count])),
       rejectionsByCode: Object.fromEntries(this.codes)
     }
   }

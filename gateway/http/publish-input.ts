@@ -40,7 +40,10 @@ function bad (message: string): FerryError {
 
 /** Media type without parameters, lowercase (`Text/Plain; charset=x` → `text/plain`). */
 export function mediaTypeOf (contentType: string | undefined): string {
-  return (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
+  if (contentType === undefined) return ''
+  // Every publish reads this: no array from split, just the part before the first `;`.
+  const semi = contentType.indexOf(';')
+  return (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase()
 }
 
 export function isBatchContentType (contentType: string | undefined): boolean {

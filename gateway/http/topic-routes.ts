@@ -11,6 +11,8 @@ import type { HttpContext } from './context.js'
 import { HttpCode } from './errors.js'
 import { messageIdOf } from './encode.js'
 import { isBatchContentType, parseBatch, propsFromHeaders, type PublishInput } from './publish-input.js'
+import { bodyTooLarge, messageTooLarge, type PublishTarget } from './publish-targets.js'
+import type { MessageProps } from '../../store/index.js'
 import { headerOf, type ApiReply, type RequestHead, type RequestPlan } from './request.js'
 
 export interface TopicRef { tenant: string, namespace: string, local: string }
@@ -27,41 +29,55 @@ export function resolveTopic (ctx: HttpContext, ref: TopicRef): { namespace: str
 export function bodyBound (ctx: HttpContext): Pick<RequestPlan, 'bodyBytesMax' | 'tooLarge'> {
   return {
     bodyBytesMax: ctx.limits.maxBodyBytes,
-    tooLarge: () => new FerryError(HttpCode.BODY_TOO_LARGE, `request body larger than ${ctx.limits.maxBodyBytes} bytes`)
+    tooLarge: () => bodyTooLarge(ctx.limits.maxBodyBytes)
   }
-}
-
-function messageTooLarge (policy: Readonly<NamespacePolicy>): FerryError {
-  return new FerryError(CommonCode.TOO_LARGE, `message larger than the namespace's maxMessageBytes (${policy.maxMessageBytes})`)
 }
 
 function published (r: PublishResult): { messageId: string, topic: string, duplicate: boolean } {
   return { messageId: messageIdOf(r.entryId), topic: r.topic, duplicate: r.duplicate }
 }
 
-export function planPublish (ctx: HttpContext, head: RequestHead, ref: TopicRef): RequestPlan {
-  const { topic, policy } = resolveTopic(ctx, ref)
-  const contentType = headerOf(head, 'content-type')
-  const bodyTooLarge = bodyBound(ctx).tooLarge
+/**
+ * The 201 body of a single publish, `{"messageId","topic","duplicate"}`,
+ * written as a string with the topic's JSON kept per target: byte for byte
+ * what JSON.stringify(published(r)) gives, without building the object.
+ */
+function publishedJson (r: PublishResult, target: PublishTarget): string {
+  const topic = r.topic === target.topic ? target.topicJson : JSON.stringify(r.topic)
+  return `{"messageId":"${messageIdOf(r.entryId)}","topic":${topic},"duplicate":${r.duplicate ? 'true' : 'false'}}`
+}
 
+/** One message from the request's body and Ferry-* headers (checked before the body is read). */
+class SinglePublish implements RequestPlan {
+  readonly bodyBytesMax: number
+  readonly tooLarge: () => Error
+
+  constructor (private readonly ctx: HttpContext, private readonly head: RequestHead, private readonly target: PublishTarget, private readonly props: MessageProps) {
+    this.bodyBytesMax = target.bodyBytesMax
+    this.tooLarge = target.tooLarge
+  }
+
+  async run (payload: Buffer): Promise<ApiReply> {
+    const props = this.props
+    const r = await this.ctx.deps.dispatcher.publish({ topic: this.target.topic, payload, props, producer: httpProducer(this.head, props.producerId) })
+    return { status: 201, body: publishedJson(r, this.target), contentType: JSON_CONTENT_TYPE }
+  }
+}
+
+const JSON_CONTENT_TYPE = 'application/json'
+
+/** Publish to a resolved target (publish-targets.ts): a batch document or one message. */
+export function planPublish (ctx: HttpContext, head: RequestHead, target: PublishTarget): RequestPlan {
+  const contentType = headerOf(head, 'content-type')
   if (isBatchContentType(contentType)) {
+    const { topic, policy } = target
     return {
-      bodyBytesMax: ctx.limits.maxBodyBytes,
-      tooLarge: bodyTooLarge,
+      ...bodyBound(ctx),
       run: async (body) => await publishBatch(ctx, topic, policy, parseBatch(contentType, body, Date.now(), ctx.limits.batchMessagesMax), head)
     }
   }
   // Headers are checked before the body is read: a bad request costs no upload.
-  const props = propsFromHeaders(head.headers, Date.now())
-  const messageIsSmaller = policy.maxMessageBytes < ctx.limits.maxBodyBytes
-  return {
-    bodyBytesMax: Math.min(ctx.limits.maxBodyBytes, policy.maxMessageBytes),
-    tooLarge: messageIsSmaller ? () => messageTooLarge(policy) : bodyTooLarge,
-    run: async (payload) => {
-      const r = await ctx.deps.dispatcher.publish({ topic, payload, props, producer: httpProducer(head, props.producerId) })
-      return { status: 201, body: published(r) }
-    }
-  }
+  return new SinglePublish(ctx, head, target, propsFromHeaders(head.headers, Date.now()))
 }
 
 /**

@@ -181,6 +181,9 @@ export function walkProperties (buf: Buffer, off: number, end: number): { userPr
   return { userProperties, next: stop }
 }
 
+/** 3.1.1 publishes have no properties: one shared answer instead of an object per publish. */
+const NO_USER_PROPERTIES: { readonly userProperties: undefined } = Object.freeze({ userProperties: undefined })
+
 /**
  * Raw checks of an inbound PUBLISH: topic is valid UTF-8, and (v5) the user
  * properties in wire order.
@@ -190,7 +193,7 @@ export function inspectPublish (packet: Buffer, version: ProtocolVersion): { use
   const off = bodyStart(packet)
   const topic = readString(packet, off, packet.length)
   let p = topic.next + (qos > 0 ? 2 : 0)
-  if (version !== 5) return { userProperties: undefined }
+  if (version !== 5) return NO_USER_PROPERTIES
   if (p > packet.length) throw new MalformedPacket('truncated publish')
   const props = walkProperties(packet, p, packet.length)
   p = props.next

@@ -69,6 +69,8 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
   private lazy_pausedFor: Set<string> | undefined
   private get pausedFor (): Set<string> { return (this.lazy_pausedFor ??= new Set<string>()) }
   private willSuppressed = false
+  /** The pacing wait this connection's reads are paused for (memory durability), if any. */
+  private pacedUntil: Promise<void> | undefined
   private early: Buffer[] = []
   private earlyBytes = 0
 
@@ -175,8 +177,11 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
    */
   sendPublish (m: OutboundPublish): boolean {
     const newAlias = this.protocolVersion === 5 && this.clientTopicAliasMax > 0 ? this.applyOutboundAlias(m) : undefined
-    if (m.extraUserProperties !== undefined && publishPacketBytes(m, this.protocolVersion) > this.clientMaxPacketBytes) m.extraUserProperties = undefined
-    if (publishPacketBytes(m, this.protocolVersion) > this.clientMaxPacketBytes) return false
+    // No Maximum Packet Size from the client (always so in 3.1.1): nothing to measure before encoding.
+    if (this.clientMaxPacketBytes !== Number.POSITIVE_INFINITY) {
+      if (m.extraUserProperties !== undefined && publishPacketBytes(m, this.protocolVersion) > this.clientMaxPacketBytes) m.extraUserProperties = undefined
+      if (publishPacketBytes(m, this.protocolVersion) > this.clientMaxPacketBytes) return false
+    }
     // Only a sent PUBLISH teaches the client an alias.
     if (newAlias !== undefined) this.outboundAliases.set(newAlias.topic, newAlias.alias)
     this.write(encodePublish(m, this.protocolVersion))
@@ -245,6 +250,29 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
     this.storingCount++
     this.storingBytes += bytes
     if (this.storingCount >= INBOUND_PUBLISHES_PENDING_MAX || this.storingBytes >= this.core.limits.maxConnectionBufferBytes) this.pause('storing')
+  }
+
+  /**
+   * Memory durability (gateway/dispatch/publish-pacer.ts): the topic's slowest subscriber is too far behind, so
+   * read nothing more from this publisher until `until` resolves (bounded there by MEMORY_PUBLISH_HOLD_MS_MAX).
+   * What was read is stored and acknowledged as usual; TCP holds the rest.
+   */
+  paceReads (until: Promise<void>): void {
+    if (this.pacedUntil === until || this.state === ConnState.closed) return
+    if (this.pacedUntil === undefined) this.pause('paced')
+    this.pacedUntil = until
+    this.core.pacedReads++
+    const readOn = (): void => {
+      if (this.pacedUntil !== until) return
+      clearTimeout(hold)
+      this.pacedUntil = undefined
+      // The time paused must not count as the client's silence [MQTT-3.1.2-24].
+      this.lastPacketAtMs = Date.now()
+      this.resume('paced')
+    }
+    const hold = setTimeout(readOn, this.core.limits.pacedReadHoldMsMax)
+    hold.unref()
+    void until.then(readOn)
   }
 
   storeSettled (bytes: number): void {

@@ -35,6 +35,12 @@ export interface MqttLimits {
   connectTimeoutMs: number
   /** Longest session expiry we honour, seconds; larger requests are capped (v5 reports it in CONNACK). */
   sessionExpirySecMax: number
+  /**
+   * Memory durability (gateway/dispatch/publish-pacer.ts): a publisher whose reads were paused because the topic's
+   * slowest subscriber is too far behind reads on after this long whatever the backlog, ms. A stuck subscriber then
+   * slows publishers to one socket read per interval instead of stopping them (and their keep-alive) for good.
+   */
+  pacedReadHoldMsMax: number
 }
 
 export const DEFAULT_MQTT_LIMITS: Readonly<MqttLimits> = Object.freeze({
@@ -53,7 +59,9 @@ export const DEFAULT_MQTT_LIMITS: Readonly<MqttLimits> = Object.freeze({
   keepAliveSecMax: 65535,
   connectTimeoutMs: 10_000,
   // 7 days: long enough for a device offline over a weekend, short enough that abandoned sessions go.
-  sessionExpirySecMax: 7 * 24 * 3600
+  sessionExpirySecMax: 7 * 24 * 3600,
+  // Well under the shortest keep-alive grace (1 s x 1.5), so a paused publisher's PINGREQ is read in time.
+  pacedReadHoldMsMax: 500
 })
 
 /** Keep alive timeout is 1.5 x the keep alive interval [MQTT-3.1.2-24]. */
@@ -132,6 +140,7 @@ export function checkLimits (l: MqttLimits): void {
   assert.ok(l.topicAliasMaximum >= 0 && l.topicAliasMaximum <= 65535, 'topicAliasMaximum in 0..65535')
   assert.ok(l.keepAliveSecMax >= 1 && l.keepAliveSecMax <= 65535, 'keepAliveSecMax in 1..65535')
   assert.ok(l.connectTimeoutMs >= 1, 'connectTimeoutMs >= 1')
+  assert.ok(Number.isInteger(l.pacedReadHoldMsMax) && l.pacedReadHoldMsMax >= 1, 'pacedReadHoldMsMax >= 1')
   assert.ok(l.sessionExpirySecMax >= 0, 'sessionExpirySecMax >= 0')
 }
 

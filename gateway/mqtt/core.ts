@@ -27,6 +27,8 @@ export class FrontEndCore {
   readonly closes: Record<string, number> = {}
   /** Retained-message updates that failed after their publish was stored (the publish still succeeded). */
   retainedUpdateFailures = 0
+  /** Times a publisher's reads were paused by memory-durability pacing (gateway/dispatch/publish-pacer.ts). */
+  pacedReads = 0
   readonly authenticate: Authenticate
   readonly authorizeSubscribe: AuthorizeSubscribe
   closing = false
@@ -52,16 +54,25 @@ export class FrontEndCore {
    *     would store the message twice;
    *  3. the caller acknowledges.
    */
-  async publish (topic: TopicName, payload: Buffer, props: MessageProps, retain: boolean, meta?: readonly MetaPut[], producer?: ProducerRef): Promise<PublishResult> {
+  publish (topic: TopicName, payload: Buffer, props: MessageProps, retain: boolean, meta?: readonly MetaPut[], producer?: ProducerRef): Promise<PublishResult> {
     // `producer` names the publisher in the admin API's topic stats (never stored).
-    const res = await this.deps.dispatcher.publish(meta !== undefined ? { topic, payload, props, meta, producer } : { topic, payload, props, producer })
-    if (retain) {
-      try {
-        await this.retained.put(topic, payload, props, res.entryId, Date.now())
-      } catch (err) {
-        this.retainedUpdateFailures++
-        this.logger.warn({ err, topic, entryId: res.entryId }, 'retained message update failed after the publish was stored')
-      }
+    let stored: Promise<PublishResult>
+    try {
+      stored = this.deps.dispatcher.publish(meta !== undefined ? { topic, payload, props, meta, producer } : { topic, payload, props, producer })
+    } catch (err) {
+      return Promise.reject(err) // a dispatcher that throws at once still fails the publish, not the caller
+    }
+    // Not retained (the hot path): the dispatcher's own promise, no extra async step per publish.
+    return retain ? this.retainAfter(stored, topic, payload, props) : stored
+  }
+
+  private async retainAfter (stored: Promise<PublishResult>, topic: TopicName, payload: Buffer, props: MessageProps): Promise<PublishResult> {
+    const res = await stored
+    try {
+      await this.retained.put(topic, payload, props, res.entryId, Date.now())
+    } catch (err) {
+      this.retainedUpdateFailures++
+      this.logger.warn({ err, topic, entryId: res.entryId }, 'retained message update failed after the publish was stored')
     }
     return res
   }
@@ -71,6 +82,6 @@ export class FrontEndCore {
   }
 
   stats (): MqttStats {
-    return { connections: this.connections.size, sessions: this.sessions.size(), closes: { ...this.closes }, retainedUpdateFailures: this.retainedUpdateFailures }
+    return { connections: this.connections.size, sessions: this.sessions.size(), closes: { ...this.closes }, retainedUpdateFailures: this.retainedUpdateFailures, pacedReads: this.pacedReads }
   }
 }

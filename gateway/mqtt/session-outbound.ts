@@ -207,6 +207,14 @@ export class SessionOutbound {
   /** Acknowledge or nack to the dispatcher and give the permit back (or owe it while backed up). */
   settle (sub: SubscriptionState, consumer: Promise<Consumer> | undefined, d: { topic: string, entryId: number }, how: SettleHow, reason?: string): void {
     if (consumer === undefined) return
+    const r = sub.resolved
+    if (r !== undefined && r.of === consumer) {
+      // The hot path: the consumer is known, no promise reactions per message.
+      if (how === 'ack') ackOne(this.host.logger, r.consumer, d.topic, d.entryId)
+      else r.consumer.nack(d.topic, d.entryId, reason)
+      this.returnPermit(sub, consumer)
+      return
+    }
     void consumer.then((c) => {
       if (how === 'ack') {
         c.ack(d.topic, d.entryId).catch((err: unknown) => {
@@ -228,6 +236,8 @@ export class SessionOutbound {
   returnPermit (sub: SubscriptionState, consumer: Promise<Consumer>): void {
     if (sub.consumer !== consumer) return // that consumer is gone; the new one has its own permits
     if (this.host.link?.backedUp() === true) { sub.owedPermits++; return }
+    const r = sub.resolved
+    if (r !== undefined && r.of === consumer) { r.consumer.addPermits(1); return }
     void consumer.then((c) => { c.addPermits(1) }, () => undefined)
   }
 
@@ -266,4 +276,11 @@ export class SessionOutbound {
     this.pending = []
     this.copiesToCome.clear()
   }
+}
+
+/** Acknowledge one delivery; a failed ack is logged (the message comes again, which QoS 1 allows). */
+function ackOne (logger: Logger, c: Consumer, topic: string, entryId: number): void {
+  c.ack(topic, entryId).catch((err: unknown) => {
+    logger.warn({ err, topic, entryId }, 'ack failed')
+  })
 }

@@ -29,6 +29,11 @@ export interface SubscriptionState {
   replicated: boolean
   /** Consumer of the current connection (undefined while detached). */
   consumer: Promise<Consumer> | undefined
+  /**
+   * The settled value of a `consumer` promise (`of` says which): acks and permits of every delivered message go
+   * to it directly instead of through two promise reactions each.
+   */
+  resolved: { of: Promise<Consumer>, consumer: Consumer } | undefined
   /** Permits withheld while the socket was backed up. */
   owedPermits: number
 }
@@ -131,6 +136,7 @@ export class SessionSubscriptions {
       durable,
       replicated: opts.rep === true,
       consumer: undefined,
+      resolved: undefined,
       owedPermits: 0
     }
   }
@@ -180,7 +186,7 @@ export class SessionSubscriptions {
     })
     p = started
     sub.consumer = started
-    started.catch(() => { if (sub.consumer === started) sub.consumer = undefined })
+    started.then((c) => { if (sub.consumer === started) sub.resolved = { of: started, consumer: c } }, () => { if (sub.consumer === started) sub.consumer = undefined })
     return started
   }
 
@@ -188,6 +194,7 @@ export class SessionSubscriptions {
   async detach (sub: SubscriptionState): Promise<void> {
     const c = sub.consumer
     sub.consumer = undefined
+    sub.resolved = undefined
     sub.owedPermits = 0
     if (c === undefined) return
     try { await (await c).close() } catch { /* already closed or never opened */ }

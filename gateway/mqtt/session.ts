@@ -167,8 +167,9 @@ export class Session {
   // ---------------------------------------------------------------------------
   // Delegates used by the packet handlers
 
-  ownPublishStarted (topic: TopicName): void { this.noLocal.started(topic) }
-  ownPublishSettled (topic: TopicName, entryId: EntryId | undefined): void { this.noLocal.settled(topic, entryId) }
+  /** Returns whether the publish is tracked per topic: pass it back to ownPublishSettled. */
+  ownPublishStarted (topic: TopicName): boolean { return this.noLocal.started(topic) }
+  ownPublishSettled (topic: TopicName, entryId: EntryId | undefined, tracked: boolean): void { this.noLocal.settled(topic, entryId, tracked) }
   sendRetained (sub: SubscriptionState, d: Delivery): void { this.outbound.sendRetained(sub, d) }
   drained (): void { this.outbound.drained() }
   onPuback (packetId: number, reasonCode: number): boolean { return onPuback(this.outbound, packetId, reasonCode) }

@@ -122,6 +122,8 @@ export interface MqttStats {
   closes: Record<string, number>
   /** Retained-message updates that failed after their publish was stored (the publish was still acknowledged). */
   retainedUpdateFailures: number
+  /** Times a publisher's reads were paused because a memory-durability topic's slowest subscriber was too far behind. */
+  pacedReads: number
 }
 
 /** A connected client, for the admin API. */

@@ -1,27 +1,6 @@
-/** The package version and root directory, found by walking up from this file (works from sources and from dist/). */
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+/** Where the built console lives: console/dist of the package (the package root comes from common/version.ts). */
+import { join } from 'node:path'
+import { FERRY_ROOT, FERRY_VERSION } from '../../common/version.js'
 
-/** Directory levels searched upwards for package.json: gateway/ops is 2 deep, dist/gateway/ops 3. */
-const ROOT_SEARCH_LEVELS_MAX = 5
-
-function findRoot (): { root: string, version: string } {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let i = 0; i < ROOT_SEARCH_LEVELS_MAX; i++) {
-    const pkg = join(dir, 'package.json')
-    if (existsSync(pkg)) {
-      try {
-        const doc = JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown, version?: unknown }
-        if (doc.name === 'ferry' && typeof doc.version === 'string') return { root: dir, version: doc.version }
-      } catch { /* not ours; keep looking */ }
-    }
-    dir = dirname(dir)
-  }
-  return { root: process.cwd(), version: '0.0.0-unknown' }
-}
-
-const found = findRoot()
-export const FERRY_VERSION = found.version
-export const FERRY_ROOT = found.root
-export const CONSOLE_DIST_DIR = join(found.root, 'console', 'dist')
+export { FERRY_ROOT, FERRY_VERSION }
+export const CONSOLE_DIST_DIR = join(FERRY_ROOT, 'console', 'dist')

@@ -51,6 +51,12 @@ export class PolicyRegistry {
   private readonly policies = new Map<string, Readonly<NamespacePolicy>>()
   private readonly listeners = new Set<PolicyListener>()
   private ledger: Ledger | undefined
+  /**
+   * Bumped on every change of any namespace (create, update, delete, load):
+   * lets a hot path (gateway/http's publish route cache) keep a policy it
+   * looked up and know with one integer compare that it is still the one.
+   */
+  generation = 0
 
   /** Namespaces from the config file; applied before the ledger's persisted ones are loaded. */
   constructor (seed: Record<string, NamespacePolicyPatch> = {}) {
@@ -68,6 +74,7 @@ export class PolicyRegistry {
       const base = this.policies.get(ns) ?? DEFAULT_NAMESPACE_POLICY
       this.policies.set(ns, Object.freeze({ ...base, ...validatePolicyPatch(value) }))
     }
+    this.generation++
   }
 
   has (namespace: string): boolean { return this.policies.has(namespace) }
@@ -110,6 +117,7 @@ export class PolicyRegistry {
       await this.ledger.putMeta(POLICY_META_SPACE, key, merged)
     }
     this.policies.set(key, next)
+    this.generation++
     for (const l of this.listeners) l(key, next)
     return next
   }
@@ -125,6 +133,7 @@ export class PolicyRegistry {
       await this.ledger.putMeta(POLICY_META_SPACE, namespace, undefined)
     }
     this.policies.delete(namespace)
+    this.generation++
     return true
   }
 

@@ -7,17 +7,17 @@ import { dirname, join } from 'node:path'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 import { httpRequest, topicPath } from '../helpers/http.js'
+import { cliArgs } from '../helpers/cli-build.js'
 
-// Each case starts Node processes (tsx compiles on start); a loaded 2-core machine makes that slow.
+// Each case starts Node processes (each loads the whole CLI); a loaded 2-core machine makes that slow.
 t.setTimeout(300_000)
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const CLI = join(root, 'cli', 'ferry.ts')
 
 interface Run { child: ChildProcess, out: () => string, err: () => string, exit: Promise<number | null> }
 
 function ferry (args: string[]): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
+  const child = spawn(process.execPath, cliArgs([...args]), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
   let out = ''
   let err = ''
   child.stdout?.on('data', (c: Buffer) => { out += c.toString() })

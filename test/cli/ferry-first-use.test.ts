@@ -11,12 +11,12 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { startTestGateway } from '../helpers/gateway.js'
 import { waitFor } from '../helpers/wait.js'
+import { cliArgs } from '../helpers/cli-build.js'
 
-// Each case starts Node processes (tsx compiles on start); a loaded 2-core machine makes that slow.
+// Each case starts Node processes (each loads the whole CLI); a loaded 2-core machine makes that slow.
 t.setTimeout(300_000)
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const CLI = join(root, 'cli', 'ferry.ts')
 
 interface Run { child: ChildProcess, out: () => string, err: () => string, exit: Promise<number | null> }
 
@@ -30,9 +30,9 @@ function spawnRun (cmd: string, args: string[]): Run {
   return { child, out: () => out, err: () => err, exit }
 }
 
-/** The CLI from its sources (what ./ferry runs once built). */
+/** The CLI from its sources, transpiled (what ./ferry runs once built). */
 function ferry (args: string[]): Run {
-  return spawnRun(process.execPath, ['--import', 'tsx', CLI, ...args])
+  return spawnRun(process.execPath, cliArgs(args))
 }
 
 /** A loopback port nobody listens on. */

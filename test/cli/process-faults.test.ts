@@ -10,8 +10,9 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+import { builtScript } from '../helpers/cli-build.js'
 
-// Each case starts Node processes (tsx compiles on start); a loaded 2-core machine makes that slow.
+// Each case starts Node processes (each loads the whole CLI); a loaded 2-core machine makes that slow.
 t.setTimeout(300_000)
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -22,7 +23,7 @@ interface Child { child: ChildProcess, base: string, err: () => string, exit: Pr
 async function startChild (t: { teardown: (fn: () => unknown) => void }): Promise<Child> {
   const tmp = await tmpDir('ferry-faults-')
   t.teardown(tmp.cleanup)
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, '--data', tmp.dir, '--site', 'faults', '--http', '0'], {
+  const child = spawn(process.execPath, [builtScript(CHILD), '--data', tmp.dir, '--site', 'faults', '--http', '0'], {
     cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'info' }
   })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })

@@ -14,6 +14,7 @@ import type { Ledger } from '../../store/index.js'
 import { startTestGateway, rawConnect, type TestGateway } from '../helpers/gateway.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+import { builtScript } from '../helpers/cli-build.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const session = { clean: false, properties: { sessionExpiryInterval: 3600 } }
@@ -95,7 +96,7 @@ t.test('mqtt qos2 - gateway SIGKILLed after the append, before PUBREC: the resen
   const tmp = await tmpDir('ferry-q2-crash-')
   t.teardown(async () => { await tmp.cleanup() })
   const ledgerDir = join(tmp.dir, 'ledger')
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'mqtt-qos2-crash-child.ts'), ledgerDir], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [builtScript(join(here, 'mqtt-qos2-crash-child.ts')), ledgerDir], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => { child.kill('SIGKILL') })
   const exited = new Promise<NodeJS.Signals | null>((resolve) => { child.on('exit', (_code, signal) => { resolve(signal) }) })
   let out = ''

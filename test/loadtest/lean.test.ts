@@ -9,6 +9,7 @@ import { startNullBroker } from '../../loadtest/peers/null-broker.js'
 import { FrameSplitter } from '../../loadtest/lean/parser.js'
 import { startPeer } from '../../loadtest/peers/launch.js'
 import { renderMarkdown, renderSvg } from '../../loadtest/peers/report.js'
+import { builtScript } from '../helpers/cli-build.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -77,7 +78,7 @@ t.test('loadtest - lean generator over WebSocket and open loop against Mosquitto
 t.test('loadtest - ferry bench mqtt reports and checks a run', async (t) => {
   const peer = await startPeer('mosquitto')
   t.teardown(async () => { await peer.stop() })
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli', 'ferry.ts'), 'bench', 'mqtt', '--url', peer.mqttUrl as string, '--seconds', '1', '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [builtScript(join(root, 'cli', 'ferry.ts')), 'bench', 'mqtt', '--url', peer.mqttUrl as string, '--seconds', '1', '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout.on('data', (c: Buffer) => { out += c.toString() })
   const [code] = await once(child, 'exit') as [number]

@@ -9,12 +9,12 @@ import { startTestGateway } from '../helpers/gateway.js'
 import { httpRequest, topicPath } from '../helpers/http.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+import { cliArgs } from '../helpers/cli-build.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const CLI = join(root, 'cli', 'ferry.ts')
 
 async function ferry (args: string[]): Promise<{ code: number | null, out: string, err: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
+  const child = spawn(process.execPath, cliArgs([...args]), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
   let out = ''
   let err = ''
   child.stdout.on('data', (c: Buffer) => { out += c.toString() })
@@ -79,7 +79,7 @@ t.test('admin cli - ferry gateway reloads namespace policies on SIGHUP and logs 
   t.teardown(tmp.cleanup)
   const cfg = join(tmp.dir, 'site.json')
   await writeFile(cfg, JSON.stringify({ siteId: 'hup', dev: true, dataDir: tmp.dir, listeners: { http: 0 }, namespaces: { 'acme/a': { maxRedeliveries: 1 } } }))
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'gateway', '--config', cfg, '--log-level', 'info', '--no-probe'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, cliArgs(['gateway', '--config', cfg, '--log-level', 'info', '--no-probe']), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   let out = ''
   let err = ''

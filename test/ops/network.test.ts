@@ -68,8 +68,12 @@ t.test('ops network - lag, etcd/NATS up, sites and links in the API, CLI and con
   await waitFor(async () => (await b.gateway.ledger.read('acme/net/t', 0, { maxEntries: 100 })).length === 5, { timeoutMs: 30_000, what: 'b receives' })
   await waitFor(async () => { const l = await linkTo(ua, 'b'); return l?.connected === true && l.lagEntries === 0 }, { timeoutMs: 30_000, what: 'a -> b caught up' })
 
-  // Metrics: per-link lag, etcd and NATS up.
-  const scrape = (await httpRequest(ua, 'GET', '/metrics')).text
+  // Metrics: per-link lag, etcd and NATS up. Probe messages keep replicating, so a scrape can land while one is
+  // in flight: wait for a scrape that shows the link caught up, then check that scrape's series.
+  const scrape = await waitFor(async () => {
+    const text = (await httpRequest(ua, 'GET', '/metrics')).text
+    return sample(text, 'ferry_replication_backlog_entries{remote="b"}') === 0 && sample(text, 'ferry_replication_lag_seconds{remote="b"}') === 0 ? text : undefined
+  }, { timeoutMs: 30_000, what: 'a scrape with a -> b caught up' })
   t.equal(sample(scrape, 'ferry_replication_lag_seconds{remote="b"}'), 0, 'lag seconds per link')
   t.equal(sample(scrape, 'ferry_replication_backlog_entries{remote="b"}'), 0, 'backlog entries per link')
   t.equal(sample(scrape, 'ferry_replication_backlog_bytes{remote="b"}'), 0, 'backlog bytes per link')

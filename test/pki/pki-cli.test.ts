@@ -5,13 +5,13 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { tokenVerifierOf, pkiLayout } from '../../pki/index.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { cliArgs } from '../helpers/cli-build.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const CLI = join(root, 'cli', 'ferry.ts')
 
 async function ferry (args: string[], env: Record<string, string> = {}): Promise<{ code: number, out: string, err: string }> {
   return await new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, env: { ...process.env, ...env }, timeout: 60_000 }, (error, out, err) => {
+    execFile(process.execPath, cliArgs(args), { cwd: root, env: { ...process.env, ...env }, timeout: 60_000 }, (error, out, err) => {
       resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, out, err })
     })
   })
@@ -84,7 +84,7 @@ t.test('pki cli - production start: ferry gateway --site NAME --pki DIR --data D
   const { writeFile } = await import('node:fs/promises')
   const site = join(tmp.dir, 'site.json')
   await writeFile(site, JSON.stringify({ namespaces: { 'acme/orders': {} }, cors: { origins: ['https://app.example'] } }))
-  const gw = spawn(process.execPath, ['--import', 'tsx', CLI, 'gateway', '--site', 'eu1', '--pki', dir, '--data', join(tmp.dir, 'data'), '--mqtts', '0', '--https', '0', '--config', site],
+  const gw = spawn(process.execPath, cliArgs(['gateway', '--site', 'eu1', '--pki', dir, '--data', join(tmp.dir, 'data'), '--mqtts', '0', '--https', '0', '--config', site]),
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
   t.teardown(() => { if (gw.exitCode === null) gw.kill('SIGKILL') })
   let out = ''

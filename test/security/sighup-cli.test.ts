@@ -9,8 +9,9 @@ import { pkiLayout, siteCertFiles } from '../../pki/index.js'
 import { httpRequest, topicPath } from '../helpers/http.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
-import { CLI, ROOT as root, ferry } from '../helpers/ferry-cli.js'
+import { ROOT as root, ferry } from '../helpers/ferry-cli.js'
 import { serialOf } from './helpers.js'
+import { cliArgs } from '../helpers/cli-build.js'
 
 
 
@@ -35,7 +36,7 @@ t.test('security sighup - ferry gateway: SIGHUP reloads namespace policies and t
   t.equal((await ferry(['pki', 'site', 'eu1', '--dir', dir])).code, 0)
   const site = join(tmp.dir, 'site.json')
   await writeFile(site, JSON.stringify({ namespaces: { 'acme/orders': { maxMessageBytes: 1000 } } }))
-  const gw = spawn(process.execPath, ['--import', 'tsx', CLI, 'gateway', '--site', 'eu1', '--pki', dir, '--data', join(tmp.dir, 'data'), '--mqtts', '0', '--https', '0', '--config', site, '--no-probe'],
+  const gw = spawn(process.execPath, cliArgs(['gateway', '--site', 'eu1', '--pki', dir, '--data', join(tmp.dir, 'data'), '--mqtts', '0', '--https', '0', '--config', site, '--no-probe']),
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'info' } })
   t.teardown(() => { if (gw.exitCode === null) gw.kill('SIGKILL') })
   let out = ''

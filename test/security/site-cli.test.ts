@@ -15,8 +15,9 @@ import { httpRequest, topicPath } from '../helpers/http.js'
 import { startEtcd, startNatsSupercluster } from '../helpers/services.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
-import { CLI, ROOT as root, ferry } from '../helpers/ferry-cli.js'
+import { ROOT as root, ferry } from '../helpers/ferry-cli.js'
 import { serialOf } from './helpers.js'
+import { cliArgs } from '../helpers/cli-build.js'
 
 t.setTimeout(300_000)
 
@@ -30,8 +31,8 @@ t.test('security site cli - ferry site: SIGHUP rotates the certificate and keeps
   const nats = await startNatsSupercluster(t, ['a'])
   const { pkiDir } = await ensureTestPki(join(tmp.dir, 'pki'), 'a')
   const ca = await readFile(pkiLayout(pkiDir).caCert, 'utf8')
-  const site = spawn(process.execPath, ['--import', 'tsx', CLI, 'site', '--site', 'a', '--pki', pkiDir, '--data', join(tmp.dir, 'data'), '--https', '0', '--mqtts', '0',
-    '--network', 'sc', '--etcd', etcd.url, '--nats', (nats.regions.a as { url: string }).url], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'info' } })
+  const site = spawn(process.execPath, cliArgs(['site', '--site', 'a', '--pki', pkiDir, '--data', join(tmp.dir, 'data'), '--https', '0', '--mqtts', '0',
+    '--network', 'sc', '--etcd', etcd.url, '--nats', (nats.regions.a as { url: string }).url]), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'info' } })
   t.teardown(() => { if (site.exitCode === null) site.kill('SIGKILL') })
   let out = ''
   let err = ''

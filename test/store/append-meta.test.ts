@@ -11,6 +11,7 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createFileLedger, type Ledger, type MetaPut } from '../../store/index.js'
 import { SimDisk, seededRandom } from '../../store/disk/sim-disk.js'
+import { builtScript } from '../helpers/cli-build.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const dirs: string[] = []
@@ -20,7 +21,7 @@ const policyOf = (): { durability: 'sync', retentionMs: number, retentionBytes: 
 
 /** Run the child until `wanted` appends resolved, SIGKILL it; returns the acknowledged message numbers. */
 async function runAndKill (dir: string, wanted: number): Promise<Set<number>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'append-meta-child.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [builtScript(join(here, 'append-meta-child.ts')), dir], { stdio: ['ignore', 'pipe', 'inherit'] })
   const acked = new Set<number>()
   let rest = ''
   await new Promise<void>((resolve, reject) => {

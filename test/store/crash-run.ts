@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createFileLedger, type Ledger } from '../../store/index.js'
+import { builtScript } from '../helpers/cli-build.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -15,7 +16,7 @@ export interface Acked { appends: Map<string, Map<number, string>>, acks: Map<st
 
 /** Run the child until it has acknowledged `appendsWanted` appends, then SIGKILL it. */
 export async function runAndKill (dir: string, appendsWanted: number, checkpointIntervalMs = 50): Promise<Acked> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'crash-child.ts'), dir, String(checkpointIntervalMs)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [builtScript(join(here, 'crash-child.ts')), dir, String(checkpointIntervalMs)], { stdio: ['ignore', 'pipe', 'inherit'] })
   const acked: Acked = { appends: new Map(), acks: new Map() }
   let count = 0
   let rest = ''

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { hostname } from 'node:os'
 import { createFileLedger, StoreCode, type Ledger } from '../../store/index.js'
 import { tmpDir } from '../helpers/tmp.js'
+import { builtScript } from '../helpers/cli-build.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..')
@@ -21,7 +22,7 @@ function ledgerAt (dir: string): Ledger {
 
 /** Spawn a process and collect its output; `line` resolves with the first stdout line matching. */
 function run (args: string[]): { child: ChildProcess, line: (re: RegExp) => Promise<string>, exited: Promise<number | null>, stderr: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [builtScript(args[0] ?? ''), ...args.slice(1)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   const waiters: Array<() => void> = []

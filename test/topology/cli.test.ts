@@ -12,14 +12,14 @@ import { startEtcd } from '../helpers/services.js'
 import { TopologyClient } from '../../topology/index.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+import { cliArgs } from '../helpers/cli-build.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const CLI = join(root, 'cli', 'ferry.ts')
 
 interface Run { child: ChildProcess, out: () => string, err: () => string, exit: Promise<number | null> }
 
 function ferry (args: string[]): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
+  const child = spawn(process.execPath, cliArgs([...args]), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
   let out = ''
   let err = ''
   child.stdout?.on('data', (c: Buffer) => { out += c.toString() })

@@ -59,7 +59,9 @@ async function main (): Promise<void> {
       headers: { 'content-type': 'text/plain' }, connections, duration: seconds, ...clientThreads
     })
     // Same load on a memory-durability namespace: what the HTTP front end and dispatcher cost without fsync.
-    await fetch(`${base}/v1/admin/namespaces/bench/mem`, { method: 'PUT', body: '{"durability":"memory"}' })
+    // fetch labels a string body text/plain, which the admin API refuses (415): say it is JSON, and check it worked.
+    const created = await fetch(`${base}/v1/admin/namespaces/bench/mem`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"durability":"memory"}' })
+    if (created.status !== 201 && created.status !== 200) throw new Error(`creating namespace bench/mem: ${created.status} ${await created.text()}`)
     const memory = await autocannon({
       url: `${base}/v1/topics/bench/mem/single/messages`, method: 'POST', body: payload,
       headers: { 'content-type': 'text/plain' }, connections, duration: seconds, ...clientThreads

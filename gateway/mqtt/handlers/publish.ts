@@ -125,12 +125,13 @@ function accept (conn: Connection, session: Session, packet: IPublishPacket, top
   const slot = qos > 0 ? conn.reserveAck() : undefined
   const bytes = payload.length
   conn.storeStarted(bytes)
-  session.ownPublishStarted(full)
+  const tracked = session.ownPublishStarted(full)
   const stored = conn.core.publish(full, payload, props, packet.retain, qos === 2 ? session.qos2Record(id, full) : undefined, conn.producer)
   if (qos === 2) session.inboundQos2.begin(id, stored.then(() => true, () => false))
   stored.then((res) => {
     conn.storeSettled(bytes)
-    session.ownPublishSettled(full, res.entryId)
+    if (res.paced !== undefined) conn.paceReads(res.paced)
+    session.ownPublishSettled(full, res.entryId, tracked)
     if (qos === 0) return
     if (qos === 1) {
       conn.inboundQosInFlight--
@@ -141,7 +142,7 @@ function accept (conn: Connection, session: Session, packet: IPublishPacket, top
     conn.completeAck(slot as AckSlot, { cmd: 'pubrec', messageId: id, reasonCode: 0 })
   }, (err: unknown) => {
     conn.storeSettled(bytes)
-    session.ownPublishSettled(full, undefined)
+    session.ownPublishSettled(full, undefined, tracked)
     conn.core.logger.debug({ err, topic: full, clientId: conn.clientId }, 'publish refused')
     if (qos === 0) return
     conn.inboundQosInFlight--

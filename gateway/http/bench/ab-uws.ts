@@ -1,0 +1,119 @@
+/**
+ * Short A/B runner for bench:peers workload 5 only (HTTP durable publish
+ * against a bare uWebSockets.js handler), so one change can be measured in
+ * well under a minute instead of running the whole peer benchmark:
+ *
+ *   npx tsx gateway/http/bench/ab-uws.ts [--rounds 3] [--seconds 4] [--warmup 1]
+ *       [--dist dist] [--dist /other/checkout/dist ...] [--prof DIR] [--memory]
+ *
+ * Each `--dist` is a compiled tree (`npx tsc -p tsconfig.json`) whose
+ * loadtest/peers/broker-child.js is started as `ferry`; the bare handler comes
+ * from the first one. The load is the same as the workload's (autocannon,
+ * 32 connections, no pipelining, 256-byte application/octet-stream bodies,
+ * same URL) for every system; the order rotates every round and every run
+ * starts its system fresh. `--prof DIR` runs the children under --cpu-prof.
+ * Prints one line per run and the median / min-max per system with the
+ * 1-minute load average.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { loadavg, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { readFileSync } from 'node:fs'
+
+interface AutocannonResult { requests: { average: number, total: number }, latency: { p50: number, p99: number }, non2xx: number, errors: number }
+const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>
+
+/** The workload's parameters (loadtest/peers/workloads.ts, id http-publish). */
+const CONNECTIONS = 32
+const PAYLOAD_BYTES = 256
+const PATH = '/v1/topics/public/default/bench/messages'
+const START_MS_MAX = 30_000
+
+function args (name: string): string[] {
+  const out: string[] = []
+  for (let i = 0; i < process.argv.length - 1; i++) if (process.argv[i] === `--${name}`) out.push(process.argv[i + 1] as string)
+  return out
+}
+function num (name: string, dflt: number): number { const v = args(name)[0]; return v === undefined ? dflt : Number(v) }
+
+const rounds = num('rounds', 3)
+const seconds = num('seconds', 4)
+const warmup = num('warmup', 1)
+const dists = (args('dist').length > 0 ? args('dist') : ['dist']).map((d) => resolve(d))
+const profDir = args('prof')[0]
+/** `--memory`: Ferry with memory durability for public/default, so the HTTP path's CPU cost is seen without the disk. */
+const memory = process.argv.includes('--memory')
+
+interface System { label: string, dist: string, kind: 'ferry' | 'ferry-memory' | 'uws-bare' }
+const systems: System[] = [{ label: 'uws-bare', dist: dists[0] as string, kind: 'uws-bare' }, ...dists.map((d, i) => ({ label: `ferry#${i}`, dist: d, kind: memory ? 'ferry-memory' as const : 'ferry' as const }))]
+
+async function start (s: System): Promise<{ child: ChildProcess, port: number, dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-ab-uws-'))
+  const prof = profDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', resolve(profDir), '--cpu-prof-name', `${s.label}-${Date.now()}.cpuprofile`] : []
+  const child = spawn(process.execPath, [...prof, '--expose-gc', join(s.dist, 'loadtest', 'peers', 'broker-child.js'), s.kind, dir], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`${s.label} did not start`)) }, START_MS_MAX)
+    lines.on('line', (line) => {
+      try {
+        const msg = JSON.parse(line) as { ports?: { http?: number } }
+        if (msg.ports?.http !== undefined) { clearTimeout(timer); resolve(msg.ports.http) }
+      } catch { /* a log line */ }
+    })
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${s.label} exited with ${String(code)}`)) })
+  })
+  return { child, port, dir }
+}
+
+async function stop (child: ChildProcess, dir: string): Promise<void> {
+  // SIGTERM makes broker-child exit 0, which writes the CPU profile.
+  await new Promise<void>((resolve) => { child.once('exit', () => { resolve() }); child.kill('SIGTERM') })
+  await rm(dir, { recursive: true, force: true })
+}
+
+/** CPU seconds (user + system) of a process's main thread so far, from /proc (Linux): the per-request cost does not depend on load. */
+function mainThreadCpuSec (pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / 100 // utime, stime in clock ticks (USER_HZ 100)
+  } catch { return Number.NaN }
+}
+
+async function runOne (s: System): Promise<number> {
+  const { child, port, dir } = await start(s)
+  try {
+    const opts = { url: `http://127.0.0.1:${port}${PATH}`, method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(PAYLOAD_BYTES, 0x61), connections: CONNECTIONS }
+    if (warmup > 0) await autocannon({ ...opts, duration: warmup })
+    const cpu0 = mainThreadCpuSec(child.pid ?? 0)
+    const r = await autocannon({ ...opts, duration: seconds })
+    const cpuUsPerReq = (mainThreadCpuSec(child.pid ?? 0) - cpu0) * 1e6 / r.requests.total
+    const rate = Math.round(r.requests.average)
+    process.stdout.write(`${s.label.padEnd(9)} ${String(rate).padStart(7)} req/s  main thread ${cpuUsPerReq.toFixed(1)} us CPU/req  p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms  non2xx ${r.non2xx} errors ${r.errors}  load ${loadavg()[0]?.toFixed(2)}\n`)
+    return rate
+  } finally {
+    await stop(child, dir)
+  }
+}
+
+function median (xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] as number }
+
+async function main (): Promise<void> {
+  const rates = new Map<string, number[]>(systems.map((s) => [s.label, []]))
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < systems.length; i++) {
+      const s = systems[(i + r) % systems.length] as System
+      rates.get(s.label)?.push(await runOne(s))
+    }
+  }
+  const ceiling = median(rates.get('uws-bare') ?? [])
+  for (const s of systems) {
+    const xs = rates.get(s.label) ?? []
+    process.stdout.write(`${s.label.padEnd(9)} median ${median(xs)} (${Math.min(...xs)}-${Math.max(...xs)})  ratio ${(median(xs) / ceiling).toFixed(2)}  ${s.dist}\n`)
+  }
+}
+
+main().catch((err: unknown) => { process.stderr.write(`ab-uws: ${String(err)}\n`); process.exit(1) })
