@@ -23,6 +23,7 @@ import type { DispatchContext } from './context.js'
 import { deadLetterProducerOf, deadLetterProps, deadLetterSuffixOf, deadLetterTopicOf, resultTopicOf, type ResultEvent, type ResultOutcome } from './dead-letter.js'
 import { DispatchCode, dispatchError } from './errors.js'
 import { parseFilter, parseTopicName } from './filter.js'
+import type { TopicStream } from './stream.js'
 import { Subscription, type SubscriptionDef } from './subscription.js'
 import { checkProps, checkSubscribeOptions, defToMeta, parseDef } from './subscription-defs.js'
 import { replicatedSubscriptions, type ReplicatedSubscriptions } from './replicated.js'
@@ -72,7 +73,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   private readonly backlog: BacklogGuard
   private readonly rate = new PublishRateLimiter()
   /** fanin (issue 11): memory-durability publishers wait for the slowest attached subscription (publish-pacer.ts). */
-  private readonly pacer = new PublishPacer((topic) => this.streamsByTopic.get(topic))
+  private readonly pacer = new PublishPacer((topic) => this.pacedOf(topic))
   private readonly unlisten: Array<() => void> = []
   private readonly ready: Promise<void>
   private nextConsumerId = 1
@@ -133,6 +134,21 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     else if (have === sub) return
     else if (!Array.isArray(have)) this.subsByTopic.set(topic, [have, sub])
     else if (!have.includes(sub)) have.push(sub)
+  }
+
+  /**
+   * The pacer's view of a topic (topics: streams are made lazily): the live streams of its subscriptions. A
+   * subscription with consumers has one wherever it has a backlog (appends make it; sweeps drop only drained ones).
+   */
+  private pacedOf (topic: TopicName): Array<{ stream: TopicStream, sub: Subscription }> | undefined {
+    const have = this.subsByTopic.get(topic)
+    if (have === undefined) return undefined
+    const out: Array<{ stream: TopicStream, sub: Subscription }> = []
+    for (const sub of Array.isArray(have) ? have : [have]) {
+      const stream = sub.streams.get(topic)
+      if (stream !== undefined) out.push({ stream, sub })
+    }
+    return out
   }
 
   /** The subscriptions with a cursor on topic. */
