@@ -7,6 +7,14 @@
  * offline, so every message is backlog it pins). Reports process RSS and heap
  * per topic, and the publish rate per slice of topics as the count grows
  * (the rate at the last slice over the rate at the first thousand).
+ *
+ * `--topics N` runs a smaller count (iteration: 200,000 takes ~30 s; fixed
+ * costs such as the 64 MiB tail cache then weigh more per topic).
+ * `--settle-ms MS` also reports the RSS after the process has been idle that
+ * long (no forced GC: what the OS sees once V8's memory reducer has run), then
+ * heap and RSS after a GC (a checkpoint running at the end has finished by
+ * then); the headline figures stay the ones measured right after the last
+ * publish.
  */
 import { loadavg } from 'node:os'
 import { LeanConn } from './lean/conn.js'
@@ -87,7 +95,7 @@ async function offlineWildcardSubscriber (url: string): Promise<void> {
   conn.close()
 }
 
-async function runOnce (topics: number, withSubscriber: boolean): Promise<Record<string, unknown>> {
+async function runOnce (topics: number, withSubscriber: boolean, settleMs: number): Promise<Record<string, unknown>> {
   const peer = await startPeer('ferry')
   try {
     const base = await (peer.heap as () => Promise<{ heapUsed: number, arrayBuffers: number, rss: number }>)()
@@ -102,6 +110,20 @@ async function runOnce (topics: number, withSubscriber: boolean): Promise<Record
     if (process.stderr.isTTY) process.stderr.write('\r\x1b[K')
     const end = await (peer.heap as () => Promise<{ heapUsed: number, arrayBuffers: number, rss: number }>)()
     const lastRate = samples[samples.length - 1]?.ratePerSec ?? 0
+    let settled: Record<string, number> = {}
+    if (settleMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, settleMs))
+      const rssIdle = await peer.rssBytes()
+      // Then a GC'd figure too: a periodic checkpoint in flight at the end (one Buffer per topic while it
+      // runs) inflates the headline heap figure; after the wait it has finished.
+      const after = await (peer.heap as () => Promise<{ heapUsed: number, arrayBuffers: number, rss: number }>)()
+      settled = {
+        settleMs,
+        rssBytesPerTopicSettled: Math.round((rssIdle - base.rss) / topics),
+        rssBytesPerTopicSettledGc: Math.round((after.rss - base.rss) / topics),
+        heapBytesPerTopicSettled: Math.round((after.heapUsed + after.arrayBuffers - base.heapUsed - base.arrayBuffers) / topics)
+      }
+    }
     return {
       withSubscriber,
       topics,
@@ -112,6 +134,7 @@ async function runOnce (topics: number, withSubscriber: boolean): Promise<Record
       firstThousandRatePerSec: firstRate,
       lastSliceRatePerSec: lastRate,
       lastOverFirst: firstRate > 0 ? Math.round((lastRate / firstRate) * 100) / 100 : 0,
+      ...settled,
       samples
     }
   } finally {
@@ -122,7 +145,8 @@ async function runOnce (topics: number, withSubscriber: boolean): Promise<Record
 async function main (): Promise<void> {
   const topics = Number(arg('topics') ?? 1_000_000)
   const load = loadavg()[0]
-  const runs = [await runOnce(topics, false), await runOnce(topics, true)]
+  const settleMs = Number(arg('settle-ms') ?? 0)
+  const runs = [await runOnce(topics, false, settleMs), await runOnce(topics, true, settleMs)]
   const out = { bench: 'topics', when: new Date().toISOString(), loadAverage1m: load, loadAverage1mAtEnd: loadavg()[0], runs }
   if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(out) + '\n')
   else process.stdout.write(JSON.stringify(out, null, 2) + '\n')

@@ -15,12 +15,10 @@ import { crc32c } from '@node-rs/crc32'
 import { CursorState, type CursorSnapshot } from './cursor-state.js'
 import { DelayedIndex, type DelayedSnapshot } from './delayed-index.js'
 import { ProducerDedup, type DedupSnapshot } from './dedup.js'
-import { EntryIndex } from './entry-index.js'
 import { decodeValue, encodeValue } from './records.js'
 import { TopicState } from './topic-state.js'
 import type { Disk } from './disk/disk.js'
 import type { Durability, MetaValue } from './types.js'
-import { SmallMap } from './small-map.js'
 
 const MAGIC = Buffer.from('FERRYCKP')
 const VERSION = 2
@@ -56,7 +54,7 @@ function compactArray (a: Float64Array): Float64Array | number[] {
 export function encodeTopicRow (t: TopicState): Buffer {
   const ix = t.index.snapshot()
   const cursors: CursorSnapshot[] = []
-  if (t.cursors !== null) for (const c of t.cursors.values()) if (c.durable) cursors.push(c.snapshot())
+  for (const c of t.cursorList()) if (c.durable) cursors.push(c.snapshot())
   const row: TopicRow = [
     t.id, t.name, t.durability, ix.first, compactArray(ix.lsns), compactArray(ix.ends),
     t.dedup?.snapshot() ?? null, t.delayed?.snapshot() ?? null,
@@ -86,15 +84,12 @@ export function decodeSnapshot (body: Buffer): Snapshot {
   for (const rowBytes of o.rows) {
     const [id, name, durability, first, lsns, ends, dedup, delayed, cancelled, cursors] = decodeValue(rowBytes) as TopicRow
     const t = new TopicState(name, id, durability, false)
-    t.index = EntryIndex.fromSnapshot({ first, count: lsns.length, lsns: Float64Array.from(lsns), ends: Float64Array.from(ends) })
+    t.loadSnapshot({ first, count: lsns.length, lsns: Float64Array.from(lsns), ends: Float64Array.from(ends) })
     t.committedNext = t.index.next
     if (dedup !== null) t.dedup = ProducerDedup.fromSnapshot(dedup)
     if (delayed !== null) t.delayed = DelayedIndex.fromSnapshot([Float64Array.from(delayed[0]), Float64Array.from(delayed[1])])
     if (cancelled !== null) t.cancelled = new Set(cancelled)
-    if (cursors !== null) {
-      t.cursors = new SmallMap()
-      for (const c of cursors) t.cursors.set(c.sub, CursorState.fromSnapshot(c))
-    }
+    if (cursors !== null) for (const c of cursors) t.putCursor(CursorState.fromSnapshot(c))
     topics.push(t)
   }
   const meta = new Map<string, Map<string, MetaValue>>()

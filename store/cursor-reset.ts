@@ -14,7 +14,7 @@
  * The position is clamped to what still exists: entries below the topic's
  * first entry were removed by retention and cannot come back.
  */
-import type { CursorState } from './cursor-state.js'
+import { NO_RANGES, type CursorState } from './cursor-state.js'
 import type { LedgerContext } from './ledger-context.js'
 import { RecordKind } from './records.js'
 import type { TopicState } from './topic-state.js'
@@ -23,7 +23,7 @@ import { Durability, type EntryId } from './types.js'
 /** The state change itself (live and replay): start over at `markDelete`. */
 export function resetCursorState (c: CursorState, markDelete: EntryId): void {
   c.markDelete = markDelete
-  c.ranges = []
+  c.ranges = NO_RANGES
   c.deliveries = null
 }
 
@@ -31,7 +31,7 @@ export function resetCursorState (c: CursorState, markDelete: EntryId): void {
 export async function rewindCursor (ctx: LedgerContext, t: TopicState, c: CursorState, markDelete: EntryId): Promise<EntryId> {
   ctx.checkWritable()
   const md = Math.max(Math.min(Math.trunc(markDelete), t.index.next - 1), t.index.first - 1)
-  if (t.cursors?.get(c.sub) !== c) return c.markDelete // deleted (or rebuilt) since the handle was taken
+  if (t.cursor(c.sub) !== c) return c.markDelete // deleted (or rebuilt) since the handle was taken
   if (c.durable && t.durability !== Durability.memory) {
     await ctx.record({ kind: RecordKind.cursorCreate, topicId: t.id, sub: c.sub, markDelete: md }, t.durability).done
   } else {

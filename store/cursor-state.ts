@@ -22,9 +22,16 @@ export interface CursorSnapshot {
   holes?: number[]
 }
 
+/**
+ * The ranges of a cursor without any (most cursors: one per idle topic behind
+ * a wildcard subscription): shared and frozen, replaced by a real array on the
+ * first range (ackOne) and given back when the last one folds away.
+ */
+export const NO_RANGES: number[] = Object.freeze([]) as unknown as number[]
+
 export class CursorState {
   markDelete: number
-  ranges: number[] = []
+  ranges: number[] = NO_RANGES
   /** Null until something is handed out above markDelete (most cursors of idle topics). */
   deliveries: DeliveryCounts | null = null
 
@@ -86,7 +93,8 @@ export class CursorState {
     } else {
       // No bound here: this runs for records already in the log (replay too);
       // the ledger bounds ranges when it admits an ack (rangesAddedBy).
-      r.splice(next * 2, 0, entryId, entryId)
+      if (r === NO_RANGES) this.ranges = [entryId, entryId]
+      else r.splice(next * 2, 0, entryId, entryId)
     }
   }
 
@@ -119,6 +127,7 @@ export class CursorState {
     while (drop < r.length && (r[drop + 1] as number) <= upTo) drop += 2
     if (drop > 0) r.splice(0, drop)
     if (r.length > 0 && (r[0] as number) <= upTo) r[0] = upTo + 1
+    if (r.length === 0) this.ranges = NO_RANGES
     this.foldRanges(before)
   }
 
@@ -135,6 +144,7 @@ export class CursorState {
       drop += 2
     }
     if (drop > 0) r.splice(0, drop)
+    if (r.length === 0) this.ranges = NO_RANGES
     this.deliveries?.markDeleteAdvanced(before, this.markDelete)
   }
 
@@ -199,7 +209,7 @@ export class CursorState {
 
   static fromSnapshot (s: CursorSnapshot): CursorState {
     const c = new CursorState(s.sub, true, s.markDelete)
-    c.ranges = s.ranges.slice()
+    c.ranges = s.ranges.length === 0 ? NO_RANGES : s.ranges.slice()
     if (s.handedOutUpTo !== undefined || s.deliveries.length > 0) {
       // Older checkpoints have no watermark: their counts are all explicit (the watermark starts at markDelete).
       c.deliveries = DeliveryCounts.fromSnapshot({ upTo: s.handedOutUpTo ?? s.markDelete, counts: s.deliveries, holes: s.holes ?? [] })

@@ -14,11 +14,8 @@ import { RecordKind, type LogRecord } from './records.js'
 import type { LedgerContext } from './ledger-context.js'
 import type { TopicState } from './topic-state.js'
 import { Durability, type Cursor, type CursorOptions, type EntryId, type TopicName } from './types.js'
-import { SmallMap } from './small-map.js'
 
 export class CursorOps implements CursorHost {
-  private readonly handles = new WeakMap<CursorState, CursorHandle>()
-
   constructor (private readonly ctx: LedgerContext) {}
 
   get stateGeneration (): number { return this.ctx.state.stateGeneration }
@@ -26,7 +23,7 @@ export class CursorOps implements CursorHost {
   async cursor (topic: TopicName, subscription: string, opts: CursorOptions): Promise<Cursor> {
     this.ctx.checkWritable()
     const t = this.ctx.ensureTopic(topic)
-    const existing = t.cursors?.get(subscription)
+    const existing = t.cursor(subscription)
     if (existing !== undefined) {
       // Its creation may still be on its way to the disk.
       if (existing.durable && t.durability !== Durability.memory) await this.ctx.barrier(t.durability)
@@ -36,48 +33,52 @@ export class CursorOps implements CursorHost {
     if (opts.durable && t.durability !== Durability.memory) {
       await this.ctx.record({ kind: RecordKind.cursorCreate, topicId: t.id, sub: subscription, markDelete }, t.durability).done
     } else {
-      t.cursors ??= new SmallMap()
-      t.cursors.set(subscription, new CursorState(subscription, opts.durable, markDelete))
+      t.putCursor(new CursorState(subscription, opts.durable, markDelete))
     }
-    const c = t.cursors?.get(subscription)
+    const c = t.cursor(subscription)
     assert.ok(c !== undefined, 'cursor exists once created')
     return this.handleOf(t, c)
   }
 
+  /**
+   * A new handle per call: a handle is a stateless view (it re-finds its state
+   * after a rebuild), and caching one per cursor kept a handle and a WeakMap
+   * entry alive for every cursor, ~100 B per topic behind a wildcard
+   * subscription (docs/BENCHMARKS.md, million topics). Whoever keeps a handle
+   * (a dispatcher stream) keeps it alive; the others are garbage.
+   */
   private handleOf (t: TopicState, c: CursorState): CursorHandle {
-    let h = this.handles.get(c)
-    if (h === undefined) { h = new CursorHandle(this, t, c); this.handles.set(c, h) }
-    return h
+    return new CursorHandle(this, t, c)
   }
 
   cursors (topic: TopicName): Cursor[] {
     const t = this.ctx.state.topicState(topic)
-    if (t?.cursors == null) return []
-    return [...t.cursors.values()].map((c) => this.handleOf(t, c))
+    if (t === undefined || t.cursorCount === 0) return [] // on every publish (backlog guard): no allocation beyond the answer
+    return t.cursorList().map((c) => this.handleOf(t, c))
   }
 
   async deleteCursor (topic: TopicName, subscription: string): Promise<void> {
     this.ctx.checkWritable()
     const t = this.ctx.state.topicState(topic)
-    const c = t?.cursors?.get(subscription)
+    const c = t?.cursor(subscription)
     if (t === undefined || c === undefined) return
     if (c.durable && t.durability !== Durability.memory) {
       await this.ctx.record({ kind: RecordKind.cursorDelete, topicId: t.id, sub: subscription }, t.durability).done
     } else {
-      t.cursors?.delete(subscription)
+      t.removeCursor(subscription)
     }
   }
 
   lookupCursor (topic: TopicName, sub: string): { t: TopicState, c: CursorState } | undefined {
     const t = this.ctx.state.topicState(topic)
-    const c = t?.cursors?.get(sub)
+    const c = t?.cursor(sub)
     return t === undefined || c === undefined ? undefined : { t, c }
   }
 
   /** Route a cursor mutation: durable cursors of persistent topics go through the log. */
   private async mutation (t: TopicState, c: CursorState, rec: LogRecord, applyLocal: () => void): Promise<void> {
     this.ctx.checkWritable()
-    if (t.cursors?.get(c.sub) !== c) return // deleted (or rebuilt) since the handle was taken
+    if (t.cursor(c.sub) !== c) return // deleted (or rebuilt) since the handle was taken
     if (c.durable && t.durability !== Durability.memory) {
       await this.ctx.record(rec, t.durability).done
     } else {

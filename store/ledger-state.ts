@@ -58,7 +58,7 @@ export abstract class LedgerState {
   }
 
   cursorOf (topicId: number, sub: string): CursorState | undefined {
-    return this.topicById(topicId).cursors?.get(sub)
+    return this.topicById(topicId).cursor(sub)
   }
 
   topicInfo (topic: TopicName): TopicInfo | undefined {

@@ -23,7 +23,6 @@ import { RecordKind, type LogRecord } from './records.js'
 import { TopicState } from './topic-state.js'
 import { Durability, type Lsn } from './types.js'
 import type { LedgerState } from './ledger-state.js'
-import { SmallMap } from './small-map.js'
 
 export function applyRecord (s: LedgerState, rec: LogRecord, lsn: Lsn, bytes: number, durability?: Durability): void {
   switch (rec.kind) {
@@ -68,15 +67,14 @@ export function applyRecord (s: LedgerState, rec: LogRecord, lsn: Lsn, bytes: nu
     }
     case RecordKind.cursorCreate: {
       const t = s.topicById(rec.topicId)
-      t.cursors ??= new SmallMap()
       // An existing cursor starts over in place (a rewind, cursor-reset.ts): handles keep the live state.
-      const existing = t.cursors.get(rec.sub)
+      const existing = t.cursor(rec.sub)
       if (existing?.durable === true) resetCursorState(existing, rec.markDelete)
-      else t.cursors.set(rec.sub, new CursorState(rec.sub, true, rec.markDelete))
+      else t.putCursor(new CursorState(rec.sub, true, rec.markDelete))
       return
     }
     case RecordKind.cursorDelete:
-      s.topicById(rec.topicId).cursors?.delete(rec.sub)
+      s.topicById(rec.topicId).removeCursor(rec.sub)
       return
     case RecordKind.ack: {
       const c = s.cursorOf(rec.topicId, rec.sub)

@@ -1,35 +1,99 @@
 /**
- * Everything the ledger keeps in memory about one topic. Optional parts are
- * null until first needed: an idle topic with one entry costs a few hundred
- * bytes (see docs/BENCHMARKS.md).
+ * Everything the ledger keeps in memory about one topic, in one object: a
+ * million idle topics cost a million of these (docs/BENCHMARKS.md, million
+ * topics), so the topic is its own entry index (it extends EntryIndex;
+ * `index` is the topic itself), and the parts most topics never need
+ * (producer dedup, delayed index, cancellations, the entries of a
+ * memory-backed topic) live in one TopicExtras object made on first use,
+ * and a single cursor is held inline (a Map only from the second on).
+ * An idle topic with one entry and no cursor: one object of 12 fields
+ * (120 bytes) and its name.
  */
 import { EntryIndex } from './entry-index.js'
-import type { SmallMap } from './small-map.js'
 import type { CursorState } from './cursor-state.js'
 import type { DelayedIndex } from './delayed-index.js'
 import type { ProducerDedup } from './dedup.js'
 import type { Durability, LedgerEntry, TopicName } from './types.js'
 
-export class TopicState {
-  index = new EntryIndex()
-  /** Entries below this id are durable per the topic's mode and visible to readers and listeners. */
-  committedNext = 0
+/** The optional parts of a topic, null until first needed. */
+class TopicExtras {
   dedup: ProducerDedup | null = null
   delayed: DelayedIndex | null = null
   cancelled: Set<number> | null = null
-  cursors: SmallMap<string, CursorState> | null = null
   /** Memory-backed topics keep their entries here: mem[i] is entry index.first + i. */
-  mem: LedgerEntry[] | null
+  mem: LedgerEntry[] | null = null
+}
+
+export class TopicState extends EntryIndex {
+  /** Entries below this id are durable per the topic's mode and visible to readers and listeners. */
+  committedNext = 0
+  /** The topic's cursors: one inline (most topics have one: a container per topic cost 48 B), a Map from the second on. */
+  private cursorSlot: CursorState | Map<string, CursorState> | null = null
+  private extras: TopicExtras | null = null
 
   constructor (readonly name: TopicName, readonly id: number, readonly durability: Durability, memBacked: boolean) {
-    this.mem = memBacked ? [] : null
+    super()
+    if (memBacked) this.mem = []
+  }
+
+  /** The topic's entry index: the topic itself (one object per topic instead of two). */
+  get index (): EntryIndex { return this }
+
+  private get more (): TopicExtras { return (this.extras ??= new TopicExtras()) }
+  get dedup (): ProducerDedup | null { return this.extras?.dedup ?? null }
+  set dedup (v: ProducerDedup | null) { if (v !== null || this.extras !== null) this.more.dedup = v }
+  get delayed (): DelayedIndex | null { return this.extras?.delayed ?? null }
+  set delayed (v: DelayedIndex | null) { if (v !== null || this.extras !== null) this.more.delayed = v }
+  get cancelled (): Set<number> | null { return this.extras?.cancelled ?? null }
+  set cancelled (v: Set<number> | null) { if (v !== null || this.extras !== null) this.more.cancelled = v }
+  /** Memory-backed topics keep their entries here: mem[i] is entry index.first + i. */
+  get mem (): LedgerEntry[] | null { return this.extras?.mem ?? null }
+  set mem (v: LedgerEntry[] | null) { if (v !== null || this.extras !== null) this.more.mem = v }
+
+  // ---- cursors ----------------------------------------------------------------------------
+
+  cursor (sub: string): CursorState | undefined {
+    const s = this.cursorSlot
+    if (s === null) return undefined
+    if (s instanceof Map) return s.get(sub)
+    return s.sub === sub ? s : undefined
+  }
+
+  get cursorCount (): number {
+    const s = this.cursorSlot
+    return s === null ? 0 : s instanceof Map ? s.size : 1
+  }
+
+  /** Every cursor, as a new array (callers may change the cursors while they walk it). */
+  cursorList (): CursorState[] {
+    const s = this.cursorSlot
+    return s === null ? [] : s instanceof Map ? [...s.values()] : [s]
+  }
+
+  /** Add c, or replace the cursor of the same name. */
+  putCursor (c: CursorState): void {
+    const s = this.cursorSlot
+    if (s === null || (!(s instanceof Map) && s.sub === c.sub)) { this.cursorSlot = c; return }
+    if (s instanceof Map) { s.set(c.sub, c); return }
+    this.cursorSlot = new Map([[s.sub, s], [c.sub, c]])
+  }
+
+  removeCursor (sub: string): void {
+    const s = this.cursorSlot
+    if (s === null) return
+    if (!(s instanceof Map)) { if (s.sub === sub) this.cursorSlot = null; return }
+    s.delete(sub)
+    if (s.size === 1) this.cursorSlot = s.values().next().value as CursorState
+    else if (s.size === 0) this.cursorSlot = null
   }
 
   /** Lowest markDelete + 1 over durable cursors (retention floor), or undefined without durable cursors. */
   durableAckFloor (): number | undefined {
-    if (this.cursors === null) return undefined
+    const s = this.cursorSlot
+    if (s === null) return undefined
+    if (!(s instanceof Map)) return s.durable ? s.markDelete + 1 : undefined
     let floor: number | undefined
-    for (const c of this.cursors.values()) {
+    for (const c of s.values()) {
       if (!c.durable) continue
       const f = c.markDelete + 1
       if (floor === undefined || f < floor) floor = f
@@ -39,8 +103,11 @@ export class TopicState {
 
   /** True when every cursor (durable or not) has acknowledged entryId; false without cursors. */
   ackedByAll (entryId: number): boolean {
-    if (this.cursors === null || this.cursors.size === 0) return false
-    for (const c of this.cursors.values()) if (!c.isAcked(entryId)) return false
+    const s = this.cursorSlot
+    if (s === null) return false
+    if (!(s instanceof Map)) return s.isAcked(entryId)
+    if (s.size === 0) return false
+    for (const c of s.values()) if (!c.isAcked(entryId)) return false
     return true
   }
 }

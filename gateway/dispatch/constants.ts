@@ -101,6 +101,20 @@ export const CONSUMER_PERMITS_MAX = 1_000_000
 /** Durable subscriptions and topics visited per event-loop turn while materialising cursors at start-up or for a new wildcard subscription. */
 export const MATERIALISE_TOPICS_PER_TURN = 1000
 
+/**
+ * Streams an offline subscription keeps for topics its subscription-level acks touched (least recently used
+ * idle ones go first): an offline subscription needs only its cursors, and a million spanned topics must not
+ * cost a million streams (~1 KB each); a few keep repeated acks on the same topics from rebuilding a stream each time.
+ */
+export const OFFLINE_STREAMS_MAX = 64
+
+/**
+ * Streams a subscription with consumers holds before it sweeps out the idle ones whose topics have nothing left
+ * to deliver (the next append makes the stream again); the next sweep comes when the count has doubled, so the
+ * sweeps cost O(1) per stream made. Bounds the memory of an online wildcard subscription over very many topics.
+ */
+export const ONLINE_STREAMS_SWEEP_MIN = 1024
+
 /** Pause before retrying a failed ledger read, ms: a store that fenced itself needs a moment to reopen. */
 export const READ_RETRY_MS = 100
 

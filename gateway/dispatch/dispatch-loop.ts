@@ -62,7 +62,8 @@ export class DispatchLoop {
   markActive (s: TopicStream): void { this.activeStreams.add(s) }
   wantRead (s: TopicStream): void { this.hungry.add(s) }
   get wantsRead (): boolean { return this.hungry.size > 0 }
-  forget (s: TopicStream): void { this.activeStreams.delete(s) }
+  /** The subscription dropped an idle stream (topics: subscription.ts dropStream). */
+  forget (s: TopicStream): void { this.activeStreams.delete(s); this.hungry.delete(s) }
   windowRoom (): { entries: number, bytes: number } {
     return { entries: READ_AHEAD_ENTRIES_MAX - this.windowEntries, bytes: READ_AHEAD_BYTES_MAX - this.windowBytes }
   }

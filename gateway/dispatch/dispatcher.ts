@@ -63,14 +63,17 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   private readonly byName = new Map<string, Subscription[]>()
   /** Subscriptions by (namespace, cursor name). */
   private readonly byCursor = new Map<string, Subscription>()
-  /** Streams of each topic with their subscription (arrays: most topics have one or two subscriptions, and a Set costs more). */
-  private readonly streamsByTopic = new Map<TopicName, Array<{ stream: TopicStream, sub: Subscription }>>()
+  /**
+   * The subscriptions with a cursor on each topic: one inline (most topics have one, and a million topics
+   * behind one wildcard subscription must not cost an array each), an array from the second on.
+   */
+  private readonly subsByTopic = new Map<TopicName, Subscription | Subscription[]>()
   private readonly creating = new Map<string, Promise<Subscription>>()
   private readonly background = new Set<Promise<unknown>>()
   private readonly backlog: BacklogGuard
   private readonly rate = new PublishRateLimiter()
   /** fanin (issue 11): memory-durability publishers wait for the slowest attached subscription (publish-pacer.ts). */
-  private readonly pacer = new PublishPacer((topic) => this.streamsByTopic.get(topic))
+  private readonly pacer = new PublishPacer((topic) => this.pacedOf(topic))
   private readonly unlisten: Array<() => void> = []
   private readonly ready: Promise<void>
   private nextConsumerId = 1
@@ -125,18 +128,40 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
 
   backlogChanged (topic: TopicName): void { this.backlog.changed(topic); this.pacer.changed(topic) }
 
-  streamAdded (s: TopicStream, sub: Subscription): void {
-    const list = this.streamsByTopic.get(s.topic)
-    const item = { stream: s, sub }
-    if (list === undefined) this.streamsByTopic.set(s.topic, [item])
-    else if (!list.some((x) => x.stream === s)) list.push(item)
+  topicSpanned (topic: TopicName, sub: Subscription): void {
+    const have = this.subsByTopic.get(topic)
+    if (have === undefined) this.subsByTopic.set(topic, sub)
+    else if (have === sub) return
+    else if (!Array.isArray(have)) this.subsByTopic.set(topic, [have, sub])
+    else if (!have.includes(sub)) have.push(sub)
+  }
+
+  /**
+   * The pacer's view of a topic (topics: streams are made lazily): the live streams of its subscriptions. A
+   * subscription with consumers has one wherever it has a backlog (appends make it; sweeps drop only drained ones).
+   */
+  private pacedOf (topic: TopicName): Array<{ stream: TopicStream, sub: Subscription }> | undefined {
+    const have = this.subsByTopic.get(topic)
+    if (have === undefined) return undefined
+    const out: Array<{ stream: TopicStream, sub: Subscription }> = []
+    for (const sub of Array.isArray(have) ? have : [have]) {
+      const stream = sub.streams.get(topic)
+      if (stream !== undefined) out.push({ stream, sub })
+    }
+    return out
+  }
+
+  /** The subscriptions with a cursor on topic. */
+  private subsOf (topic: TopicName): readonly Subscription[] {
+    const have = this.subsByTopic.get(topic)
+    return have === undefined ? [] : Array.isArray(have) ? have : [have]
   }
 
   async dropSubscription (sub: Subscription): Promise<void> {
     if (this.subs.get(subKey(sub.namespace, sub.filter, sub.name)) !== sub || sub.consumers.size > 0) return
     this.forget(sub)
     sub.close(new FerryError(CommonCode.CLOSED, 'subscription closed'))
-    await Promise.all([...sub.streams.keys()].map(async (topic) => { await this.ledger.deleteCursor(topic, sub.cursorName) }))
+    await Promise.all([...sub.spanned].map(async (topic) => { await this.ledger.deleteCursor(topic, sub.cursorName) }))
   }
 
   private forget (sub: Subscription): void {
@@ -150,19 +175,24 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
       if (named.length === 0) this.byName.delete(nameKey(sub.namespace, sub.name))
     }
     this.byNamespace.get(sub.namespace)?.delete(sub)
-    for (const s of sub.streams.values()) {
-      const list = this.streamsByTopic.get(s.topic)
-      const i = list === undefined ? -1 : list.findIndex((x) => x.stream === s)
-      if (i >= 0) list?.splice(i, 1)
-      if (list?.length === 0) this.streamsByTopic.delete(s.topic)
+    for (const topic of sub.spanned) {
+      const have = this.subsByTopic.get(topic)
+      if (have === sub) { this.subsByTopic.delete(topic); continue }
+      if (!Array.isArray(have)) continue
+      const i = have.indexOf(sub)
+      if (i >= 0) have.splice(i, 1)
+      if (have.length === 1) this.subsByTopic.set(topic, have[0] as Subscription)
+      else if (have.length === 0) this.subsByTopic.delete(topic)
     }
   }
 
   // ---- ledger and policy events ------------------------------------------------------------
 
   private onAppend (topic: TopicName): void {
-    const set = this.streamsByTopic.get(topic)
-    if (set !== undefined) for (const { stream, sub } of set) sub.appended(stream)
+    const have = this.subsByTopic.get(topic)
+    if (have === undefined) return
+    if (Array.isArray(have)) for (const sub of have) sub.appended(topic)
+    else have.appended(topic)
   }
 
   private onTopicCreated (topic: TopicName): void {
@@ -359,7 +389,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     }
     this.forget(sub)
     sub.close(dispatchError(DispatchCode.SUBSCRIPTION_DELETED, `subscription '${subscription}' was deleted`))
-    await Promise.all([...sub.streams.keys()].map(async (topic) => { await this.ledger.deleteCursor(topic, sub.cursorName) }))
+    await Promise.all([...sub.spanned].map(async (topic) => { await this.ledger.deleteCursor(topic, sub.cursorName) }))
     if (sub.durable) await this.ledger.putMeta(SUBSCRIPTION_META_SPACE, subKey(namespace, filter, subscription), undefined)
   }
 
@@ -408,7 +438,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     // Its props (priority level) tell the subscriptions whether they already counted it as pending.
     const entry = this.ledger.topicInfo(topic) === undefined ? undefined : await this.ledger.readOne(topic, entryId).catch(() => undefined)
     if (!await this.ledger.cancel(topic, entryId)) return false
-    for (const { sub } of this.streamsByTopic.get(topic) ?? []) sub.cancelled(topic, entryId, entry?.props)
+    for (const sub of this.subsOf(topic)) sub.cancelled(topic, entryId, entry?.props)
     // Acknowledge it everywhere so it holds back neither backlog nor retention.
     await Promise.all(this.ledger.cursors(topic).map(async (c) => { await c.ack([entryId]) }))
     this.backlog.changed(topic)

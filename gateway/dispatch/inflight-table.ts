@@ -43,6 +43,8 @@ export class InflightTable {
 
   /** Deliveries of the entry known in this process (undefined: none since start). */
   countOf (id: EntryId): number | undefined { return this.countsObj?.get(id) }
+  /** Any count known here (topics: a stream holding counts is not dropped, stream.ts `droppable`). */
+  get hasCounts (): boolean { return (this.countsObj?.size ?? 0) > 0 }
   forgetCount (id: EntryId): void { this.countsObj?.delete(id) }
   forgetCountsUpTo (upTo: EntryId): void {
     if (this.countsObj === undefined) return

@@ -50,7 +50,7 @@ export function replicatedSubscriptions (host: ReplicatedHost): ReplicatedSubscr
       const out: ReplicatedSubscriptionInfo[] = []
       for (const s of host.all()) {
         if (!s.replicated || !s.durable || s.deleted) continue
-        out.push({ namespace: s.namespace, filter: s.filter, name: s.name, mode: s.mode, cursorName: s.cursorName, topics: [...s.streams.keys()] })
+        out.push({ namespace: s.namespace, filter: s.filter, name: s.name, mode: s.mode, cursorName: s.cursorName, topics: [...s.spanned] })
       }
       return out
     },

@@ -48,6 +48,8 @@ export class TopicStream implements PickSource {
   /** Individual acks of one loop turn become one cursor record (made on the first ack: a million idle topic streams need none). */
   private lazyAcks: AckBatcher | undefined
   private get acks (): AckBatcher { return (this.lazyAcks ??= new AckBatcher(this.cursor)) }
+  /** Individual acks waiting for their cursor record. */
+  private acksInFlight = 0
 
   constructor (readonly host: StreamHost, readonly topic: TopicName, readonly cursor: Cursor) {
     // No closures per stream (a million of them for one wildcard subscription): the parts reach each other through it.
@@ -60,6 +62,17 @@ export class TopicStream implements PickSource {
   get windowSize (): number { return this.reader.size }
   get deliveredCount (): number { return this.table.deliveredCount }
   get backlogEntries (): number { return this.cursor.backlogEntries() }
+
+  /**
+   * Holds nothing its cursor does not, so the subscription may forget it and
+   * later build it again from the cursor (subscription.ts): no records, nothing
+   * in the window, no read or ack under way, and no delivery count that only
+   * this process knows (with hardenRedeliveryCount off the counts live here).
+   */
+  get droppable (): boolean {
+    return this.table.size === 0 && this.reader.size === 0 && !this.reader.reading && this.acksInFlight === 0 &&
+      (this.host.policy.hardenRedeliveryCount || !this.table.hasCounts)
+  }
 
   /** Persist one more delivery of each id (ascending: the cursor logs a hand-out watermark). */
   async recordDeliveries (ids: number[]): Promise<void> { await this.cursor.recordDeliveries(ids.sort((a, b) => a - b)) }
@@ -175,7 +188,8 @@ export class TopicStream implements PickSource {
     const p = this.acks.ack([...fresh])
     if (fresh.size > joined) this.host.count(Outcome.acked, fresh.size - joined)
     this.host.kick()
-    await p
+    this.acksInFlight++
+    try { await p } finally { this.acksInFlight-- }
     this.resultsDelivered(results)
     return { acked: fresh.size, unknown }
   }

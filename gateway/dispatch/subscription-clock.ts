@@ -92,6 +92,12 @@ export class SubscriptionClock {
   /** A stream forgot its window (rewind). */
   rewound (s: TopicStream): void { this.delayedStreams.delete(s) }
 
+  /** An idle stream was dropped (its redelivery items, if any, are skipped: spans() is false). */
+  forget (s: TopicStream): void {
+    this.pendingStreams.delete(s)
+    this.delayedStreams.delete(s)
+  }
+
   /** Nobody attached: forget what is held in memory (the cursors keep the state). */
   clear (): void {
     this.pendingStreams.clear()

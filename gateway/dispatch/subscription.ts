@@ -1,10 +1,23 @@
 /**
  * Subscription: (namespace, name) with one filter, one mode, its consumers
- * (consumer-set.ts) and one TopicStream per topic the filter matches. Its
+ * (consumer-set.ts), a cursor on every topic the filter matches (`spanned`)
+ * and a TopicStream for the topics that have something to deliver. Its
  * dispatch loop (dispatch-loop.ts) runs the rounds; its clock (subscription-clock.ts, one timer) drives
  * everything time-based: redelivery backoff, ack timeout, delayed delivery.
  * It is the StreamHost of its streams: they report to it through that
  * interface and never touch its fields.
+ *
+ * Streams are made lazily and dropped when idle (a million topics behind one
+ * offline wildcard subscription must not cost a million streams,
+ * docs/BENCHMARKS.md): an offline subscription keeps only its cursors, plus
+ * at most OFFLINE_STREAMS_MAX streams that subscription-level acks touched;
+ * the first consumer to arrive gets a stream for every spanned topic with a
+ * backlog, and every later append makes the stream of its topic. A stream is
+ * dropped only when it holds nothing its cursor does not (stream.ts
+ * `droppable`): no records, no window, no read or ack under way, no delivery
+ * count known only in memory. A stream rebuilt from the cursor is exactly a
+ * rewound one: it reads again from mark-delete, and redelivery counts come
+ * from the cursor's persisted hand-outs.
  */
 import { CommonCode, FerryError } from '../../common/errors.js'
 import type { Logger } from '../../common/log.js'
@@ -12,7 +25,7 @@ import type { Cursor, CursorStart, EntryId, Lsn, MessageProps, TopicName } from 
 import type { NamespacePolicy } from '../policy/index.js'
 import { ConsumerImpl } from './consumer.js'
 import { ConsumerSet } from './consumer-set.js'
-import { READ_RETRY_MS } from './constants.js'
+import { MATERIALISE_TOPICS_PER_TURN, OFFLINE_STREAMS_MAX, ONLINE_STREAMS_SWEEP_MIN, READ_RETRY_MS } from './constants.js'
 import type { DispatchContext } from './context.js'
 import { DispatchLoop, type LoopHost } from './dispatch-loop.js'
 import { DispatchCode, dispatchError } from './errors.js'
@@ -61,8 +74,15 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
    */
   readonly cursorName: string
 
+  /** Topics this subscription has a cursor on. */
+  readonly spanned = new Set<TopicName>()
+  /** Live streams (insertion order is least recently used first while offline). */
   readonly streams = new Map<TopicName, TopicStream>()
-  private readonly attaching = new Map<TopicName, Promise<TopicStream>>()
+  private readonly attaching = new Map<TopicName, Promise<void>>()
+  /** Bumped when the first consumer arrives: a materialisation of an earlier arrival stops. */
+  private materialiseGen = 0
+  /** With consumers: the stream count at which idle, drained streams are swept out next. */
+  private sweepAtStreams = ONLINE_STREAMS_SWEEP_MIN
   readonly consumers: ConsumerSet
   private readonly loop: DispatchLoop
   private readonly clock: SubscriptionClock
@@ -116,36 +136,113 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
 
   // ---- topics ----------------------------------------------------------------------
 
-  /** Get or create the stream of a topic (creating its cursor at `start` if it has none). */
-  async attach (topic: TopicName, start: () => CursorStart | Promise<CursorStart>): Promise<TopicStream> {
-    const have = this.streams.get(topic)
-    if (have !== undefined) return have
+  /** Give the subscription its cursor on a topic (created at `start` if it has none). */
+  async attach (topic: TopicName, start: () => CursorStart | Promise<CursorStart>): Promise<void> {
+    if (this.spanned.has(topic)) return
     let p = this.attaching.get(topic)
     if (p === undefined) {
       p = (async () => {
         const cursor: Cursor = await this.ctx.ledger.cursor(topic, this.cursorName, { durable: this.durable, start: await start() })
-        const s = new TopicStream(this, topic, cursor)
         if (this.closed) {
           // Deleted while the cursor was being created: do not leave it behind.
           if (this.deleted) await this.ctx.ledger.deleteCursor(topic, this.cursorName)
-          return s
+          return
         }
-        this.streams.set(topic, s)
-        this.ctx.streamAdded(s, this)
-        this.loop.wantRead(s)
-        this.kick()
-        return s
+        this.spanned.add(topic)
+        this.ctx.topicSpanned(topic, this)
+        // Offline, the cursor is all the topic needs; a consumer gets the stream when there is something to take.
+        if (this.consumers.size > 0) this.openStream(topic, cursor)
       })()
       this.attaching.set(topic, p)
       p.finally(() => { this.attaching.delete(topic) }).catch(() => {})
     }
-    return await p
+    await p
   }
 
-  /** New entries on a stream's topic. */
-  appended (s: TopicStream): void {
+  /** This subscription's cursor on a spanned topic (undefined if it is gone). */
+  private cursorOf (topic: TopicName): Cursor | undefined {
+    for (const c of this.ctx.ledger.cursors(topic)) if (c.subscription === this.cursorName) return c
+    return undefined
+  }
+
+  private openStream (topic: TopicName, cursor: Cursor): TopicStream {
+    const have = this.streams.get(topic)
+    if (have !== undefined) return have
+    if (this.consumers.size > 0 && this.streams.size >= this.sweepAtStreams) this.sweepDrained()
+    const s = new TopicStream(this, topic, cursor)
+    this.streams.set(topic, s)
     this.loop.wantRead(s)
-    if (this.consumers.size > 0) this.kick()
+    this.kick()
+    return s
+  }
+
+  /** Online: drop the idle streams whose topics have nothing left to deliver; the next sweep when the count doubles. */
+  private sweepDrained (): void {
+    for (const s of [...this.streams.values()]) if (s.droppable && s.backlogEntries === 0) this.dropStream(s)
+    this.sweepAtStreams = Math.max(ONLINE_STREAMS_SWEEP_MIN, this.streams.size * 2)
+  }
+
+  /** The stream of a spanned topic, made from its cursor if there is none. */
+  private liveStream (topic: TopicName): TopicStream | undefined {
+    const have = this.streams.get(topic)
+    if (have !== undefined || !this.spanned.has(topic) || this.closed) return have
+    const cursor = this.cursorOf(topic)
+    return cursor === undefined ? undefined : this.openStream(topic, cursor)
+  }
+
+  /** Forget a stream; its cursor keeps everything (the caller checked `droppable`). */
+  private dropStream (s: TopicStream): void {
+    this.streams.delete(s.topic)
+    this.loop.forget(s)
+    this.clock.forget(s)
+  }
+
+  /** Drop idle streams, least recently used first, until at most `keep` are left (or none is idle). */
+  private dropIdleStreams (keep: number): void {
+    if (this.streams.size <= keep) return
+    for (const s of [...this.streams.values()]) {
+      if (this.streams.size <= keep) return
+      if (s.droppable) this.dropStream(s)
+    }
+  }
+
+  /**
+   * The first consumer arrived: a stream for every spanned topic with a
+   * backlog, MATERIALISE_TOPICS_PER_TURN per loop turn, starting on a later
+   * turn (a sink never sees a delivery before it has its Consumer). Topics
+   * appended to meanwhile get theirs from appended().
+   */
+  private materialise (): void {
+    const gen = ++this.materialiseGen
+    const topics = [...this.spanned]
+    let i = 0
+    const step = (): void => {
+      if (gen !== this.materialiseGen || this.closed || this.consumers.size === 0) return
+      const end = Math.min(topics.length, i + MATERIALISE_TOPICS_PER_TURN)
+      for (; i < end; i++) {
+        const topic = topics[i] as TopicName
+        const have = this.streams.get(topic)
+        if (have !== undefined) { this.loop.wantRead(have); continue }
+        if (!this.spanned.has(topic)) continue
+        const cursor = this.cursorOf(topic)
+        if (cursor !== undefined && cursor.backlogEntries() > 0) this.openStream(topic, cursor)
+      }
+      if (i < topics.length) setImmediate(step)
+    }
+    setImmediate(step)
+  }
+
+  /** New entries on a spanned topic: a consumer gets its stream reading (offline, nothing to do: the cursor pins them). */
+  appended (topic: TopicName): void {
+    if (this.consumers.size === 0) {
+      const kept = this.streams.get(topic)
+      if (kept !== undefined) this.loop.wantRead(kept)
+      return
+    }
+    const s = this.liveStream(topic)
+    if (s === undefined) return
+    this.loop.wantRead(s)
+    this.kick()
   }
 
   // ---- consumers -------------------------------------------------------------------
@@ -157,6 +254,7 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     }
     const c = new ConsumerImpl(id, this, opts.consumerName, opts.consumerPriority ?? 0, opts.sink, opts.permits)
     this.consumers.add(c)
+    if (this.consumers.size === 1) this.materialise()
     this.membershipChanged()
     // failover: every consumer learns whether it is the active one, as in Pulsar.
     if (this.mode === SubscriptionMode.failover && this.consumers.active !== c) this.notifyActive(c, false)
@@ -185,10 +283,11 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     this.kick()
   }
 
-  /** Nobody attached: drop everything held in memory; the cursors keep the state. */
+  /** Nobody attached: drop everything held in memory, streams included where idle; the cursors keep the state. */
   private goIdle (): void {
     for (const s of this.streams.values()) s.rewind()
     this.clock.clear()
+    this.dropIdleStreams(0)
   }
 
   private membershipChanged (): void {
@@ -222,14 +321,25 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
 
   // ---- acks --------------------------------------------------------------------------
 
+  /** The stream a subscription-level ack works on (made if need be; offline, at most OFFLINE_STREAMS_MAX are kept). */
   private async streamFor (topic: TopicName): Promise<TopicStream> {
-    const s = this.streams.get(topic)
-    if (s !== undefined) return s
-    const local = topic.startsWith(this.namespace + '/') ? topic.slice(this.namespace.length + 1) : undefined
-    if (local === undefined || !this.matches(local) || this.ctx.ledger.topicInfo(topic) === undefined) {
-      throw new FerryError(CommonCode.NOT_FOUND, `subscription '${this.name}' does not span topic '${topic}'`)
+    let s = this.liveStream(topic)
+    if (s === undefined) {
+      const local = topic.startsWith(this.namespace + '/') ? topic.slice(this.namespace.length + 1) : undefined
+      if (local === undefined || !this.matches(local) || this.ctx.ledger.topicInfo(topic) === undefined) {
+        throw new FerryError(CommonCode.NOT_FOUND, `subscription '${this.name}' does not span topic '${topic}'`)
+      }
+      await this.attach(topic, () => ({ kind: 'afterLsn', lsn: this.createdLsn }))
+      s = this.liveStream(topic)
+      if (s === undefined) throw new FerryError(CommonCode.NOT_FOUND, `subscription '${this.name}' has no cursor on topic '${topic}'`)
     }
-    return await this.attach(topic, () => ({ kind: 'afterLsn', lsn: this.createdLsn }))
+    if (this.consumers.size === 0) {
+      // Most recently used last; the idle ones used longest ago go.
+      this.streams.delete(topic)
+      this.streams.set(topic, s)
+      this.dropIdleStreams(OFFLINE_STREAMS_MAX)
+    }
+    return s
   }
 
   ack (topic: TopicName, ids: readonly EntryId[]): Promise<AckResult> {
@@ -352,7 +462,9 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     let backlog = 0
     let delayedPending = 0
     const now = Date.now()
-    for (const s of this.streams.values()) {
+    for (const topic of this.spanned) {
+      const s = this.streams.get(topic)
+      if (s === undefined) { backlog += this.cursorOf(topic)?.backlogEntries() ?? 0; continue }
       backlog += s.backlogEntries
       delayedPending += s.delayedPending(now)
     }
@@ -364,7 +476,8 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
       durable: this.durable,
       ...(this.replicated ? { replicated: true } : {}),
       consumers: this.consumers.size,
-      topics: this.streams.size,
+      topics: this.spanned.size,
+      streams: this.streams.size,
       backlog,
       pendingAck: this.pendingTotal,
       redeliveryPending: Math.max(0, this.recordsTotal - this.pendingTotal),

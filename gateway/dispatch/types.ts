@@ -201,6 +201,8 @@ export interface SubscriptionStats {
   consumers: number
   /** Topics the subscription spans (cursors materialised). */
   topics: number
+  /** Topic streams held in memory (topics: made when a consumer has something to take; offline at most OFFLINE_STREAMS_MAX). */
+  streams: number
   /** Unacknowledged entries over all its topics. */
   backlog: number
   /** Delivered and not yet acknowledged. */
