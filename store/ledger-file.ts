@@ -81,7 +81,7 @@ import { performance } from 'node:perf_hooks'
 import { LedgerBase, type Submitted } from './ledger-base.js'
 import { LogWriter, type WriterFailure } from './log-writer.js'
 import { recoverLog, verifySealedSegment } from './recovery.js'
-import { checkpointName, encodeSnapshot, encodeTopicRow, writeCheckpointFile, type Snapshot } from './checkpoint.js'
+import { checkpointName, encodeSnapshot, RowChunks, writeCheckpointFile, type Snapshot } from './checkpoint.js'
 import { RecordKind, decodeRecord, encodeRecord, estimateMessageBytes, type LogRecord } from './records.js'
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
 import { SEGMENT_HEADER_BYTES, lsnOf, offsetOfLsn, segmentName, segmentOfLsn } from './segment.js'
@@ -514,12 +514,12 @@ export class FileLedger extends LedgerBase {
     const replayFrom = w.tailLsn
     const newest = this.checkpointLsns[this.checkpointLsns.length - 1]
     if (newest === replayFrom && !force) return
-    const rows: Buffer[] = []
+    const rows = new RowChunks()
     let sliceTopics = 0
     const generation = this.stateGeneration
     for (const t of this.topicsByName.values()) {
       if (t.durability === Durability.memory) continue
-      rows.push(encodeTopicRow(t))
+      rows.add(t)
       // Yield to the event loop between slices: a million topics must not stall appends.
       if (++sliceTopics >= C.CHECKPOINT_TOPICS_PER_SLICE) {
         sliceTopics = 0
@@ -528,7 +528,7 @@ export class FileLedger extends LedgerBase {
       }
     }
     const body = encodeSnapshot({ replayFrom, nextTopicId: this.nextTopicId, rows, meta: this.meta, segmentTimes: [...this.segmentTimes] })
-    const topics = rows
+    const topics = rows.count
     // The snapshot is valid once the log is durable through everything it reflects.
     await w.barrier(true)
     await writeCheckpointFile(this.disk, this.dir, replayFrom, body)
@@ -538,7 +538,7 @@ export class FileLedger extends LedgerBase {
       const old = this.checkpointLsns.shift() as number
       await this.disk.unlink(`${this.dir}/${checkpointName(old)}`).catch(() => {})
     }
-    this.opts.onEvent('checkpoint', { replayFrom, bytes: body.length, topics: topics.length })
+    this.opts.onEvent('checkpoint', { replayFrom, bytes: body.length, topics })
   }
 
   // ---- retention ---------------------------------------------------------------------------
