@@ -188,6 +188,7 @@ export abstract class LedgerBase extends LedgerState implements Ledger {
   }
 
   cursors (topic: TopicName): Cursor[] { return this.cursorOps.cursors(topic) }
+  cursorBacklog (topic: TopicName, subscription: string): number | undefined { return this.cursorOps.cursorBacklog(topic, subscription) }
 
   async deleteCursor (topic: TopicName, subscription: string): Promise<void> {
     await this.cursorOps.deleteCursor(topic, subscription)

@@ -51,6 +51,12 @@ export class CursorOps implements CursorHost {
     return new CursorHandle(this, t, c)
   }
 
+  cursorBacklog (topic: TopicName, subscription: string): number | undefined {
+    const t = this.ctx.state.topicState(topic)
+    const c = t?.cursor(subscription)
+    return t === undefined || c === undefined ? undefined : c.backlog(t.index.first, t.committedNext)
+  }
+
   cursors (topic: TopicName): Cursor[] {
     const t = this.ctx.state.topicState(topic)
     if (t === undefined || t.cursorCount === 0) return [] // on every publish (backlog guard): no allocation beyond the answer

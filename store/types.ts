@@ -291,6 +291,11 @@ export interface Ledger {
   cursor (topic: TopicName, subscription: string, opts: CursorOptions): Promise<Cursor>
   /** Existing cursors of a topic (durable ones survive restart). */
   cursors (topic: TopicName): Cursor[]
+  /**
+   * Backlog of one cursor (what backlogEntries() of its handle says), or undefined without that cursor. Makes no
+   * handle: stats sum it over every topic a wildcard subscription spans (a million, offline).
+   */
+  cursorBacklog (topic: TopicName, subscription: string): number | undefined
   deleteCursor (topic: TopicName, subscription: string): Promise<void>
 
   /** Delayed-delivery index of a topic: entries whose deliverAt is after their publish time. */

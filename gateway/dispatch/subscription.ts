@@ -464,7 +464,8 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     const now = Date.now()
     for (const topic of this.spanned) {
       const s = this.streams.get(topic)
-      if (s === undefined) { backlog += this.cursorOf(topic)?.backlogEntries() ?? 0; continue }
+      // Offline topics have no stream: the ledger answers from the cursor without making a handle per topic.
+      if (s === undefined) { backlog += this.ctx.ledger.cursorBacklog(topic, this.cursorName) ?? 0; continue }
       backlog += s.backlogEntries
       delayedPending += s.delayedPending(now)
     }
