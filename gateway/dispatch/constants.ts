@@ -146,3 +146,15 @@ export const MEMORY_PUBLISH_AHEAD_ENTRIES_MAX = 2 * READ_AHEAD_ENTRIES_MAX
 
 /** ...and it may read on once that backlog is at or below this (hysteresis: not one pause per publish). */
 export const MEMORY_PUBLISH_RESUME_ENTRIES = READ_AHEAD_ENTRIES_MAX
+
+/**
+ * Subscription stats sum the backlog of every spanned topic without a stream from the ledger's cursors (~0.4 µs
+ * per topic). Up to this many spanned topics the sum is made on the spot (a few ms at most); beyond it, a
+ * background pass makes it in slices (offline-backlog.ts), so that a stats call (console feed every second, metrics
+ * scrape) never blocks the loop for a wildcard subscription spanning a million topics (~0.4 s per pass).
+ */
+export const STATS_BACKLOG_SYNC_TOPICS_MAX = 10_000
+/** Topics summed per loop turn by the background pass (~4 ms of work per turn). */
+export const STATS_BACKLOG_SLICE_TOPICS = 10_000
+/** A new background pass starts at most this often: the large-subscription backlog in stats is this stale at most, plus one pass. */
+export const STATS_BACKLOG_PASS_INTERVAL_MS = 10_000
