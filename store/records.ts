@@ -243,6 +243,11 @@ export function peekKindAndTopic (buf: Buffer, start: number): { kind: number, t
  * of the usual shape (decode it with decodeRecord instead).
  */
 export function peekMessageWithPayload (buf: Buffer, start: number, end: number): LogRecord | undefined {
+  return peekMessageRecord(buf, start, end, true)
+}
+
+/** A message record of the usual shape read from its CBOR; the payload a view of buf, or EMPTY when not wanted. */
+function peekMessageRecord (buf: Buffer, start: number, end: number, withPayload: boolean): LogRecord | undefined {
   const head = buf[start]
   if ((head !== 0x85 && head !== 0x86) || buf[start + 1] !== RecordKind.message) return undefined
   peekAt = start + 2
@@ -257,7 +262,8 @@ export function peekMessageWithPayload (buf: Buffer, start: number, end: number)
   let props: MessageProps = {}
   if (head === 0x86) props = propsFromWire(encoder.decode(buf.subarray(peekAt, end)) as Record<string, unknown>)
   else if (peekAt !== end) return undefined
-  return { kind: RecordKind.message, topicId, entryId, publishTime, payload: buf.subarray(payloadAt, payloadAt + payloadBytes), props }
+  const payload = withPayload ? buf.subarray(payloadAt, payloadAt + payloadBytes) : EMPTY
+  return { kind: RecordKind.message, topicId, entryId, publishTime, payload, props }
 }
 
 /** Skip one CBOR item at buf[peekAt] (definite lengths only, bounded nesting); false when it is not of that shape or runs past `end`. */
@@ -342,18 +348,5 @@ function peekVia (buf: Buffer, start: number, end: number, site: Buffer): boolea
  * Undefined when buf[start] is not a message record of the usual shape.
  */
 export function peekMessage (buf: Buffer, start: number, end: number): LogRecord | undefined {
-  const head = buf[start]
-  if ((head !== 0x85 && head !== 0x86) || buf[start + 1] !== RecordKind.message) return undefined
-  peekAt = start + 2
-  const topicId = peekNumber(buf)
-  const entryId = peekNumber(buf)
-  const publishTime = peekNumber(buf)
-  const payloadBytes = peekBytesLength(buf)
-  if (Number.isNaN(topicId) || Number.isNaN(entryId) || Number.isNaN(publishTime) || Number.isNaN(payloadBytes)) return undefined
-  peekAt += payloadBytes
-  if (peekAt > end) return undefined
-  let props: MessageProps = {}
-  if (head === 0x86) props = propsFromWire(encoder.decode(buf.subarray(peekAt, end)) as Record<string, unknown>)
-  else if (peekAt !== end) return undefined
-  return { kind: RecordKind.message, topicId, entryId, publishTime, payload: EMPTY, props }
+  return peekMessageRecord(buf, start, end, false)
 }

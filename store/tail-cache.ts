@@ -10,8 +10,8 @@ import type { LedgerEntry, MessageProps, TopicName } from './types.js'
  * (`addEntry`): the record was CBOR-encoded and checksummed from this very
  * object, so a reader of a fresh entry gets it back instead of checking and
  * decoding the frame again (a fresh LedgerEntry around the same payload and
-props, as memory-durability topics share theirs). Both live and die with the writer: `clear` (a
- * failed write) drops them, and a reopened ledger has a new writer, so an lsn
+ * props, as memory-durability topics share theirs). Both live and die with the
+ * writer: `clear` (a failed write) drops them, and a reopened ledger has a new writer, so an lsn
  * reused after a cut never finds an old entry.
  */
 export class TailCache {
@@ -109,16 +109,8 @@ export class TailCache {
 
   /** The bytes [lsn, lsn + length) if cached within one chunk. */
   get (lsn: number, length: number): Buffer | undefined {
-    let lo = this.head
-    let hi = this.chunks.length - 1
-    if (hi < lo) return undefined
-    if (lsn < (this.chunks[lo] as { lsn: number }).lsn) return undefined
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1
-      if ((this.chunks[mid] as { lsn: number }).lsn <= lsn) lo = mid
-      else hi = mid - 1
-    }
-    const c = this.chunks[lo] as { lsn: number, buf: Buffer }
+    const c = this.chunkHolding(lsn)
+    if (c === undefined) return undefined
     const at = lsn - c.lsn
     if (at + length > c.buf.length) return undefined
     return c.buf.subarray(at, at + length)
@@ -130,6 +122,14 @@ export class TailCache {
    * undefined. A view, not a copy; the caller bounds it by the durable end.
    */
   from (lsn: number): Buffer | undefined {
+    const c = this.chunkHolding(lsn)
+    if (c === undefined) return undefined
+    const at = lsn - c.lsn
+    return at < c.buf.length ? c.buf.subarray(at) : undefined
+  }
+
+  /** The last cached chunk starting at or before lsn (binary search), or undefined when lsn is before them all. */
+  private chunkHolding (lsn: number): { lsn: number, buf: Buffer } | undefined {
     let lo = this.head
     let hi = this.chunks.length - 1
     if (hi < lo || lsn < (this.chunks[lo] as { lsn: number }).lsn) return undefined
@@ -138,9 +138,7 @@ export class TailCache {
       if ((this.chunks[mid] as { lsn: number }).lsn <= lsn) lo = mid
       else hi = mid - 1
     }
-    const c = this.chunks[lo] as { lsn: number, buf: Buffer }
-    const at = lsn - c.lsn
-    return at < c.buf.length ? c.buf.subarray(at) : undefined
+    return this.chunks[lo] as { lsn: number, buf: Buffer }
   }
 
   clear (): void {

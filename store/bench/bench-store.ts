@@ -207,23 +207,28 @@ async function bytesPerIdleTopic (): Promise<{ bytes: number, heapBytes: number,
   return { bytes: r.bytesPerTopic, heapBytes: r.heapBytesPerTopic, topics, checkpointMs: r.checkpointMs, checkpointBytes: r.checkpointBytes }
 }
 
-const started = performance.now()
-if (latencyOnly) {
-  const near = await rawFsync()
-  const l = await p99AtRate(20_000)
-  process.stdout.write(JSON.stringify({
+/** The latency run's fields, with the disk's fdatasync latency measured right before it (the target's reference). */
+function latencyFields (near: Awaited<ReturnType<typeof rawFsync>>, l: Awaited<ReturnType<typeof p99AtRate>>) {
+  return {
     p50AppendMs: Number(l.p50.toFixed(2)),
     p99AppendMs: Number(l.p99.toFixed(2)),
     maxAppendMs: Number(l.max.toFixed(2)),
     fsyncP50Ms: Number(near.p50Ms.toFixed(2)),
     fsyncP99Ms: Number(near.p99Ms.toFixed(2)),
+    /** Issue 11's latency target in this run: p99 sync append at 20,000/s <= 2 x the disk's p99 fdatasync + 1 ms. */
     p99AppendTargetMs: Number((2 * near.p99Ms + 1).toFixed(2)),
     p99WarmupSeconds: P99_WARMUP_SECONDS,
+    /** The benchmark process's own event-loop delay during the latency run (GC, CPU contention): not the store's. */
     p99LoopDelayP99Ms: Number(l.loopDelayP99Ms.toFixed(2)),
-    p99LoopDelayMaxMs: Number(l.loopDelayMaxMs.toFixed(2)),
-    loadAverage1m: Number(loadavg()[0]?.toFixed(2)),
-    quick
-  }) + '\n')
+    p99LoopDelayMaxMs: Number(l.loopDelayMaxMs.toFixed(2))
+  }
+}
+
+const started = performance.now()
+if (latencyOnly) {
+  const near = await rawFsync()
+  const l = await p99AtRate(20_000)
+  process.stdout.write(JSON.stringify({ ...latencyFields(near, l), loadAverage1m: Number(loadavg()[0]?.toFixed(2)), quick }) + '\n')
   process.exit(0)
 }
 log('measuring raw 4 KiB write+fdatasync ...')
@@ -258,20 +263,9 @@ const result = {
   durablePipelinedAppendsPerSec: Math.round(durablePipelined.perSec),
   asyncAppendsPerSec: Math.round(asyncRate.perSec),
   readMsgsPerSec: Math.round(readMsgsPerSec),
-  p50AppendMs: Number(lat.p50.toFixed(2)),
-  p99AppendMs: Number(lat.p99.toFixed(2)),
-  /** The disk's fdatasync latency measured right before the latency run (the target's reference). */
-  fsyncP50Ms: Number(rawNear.p50Ms.toFixed(2)),
-  fsyncP99Ms: Number(rawNear.p99Ms.toFixed(2)),
-  /** The same, measured at the start of the run (with fsyncPerSec). */
+  ...latencyFields(rawNear, lat),
+  /** The disk's p99 fdatasync measured at the start of the run (with fsyncPerSec). */
   fsyncP99MsAtStart: Number(raw.p99Ms.toFixed(2)),
-  /** Issue 11's latency target in this run: p99 sync append at 20,000/s <= 2 x the disk's p99 fdatasync + 1 ms. */
-  p99AppendTargetMs: Number((2 * rawNear.p99Ms + 1).toFixed(2)),
-  maxAppendMs: Number(lat.max.toFixed(2)),
-  p99WarmupSeconds: P99_WARMUP_SECONDS,
-  /** The benchmark process's own event-loop delay during the latency run (GC, CPU contention): not the store's. */
-  p99LoopDelayP99Ms: Number(lat.loopDelayP99Ms.toFixed(2)),
-  p99LoopDelayMaxMs: Number(lat.loopDelayMaxMs.toFixed(2)),
   recoverySecondsPer1M: Number(rec.crashSecondsPer1M.toFixed(2)),
   recoveryCpuSecondsPer1M: Number(rec.crashCpuSecondsPer1M.toFixed(2)),
   recoveryFromCheckpointSecondsPer1M: Number(rec.checkpointSecondsPer1M.toFixed(2)),

@@ -67,7 +67,7 @@ export function builtScript (tsPath: string): string {
 }
 
 /** Path of cli/ferry.js in the transpiled tree. */
-export function builtCli (): string {
+function builtCli (): string {
   return join(builtTree(), 'cli', 'ferry.js')
 }
 

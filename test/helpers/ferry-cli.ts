@@ -1,10 +1,8 @@
 /** Run the `ferry` CLI (cli/ferry.ts, transpiled once by cli-build.ts) to completion as a child process, with its exit code and output. */
 import { execFile } from 'node:child_process'
-import { join } from 'node:path'
 import { cliArgs, ROOT } from './cli-build.js'
 
-export { cliArgs, ROOT }
-export const CLI = join(ROOT, 'cli', 'ferry.ts')
+export { ROOT }
 
 export async function ferry (args: string[], opts: { timeoutMs?: number, env?: Record<string, string> } = {}): Promise<{ code: number, out: string, err: string }> {
   return await new Promise((resolve) => {

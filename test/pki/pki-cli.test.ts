@@ -1,20 +1,17 @@
 import t from 'tap'
-import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { tokenVerifierOf, pkiLayout } from '../../pki/index.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { cliArgs } from '../helpers/cli-build.js'
+import { ferry as runFerry } from '../helpers/ferry-cli.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
+/** The CLI with extra environment (test/helpers/ferry-cli.ts). */
 async function ferry (args: string[], env: Record<string, string> = {}): Promise<{ code: number, out: string, err: string }> {
-  return await new Promise((resolve) => {
-    execFile(process.execPath, cliArgs(args), { cwd: root, env: { ...process.env, ...env }, timeout: 60_000 }, (error, out, err) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, out, err })
-    })
-  })
+  return await runFerry(args, { env })
 }
 
 t.test('pki cli - init, site, client, token (plain and --json), revoke, list: the output contract', async (t) => {
