@@ -16,7 +16,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, readFileSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { FerryError } from '../common/errors.js'
@@ -48,6 +48,12 @@ const DEV_READY_MS_MAX = 180_000
 /** Time children get to close after SIGTERM before SIGKILL. */
 const DEV_STOP_MS_MAX = 15_000
 const SITE_ID = /^[A-Za-z0-9_.-]{1,64}$/
+
+/** The last lines of a site's log for an error message (the log file stays for the rest). */
+const LOG_TAIL_BYTES_MAX = 2_000
+function logTail (file: string): string {
+  try { return readFileSync(file, 'utf8').slice(-LOG_TAIL_BYTES_MAX).trim() } catch { return '(no log)' }
+}
 
 /** `--leaf c:a,d:a` -> leaf site -> hub site, checked against the site list. */
 export function parseLeaves (spec: string | undefined, sites: readonly string[]): Map<string, string> {
@@ -148,7 +154,8 @@ export async function runDev (opts: DevOptions): Promise<void> {
 
     const ready = new Map<string, boolean>()
     let allReady: () => void = () => {}
-    const whenReady = new Promise<void>((resolve) => { allReady = resolve })
+    let siteFailed: (err: Error) => void = () => {}
+    const whenReady = new Promise<void>((resolve, reject) => { allReady = resolve; siteFailed = reject })
     for (const id of sites) {
       const p = state.sites[id] as SitePorts
       const args = [
@@ -171,7 +178,11 @@ export async function runDev (opts: DevOptions): Promise<void> {
         if (out.length > 64 * 1024) out = out.slice(-1024)
       })
       child.on('exit', (code, signal) => {
-        if (!stopping) process.stderr.write(`ferry dev: site ${id} exited (${code ?? signal ?? ''}); see ${join(dir, 'logs', `${id}.log`)}\n`)
+        if (stopping) return
+        const why = `site ${id} exited (${code ?? signal ?? ''}); see ${join(dir, 'logs', `${id}.log`)}`
+        process.stderr.write(`ferry dev: ${why}\n`)
+        // Before READY a dead site fails the start at once instead of after DEV_READY_MS_MAX.
+        if (ready.size < sites.length) siteFailed(new FerryError(TopologyCode.DEV_SITE_EXITED, `${why}: ${logTail(join(dir, 'logs', `${id}.log`))}`))
       })
     }
     let timer: NodeJS.Timeout | undefined

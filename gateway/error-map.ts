@@ -101,6 +101,7 @@ const TABLE: Record<string, Mapping> = {
   E_PRIMARY_CATCHING_UP: { http: 503, mqtt: MqttReason.implementationSpecificError }, // the new primary catches up first: retry here shortly
   E_SERVICE: { http: 503, mqtt: MqttReason.serverUnavailable },
   E_DEV_TIMEOUT: { http: 503, mqtt: MqttReason.serverUnavailable },
+  E_DEV_SITE_EXITED: { http: 503, mqtt: MqttReason.serverUnavailable },
 }
 
 const FALLBACK: Mapping = { http: 500, mqtt: MqttReason.unspecifiedError }

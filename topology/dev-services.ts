@@ -9,7 +9,10 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { join } from 'node:path'
 import { FerryError } from '../common/errors.js'
+import { freePort } from '../common/free-port.js'
 import { TopologyCode } from './errors.js'
+
+export { freePort }
 
 export const NATS_SERVER_BIN = process.env.FERRY_NATS_SERVER ?? '/usr/sbin/nats-server'
 export const ETCD_BIN = process.env.FERRY_ETCD ?? '/usr/bin/etcd'
@@ -21,18 +24,6 @@ const SERVICE_START_MS_MAX = 30_000
 const NATS_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 /** Time a stopping service gets before SIGKILL. */
 const SERVICE_STOP_MS_MAX = 5_000
-
-/** A free TCP port on loopback (bound then released; callers start their server at once). */
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, HOST, () => {
-      const port = (s.address() as net.AddressInfo).port
-      s.close(() => { resolve(port) })
-    })
-  })
-}
 
 async function waitForPort (port: number, proc: ChildProcess, what: string, stderr: () => string): Promise<void> {
   const deadline = Date.now() + SERVICE_START_MS_MAX

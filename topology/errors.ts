@@ -13,6 +13,8 @@ export const TopologyCode = {
   /** A local service of a dev network (etcd, nats-server) did not start. */
   SERVICE: 'E_SERVICE',
   /** `ferry dev`: the sites were not up and replicating in time. */
-  DEV_TIMEOUT: 'E_DEV_TIMEOUT'
+  DEV_TIMEOUT: 'E_DEV_TIMEOUT',
+  /** `ferry dev`: a site process exited before the network was up. */
+  DEV_SITE_EXITED: 'E_DEV_SITE_EXITED'
 } as const
 export type TopologyCode = typeof TopologyCode[keyof typeof TopologyCode]

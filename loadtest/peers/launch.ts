@@ -7,11 +7,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
-import { createServer, connect } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
+import { freePort } from '../../common/free-port.js'
 
 /** Longest a peer may take to listen, ms. */
 export const PEER_START_MS_MAX = 30_000
@@ -56,17 +57,7 @@ export interface RunningPeer {
 
 export interface HeapFigures { heapUsed: number, arrayBuffers: number, rss: number }
 
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      const port = typeof a === 'object' && a !== null ? a.port : 0
-      s.close(() => { resolve(port) })
-    })
-  })
-}
+export { freePort }
 
 async function waitListening (port: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + PEER_START_MS_MAX

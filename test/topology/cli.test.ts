@@ -1,17 +1,14 @@
 /**
  * The network commands as a user runs them: `ferry topology ...` against a
- * real etcd, and `ferry dev` bringing up a three-site network.
+ * real etcd (`ferry dev` is in dev-cli.test.ts).
  */
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
-import mqtt from 'mqtt'
 import { startEtcd } from '../helpers/services.js'
 import { TopologyClient } from '../../topology/index.js'
-import { tmpDir } from '../helpers/tmp.js'
-import { waitFor } from '../helpers/wait.js'
 import { cliArgs } from '../helpers/cli-build.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -57,47 +54,4 @@ t.test('cli - ferry topology: sites, namespaces and routes, tables and --json, a
   const bad = ferry(['topology', 'ns', 'set', 'acme/orders', '--policy', '{"nope":1}', ...base])
   t.equal(await bad.exit, 1)
   t.match(bad.err(), /unknown field/)
-})
-
-interface Ready { sites: Record<string, Record<string, string>>, etcd: string, ca: string }
-
-t.test('cli - ferry dev --sites a,b,c: one READY line, public/default replicates to all, SIGTERM stops everything, a second start reuses DIR', async (t) => {
-  const tmp = await tmpDir('ferry-dev-')
-  t.teardown(tmp.cleanup)
-  const start = async (): Promise<{ run: Run, ready: Ready }> => {
-    const run = ferry(['dev', '--sites', 'a,b,c', '--dir', tmp.dir])
-    t.teardown(() => { if (run.child.exitCode === null) run.child.kill('SIGKILL') })
-    const line = await waitFor(() => /^READY (.*)$/m.exec(run.out())?.[1], { timeoutMs: 180_000, what: `READY line (stderr: ${run.err()})` })
-    return { run, ready: JSON.parse(line) as Ready }
-  }
-  const first = await start()
-  t.same(Object.keys(first.ready.sites), ['a', 'b', 'c'])
-  t.match(first.ready.sites.a, { mqtt: /^mqtt:\/\/127\.0\.0\.1:\d+$/, mqtts: /^mqtts:/, ws: /^ws:\/\/.*\/mqtt$/, http: /^http:/, https: /^https:/ })
-  t.equal(first.ready.ca, join(tmp.dir, 'pki', 'ca.pem'))
-  t.equal(first.run.out().split('\n').filter((l) => l.startsWith('READY')).length, 1, 'exactly one READY line')
-
-  const pub = await mqtt.connectAsync(first.ready.sites.a?.mqtt as string, { reconnectPeriod: 0 })
-  const sub = await mqtt.connectAsync(first.ready.sites.c?.mqtt as string, { reconnectPeriod: 0 })
-  const got: string[] = []
-  sub.on('message', (_topic, payload) => { got.push(payload.toString()) })
-  await sub.subscribeAsync('dev/#', { qos: 1 })
-  await pub.publishAsync('dev/hello', 'from-a', { qos: 1, retain: true })
-  await waitFor(() => got.includes('from-a'), { timeoutMs: 30_000, what: 'a publish at a reaches a subscriber at c' })
-  await pub.endAsync()
-  await sub.endAsync()
-
-  first.run.child.kill('SIGTERM')
-  t.equal(await first.run.exit, 0, 'SIGTERM: exit 0')
-  t.match(first.run.out(), /ferry dev stopped/)
-
-  const second = await start()
-  t.same(second.ready.sites, first.ready.sites, 'same addresses on the second start')
-  const again = await mqtt.connectAsync(second.ready.sites.b?.mqtt as string, { reconnectPeriod: 0 })
-  const retained: string[] = []
-  again.on('message', (_topic, payload) => { retained.push(payload.toString()) })
-  await again.subscribeAsync('dev/#', { qos: 1 })
-  await waitFor(() => retained.includes('from-a'), { timeoutMs: 30_000, what: 'the retained message of the first run is still there at b' })
-  await again.endAsync()
-  second.run.child.kill('SIGTERM')
-  t.equal(await second.run.exit, 0)
 })
