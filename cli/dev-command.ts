@@ -21,6 +21,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { FerryError } from '../common/errors.js'
 import { ensureDevCertificates } from '../pki/index.js'
+import { findLeftovers, stopLeftovers } from './dev-leftovers.js'
 import { GatewayCode } from '../gateway/index.js'
 import { ReplicationMode } from '../replicator/index.js'
 import { TopologyClient, TopologyCode, etcdService, freePort, natsService, type NatsRegion, type Service } from '../topology/index.js'
@@ -104,6 +105,11 @@ export async function runDev (opts: DevOptions): Promise<void> {
     const n = state.nats[hub] as { port: number, gatewayPort: number, leafPort?: number }
     if (n.leafPort === undefined) { n.leafPort = await freePort(); await writeFile(join(dir, 'dev.json'), JSON.stringify(state, null, 2) + '\n') }
   }
+  const leftovers = await findLeftovers(dir)
+  if (leftovers.length > 0) {
+    process.stderr.write(`ferry dev: stopping what an earlier run in ${dir} left running: ${leftovers.map((l) => `${l.what} (pid ${l.pid})`).join(', ')}\n`)
+    await stopLeftovers(leftovers)
+  }
   const certs = await ensureDevCertificates(join(dir, 'pki'))
 
   const services: Service[] = []
@@ -128,6 +134,8 @@ export async function runDev (opts: DevOptions): Promise<void> {
   }
   process.on('SIGINT', () => { onSignal('SIGINT') })
   process.on('SIGTERM', () => { onSignal('SIGTERM') })
+  // A closed terminal: stop the network too (the sites take SIGHUP as "reload the PKI" and would run on).
+  process.on('SIGHUP', () => { onSignal('SIGHUP') })
 
   try {
     const etcd = await etcdService(join(dir, 'etcd'), state.etcd)
@@ -164,7 +172,7 @@ export async function runDev (opts: DevOptions): Promise<void> {
         '--cert', certs.certFile, '--key', certs.keyFile,
         '--etcd', etcd.url, '--network', network, '--nats', (nats[id] as Service).url, '--nats-ca', certs.caFile, '--region', id
       ]
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env })
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_DEV_PARENT_PID: String(process.pid) } })
       children.set(id, child)
       const log = createWriteStream(join(dir, 'logs', `${id}.log`), { flags: 'a' })
       child.stderr?.pipe(log)

@@ -20,6 +20,9 @@ export interface SiteOptions extends GatewayOptions {
   replCompressBytes?: number
 }
 
+/** How often a `ferry dev` site checks that ferry dev still runs. */
+const DEV_PARENT_CHECK_MS = 1_000
+
 /**
  * `ferry site`: a gateway that is part of a network. Prints the gateway's
  * ready line, then `ferry replicating site=ID` once every link has had an
@@ -63,6 +66,16 @@ export async function runSite (opts: SiteOptions): Promise<void> {
   }
   process.on('SIGINT', () => { stop('SIGINT') })
   process.on('SIGTERM', () => { stop('SIGTERM') })
+  // A site of `ferry dev` closes when ferry dev is gone (kill -9, crash): it was reparented, so ppid changed.
+  const devParent = Number(process.env.FERRY_DEV_PARENT_PID ?? NaN)
+  if (Number.isInteger(devParent)) {
+    const watch = setInterval(() => {
+      if (process.ppid === devParent) return
+      clearInterval(watch)
+      if (!stopping) stop('ferry dev exited')
+    }, DEV_PARENT_CHECK_MS)
+    watch.unref()
+  }
   // Security (issue 9): SIGHUP re-reads the PKI dir and the site certificate (TLS listeners rotate live) instead of
   // killing the process; policies come from etcd here, so there is no config to re-read.
   process.on('SIGHUP', () => {
