@@ -60,6 +60,12 @@ const propKeys: ReadonlyArray<readonly [keyof MessageProps, string]> = [
 ]
 const propByWire = new Map(propKeys.map(([long, wire]) => [wire, long]))
 const wireByProp: Record<string, string> = Object.fromEntries(propKeys)
+const wireCodeByProp = new Map(propKeys.map(([long, wire]) => [long as string, wire.charCodeAt(0)]))
+
+/** The wire key of a property as its one character code (message-encoder.ts), undefined for an unknown property. */
+export function propWireKeyOf (long: string): number | undefined {
+  return wireCodeByProp.get(long)
+}
 
 function propsToWire (props: MessageProps): Record<string, unknown> | undefined {
   let wire: Record<string, unknown> | undefined
