@@ -139,7 +139,8 @@ export class Receiver {
             if (via.includes(this.siteId) || via.length > REPL_VIA_SITES_MAX) continue // loop: never re-apply our own
             // The entry's lane decides which position it raises (origin-marks.ts): it must be the batch's.
             if (laneOfPriority(it.props.priority) !== b.lane) throw new FerryError(ReplCode.BAD_BATCH, `entry of priority ${String(it.props.priority)} in a batch of lane ${b.lane}`)
-            run.push({ topic: it.topic, payload: it.payload, publishTime: it.publishTime, props: replicatedProps(it.props, it.entryId, b.from, it.lsn, via) })
+            it.props = replicatedProps(it.props, it.entryId, b.from, it.lsn, via)
+            run.push(it) // the item is this batch's own: it is the input as it is (topic, payload, publishTime, props)
             lastMessageLsn = it.lsn
             entries++
           } else {

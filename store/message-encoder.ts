@@ -23,6 +23,8 @@ import type { MessageProps } from './types.js'
 /** Size of a fresh chunk: a replication batch of small messages (1,000 of ~200 B) fits in a few. */
 export const MESSAGE_ENCODER_CHUNK_BYTES = 256 * 1024
 
+/** Strings up to this many UTF-16 units are tried as ASCII by hand (a one-byte length head: below 256). */
+const TEXT_BY_HAND_CHARS_MAX = 64
 const MAJOR_UINT = 0
 const MAJOR_NEGINT = 1
 const MAJOR_BYTES = 2
@@ -110,6 +112,23 @@ export class MessageEncoder {
   }
 
   private text (s: string): void {
+    const n = s.length
+    if (n <= TEXT_BY_HAND_CHARS_MAX) {
+      // Site ids, short keys and topics: ASCII by hand (Buffer.byteLength and write are two native calls each).
+      this.room(n + 2)
+      const at = this.at
+      const buf = this.buf
+      let i = 0
+      buf[at] = n < 24 ? 0x60 | n : 0x78
+      const first = n < 24 ? at + 1 : at + 2
+      if (n >= 24) buf[at + 1] = n
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i)
+        if (c > 0x7f) break
+        buf[first + i] = c
+      }
+      if (i === n) { this.at = first + n; return }
+    }
     const bytes = Buffer.byteLength(s)
     this.head(MAJOR_TEXT, bytes)
     this.room(bytes)

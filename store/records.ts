@@ -60,11 +60,11 @@ const propKeys: ReadonlyArray<readonly [keyof MessageProps, string]> = [
 ]
 const propByWire = new Map(propKeys.map(([long, wire]) => [wire, long]))
 const wireByProp: Record<string, string> = Object.fromEntries(propKeys)
-const wireCodeByProp = new Map(propKeys.map(([long, wire]) => [long as string, wire.charCodeAt(0)]))
+const wireCodeByProp: Record<string, number> = Object.fromEntries(propKeys.map(([long, wire]) => [long, wire.charCodeAt(0)]))
 
 /** The wire key of a property as its one character code (message-encoder.ts), undefined for an unknown property. */
 export function propWireKeyOf (long: string): number | undefined {
-  return wireCodeByProp.get(long)
+  return Object.hasOwn(wireCodeByProp, long) ? wireCodeByProp[long] : undefined
 }
 
 function propsToWire (props: MessageProps): Record<string, unknown> | undefined {

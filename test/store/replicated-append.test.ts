@@ -23,7 +23,7 @@ t.teardown(async () => { for (const d of dirs) await rm(d, { recursive: true, fo
 const PROPS: MessageProps[] = [
   { originSite: 'a', originEntryId: 0, replicatedVia: ['a'], replicatedLsn: 17 },
   {
-    key: 'k', orderingKey: 'ü€😀', priority: 3, deliverAt: 1_700_000_000_000.5, expiresAt: 1_700_000_060_000,
+    key: 'k'.repeat(40), orderingKey: 'ü€😀', priority: 3, deliverAt: 1_700_000_000_000.5, expiresAt: 1_700_000_060_000,
     userProperties: [['a', 'b'], ['a', 'c'], ['ключ', 'значение']], contentType: 'text/plain', payloadFormat: 1,
     responseTopic: 'r/t', correlationData: Buffer.from([0, 1, 255]), qos: 2, deadLetterReason: 'x'.repeat(300),
     originSite: 'c', originEntryId: 4_000_000_000, replicatedVia: ['c', 'a'], replicatedLsn: 2 ** 40 + 7
