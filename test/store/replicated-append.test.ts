@@ -175,3 +175,21 @@ t.test('replicated append - a refusal part way keeps the prefix (visible once du
   ;(withProducer[0] as ReplicatedInput).props.producerId = 'p'
   await t.rejects(l.appendReplicated(withProducer), { code: StoreCode.BAD_ARGUMENT }, 'producer ids are refused: replication dedups by position')
 })
+
+t.test('replicated append - a failed fdatasync rejects the batch; none of it becomes visible, nor its position', async (t) => {
+  const sim = new SimDisk(11)
+  const l = createFileLedger({ siteId: 'b', dir: '/sim/fail', disk: sim.view(), policyOf: () => ({ durability: 'sync', retentionMs: -1, retentionBytes: -1, ttlMs: 0 }), checkpointIntervalMs: 0, retentionIntervalMs: 0 })
+  await l.open()
+  t.teardown(async () => { await l.close() })
+  const heard: number[] = []
+  l.onAppend((_topic, id) => { heard.push(id) })
+  sim.failFsyncs(1)
+  const ins = Array.from({ length: 20 }, (_, i): ReplicatedInput => ({ topic: 'r/x', payload: Buffer.from(`v${i}`), publishTime: 1000 + i, props: { originSite: 'a', originEntryId: i, replicatedVia: ['a'], replicatedLsn: i + 1 } }))
+  await t.rejects(l.appendReplicated(ins), { code: StoreCode.FSYNC_FAILED })
+  t.same(heard, [], 'no listener heard of an entry')
+  await l.whenUnfenced()
+  t.same(await l.read('r/x', 0, { maxEntries: 100 }), [], 'nothing readable after the ledger reopened from disk')
+  t.equal(positionOf(l.getMeta(REPL_IN_SPACE, 'a')), -1, 'the position did not move: the batch is resent whole')
+  await l.appendReplicated(ins)
+  t.equal((await l.read('r/x', 0, { maxEntries: 100 })).length, 20, 'the resent batch is applied once')
+})
