@@ -13,11 +13,10 @@
  *     be taken for a duplicate). Dedup is by this position only, never by
  *     producer sequence ids (apache/pulsar#23697): those are stripped.
  *  3. Items are submitted in the sender's order in one synchronous run, so
- *     they share a group commit and a crash keeps a prefix of them; runs of
- *     messages go as one submission (Ledger.appendReplicated), visible to
- *     readers only once durable. Every
- *     message carries its sender lsn, which raises the mark in the same
- *     record; when the batch ends with records that are not messages, an
+ *     they share a group commit and a crash keeps a prefix of them; each run
+ *     of messages is one submission (Ledger.appendReplicated), visible to
+ *     readers only once durable. Every message carries its sender lsn, which
+ *     raises the mark in the same record; when the batch ends with records that are not messages, an
  *     explicit mark record follows them. Entry ids are this site's own.
  *  4. The answer (the batch's `through`, now held) goes back once the
  *     batch is durable under the receiving namespace's durability mode, which
@@ -201,7 +200,6 @@ export class Receiver {
       }
     }
   }
-
 }
 
 /**
