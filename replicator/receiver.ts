@@ -13,9 +13,10 @@
  *     be taken for a duplicate). Dedup is by this position only, never by
  *     producer sequence ids (apache/pulsar#23697): those are stripped.
  *  3. Items are submitted in the sender's order in one synchronous run, so
- *     they share a group commit and a crash keeps a prefix of them. Every
- *     message carries its sender lsn, which raises the mark in the same
- *     record; when the batch ends with records that are not messages, an
+ *     they share a group commit and a crash keeps a prefix of them; each run
+ *     of messages is one submission (Ledger.appendReplicated), visible to
+ *     readers only once durable. Every message carries its sender lsn, which
+ *     raises the mark in the same record; when the batch ends with records that are not messages, an
  *     explicit mark record follows them. Entry ids are this site's own.
  *  4. The answer (the batch's `through`, now held) goes back once the
  *     batch is durable under the receiving namespace's durability mode, which
@@ -27,7 +28,7 @@
  */
 import { CommonCode, FerryError, isFerryError } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
-import { Lane, REPL_IN_SPACE, laneKey, laneOfPriority, positionOf, positionValue, type AppendInput, type Ledger, type MessageProps, type MetaValue } from '../store/index.js'
+import { Lane, REPL_IN_SPACE, laneKey, laneOfPriority, positionOf, positionValue, type Ledger, type MessageProps, type MetaValue, type ReplicatedInput } from '../store/index.js'
 import { batchOf, decodeBatchHead, encodeAnswer, type Answer, type Batch, type BatchHead, type CancelItem } from './codec.js'
 import { ReplCode } from './errors.js'
 import { REPL_CANCEL_SEARCH_ENTRIES_MAX, REPL_VIA_SITES_MAX } from './constants.js'
@@ -118,21 +119,36 @@ export class Receiver {
     try {
       let lastMessageLsn = b.after
       // One synchronous run: every record below is submitted before the first await (one group commit).
+      // Runs of messages go to the ledger as one submission each (appendReplicated: one promise per run, not per entry).
       const cancels: CancelItem[] = []
-      for (const it of b.items) {
-        if (it.kind === 'cancel') {
-          cancels.push(it) // after the entries they may refer to (the sender ends a batch at a cancel)
-        } else if (it.kind === 'message') {
-          const via = [...(it.props.replicatedVia ?? []), b.from]
-          if (via.includes(this.siteId) || via.length > REPL_VIA_SITES_MAX) continue // loop: never re-apply our own
-          // The entry's lane decides which position it raises (origin-marks.ts): it must be the batch's.
-          if (laneOfPriority(it.props.priority) !== b.lane) throw new FerryError(ReplCode.BAD_BATCH, `entry of priority ${String(it.props.priority)} in a batch of lane ${b.lane}`)
-          pending.push(this.ledger.append(this.inputOf(it.topic, it.entryId, it.publishTime, it.payload, it.props, b.from, it.lsn, via)))
-          lastMessageLsn = it.lsn
-          entries++
-        } else {
-          pending.push(this.ledger.putMeta(it.space, it.key, metaOf(it.value, [...viaOfValue(it.value), b.from])))
+      let run: ReplicatedInput[] = []
+      const flush = (): void => {
+        if (run.length === 0) return
+        const applied = this.ledger.appendReplicated(run)
+        applied.catch(() => {}) // observed through `pending`, unless the batch is refused before that
+        pending.push(applied)
+        run = []
+      }
+      try {
+        for (const it of b.items) {
+          if (it.kind === 'cancel') {
+            cancels.push(it) // after the entries they may refer to (the sender ends a batch at a cancel)
+          } else if (it.kind === 'message') {
+            const via = [...(it.props.replicatedVia ?? []), b.from]
+            if (via.includes(this.siteId) || via.length > REPL_VIA_SITES_MAX) continue // loop: never re-apply our own
+            // The entry's lane decides which position it raises (origin-marks.ts): it must be the batch's.
+            if (laneOfPriority(it.props.priority) !== b.lane) throw new FerryError(ReplCode.BAD_BATCH, `entry of priority ${String(it.props.priority)} in a batch of lane ${b.lane}`)
+            it.props = replicatedProps(it.props, it.entryId, b.from, it.lsn, via)
+            run.push(it) // the item is this batch's own: it is the input as it is (topic, payload, publishTime, props)
+            lastMessageLsn = it.lsn
+            entries++
+          } else {
+            flush() // a meta record keeps its place among the messages
+            pending.push(this.ledger.putMeta(it.space, it.key, metaOf(it.value, [...viaOfValue(it.value), b.from])))
+          }
         }
+      } finally {
+        flush() // what came before a refusal is submitted, as one append at a time did
       }
       const mark = (): void => {
         if (b.through > lastMessageLsn) pending.push(this.ledger.putMeta(REPL_IN_SPACE, laneKey(b.from, b.lane), positionValue(b.through)))
@@ -184,16 +200,24 @@ export class Receiver {
       }
     }
   }
+}
 
-  private inputOf (topic: string, entryId: number, publishTime: number, payload: Buffer, props: MessageProps, from: string, lsn: number, via: string[]): AppendInput {
-    const { producerId: _pid, producerSeq: _seq, ...rest } = props
-    return {
-      topic,
-      payload,
-      publishTime,
-      props: { ...rest, originSite: props.originSite ?? from, originEntryId: props.originEntryId ?? entryId, replicatedVia: via, replicatedLsn: lsn }
-    }
+/**
+ * The props of a replicated entry: the sender's, without producer ids (dedup is by position only), with its
+ * origin (the first site it was published at) and the sites it passed. The sender's object is this batch's own
+ * (decoded from the wire for this call), so it is completed in place instead of copied.
+ */
+function replicatedProps (props: MessageProps, entryId: number, from: string, lsn: number, via: string[]): MessageProps {
+  let p = props
+  if (p.producerId !== undefined || p.producerSeq !== undefined) {
+    const { producerId: _pid, producerSeq: _seq, ...rest } = p
+    p = rest
   }
+  p.originSite ??= from
+  p.originEntryId ??= entryId
+  p.replicatedVia = via
+  p.replicatedLsn = lsn
+  return p
 }
 
 function refusal (err: unknown, position: number): Answer {

@@ -126,8 +126,14 @@ function filterFor (plan: ReplicationPlan, self: string, neighbour: string, name
     }
     return v
   }
+  // The log tail asks for every record; runs of one topic are the rule (one remembered answer, no slice per record).
+  let lastTopic: string | undefined
+  let lastShips = false
   return {
-    topics: (topic) => namespaces.has(namespaceOf(topic) ?? ''),
+    topics: (topic) => {
+      if (topic !== lastTopic) { lastTopic = topic; lastShips = namespaces.has(namespaceOf(topic) ?? '') }
+      return lastShips
+    },
     meta: (space, key) => REPLICATED_META_SPACES.includes(space) && namespaces.has(namespaceOf(key) ?? ''),
     ships: (it: WireItem) => it.kind === 'message'
       ? ships(namespaceOf(it.topic), it.props.replicatedVia ?? []) && wanted(namespaceOf(it.topic) as string, it.topic, it.props.replicatedVia ?? [])

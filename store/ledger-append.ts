@@ -70,8 +70,8 @@ export class Appender {
     return { topic: t.name, entryId, lsn, duplicate: true }
   }
 
-  /** Entry is durable: make it visible and tell the listeners. */
-  private commit (t: TopicState, entryId: EntryId): void {
+  /** Entry is durable: make it visible and tell the listeners (also for ledger-replicated.ts). */
+  commit (t: TopicState, entryId: EntryId): void {
     if (entryId < t.committedNext) return
     const wasEmpty = t.committedNext === 0
     t.committedNext = entryId + 1

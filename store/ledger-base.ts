@@ -4,6 +4,7 @@
  *   ledger-state.ts    topic registry and in-memory state
  *   record-apply.ts    how each log record changes the state (live and replay)
  *   ledger-append.ts   append, producer dedup, commit and listeners
+ *   ledger-replicated.ts  replicated entries: one submission per batch, encoded by hand
  *   ledger-read.ts     reads of committed entries
  *   ledger-cursors.ts  cursors and their mutations (admission bounds)
  *   ledger-delayed.ts  delayed index queries and cancellation
@@ -20,6 +21,8 @@
  */
 import assert from 'node:assert/strict'
 import { Appender } from './ledger-append.js'
+import { appendReplicated } from './ledger-replicated.js'
+import { MessageEncoder } from './message-encoder.js'
 import { CursorOps } from './ledger-cursors.js'
 import { cancelScheduled, delayedBetween, isCancelled, nextDelayedAfter } from './ledger-delayed.js'
 import { getMeta, metaEntries, validateMetaKey } from './ledger-meta.js'
@@ -35,7 +38,7 @@ import type { TopicState } from './topic-state.js'
 import {
   Durability, type AppendInput, type AppendListener, type AppendResult, type Cursor, type CursorOptions,
   type DelayedRef, type EntryId, type Ledger, type LedgerEntry, type LedgerStats, type Lsn,
-  type MetaValue, type ReadOptions, type RecoveryReport, type TopicListener, type TopicName
+  type MetaValue, type ReadOptions, type RecoveryReport, type ReplicatedInput, type TopicListener, type TopicName
 } from './types.js'
 
 export type { Submitted } from './ledger-context.js'
@@ -50,6 +53,7 @@ export abstract class LedgerBase extends LedgerState implements Ledger {
   private readonly ctx: LedgerContext
   private readonly appender: Appender
   private readonly cursorOps: CursorOps
+  private readonly replicatedEncoder = new MessageEncoder()
 
   constructor (opts: ResolvedOptions) {
     super(opts)
@@ -57,6 +61,11 @@ export abstract class LedgerBase extends LedgerState implements Ledger {
       state: this,
       ensureTopic: (name) => this.ensureTopic(name),
       record: (rec, durability) => this.record(rec, durability),
+      recordEncoded: (rec, body, durability) => {
+        const s = this.submitEncoded(rec, body, durability)
+        this.applyRecord(rec, s.lsn, s.bytes, durability)
+        return s
+      },
       barrier: async (durability) => { await this.barrier(durability) },
       readStored: async (t, from, to, maxBytes) => await this.readStored(t, from, to, maxBytes),
       checkUsable: () => { this.checkUsable() },
@@ -70,6 +79,16 @@ export abstract class LedgerBase extends LedgerState implements Ledger {
 
   /** Assign an lsn and start persisting. `durability` memory means: do not persist. */
   protected abstract submit (rec: LogRecord, durability: Durability): Submitted
+  /**
+   * A record the caller encoded (replicated entries), without a promise of its own: durable once a barrier
+   * submitted after it resolves. Here: the plain submit (the memory ledger does not encode); the file ledger
+   * writes `body` as it is.
+   */
+  protected submitEncoded (rec: LogRecord, _body: Buffer, durability: Durability): { lsn: Lsn, bytes: number } {
+    const s = this.submit(rec, durability)
+    s.done.catch(() => {}) // its fate reaches the caller through the barrier after it
+    return s
+  }
   /** Read committed entries [from, to) of a disk-backed topic, honouring maxBytes. */
   protected abstract readStored (t: TopicState, from: EntryId, to: EntryId, maxBytes: number): Promise<LedgerEntry[]>
   protected abstract recoverState (): Promise<RecoveryReport>
@@ -166,6 +185,15 @@ export abstract class LedgerBase extends LedgerState implements Ledger {
     const pending: Array<Promise<AppendResult>> = []
     for (const input of inputs) pending.push(this.appender.appendOne(input))
     return await Promise.all(pending)
+  }
+
+  appendReplicated (inputs: readonly ReplicatedInput[]): Promise<void> {
+    try {
+      this.checkWritable()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return appendReplicated(this.ctx, this.appender, this.replicatedEncoder, inputs)
   }
 
   onAppend (listener: AppendListener): () => void { return this.appender.onAppend(listener) }

@@ -24,6 +24,8 @@ export interface LedgerContext {
   ensureTopic: (name: string) => TopicState
   /** Submit one record and apply it to the state at once; `done` resolves when durable. */
   record: (rec: LogRecord, durability: Durability) => Submitted
+  /** Submit a record encoded by the caller (`body`; ignored for memory topics) and apply it; durable once a later barrier resolves. */
+  recordEncoded: (rec: LogRecord, body: Buffer, durability: Durability) => { lsn: Lsn, bytes: number }
   /** Resolves once everything submitted so far is durable per `durability`. */
   barrier: (durability: Durability) => Promise<void>
   /** Read committed entries [from, to) of a disk-backed topic, honouring maxBytes. */

@@ -50,6 +50,8 @@ export interface WriterFailure {
   cutLsn: number
 }
 
+const noop = (): void => {}
+
 export class LogWriter {
   private queue: Pending[] = []
   private queueHead = 0
@@ -123,6 +125,22 @@ export class LogWriter {
     this.queuedBytes += bytes
     this.kick()
     return { lsn, bytes, done }
+  }
+
+  /**
+   * Queue one record body without a promise of its own: a batch of them
+   * (replicated entries, ledger-replicated.ts) waits on one barrier after its
+   * last. A failure still reaches that barrier (every pending record rejects).
+   */
+  appendQuiet (body: Buffer, sync: boolean): { lsn: number, bytes: number } {
+    if (this.failure !== null) throw storeError(StoreCode.FENCED, 'log writer failed; the ledger is recovering')
+    if (this.closing) throw storeError(StoreCode.STORE_CLOSED, 'ledger is closing')
+    const bytes = FRAME_HEADER_BYTES + body.length
+    const lsn = this.reserve(bytes)
+    this.queue.push({ lsn, body, checksum: frameChecksum(segmentOfLsn(lsn), offsetOfLsn(lsn), body), sync, resolve: noop, reject: noop })
+    this.queuedBytes += bytes
+    this.kick()
+    return { lsn, bytes }
   }
 
   /** Resolves when everything queued so far is written (and fsynced when `sync`). */

@@ -60,6 +60,12 @@ const propKeys: ReadonlyArray<readonly [keyof MessageProps, string]> = [
 ]
 const propByWire = new Map(propKeys.map(([long, wire]) => [wire, long]))
 const wireByProp: Record<string, string> = Object.fromEntries(propKeys)
+const wireCodeByProp: Record<string, number> = Object.fromEntries(propKeys.map(([long, wire]) => [long, wire.charCodeAt(0)]))
+
+/** The wire key of a property as its one character code (message-encoder.ts), undefined for an unknown property. */
+export function propWireKeyOf (long: string): number | undefined {
+  return Object.hasOwn(wireCodeByProp, long) ? wireCodeByProp[long] : undefined
+}
 
 function propsToWire (props: MessageProps): Record<string, unknown> | undefined {
   let wire: Record<string, unknown> | undefined
@@ -335,11 +341,17 @@ function peekVia (buf: Buffer, start: number, end: number, site: Buffer): boolea
       const at = peekAt + ((t & 31) === 24 ? 2 : 1)
       peekAt = at + len
       if (peekAt > end) return undefined
-      if (len === site.length && buf.compare(site, 0, len, at, at + len) === 0) return true
+      if (len === site.length && sameBytes(buf, at, site)) return true
     }
     return false
   }
   return peekAt === end ? false : undefined
+}
+
+/** buf[at, at + b.length) equals b: site ids are a few bytes, where a loop beats the native call (Buffer.compare). */
+function sameBytes (buf: Buffer, at: number, b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (buf[at + i] !== b[i]) return false
+  return true
 }
 
 /**

@@ -110,6 +110,20 @@ export interface AppendInput {
   meta?: readonly MetaPut[]
 }
 
+/**
+ * An entry replicated from another site (replicator/receiver.ts): the
+ * origin's payload, publish time and props, the props already carrying
+ * originSite, originEntryId, replicatedVia and replicatedLsn (the link's
+ * position is raised by the record itself: store/origin-marks.ts) and no
+ * producer ids (replication dedups by position only).
+ */
+export interface ReplicatedInput {
+  topic: TopicName
+  payload: Buffer
+  publishTime: number
+  props: MessageProps
+}
+
 export interface AppendResult {
   topic: TopicName
   entryId: EntryId
@@ -273,6 +287,13 @@ export interface Ledger {
   append (input: AppendInput): Promise<AppendResult>
   /** Same as many appends, but one group commit; results in input order. Not atomic across topics. */
   appendMany (inputs: readonly AppendInput[]): Promise<AppendResult[]>
+  /**
+   * Geo-replication: append entries in one submission (store/ledger-replicated.ts): every record is submitted
+   * before this returns (in input order, one group commit), and the promise resolves once all are durable per
+   * their topics' durability and visible to readers and listeners. A refusal part way (E_RECORD_TOO_LARGE,
+   * E_TOO_MANY_TOPICS) keeps the entries submitted before it and rejects once they are durable.
+   */
+  appendReplicated (inputs: readonly ReplicatedInput[]): Promise<void>
 
   read (topic: TopicName, fromEntryId: EntryId, opts: ReadOptions): Promise<LedgerEntry[]>
   readOne (topic: TopicName, entryId: EntryId): Promise<LedgerEntry | undefined>
