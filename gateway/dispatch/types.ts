@@ -138,6 +138,12 @@ export interface Consumer {
   /** Individual ack (shared, key_shared; also accepted for exclusive/failover). */
   ack (topic: TopicName, entryId: EntryId): Promise<AckResult>
   /**
+   * ack for a front end that does not wait for the outcome (MQTT PUBACK): no promise per
+   * call. A failure is logged by the dispatcher; the entry is then delivered again, which
+   * at-least-once allows, exactly as when an awaited ack fails.
+   */
+  ackNoWait (topic: TopicName, entryId: EntryId): void
+  /**
    * Cumulative ack up to entryId on that topic (exclusive, failover): acknowledges
    * what has been handed out up to there. With priority an entry of a lower level
    * may not have gone out yet; it is not acknowledged (docs/DELIVERY.md).

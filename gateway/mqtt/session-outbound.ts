@@ -209,8 +209,8 @@ export class SessionOutbound {
     if (consumer === undefined) return
     const r = sub.resolved
     if (r !== undefined && r.of === consumer) {
-      // The hot path: the consumer is known, no promise reactions per message.
-      if (how === 'ack') ackOne(this.host.logger, r.consumer, d.topic, d.entryId)
+      // The hot path: the consumer is known, no promise per message (a failed ack is logged by the dispatcher).
+      if (how === 'ack') r.consumer.ackNoWait(d.topic, d.entryId)
       else r.consumer.nack(d.topic, d.entryId, reason)
       this.returnPermit(sub, consumer)
       return
@@ -276,11 +276,4 @@ export class SessionOutbound {
     this.pending = []
     this.copiesToCome.clear()
   }
-}
-
-/** Acknowledge one delivery; a failed ack is logged (the message comes again, which QoS 1 allows). */
-function ackOne (logger: Logger, c: Consumer, topic: string, entryId: number): void {
-  c.ack(topic, entryId).catch((err: unknown) => {
-    logger.warn({ err, topic, entryId }, 'ack failed')
-  })
 }
