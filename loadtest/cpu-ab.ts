@@ -10,7 +10,8 @@
  * same for every system. Per round and tree: a fresh broker, an unmeasured
  * warm-up run, then a measured run; the broker's user+system CPU over the
  * measured run (from /proc) divided by the messages delivered. The tree order
- * alternates every round (ABBA...). `--aedes` adds Aedes to every round as the
+ * alternates every round (ABBA...). Ferry brokers also report the heap bytes
+ * allocated and the GC time per message over the measured run. `--aedes` adds Aedes to every round as the
  * msgs/s reference; `--rate` runs open loop and reports p99 instead.
  */
 import { spawn } from 'node:child_process'
@@ -38,7 +39,8 @@ async function cpuMsOf (pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 1000 / CLOCK_TICKS_PER_SEC
 }
 
-interface Broker { pid: number, url: string, stop: () => Promise<void> }
+interface GcFigures { allocatedBytes: number, gcs: number, gcCostUs: number }
+interface Broker { pid: number, url: string, stop: () => Promise<void>, gcStart?: () => void, gcStop?: () => Promise<GcFigures> }
 
 async function startTreeBroker (tree: string, kind: string): Promise<Broker> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-cpu-ab-'))
@@ -55,6 +57,12 @@ async function startTreeBroker (tree: string, kind: string): Promise<Broker> {
     })
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`broker exited with ${String(code)}`)) })
   })
+  const gcWaiters: Array<(g: GcFigures) => void> = []
+  lines.on('line', (line) => {
+    if (line.startsWith('{"gc"')) gcWaiters.shift()?.((JSON.parse(line) as { gc: GcFigures }).gc)
+  })
+  const gcStart = (): void => { child.stdin.write('gc-start\n') }
+  const gcStop = async (): Promise<GcFigures> => await new Promise((resolve) => { gcWaiters.push(resolve); child.stdin.write('gc-stop\n') })
   const stop = async (): Promise<void> => {
     if (child.exitCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve))
@@ -63,18 +71,21 @@ async function startTreeBroker (tree: string, kind: string): Promise<Broker> {
     }
     await rm(dir, { recursive: true, force: true })
   }
-  return { pid: child.pid ?? 0, url: `mqtt://127.0.0.1:${port}`, stop }
+  return { pid: child.pid ?? 0, url: `mqtt://127.0.0.1:${port}`, stop, gcStart, gcStop }
 }
 
-interface Sample { label: string, round: number, usPerMsg: number, deliveredPerSec: number, p99Ms: number, ok: boolean }
+interface Sample { label: string, round: number, usPerMsg: number, deliveredPerSec: number, p99Ms: number, ok: boolean, allocBytesPerMsg: number, gcUsPerMsg: number }
 
 async function measure (label: string, round: number, b: Broker, seconds: number, warmup: number, rate: number | undefined): Promise<Sample> {
   const scenario = { url: b.url, publishers: 4, subscribers: 1, qos: 1 as const, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, label, ...(rate !== undefined ? { openLoopRatePerSec: rate } : {}) }
   await runLean({ ...scenario, seconds: warmup })
+  b.gcStart?.()
   const cpu0 = await cpuMsOf(b.pid)
   const r: LeanResult = await runLean({ ...scenario, seconds, warmupSeconds: 0 })
   const cpu1 = await cpuMsOf(b.pid)
-  return { label, round, usPerMsg: (cpu1 - cpu0) * 1000 / Math.max(1, r.delivered), deliveredPerSec: r.deliveredPerSec, p99Ms: r.latencyMs.p99, ok: r.ok }
+  const gc = await b.gcStop?.()
+  const n = Math.max(1, r.delivered)
+  return { label, round, usPerMsg: (cpu1 - cpu0) * 1000 / n, deliveredPerSec: r.deliveredPerSec, p99Ms: r.latencyMs.p99, ok: r.ok, allocBytesPerMsg: (gc?.allocatedBytes ?? NaN) / n, gcUsPerMsg: (gc?.gcCostUs ?? NaN) / n }
 }
 
 function median (xs: number[]): number {
@@ -109,7 +120,7 @@ async function main (): Promise<void> {
       try {
         const sample = await measure(s.label, round, b, seconds, warmup, rate)
         samples.push(sample)
-        process.stderr.write(`round ${round} ${s.label}: ${sample.usPerMsg.toFixed(1)} µs/msg, ${Math.round(sample.deliveredPerSec)} msgs/s, p99 ${sample.p99Ms.toFixed(2)} ms${sample.ok ? '' : ' NOT OK'} (load ${loadavg()[0]?.toFixed(2)})\n`)
+        process.stderr.write(`round ${round} ${s.label}: ${sample.usPerMsg.toFixed(1)} µs/msg, ${Math.round(sample.allocBytesPerMsg)} B alloc/msg, GC ${sample.gcUsPerMsg.toFixed(2)} µs/msg, ${Math.round(sample.deliveredPerSec)} msgs/s, p99 ${sample.p99Ms.toFixed(2)} ms${sample.ok ? '' : ' NOT OK'} (load ${loadavg()[0]?.toFixed(2)})\n`)
       } finally { await b.stop() }
     }
   }
@@ -119,7 +130,9 @@ async function main (): Promise<void> {
     const us = mine.map((s) => s.usPerMsg)
     const rates = mine.map((s) => s.deliveredPerSec)
     const p99 = mine.map((s) => s.p99Ms)
-    process.stdout.write(`${l}: µs/msg median ${median(us).toFixed(1)} (${Math.min(...us).toFixed(1)}-${Math.max(...us).toFixed(1)}), msgs/s median ${Math.round(median(rates))} (${Math.round(Math.min(...rates))}-${Math.round(Math.max(...rates))}), p99 ms median ${median(p99).toFixed(2)} (${Math.min(...p99).toFixed(2)}-${Math.max(...p99).toFixed(2)}), all ok ${String(mine.every((s) => s.ok))}\n`)
+    const alloc = mine.map((s) => s.allocBytesPerMsg)
+    const gcUs = mine.map((s) => s.gcUsPerMsg)
+    process.stdout.write(`${l}: µs/msg median ${median(us).toFixed(1)} (${Math.min(...us).toFixed(1)}-${Math.max(...us).toFixed(1)}), heap B/msg median ${Math.round(median(alloc))} (${Math.round(Math.min(...alloc))}-${Math.round(Math.max(...alloc))}), GC µs/msg median ${median(gcUs).toFixed(2)}, msgs/s median ${Math.round(median(rates))} (${Math.round(Math.min(...rates))}-${Math.round(Math.max(...rates))}), p99 ms median ${median(p99).toFixed(2)} (${Math.min(...p99).toFixed(2)}-${Math.max(...p99).toFixed(2)}), all ok ${String(mine.every((s) => s.ok))}\n`)
   }
   process.stdout.write(`load average 1 m: start ${load0.toFixed(2)}, end ${(loadavg()[0] as number).toFixed(2)}\n`)
 }

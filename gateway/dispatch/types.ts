@@ -29,6 +29,12 @@ export interface PublishRequest {
    */
   meta?: readonly MetaPut[]
   /**
+   * The namespace the caller built `topic` from (mqtt/: the session's), so the
+   * publish path need not slice it out again per message. Checked, not trusted:
+   * a hint that is not the topic's namespace part is ignored.
+   */
+  namespace?: NamespaceName
+  /**
    * Who publishes (MQTT client id; HTTP producer id or remote address), for
    * the topic's producer list in gateway/ops. Informational: never stored,
    * ignored by the dispatcher.
@@ -161,8 +167,22 @@ export interface Consumer {
   close (): Promise<void>
 }
 
+/**
+ * Sees every publish of a dispatcher (gateway/ops: latency, counts, producers,
+ * publishes in flight) from inside its publish, in place of a wrapper with a
+ * promise step of its own per message (fanin, issue 11). Synchronous; must not throw.
+ */
+export interface PublishObserver {
+  /** A publish begins; the number returned (ops: a clock reading) comes back in `settled`. */
+  started (req: PublishRequest): number
+  /** It was stored (`result`) or refused (undefined); `namespace` when the topic had one. */
+  settled (req: PublishRequest, namespace: NamespaceName | undefined, result: PublishResult | undefined, startedAt: number): void
+}
+
 export interface Dispatcher {
   publish (req: PublishRequest): Promise<PublishResult>
+  /** Install the one publish observer (implementations without it get wrapped instead). */
+  observePublishes?: (observer: PublishObserver) => void
   subscribe (opts: SubscribeOptions): Promise<Consumer>
   /** Delete a subscription and its cursors (on every topic it spans). */
   unsubscribe (namespace: NamespaceName, filter: string, subscription: string): Promise<void>

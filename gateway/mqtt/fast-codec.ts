@@ -71,17 +71,18 @@ export function fastDecode (bytes: Buffer, version: ProtocolVersion): IPublishPa
     if (p >= end || bytes[p] !== 0) return undefined
     p += 1
   }
-  const packet = {
+  // One object shape for every QoS (no property added afterwards, which would grow it per packet);
+  // QoS 0 has no packet id, as with mqtt-packet, where `messageId` is absent.
+  return {
     cmd: 'publish',
     retain: (b0 & 0x01) !== 0,
     qos,
     dup: (b0 & 0x08) !== 0,
     length,
     topic,
-    payload: bytes.subarray(p)
+    payload: bytes.subarray(p),
+    messageId
   } as IPublishPacket
-  if (messageId !== undefined) packet.messageId = messageId
-  return packet
 }
 
 /**
