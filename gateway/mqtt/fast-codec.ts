@@ -97,3 +97,17 @@ export function encodePubackSuccess (messageId: number): Buffer {
   buf.writeUInt16BE(messageId, 2)
   return buf
 }
+
+/** Successful PUBACKs for `ids`, in order, in one buffer (4 bytes each, as encodePubackSuccess). */
+export function encodePubacksSuccess (ids: readonly number[]): Buffer {
+  const buf = Buffer.allocUnsafe(4 * ids.length)
+  let o = 0
+  for (const id of ids) {
+    buf[o] = 0x40
+    buf[o + 1] = 2
+    buf[o + 2] = id >> 8
+    buf[o + 3] = id & 0xff
+    o += 4
+  }
+  return buf
+}

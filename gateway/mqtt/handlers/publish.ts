@@ -135,7 +135,7 @@ function accept (conn: Connection, session: Session, packet: IPublishPacket, top
     if (qos === 0) return
     if (qos === 1) {
       conn.inboundQosInFlight--
-      conn.completeAck(slot as AckSlot, { cmd: 'puback', messageId: id, reasonCode: 0 })
+      conn.completePuback(slot as AckSlot, id)
       return
     }
     // QoS 2: the id stays in use until PUBREL.
