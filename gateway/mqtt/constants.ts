@@ -129,10 +129,11 @@ export const META_SPACE_QOS2_IN = MetaSpace.mqttQos2In
 export const WILL_DELAY_SEC_MAX = 24 * 3600
 
 /**
- * Full topic names a session keeps for the local names it publishes to (session.ts fullTopic):
- * a publisher usually writes to a few topics, and one string per topic instead of one per
- * PUBLISH saves a concatenation (and its flattening when hashed) per message. Past the bound
- * the map starts again, so a client spraying topics costs at most this many strings.
+ * Topic names a session keeps, each way: full names for the local names it publishes to
+ * (session.ts fullTopic) and local names for the topics delivered to it (session-outbound.ts):
+ * clients usually use a few topics, and one string per topic instead of one per message saves
+ * a concatenation or a slice per message. Past the bound a map starts again, so a client
+ * spraying topics costs at most this many strings each way.
  */
 export const SESSION_TOPIC_NAMES_MAX = 64
 
