@@ -2,7 +2,7 @@
  * CPU per message of a broker process, A/B alternated: the figure that stays
  * steady on a shared machine where msgs/s does not.
  *
- *   node dist/loadtest/cpu-ab.js --trees /path/a,/path/b [--kind ferry] [--rounds 3] [--seconds 4]
+ *   npm run bench:cpu -- --trees /path/a,/path/b [--kind ferry] [--rounds 3] [--seconds 4]
  *     [--warmup 1] [--rate 10000] [--aedes]
  *
  * Each tree is a checkout with a compiled dist/; its broker-child runs the
@@ -24,6 +24,8 @@ import { startPeer } from './peers/launch.js'
 
 /** Clock ticks per second of /proc/PID/stat's utime and stime (USER_HZ; 100 on Linux). */
 const CLOCK_TICKS_PER_SEC = 100
+/** Longest a broker child may take to answer gc-stop, ms. */
+const GC_ANSWER_MS_MAX = 5_000
 /** Longest a broker child may take to print its ports, ms. */
 const BROKER_START_MS_MAX = 30_000
 
@@ -62,7 +64,13 @@ async function startTreeBroker (tree: string, kind: string): Promise<Broker> {
     if (line.startsWith('{"gc"')) gcWaiters.shift()?.((JSON.parse(line) as { gc: GcFigures }).gc)
   })
   const gcStart = (): void => { child.stdin.write('gc-start\n') }
-  const gcStop = async (): Promise<GcFigures> => await new Promise((resolve) => { gcWaiters.push(resolve); child.stdin.write('gc-stop\n') })
+  // A broker-child from before gc-start/gc-stop never answers: no heap figures then, not a hang.
+  const gcStop = async (): Promise<GcFigures> => await new Promise((resolve) => {
+    const timer = setTimeout(() => { gcWaiters.splice(gcWaiters.indexOf(done), 1); resolve({ allocatedBytes: NaN, gcs: NaN, gcCostUs: NaN }) }, GC_ANSWER_MS_MAX)
+    const done = (g: GcFigures): void => { clearTimeout(timer); resolve(g) }
+    gcWaiters.push(done)
+    child.stdin.write('gc-stop\n')
+  })
   const stop = async (): Promise<void> => {
     if (child.exitCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve))
