@@ -60,6 +60,10 @@ export class ConsumerImpl implements Consumer {
     return this.sub.ack(topic, [entryId])
   }
 
+  ackNoWait (topic: TopicName, entryId: EntryId): void {
+    this.sub.ackNoWait(topic, entryId)
+  }
+
   async ackCumulative (topic: TopicName, entryId: EntryId): Promise<AckResult> {
     return await this.sub.ackCumulative(topic, entryId)
   }

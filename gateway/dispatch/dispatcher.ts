@@ -11,7 +11,7 @@
  */
 import { CommonCode, FerryError } from '../../common/errors.js'
 import type { Logger } from '../../common/log.js'
-import type { Cursor, CursorStart, EntryId, Ledger, LedgerEntry, MessageProps, TopicName } from '../../store/index.js'
+import type { AppendResult, Cursor, CursorStart, EntryId, Ledger, LedgerEntry, MessageProps, TopicName } from '../../store/index.js'
 import { namespaceOfTopic, type NamespacePolicy, type PolicyRegistry } from '../policy/index.js'
 import { BacklogGuard } from './backlog.js'
 import { PublishPacer } from './publish-pacer.js'
@@ -22,14 +22,14 @@ import {
 import type { DispatchContext } from './context.js'
 import { deadLetterProducerOf, deadLetterProps, deadLetterSuffixOf, deadLetterTopicOf, resultTopicOf, type ResultEvent, type ResultOutcome } from './dead-letter.js'
 import { DispatchCode, dispatchError } from './errors.js'
-import { parseFilter, parseTopicName } from './filter.js'
+import { parseFilter, parseTopicName, publishNamespaceOf } from './filter.js'
 import type { TopicStream } from './stream.js'
 import { Subscription, type SubscriptionDef } from './subscription.js'
 import { checkProps, checkSubscribeOptions, defToMeta, parseDef } from './subscription-defs.js'
 import { replicatedSubscriptions, type ReplicatedSubscriptions } from './replicated.js'
 import {
   type AckResult, type Consumer, type Dispatcher, type DispatcherStats, type NamespaceName, type PublishRequest,
-  type PublishResult, type SubscribeOptions
+  type PublishObserver, type PublishResult, type SubscribeOptions
 } from './types.js'
 
 export interface DispatcherDeps {
@@ -78,6 +78,8 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   private readonly ready: Promise<void>
   private nextConsumerId = 1
   private published = 0
+  /** gateway/ops' publish metrics (observePublishes), called inside publish. */
+  private publishObserver: PublishObserver | undefined
   /** `ready` has settled (fanin, issue 11: no await of it per publish after that). */
   private restored = false
   private closed = false
@@ -280,23 +282,85 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
 
   // ---- Dispatcher ---------------------------------------------------------------------------
 
-  async publish (req: PublishRequest): Promise<PublishResult> {
-    if (!this.restored) await this.ready
-    this.checkOpen()
-    const { namespace } = parseTopicName(req.topic)
+  observePublishes (observer: PublishObserver): void { this.publishObserver = observer }
+
+  /**
+   * The common publish (restored, no backlog quota: fanin, issue 11) has no async frame: the
+   * ledger's promise and one step after it. Everything else takes publishQueued.
+   */
+  publish (req: PublishRequest): Promise<PublishResult> {
+    if (!this.restored) return this.publishQueued(req)
+    const o = this.publishObserver
+    const startedAt = o !== undefined ? o.started(req) : 0
+    let namespace: string | undefined
+    try {
+      this.checkOpen()
+      namespace = publishNamespaceOf(req.topic, req.namespace)
+      const policy = this.admitPublish(req, namespace)
+      if (policy.backlogQuotaBytes >= 0) return this.publishQueued(req, startedAt, namespace, policy)
+      const ns = namespace
+      return this.append(req).then((r) => {
+        const result = this.publishedResult(policy, r)
+        o?.settled(req, ns, result, startedAt)
+        return result
+      }, (err: unknown) => {
+        o?.settled(req, ns, undefined, startedAt)
+        throw err
+      })
+    } catch (err) {
+      o?.settled(req, namespace, undefined, startedAt)
+      return Promise.reject(err)
+    }
+  }
+
+  /**
+   * Publish after the restore, or through the backlog quota (admit may wait; eviction after the append).
+   * Coming from publish, the observer has seen it start and the checks are done: `started` and `admitted` say so.
+   */
+  private async publishQueued (req: PublishRequest, started?: number, admittedNamespace?: string, admitted?: Readonly<NamespacePolicy>): Promise<PublishResult> {
+    const o = this.publishObserver
+    const startedAt = started ?? (o !== undefined ? o.started(req) : 0)
+    let namespace = admittedNamespace
+    try {
+      let policy = admitted
+      if (namespace === undefined || policy === undefined) {
+        if (!this.restored) await this.ready
+        this.checkOpen()
+        namespace = publishNamespaceOf(req.topic, req.namespace)
+        policy = this.admitPublish(req, namespace)
+      }
+      if (policy.backlogQuotaBytes >= 0) await this.backlog.admit(req.topic, policy)
+      const r = await this.append(req)
+      if (policy.backlogPolicy === 'consumer_backlog_eviction' && policy.backlogQuotaBytes >= 0) await this.backlog.evict(req.topic, policy)
+      const result = this.publishedResult(policy, r)
+      o?.settled(req, namespace, result, startedAt)
+      return result
+    } catch (err) {
+      o?.settled(req, namespace, undefined, startedAt)
+      throw err
+    }
+  }
+
+  /** The checks before a publish is stored; returns the namespace's policy. Throws the refusal. */
+  private admitPublish (req: PublishRequest, namespace: string): Readonly<NamespacePolicy> {
     const policy = this.policies.get(namespace)
     if (!Buffer.isBuffer(req.payload)) throw new FerryError(CommonCode.BAD_REQUEST, 'payload must be bytes')
     if (req.payload.length > policy.maxMessageBytes) {
       throw new FerryError(CommonCode.TOO_LARGE, `payload of ${req.payload.length} bytes exceeds the namespace limit of ${policy.maxMessageBytes}`, { details: { maxMessageBytes: policy.maxMessageBytes } })
     }
-    const props = req.props ?? {}
-    checkProps(props)
+    if (req.props !== undefined) checkProps(req.props)
     this.rate.take(namespace, policy.publishRateMsgsPerSec)
-    if (policy.backlogQuotaBytes >= 0) await this.backlog.admit(req.topic, policy) // fanin (issue 11): no quota, nothing to admit (no promise per publish)
+    return policy
+  }
+
+  private append (req: PublishRequest): Promise<AppendResult> {
+    const props = req.props ?? {}
     // req.meta (mqtt/ inbound QoS 2 ids) travels in the message's own record.
-    const r = await this.ledger.append(req.meta !== undefined ? { topic: req.topic, payload: req.payload, props, meta: req.meta } : { topic: req.topic, payload: req.payload, props })
+    return this.ledger.append(req.meta !== undefined ? { topic: req.topic, payload: req.payload, props, meta: req.meta } : { topic: req.topic, payload: req.payload, props })
+  }
+
+  private publishedResult (policy: Readonly<NamespacePolicy>, r: AppendResult): PublishResult {
     this.published++
-    if (policy.backlogPolicy === 'consumer_backlog_eviction' && policy.backlogQuotaBytes >= 0) await this.backlog.evict(req.topic, policy)
     // fanin (issue 11): no fsync paces a memory topic's publishers; past the bound the front end reads on only once `paced` resolves.
     const paced = policy.durability === 'memory' ? this.pacer.paced(r.topic) : undefined
     return paced === undefined ? { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate } : { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate, paced }

@@ -58,3 +58,31 @@ export function parseTopicName (topic: string): { namespace: string, local: stri
   if (/[+#\u0000]/.test(parts.local)) throw dispatchError(DispatchCode.TOPIC_INVALID, `topic name '${topic}' contains a wildcard or NUL`) // [MQTT-3.3.2-2]
   return parts
 }
+
+/**
+ * parseTopicName for the publish path (fanin, issue 11): the same checks and
+ * errors, without the parts object, the slices and the regular expression per
+ * message. `hint` is the namespace the caller built the topic from (mqtt/: the
+ * session's); when it is the topic's namespace part it is returned as is, so
+ * no new string is made; a wrong hint is ignored, never trusted.
+ */
+export function publishNamespaceOf (topic: string, hint: string | undefined): string {
+  if (typeof topic !== 'string' || topic.length === 0) throw dispatchError(DispatchCode.TOPIC_INVALID, 'topic must be a non-empty string')
+  const a = topic.indexOf('/')
+  const end = a <= 0 ? -1 : topic.indexOf('/', a + 1)
+  if (end <= a + 1) throw dispatchError(DispatchCode.TOPIC_INVALID, `not a full topic name (tenant/namespace/local): '${topic}'`)
+  if (end === topic.length - 1) throw dispatchError(DispatchCode.TOPIC_INVALID, `topic '${topic}' has an empty local name`)
+  for (let i = end + 1; i < topic.length; i++) {
+    const c = topic.charCodeAt(i)
+    if (c === 0x2b || c === 0x23 || c === 0) throw dispatchError(DispatchCode.TOPIC_INVALID, `topic name '${topic}' contains a wildcard or NUL`) // [MQTT-3.3.2-2]
+  }
+  return hint !== undefined && hint.length === end && topic.startsWith(hint) ? hint : topic.slice(0, end)
+}
+
+/** namespaceOfTopic (gateway/policy) with publishNamespaceOf's hint: `tenant/namespace` of a full topic name, or undefined. */
+export function hintedNamespaceOf (topic: string, hint: string | undefined): string | undefined {
+  const a = topic.indexOf('/')
+  const end = a <= 0 ? -1 : topic.indexOf('/', a + 1)
+  if (end <= a + 1) return undefined
+  return hint !== undefined && hint.length === end && topic.startsWith(hint) ? hint : topic.slice(0, end)
+}

@@ -47,7 +47,7 @@ export class TopicStream implements PickSource {
   private round: Pick[] = []
   /** Individual acks of one loop turn become one cursor record (made on the first ack: a million idle topic streams need none). */
   private lazyAcks: AckBatcher | undefined
-  private get acks (): AckBatcher { return (this.lazyAcks ??= new AckBatcher(this.cursor)) }
+  private get acks (): AckBatcher { return (this.lazyAcks ??= new AckBatcher(this.cursor, (ids, err) => { this.noWaitSettled(ids, err) })) }
   /** Individual acks waiting for their cursor record. */
   private acksInFlight = 0
 
@@ -192,6 +192,48 @@ export class TopicStream implements PickSource {
     try { await p } finally { this.acksInFlight-- }
     this.resultsDelivered(results)
     return { acked: fresh.size, unknown }
+  }
+
+  /**
+   * ack([id]) for a caller that does not wait (MQTT PUBACK; fanin, issue 11): the same
+   * bookkeeping without a Set, arrays, or promises per call. A refused cursor record is
+   * logged here (the entry comes again, as after a failed ack anyone waited for).
+   */
+  ackNoWait (id: EntryId): void {
+    const info = this.host.env.ledger.topicInfo(this.topic)
+    if (info === undefined || id >= info.nextEntryId || id < info.firstEntryId || this.cursor.isAcked(id)) return
+    // Acked earlier in this loop turn and counted then; its record is on the way.
+    if (this.lazyAcks?.has(id) === true) return
+    const rec = this.table.get(id)
+    if (rec !== undefined && rec.state !== InflightState.deadLettering) {
+      if (rec.state === InflightState.delivered && rec.props?.resultTopic !== undefined) {
+        // A result event waits for the durable ack: the promise path, rare.
+        this.table.release(rec)
+        this.table.forgetCount(id)
+        this.host.count(Outcome.acked, 1)
+        this.host.kick()
+        this.acksInFlight++
+        this.acks.ack([id]).then(() => { this.acksInFlight--; this.resultsDelivered([rec]) }, (err: unknown) => { this.acksInFlight--; this.ackFailed(id, err) })
+        return
+      }
+      this.table.release(rec)
+    }
+    this.table.forgetCount(id)
+    this.acksInFlight++
+    this.acks.ackNoWait(id)
+    this.host.count(Outcome.acked, 1)
+    this.host.kick()
+  }
+
+  private noWaitSettled (ids: readonly EntryId[], err: unknown): void {
+    this.acksInFlight -= ids.length
+    if (err !== undefined) { for (const id of ids) this.ackFailed(id, err); return }
+    this.host.env.backlogChanged(this.topic) // as resultsDelivered does after a durable ack
+
+  }
+
+  private ackFailed (id: EntryId, err: unknown): void {
+    this.host.env.logger.warn({ err, topic: this.topic, entryId: id, subscription: this.host.name }, 'ack failed')
   }
 
   async ackCumulative (upTo: EntryId): Promise<AckResult> {

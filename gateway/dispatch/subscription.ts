@@ -353,6 +353,15 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     return s.ack(ids)
   }
 
+  /** ack(topic, [id]) for a caller that does not wait (types.ts Consumer.ackNoWait): no promise when the stream exists. */
+  ackNoWait (topic: TopicName, id: EntryId): void {
+    const s = this.streams.get(topic)
+    if (s !== undefined && Number.isSafeInteger(id) && id >= 0) { s.ackNoWait(id); return }
+    this.ack(topic, [id]).catch((err: unknown) => {
+      this.ctx.logger.warn({ err, topic, entryId: id, subscription: this.name }, 'ack failed')
+    })
+  }
+
   private async ackAttaching (topic: TopicName, ids: readonly EntryId[]): Promise<AckResult> {
     checkIds(ids)
     const s = await this.streamFor(topic)

@@ -29,6 +29,12 @@ export interface PublishRequest {
    */
   meta?: readonly MetaPut[]
   /**
+   * The namespace the caller built `topic` from (mqtt/: the session's), so the
+   * publish path need not slice it out again per message. Checked, not trusted:
+   * a hint that is not the topic's namespace part is ignored.
+   */
+  namespace?: NamespaceName
+  /**
    * Who publishes (MQTT client id; HTTP producer id or remote address), for
    * the topic's producer list in gateway/ops. Informational: never stored,
    * ignored by the dispatcher.
@@ -138,6 +144,12 @@ export interface Consumer {
   /** Individual ack (shared, key_shared; also accepted for exclusive/failover). */
   ack (topic: TopicName, entryId: EntryId): Promise<AckResult>
   /**
+   * ack for a front end that does not wait for the outcome (MQTT PUBACK): no promise per
+   * call. A failure is logged by the dispatcher; the entry is then delivered again, which
+   * at-least-once allows, exactly as when an awaited ack fails.
+   */
+  ackNoWait (topic: TopicName, entryId: EntryId): void
+  /**
    * Cumulative ack up to entryId on that topic (exclusive, failover): acknowledges
    * what has been handed out up to there. With priority an entry of a lower level
    * may not have gone out yet; it is not acknowledged (docs/DELIVERY.md).
@@ -155,8 +167,22 @@ export interface Consumer {
   close (): Promise<void>
 }
 
+/**
+ * Sees every publish of a dispatcher (gateway/ops: latency, counts, producers,
+ * publishes in flight) from inside its publish, in place of a wrapper with a
+ * promise step of its own per message (fanin, issue 11). Synchronous; must not throw.
+ */
+export interface PublishObserver {
+  /** A publish begins; the number returned (ops: a clock reading) comes back in `settled`. */
+  started (req: PublishRequest): number
+  /** It was stored (`result`) or refused (undefined); `namespace` when the topic had one. */
+  settled (req: PublishRequest, namespace: NamespaceName | undefined, result: PublishResult | undefined, startedAt: number): void
+}
+
 export interface Dispatcher {
   publish (req: PublishRequest): Promise<PublishResult>
+  /** Install the one publish observer (implementations without it get wrapped instead). */
+  observePublishes?: (observer: PublishObserver) => void
   subscribe (opts: SubscribeOptions): Promise<Consumer>
   /** Delete a subscription and its cursors (on every topic it spans). */
   unsubscribe (namespace: NamespaceName, filter: string, subscription: string): Promise<void>

@@ -119,8 +119,22 @@ function readVarInt (buf: Buffer, off: number): { value: number, next: number } 
   throw new MalformedPacket('variable byte integer longer than 4 bytes')
 }
 
+/** Longest string checked byte by byte in JS before handing it to isUtf8 (a native call and a view), bytes. */
+const ASCII_SCAN_BYTES_MAX = 128
+
 /** A UTF-8 string must be well formed and contain no U+0000 [MQTT-1.5.4-1] [MQTT-1.5.4-2]. */
 function checkUtf8 (buf: Buffer, start: number, end: number): void {
+  // Short ASCII (nearly every topic name) is checked in place: no view object per packet (fanin, issue 11).
+  if (end - start <= ASCII_SCAN_BYTES_MAX) {
+    let i = start
+    while (i < end) {
+      const b = buf[i] as number
+      if (b === 0) throw new MalformedPacket('UTF-8 string contains U+0000')
+      if (b >= 0x80) break
+      i++
+    }
+    if (i === end) return
+  }
   const s = buf.subarray(start, end)
   if (!isUtf8(s)) throw new MalformedPacket('invalid UTF-8 string')
   if (s.includes(0)) throw new MalformedPacket('UTF-8 string contains U+0000')

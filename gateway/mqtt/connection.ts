@@ -10,6 +10,7 @@
  */
 import { CLOSE_FLUSH_MS, INBOUND_PUBLISHES_PENDING_MAX, KEEPALIVE_GRACE_FACTOR, OUTBOUND_TOPIC_ALIASES_MAX } from './constants.js'
 import { createPacketParser, encodePublish, generate, publishPacketBytes, type OutboundPublish, type Packet, type PacketParser, type ProtocolVersion } from './codec.js'
+import { encodePubacksSuccess } from './fast-codec.js'
 import { CloseReason, DISCONNECT_CODE_OF } from './errors.js'
 import { FrameError, Framer } from './framer.js'
 import { handlePacket } from './handlers/index.js'
@@ -23,7 +24,8 @@ import type { WillMessage } from './will.js'
 
 
 /** An acknowledgement slot: PUBACK/PUBREC go out in the order the PUBLISHes came [MQTT-4.6.0-2]. */
-export interface AckSlot { ready: boolean, packet: Packet | undefined, close: CloseReason | undefined }
+/** One inbound publish's answer, sent in arrival order; `pubackId` >= 0: a successful QoS 1 PUBACK (no packet object). */
+export interface AckSlot { ready: boolean, packet: Packet | undefined, close: CloseReason | undefined, pubackId: number }
 
 export class Connection implements TransportEvents, ConnectionHandle, SessionLink {
   state: ConnState = ConnState.awaitConnect
@@ -59,6 +61,8 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
   private lazy_outboundAliases: Map<string, number> | undefined
   private get outboundAliases (): Map<string, number> { return (this.lazy_outboundAliases ??= new Map<string, number>()) }
   private readonly ackQueue: AckSlot[] = []
+  /** Successful PUBACKs due, in order, written together (completePuback); at most the publishes in flight. */
+  private readonly pubacksDue: number[] = []
   private readonly framer: Framer
   private readonly parser: PacketParser = createPacketParser()
   private keepAliveMs = 0
@@ -209,7 +213,7 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
   // Ordered acknowledgements of inbound publishes
 
   reserveAck (): AckSlot {
-    const slot: AckSlot = { ready: false, packet: undefined, close: undefined }
+    const slot: AckSlot = { ready: false, packet: undefined, close: undefined, pubackId: -1 }
     this.ackQueue.push(slot)
     return slot
   }
@@ -218,11 +222,40 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
     slot.ready = true
     slot.packet = packet
     slot.close = close
+    this.drainAcks()
+  }
+
+  /**
+   * The common answer, a successful PUBACK: the ones that come due in one turn of
+   * microtasks (a group commit acknowledges many publishes at once) go out as one
+   * buffer (fanin, issue 11), with no packet object or buffer each; still in order
+   * with every other answer.
+   */
+  completePuback (slot: AckSlot, packetId: number): void {
+    slot.ready = true
+    slot.pubackId = packetId
+    this.drainAcks()
+  }
+
+  private drainAcks (): void {
     while (this.ackQueue.length > 0 && (this.ackQueue[0] as AckSlot).ready) {
       const s = this.ackQueue.shift() as AckSlot
+      if (s.pubackId >= 0) {
+        if (this.pubacksDue.length === 0) queueMicrotask(() => { this.flushPubacks() })
+        this.pubacksDue.push(s.pubackId)
+        continue
+      }
+      this.flushPubacks() // what came before this answer goes before it
       if (s.close !== undefined) { this.close(s.close); return }
       if (s.packet !== undefined) this.send(s.packet)
     }
+  }
+
+  private flushPubacks (): void {
+    const ids = this.pubacksDue
+    if (ids.length === 0) return
+    this.write(encodePubacksSuccess(ids))
+    ids.length = 0
   }
 
   // ---------------------------------------------------------------------------

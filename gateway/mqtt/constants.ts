@@ -128,6 +128,22 @@ export const META_SPACE_QOS2_IN = MetaSpace.mqttQos2In
 /** Longest will delay we honour, seconds (capped by the session expiry anyway [MQTT-3.1.3-9]). */
 export const WILL_DELAY_SEC_MAX = 24 * 3600
 
+/**
+ * Topic names a session keeps, each way: full names for the local names it publishes to
+ * (session.ts fullTopic) and local names for the topics delivered to it (session-outbound.ts):
+ * clients usually use a few topics, and one string per topic instead of one per message saves
+ * a concatenation or a slice per message. Past the bound a map starts again, so a client
+ * spraying topics costs at most this many strings each way.
+ */
+export const SESSION_TOPIC_NAMES_MAX = 64
+
+/**
+ * TCP/TLS (transport-tcp.ts): packets written in one tick are gathered into one socket write;
+ * once this many bytes are gathered they go at once (one TLS record's worth, 16 KiB), so the
+ * copy stays small and a burst is not held back to the end of the tick.
+ */
+export const TCP_GATHER_BYTES = 16 * 1024
+
 /** How long close() waits for sockets to flush before destroying them, ms. */
 export const CLOSE_FLUSH_MS = 1000
 

@@ -54,11 +54,12 @@ export class FrontEndCore {
    *     would store the message twice;
    *  3. the caller acknowledges.
    */
-  publish (topic: TopicName, payload: Buffer, props: MessageProps, retain: boolean, meta?: readonly MetaPut[], producer?: ProducerRef): Promise<PublishResult> {
-    // `producer` names the publisher in the admin API's topic stats (never stored).
+  publish (topic: TopicName, payload: Buffer, props: MessageProps, retain: boolean, meta?: readonly MetaPut[], producer?: ProducerRef, namespace?: string): Promise<PublishResult> {
+    // `producer` names the publisher in the admin API's topic stats (never stored); `namespace` is the one
+    // `topic` was built from (the session's), so the layers below need not slice it out again.
     let stored: Promise<PublishResult>
     try {
-      stored = this.deps.dispatcher.publish(meta !== undefined ? { topic, payload, props, meta, producer } : { topic, payload, props, producer })
+      stored = this.deps.dispatcher.publish(meta !== undefined ? { topic, payload, props, meta, producer, namespace } : { topic, payload, props, producer, namespace })
     } catch (err) {
       return Promise.reject(err) // a dispatcher that throws at once still fails the publish, not the caller
     }

@@ -71,17 +71,18 @@ export function fastDecode (bytes: Buffer, version: ProtocolVersion): IPublishPa
     if (p >= end || bytes[p] !== 0) return undefined
     p += 1
   }
-  const packet = {
+  // One object shape for every QoS (no property added afterwards, which would grow it per packet);
+  // QoS 0 has no packet id, as with mqtt-packet, where `messageId` is absent.
+  return {
     cmd: 'publish',
     retain: (b0 & 0x01) !== 0,
     qos,
     dup: (b0 & 0x08) !== 0,
     length,
     topic,
-    payload: bytes.subarray(p)
+    payload: bytes.subarray(p),
+    messageId
   } as IPublishPacket
-  if (messageId !== undefined) packet.messageId = messageId
-  return packet
 }
 
 /**
@@ -94,5 +95,19 @@ export function encodePubackSuccess (messageId: number): Buffer {
   buf[0] = 0x40
   buf[1] = 2
   buf.writeUInt16BE(messageId, 2)
+  return buf
+}
+
+/** Successful PUBACKs for `ids`, in order, in one buffer (4 bytes each, as encodePubackSuccess). */
+export function encodePubacksSuccess (ids: readonly number[]): Buffer {
+  const buf = Buffer.allocUnsafe(4 * ids.length)
+  let o = 0
+  for (const id of ids) {
+    buf[o] = 0x40
+    buf[o + 1] = 2
+    buf[o + 2] = id >> 8
+    buf[o + 3] = id & 0xff
+    o += 4
+  }
   return buf
 }

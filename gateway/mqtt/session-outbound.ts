@@ -22,7 +22,7 @@ import type { Logger } from '../../common/log.js'
 import type { UserProperty } from '../../store/index.js'
 import { FerryProp } from '../message-props.js'
 import type { OutboundPublish } from './codec.js'
-import { OVERLAP_COPIES_TRACKED_MAX, SESSION_PENDING_DELIVERIES_MAX } from './constants.js'
+import { OVERLAP_COPIES_TRACKED_MAX, SESSION_PENDING_DELIVERIES_MAX, SESSION_TOPIC_NAMES_MAX } from './constants.js'
 import type { NoLocalTracker } from './session-no-local.js'
 import { InflightState, PacketIds, type Inflight } from './session-packet-ids.js'
 import type { SessionSubscriptions, SubscriptionState } from './session-subscriptions.js'
@@ -77,6 +77,8 @@ export class SessionOutbound {
   // Made on first use: most connections (idle ones above all) never need it, and an empty Map is ~170 B.
   private lazy_copiesToCome: Map<string, number> | undefined
   private get copiesToCome (): Map<string, number> { return (this.lazy_copiesToCome ??= new Map<string, number>()) }
+  /** Full topic name → the client's (local) name, made on first delivery; bounded by SESSION_TOPIC_NAMES_MAX. */
+  private lazy_localTopics: Map<string, string> | undefined
   constructor (private readonly host: OutboundHost) {}
 
   /** A delivery from one of the session's consumers. */
@@ -111,75 +113,79 @@ export class SessionOutbound {
         merged = { subscriptionIds: ids, qos }
       }
     }
-    this.enqueue({ sub, consumer, delivery: d, retained: false, merged })
+    this.enqueue(sub, consumer, d, false, merged)
   }
 
   /** Send a retained message for a new subscription (not through the dispatcher: nothing to ack). */
   sendRetained (sub: SubscriptionState, d: Delivery): void {
-    this.enqueue({ sub, consumer: undefined, delivery: d, retained: true, merged: undefined })
+    this.enqueue(sub, undefined, d, true, undefined)
   }
 
-  private enqueue (p: Pending): void {
+  // The parts of a Pending as arguments: a message sent at once (the common case) makes no Pending object.
+  private enqueue (sub: SubscriptionState, consumer: Promise<Consumer> | undefined, d: Delivery, retained: boolean, merged: Merged | undefined): void {
     const link = this.host.link
     if (link === undefined) return
-    const qos = this.qosOf(p)
+    const qos = qosOf(sub, d, merged)
     if (qos > 0 && (this.ids.size >= link.outboundWindow || this.pending.length > 0)) {
       if (this.pending.length >= SESSION_PENDING_DELIVERIES_MAX) {
         // Cannot happen while permits bound the dispatcher; if it does, hand the message back rather than grow.
-        this.settle(p.sub, p.consumer, p.delivery, 'nack')
+        this.settle(sub, consumer, d, 'nack')
         return
       }
-      this.pending.push(p)
+      this.pending.push({ sub, consumer, delivery: d, retained, merged })
       return
     }
-    this.send(link, p, qos)
+    this.send(link, sub, consumer, d, retained, merged, qos)
   }
 
-  /** Outbound QoS: the subscription's (or the highest overlapping one's), at most the publisher's [MQTT-3.8.4-8]. */
-  private qosOf (p: Pending): 0 | 1 | 2 {
-    const msgQos = p.delivery.props.qos ?? 1
-    return Math.min(p.merged?.qos ?? p.sub.qos, msgQos) as 0 | 1 | 2
-  }
-
-  private send (link: SessionLink, p: Pending, qos: 0 | 1 | 2): void {
-    const d = p.delivery
+  private send (link: SessionLink, sub: SubscriptionState, consumer: Promise<Consumer> | undefined, d: Delivery, retained: boolean, merged: Merged | undefined, qos: 0 | 1 | 2): void {
     const now = Date.now()
     if (d.props.expiresAt !== undefined && d.props.expiresAt <= now) {
       // Checked at hand-out: an expired message is not delivered [MQTT-3.3.2-5].
-      if (!p.retained) this.settle(p.sub, p.consumer, d, 'ack')
+      if (!retained) this.settle(sub, consumer, d, 'ack')
       return
     }
-    const m = this.toOutbound(link, p, qos, now)
+    const m = this.toOutbound(link, sub, d, retained, merged, qos, now)
     if (qos > 0) {
       const id = this.ids.alloc()
-      if (id === undefined) { if (!p.retained) this.settle(p.sub, p.consumer, d, 'nack'); return }
+      if (id === undefined) { if (!retained) this.settle(sub, consumer, d, 'nack'); return }
       m.packetId = id
       if (!link.sendPublish(m)) {
         // Larger than the client's Maximum Packet Size: discard as if delivered [MQTT-3.1.2-25].
-        if (!p.retained) this.settle(p.sub, p.consumer, d, 'ack')
+        if (!retained) this.settle(sub, consumer, d, 'ack')
         return
       }
       this.ids.set(id, {
         qos: qos as 1 | 2,
         state: InflightState.awaitAck,
-        consumer: p.retained ? undefined : p.consumer,
-        sub: p.retained ? undefined : p.sub,
+        consumer: retained ? undefined : consumer,
+        sub: retained ? undefined : sub,
         topic: d.topic,
         entryId: d.entryId
       })
       return
     }
     link.sendPublish(m)
-    if (!p.retained) this.settle(p.sub, p.consumer, d, 'ack')
+    if (!retained) this.settle(sub, consumer, d, 'ack')
   }
 
-  private toOutbound (link: SessionLink, p: Pending, qos: 0 | 1 | 2, now: number): OutboundPublish {
-    const d = p.delivery
+  /** The client's name of a topic of this namespace: one string per topic (bounded), not a slice per message. */
+  private localTopic (full: string): string {
+    const known = this.lazy_localTopics?.get(full)
+    if (known !== undefined) return known
+    const map = (this.lazy_localTopics ??= new Map<string, string>())
+    if (map.size >= SESSION_TOPIC_NAMES_MAX) map.clear()
+    const local = localTopicName(this.host.namespace, full) ?? full
+    map.set(full, local)
+    return local
+  }
+
+  private toOutbound (link: SessionLink, sub: SubscriptionState, d: Delivery, retained: boolean, merged: Merged | undefined, qos: 0 | 1 | 2, now: number): OutboundPublish {
     const props = d.props
     const ns = this.host.namespace
-    const retain = p.retained || (p.sub.retainAsPublished && this.host.isRetainedEntry(d.topic, d.entryId))
+    const retain = retained || (sub.retainAsPublished && this.host.isRetainedEntry(d.topic, d.entryId))
     const m: OutboundPublish = {
-      topic: localTopicName(ns, d.topic) ?? d.topic,
+      topic: this.localTopic(d.topic),
       qos,
       retain,
       // A redelivery may be a message the client saw before (on an earlier connection) [MQTT-3.3.1-1].
@@ -192,12 +198,12 @@ export class SessionOutbound {
     if (props.contentType !== undefined) m.contentType = props.contentType
     if (props.responseTopic !== undefined) m.responseTopic = localTopicName(ns, props.responseTopic) ?? props.responseTopic
     if (props.correlationData !== undefined) m.correlationData = props.correlationData
-    const subIds = p.merged !== undefined ? p.merged.subscriptionIds : (p.sub.subscriptionId !== undefined ? [p.sub.subscriptionId] : [])
+    const subIds = merged !== undefined ? merged.subscriptionIds : (sub.subscriptionId !== undefined ? [sub.subscriptionId] : [])
     if (subIds.length > 0) m.subscriptionIds = subIds
     // Exactly the publisher's user properties, in order [MQTT-3.3.2-18].
     if (props.userProperties !== undefined && props.userProperties.length > 0) m.userProperties = props.userProperties
     // Ferry's metadata only for a client that asked, and only if it fits the client's Maximum Packet Size.
-    if (link.ferryMetadata && !p.retained) {
+    if (link.ferryMetadata && !retained) {
       const extra: UserProperty[] = [[FerryProp.redeliveryCount, String(d.redeliveryCount)], [FerryProp.messageId, String(d.entryId)]]
       m.extraUserProperties = extra
     }
@@ -209,8 +215,8 @@ export class SessionOutbound {
     if (consumer === undefined) return
     const r = sub.resolved
     if (r !== undefined && r.of === consumer) {
-      // The hot path: the consumer is known, no promise reactions per message.
-      if (how === 'ack') ackOne(this.host.logger, r.consumer, d.topic, d.entryId)
+      // The hot path: the consumer is known, no promise per message (a failed ack is logged by the dispatcher).
+      if (how === 'ack') r.consumer.ackNoWait(d.topic, d.entryId)
       else r.consumer.nack(d.topic, d.entryId, reason)
       this.returnPermit(sub, consumer)
       return
@@ -259,7 +265,7 @@ export class SessionOutbound {
     while (this.pending.length > 0 && this.ids.size < link.outboundWindow) {
       const p = this.pending.shift() as Pending
       if (p.sub.consumer !== p.consumer && !p.retained) continue // stale
-      this.send(link, p, this.qosOf(p))
+      this.send(link, p.sub, p.consumer, p.delivery, p.retained, p.merged, qosOf(p.sub, p.delivery, p.merged))
     }
   }
 
@@ -278,9 +284,8 @@ export class SessionOutbound {
   }
 }
 
-/** Acknowledge one delivery; a failed ack is logged (the message comes again, which QoS 1 allows). */
-function ackOne (logger: Logger, c: Consumer, topic: string, entryId: number): void {
-  c.ack(topic, entryId).catch((err: unknown) => {
-    logger.warn({ err, topic, entryId }, 'ack failed')
-  })
+/** Outbound QoS: the subscription's (or the highest overlapping one's), at most the publisher's [MQTT-3.8.4-8]. */
+function qosOf (sub: SubscriptionState, d: Delivery, merged: Merged | undefined): 0 | 1 | 2 {
+  const msgQos = d.props.qos ?? 1
+  return Math.min(merged?.qos ?? sub.qos, msgQos) as 0 | 1 | 2
 }

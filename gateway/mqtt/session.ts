@@ -13,13 +13,13 @@
 import type { EntryId, MetaPut, TopicName } from '../../store/index.js'
 import type { Delivery } from '../dispatch/index.js'
 import type { FrontEndCore } from './core.js'
-import { META_SPACE_QOS2_IN } from './constants.js'
+import { META_SPACE_QOS2_IN, SESSION_TOPIC_NAMES_MAX } from './constants.js'
 import { InboundQos2 } from './inbound-qos2.js'
 import { onPuback, onPubcomp, onPubrec, type PubrecOutcome } from './session-acks.js'
 import { NoLocalTracker } from './session-no-local.js'
 import { SessionOutbound, type SessionLink } from './session-outbound.js'
 import { SessionSubscriptions, type StoredSubscription, type SubscriptionOptions, type SubscriptionState } from './session-subscriptions.js'
-import type { ParsedFilter } from './topics.js'
+import { fullTopicName, type ParsedFilter } from './topics.js'
 
 export type { SessionLink, StoredSubscription, SubscriptionState }
 
@@ -56,6 +56,20 @@ export class Session {
     })
     this.noLocal = new NoLocalTracker(() => { for (const s of this.subs.values()) if (s.noLocal) return true; return false })
     this.outbound = new SessionOutbound(this)
+  }
+
+  /** Local topic name → full topic name (fanin, issue 11); made on first publish, bounded by SESSION_TOPIC_NAMES_MAX. */
+  private lazy_fullTopics: Map<string, TopicName> | undefined
+
+  /** The full topic name of a local one in this session's namespace: the same string for the same topic. */
+  fullTopic (local: string): TopicName {
+    const known = this.lazy_fullTopics?.get(local)
+    if (known !== undefined) return known
+    const map = (this.lazy_fullTopics ??= new Map<string, TopicName>())
+    if (map.size >= SESSION_TOPIC_NAMES_MAX) map.clear()
+    const full = fullTopicName(this.namespace, local)
+    map.set(local, full)
+    return full
   }
 
   get persistent (): boolean { return this.expirySec > 0 }

@@ -1,12 +1,13 @@
 /**
  * The cheap hooks: decorators around the dispatcher, the disk and the MQTT
  * front end that feed OpsMetrics. Each adds one clock read or one counter
- * bump per event and allocates nothing beyond the promise chain step.
+ * bump per event and allocates nothing beyond the promise chain step (the
+ * dispatcher's publish has none: it takes the observer inside).
  */
 import { performance } from 'node:perf_hooks'
 import type { Logger } from '../../common/log.js'
 import type { Disk, DiskFile } from '../../store/index.js'
-import type { ConsumerSink, Delivery, Dispatcher, PublishRequest, PublishResult, SubscribeOptions } from '../dispatch/index.js'
+import type { ConsumerSink, Delivery, Dispatcher, PublishObserver, PublishRequest, PublishResult, SubscribeOptions } from '../dispatch/index.js'
 import type { Authenticate, MqttFrontEnd, Transport, TransportEvents } from '../mqtt/index.js'
 import { namespaceOfTopic } from '../policy/index.js'
 import type { ConnectionProtocol, OpsMetrics } from './metrics.js'
@@ -40,7 +41,24 @@ export class InFlight {
  */
 export function instrumentDispatcher (inner: Dispatcher, metrics: OpsMetrics, inFlight: InFlight, producers: ProducerTracker): Dispatcher {
   const counts = metrics.publishedByNamespace
-  const publish = (req: PublishRequest): Promise<PublishResult> => {
+  const observer: PublishObserver = {
+    started () {
+      inFlight.begin()
+      return performance.now()
+    },
+    settled (req, namespace, r, t0) {
+      inFlight.end()
+      if (r === undefined) return
+      metrics.publishSeconds.observe((performance.now() - t0) / 1000)
+      const ns = namespace ?? namespaceOfTopic(r.topic)
+      if (ns !== undefined) counts.set(ns, (counts.get(ns) ?? 0) + 1)
+      if (req.producer !== undefined) producers.note(r.topic, req.producer)
+    }
+  }
+  // A dispatcher that takes an observer is observed from inside its publish (no promise step here per message).
+  const observed = inner.observePublishes !== undefined
+  if (observed) inner.observePublishes?.(observer)
+  const publish = observed ? (req: PublishRequest): Promise<PublishResult> => inner.publish(req) : (req: PublishRequest): Promise<PublishResult> => {
     const t0 = performance.now()
     inFlight.begin()
     return inner.publish(req).then((r) => {

@@ -10,11 +10,19 @@
  * ceiling). Prints one line `{"ports":{"mqtt":P,"ws":P,"http":P}}` when ready;
  * exits when stdin closes (the parent went away) or on SIGTERM.
  * FERRY_BENCH_MQTT_LIMITS (JSON) overrides Ferry's MQTT limits, for A/B runs of one limit.
+ * Lines `gc-start` / `gc-stop` on stdin bracket a measured run: the answer
+ * `{"gc":{allocatedBytes,gcs,gcCostUs}}` is what the process allocated on the
+ * heap in between (summed from V8's GC statistics) and what its GCs cost.
+ * FERRY_BENCH_HEAP_SAMPLE=FILE also samples where that heap was allocated
+ * (garbage included) and writes the sampling heap profile to FILE at gc-stop.
  */
 import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { createServer as createHttpServer } from 'node:http'
 import { WebSocketServer, createWebSocketStream } from 'ws'
+import { GCProfiler } from 'node:v8'
+import { Session } from 'node:inspector'
+import { writeFileSync } from 'node:fs'
 import { startNullBroker } from './null-broker.js'
 import { freePort } from './launch.js'
 
@@ -69,6 +77,42 @@ async function startUwsBare (): Promise<Ports> {
   return { http: port }
 }
 
+/** Bytes between heap samples (V8's default is 32 KiB; finer for a per-message picture). */
+const HEAP_SAMPLE_INTERVAL_BYTES = 4096
+let inspector: Session | undefined
+
+function heapSampling (on: boolean): void {
+  const file = process.env.FERRY_BENCH_HEAP_SAMPLE
+  if (file === undefined) return
+  if (on) {
+    inspector = new Session()
+    inspector.connect()
+    inspector.post('HeapProfiler.startSampling', { samplingInterval: HEAP_SAMPLE_INTERVAL_BYTES, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+    return
+  }
+  inspector?.post('HeapProfiler.stopSampling', (err, res) => {
+    if (err === null) writeFileSync(file, JSON.stringify(res.profile))
+    inspector?.disconnect()
+  })
+}
+
+interface GcStat { cost: number, beforeGC: { heapStatistics: { usedHeapSize: number } }, afterGC: { heapStatistics: { usedHeapSize: number } } }
+
+/** Bytes allocated between GCs (each GC's heap before it, less the heap after the one before), GC count and cost. */
+function gcSummary (profile: unknown): { allocatedBytes: number, gcs: number, gcCostUs: number } {
+  const stats = ((profile as { statistics?: GcStat[] } | undefined)?.statistics ?? [])
+  let allocatedBytes = 0
+  let gcCostUs = 0
+  let after: number | undefined
+  for (const s of stats) {
+    const before = s.beforeGC.heapStatistics.usedHeapSize
+    if (after !== undefined) allocatedBytes += Math.max(0, before - after)
+    after = s.afterGC.heapStatistics.usedHeapSize
+    gcCostUs += s.cost
+  }
+  return { allocatedBytes, gcs: stats.length, gcCostUs }
+}
+
 async function main (): Promise<void> {
   const [kind, dataDir] = process.argv.slice(2)
   let ports: Ports
@@ -84,7 +128,15 @@ async function main (): Promise<void> {
   process.on('SIGTERM', () => { process.exit(0) })
   process.stdin.on('end', () => { process.exit(0) })
   // A line `heap` on stdin answers with this process's heap figures (after a GC when --expose-gc), for per-topic memory.
+  let gcProfiler: GCProfiler | undefined
   createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line.trim() === 'gc-start') { gcProfiler = new GCProfiler(); gcProfiler.start(); heapSampling(true); return }
+    if (line.trim() === 'gc-stop' && gcProfiler !== undefined) {
+      heapSampling(false)
+      process.stdout.write(JSON.stringify({ gc: gcSummary(gcProfiler.stop()) }) + '\n')
+      gcProfiler = undefined
+      return
+    }
     if (line.trim() !== 'heap') return
     const g = (globalThis as { gc?: () => void }).gc
     if (g !== undefined) g()

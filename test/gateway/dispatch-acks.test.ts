@@ -83,3 +83,43 @@ t.test('dispatch acks - an admin skip (ackUpTo) acknowledges up to the id and th
   await waitFor(() => a.sink.deliveries.length === 5, { what: 'the entries above the skip are read again and delivered' })
   t.same(a.sink.deliveries.map((d) => d.entryId), [5, 6, 7, 8, 9])
 })
+
+t.test('dispatch acks - ackNoWait acknowledges like ack: counted once, unknown ids ignored, durable across a new consumer', async (t) => {
+  const h = await startHarness()
+  t.teardown(h.close)
+  await publishMany(h.dispatcher, TOPIC, range(3))
+  const a = await consume(h.dispatcher, { subscription: 'nw', mode: 'shared' })
+  await waitFor(() => a.sink.deliveries.length === 3)
+  a.consumer.ackNoWait(TOPIC, 0)
+  a.consumer.ackNoWait(TOPIC, 1)
+  a.consumer.ackNoWait(TOPIC, 1) // repeated in the same turn: counted once
+  a.consumer.ackNoWait(TOPIC, 7) // beyond the end: must not acknowledge a future message
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.backlog === 1, { what: 'two acknowledged' })
+  t.equal(h.dispatcher.stats().subscriptions[0]!.acked, 2, 'each real ack counted once')
+  a.consumer.ackNoWait(TOPIC, 1) // already acknowledged: not counted again
+  await a.consumer.close()
+  // A new consumer gets only what was not acknowledged, and id 7 once it exists.
+  const b = await consume(h.dispatcher, { subscription: 'nw', mode: 'shared' })
+  await publishMany(h.dispatcher, TOPIC, range(6, 'later'))
+  await waitFor(() => b.sink.deliveries.length === 7)
+  t.same(b.sink.deliveries.map((d) => d.entryId).sort((x, y) => x - y), [2, 3, 4, 5, 6, 7, 8])
+  t.equal(h.dispatcher.stats().subscriptions[0]!.acked, 2)
+})
+
+t.test('dispatch acks - a refused ackNoWait is logged and the message comes again (at least once)', async (t) => {
+  const faults = newFaults()
+  const h = await startHarness({ wrapLedger: (l) => faultyLedger(l, faults) })
+  t.teardown(h.close)
+  const a = await consume(h.dispatcher, { subscription: 'nwf', mode: 'shared' })
+  await publishMany(h.dispatcher, TOPIC, range(1))
+  await waitFor(() => a.sink.deliveries.length === 1)
+  faults.failAcks = 1
+  a.consumer.ackNoWait(TOPIC, 0)
+  await waitFor(() => faults.ackFailures === 1, { what: 'the cursor refused the ack' })
+  await a.consumer.close()
+  const b = await consume(h.dispatcher, { subscription: 'nwf', mode: 'shared' })
+  await waitFor(() => b.sink.deliveries.length === 1, { what: 'redelivered after the failed ack' })
+  t.equal(b.sink.deliveries[0]!.entryId, 0)
+  b.consumer.ackNoWait(TOPIC, 0)
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.backlog === 0, { what: 'acknowledged the second time' })
+})

@@ -6,7 +6,7 @@
 import t from 'tap'
 import mqttPacket from 'mqtt-packet'
 import type { Packet } from 'mqtt-packet'
-import { encodePubackSuccess, fastDecode } from '../../gateway/mqtt/fast-codec.js'
+import { encodePubackSuccess, encodePubacksSuccess, fastDecode } from '../../gateway/mqtt/fast-codec.js'
 import { createPacketParser, generate } from '../../gateway/mqtt/codec.js'
 
 type Version = 3 | 4 | 5
@@ -95,4 +95,10 @@ t.test('fast codec - PUBACK success encodes to what every version parses', async
   }
   const refused = generate({ cmd: 'puback', messageId: 1, reasonCode: 0x97, properties: { reasonString: 'quota' } }, 5)
   t.ok(refused.length > 4, 'a refusal still carries its reason code and string')
+})
+
+t.test('mqtt fast codec - successful PUBACKs gathered in one buffer are the single ones back to back, in order', async (t) => {
+  const ids = [1, 255, 256, 513, 65535]
+  t.same(encodePubacksSuccess(ids), Buffer.concat(ids.map((id) => encodePubackSuccess(id))))
+  t.equal(encodePubacksSuccess([]).length, 0)
 })

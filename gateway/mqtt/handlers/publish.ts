@@ -121,12 +121,12 @@ function accept (conn: Connection, session: Session, packet: IPublishPacket, top
   }
 
   // 7. Store, then acknowledge in order.
-  const full = fullTopicName(session.namespace, topic)
+  const full = session.fullTopic(topic)
   const slot = qos > 0 ? conn.reserveAck() : undefined
   const bytes = payload.length
   conn.storeStarted(bytes)
   const tracked = session.ownPublishStarted(full)
-  const stored = conn.core.publish(full, payload, props, packet.retain, qos === 2 ? session.qos2Record(id, full) : undefined, conn.producer)
+  const stored = conn.core.publish(full, payload, props, packet.retain, qos === 2 ? session.qos2Record(id, full) : undefined, conn.producer, session.namespace)
   if (qos === 2) session.inboundQos2.begin(id, stored.then(() => true, () => false))
   stored.then((res) => {
     conn.storeSettled(bytes)
@@ -135,7 +135,7 @@ function accept (conn: Connection, session: Session, packet: IPublishPacket, top
     if (qos === 0) return
     if (qos === 1) {
       conn.inboundQosInFlight--
-      conn.completeAck(slot as AckSlot, { cmd: 'puback', messageId: id, reasonCode: 0 })
+      conn.completePuback(slot as AckSlot, id)
       return
     }
     // QoS 2: the id stays in use until PUBREL.
