@@ -126,24 +126,54 @@ function declaredBodyBytes (head: RequestHead): number | undefined {
   return chunked ? Number.POSITIVE_INFINITY : undefined
 }
 
+/**
+ * What the corked write sends: set just before `res.cork(sendCorked)` and
+ * read inside it (cork calls back synchronously), so a reply needs no
+ * closure of its own.
+ */
+const corked = {
+  res: undefined as HttpResponse | undefined,
+  ex: undefined as Exchange | undefined,
+  reply: undefined as ApiReply | undefined,
+  body: '' as string | Buffer,
+  closeConnection: false
+}
+
+function sendCorked (): void {
+  const { res, ex, reply, body, closeConnection } = corked
+  if (res === undefined || ex === undefined || reply === undefined) return
+  res.writeStatus(statusLine(reply.status))
+  for (const [n, v] of ex.headers) res.writeHeader(n, v) // CORS (gateway/auth)
+  if (reply.headers !== undefined) for (const [n, v] of reply.headers) res.writeHeader(n, v)
+  if (reply.status === 204) { res.endWithoutBody(undefined, closeConnection); return } // CORS preflight
+  res.writeHeader('content-type', reply.contentType ?? 'application/json').end(body, closeConnection)
+}
+
 function write (ex: Exchange, reply: ApiReply, closeConnection: boolean, logger: Logger, code?: string): void {
   if (ex.done) return
   ex.done = true
   ex.counters.responded(reply.status, code)
   // ops hook: non-JSON replies (metrics text, console files) and extra headers; publish hands a body it encoded itself.
   const raw = reply.contentType !== undefined && (typeof reply.body === 'string' || Buffer.isBuffer(reply.body))
-  const body = raw ? reply.body as string | Buffer : JSON.stringify(reply.body)
-  const res = ex.res
+  // The debug line's client address is read before the reply: the response may not be touched after it.
+  const debug = logger.isLevelEnabled('debug')
+  const remote = debug ? ex.head?.remoteAddress : undefined
+  corked.res = ex.res
+  corked.ex = ex
+  corked.reply = reply
+  corked.body = raw ? reply.body as string | Buffer : JSON.stringify(reply.body)
+  corked.closeConnection = closeConnection
   // Corked: status, headers and body leave in one write (the reply is usually written after an await, outside uWS's own cork).
-  res.cork(() => {
-    res.writeStatus(statusLine(reply.status))
-    for (const [n, v] of ex.headers) res.writeHeader(n, v) // CORS (gateway/auth)
-    if (reply.headers !== undefined) for (const [n, v] of reply.headers) res.writeHeader(n, v)
-    if (reply.status === 204) { res.endWithoutBody(undefined, closeConnection); return } // CORS preflight
-    res.writeHeader('content-type', reply.contentType ?? 'application/json').end(body, closeConnection)
-  })
-  if (logger.isLevelEnabled('debug')) {
-    logger.debug({ reqId: ex.id, method: ex.head?.method, path: ex.head?.path, remote: ex.head?.remoteAddress, status: reply.status, code }, 'http request')
+  try {
+    ex.res.cork(sendCorked)
+  } finally {
+    corked.res = undefined
+    corked.ex = undefined
+    corked.reply = undefined
+    corked.body = ''
+  }
+  if (debug) {
+    logger.debug({ reqId: ex.id, method: ex.head?.method, path: ex.head?.path, remote, status: reply.status, code }, 'http request')
   }
 }
 
@@ -188,8 +218,15 @@ export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: L
   }
 
   function run (ex: Exchange, plan: RequestPlan, body: Buffer): void {
-    plan.run(body, () => ex.abortSignal()).then(
-      (reply) => { write(ex, reply, false, logger) },
+    let reply: Promise<ApiReply>
+    try {
+      reply = plan.run(body, () => ex.abortSignal())
+    } catch (err) { // a plan whose run is not async (publish) throws here, not in its promise
+      fail(ex, err)
+      return
+    }
+    reply.then(
+      (r) => { write(ex, r, false, logger) },
       (err) => { fail(ex, err) }
     )
   }
