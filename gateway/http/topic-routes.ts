@@ -13,7 +13,7 @@ import { messageIdOf } from './encode.js'
 import { isBatchContentType, parseBatch, propsFromHeaders, type PublishInput } from './publish-input.js'
 import { addressProducer, bodyTooLarge, messageTooLarge, type PublishTarget } from './publish-targets.js'
 import type { MessageProps } from '../../store/index.js'
-import { headerOf, type ApiReply, type RequestHead, type RequestPlan } from './request.js'
+import { headerOf, type ApiReply, type ReplySink, type RequestHead, type RequestPlan } from './request.js'
 
 export interface TopicRef { tenant: string, namespace: string, local: string }
 
@@ -58,11 +58,22 @@ class SinglePublish implements RequestPlan {
     this.tooLarge = target.tooLarge
   }
 
-  /** Not async: the reply is mapped from the dispatcher's own promise (one promise step, no async frame, per publish). */
-  run (payload: Buffer): Promise<ApiReply> {
+  async run (payload: Buffer): Promise<ApiReply> {
+    return this.created(await this.publish(payload))
+  }
+
+  runTo (payload: Buffer, sink: ReplySink): void {
+    this.publish(payload).then((r) => { sink.reply(this.created(r)) }, (err: unknown) => { sink.fail(err) })
+  }
+
+  private publish (payload: Buffer): Promise<PublishResult> {
     const { props, target } = this
     const producer = props.producerId !== undefined ? { name: props.producerId, protocol: 'http' as const } : addressProducer(target, this.head, this.nowMs)
-    return this.ctx.deps.dispatcher.publish({ topic: target.topic, payload, props, producer }).then((r) => ({ status: 201, body: publishedJson(r, target), contentType: JSON_CONTENT_TYPE }))
+    return this.ctx.deps.dispatcher.publish({ topic: target.topic, payload, props, producer })
+  }
+
+  private created (r: PublishResult): ApiReply {
+    return { status: 201, body: publishedJson(r, this.target), contentType: JSON_CONTENT_TYPE }
   }
 }
 

@@ -5,7 +5,7 @@
  *
  *   npx tsx gateway/http/bench/ab-uws.ts [--rounds 3] [--seconds 4] [--warmup 1]
  *       [--dist dist] [--dist /other/checkout/dist ...] [--prof DIR] [--memory] [--bare-later]
- *       [--rate N] [--node-arg FLAG ...] [--child-log DIR]
+ *       [--rate N] [--node-arg FLAG ...] [--node-arg-of 'I FLAG' ...] [--child-log DIR]
  *
  * Each `--dist` is a compiled tree (`npx tsc -p tsconfig.json`) whose
  * loadtest/peers/broker-child.js is started as `ferry`; the bare handler comes
@@ -47,6 +47,8 @@ const dists = (args('dist').length > 0 ? args('dist') : ['dist']).map((d) => res
 const profDir = args('prof')[0]
 /** `--node-arg FLAG` (repeatable): extra node flags for the Ferry children only (e.g. --trace-gc, --heap-prof). */
 const nodeArgs = args('node-arg')
+/** `--node-arg-of 'I FLAG'` (repeatable): a node flag for the Ferry child of the I-th --dist only (A/B of a V8 flag on one build). */
+const nodeArgsOf = args('node-arg-of').map((a) => { const sp = a.indexOf(' '); return { index: Number(a.slice(0, sp)), flag: a.slice(sp + 1) } })
 /** `--child-log DIR`: each child's stdout (e.g. --trace-gc lines) goes to DIR/LABEL-TIME.log too. */
 const childLogDir = args('child-log')[0]
 /** `--rate N`: open loop at N requests/s in all (autocannon overallRate) instead of as fast as the connections go: CPU per request is then compared at the same load. */
@@ -57,17 +59,17 @@ const memory = process.argv.includes('--memory')
 /** `--bare-later`: also run the bare handler answering from a later loop turn (what an asynchronous reply costs uWS alone). */
 const bareLater = process.argv.includes('--bare-later')
 
-interface System { label: string, dist: string, kind: 'ferry' | 'ferry-memory' | 'uws-bare' | 'uws-bare-later' }
+interface System { label: string, dist: string, kind: 'ferry' | 'ferry-memory' | 'uws-bare' | 'uws-bare-later', nodeArgs?: string[] }
 const systems: System[] = [
   { label: 'uws-bare', dist: dists[0] as string, kind: 'uws-bare' },
   ...(bareLater ? [{ label: 'uws-later', dist: dists[0] as string, kind: 'uws-bare-later' as const }] : []),
-  ...dists.map((d, i) => ({ label: `ferry#${i}`, dist: d, kind: memory ? 'ferry-memory' as const : 'ferry' as const }))
+  ...dists.map((d, i) => ({ label: `ferry#${i}`, dist: d, kind: memory ? 'ferry-memory' as const : 'ferry' as const, nodeArgs: nodeArgsOf.filter((a) => a.index === i).map((a) => a.flag) }))
 ]
 
 async function start (s: System): Promise<{ child: ChildProcess, port: number, dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-ab-uws-'))
   const prof = profDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', resolve(profDir), '--cpu-prof-name', `${s.label}-${Date.now()}.cpuprofile`] : []
-  const extra = s.kind === 'ferry' || s.kind === 'ferry-memory' ? nodeArgs : []
+  const extra = s.kind === 'ferry' || s.kind === 'ferry-memory' ? [...nodeArgs, ...(s.nodeArgs ?? [])] : []
   const child = spawn(process.execPath, [...prof, ...extra, '--expose-gc', join(s.dist, 'loadtest', 'peers', 'broker-child.js'), s.kind, dir], { stdio: ['pipe', 'pipe', process.env.AB_UWS_CHILD_STDERR === 'ignore' ? 'ignore' : 'inherit'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   if (childLogDir !== undefined) child.stdout?.pipe(createWriteStream(join(resolve(childLogDir), `${s.label}-${Date.now()}.log`)))
