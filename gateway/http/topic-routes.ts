@@ -63,7 +63,10 @@ class SinglePublish implements RequestPlan {
   }
 
   runTo (payload: Buffer, sink: ReplySink): void {
-    this.publish(payload).then((r) => { sink.reply(this.created(r)) }, (err: unknown) => { sink.fail(err) })
+    this.publish(payload).then((r) => {
+      // A throw here would be an unhandled rejection (the process's end): it is answered instead.
+      try { sink.reply(this.created(r)) } catch (err) { sink.fail(err) }
+    }, (err: unknown) => { sink.fail(err) })
   }
 
   private publish (payload: Buffer): Promise<PublishResult> {

@@ -105,10 +105,18 @@ function remoteAddressOf (res: HttpResponse): string {
   return Buffer.from(res.getRemoteAddressAsText()).toString('utf8')
 }
 
+/** The header list forEach is filling (forEach calls back synchronously): one shared callback instead of a closure per request. */
+let snapshotHeaders: Array<readonly [string, string]> | undefined
+function pushHeader (name: string, value: string): void { snapshotHeaders?.push([name, value]) }
+
 function snapshot (ex: Exchange, req: HttpRequest): void {
-  const headers = ex.headers
   // uWS yields every header line, repeats included, in arrival order.
-  req.forEach((name, value) => { headers.push([name, value]) })
+  snapshotHeaders = ex.headers
+  try {
+    req.forEach(pushHeader)
+  } finally {
+    snapshotHeaders = undefined
+  }
   ex.method = upperMethod(req.getMethod())
   ex.path = req.getUrl()
   ex.query = req.getQuery() ?? ''
