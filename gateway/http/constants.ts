@@ -120,3 +120,15 @@ export const NACK_REASON_CHARS_MAX = 1024
 export const PUBLISH_TARGETS_CACHED_MAX = 4096
 /** Longest publish path (characters) the cache keeps: a longer one is parsed every time, so one client cannot fill memory with long names. */
 export const PUBLISH_TARGET_PATH_CHARS_MAX = 512
+/**
+ * How long (ms) the client address read for a publish path stays its
+ * producer name (the admin API's topic producers, for publishes without
+ * `Ferry-Producer-Id`). Reading the address is a system call and an
+ * ArrayBuffer in uWebSockets.js (~1 µs of a ~20 µs publish) and uWS 20.30
+ * gives HTTP requests no connection identity to keep it by, so a busy path
+ * reads it at most once per millisecond: at 20,000 publishes/s that is one
+ * request in 20. Totals per topic stay exact; when several addresses
+ * publish to one path within the same millisecond, those publishes count
+ * for the one read first.
+ */
+export const PRODUCER_ADDRESS_REUSE_MS = 1

@@ -87,23 +87,26 @@ export function parseFerryPropertyHeader (value: string): UserProperty[] {
 
 /** Props of a single-message publish from its headers (lowercase names, in arrival order). */
 export function propsFromHeaders (headers: HeaderPairs, nowMs: number): MessageProps {
-  const controls: Array<readonly [string, string]> = []
-  const userProperties: UserProperty[] = []
+  // Most publishes carry no Ferry-* header: the lists are made only for one that does.
+  let controls: Array<readonly [string, string]> | undefined
+  let userProperties: UserProperty[] | undefined
   let contentType: string | undefined
   for (const [name, value] of headers) {
     if (name === 'content-type') { contentType = value; continue }
     if (!name.startsWith('ferry-')) continue
     if (name === FERRY_PROPERTY_HEADER) {
+      userProperties ??= []
       userProperties.push(...parseFerryPropertyHeader(value))
     } else if (CONTROL_HEADERS.has(name)) {
+      controls ??= []
       controls.push([name, value])
     } else {
       throw bad(`unknown header ${name}`)
     }
   }
-  if (userProperties.length > USER_PROPERTIES_MAX) throw bad(`at most ${USER_PROPERTIES_MAX} user properties`)
-  const props = readFerryControls(controls, nowMs)
-  if (userProperties.length > 0) props.userProperties = userProperties
+  if (userProperties !== undefined && userProperties.length > USER_PROPERTIES_MAX) throw bad(`at most ${USER_PROPERTIES_MAX} user properties`)
+  const props: MessageProps = controls === undefined ? {} : readFerryControls(controls, nowMs)
+  if (userProperties !== undefined && userProperties.length > 0) props.userProperties = userProperties
   if (contentType !== undefined && contentType.length > 0 && mediaTypeOf(contentType) !== FORM_CONTENT_TYPE) props.contentType = contentType
   return props
 }

@@ -14,7 +14,8 @@ import { FerryError, CommonCode } from '../../common/errors.js'
 import type { NamespacePolicy } from '../policy/index.js'
 import { checkNamespaceName } from '../policy/index.js'
 import { checkPublishTopicLocal, fullTopicName } from '../topic-names.js'
-import { PUBLISH_TARGET_PATH_CHARS_MAX, PUBLISH_TARGETS_CACHED_MAX } from './constants.js'
+import type { ProducerRef } from '../dispatch/index.js'
+import { PRODUCER_ADDRESS_REUSE_MS, PUBLISH_TARGET_PATH_CHARS_MAX, PUBLISH_TARGETS_CACHED_MAX } from './constants.js'
 import type { HttpContext } from './context.js'
 import { HttpCode } from './errors.js'
 
@@ -33,6 +34,26 @@ export interface PublishTarget {
   bodyBytesMax: number
   /** The 413 for a body over bodyBytesMax, with the reason that applies. */
   tooLarge: () => Error
+  /** Producer of the last publish without a producer id (its client address), and when it was read (ms): see addressProducer. */
+  addressProducer: ProducerRef | undefined
+  addressReadAtMs: number
+}
+
+/**
+ * The producer of a publish without `Ferry-Producer-Id`: its client address,
+ * read again only once PRODUCER_ADDRESS_REUSE_MS has passed since the last
+ * read for this path (the read is a system call; constants.ts). The
+ * ProducerRef is shared by the publishes it names (the tracker only reads it).
+ */
+export function addressProducer (t: PublishTarget, head: { readonly remoteAddress: string }, nowMs: number): ProducerRef {
+  const p = t.addressProducer
+  // A clock that went back reads again too.
+  if (p !== undefined && nowMs - t.addressReadAtMs < PRODUCER_ADDRESS_REUSE_MS && nowMs >= t.addressReadAtMs) return p
+  const name = head.remoteAddress
+  const next: ProducerRef = p !== undefined && p.name === name ? p : { name, protocol: 'http' }
+  t.addressProducer = next
+  t.addressReadAtMs = nowMs
+  return next
 }
 
 export function messageTooLarge (policy: Readonly<NamespacePolicy>): FerryError {
@@ -78,7 +99,7 @@ export class PublishTargets {
     const policy = registry.get(namespace)
     checkPublishTopicLocal(route.local)
     const topic = fullTopicName(namespace, route.local)
-    const t: PublishTarget = { route, namespace, topic, topicJson: JSON.stringify(topic), policy, generation, bodyBytesMax: 0, tooLarge: () => new Error('unset') }
+    const t: PublishTarget = { route, namespace, topic, topicJson: JSON.stringify(topic), policy, generation, bodyBytesMax: 0, tooLarge: () => new Error('unset'), addressProducer: undefined, addressReadAtMs: 0 }
     this.setPolicy(t, policy, generation)
     // A registry without a generation (a test fake) is never cached: nothing would tell the cache about changes.
     if (typeof generation === 'number' && path.length <= PUBLISH_TARGET_PATH_CHARS_MAX) {

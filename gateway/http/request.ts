@@ -37,6 +37,18 @@ export interface RequestPlan {
    * made on first call (most routes never need one, and making one per request costs).
    */
   run: (body: Buffer, abortSignal: () => AbortSignal) => Promise<ApiReply>
+  /**
+   * Hot path (single publish): does what run does and settles `sink` itself,
+   * one promise step per request instead of run's two (its own and the
+   * transport's). The transport calls it instead of run when present.
+   */
+  runTo?: (body: Buffer, sink: ReplySink) => void
+}
+
+/** Where runTo sends a plan's outcome (the transport's exchange): a reply, or an error answered as `{error: {code, message}}`. */
+export interface ReplySink {
+  reply: (r: ApiReply) => void
+  fail: (err: unknown) => void
 }
 
 export function headerOf (head: RequestHead, name: string): string | undefined {

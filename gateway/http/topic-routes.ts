@@ -11,9 +11,9 @@ import type { HttpContext } from './context.js'
 import { HttpCode } from './errors.js'
 import { messageIdOf } from './encode.js'
 import { isBatchContentType, parseBatch, propsFromHeaders, type PublishInput } from './publish-input.js'
-import { bodyTooLarge, messageTooLarge, type PublishTarget } from './publish-targets.js'
+import { addressProducer, bodyTooLarge, messageTooLarge, type PublishTarget } from './publish-targets.js'
 import type { MessageProps } from '../../store/index.js'
-import { headerOf, type ApiReply, type RequestHead, type RequestPlan } from './request.js'
+import { headerOf, type ApiReply, type ReplySink, type RequestHead, type RequestPlan } from './request.js'
 
 export interface TopicRef { tenant: string, namespace: string, local: string }
 
@@ -52,14 +52,30 @@ class SinglePublish implements RequestPlan {
   readonly bodyBytesMax: number
   readonly tooLarge: () => Error
 
-  constructor (private readonly ctx: HttpContext, private readonly head: RequestHead, private readonly target: PublishTarget, private readonly props: MessageProps) {
+  /** `nowMs`: when the request arrived (its props were read then). */
+  constructor (private readonly ctx: HttpContext, private readonly head: RequestHead, private readonly target: PublishTarget, private readonly props: MessageProps, private readonly nowMs: number) {
     this.bodyBytesMax = target.bodyBytesMax
     this.tooLarge = target.tooLarge
   }
 
   async run (payload: Buffer): Promise<ApiReply> {
-    const props = this.props
-    const r = await this.ctx.deps.dispatcher.publish({ topic: this.target.topic, payload, props, producer: httpProducer(this.head, props.producerId) })
+    return this.created(await this.publish(payload))
+  }
+
+  runTo (payload: Buffer, sink: ReplySink): void {
+    this.publish(payload).then((r) => {
+      // A throw here would be an unhandled rejection (the process's end): it is answered instead.
+      try { sink.reply(this.created(r)) } catch (err) { sink.fail(err) }
+    }, (err: unknown) => { sink.fail(err) })
+  }
+
+  private publish (payload: Buffer): Promise<PublishResult> {
+    const { props, target } = this
+    const producer = props.producerId !== undefined ? { name: props.producerId, protocol: 'http' as const } : addressProducer(target, this.head, this.nowMs)
+    return this.ctx.deps.dispatcher.publish({ topic: target.topic, payload, props, producer })
+  }
+
+  private created (r: PublishResult): ApiReply {
     return { status: 201, body: publishedJson(r, this.target), contentType: JSON_CONTENT_TYPE }
   }
 }
@@ -77,7 +93,8 @@ export function planPublish (ctx: HttpContext, head: RequestHead, target: Publis
     }
   }
   // Headers are checked before the body is read: a bad request costs no upload.
-  return new SinglePublish(ctx, head, target, propsFromHeaders(head.headers, Date.now()))
+  const nowMs = Date.now()
+  return new SinglePublish(ctx, head, target, propsFromHeaders(head.headers, nowMs), nowMs)
 }
 
 /**

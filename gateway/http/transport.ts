@@ -14,7 +14,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from '../uws.js'
 import type { HttpCore } from './api.js'
 import { HttpCode } from './errors.js'
 import type { HttpCounters } from './counters.js'
-import type { ApiReply, RequestHead, RequestPlan } from './request.js'
+import type { ApiReply, ReplySink, RequestHead, RequestPlan } from './request.js'
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: 'OK',
@@ -44,20 +44,42 @@ function statusLine (status: number): string {
 
 const NO_HEADERS: ReadonlyArray<readonly [string, string]> = Object.freeze([])
 
-/** One request from its arrival to its reply (a class, so every request has the same shape and no closures of its own). */
-class Exchange {
+/** What an exchange answers through: the transport's write and fail, shared by every request. */
+interface ExchangeIo {
+  write: (ex: Exchange, reply: ApiReply, closeConnection: boolean, code?: string) => void
+  fail: (ex: Exchange, err: unknown, closeConnection?: boolean) => void
+}
+
+/**
+ * One request from its arrival to its reply, and the request as the API sees
+ * it (RequestHead; a class, so every request has the same shape). uWS
+ * requests die with the handler call, so the head is copied here; the client
+ * address is read from the response (valid until the reply) only when a
+ * route asks for it. As a ReplySink it takes a plan's outcome (runTo).
+ */
+class Exchange implements RequestHead, ReplySink {
   /** Headers every reply carries (CORS, from gateway/auth's guard). */
-  headers: ReadonlyArray<readonly [string, string]> = NO_HEADERS
+  replyHeaders: ReadonlyArray<readonly [string, string]> = NO_HEADERS
   /** Set once the reply is written or the client went away; the response is not touched after. */
   done = false
   /** Set when the client went away. */
   aborted = false
   /** Made only when a route asks for an abort signal. */
   controller: AbortController | undefined = undefined
-  head: RequestHead | undefined = undefined
+  method = ''
+  path = ''
+  query = ''
+  /** Request headers: lowercase names, in arrival order, repeats kept. */
+  readonly headers: Array<readonly [string, string]> = []
+  private address: string | undefined = undefined
 
   /** `id`: for the per-request debug line (ops). */
-  constructor (readonly res: HttpResponse, readonly counters: HttpCounters, readonly id: number) {}
+  constructor (readonly res: HttpResponse, readonly counters: HttpCounters, readonly id: number, private readonly io: ExchangeIo) {}
+
+  get remoteAddress (): string {
+    this.address ??= remoteAddressOf(this.res)
+    return this.address
+  }
 
   abortSignal (): AbortSignal {
     if (this.controller === undefined) {
@@ -66,22 +88,9 @@ class Exchange {
     }
     return this.controller.signal
   }
-}
 
-/**
- * The request as the API sees it. uWS requests die with the handler call, so
- * everything is copied here; the client address is read from the response
- * (valid until the reply) only when a route asks for it.
- */
-class UwsHead implements RequestHead {
-  private address: string | undefined = undefined
-
-  constructor (private readonly res: HttpResponse, readonly method: string, readonly path: string, readonly query: string, readonly headers: Array<readonly [string, string]>) {}
-
-  get remoteAddress (): string {
-    this.address ??= remoteAddressOf(this.res)
-    return this.address
-  }
+  reply (r: ApiReply): void { this.io.write(this, r, false) }
+  fail (err: unknown): void { this.io.fail(this, err) }
 }
 
 /**
@@ -96,11 +105,21 @@ function remoteAddressOf (res: HttpResponse): string {
   return Buffer.from(res.getRemoteAddressAsText()).toString('utf8')
 }
 
-function snapshot (res: HttpResponse, req: HttpRequest): RequestHead {
-  const headers: Array<readonly [string, string]> = []
+/** The header list forEach is filling (forEach calls back synchronously): one shared callback instead of a closure per request. */
+let snapshotHeaders: Array<readonly [string, string]> | undefined
+function pushHeader (name: string, value: string): void { snapshotHeaders?.push([name, value]) }
+
+function snapshot (ex: Exchange, req: HttpRequest): void {
   // uWS yields every header line, repeats included, in arrival order.
-  req.forEach((name, value) => { headers.push([name, value]) })
-  return new UwsHead(res, upperMethod(req.getMethod()), req.getUrl(), req.getQuery() ?? '', headers)
+  snapshotHeaders = ex.headers
+  try {
+    req.forEach(pushHeader)
+  } finally {
+    snapshotHeaders = undefined
+  }
+  ex.method = upperMethod(req.getMethod())
+  ex.path = req.getUrl()
+  ex.query = req.getQuery() ?? ''
 }
 
 /** uWS gives the method in lower case; the common ones map to constants instead of a new string per request. */
@@ -126,24 +145,54 @@ function declaredBodyBytes (head: RequestHead): number | undefined {
   return chunked ? Number.POSITIVE_INFINITY : undefined
 }
 
-function write (ex: Exchange, reply: ApiReply, closeConnection: boolean, logger: Logger, code?: string): void {
+/**
+ * What the corked write sends: set just before `res.cork(sendCorked)` and
+ * read inside it (cork calls back synchronously), so a reply needs no
+ * closure of its own.
+ */
+const corked = {
+  res: undefined as HttpResponse | undefined,
+  ex: undefined as Exchange | undefined,
+  reply: undefined as ApiReply | undefined,
+  body: '' as string | Buffer,
+  closeConnection: false
+}
+
+function sendCorked (): void {
+  const { res, ex, reply, body, closeConnection } = corked
+  if (res === undefined || ex === undefined || reply === undefined) return
+  res.writeStatus(statusLine(reply.status))
+  for (const [n, v] of ex.replyHeaders) res.writeHeader(n, v) // CORS (gateway/auth)
+  if (reply.headers !== undefined) for (const [n, v] of reply.headers) res.writeHeader(n, v)
+  if (reply.status === 204) { res.endWithoutBody(undefined, closeConnection); return } // CORS preflight
+  res.writeHeader('content-type', reply.contentType ?? 'application/json').end(body, closeConnection)
+}
+
+function writeReply (ex: Exchange, reply: ApiReply, closeConnection: boolean, logger: Logger, code?: string): void {
   if (ex.done) return
   ex.done = true
   ex.counters.responded(reply.status, code)
   // ops hook: non-JSON replies (metrics text, console files) and extra headers; publish hands a body it encoded itself.
   const raw = reply.contentType !== undefined && (typeof reply.body === 'string' || Buffer.isBuffer(reply.body))
-  const body = raw ? reply.body as string | Buffer : JSON.stringify(reply.body)
-  const res = ex.res
+  // The debug line's client address is read before the reply: the response may not be touched after it.
+  const debug = logger.isLevelEnabled('debug')
+  const remote = debug ? ex.remoteAddress : undefined
+  corked.res = ex.res
+  corked.ex = ex
+  corked.reply = reply
+  corked.body = raw ? reply.body as string | Buffer : JSON.stringify(reply.body)
+  corked.closeConnection = closeConnection
   // Corked: status, headers and body leave in one write (the reply is usually written after an await, outside uWS's own cork).
-  res.cork(() => {
-    res.writeStatus(statusLine(reply.status))
-    for (const [n, v] of ex.headers) res.writeHeader(n, v) // CORS (gateway/auth)
-    if (reply.headers !== undefined) for (const [n, v] of reply.headers) res.writeHeader(n, v)
-    if (reply.status === 204) { res.endWithoutBody(undefined, closeConnection); return } // CORS preflight
-    res.writeHeader('content-type', reply.contentType ?? 'application/json').end(body, closeConnection)
-  })
-  if (logger.isLevelEnabled('debug')) {
-    logger.debug({ reqId: ex.id, method: ex.head?.method, path: ex.head?.path, remote: ex.head?.remoteAddress, status: reply.status, code }, 'http request')
+  try {
+    ex.res.cork(sendCorked)
+  } finally {
+    corked.res = undefined
+    corked.ex = undefined
+    corked.reply = undefined
+    corked.body = ''
+  }
+  if (debug) {
+    logger.debug({ reqId: ex.id, method: ex.method, path: ex.path, remote, status: reply.status, code }, 'http request')
   }
 }
 
@@ -161,8 +210,12 @@ export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: L
     if (!ex.done) core.counters.rejected(code)
     // gateway/auth adds WWW-Authenticate on 401.
     const headers = [...(errorHeaders(err) ?? []), ...(core.deps.guard?.errorHeaders(err) ?? [])]
-    write(ex, { status: httpStatusOf(err), body: httpErrorBody(err), headers }, closeConnection, logger, code)
+    write(ex, { status: httpStatusOf(err), body: httpErrorBody(err), headers }, closeConnection, code)
   }
+  function write (ex: Exchange, reply: ApiReply, closeConnection: boolean, code?: string): void {
+    writeReply(ex, reply, closeConnection, logger, code)
+  }
+  const io: ExchangeIo = { write, fail }
 
   /** Read the whole body, at most `max` bytes; past that, answer with `tooLarge` and close. */
   function readBody (ex: Exchange, max: number, tooLarge: () => unknown, then: (body: Buffer) => void): void {
@@ -188,28 +241,30 @@ export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: L
   }
 
   function run (ex: Exchange, plan: RequestPlan, body: Buffer): void {
-    plan.run(body, () => ex.abortSignal()).then(
-      (reply) => { write(ex, reply, false, logger) },
-      (err) => { fail(ex, err) }
-    )
+    try {
+      // runTo (single publish) settles the exchange itself: one promise step per request instead of two.
+      if (plan.runTo !== undefined) { plan.runTo(body, ex); return }
+      plan.run(body, () => ex.abortSignal()).then((r) => { ex.reply(r) }, (err) => { ex.fail(err) })
+    } catch (err) { // a plan whose run is not async throws here, not in its promise
+      fail(ex, err)
+    }
   }
 
   let nextRequestId = 1
   app.any('/*', (res, req) => {
-    const ex = new Exchange(res, core.counters, nextRequestId++)
+    const ex = new Exchange(res, core.counters, nextRequestId++, io)
     core.counters.started()
     res.onAborted(() => { if (!ex.done) core.counters.aborted(); ex.done = true; ex.aborted = true; ex.controller?.abort() })
-    let head: RequestHead | undefined
+    const head: RequestHead = ex
     try {
-      head = snapshot(res, req)
-      ex.head = head
+      snapshot(ex, req)
       // CORS (gateway/auth): preflights are answered here, before routing, so they never touch the ledger.
       const guard = core.deps.guard
       if (guard !== undefined) {
         const cors = guard.responseHeaders(head)
-        if (cors.length > 0) ex.headers = [...cors]
+        if (cors.length > 0) ex.replyHeaders = [...cors]
         const pre = guard.preflight(head)
-        if (pre !== undefined) { ex.headers = [...pre.headers]; write(ex, { status: pre.status, body: null }, false, logger); return }
+        if (pre !== undefined) { ex.replyHeaders = [...pre.headers]; write(ex, { status: pre.status, body: null }, false); return }
       }
       const declared = declaredBodyBytes(head)
       let plan: RequestPlan
@@ -227,7 +282,7 @@ export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: L
       if (declared > plan.bodyBytesMax && declared !== Number.POSITIVE_INFINITY) { fail(ex, plan.tooLarge(), true); return }
       readBody(ex, plan.bodyBytesMax, plan.tooLarge, (body) => { run(ex, plan, body) })
     } catch (err) {
-      logger.error({ err, method: head?.method, path: head?.path }, 'http handler threw')
+      logger.error({ err, method: head.method, path: head.path }, 'http handler threw')
       fail(ex, err, true)
     }
   })

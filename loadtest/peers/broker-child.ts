@@ -7,7 +7,7 @@
  * KIND: `null` (do-nothing broker), `aedes` (Aedes 1.x, in-memory persistence),
  * `ferry` / `ferry-memory` (a Ferry dev site, sync or memory durability for
  * public/default), `uws-bare` (a bare uWebSockets.js HTTP handler: the HTTP
- * ceiling). Prints one line `{"ports":{"mqtt":P,"ws":P,"http":P}}` when ready;
+ * ceiling), `uws-bare-later` (the same, answering from a later loop turn). Prints one line `{"ports":{"mqtt":P,"ws":P,"http":P}}` when ready;
  * exits when stdin closes (the parent went away) or on SIGTERM.
  * FERRY_BENCH_MQTT_LIMITS (JSON) overrides Ferry's MQTT limits, for A/B runs of one limit.
  * Lines `gc-start` / `gc-stop` on stdin bracket a measured run: the answer
@@ -60,7 +60,12 @@ async function startFerry (dataDir: string, memory: boolean): Promise<Ports> {
   return ports
 }
 
-async function startUwsBare (): Promise<Ports> {
+/**
+ * `later`: answer from a later loop turn (setImmediate), outside uWS's own
+ * cork, as any handler that waits for something does: the bare cost of an
+ * asynchronous reply (its send is made by the JS call, not after the handler).
+ */
+async function startUwsBare (later: boolean): Promise<Ports> {
   const { uws } = await import('../../gateway/index.js')
   const port = await freePort()
   const app = uws.App()
@@ -68,9 +73,14 @@ async function startUwsBare (): Promise<Ports> {
   app.post('/*', (res) => {
     let aborted = false
     res.onAborted(() => { aborted = true })
+    const reply = (): void => {
+      if (aborted) return
+      res.cork(() => { res.writeStatus('201 Created').writeHeader('content-type', 'application/json').end('{"id":0}') })
+    }
     res.onData((_chunk, last) => {
       if (!last || aborted) return
-      res.cork(() => { res.writeStatus('201 Created').writeHeader('content-type', 'application/json').end('{"id":0}') })
+      if (later) setImmediate(reply)
+      else reply()
     })
   })
   await new Promise<void>((resolve, reject) => { app.listen('127.0.0.1', port, (s) => { if (s === false) reject(new Error('uws listen')); else resolve() }) })
@@ -122,7 +132,7 @@ async function main (): Promise<void> {
     ports = { mqtt: port }
   } else if (kind === 'aedes') ports = await startAedes()
   else if (kind === 'ferry' || kind === 'ferry-memory') ports = await startFerry(dataDir ?? '.', kind === 'ferry-memory')
-  else if (kind === 'uws-bare') ports = await startUwsBare()
+  else if (kind === 'uws-bare' || kind === 'uws-bare-later') ports = await startUwsBare(kind === 'uws-bare-later')
   else throw new Error(`unknown broker kind ${String(kind)}`)
   process.stdout.write(JSON.stringify({ ports }) + '\n')
   process.on('SIGTERM', () => { process.exit(0) })

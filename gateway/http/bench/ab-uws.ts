@@ -4,7 +4,8 @@
  * well under a minute instead of running the whole peer benchmark:
  *
  *   npx tsx gateway/http/bench/ab-uws.ts [--rounds 3] [--seconds 4] [--warmup 1]
- *       [--dist dist] [--dist /other/checkout/dist ...] [--prof DIR] [--memory]
+ *       [--dist dist] [--dist /other/checkout/dist ...] [--prof DIR] [--memory] [--bare-later]
+ *       [--rate N] [--node-arg FLAG ...] [--node-arg-of 'I FLAG' ...] [--child-log DIR]
  *
  * Each `--dist` is a compiled tree (`npx tsc -p tsconfig.json`) whose
  * loadtest/peers/broker-child.js is started as `ferry`; the bare handler comes
@@ -21,7 +22,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
-import { readFileSync } from 'node:fs'
+import { createWriteStream, readFileSync } from 'node:fs'
 
 interface AutocannonResult { requests: { average: number, total: number }, latency: { p50: number, p99: number }, non2xx: number, errors: number }
 const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>
@@ -44,17 +45,34 @@ const seconds = num('seconds', 4)
 const warmup = num('warmup', 1)
 const dists = (args('dist').length > 0 ? args('dist') : ['dist']).map((d) => resolve(d))
 const profDir = args('prof')[0]
+/** `--node-arg FLAG` (repeatable): extra node flags for the Ferry children only (e.g. --trace-gc, --heap-prof). */
+const nodeArgs = args('node-arg')
+/** `--node-arg-of 'I FLAG'` (repeatable): a node flag for the Ferry child of the I-th --dist only (A/B of a V8 flag on one build). */
+const nodeArgsOf = args('node-arg-of').map((a) => { const sp = a.indexOf(' '); return { index: Number(a.slice(0, sp)), flag: a.slice(sp + 1) } })
+/** `--child-log DIR`: each child's stdout (e.g. --trace-gc lines) goes to DIR/LABEL-TIME.log too. */
+const childLogDir = args('child-log')[0]
+/** `--rate N`: open loop at N requests/s in all (autocannon overallRate) instead of as fast as the connections go: CPU per request is then compared at the same load. */
+const openLoopRate = num('rate', 0)
 /** `--memory`: Ferry with memory durability for public/default, so the HTTP path's CPU cost is seen without the disk. */
 const memory = process.argv.includes('--memory')
 
-interface System { label: string, dist: string, kind: 'ferry' | 'ferry-memory' | 'uws-bare' }
-const systems: System[] = [{ label: 'uws-bare', dist: dists[0] as string, kind: 'uws-bare' }, ...dists.map((d, i) => ({ label: `ferry#${i}`, dist: d, kind: memory ? 'ferry-memory' as const : 'ferry' as const }))]
+/** `--bare-later`: also run the bare handler answering from a later loop turn (what an asynchronous reply costs uWS alone). */
+const bareLater = process.argv.includes('--bare-later')
+
+interface System { label: string, dist: string, kind: 'ferry' | 'ferry-memory' | 'uws-bare' | 'uws-bare-later', nodeArgs?: string[] }
+const systems: System[] = [
+  { label: 'uws-bare', dist: dists[0] as string, kind: 'uws-bare' },
+  ...(bareLater ? [{ label: 'uws-later', dist: dists[0] as string, kind: 'uws-bare-later' as const }] : []),
+  ...dists.map((d, i) => ({ label: `ferry#${i}`, dist: d, kind: memory ? 'ferry-memory' as const : 'ferry' as const, nodeArgs: nodeArgsOf.filter((a) => a.index === i).map((a) => a.flag) }))
+]
 
 async function start (s: System): Promise<{ child: ChildProcess, port: number, dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-ab-uws-'))
   const prof = profDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', resolve(profDir), '--cpu-prof-name', `${s.label}-${Date.now()}.cpuprofile`] : []
-  const child = spawn(process.execPath, [...prof, '--expose-gc', join(s.dist, 'loadtest', 'peers', 'broker-child.js'), s.kind, dir], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
+  const extra = s.kind === 'ferry' || s.kind === 'ferry-memory' ? [...nodeArgs, ...(s.nodeArgs ?? [])] : []
+  const child = spawn(process.execPath, [...prof, ...extra, '--expose-gc', join(s.dist, 'loadtest', 'peers', 'broker-child.js'), s.kind, dir], { stdio: ['pipe', 'pipe', process.env.AB_UWS_CHILD_STDERR === 'ignore' ? 'ignore' : 'inherit'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+  if (childLogDir !== undefined) child.stdout?.pipe(createWriteStream(join(resolve(childLogDir), `${s.label}-${Date.now()}.log`)))
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`${s.label} did not start`)) }, START_MS_MAX)
     lines.on('line', (line) => {
@@ -74,26 +92,29 @@ async function stop (child: ChildProcess, dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true })
 }
 
-/** CPU seconds (user + system) of a process's main thread so far, from /proc (Linux): the per-request cost does not depend on load. */
-function mainThreadCpuSec (pid: number): number {
+/** CPU seconds (user, system) of a process's main thread so far, from /proc (Linux): the per-request cost does not depend on load. */
+function mainThreadCpuSec (pid: number): { user: number, sys: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(f[11]) + Number(f[12])) / 100 // utime, stime in clock ticks (USER_HZ 100)
-  } catch { return Number.NaN }
+    return { user: Number(f[11]) / 100, sys: Number(f[12]) / 100 } // utime, stime in clock ticks (USER_HZ 100)
+  } catch { return { user: Number.NaN, sys: Number.NaN } }
 }
 
-async function runOne (s: System): Promise<number> {
+async function runOne (s: System): Promise<{ rate: number, cpuUsPerReq: number }> {
   const { child, port, dir } = await start(s)
   try {
-    const opts = { url: `http://127.0.0.1:${port}${PATH}`, method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(PAYLOAD_BYTES, 0x61), connections: CONNECTIONS }
+    const opts = { url: `http://127.0.0.1:${port}${PATH}`, method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(PAYLOAD_BYTES, 0x61), connections: CONNECTIONS, ...(openLoopRate > 0 ? { overallRate: openLoopRate } : {}) }
     if (warmup > 0) await autocannon({ ...opts, duration: warmup })
     const cpu0 = mainThreadCpuSec(child.pid ?? 0)
     const r = await autocannon({ ...opts, duration: seconds })
-    const cpuUsPerReq = (mainThreadCpuSec(child.pid ?? 0) - cpu0) * 1e6 / r.requests.total
+    const cpu1 = mainThreadCpuSec(child.pid ?? 0)
+    const userUsPerReq = (cpu1.user - cpu0.user) * 1e6 / r.requests.total
+    const sysUsPerReq = (cpu1.sys - cpu0.sys) * 1e6 / r.requests.total
+    const cpuUsPerReq = userUsPerReq + sysUsPerReq
     const rate = Math.round(r.requests.average)
-    process.stdout.write(`${s.label.padEnd(9)} ${String(rate).padStart(7)} req/s  main thread ${cpuUsPerReq.toFixed(1)} us CPU/req  p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms  non2xx ${r.non2xx} errors ${r.errors}  load ${loadavg()[0]?.toFixed(2)}\n`)
-    return rate
+    process.stdout.write(`${s.label.padEnd(9)} ${String(rate).padStart(7)} req/s  main thread ${cpuUsPerReq.toFixed(1)} us CPU/req (user ${userUsPerReq.toFixed(1)} sys ${sysUsPerReq.toFixed(1)})  p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms  non2xx ${r.non2xx} errors ${r.errors}  load ${loadavg()[0]?.toFixed(2)}\n`)
+    return { rate, cpuUsPerReq }
   } finally {
     await stop(child, dir)
   }
@@ -103,16 +124,21 @@ function median (xs: number[]): number { const s = [...xs].sort((a, b) => a - b)
 
 async function main (): Promise<void> {
   const rates = new Map<string, number[]>(systems.map((s) => [s.label, []]))
+  const cpus = new Map<string, number[]>(systems.map((s) => [s.label, []]))
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < systems.length; i++) {
       const s = systems[(i + r) % systems.length] as System
-      rates.get(s.label)?.push(await runOne(s))
+      const one = await runOne(s)
+      rates.get(s.label)?.push(one.rate)
+      cpus.get(s.label)?.push(one.cpuUsPerReq)
     }
   }
   const ceiling = median(rates.get('uws-bare') ?? [])
   for (const s of systems) {
     const xs = rates.get(s.label) ?? []
-    process.stdout.write(`${s.label.padEnd(9)} median ${median(xs)} (${Math.min(...xs)}-${Math.max(...xs)})  ratio ${(median(xs) / ceiling).toFixed(2)}  ${s.dist}\n`)
+    const cs = cpus.get(s.label) ?? []
+    const us = (x: number): string => x.toFixed(1)
+    process.stdout.write(`${s.label.padEnd(9)} median ${median(xs)} req/s (${Math.min(...xs)}-${Math.max(...xs)})  ratio ${(median(xs) / ceiling).toFixed(2)}  ${us(median(cs))} us CPU/req (${us(Math.min(...cs))}-${us(Math.max(...cs))})  ${s.dist}\n`)
   }
 }
 
