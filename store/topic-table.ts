@@ -64,7 +64,6 @@ export class TopicTable {
     if (!(t.id > 0) || !Number.isInteger(t.id) || t.id > 0x7fffffff) assert.fail('a topic id is a positive 31-bit integer')
     if (this.byId[t.id] !== undefined) throw storeError(StoreCode.STORE_CORRUPT, `two topics of id ${t.id}`)
     const h = hashOf(name)
-    if (this.get(name) !== undefined) throw storeError(StoreCode.STORE_CORRUPT, `two topics named ${name}`)
     if ((this.count + 1) > this.slots.length * LOAD_MAX) this.grow()
     if (t.id >= this.hashes.length) {
       let n = this.hashes.length
@@ -73,8 +72,16 @@ export class TopicTable {
       hashes.set(this.hashes)
       this.hashes = hashes
     }
+    // One probe: past every topic of this hash (a second of this name is refused) to the first free slot.
+    const slots = this.slots
+    const mask = slots.length - 1
+    let i = h & mask
+    for (let id = slots[i] as number; id !== 0; id = slots[i] as number) {
+      if (this.hashes[id] === h && (this.byId[id] as TopicState).name === name) throw storeError(StoreCode.STORE_CORRUPT, `two topics named ${name}`)
+      i = (i + 1) & mask
+    }
     this.hashes[t.id] = h
-    this.place(this.slots, t.id)
+    slots[i] = t.id
     this.byId[t.id] = t
     this.count++
     return this
@@ -89,7 +96,7 @@ export class TopicTable {
     }
   }
 
-  /** File an id (its hash set) in the first free slot from its hash's. */
+  /** File an id (its hash set) in the first free slot from its hash's (growth: no name is here twice). */
   private place (slots: Int32Array, id: number): void {
     const mask = slots.length - 1
     let i = (this.hashes[id] as number) & mask
