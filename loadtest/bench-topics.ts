@@ -15,6 +15,7 @@
  * heap and RSS after a GC (a checkpoint running at the end has finished by
  * then); the headline figures stay the ones measured right after the last
  * publish.
+ * `--only no-subscriber|subscriber` runs one of the two (A/B rounds of one figure).
  */
 import { loadavg } from 'node:os'
 import { LeanConn } from './lean/conn.js'
@@ -146,7 +147,11 @@ async function main (): Promise<void> {
   const topics = Number(arg('topics') ?? 1_000_000)
   const load = loadavg()[0]
   const settleMs = Number(arg('settle-ms') ?? 0)
-  const runs = [await runOnce(topics, false, settleMs), await runOnce(topics, true, settleMs)]
+  const only = arg('only')
+  if (only !== undefined && only !== 'no-subscriber' && only !== 'subscriber') throw new Error('--only is no-subscriber or subscriber')
+  const runs: Array<Record<string, unknown>> = []
+  if (only !== 'subscriber') runs.push(await runOnce(topics, false, settleMs))
+  if (only !== 'no-subscriber') runs.push(await runOnce(topics, true, settleMs))
   const out = { bench: 'topics', when: new Date().toISOString(), loadAverage1m: load, loadAverage1mAtEnd: loadavg()[0], runs }
   if (process.argv.includes('--json')) process.stdout.write(JSON.stringify(out) + '\n')
   else process.stdout.write(JSON.stringify(out, null, 2) + '\n')

@@ -35,6 +35,14 @@ export const RETENTION_INTERVAL_MS_DEFAULT = 60_000
 export const TAIL_CACHE_BYTES_MAX_DEFAULT = 64 * 1024 * 1024
 
 /**
+ * The tail cache keeps written bytes only while someone reads the tail: after this long without a read of it
+ * (a subscriber, a replication link), it holds none and keeps none until the next read. Nobody reads them then,
+ * and the page cache has them anyway; a site that only takes in publishes (a million topics, no subscriber
+ * online) no longer holds 64 MiB of copies of its own writes (~67 B of RSS per topic at a million topics).
+ */
+export const TAIL_CACHE_UNREAD_MS_MAX = 10_000
+
+/**
  * Decoded message entries kept beside the tail cache (store/tail-cache.ts), newest first: a subscriber that keeps
  * up reads the entry it was just told about without a CRC check and a CBOR decode of bytes this process encoded
  * a moment ago (1.0 -> 0.07 µs per entry read). A reader that keeps up reads within a group commit or two of the

@@ -8,6 +8,7 @@ import type { LogRecord } from './records.js'
 import type { ResolvedOptions } from './options.js'
 import type { CursorState } from './cursor-state.js'
 import type { TopicState } from './topic-state.js'
+import { TopicTable } from './topic-table.js'
 import { StoreCode, storeError } from './errors.js'
 import type { Durability, Lsn, MetaValue, TopicInfo, TopicName } from './types.js'
 
@@ -16,8 +17,8 @@ export type MetaMap = Map<string, Map<string, MetaValue>>
 
 export abstract class LedgerState {
   readonly siteId: string
-  topicsByName = new Map<TopicName, TopicState>()
-  topicsById: Array<TopicState | undefined> = []
+  /** Topics by name (topic-table.ts: a compact table instead of a Map, for a million topics). */
+  topicsByName = new TopicTable()
   nextTopicId = 1
   meta: MetaMap = new Map()
   /** Bumped whenever the in-memory state is rebuilt (cursor handles re-find their state). */
@@ -26,6 +27,9 @@ export abstract class LedgerState {
   constructor (readonly opts: ResolvedOptions) {
     this.siteId = opts.siteId
   }
+
+  /** Topics by id: the table's own array (setting an element of it is what `topicsByName.set` does too). */
+  get topicsById (): Array<TopicState | undefined> { return this.topicsByName.byId }
 
   /** Whether a topic of this durability keeps its entries in memory. */
   protected abstract memBacked (durability: Durability): boolean
@@ -36,8 +40,7 @@ export abstract class LedgerState {
   /** Forget every piece of in-memory state (before a reopen from disk). */
   protected resetState (): void {
     this.stateGeneration++
-    this.topicsByName = new Map()
-    this.topicsById = []
+    this.topicsByName = new TopicTable()
     this.nextTopicId = 1
     this.meta = new Map()
   }

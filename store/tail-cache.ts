@@ -1,4 +1,4 @@
-import { TAIL_ENTRIES_MAX, TAIL_ENTRY_PAYLOAD_BYTES_MAX } from './constants.js'
+import { TAIL_CACHE_UNREAD_MS_MAX, TAIL_ENTRIES_MAX, TAIL_ENTRY_PAYLOAD_BYTES_MAX } from './constants.js'
 import type { LedgerEntry, MessageProps, TopicName } from './types.js'
 
 /**
@@ -13,6 +13,10 @@ import type { LedgerEntry, MessageProps, TopicName } from './types.js'
  * props, as memory-durability topics share theirs). Both live and die with the
  * writer: `clear` (a failed write) drops them, and a reopened ledger has a new writer, so an lsn
  * reused after a cut never finds an old entry.
+ *
+ * The bytes are kept only while the tail is read (TAIL_CACHE_UNREAD_MS_MAX): a site nobody reads from
+ * would otherwise hold its last 64 MiB of writes for no one. A read (hit or miss, bytes or entry) only
+ * sets a flag; the clock is looked at once per added chunk (a group commit), not per read.
  */
 export class TailCache {
   private chunks: Array<{ lsn: number, buf: Buffer }> = []
@@ -30,8 +34,12 @@ export class TailCache {
   private first = 0
   private count = 0
   private payloadBytes = 0
+  /** Set by every read; `add` turns it into lastReadMs. */
+  private readSinceAdd = false
+  /** When the tail was last read (as seen by `add`); never read yet: bytes are not kept. */
+  private lastReadMs = Number.NEGATIVE_INFINITY
 
-  constructor (private readonly bytesMax: number, entriesMax = TAIL_ENTRIES_MAX, private readonly entryPayloadBytesMax = TAIL_ENTRY_PAYLOAD_BYTES_MAX) {
+  constructor (private readonly bytesMax: number, entriesMax = TAIL_ENTRIES_MAX, private readonly entryPayloadBytesMax = TAIL_ENTRY_PAYLOAD_BYTES_MAX, private readonly nowMs: () => number = () => performance.now()) {
     let n = 0
     if (bytesMax > 0 && entriesMax > 0) { n = 1; while (n < entriesMax) n *= 2 } // a power of two: index by mask
     this.mask = n - 1
@@ -63,6 +71,7 @@ export class TailCache {
 
   /** The entry `entryId` of topic `t` appended at `lsn`, if still kept (a fresh object: callers may keep it). */
   entry (lsn: number, t: { readonly id: number, readonly name: TopicName }, entryId: number): LedgerEntry | undefined {
+    this.readSinceAdd = true
     if (this.count === 0) return undefined
     const mask = this.mask
     let lo = 0
@@ -94,6 +103,13 @@ export class TailCache {
 
   add (lsn: number, buf: Buffer): void {
     if (this.bytesMax <= 0) return
+    const now = this.nowMs()
+    if (this.readSinceAdd) { this.readSinceAdd = false; this.lastReadMs = now }
+    if (now - this.lastReadMs > TAIL_CACHE_UNREAD_MS_MAX) {
+      // Unread for a while: free what is held and keep nothing (a read after a gap finds no chunk holding it).
+      if (this.bytes > 0) this.clearChunks()
+      return
+    }
     this.chunks.push({ lsn, buf })
     this.bytes += buf.length
     while (this.bytes > this.bytesMax && this.head < this.chunks.length - 1) {
@@ -109,6 +125,7 @@ export class TailCache {
 
   /** The bytes [lsn, lsn + length) if cached within one chunk. */
   get (lsn: number, length: number): Buffer | undefined {
+    this.readSinceAdd = true
     const c = this.chunkHolding(lsn)
     if (c === undefined) return undefined
     const at = lsn - c.lsn
@@ -122,6 +139,7 @@ export class TailCache {
    * undefined. A view, not a copy; the caller bounds it by the durable end.
    */
   from (lsn: number): Buffer | undefined {
+    this.readSinceAdd = true
     const c = this.chunkHolding(lsn)
     if (c === undefined) return undefined
     const at = lsn - c.lsn
@@ -141,10 +159,14 @@ export class TailCache {
     return this.chunks[lo] as { lsn: number, buf: Buffer }
   }
 
-  clear (): void {
+  private clearChunks (): void {
     this.chunks = []
     this.head = 0
     this.bytes = 0
+  }
+
+  clear (): void {
+    this.clearChunks()
     this.clearEntries()
   }
 }

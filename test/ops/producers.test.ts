@@ -96,3 +96,34 @@ t.test('ops producers - tracker: rate over the last full window, idle producers 
   t.same(tr.of('a/b/t', t0 + 2).producers, [], 'the oldest topic was dropped for room')
   t.equal(tr.count(`a/b/x${OpsLimits.PRODUCER_TOPICS_MAX - 1}`, t0), 1)
 })
+
+t.test('ops producers - tracker: the first producer of a topic and the ones after it are counted alike, the one seen longest ago makes room', async (t) => {
+  // A topic's first producer is held inline and the rest in maps (a million topics seen once each): the split must not show.
+  const tr = new ProducerTracker()
+  const t0 = 1_700_000_000_000
+  const cap = OpsLimits.PRODUCERS_PER_TOPIC_MAX
+  for (let i = 0; i < cap; i++) tr.note('a/b/t', { name: `p-${i}`, protocol: i % 2 === 0 ? 'mqtt' : 'http' }, t0 + i)
+  tr.note('a/b/t', { name: 'p-0', protocol: 'mqtt' }, t0 + cap) // the first one again: no new producer
+  let seen = tr.of('a/b/t', t0 + cap)
+  t.equal(seen.producers.length, cap)
+  t.equal(seen.dropped, 0)
+  t.equal(seen.producers.find((p) => p.name === 'p-0')?.messages, 2, 'the first producer counted on its own record')
+  // A new producer at the cap drops the one seen longest ago (p-1; p-0 was just seen).
+  tr.note('a/b/t', { name: 'late', protocol: 'mqtt' }, t0 + cap + 1)
+  seen = tr.of('a/b/t', t0 + cap + 1)
+  t.equal(seen.producers.length, cap)
+  t.equal(seen.dropped, 1)
+  t.notOk(seen.producers.some((p) => p.name === 'p-1'), 'the producer seen longest ago made room')
+  t.ok(seen.producers.some((p) => p.name === 'late'))
+  // The inline one itself makes room when it is the oldest; the next newcomer takes its place.
+  const tr2 = new ProducerTracker()
+  for (let i = 0; i < cap; i++) tr2.note('x', { name: `q-${i}`, protocol: 'mqtt' }, t0 + i)
+  tr2.note('x', { name: 'q-new', protocol: 'mqtt' }, t0 + cap)
+  tr2.note('x', { name: 'q-new2', protocol: 'http' }, t0 + cap + 1)
+  const names = tr2.of('x', t0 + cap + 1).producers.map((p) => p.name)
+  t.equal(names.length, cap)
+  t.notOk(names.includes('q-0'))
+  t.notOk(names.includes('q-1'))
+  t.ok(names.includes('q-new') && names.includes('q-new2'))
+  t.equal(tr2.count('x', t0 + cap + 1), cap)
+})

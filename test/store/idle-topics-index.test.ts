@@ -84,3 +84,16 @@ t.test('store idle topics - a topic is its own index and makes its optional part
   const mem = new TopicState('public/default/m', 2, Durability.memory, true)
   t.same(mem.mem, [], 'a memory-backed topic has its entry list')
 })
+
+t.test('store idle topics - a topic\'s id and durability, kept in one small integer, read back as given', async (t) => {
+  for (const d of [Durability.sync, Durability.async, Durability.memory]) {
+    for (const id of [0, 1, 4095, 2 ** 29 - 1]) {
+      const ts = new TopicState('public/default/x', id, d, d === Durability.memory)
+      if (ts.id !== id || ts.durability !== d) t.fail(`id ${id} ${d} read back as ${ts.id} ${ts.durability}`)
+    }
+  }
+  t.pass('every durability with ids up to 2^29 - 1')
+  t.throws(() => new TopicState('public/default/x', 2 ** 29, Durability.sync, false), /topic id/, 'an id beyond the packed range is refused')
+  t.throws(() => new TopicState('public/default/x', 1.5, Durability.sync, false), /topic id/)
+  t.throws(() => new TopicState('public/default/x', 1, 'fast' as Durability, false), /durability/)
+})
