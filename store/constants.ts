@@ -78,6 +78,21 @@ export const ZERO_AHEAD_PACE_MS = 2
 /** Batches up to this size use one O_DSYNC write instead of write + fdatasync (faster for small writes, slower for large ones here). */
 export const DSYNC_WRITE_BYTES_MAX = 16 * 1024
 
+/**
+ * Group commits whose sync (O_DSYNC write or fdatasync) may be in flight at once. With one, the appends a commit
+ * releases are encoded while the disk idles and the next commit waits for all of them; with two, one commit's
+ * appends are prepared and written while the other's sync runs (this virtual disk also merges concurrent
+ * flushes). Completions are still taken in lsn order (log-writer.ts).
+ */
+export const COMMITS_IN_FLIGHT_MAX = 2
+
+/**
+ * A commit starts in the same turn once this many bytes are queued (a free commit slot given), instead of at the
+ * end of the turn: the appends that one commit's completion releases then form two commits, the first of them
+ * written while the rest are still being encoded (~56 appends of 256 B payload: 64 producers x 1 outstanding make two commits a round).
+ */
+export const GROUP_COMMIT_EAGER_BYTES = 16 * 1024
+
 /** Recovery reads segments in chunks of this size so a 256 MiB segment never sits in memory at once. */
 export const RECOVERY_CHUNK_BYTES = 16 * 1024 * 1024
 

@@ -144,7 +144,9 @@ export class FileLedger extends LedgerBase {
       groupCommitMaxBytes: this.fopts.groupCommitMaxBytes ?? C.GROUP_COMMIT_BYTES_MAX_DEFAULT,
       groupCommitWaitMs: this.fopts.groupCommitWaitMs ?? C.GROUP_COMMIT_WAIT_MS_DEFAULT,
       asyncFlushMs: this.fopts.asyncFlushMs ?? C.ASYNC_FLUSH_MS_DEFAULT,
-      tailCacheBytes: this.fopts.tailCacheBytes ?? C.TAIL_CACHE_BYTES_MAX_DEFAULT
+      tailCacheBytes: this.fopts.tailCacheBytes ?? C.TAIL_CACHE_BYTES_MAX_DEFAULT,
+      commitsInFlightMax: this.fopts.commitsInFlightMax ?? C.COMMITS_IN_FLIGHT_MAX,
+      groupCommitEagerBytes: this.fopts.groupCommitEagerBytes ?? C.GROUP_COMMIT_EAGER_BYTES
     }
   }
 

@@ -3,12 +3,22 @@
  *
  * Appends reserve their position synchronously (lsn order = call order) and
  * queue their encoded body. One loop drains the queue: it takes every queued
- * record of the same segment up to groupCommitMaxBytes, writes them with one
- * write, resolves the async ones, and — if any queued record wants sync —
- * calls fdatasync once and resolves the sync ones. While a write or fsync is
- * in flight the next batch accumulates (groupCommitWaitMs 0), or the loop
- * waits groupCommitWaitMs for more before writing. Async-only batches are
- * fsynced by a timer after asyncFlushMs.
+ * record of the same segment up to groupCommitMaxBytes (a batch), writes them
+ * with one write and, if any wants sync, makes them durable: one O_DSYNC
+ * write for a small batch with nothing un-synced before it, else write +
+ * fdatasync. That is a commit. Up to commitsInFlightMax commits may have
+ * their sync in flight at once: while one commit's sync runs, the next batch
+ * is written and synced. Commits complete in lsn order whatever order their
+ * syncs finish in (an O_DSYNC write makes only its own bytes durable): a
+ * commit resolves its records only after the commit before it did, and its
+ * failure is handled only then, so every record below a failure is resolved
+ * and every record at or above it rejected.
+ * The loop runs at the end of the turn in which records were queued, or at
+ * once when groupCommitEagerBytes are queued and a commit slot is free: the
+ * appends released by one commit's completion then become two commits, the
+ * first written while the rest are still being encoded. With
+ * groupCommitWaitMs > 0 the loop waits that long for more before writing (no
+ * eager start). Async-only batches are fsynced by a timer after asyncFlushMs.
  *
  * The writer never retries a failed write or fsync: it rejects every pending
  * record, remembers the last lsn it knows to be good (`cutLsn`), tries to cut
@@ -24,6 +34,7 @@ import { ZeroAhead, type ZeroAheadStats } from './zero-ahead.js'
 import { StoreCode, errnoCode, storeError } from './errors.js'
 import type { Disk, DiskFile } from './disk/disk.js'
 import type { FerryError } from '../common/errors.js'
+import { CommitOp, commitError } from './log-commit.js'
 
 export interface WriterOptions {
   dir: string
@@ -32,6 +43,10 @@ export interface WriterOptions {
   groupCommitWaitMs: number
   asyncFlushMs: number
   tailCacheBytes: number
+  /** Commits whose sync may be in flight at once (1: one commit at a time). */
+  commitsInFlightMax: number
+  /** Queued bytes that start a commit in the same turn. */
+  groupCommitEagerBytes: number
 }
 
 interface Pending {
@@ -54,7 +69,10 @@ export class LogWriter {
   private queue: Pending[] = []
   private queueHead = 0
   private queuedBytes = 0
-  private running = false
+  /** The drain loop is executing (possibly waiting for a write, a roll or a commit slot). */
+  private active = false
+  /** A drain is scheduled for the end of this turn. */
+  private scheduled = false
   private failure: WriterFailure | null = null
   private syncWanted = false
   private asyncTimer: NodeJS.Timeout | null = null
@@ -62,15 +80,27 @@ export class LogWriter {
   /** Next free position (reservation). */
   private reserveSegmentId: number
   private reserveOffset: number
-  /** End of written bytes / of fsynced bytes. */
+  /** End of written bytes (an O_DSYNC write counts from when it is issued) / of fsynced bytes. */
   writtenLsn: number
   syncedLsn: number
+  /** End of the bytes a sync has been issued for (in flight or done). */
+  private coveredLsn: number
   fsyncs = 0
   readonly tail: TailCache
   /** Zeros written and synced in the background ahead of the log end of the active segment. */
   private zero: ZeroAhead
   /** Segment ids created by this writer, with the lsn where their first record goes. */
   onSegmentCreated: (segmentId: number) => void = () => {}
+  /** Batches taken from the queue and not yet resolved, in lsn order (a failure rejects them). */
+  private readonly open = new Set<Pending[]>()
+  /** Completions of the commits not yet complete, oldest first (at most commitsInFlightMax). */
+  private readonly commits: Array<Promise<void>> = []
+  /** Completion of the newest commit: the next one completes only after it. */
+  private lastCommit: Promise<void> = Promise.resolve()
+  /** Disk writes and syncs of commits in flight: a failure waits for them before it cuts the file. */
+  private readonly ops = new Set<Promise<void>>()
+  private readonly commitsInFlightMax: number
+  private readonly eagerBytes: number
 
   constructor (
     private readonly disk: Disk,
@@ -87,7 +117,11 @@ export class LogWriter {
     this.reserveOffset = endOffset
     this.writtenLsn = lsnOf(segmentId, endOffset)
     this.syncedLsn = this.writtenLsn
+    this.coveredLsn = this.writtenLsn
     this.tail = new TailCache(opts.tailCacheBytes)
+    this.commitsInFlightMax = Math.max(1, opts.commitsInFlightMax)
+    // Waiting for more (groupCommitWaitMs) and starting at once contradict each other: the wait wins.
+    this.eagerBytes = opts.groupCommitWaitMs > 0 ? Number.POSITIVE_INFINITY : opts.groupCommitEagerBytes
   }
 
   get activeSegmentId (): number { return this.segmentId }
@@ -121,14 +155,16 @@ export class LogWriter {
       this.queue.push({ lsn, body, checksum, sync, resolve, reject })
     })
     this.queuedBytes += bytes
-    this.kick()
+    if (!this.active && this.queuedBytes >= this.eagerBytes && this.commits.length < this.commitsInFlightMax) void this.run()
+    else this.kick()
     return { lsn, bytes, done }
   }
 
   /** Resolves when everything queued so far is written (and fsynced when `sync`). */
   barrier (sync: boolean): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure.error)
-    if (this.queue.length === this.queueHead && !this.running && (!sync || this.syncedLsn >= this.writtenLsn)) return Promise.resolve()
+    const idle = this.queue.length === this.queueHead && !this.active && !this.scheduled && this.commits.length === 0
+    if (idle && (!sync || this.syncedLsn >= this.writtenLsn)) return Promise.resolve()
     const done = new Promise<void>((resolve, reject) => {
       this.queue.push({ lsn: this.tailLsn, body: null, checksum: 0, sync, resolve, reject })
     })
@@ -137,21 +173,31 @@ export class LogWriter {
   }
 
   private kick (): void {
-    if (this.running || this.failure !== null) return
-    this.running = true
-    setImmediate(() => { void this.run() })
+    if (this.active || this.scheduled || this.failure !== null) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      if (!this.active) void this.run()
+    })
   }
 
+  /** The drain loop. Runs synchronously up to its first wait, so an eager start issues its write in the caller's turn. */
   private async run (): Promise<void> {
+    this.active = true
     try {
       while (this.failure === null && (this.queue.length > this.queueHead || this.syncWanted)) {
+        if (this.commits.length >= this.commitsInFlightMax) {
+          await this.commits[0]
+          continue
+        }
         if (this.opts.groupCommitWaitMs > 0 && this.queuedBytes < this.opts.groupCommitMaxBytes && this.queue.length > this.queueHead) {
           await new Promise((resolve) => setTimeout(resolve, this.opts.groupCommitWaitMs))
         }
-        await this.writeOneBatch()
+        const writing = this.startBatch()
+        if (writing !== null) await writing
       }
     } finally {
-      this.running = false
+      this.active = false
     }
   }
 
@@ -174,81 +220,144 @@ export class LogWriter {
       this.queue = this.queue.slice(this.queueHead)
       this.queueHead = 0
     }
+    this.open.add(batch)
     return batch
   }
 
-  private async writeOneBatch (): Promise<void> {
+  /** Start the next commit. Returns what the loop must wait for before the next one (a write, a roll), or null. */
+  private startBatch (): Promise<void> | null {
     const batch = this.takeBatch()
-    const first = batch.find((p) => p.body !== null)
-    let wantSync = this.syncWanted || batch.some((p) => p.sync)
+    let wantSync = this.syncWanted
+    let first: Pending | undefined
+    for (const p of batch) {
+      if (p.sync) wantSync = true
+      if (first === undefined && p.body !== null) first = p
+    }
     this.syncWanted = false
-    if (first !== undefined && segmentOfLsn(first.lsn) !== this.segmentId) {
-      if (!await this.rollTo(segmentOfLsn(first.lsn), batch)) return
+    if (first === undefined) {
+      // Barriers only: an fdatasync if written bytes lack one; else the commits before it are enough.
+      if (wantSync && this.coveredLsn < this.writtenLsn) this.commit(batch, this.issueDatasync(), CommitOp.fdatasync, this.writtenLsn)
+      else this.commit(batch, null, CommitOp.none, this.writtenLsn)
+      return null
     }
-    if (first !== undefined) {
-      const start = first.lsn
-      let size = 0
-      for (const p of batch) if (p.body !== null) size += FRAME_HEADER_BYTES + p.body.length
-      const buf = Buffer.allocUnsafe(size)
-      let at = 0
-      for (const p of batch) {
-        if (p.body === null) continue
-        assert.equal(p.lsn, start + at, 'batched records are contiguous')
-        writeFrameHeader(buf, at, p.body.length, p.checksum)
-        p.body.copy(buf, at + FRAME_HEADER_BYTES)
-        at += FRAME_HEADER_BYTES + p.body.length
-      }
-      assert.equal(start, this.writtenLsn, 'batch starts where the log ends')
-      // Never concurrently with a zero chunk that reaches into this batch's range (zeros must not land on records).
-      await this.zero.beforeWrite(offsetOfLsn(start) + size)
-      // Fast path: nothing un-synced before this small batch and it wants sync: one O_DSYNC write.
-      if (wantSync && size <= DSYNC_WRITE_BYTES_MAX && this.syncedLsn === this.writtenLsn && this.file.writeDurable !== undefined) {
-        try {
-          this.fsyncs++
-          await this.file.writeDurable(buf, offsetOfLsn(start))
-        } catch (err) {
-          const full = errnoCode(err) === 'ENOSPC'
-          await this.fail(storeError(full ? StoreCode.DISK_FULL : StoreCode.FSYNC_FAILED, full ? 'disk full: append not written' : 'durable write failed: un-synced appends are lost', { cause: err }), this.syncedLsn, batch)
-          return
-        }
-        this.writtenLsn = start + size
-        this.syncedLsn = this.writtenLsn
-        this.tail.add(start, buf)
-        this.zero.poke()
-        for (const p of batch) p.resolve()
-        return
-      }
-      try {
-        await this.file.write(buf, offsetOfLsn(start))
-      } catch (err) {
-        const code = errnoCode(err) === 'ENOSPC' ? StoreCode.DISK_FULL : StoreCode.IO
-        await this.fail(storeError(code, code === StoreCode.DISK_FULL ? 'disk full: append not written' : 'write failed', { cause: err }), this.writtenLsn, batch)
-        return
-      }
-      this.writtenLsn = start + size
-      this.tail.add(start, buf)
-      this.zero.poke()
-    }
-    for (const p of batch) if (!p.sync) p.resolve()
-    if (wantSync && this.syncedLsn < this.writtenLsn) {
-      if (!await this.sync(batch)) return
-    } else if (this.syncedLsn < this.writtenLsn) {
-      this.armAsyncFlush()
-    }
-    wantSync = false
-    for (const p of batch) if (p.sync) p.resolve()
+    if (segmentOfLsn(first.lsn) !== this.segmentId) return this.rollThenWrite(batch, first.lsn, wantSync)
+    return this.writeBatch(batch, first.lsn, wantSync)
   }
 
-  private async sync (batch: Pending[]): Promise<boolean> {
+  private async rollThenWrite (batch: Pending[], start: number, wantSync: boolean): Promise<void> {
+    // The roll seals the segment: every commit of it completes first.
+    await this.lastCommit
+    if (this.failure !== null) return
+    if (!await this.rollTo(segmentOfLsn(start))) return
+    await this.writeBatch(batch, start, wantSync)
+  }
+
+  private writeBatch (batch: Pending[], start: number, wantSync: boolean): Promise<void> | null {
+    let size = 0
+    for (const p of batch) if (p.body !== null) size += FRAME_HEADER_BYTES + p.body.length
+    const buf = Buffer.allocUnsafe(size)
+    let at = 0
+    for (const p of batch) {
+      if (p.body === null) continue
+      assert.equal(p.lsn, start + at, 'batched records are contiguous')
+      writeFrameHeader(buf, at, p.body.length, p.checksum)
+      p.body.copy(buf, at + FRAME_HEADER_BYTES)
+      at += FRAME_HEADER_BYTES + p.body.length
+    }
+    assert.equal(start, this.writtenLsn, 'batch starts where the log ends')
+    // Never concurrently with a zero chunk that reaches into this batch's range (zeros must not land on records).
+    const zeroWait = this.zero.beforeWrite(offsetOfLsn(start) + size)
+    if (zeroWait !== null) return zeroWait.then(async () => { await this.writeBuilt(batch, start, buf, wantSync) })
+    return this.writeBuilt(batch, start, buf, wantSync)
+  }
+
+  private writeBuilt (batch: Pending[], start: number, buf: Buffer, wantSync: boolean): Promise<void> | null {
+    if (this.failure !== null) return null // fail() rejected the batch
+    const end = start + buf.length
+    // Fast path: every byte before this small batch is covered by a sync already issued: one O_DSYNC write,
+    // not waited for here (the next batch is written beside it).
+    if (wantSync && buf.length <= DSYNC_WRITE_BYTES_MAX && this.coveredLsn === this.writtenLsn && this.file.writeDurable !== undefined) {
+      this.fsyncs++
+      const op = this.file.writeDurable(buf, offsetOfLsn(start))
+      this.wrote(start, buf)
+      this.coveredLsn = end
+      this.commit(batch, op, CommitOp.dsyncWrite, end)
+      return null
+    }
+    return this.file.write(buf, offsetOfLsn(start)).then(() => {
+      this.wrote(start, buf)
+      if (wantSync) {
+        this.commit(batch, this.issueDatasync(), CommitOp.fdatasync, end)
+      } else {
+        this.commit(batch, null, CommitOp.none, end)
+        if (this.coveredLsn < this.writtenLsn) this.armAsyncFlush()
+      }
+    }, (err: unknown) => {
+      // Handled in order, after the commits before it: they may still complete.
+      this.commit(batch, Promise.reject(err), CommitOp.write, start)
+    })
+  }
+
+  private wrote (start: number, buf: Buffer): void {
+    this.writtenLsn = start + buf.length
+    this.tail.add(start, buf)
+    this.zero.poke()
+  }
+
+  /** An fdatasync covers every byte written before it is issued. */
+  private issueDatasync (): Promise<void> {
+    this.fsyncs++
+    this.coveredLsn = this.writtenLsn
+    return this.file.datasync()
+  }
+
+  /**
+   * Queue the completion of a commit: after its op (if any) and after the
+   * commit before it, resolve its records, or fail the writer.
+   * `endLsn`: the end of its bytes (synced when op is a sync); for a failed
+   * write, where the log must be cut.
+   */
+  private commit (batch: Pending[], op: Promise<void> | null, kind: CommitOp, endLsn: number): void {
+    if (op !== null) {
+      this.ops.add(op)
+      const forget = (): void => { this.ops.delete(op) }
+      op.then(forget, forget)
+    }
+    const done = this.complete(batch, op, kind, endLsn, this.lastCommit)
+    this.lastCommit = done
+    this.commits.push(done)
+  }
+
+  private async complete (batch: Pending[], op: Promise<void> | null, kind: CommitOp, endLsn: number, before: Promise<void>): Promise<void> {
+    let err: unknown
+    let failed = false
+    if (op !== null) {
+      try { await op } catch (e) { err = e; failed = true }
+    }
+    await before
+    try {
+      if (this.failure !== null) return // an earlier commit failed: this batch was rejected with it
+      if (failed) {
+        await this.fail(commitError(kind, err), kind === CommitOp.write ? endLsn : this.syncedLsn)
+        return
+      }
+      if (kind === CommitOp.dsyncWrite || kind === CommitOp.fdatasync) {
+        if (endLsn > this.syncedLsn) this.syncedLsn = endLsn
+      }
+      this.open.delete(batch)
+      for (const p of batch) p.resolve()
+    } finally {
+      this.commits.shift()
+    }
+  }
+
+  /** Seal-time fsync (no commit in flight). */
+  private async sync (): Promise<boolean> {
     const target = this.writtenLsn
     try {
-      this.fsyncs++
-      await this.file.datasync()
+      await this.issueDatasync()
     } catch (err) {
-      // ENOSPC from fdatasync (delayed allocation, thin provisioning) is a full disk, not a failing one:
-      // the same cut (the pages are no more trustworthy than after EIO), but E_DISK_FULL, like a write.
-      const full = errnoCode(err) === 'ENOSPC'
-      await this.fail(storeError(full ? StoreCode.DISK_FULL : StoreCode.FSYNC_FAILED, full ? 'disk full: fdatasync found no space, un-synced appends are lost' : 'fdatasync failed: un-synced appends are lost', { cause: err }), this.syncedLsn, batch)
+      await this.fail(commitError(CommitOp.fdatasync, err), this.syncedLsn)
       return false
     }
     this.syncedLsn = target
@@ -259,15 +368,15 @@ export class LogWriter {
     if (this.asyncTimer !== null) return
     this.asyncTimer = setTimeout(() => {
       this.asyncTimer = null
-      if (this.failure !== null || this.syncedLsn >= this.writtenLsn) return
+      if (this.failure !== null || this.coveredLsn >= this.writtenLsn) return
       this.syncWanted = true
       this.kick()
     }, this.opts.asyncFlushMs)
     this.asyncTimer.unref()
   }
 
-  /** Seal the active segment (fsync) and start the next one. */
-  private async rollTo (segmentId: number, batch: Pending[]): Promise<boolean> {
+  /** Seal the active segment (fsync) and start the next one. Every commit has completed. */
+  private async rollTo (segmentId: number): Promise<boolean> {
     assert.equal(segmentId, this.segmentId + 1, 'segments roll one at a time')
     // Seal: stop zeroing, cut the zeros ahead, make everything durable.
     await this.zero.stop()
@@ -275,11 +384,11 @@ export class LogWriter {
       try {
         await this.file.truncate(offsetOfLsn(this.writtenLsn))
       } catch (err) {
-        await this.fail(storeError(StoreCode.IO, 'could not seal the segment', { cause: err }), this.syncedLsn, batch)
+        await this.fail(storeError(StoreCode.IO, 'could not seal the segment', { cause: err }), this.syncedLsn)
         return false
       }
-      if (!await this.sync(batch)) return false
-    } else if (this.syncedLsn < this.writtenLsn && !await this.sync(batch)) return false
+      if (!await this.sync()) return false
+    } else if (this.syncedLsn < this.writtenLsn && !await this.sync()) return false
     const path = `${this.opts.dir}/${segmentName(segmentId)}`
     let file: DiskFile | undefined
     try {
@@ -293,25 +402,31 @@ export class LogWriter {
       // The new file is not ours to keep: close it (recovery removes or rewrites the half-made segment).
       if (file !== undefined && file !== this.file) await file.close().catch(() => {})
       const code = errnoCode(err) === 'ENOSPC' ? StoreCode.DISK_FULL : StoreCode.IO
-      await this.fail(storeError(code, 'could not start a new segment', { cause: err }), this.syncedLsn, batch)
+      await this.fail(storeError(code, 'could not start a new segment', { cause: err }), this.syncedLsn)
       return false
     }
     this.segmentId = segmentId
     this.zero = new ZeroAhead(file, this.opts.segmentSizeBytes, SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES)
     this.writtenLsn = lsnOf(segmentId, SEGMENT_HEADER_BYTES)
     this.syncedLsn = this.writtenLsn
+    this.coveredLsn = this.writtenLsn
     this.onSegmentCreated(segmentId)
     return true
   }
 
-  private async fail (error: FerryError, cutLsn: number, batch: Pending[]): Promise<void> {
+  private async fail (error: FerryError, cutLsn: number): Promise<void> {
     this.failure = { error, cutLsn }
     if (this.asyncTimer !== null) { clearTimeout(this.asyncTimer); this.asyncTimer = null }
-    const pending = batch.concat(this.queue.slice(this.queueHead))
+    const pending: Pending[] = []
+    for (const b of this.open) for (const p of b) pending.push(p)
+    for (let i = this.queueHead; i < this.queue.length; i++) pending.push(this.queue[i] as Pending)
+    this.open.clear()
     this.queue = []
     this.queueHead = 0
     this.queuedBytes = 0
     this.tail.clear()
+    // A later commit's write still in flight must not land after the cut.
+    await Promise.allSettled([...this.ops])
     await this.zero.stop()
     // Cut the un-trusted bytes now if we can; recovery cuts again at cutLsn in any case.
     if (segmentOfLsn(cutLsn) === this.segmentId) {
@@ -342,6 +457,7 @@ export class LogWriter {
   async abandon (): Promise<void> {
     this.closing = true
     if (this.asyncTimer !== null) { clearTimeout(this.asyncTimer); this.asyncTimer = null }
+    await Promise.allSettled([...this.ops])
     await this.zero.stop()
     await this.file.close().catch(() => {})
   }
