@@ -160,3 +160,9 @@ assert.ok(GROUP_COMMIT_BYTES_MAX_DEFAULT >= RECORD_SIZE_BYTES_MAX_DEFAULT / 2, '
 assert.ok(SEGMENT_SIZE_BYTES_DEFAULT > RECORD_SIZE_BYTES_MAX_DEFAULT, 'a maximal record fits in a segment')
 assert.ok(SEGMENT_SIZE_BYTES_DEFAULT <= SEGMENT_SIZE_BYTES_CEILING, 'segment offsets fit in 32 bits')
 assert.ok(READ_BLOCK_BYTES_MAX <= TAIL_CACHE_BYTES_MAX_DEFAULT, 'a read block fits in the tail cache')
+
+/**
+ * Zeros written into the spare segment behind its header while it is prepared (spare-segment.ts): the new active
+ * segment starts with this lead instead of none (~1/8 s of the 64 x 1 peak), capped by the segment size.
+ */
+export const SPARE_SEGMENT_ZERO_BYTES = 1024 * 1024

@@ -3,7 +3,8 @@
  *
  * Layout (see docs/STORE.md): `dir/seg-<id>.log` segment files of framed CBOR
  * records ([u32 length][u32 crc32c over position + payload][payload]) and
- * `dir/ckpt-<lsn>.ckpt` checkpoints. Every topic, cursor, meta and tombstone
+ * `dir/ckpt-<lsn>.ckpt` checkpoints (`spare-<id>.seg`: the next segment,
+ * prepared, not yet part of the log: spare-segment.ts). Every topic, cursor, meta and tombstone
  * change is a record in the same log; memory-durability topics never touch it.
  *
  * Fault model (what the disk may do to us; disk/sim-disk.ts simulates each):

@@ -35,6 +35,7 @@ import { StoreCode, errnoCode, storeError } from './errors.js'
 import type { Disk, DiskFile } from './disk/disk.js'
 import type { FerryError } from '../common/errors.js'
 import { CommitOp, commitError } from './log-commit.js'
+import { SpareSegment } from './spare-segment.js'
 
 export interface WriterOptions {
   dir: string
@@ -101,6 +102,8 @@ export class LogWriter {
   private readonly ops = new Set<Promise<void>>()
   private readonly commitsInFlightMax: number
   private readonly eagerBytes: number
+  /** The next segment, made once the active one is half full (spare-segment.ts). */
+  private readonly spare: SpareSegment
 
   constructor (
     private readonly disk: Disk,
@@ -119,6 +122,7 @@ export class LogWriter {
     this.syncedLsn = this.writtenLsn
     this.coveredLsn = this.writtenLsn
     this.tail = new TailCache(opts.tailCacheBytes)
+    this.spare = new SpareSegment(disk, opts.dir, opts.segmentSizeBytes)
     this.commitsInFlightMax = Math.max(1, opts.commitsInFlightMax)
     // Waiting for more (groupCommitWaitMs) and starting at once contradict each other: the wait wins.
     this.eagerBytes = opts.groupCommitWaitMs > 0 ? Number.POSITIVE_INFINITY : opts.groupCommitEagerBytes
@@ -302,6 +306,7 @@ export class LogWriter {
     this.writtenLsn = start + buf.length
     this.tail.add(start, buf)
     this.zero.poke()
+    if (offsetOfLsn(this.writtenLsn) * 2 >= this.opts.segmentSizeBytes) this.spare.prepare(this.segmentId + 1)
   }
 
   /** An fdatasync covers every byte written before it is issued. */
@@ -390,23 +395,30 @@ export class LogWriter {
       if (!await this.sync()) return false
     } else if (this.syncedLsn < this.writtenLsn && !await this.sync()) return false
     const path = `${this.opts.dir}/${segmentName(segmentId)}`
-    let file: DiskFile | undefined
+    let file: DiskFile | null | undefined
+    let fileSize = SEGMENT_HEADER_BYTES
     try {
-      file = await this.disk.open(path, true)
-      await file.write(encodeSegmentHeader(segmentId), 0)
-      await file.datasync()
-      await this.disk.syncDir(this.opts.dir)
+      // The spare when there is one (renamed in, directory synced); else made here, on the append path.
+      file = await this.spare.take(segmentId)
+      if (file !== null) {
+        fileSize = this.spare.bytes
+      } else {
+        file = await this.disk.open(path, true)
+        await file.write(encodeSegmentHeader(segmentId), 0)
+        await file.datasync()
+        await this.disk.syncDir(this.opts.dir)
+      }
       await this.file.close()
       this.file = file
     } catch (err) {
       // The new file is not ours to keep: close it (recovery removes or rewrites the half-made segment).
-      if (file !== undefined && file !== this.file) await file.close().catch(() => {})
+      if (file !== undefined && file !== null && file !== this.file) await file.close().catch(() => {})
       const code = errnoCode(err) === 'ENOSPC' ? StoreCode.DISK_FULL : StoreCode.IO
       await this.fail(storeError(code, 'could not start a new segment', { cause: err }), this.syncedLsn)
       return false
     }
     this.segmentId = segmentId
-    this.zero = new ZeroAhead(file, this.opts.segmentSizeBytes, SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES)
+    this.zero = new ZeroAhead(file, this.opts.segmentSizeBytes, SEGMENT_HEADER_BYTES, fileSize)
     this.writtenLsn = lsnOf(segmentId, SEGMENT_HEADER_BYTES)
     this.syncedLsn = this.writtenLsn
     this.coveredLsn = this.writtenLsn
@@ -450,6 +462,7 @@ export class LogWriter {
     }
     this.closing = true
     if (this.asyncTimer !== null) { clearTimeout(this.asyncTimer); this.asyncTimer = null }
+    await this.spare.discard()
     await this.file.close().catch(() => {})
   }
 
@@ -459,6 +472,7 @@ export class LogWriter {
     if (this.asyncTimer !== null) { clearTimeout(this.asyncTimer); this.asyncTimer = null }
     await Promise.allSettled([...this.ops])
     await this.zero.stop()
+    await this.spare.discard()
     await this.file.close().catch(() => {})
   }
 }
