@@ -2,7 +2,8 @@
  * The log writer: lsn reservation, segment roll-over, and group commit.
  *
  * Appends reserve their position synchronously (lsn order = call order) and
- * queue their encoded body. One loop drains the queue: it takes every queued
+ * queue their encoded body in a group that shares one promise (the records
+ * queued together: not one promise per append). One loop drains the queue: it takes every queued
  * record of the same segment up to groupCommitMaxBytes (a batch), writes them
  * with one write and, if any wants sync, makes them durable: one O_DSYNC
  * write for a small batch with nothing un-synced before it, else write +
@@ -50,12 +51,24 @@ export interface WriterOptions {
   groupCommitEagerBytes: number
 }
 
-interface Pending {
+/**
+ * Records queued together, with one promise for all of them (not one per
+ * append). A group never spans two commits: it closes when a batch takes it,
+ * at a segment boundary, and at groupCommitMaxBytes, so a failure never
+ * rejects a record that a successful commit made durable. Barriers join the
+ * open group (or make an empty one).
+ */
+interface Group {
+  /** Lsn of the first record (the records are contiguous). */
   lsn: number
-  /** null: a barrier (resolves once everything before it is as durable as asked). */
-  body: Buffer | null
-  checksum: number
+  segmentId: number
+  bodies: Buffer[]
+  checksums: number[]
+  /** Frame bytes of the records. */
+  bytes: number
+  /** Some record or barrier of it wants fdatasync. */
   sync: boolean
+  done: Promise<void>
   resolve: () => void
   reject: (err: Error) => void
 }
@@ -67,7 +80,9 @@ export interface WriterFailure {
 }
 
 export class LogWriter {
-  private queue: Pending[] = []
+  private queue: Group[] = []
+  /** The group appends join (the newest queued one), until a batch takes it. */
+  private current: Group | null = null
   private queueHead = 0
   private queuedBytes = 0
   /** The drain loop is executing (possibly waiting for a write, a roll or a commit slot). */
@@ -93,7 +108,7 @@ export class LogWriter {
   /** Segment ids created by this writer, with the lsn where their first record goes. */
   onSegmentCreated: (segmentId: number) => void = () => {}
   /** Batches taken from the queue and not yet resolved, in lsn order (a failure rejects them). */
-  private readonly open = new Set<Pending[]>()
+  private readonly open = new Set<Group[]>()
   /** Completions of the commits not yet complete, oldest first (at most commitsInFlightMax). */
   private readonly commits: Array<Promise<void>> = []
   /** Completion of the newest commit: the next one completes only after it. */
@@ -155,13 +170,28 @@ export class LogWriter {
     const bytes = FRAME_HEADER_BYTES + body.length
     const lsn = this.reserve(bytes)
     const checksum = frameChecksum(segmentOfLsn(lsn), offsetOfLsn(lsn), body)
-    const done = new Promise<void>((resolve, reject) => {
-      this.queue.push({ lsn, body, checksum, sync, resolve, reject })
-    })
+    const seg = segmentOfLsn(lsn)
+    let g = this.current
+    if (g === null || g.segmentId !== seg || (g.bytes > 0 && g.bytes + bytes > this.opts.groupCommitMaxBytes)) g = this.openGroup(lsn, seg)
+    else if (g.bytes === 0) { g.lsn = lsn; g.segmentId = seg } // barriers only so far: the group starts here
+    g.bodies.push(body)
+    g.checksums.push(checksum)
+    g.bytes += bytes
+    if (sync) g.sync = true
     this.queuedBytes += bytes
     if (!this.active && this.queuedBytes >= this.eagerBytes && this.commits.length < this.commitsInFlightMax) void this.run()
     else this.kick()
-    return { lsn, bytes, done }
+    return { lsn, bytes, done: g.done }
+  }
+
+  private openGroup (lsn: number, segmentId: number): Group {
+    let resolve: () => void = () => {}
+    let reject: (err: Error) => void = () => {}
+    const done = new Promise<void>((res, rej) => { resolve = res; reject = rej })
+    const g: Group = { lsn, segmentId, bodies: [], checksums: [], bytes: 0, sync: false, done, resolve, reject }
+    this.queue.push(g)
+    this.current = g
+    return g
   }
 
   /** Resolves when everything queued so far is written (and fsynced when `sync`). */
@@ -169,11 +199,10 @@ export class LogWriter {
     if (this.failure !== null) return Promise.reject(this.failure.error)
     const idle = this.queue.length === this.queueHead && !this.active && !this.scheduled && this.commits.length === 0
     if (idle && (!sync || this.syncedLsn >= this.writtenLsn)) return Promise.resolve()
-    const done = new Promise<void>((resolve, reject) => {
-      this.queue.push({ lsn: this.tailLsn, body: null, checksum: 0, sync, resolve, reject })
-    })
+    const g = this.current ?? this.openGroup(this.tailLsn, this.reserveSegmentId)
+    if (sync) g.sync = true
     this.kick()
-    return done
+    return g.done
   }
 
   private kick (): void {
@@ -205,19 +234,22 @@ export class LogWriter {
     }
   }
 
-  /** Take the next batch: same segment, at most groupCommitMaxBytes (at least one record). */
-  private takeBatch (): Pending[] {
-    const batch: Pending[] = []
+  /** Take the next batch: whole groups of one segment, at most groupCommitMaxBytes (at least one group). */
+  private takeBatch (): Group[] {
+    const batch: Group[] = []
     let bytes = 0
-    const seg = this.queue.length > this.queueHead ? segmentOfLsn((this.queue[this.queueHead] as Pending).lsn) : this.segmentId
+    let seg = -1
     while (this.queue.length > this.queueHead) {
-      const p = this.queue[this.queueHead] as Pending
-      const size = p.body === null ? 0 : FRAME_HEADER_BYTES + p.body.length
-      if (p.body !== null && segmentOfLsn(p.lsn) !== seg) break
-      if (batch.length > 0 && bytes + size > this.opts.groupCommitMaxBytes) break
-      batch.push(p)
-      bytes += size
+      const g = this.queue[this.queueHead] as Group
+      if (g.bytes > 0) {
+        if (seg === -1) seg = g.segmentId
+        else if (g.segmentId !== seg) break
+      }
+      if (batch.length > 0 && bytes + g.bytes > this.opts.groupCommitMaxBytes) break
+      batch.push(g)
+      bytes += g.bytes
       this.queueHead++
+      if (g === this.current) this.current = null
     }
     this.queuedBytes -= bytes
     if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
@@ -232,10 +264,10 @@ export class LogWriter {
   private startBatch (): Promise<void> | null {
     const batch = this.takeBatch()
     let wantSync = this.syncWanted
-    let first: Pending | undefined
-    for (const p of batch) {
-      if (p.sync) wantSync = true
-      if (first === undefined && p.body !== null) first = p
+    let first: Group | undefined
+    for (const g of batch) {
+      if (g.sync) wantSync = true
+      if (first === undefined && g.bytes > 0) first = g
     }
     this.syncWanted = false
     if (first === undefined) {
@@ -248,7 +280,7 @@ export class LogWriter {
     return this.writeBatch(batch, first.lsn, wantSync)
   }
 
-  private async rollThenWrite (batch: Pending[], start: number, wantSync: boolean): Promise<void> {
+  private async rollThenWrite (batch: Group[], start: number, wantSync: boolean): Promise<void> {
     // The roll seals the segment: every commit of it completes first.
     await this.lastCommit
     if (this.failure !== null) return
@@ -256,17 +288,21 @@ export class LogWriter {
     await this.writeBatch(batch, start, wantSync)
   }
 
-  private writeBatch (batch: Pending[], start: number, wantSync: boolean): Promise<void> | null {
+  private writeBatch (batch: Group[], start: number, wantSync: boolean): Promise<void> | null {
     let size = 0
-    for (const p of batch) if (p.body !== null) size += FRAME_HEADER_BYTES + p.body.length
+    for (const g of batch) size += g.bytes
     const buf = Buffer.allocUnsafe(size)
     let at = 0
-    for (const p of batch) {
-      if (p.body === null) continue
-      assert.equal(p.lsn, start + at, 'batched records are contiguous')
-      writeFrameHeader(buf, at, p.body.length, p.checksum)
-      p.body.copy(buf, at + FRAME_HEADER_BYTES)
-      at += FRAME_HEADER_BYTES + p.body.length
+    for (const g of batch) {
+      if (g.bytes === 0) continue
+      assert.equal(g.lsn, start + at, 'batched records are contiguous')
+      const { bodies, checksums } = g
+      for (let i = 0; i < bodies.length; i++) {
+        const body = bodies[i] as Buffer
+        writeFrameHeader(buf, at, body.length, checksums[i] as number)
+        body.copy(buf, at + FRAME_HEADER_BYTES)
+        at += FRAME_HEADER_BYTES + body.length
+      }
     }
     assert.equal(start, this.writtenLsn, 'batch starts where the log ends')
     // Never concurrently with a zero chunk that reaches into this batch's range (zeros must not land on records).
@@ -275,7 +311,7 @@ export class LogWriter {
     return this.writeBuilt(batch, start, buf, wantSync)
   }
 
-  private writeBuilt (batch: Pending[], start: number, buf: Buffer, wantSync: boolean): Promise<void> | null {
+  private writeBuilt (batch: Group[], start: number, buf: Buffer, wantSync: boolean): Promise<void> | null {
     if (this.failure !== null) return null // fail() rejected the batch
     const end = start + buf.length
     // Fast path: every byte before this small batch is covered by a sync already issued: one O_DSYNC write,
@@ -322,7 +358,7 @@ export class LogWriter {
    * `endLsn`: the end of its bytes (synced when op is a sync); for a failed
    * write, where the log must be cut.
    */
-  private commit (batch: Pending[], op: Promise<void> | null, kind: CommitOp, endLsn: number): void {
+  private commit (batch: Group[], op: Promise<void> | null, kind: CommitOp, endLsn: number): void {
     if (op !== null) {
       this.ops.add(op)
       const forget = (): void => { this.ops.delete(op) }
@@ -333,7 +369,7 @@ export class LogWriter {
     this.commits.push(done)
   }
 
-  private async complete (batch: Pending[], op: Promise<void> | null, kind: CommitOp, endLsn: number, before: Promise<void>): Promise<void> {
+  private async complete (batch: Group[], op: Promise<void> | null, kind: CommitOp, endLsn: number, before: Promise<void>): Promise<void> {
     let err: unknown
     let failed = false
     if (op !== null) {
@@ -350,7 +386,7 @@ export class LogWriter {
         if (endLsn > this.syncedLsn) this.syncedLsn = endLsn
       }
       this.open.delete(batch)
-      for (const p of batch) p.resolve()
+      for (const g of batch) g.resolve()
     } finally {
       this.commits.shift()
     }
@@ -429,11 +465,12 @@ export class LogWriter {
   private async fail (error: FerryError, cutLsn: number): Promise<void> {
     this.failure = { error, cutLsn }
     if (this.asyncTimer !== null) { clearTimeout(this.asyncTimer); this.asyncTimer = null }
-    const pending: Pending[] = []
-    for (const b of this.open) for (const p of b) pending.push(p)
-    for (let i = this.queueHead; i < this.queue.length; i++) pending.push(this.queue[i] as Pending)
+    const pending: Group[] = []
+    for (const b of this.open) for (const g of b) pending.push(g)
+    for (let i = this.queueHead; i < this.queue.length; i++) pending.push(this.queue[i] as Group)
     this.open.clear()
     this.queue = []
+    this.current = null
     this.queueHead = 0
     this.queuedBytes = 0
     this.tail.clear()
@@ -444,7 +481,7 @@ export class LogWriter {
     if (segmentOfLsn(cutLsn) === this.segmentId) {
       try { await this.file.truncate(offsetOfLsn(cutLsn)) } catch { /* recovery will cut */ }
     }
-    for (const p of pending) p.reject(error)
+    for (const g of pending) g.reject(error)
     this.onFailure(this.failure)
   }
 
