@@ -44,9 +44,10 @@ function scriptedDisk (inner: Disk, script: Step[], held: Held[]): Disk {
   }
 }
 
-function ledger (disk: Disk): Ledger {
+function ledger (disk: Disk, eagerBytes?: number): Ledger {
   return createFileLedger({
     siteId: 's', dir: DIR, disk, policyOf: () => policy('sync'), commitsInFlightMax: 2,
+    ...(eagerBytes !== undefined ? { groupCommitEagerBytes: eagerBytes } : {}),
     checkpointIntervalMs: 0, retentionIntervalMs: 0
   })
 }
@@ -136,27 +137,29 @@ t.test('store - writer pipeline - the later commit failing keeps the earlier one
   t.same(await payloadsAfterPowerLoss(sim), ['before', 'a', 'after'])
 })
 
-t.test('store - writer pipeline - 64 producers with commits in flight: every acknowledged append survives a power loss', async (t) => {
-  const sim = new SimDisk(24)
-  const l = ledger(sim.view())
-  await l.open()
-  const acked = new Set<string>()
-  let failAt = 300
-  await Promise.all(Array.from({ length: 64 }, async (_, p) => {
-    for (let i = 0; i < 20; i++) {
-      const payload = `${p}-${i}`
-      if (--failAt === 0) sim.failFsyncs(1)
-      try {
-        await l.append({ topic: 't', payload: Buffer.from(payload) })
-        acked.add(payload)
-      } catch {
-        await l.whenUnfenced?.()
+for (const eagerBytes of [undefined, 1024]) {
+  t.test(`store - writer pipeline - 64 producers with commits in flight (eager start ${eagerBytes ?? 'off'}): every acknowledged append survives a power loss`, async (t) => {
+    const sim = new SimDisk(24)
+    const l = ledger(sim.view(), eagerBytes)
+    await l.open()
+    const acked = new Set<string>()
+    let failAt = 300
+    await Promise.all(Array.from({ length: 64 }, async (_, p) => {
+      for (let i = 0; i < 20; i++) {
+        const payload = `${p}-${i}`
+        if (--failAt === 0) sim.failFsyncs(1)
+        try {
+          await l.append({ topic: 't', payload: Buffer.from(payload) })
+          acked.add(payload)
+        } catch {
+          await l.whenUnfenced?.()
+        }
       }
-    }
-  }))
-  t.ok(acked.size > 0, `${acked.size} acknowledged`)
-  const got = await payloadsAfterPowerLoss(sim)
-  const present = new Set(got)
-  t.equal(present.size, got.length, 'no append twice')
-  t.same([...acked].filter((x) => !present.has(x)), [], 'no acknowledged append lost')
-})
+    }))
+    t.ok(acked.size > 0, `${acked.size} acknowledged`)
+    const got = await payloadsAfterPowerLoss(sim)
+    const present = new Set(got)
+    t.equal(present.size, got.length, 'no append twice')
+    t.same([...acked].filter((x) => !present.has(x)), [], 'no acknowledged append lost')
+  })
+}
