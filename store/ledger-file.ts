@@ -3,7 +3,8 @@
  *
  * Layout (see docs/STORE.md): `dir/seg-<id>.log` segment files of framed CBOR
  * records ([u32 length][u32 crc32c over position + payload][payload]) and
- * `dir/ckpt-<lsn>.ckpt` checkpoints. Every topic, cursor, meta and tombstone
+ * `dir/ckpt-<lsn>.ckpt` checkpoints (`spare-<id>.seg`: the next segment,
+ * prepared, not yet part of the log: spare-segment.ts). Every topic, cursor, meta and tombstone
  * change is a record in the same log; memory-durability topics never touch it.
  *
  * Fault model (what the disk may do to us; disk/sim-disk.ts simulates each):
@@ -144,7 +145,9 @@ export class FileLedger extends LedgerBase {
       groupCommitMaxBytes: this.fopts.groupCommitMaxBytes ?? C.GROUP_COMMIT_BYTES_MAX_DEFAULT,
       groupCommitWaitMs: this.fopts.groupCommitWaitMs ?? C.GROUP_COMMIT_WAIT_MS_DEFAULT,
       asyncFlushMs: this.fopts.asyncFlushMs ?? C.ASYNC_FLUSH_MS_DEFAULT,
-      tailCacheBytes: this.fopts.tailCacheBytes ?? C.TAIL_CACHE_BYTES_MAX_DEFAULT
+      tailCacheBytes: this.fopts.tailCacheBytes ?? C.TAIL_CACHE_BYTES_MAX_DEFAULT,
+      commitsInFlightMax: this.fopts.commitsInFlightMax ?? C.COMMITS_IN_FLIGHT_MAX,
+      groupCommitEagerBytes: this.fopts.groupCommitEagerBytes ?? C.GROUP_COMMIT_EAGER_BYTES
     }
   }
 

@@ -2,13 +2,24 @@
  * The log writer: lsn reservation, segment roll-over, and group commit.
  *
  * Appends reserve their position synchronously (lsn order = call order) and
- * queue their encoded body. One loop drains the queue: it takes every queued
- * record of the same segment up to groupCommitMaxBytes, writes them with one
- * write, resolves the async ones, and — if any queued record wants sync —
- * calls fdatasync once and resolves the sync ones. While a write or fsync is
- * in flight the next batch accumulates (groupCommitWaitMs 0), or the loop
- * waits groupCommitWaitMs for more before writing. Async-only batches are
- * fsynced by a timer after asyncFlushMs.
+ * queue their encoded body in a group that shares one promise (the records
+ * queued together: not one promise per append). One loop drains the queue: it takes every queued
+ * record of the same segment up to groupCommitMaxBytes (a batch), writes them
+ * with one write and, if any wants sync, makes them durable: one O_DSYNC
+ * write for a small batch with nothing un-synced before it, else write +
+ * fdatasync. That is a commit. Up to commitsInFlightMax commits may have
+ * their sync in flight at once: while one commit's sync runs, the next batch
+ * is written and synced. Commits complete in lsn order whatever order their
+ * syncs finish in (an O_DSYNC write makes only its own bytes durable): a
+ * commit resolves its records only after the commit before it did, and its
+ * failure is handled only then, so every record below a failure is resolved
+ * and every record at or above it rejected.
+ * The loop runs at the end of the turn in which records were queued, or at
+ * once when groupCommitEagerBytes are queued and a commit slot is free: the
+ * appends released by one commit's completion then become two commits, the
+ * first written while the rest are still being encoded. With
+ * groupCommitWaitMs > 0 the loop waits that long for more before writing (no
+ * eager start). Async-only batches are fsynced by a timer after asyncFlushMs.
  *
  * The writer never retries a failed write or fsync: it rejects every pending
  * record, remembers the last lsn it knows to be good (`cutLsn`), tries to cut
@@ -24,6 +35,8 @@ import { ZeroAhead, type ZeroAheadStats } from './zero-ahead.js'
 import { StoreCode, errnoCode, storeError } from './errors.js'
 import type { Disk, DiskFile } from './disk/disk.js'
 import type { FerryError } from '../common/errors.js'
+import { CommitOp, commitError } from './log-commit.js'
+import { SpareSegment } from './spare-segment.js'
 
 export interface WriterOptions {
   dir: string
@@ -32,14 +45,30 @@ export interface WriterOptions {
   groupCommitWaitMs: number
   asyncFlushMs: number
   tailCacheBytes: number
+  /** Commits whose sync may be in flight at once (1: one commit at a time). */
+  commitsInFlightMax: number
+  /** Queued bytes that start a commit in the same turn. */
+  groupCommitEagerBytes: number
 }
 
-interface Pending {
+/**
+ * Records queued together, with one promise for all of them (not one per
+ * append). A group never spans two commits: it closes when a batch takes it,
+ * at a segment boundary, and at groupCommitMaxBytes, so a failure never
+ * rejects a record that a successful commit made durable. Barriers join the
+ * open group (or make an empty one).
+ */
+interface Group {
+  /** Lsn of the first record (the records are contiguous). */
   lsn: number
-  /** null: a barrier (resolves once everything before it is as durable as asked). */
-  body: Buffer | null
-  checksum: number
+  segmentId: number
+  bodies: Buffer[]
+  checksums: number[]
+  /** Frame bytes of the records. */
+  bytes: number
+  /** Some record or barrier of it wants fdatasync. */
   sync: boolean
+  done: Promise<void>
   resolve: () => void
   reject: (err: Error) => void
 }
@@ -53,10 +82,15 @@ export interface WriterFailure {
 const noop = (): void => {}
 
 export class LogWriter {
-  private queue: Pending[] = []
+  private queue: Group[] = []
+  /** The group appends join (the newest queued one), until a batch takes it. */
+  private current: Group | null = null
   private queueHead = 0
   private queuedBytes = 0
-  private running = false
+  /** The drain loop is executing (possibly waiting for a write, a roll or a commit slot). */
+  private active = false
+  /** A drain is scheduled for the end of this turn. */
+  private scheduled = false
   private failure: WriterFailure | null = null
   private syncWanted = false
   private asyncTimer: NodeJS.Timeout | null = null
@@ -64,15 +98,29 @@ export class LogWriter {
   /** Next free position (reservation). */
   private reserveSegmentId: number
   private reserveOffset: number
-  /** End of written bytes / of fsynced bytes. */
+  /** End of written bytes (an O_DSYNC write counts from when it is issued) / of fsynced bytes. */
   writtenLsn: number
   syncedLsn: number
+  /** End of the bytes a sync has been issued for (in flight or done). */
+  private coveredLsn: number
   fsyncs = 0
   readonly tail: TailCache
   /** Zeros written and synced in the background ahead of the log end of the active segment. */
   private zero: ZeroAhead
   /** Segment ids created by this writer, with the lsn where their first record goes. */
   onSegmentCreated: (segmentId: number) => void = () => {}
+  /** Batches taken from the queue and not yet resolved, in lsn order (a failure rejects them). */
+  private readonly open = new Set<Group[]>()
+  /** Completions of the commits not yet complete, oldest first (at most commitsInFlightMax). */
+  private readonly commits: Array<Promise<void>> = []
+  /** Completion of the newest commit: the next one completes only after it. */
+  private lastCommit: Promise<void> = Promise.resolve()
+  /** Disk writes and syncs of commits in flight: a failure waits for them before it cuts the file. */
+  private readonly ops = new Set<Promise<void>>()
+  private readonly commitsInFlightMax: number
+  private readonly eagerBytes: number
+  /** The next segment, made once the active one is half full (spare-segment.ts). */
+  private readonly spare: SpareSegment
 
   constructor (
     private readonly disk: Disk,
@@ -89,7 +137,12 @@ export class LogWriter {
     this.reserveOffset = endOffset
     this.writtenLsn = lsnOf(segmentId, endOffset)
     this.syncedLsn = this.writtenLsn
+    this.coveredLsn = this.writtenLsn
     this.tail = new TailCache(opts.tailCacheBytes)
+    this.spare = new SpareSegment(disk, opts.dir, opts.segmentSizeBytes)
+    this.commitsInFlightMax = Math.max(1, opts.commitsInFlightMax)
+    // Waiting for more (groupCommitWaitMs) and starting at once contradict each other: the wait wins.
+    this.eagerBytes = opts.groupCommitWaitMs > 0 ? Number.POSITIVE_INFINITY : opts.groupCommitEagerBytes
   }
 
   get activeSegmentId (): number { return this.segmentId }
@@ -119,12 +172,28 @@ export class LogWriter {
     const bytes = FRAME_HEADER_BYTES + body.length
     const lsn = this.reserve(bytes)
     const checksum = frameChecksum(segmentOfLsn(lsn), offsetOfLsn(lsn), body)
-    const done = new Promise<void>((resolve, reject) => {
-      this.queue.push({ lsn, body, checksum, sync, resolve, reject })
-    })
+    const seg = segmentOfLsn(lsn)
+    let g = this.current
+    if (g === null || g.segmentId !== seg || (g.bytes > 0 && g.bytes + bytes > this.opts.groupCommitMaxBytes)) g = this.openGroup(lsn, seg)
+    else if (g.bytes === 0) { g.lsn = lsn; g.segmentId = seg } // barriers only so far: the group starts here
+    g.bodies.push(body)
+    g.checksums.push(checksum)
+    g.bytes += bytes
+    if (sync) g.sync = true
     this.queuedBytes += bytes
-    this.kick()
-    return { lsn, bytes, done }
+    if (!this.active && this.queuedBytes >= this.eagerBytes && this.commits.length < this.commitsInFlightMax) void this.run()
+    else this.kick()
+    return { lsn, bytes, done: g.done }
+  }
+
+  private openGroup (lsn: number, segmentId: number): Group {
+    let resolve: () => void = () => {}
+    let reject: (err: Error) => void = () => {}
+    const done = new Promise<void>((res, rej) => { resolve = res; reject = rej })
+    const g: Group = { lsn, segmentId, bodies: [], checksums: [], bytes: 0, sync: false, done, resolve, reject }
+    this.queue.push(g)
+    this.current = g
+    return g
   }
 
   /**
@@ -146,127 +215,208 @@ export class LogWriter {
   /** Resolves when everything queued so far is written (and fsynced when `sync`). */
   barrier (sync: boolean): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure.error)
-    if (this.queue.length === this.queueHead && !this.running && (!sync || this.syncedLsn >= this.writtenLsn)) return Promise.resolve()
-    const done = new Promise<void>((resolve, reject) => {
-      this.queue.push({ lsn: this.tailLsn, body: null, checksum: 0, sync, resolve, reject })
-    })
+    const idle = this.queue.length === this.queueHead && !this.active && !this.scheduled && this.commits.length === 0
+    if (idle && (!sync || this.syncedLsn >= this.writtenLsn)) return Promise.resolve()
+    const g = this.current ?? this.openGroup(this.tailLsn, this.reserveSegmentId)
+    if (sync) g.sync = true
     this.kick()
-    return done
+    return g.done
   }
 
   private kick (): void {
-    if (this.running || this.failure !== null) return
-    this.running = true
-    setImmediate(() => { void this.run() })
+    if (this.active || this.scheduled || this.failure !== null) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      if (!this.active) void this.run()
+    })
   }
 
+  /** The drain loop. Runs synchronously up to its first wait, so an eager start issues its write in the caller's turn. */
   private async run (): Promise<void> {
+    this.active = true
     try {
       while (this.failure === null && (this.queue.length > this.queueHead || this.syncWanted)) {
+        if (this.commits.length >= this.commitsInFlightMax) {
+          await this.commits[0]
+          continue
+        }
         if (this.opts.groupCommitWaitMs > 0 && this.queuedBytes < this.opts.groupCommitMaxBytes && this.queue.length > this.queueHead) {
           await new Promise((resolve) => setTimeout(resolve, this.opts.groupCommitWaitMs))
         }
-        await this.writeOneBatch()
+        const writing = this.startBatch()
+        if (writing !== null) await writing
       }
     } finally {
-      this.running = false
+      this.active = false
     }
   }
 
-  /** Take the next batch: same segment, at most groupCommitMaxBytes (at least one record). */
-  private takeBatch (): Pending[] {
-    const batch: Pending[] = []
+  /** Take the next batch: whole groups of one segment, at most groupCommitMaxBytes (at least one group). */
+  private takeBatch (): Group[] {
+    const batch: Group[] = []
     let bytes = 0
-    const seg = this.queue.length > this.queueHead ? segmentOfLsn((this.queue[this.queueHead] as Pending).lsn) : this.segmentId
+    let seg = -1
     while (this.queue.length > this.queueHead) {
-      const p = this.queue[this.queueHead] as Pending
-      const size = p.body === null ? 0 : FRAME_HEADER_BYTES + p.body.length
-      if (p.body !== null && segmentOfLsn(p.lsn) !== seg) break
-      if (batch.length > 0 && bytes + size > this.opts.groupCommitMaxBytes) break
-      batch.push(p)
-      bytes += size
+      const g = this.queue[this.queueHead] as Group
+      if (g.bytes > 0) {
+        if (seg === -1) seg = g.segmentId
+        else if (g.segmentId !== seg) break
+      }
+      if (batch.length > 0 && bytes + g.bytes > this.opts.groupCommitMaxBytes) break
+      batch.push(g)
+      bytes += g.bytes
       this.queueHead++
+      if (g === this.current) this.current = null
     }
     this.queuedBytes -= bytes
     if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead)
       this.queueHead = 0
     }
+    this.open.add(batch)
     return batch
   }
 
-  private async writeOneBatch (): Promise<void> {
+  /** Start the next commit. Returns what the loop must wait for before the next one (a write, a roll), or null. */
+  private startBatch (): Promise<void> | null {
     const batch = this.takeBatch()
-    const first = batch.find((p) => p.body !== null)
-    let wantSync = this.syncWanted || batch.some((p) => p.sync)
+    let wantSync = this.syncWanted
+    let first: Group | undefined
+    for (const g of batch) {
+      if (g.sync) wantSync = true
+      if (first === undefined && g.bytes > 0) first = g
+    }
     this.syncWanted = false
-    if (first !== undefined && segmentOfLsn(first.lsn) !== this.segmentId) {
-      if (!await this.rollTo(segmentOfLsn(first.lsn), batch)) return
+    if (first === undefined) {
+      // Barriers only: an fdatasync if written bytes lack one; else the commits before it are enough.
+      if (wantSync && this.coveredLsn < this.writtenLsn) this.commit(batch, this.issueDatasync(), CommitOp.fdatasync, this.writtenLsn)
+      else this.commit(batch, null, CommitOp.none, this.writtenLsn)
+      return null
     }
-    if (first !== undefined) {
-      const start = first.lsn
-      let size = 0
-      for (const p of batch) if (p.body !== null) size += FRAME_HEADER_BYTES + p.body.length
-      const buf = Buffer.allocUnsafe(size)
-      let at = 0
-      for (const p of batch) {
-        if (p.body === null) continue
-        assert.equal(p.lsn, start + at, 'batched records are contiguous')
-        writeFrameHeader(buf, at, p.body.length, p.checksum)
-        p.body.copy(buf, at + FRAME_HEADER_BYTES)
-        at += FRAME_HEADER_BYTES + p.body.length
-      }
-      assert.equal(start, this.writtenLsn, 'batch starts where the log ends')
-      // Never concurrently with a zero chunk that reaches into this batch's range (zeros must not land on records).
-      await this.zero.beforeWrite(offsetOfLsn(start) + size)
-      // Fast path: nothing un-synced before this small batch and it wants sync: one O_DSYNC write.
-      if (wantSync && size <= DSYNC_WRITE_BYTES_MAX && this.syncedLsn === this.writtenLsn && this.file.writeDurable !== undefined) {
-        try {
-          this.fsyncs++
-          await this.file.writeDurable(buf, offsetOfLsn(start))
-        } catch (err) {
-          const full = errnoCode(err) === 'ENOSPC'
-          await this.fail(storeError(full ? StoreCode.DISK_FULL : StoreCode.FSYNC_FAILED, full ? 'disk full: append not written' : 'durable write failed: un-synced appends are lost', { cause: err }), this.syncedLsn, batch)
-          return
-        }
-        this.writtenLsn = start + size
-        this.syncedLsn = this.writtenLsn
-        this.tail.add(start, buf)
-        this.zero.poke()
-        for (const p of batch) p.resolve()
-        return
-      }
-      try {
-        await this.file.write(buf, offsetOfLsn(start))
-      } catch (err) {
-        const code = errnoCode(err) === 'ENOSPC' ? StoreCode.DISK_FULL : StoreCode.IO
-        await this.fail(storeError(code, code === StoreCode.DISK_FULL ? 'disk full: append not written' : 'write failed', { cause: err }), this.writtenLsn, batch)
-        return
-      }
-      this.writtenLsn = start + size
-      this.tail.add(start, buf)
-      this.zero.poke()
-    }
-    for (const p of batch) if (!p.sync) p.resolve()
-    if (wantSync && this.syncedLsn < this.writtenLsn) {
-      if (!await this.sync(batch)) return
-    } else if (this.syncedLsn < this.writtenLsn) {
-      this.armAsyncFlush()
-    }
-    wantSync = false
-    for (const p of batch) if (p.sync) p.resolve()
+    if (segmentOfLsn(first.lsn) !== this.segmentId) return this.rollThenWrite(batch, first.lsn, wantSync)
+    return this.writeBatch(batch, first.lsn, wantSync)
   }
 
-  private async sync (batch: Pending[]): Promise<boolean> {
+  private async rollThenWrite (batch: Group[], start: number, wantSync: boolean): Promise<void> {
+    // The roll seals the segment: every commit of it completes first.
+    await this.lastCommit
+    if (this.failure !== null) return
+    if (!await this.rollTo(segmentOfLsn(start))) return
+    await this.writeBatch(batch, start, wantSync)
+  }
+
+  private writeBatch (batch: Group[], start: number, wantSync: boolean): Promise<void> | null {
+    let size = 0
+    for (const g of batch) size += g.bytes
+    const buf = Buffer.allocUnsafe(size)
+    let at = 0
+    for (const g of batch) {
+      if (g.bytes === 0) continue
+      assert.equal(g.lsn, start + at, 'batched records are contiguous')
+      const { bodies, checksums } = g
+      for (let i = 0; i < bodies.length; i++) {
+        const body = bodies[i] as Buffer
+        writeFrameHeader(buf, at, body.length, checksums[i] as number)
+        body.copy(buf, at + FRAME_HEADER_BYTES)
+        at += FRAME_HEADER_BYTES + body.length
+      }
+    }
+    assert.equal(start, this.writtenLsn, 'batch starts where the log ends')
+    // Never concurrently with a zero chunk that reaches into this batch's range (zeros must not land on records).
+    const zeroWait = this.zero.beforeWrite(offsetOfLsn(start) + size)
+    if (zeroWait !== null) return zeroWait.then(async () => { await this.writeBuilt(batch, start, buf, wantSync) })
+    return this.writeBuilt(batch, start, buf, wantSync)
+  }
+
+  private writeBuilt (batch: Group[], start: number, buf: Buffer, wantSync: boolean): Promise<void> | null {
+    if (this.failure !== null) return null // fail() rejected the batch
+    const end = start + buf.length
+    // Fast path: every byte before this small batch is covered by a sync already issued: one O_DSYNC write,
+    // not waited for here (the next batch is written beside it).
+    if (wantSync && buf.length <= DSYNC_WRITE_BYTES_MAX && this.coveredLsn === this.writtenLsn && this.file.writeDurable !== undefined) {
+      this.fsyncs++
+      const op = this.file.writeDurable(buf, offsetOfLsn(start))
+      this.wrote(start, buf)
+      this.coveredLsn = end
+      this.commit(batch, op, CommitOp.dsyncWrite, end)
+      return null
+    }
+    return this.file.write(buf, offsetOfLsn(start)).then(() => {
+      this.wrote(start, buf)
+      if (wantSync) {
+        this.commit(batch, this.issueDatasync(), CommitOp.fdatasync, end)
+      } else {
+        this.commit(batch, null, CommitOp.none, end)
+        if (this.coveredLsn < this.writtenLsn) this.armAsyncFlush()
+      }
+    }, (err: unknown) => {
+      // Handled in order, after the commits before it: they may still complete.
+      this.commit(batch, Promise.reject(err), CommitOp.write, start)
+    })
+  }
+
+  private wrote (start: number, buf: Buffer): void {
+    this.writtenLsn = start + buf.length
+    this.tail.add(start, buf)
+    this.zero.poke()
+    if (offsetOfLsn(this.writtenLsn) * 2 >= this.opts.segmentSizeBytes) this.spare.prepare(this.segmentId + 1)
+  }
+
+  /** An fdatasync covers every byte written before it is issued. */
+  private issueDatasync (): Promise<void> {
+    this.fsyncs++
+    this.coveredLsn = this.writtenLsn
+    return this.file.datasync()
+  }
+
+  /**
+   * Queue the completion of a commit: after its op (if any) and after the
+   * commit before it, resolve its records, or fail the writer.
+   * `endLsn`: the end of its bytes (synced when op is a sync); for a failed
+   * write, where the log must be cut.
+   */
+  private commit (batch: Group[], op: Promise<void> | null, kind: CommitOp, endLsn: number): void {
+    if (op !== null) {
+      this.ops.add(op)
+      const forget = (): void => { this.ops.delete(op) }
+      op.then(forget, forget)
+    }
+    const done = this.complete(batch, op, kind, endLsn, this.lastCommit)
+    this.lastCommit = done
+    this.commits.push(done)
+  }
+
+  private async complete (batch: Group[], op: Promise<void> | null, kind: CommitOp, endLsn: number, before: Promise<void>): Promise<void> {
+    let err: unknown
+    let failed = false
+    if (op !== null) {
+      try { await op } catch (e) { err = e; failed = true }
+    }
+    await before
+    try {
+      if (this.failure !== null) return // an earlier commit failed: this batch was rejected with it
+      if (failed) {
+        await this.fail(commitError(kind, err), kind === CommitOp.write ? endLsn : this.syncedLsn)
+        return
+      }
+      if (kind === CommitOp.dsyncWrite || kind === CommitOp.fdatasync) {
+        if (endLsn > this.syncedLsn) this.syncedLsn = endLsn
+      }
+      this.open.delete(batch)
+      for (const g of batch) g.resolve()
+    } finally {
+      this.commits.shift()
+    }
+  }
+
+  /** Seal-time fsync (no commit in flight). */
+  private async sync (): Promise<boolean> {
     const target = this.writtenLsn
     try {
-      this.fsyncs++
-      await this.file.datasync()
+      await this.issueDatasync()
     } catch (err) {
-      // ENOSPC from fdatasync (delayed allocation, thin provisioning) is a full disk, not a failing one:
-      // the same cut (the pages are no more trustworthy than after EIO), but E_DISK_FULL, like a write.
-      const full = errnoCode(err) === 'ENOSPC'
-      await this.fail(storeError(full ? StoreCode.DISK_FULL : StoreCode.FSYNC_FAILED, full ? 'disk full: fdatasync found no space, un-synced appends are lost' : 'fdatasync failed: un-synced appends are lost', { cause: err }), this.syncedLsn, batch)
+      await this.fail(commitError(CommitOp.fdatasync, err), this.syncedLsn)
       return false
     }
     this.syncedLsn = target
@@ -277,15 +427,15 @@ export class LogWriter {
     if (this.asyncTimer !== null) return
     this.asyncTimer = setTimeout(() => {
       this.asyncTimer = null
-      if (this.failure !== null || this.syncedLsn >= this.writtenLsn) return
+      if (this.failure !== null || this.coveredLsn >= this.writtenLsn) return
       this.syncWanted = true
       this.kick()
     }, this.opts.asyncFlushMs)
     this.asyncTimer.unref()
   }
 
-  /** Seal the active segment (fsync) and start the next one. */
-  private async rollTo (segmentId: number, batch: Pending[]): Promise<boolean> {
+  /** Seal the active segment (fsync) and start the next one. Every commit has completed. */
+  private async rollTo (segmentId: number): Promise<boolean> {
     assert.equal(segmentId, this.segmentId + 1, 'segments roll one at a time')
     // Seal: stop zeroing, cut the zeros ahead, make everything durable.
     await this.zero.stop()
@@ -293,49 +443,63 @@ export class LogWriter {
       try {
         await this.file.truncate(offsetOfLsn(this.writtenLsn))
       } catch (err) {
-        await this.fail(storeError(StoreCode.IO, 'could not seal the segment', { cause: err }), this.syncedLsn, batch)
+        await this.fail(storeError(StoreCode.IO, 'could not seal the segment', { cause: err }), this.syncedLsn)
         return false
       }
-      if (!await this.sync(batch)) return false
-    } else if (this.syncedLsn < this.writtenLsn && !await this.sync(batch)) return false
+      if (!await this.sync()) return false
+    } else if (this.syncedLsn < this.writtenLsn && !await this.sync()) return false
     const path = `${this.opts.dir}/${segmentName(segmentId)}`
-    let file: DiskFile | undefined
+    let file: DiskFile | null | undefined
+    let fileSize = SEGMENT_HEADER_BYTES
     try {
-      file = await this.disk.open(path, true)
-      await file.write(encodeSegmentHeader(segmentId), 0)
-      await file.datasync()
-      await this.disk.syncDir(this.opts.dir)
+      // The spare when there is one (renamed in, directory synced); else made here, on the append path.
+      file = await this.spare.take(segmentId)
+      if (file !== null) {
+        fileSize = this.spare.bytes
+      } else {
+        file = await this.disk.open(path, true)
+        await file.write(encodeSegmentHeader(segmentId), 0)
+        await file.datasync()
+        await this.disk.syncDir(this.opts.dir)
+      }
       await this.file.close()
       this.file = file
     } catch (err) {
       // The new file is not ours to keep: close it (recovery removes or rewrites the half-made segment).
-      if (file !== undefined && file !== this.file) await file.close().catch(() => {})
+      if (file !== undefined && file !== null && file !== this.file) await file.close().catch(() => {})
       const code = errnoCode(err) === 'ENOSPC' ? StoreCode.DISK_FULL : StoreCode.IO
-      await this.fail(storeError(code, 'could not start a new segment', { cause: err }), this.syncedLsn, batch)
+      await this.fail(storeError(code, 'could not start a new segment', { cause: err }), this.syncedLsn)
       return false
     }
     this.segmentId = segmentId
-    this.zero = new ZeroAhead(file, this.opts.segmentSizeBytes, SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES)
+    this.zero = new ZeroAhead(file, this.opts.segmentSizeBytes, SEGMENT_HEADER_BYTES, fileSize)
     this.writtenLsn = lsnOf(segmentId, SEGMENT_HEADER_BYTES)
     this.syncedLsn = this.writtenLsn
+    this.coveredLsn = this.writtenLsn
     this.onSegmentCreated(segmentId)
     return true
   }
 
-  private async fail (error: FerryError, cutLsn: number, batch: Pending[]): Promise<void> {
+  private async fail (error: FerryError, cutLsn: number): Promise<void> {
     this.failure = { error, cutLsn }
     if (this.asyncTimer !== null) { clearTimeout(this.asyncTimer); this.asyncTimer = null }
-    const pending = batch.concat(this.queue.slice(this.queueHead))
+    const pending: Group[] = []
+    for (const b of this.open) for (const g of b) pending.push(g)
+    for (let i = this.queueHead; i < this.queue.length; i++) pending.push(this.queue[i] as Group)
+    this.open.clear()
     this.queue = []
+    this.current = null
     this.queueHead = 0
     this.queuedBytes = 0
     this.tail.clear()
+    // A later commit's write still in flight must not land after the cut.
+    await Promise.allSettled([...this.ops])
     await this.zero.stop()
     // Cut the un-trusted bytes now if we can; recovery cuts again at cutLsn in any case.
     if (segmentOfLsn(cutLsn) === this.segmentId) {
       try { await this.file.truncate(offsetOfLsn(cutLsn)) } catch { /* recovery will cut */ }
     }
-    for (const p of pending) p.reject(error)
+    for (const g of pending) g.reject(error)
     this.onFailure(this.failure)
   }
 
@@ -353,6 +517,7 @@ export class LogWriter {
     }
     this.closing = true
     if (this.asyncTimer !== null) { clearTimeout(this.asyncTimer); this.asyncTimer = null }
+    await this.spare.discard()
     await this.file.close().catch(() => {})
   }
 
@@ -360,7 +525,9 @@ export class LogWriter {
   async abandon (): Promise<void> {
     this.closing = true
     if (this.asyncTimer !== null) { clearTimeout(this.asyncTimer); this.asyncTimer = null }
+    await Promise.allSettled([...this.ops])
     await this.zero.stop()
+    await this.spare.discard()
     await this.file.close().catch(() => {})
   }
 }

@@ -38,6 +38,10 @@ export interface FileLedgerOptions extends LedgerOptions {
   segmentSizeBytes?: number
   groupCommitMaxBytes?: number
   groupCommitWaitMs?: number
+  /** Group commits whose sync may be in flight at once (default COMMITS_IN_FLIGHT_MAX; 1: one at a time). See log-writer.ts. */
+  commitsInFlightMax?: number
+  /** Queued bytes that start a commit in the same turn when a commit slot is free (default GROUP_COMMIT_EAGER_BYTES: off). */
+  groupCommitEagerBytes?: number
   asyncFlushMs?: number
   tailCacheBytes?: number
   /**

@@ -10,7 +10,7 @@ import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
 import { checkpointName, decodeSnapshot, parseCheckpointName, readCheckpointFile, type Snapshot } from './checkpoint.js'
 import { decodeRecord, peekMessage, type LogRecord } from './records.js'
 import {
-  SEGMENT_HEADER_BYTES, checkSegmentHeader, encodeSegmentHeader, lsnOf, offsetOfLsn, parseSegmentName, segmentName, segmentOfLsn
+  SEGMENT_HEADER_BYTES, checkSegmentHeader, encodeSegmentHeader, isSpareSegmentName, lsnOf, offsetOfLsn, parseSegmentName, segmentName, segmentOfLsn
 } from './segment.js'
 import { StoreCode, storeError } from './errors.js'
 
@@ -188,7 +188,8 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
   const { disk, dir } = inp
   await disk.mkdirp(dir)
   const names = await disk.list(dir)
-  for (const n of names) if (n.endsWith('.tmp')) await disk.unlink(`${dir}/${n}`)
+  // Half-written checkpoints, and spare segments (prepared for a roll, never part of the log: spare-segment.ts).
+  for (const n of names) if (n.endsWith('.tmp') || isSpareSegmentName(n)) await disk.unlink(`${dir}/${n}`)
   let segmentIds = names.map(parseSegmentName).filter((x): x is number => x !== undefined).sort((a, b) => a - b)
   const ckptLsns = names.map(parseCheckpointName).filter((x): x is number => x !== undefined).sort((a, b) => b - a)
   let truncatedBytes = 0

@@ -1,5 +1,7 @@
 /**
- * Segment files: `seg-<id, 10 digits>.log`, a 32-byte header then frames.
+ * Segment files: `seg-<id, 10 digits>.log`, a 32-byte header then frames
+ * (`spare-<id>.seg`: the next one, prepared, not yet part of the log; named
+ * apart from segments so nothing that looks for `seg-*.log` finds it).
  * Header: magic "FERRYSEG", u32 version, u32 segment id, 16 reserved zero
  * bytes... the last 4 being a crc32c of the first 28. Lsn = id * 2^32 + offset.
  */
@@ -12,6 +14,15 @@ export const LSN_SEGMENT_FACTOR = 2 ** 32
 
 export function segmentName (id: number): string {
   return `seg-${String(id).padStart(10, '0')}.log`
+}
+
+/** The spare of segment `id`, prepared ahead of the roll (spare-segment.ts); recovery deletes spares. */
+export function spareSegmentName (id: number): string {
+  return `spare-${String(id).padStart(10, '0')}.seg`
+}
+
+export function isSpareSegmentName (name: string): boolean {
+  return /^spare-\d{10}\.seg$/.test(name)
 }
 
 export function parseSegmentName (name: string): number | undefined {

@@ -66,15 +66,21 @@ export class ZeroAhead {
   }
 
   /**
-   * The writer is about to write [from, to). Waits when an in-flight zero
-   * chunk reaches into that range; afterwards no zero chunk starts below `to`.
+   * The writer is about to write [from, to). Returns a wait when an in-flight
+   * zero chunk reaches into that range (else null); from now on no zero chunk
+   * starts below `to`.
    */
-  async beforeWrite (to: number): Promise<void> {
+  beforeWrite (to: number): Promise<void> | null {
     const from = this.floor
     if (to > this.floor) this.floor = to
     const onZeros = Math.max(0, Math.min(to, this.zeroedTo) - Math.max(from, this.zeroedFrom))
     this.stats.onZerosBytes += onZeros
     this.stats.pastZerosBytes += Math.max(0, to - from - onZeros)
+    // null: no wait, so the writer can issue its write in the same turn (log-writer.ts: eager commits).
+    return this.inFlight !== null && this.inFlight.from < to ? this.waitFor(to) : null
+  }
+
+  private async waitFor (to: number): Promise<void> {
     while (this.inFlight !== null && this.inFlight.from < to) {
       this.stats.waits++
       await this.inFlight.done

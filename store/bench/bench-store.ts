@@ -18,6 +18,14 @@ const json = process.argv.includes('--json')
 const quick = process.argv.includes('--quick')
 /** --latency: only the fdatasync reference and the 20,000/s latency run (one JSON line, ~7 s): for A/B rounds of the p99. */
 const latencyOnly = process.argv.includes('--latency')
+/** A/B of the group commit's pipelining (store/log-writer.ts): --commits-in-flight N, --eager-bytes N (defaults: the store's). */
+function numArg (name: string): number | undefined {
+  const i = process.argv.indexOf(name)
+  return i < 0 ? undefined : Number(process.argv[i + 1])
+}
+const writerOver: Partial<FileLedgerOptions> = {}
+if (numArg('--commits-in-flight') !== undefined) writerOver.commitsInFlightMax = numArg('--commits-in-flight')
+if (numArg('--eager-bytes') !== undefined) writerOver.groupCommitEagerBytes = numArg('--eager-bytes')
 const here = fileURLToPath(new URL('.', import.meta.url))
 const PAYLOAD = Buffer.alloc(256, 0x61)
 const secondsPerRun = quick ? 1 : 3
@@ -33,7 +41,7 @@ async function tmp (): Promise<string> {
 function ledger (dir: string, durability: Durability, over: Partial<FileLedgerOptions> = {}): Ledger {
   return createFileLedger({
     siteId: 'bench', dir, policyOf: () => ({ durability, retentionMs: -1, retentionBytes: -1, ttlMs: 0 }),
-    checkpointIntervalMs: 0, retentionIntervalMs: 0, ...over
+    checkpointIntervalMs: 0, retentionIntervalMs: 0, ...writerOver, ...over
   })
 }
 

@@ -55,10 +55,11 @@ t.test('store - writer - a failed segment roll closes the new file (no handle le
   const sim = new SimDisk(13)
   const inner = sim.view()
   let rollFile: { closed: boolean } | undefined
-  // The first segment the writer rolls to fails its header write.
+  // No spare segment can be made (spare-segment.ts): the roll makes segment 2 itself, and its header write fails.
   const disk: Disk = {
     ...inner,
     open: async (p, create) => {
+      if (/spare-\d+\.seg$/.test(p)) throw Object.assign(new Error('EIO: spare'), { code: 'EIO' })
       const f = await inner.open(p, create)
       if (!create || rollFile !== undefined || !/seg-0000000002\.log$/.test(p)) return f
       const state = { closed: false }
