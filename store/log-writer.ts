@@ -190,6 +190,9 @@ export class LogWriter {
     let resolve: () => void = () => {}
     let reject: (err: Error) => void = () => {}
     const done = new Promise<void>((res, rej) => { resolve = res; reject = rej })
+    // A group of appendQuiet records only has no awaiter (their barrier waits on a later group): a failure must not
+    // become an unhandled rejection. Every awaiter still sees the rejection.
+    done.catch(noop)
     const g: Group = { lsn, segmentId, bodies: [], checksums: [], bytes: 0, sync: false, done, resolve, reject }
     this.queue.push(g)
     this.current = g
@@ -202,14 +205,9 @@ export class LogWriter {
    * last. A failure still reaches that barrier (every pending record rejects).
    */
   appendQuiet (body: Buffer, sync: boolean): { lsn: number, bytes: number } {
-    if (this.failure !== null) throw storeError(StoreCode.FENCED, 'log writer failed; the ledger is recovering')
-    if (this.closing) throw storeError(StoreCode.STORE_CLOSED, 'ledger is closing')
-    const bytes = FRAME_HEADER_BYTES + body.length
-    const lsn = this.reserve(bytes)
-    this.queue.push({ lsn, body, checksum: frameChecksum(segmentOfLsn(lsn), offsetOfLsn(lsn), body), sync, resolve: noop, reject: noop })
-    this.queuedBytes += bytes
-    this.kick()
-    return { lsn, bytes }
+    // The record joins the open group like any append; only the group's promise is not handed out (see openGroup).
+    const r = this.append(body, sync)
+    return { lsn: r.lsn, bytes: r.bytes }
   }
 
   /** Resolves when everything queued so far is written (and fsynced when `sync`). */
