@@ -91,8 +91,11 @@ export const DSYNC_WRITE_BYTES_MAX = 16 * 1024
  * releases are encoded while the disk idles and the next commit waits for all of them; with two, one commit's
  * appends are prepared and written while the other's sync runs (this virtual disk also merges concurrent
  * flushes). Completions are still taken in lsn order (log-writer.ts).
+ * Default 1: in a quiet alternated A/B (session 5, bench:peers latency-open-10k, Ferry only, 2 x 2 rounds) two in
+ * flight gave open-loop p99 98 / 31 ms (spreads 18-179, 13-49) against 17.7 / 19.8 ms (17-22) with one, at equal
+ * fan-in throughput; bench:store 64 x 1 was 3% ahead with two. `commitsInFlightMax: 2` turns it on.
  */
-export const COMMITS_IN_FLIGHT_MAX = 2
+export const COMMITS_IN_FLIGHT_MAX = 1
 
 /**
  * A commit starts in the same turn once this many bytes are queued (a free commit slot given), instead of at the
