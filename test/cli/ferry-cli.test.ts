@@ -1,30 +1,13 @@
 import t from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { writeFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 import { httpRequest, topicPath } from '../helpers/http.js'
-import { cliArgs } from '../helpers/cli-build.js'
+import { spawnFerry as ferry } from '../helpers/ferry-cli.js'
 
 // Each case starts Node processes (each loads the whole CLI); a loaded 2-core machine makes that slow.
 t.setTimeout(300_000)
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-
-interface Run { child: ChildProcess, out: () => string, err: () => string, exit: Promise<number | null> }
-
-function ferry (args: string[]): Run {
-  const child = spawn(process.execPath, cliArgs([...args]), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
-  let out = ''
-  let err = ''
-  child.stdout?.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr?.on('data', (c: Buffer) => { err += c.toString() })
-  const exit = once(child, 'exit').then(([code]) => code as number | null)
-  return { child, out: () => out, err: () => err, exit }
-}
 
 t.test('cli - ferry gateway --dev prints a ready line, serves HTTP, pub/sub work, SIGTERM exits cleanly', async (t) => {
   const tmp = await tmpDir('ferry-cli-')

@@ -4,36 +4,13 @@
  * errors that say what went wrong and where. (`./ferry` itself: ferry-wrapper.test.ts.)
  */
 import t from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import net from 'node:net'
-import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
 import { startTestGateway } from '../helpers/gateway.js'
 import { waitFor } from '../helpers/wait.js'
-import { cliArgs } from '../helpers/cli-build.js'
+import { spawnFerry as ferry } from '../helpers/ferry-cli.js'
 
 // Each case starts Node processes (each loads the whole CLI); a loaded 2-core machine makes that slow.
 t.setTimeout(300_000)
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-
-interface Run { child: ChildProcess, out: () => string, err: () => string, exit: Promise<number | null> }
-
-function spawnRun (cmd: string, args: string[]): Run {
-  const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
-  let out = ''
-  let err = ''
-  child.stdout?.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr?.on('data', (c: Buffer) => { err += c.toString() })
-  const exit = once(child, 'exit').then(([code]) => code as number | null)
-  return { child, out: () => out, err: () => err, exit }
-}
-
-/** The CLI from its sources, transpiled (what ./ferry runs once built). */
-function ferry (args: string[]): Run {
-  return spawnRun(process.execPath, cliArgs(args))
-}
 
 /** A loopback port nobody listens on. */
 async function closedPort (): Promise<number> {

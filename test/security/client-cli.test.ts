@@ -1,29 +1,11 @@
 import t from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
 import { issueClientCert, loadCa, pkiLayout } from '../../pki/index.js'
 import { httpRequest, topicPath } from '../helpers/http.js'
 import { startSecureGateway, storedTopics, token } from './helpers.js'
-import { cliArgs } from '../helpers/cli-build.js'
+import { spawnFerry as ferry } from '../helpers/ferry-cli.js'
 
 // Each case starts a Node process (each loads the whole CLI); a loaded 2-core machine makes that slow.
 t.setTimeout(300_000)
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-
-interface Run { child: ChildProcess, out: () => string, err: () => string, exit: Promise<number | null> }
-
-function ferry (args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, cliArgs([...args]), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn', ...env } })
-  let out = ''
-  let err = ''
-  child.stdout?.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr?.on('data', (c: Buffer) => { err += c.toString() })
-  const exit = once(child, 'exit').then(([code]) => code as number | null)
-  return { child, out: () => out, err: () => err, exit }
-}
 
 t.test('security client cli - ferry pub/sub with --token, --ca and --cert against a production gateway (TLS only, credentials required)', async (t) => {
   const gw = await startSecureGateway(t)

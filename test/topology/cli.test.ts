@@ -3,27 +3,9 @@
  * real etcd (`ferry dev` is in dev-cli.test.ts).
  */
 import t from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
 import { startEtcd } from '../helpers/services.js'
 import { TopologyClient } from '../../topology/index.js'
-import { cliArgs } from '../helpers/cli-build.js'
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-
-interface Run { child: ChildProcess, out: () => string, err: () => string, exit: Promise<number | null> }
-
-function ferry (args: string[]): Run {
-  const child = spawn(process.execPath, cliArgs([...args]), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
-  let out = ''
-  let err = ''
-  child.stdout?.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr?.on('data', (c: Buffer) => { err += c.toString() })
-  const exit = once(child, 'exit').then(([code]) => code as number | null)
-  return { child, out: () => out, err: () => err, exit }
-}
+import { spawnFerry as ferry } from '../helpers/ferry-cli.js'
 
 async function ok (args: string[]): Promise<string> {
   const r = ferry(args)

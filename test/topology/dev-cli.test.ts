@@ -3,31 +3,15 @@
  * nats-servers, three sites) from one command, stopped and started again.
  */
 import t from 'tap'
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
+import { execFile } from 'node:child_process'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import net from 'node:net'
-import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
-import { cliArgs } from '../helpers/cli-build.js'
+import { spawnFerry as ferry, type Run } from '../helpers/ferry-cli.js'
 import { freePort } from '../../common/free-port.js'
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-
-interface Run { child: ChildProcess, out: () => string, err: () => string, exit: Promise<number | null> }
-
-function ferry (args: string[]): Run {
-  const child = spawn(process.execPath, cliArgs([...args]), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
-  let out = ''
-  let err = ''
-  child.stdout?.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr?.on('data', (c: Buffer) => { err += c.toString() })
-  const exit = once(child, 'exit').then(([code]) => code as number | null)
-  return { child, out: () => out, err: () => err, exit }
-}
 
 /** The tail of every site log under DIR/logs, for a failure message. */
 async function siteLogs (dir: string): Promise<string> {

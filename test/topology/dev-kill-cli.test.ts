@@ -3,27 +3,10 @@
  * start (cli/dev-leftovers.ts, the sites' parent watch in cli/site-run.ts).
  */
 import t from 'tap'
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
+import { execFile } from 'node:child_process'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
-import { cliArgs } from '../helpers/cli-build.js'
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-
-interface Run { child: ChildProcess, out: () => string, err: () => string, exit: Promise<number | null> }
-
-function ferry (args: string[]): Run {
-  const child = spawn(process.execPath, cliArgs([...args]), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
-  let out = ''
-  let err = ''
-  child.stdout?.on('data', (c: Buffer) => { out += c.toString() })
-  child.stderr?.on('data', (c: Buffer) => { err += c.toString() })
-  const exit = once(child, 'exit').then(([code]) => code as number | null)
-  return { child, out: () => out, err: () => err, exit }
-}
+import { spawnFerry as ferry, type Run } from '../helpers/ferry-cli.js'
 
 t.test('cli - ferry dev after a kill -9: its sites stop by themselves, the next start stops the leftover etcd and nats-servers and comes up', async (t) => {
   const tmp = await tmpDir('ferry-dev-kill-')
