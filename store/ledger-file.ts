@@ -347,34 +347,28 @@ export class FileLedger extends LedgerBase {
     }
     const w = this.writer
     if (w === null || this.fenced || w.failed) throw storeError(StoreCode.FENCED, 'ledger is fenced after a failed write or fsync; it is recovering')
-    const body = encodeRecord(rec)
-    const bytes = body.length + FRAME_HEADER_BYTES
-    if (bytes > this.opts.maxRecordBytes) throw tooLarge(bytes, this.opts.maxRecordBytes)
-    while (w.tailLsn <= this.lastAssignedLsn) this.pad(w)
-    const s = w.append(body, durability === Durability.sync)
-    this.placed(w, rec, s.lsn)
-    return s
+    return this.appendBody(w, rec, encodeRecord(rec), durability)
   }
 
   /** repl: a record encoded by the caller (ledger-replicated.ts), durable once a barrier after it resolves. */
   protected override submitEncoded (rec: LogRecord, body: Buffer, durability: Durability): { lsn: Lsn, bytes: number } {
     const w = this.writer
     if (durability === Durability.memory || w === null || this.fenced || w.failed) return super.submitEncoded(rec, body, durability)
+    return this.appendBody(w, rec, body, durability)
+  }
+
+  private appendBody (w: LogWriter, rec: LogRecord, body: Buffer, durability: Durability): Submitted {
     const bytes = body.length + FRAME_HEADER_BYTES
     if (bytes > this.opts.maxRecordBytes) throw tooLarge(bytes, this.opts.maxRecordBytes)
     while (w.tailLsn <= this.lastAssignedLsn) this.pad(w)
-    const s = w.appendQuiet(body, durability === Durability.sync)
-    this.placed(w, rec, s.lsn)
-    return s
-  }
-
-  private placed (w: LogWriter, rec: LogRecord, lsn: Lsn): void {
-    this.lastAssignedLsn = lsn
+    const s = w.append(body, durability === Durability.sync)
+    this.lastAssignedLsn = s.lsn
     if (rec.kind === RecordKind.message) {
-      this.noteSegmentTime(segmentOfLsn(lsn), rec.publishTime)
+      this.noteSegmentTime(segmentOfLsn(s.lsn), rec.publishTime)
       // fanin (issue 11): keep the entry as appended, so delivery of it skips the CRC check and CBOR decode (tail-cache.ts).
-      w.tail.addEntry(lsn, rec.topicId, rec.entryId, rec.publishTime, rec.payload, rec.props)
+      w.tail.addEntry(s.lsn, rec.topicId, rec.entryId, rec.publishTime, rec.payload, rec.props)
     }
+    return s
   }
 
   /** Memory-topic lsns used up the gap after the last record: skip past them. */

@@ -11,7 +11,7 @@
  *     and its record is written by hand into a shared chunk
  *     (message-encoder.ts): no per-record buffer, wire array or props object;
  *  2. the records are submitted in input order in one synchronous run with no
- *     promise each (LogWriter.appendQuiet), so they share a group commit and
+ *     promise awaited each (LogWriter.append's group promise goes unused), so they share a group commit and
  *     a crash keeps a prefix of them; each is applied to the state at once,
  *     which raises the link's position (replicatedLsn: origin-marks.ts) in
  *     the same record: exactly-once by origin is unchanged;

@@ -190,24 +190,13 @@ export class LogWriter {
     let resolve: () => void = () => {}
     let reject: (err: Error) => void = () => {}
     const done = new Promise<void>((res, rej) => { resolve = res; reject = rej })
-    // A group of appendQuiet records only has no awaiter (their barrier waits on a later group): a failure must not
-    // become an unhandled rejection. Every awaiter still sees the rejection.
+    // A group may have no awaiter (a replicated batch awaits one barrier after its records, ledger-replicated.ts,
+    // and that may land in a later group): a failure must not become an unhandled rejection. Awaiters still see it.
     done.catch(noop)
     const g: Group = { lsn, segmentId, bodies: [], checksums: [], bytes: 0, sync: false, done, resolve, reject }
     this.queue.push(g)
     this.current = g
     return g
-  }
-
-  /**
-   * Queue one record body without a promise of its own: a batch of them
-   * (replicated entries, ledger-replicated.ts) waits on one barrier after its
-   * last. A failure still reaches that barrier (every pending record rejects).
-   */
-  appendQuiet (body: Buffer, sync: boolean): { lsn: number, bytes: number } {
-    // The record joins the open group like any append; only the group's promise is not handed out (see openGroup).
-    const r = this.append(body, sync)
-    return { lsn: r.lsn, bytes: r.bytes }
   }
 
   /** Resolves when everything queued so far is written (and fsynced when `sync`). */
