@@ -1,6 +1,13 @@
-/** Poll until `check` returns a truthy value, or fail after `timeoutMs`. Use instead of sleeps. */
+/**
+ * A deadline is a safety net for a condition that never comes true, not a timing goal: CI machines and a suite
+ * run beside other work are many times slower than a quiet one (a spawned tsx child took over 20 s to deliver at a
+ * load average of 17). Every deadline is stretched by this factor; a passing test never waits for it.
+ */
+export const WAIT_DEADLINE_SCALE = 3
+
+/** Poll until `check` returns a truthy value, or fail after `timeoutMs` x WAIT_DEADLINE_SCALE. Use instead of sleeps. */
 export async function waitFor<T> (check: () => T | Promise<T>, opts: { timeoutMs?: number, intervalMs?: number, what?: string } = {}): Promise<NonNullable<T>> {
-  const timeoutMs = opts.timeoutMs ?? 10_000
+  const timeoutMs = (opts.timeoutMs ?? 10_000) * WAIT_DEADLINE_SCALE
   const intervalMs = opts.intervalMs ?? 10
   const deadline = Date.now() + timeoutMs
   let last: unknown
