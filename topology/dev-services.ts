@@ -43,12 +43,29 @@ export interface Service {
   readonly name: string
   readonly url: string
   readonly running: boolean
+  /** The running process's id (undefined when stopped). */
+  readonly pid: number | undefined
   /** Stop (SIGTERM, then SIGKILL after a grace period). */
   stop: () => Promise<void>
   /** Kill at once (SIGKILL). */
   kill: () => Promise<void>
   /** Start again with the same ports and data. */
   start: () => Promise<void>
+}
+
+/**
+ * Services still running, killed when this process exits however it exits with 'exit' handlers (process.exit, the
+ * end of the event loop, a test runner's timeout that reports and exits): an etcd or nats-server outliving its
+ * test or `ferry dev` holds ports and data dirs and loads the machine for the next run.
+ */
+const liveServices = new Set<ChildProcess>()
+let reaperInstalled = false
+function reapOnExit (p: ChildProcess): void {
+  liveServices.add(p)
+  p.once('exit', () => { liveServices.delete(p) })
+  if (reaperInstalled) return
+  reaperInstalled = true
+  process.once('exit', () => { for (const c of liveServices) c.kill('SIGKILL') })
 }
 
 function serviceOf (name: string, url: string, port: number, cmd: string, args: string[]): Service {
@@ -58,6 +75,7 @@ function serviceOf (name: string, url: string, port: number, cmd: string, args: 
     err = ''
     const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
     proc = p
+    reapOnExit(p)
     p.stderr?.on('data', (c: Buffer) => { err = (err + c.toString()).slice(-20_000) })
     await waitForPort(port, p, name, () => err)
   }
@@ -75,6 +93,7 @@ function serviceOf (name: string, url: string, port: number, cmd: string, args: 
     name,
     url,
     get running () { return proc !== undefined && proc.exitCode === null },
+    get pid () { return proc?.pid },
     stop: async () => { await end('SIGTERM') },
     kill: async () => { await end('SIGKILL') },
     start
