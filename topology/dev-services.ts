@@ -59,13 +59,10 @@ export interface Service {
  * test or `ferry dev` holds ports and data dirs and loads the machine for the next run.
  */
 const liveServices = new Set<ChildProcess>()
-let reaperInstalled = false
+process.once('exit', () => { for (const c of liveServices) c.kill('SIGKILL') })
 function reapOnExit (p: ChildProcess): void {
   liveServices.add(p)
   p.once('exit', () => { liveServices.delete(p) })
-  if (reaperInstalled) return
-  reaperInstalled = true
-  process.once('exit', () => { for (const c of liveServices) c.kill('SIGKILL') })
 }
 
 function serviceOf (name: string, url: string, port: number, cmd: string, args: string[]): Service {
