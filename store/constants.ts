@@ -83,6 +83,13 @@ export const ZERO_AHEAD_GAP_BYTES = 64 * 1024
 /** Pause between zero chunks: paces the background writes (at most ~60 MB/s of zeros, above the 64 x 1 peak of ~37 MB/s) so the log's own syncs keep the disk. */
 export const ZERO_AHEAD_PACE_MS = 2
 
+/**
+ * Taken groups the log writer's queue may keep ahead of its head before it drops them (store/log-writer.ts): a
+ * bound on the slice cost, not on memory (a taken group holds no bodies, and the queue is emptied whenever every
+ * group is taken).
+ */
+export const QUEUE_TAKEN_GROUPS_MAX = 4096
+
 /** Batches up to this size use one O_DSYNC write instead of write + fdatasync (faster for small writes, slower for large ones here). */
 export const DSYNC_WRITE_BYTES_MAX = 16 * 1024
 

@@ -30,7 +30,7 @@ import assert from 'node:assert/strict'
 import { FRAME_HEADER_BYTES, frameChecksum, writeFrameHeader } from './framing.js'
 import { SEGMENT_HEADER_BYTES, encodeSegmentHeader, lsnOf, segmentName, segmentOfLsn, offsetOfLsn } from './segment.js'
 import { TailCache } from './tail-cache.js'
-import { DSYNC_WRITE_BYTES_MAX } from './constants.js'
+import { DSYNC_WRITE_BYTES_MAX, QUEUE_TAKEN_GROUPS_MAX } from './constants.js'
 import { ZeroAhead, type ZeroAheadStats } from './zero-ahead.js'
 import { StoreCode, errnoCode, storeError } from './errors.js'
 import type { Disk, DiskFile } from './disk/disk.js'
@@ -62,8 +62,11 @@ interface Group {
   /** Lsn of the first record (the records are contiguous). */
   lsn: number
   segmentId: number
+  /** The records' bodies until they are copied into a write buffer (then empty: the group no longer holds them). */
   bodies: Buffer[]
   checksums: number[]
+  /** Bytes of `bodies` (0 once copied). */
+  bodyBytes: number
   /** Frame bytes of the records. */
   bytes: number
   /** Some record or barrier of it wants fdatasync. */
@@ -80,6 +83,9 @@ export interface WriterFailure {
 }
 
 const noop = (): void => {}
+/** What a group holds once its bodies are copied (shared, never written to: a taken group takes no appends). */
+const NO_BODIES: Buffer[] = []
+const NO_CHECKSUMS: number[] = []
 
 export class LogWriter {
   private queue: Group[] = []
@@ -87,6 +93,8 @@ export class LogWriter {
   private current: Group | null = null
   private queueHead = 0
   private queuedBytes = 0
+  /** Bytes of record bodies the writer references: queued, or taken and not yet copied into a write buffer. */
+  private bodyBytesHeld = 0
   /** The drain loop is executing (possibly waiting for a write, a roll or a commit slot). */
   private active = false
   /** A drain is scheduled for the end of this turn. */
@@ -152,6 +160,8 @@ export class LogWriter {
   get failed (): boolean { return this.failure !== null }
   /** Zero-ahead counters of the active segment (benchmarks and tests). */
   get zeroAheadStats (): Readonly<ZeroAheadStats> { return this.zero.stats }
+  /** Bytes of appended record bodies still referenced by the writer (none once their batch is written). */
+  get heldBodyBytes (): number { return this.bodyBytesHeld }
 
   /** Reserve space for a frame; rolls to a new segment when it does not fit. */
   private reserve (frameBytes: number): number {
@@ -178,6 +188,8 @@ export class LogWriter {
     else if (g.bytes === 0) { g.lsn = lsn; g.segmentId = seg } // barriers only so far: the group starts here
     g.bodies.push(body)
     g.checksums.push(checksum)
+    g.bodyBytes += body.length
+    this.bodyBytesHeld += body.length
     g.bytes += bytes
     if (sync) g.sync = true
     this.queuedBytes += bytes
@@ -193,7 +205,7 @@ export class LogWriter {
     // A group may have no awaiter (a replicated batch awaits one barrier after its records, ledger-replicated.ts,
     // and that may land in a later group): a failure must not become an unhandled rejection. Awaiters still see it.
     done.catch(noop)
-    const g: Group = { lsn, segmentId, bodies: [], checksums: [], bytes: 0, sync: false, done, resolve, reject }
+    const g: Group = { lsn, segmentId, bodies: [], checksums: [], bodyBytes: 0, bytes: 0, sync: false, done, resolve, reject }
     this.queue.push(g)
     this.current = g
     return g
@@ -257,7 +269,12 @@ export class LogWriter {
       if (g === this.current) this.current = null
     }
     this.queuedBytes -= bytes
-    if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
+    // A taken group must not stay reachable from the queue (its bodies are views of encoder chunks):
+    // empty the queue when every group is taken, else drop the taken prefix once it is most of it.
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0
+      this.queueHead = 0
+    } else if (this.queueHead > QUEUE_TAKEN_GROUPS_MAX && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead)
       this.queueHead = 0
     }
@@ -308,6 +325,11 @@ export class LogWriter {
         body.copy(buf, at + FRAME_HEADER_BYTES)
         at += FRAME_HEADER_BYTES + body.length
       }
+      // Copied: the group keeps only its promise until its commit completes (a sync may take milliseconds).
+      this.bodyBytesHeld -= g.bodyBytes
+      g.bodies = NO_BODIES
+      g.checksums = NO_CHECKSUMS
+      g.bodyBytes = 0
     }
     assert.equal(start, this.writtenLsn, 'batch starts where the log ends')
     // Never concurrently with a zero chunk that reaches into this batch's range (zeros must not land on records).
@@ -478,6 +500,8 @@ export class LogWriter {
     this.current = null
     this.queueHead = 0
     this.queuedBytes = 0
+    for (const g of pending) { g.bodies = NO_BODIES; g.checksums = NO_CHECKSUMS; g.bodyBytes = 0 }
+    this.bodyBytesHeld = 0
     this.tail.clear()
     // A later commit's write still in flight must not land after the cut.
     await Promise.allSettled([...this.ops])
