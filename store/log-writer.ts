@@ -1,5 +1,7 @@
 /**
- * The log writer: lsn reservation, segment roll-over, and group commit.
+ * The log writer: lsn reservation, segment roll-over, and group commit. The
+ * pending groups and their write buffers are log-queue.ts; the disk work of a
+ * roll is log-roll.ts.
  *
  * Appends reserve their position synchronously (lsn order = call order) and
  * queue their encoded body in a group that shares one promise (the records
@@ -27,16 +29,18 @@
  * reopens from disk.
  */
 import assert from 'node:assert/strict'
-import { FRAME_HEADER_BYTES, frameChecksum, writeFrameHeader } from './framing.js'
-import { SEGMENT_HEADER_BYTES, encodeSegmentHeader, lsnOf, segmentName, segmentOfLsn, offsetOfLsn } from './segment.js'
+import { FRAME_HEADER_BYTES, frameChecksum } from './framing.js'
+import { SEGMENT_HEADER_BYTES, lsnOf, segmentOfLsn, offsetOfLsn } from './segment.js'
 import { TailCache } from './tail-cache.js'
-import { DSYNC_WRITE_BYTES_MAX, QUEUE_TAKEN_GROUPS_MAX } from './constants.js'
+import { DSYNC_WRITE_BYTES_MAX } from './constants.js'
 import { ZeroAhead, type ZeroAheadStats } from './zero-ahead.js'
-import { StoreCode, errnoCode, storeError } from './errors.js'
+import { StoreCode, storeError } from './errors.js'
 import type { Disk, DiskFile } from './disk/disk.js'
 import type { FerryError } from '../common/errors.js'
-import { CommitOp, commitError } from './log-commit.js'
+import { CommitChain, CommitOp, commitError } from './log-commit.js'
 import { SpareSegment } from './spare-segment.js'
+import { LogQueue, type Group } from './log-queue.js'
+import { cutZerosAhead, startSegment } from './log-roll.js'
 
 export interface WriterOptions {
   dir: string
@@ -51,50 +55,14 @@ export interface WriterOptions {
   groupCommitEagerBytes: number
 }
 
-/**
- * Records queued together, with one promise for all of them (not one per
- * append). A group never spans two commits: it closes when a batch takes it,
- * at a segment boundary, and at groupCommitMaxBytes, so a failure never
- * rejects a record that a successful commit made durable. Barriers join the
- * open group (or make an empty one).
- */
-interface Group {
-  /** Lsn of the first record (the records are contiguous). */
-  lsn: number
-  segmentId: number
-  /** The records' bodies until they are copied into a write buffer (then empty: the group no longer holds them). */
-  bodies: Buffer[]
-  checksums: number[]
-  /** Bytes of `bodies` (0 once copied). */
-  bodyBytes: number
-  /** Frame bytes of the records. */
-  bytes: number
-  /** Some record or barrier of it wants fdatasync. */
-  sync: boolean
-  done: Promise<void>
-  resolve: () => void
-  reject: (err: Error) => void
-}
-
 export interface WriterFailure {
   error: FerryError
   /** Everything below this lsn is known good; the log must be cut here. */
   cutLsn: number
 }
 
-const noop = (): void => {}
-/** What a group holds once its bodies are copied (shared, never written to: a taken group takes no appends). */
-const NO_BODIES: Buffer[] = []
-const NO_CHECKSUMS: number[] = []
-
 export class LogWriter {
-  private queue: Group[] = []
-  /** The group appends join (the newest queued one), until a batch takes it. */
-  private current: Group | null = null
-  private queueHead = 0
-  private queuedBytes = 0
-  /** Bytes of record bodies the writer references: queued, or taken and not yet copied into a write buffer. */
-  private bodyBytesHeld = 0
+  private readonly queue: LogQueue
   /** The drain loop is executing (possibly waiting for a write, a roll or a commit slot). */
   private active = false
   /** A drain is scheduled for the end of this turn. */
@@ -119,12 +87,8 @@ export class LogWriter {
   onSegmentCreated: (segmentId: number) => void = () => {}
   /** Batches taken from the queue and not yet resolved, in lsn order (a failure rejects them). */
   private readonly open = new Set<Group[]>()
-  /** Completions of the commits not yet complete, oldest first (at most commitsInFlightMax). */
-  private readonly commits: Array<Promise<void>> = []
-  /** Completion of the newest commit: the next one completes only after it. */
-  private lastCommit: Promise<void> = Promise.resolve()
-  /** Disk writes and syncs of commits in flight: a failure waits for them before it cuts the file. */
-  private readonly ops = new Set<Promise<void>>()
+  /** The commits not yet complete, completed in lsn order (at most commitsInFlightMax). */
+  private readonly commits = new CommitChain()
   private readonly commitsInFlightMax: number
   private readonly eagerBytes: number
   /** The next segment, made once the active one is half full (spare-segment.ts). */
@@ -147,6 +111,7 @@ export class LogWriter {
     this.syncedLsn = this.writtenLsn
     this.coveredLsn = this.writtenLsn
     this.tail = new TailCache(opts.tailCacheBytes)
+    this.queue = new LogQueue(opts.groupCommitMaxBytes)
     this.spare = new SpareSegment(disk, opts.dir, opts.segmentSizeBytes)
     this.commitsInFlightMax = Math.max(1, opts.commitsInFlightMax)
     // Waiting for more (groupCommitWaitMs) and starting at once contradict each other: the wait wins.
@@ -161,7 +126,7 @@ export class LogWriter {
   /** Zero-ahead counters of the active segment (benchmarks and tests). */
   get zeroAheadStats (): Readonly<ZeroAheadStats> { return this.zero.stats }
   /** Bytes of appended record bodies still referenced by the writer (none once their batch is written). */
-  get heldBodyBytes (): number { return this.bodyBytesHeld }
+  get heldBodyBytes (): number { return this.queue.heldBodyBytes }
 
   /** Reserve space for a frame; rolls to a new segment when it does not fit. */
   private reserve (frameBytes: number): number {
@@ -182,42 +147,18 @@ export class LogWriter {
     const bytes = FRAME_HEADER_BYTES + body.length
     const lsn = this.reserve(bytes)
     const checksum = frameChecksum(segmentOfLsn(lsn), offsetOfLsn(lsn), body)
-    const seg = segmentOfLsn(lsn)
-    let g = this.current
-    if (g === null || g.segmentId !== seg || (g.bytes > 0 && g.bytes + bytes > this.opts.groupCommitMaxBytes)) g = this.openGroup(lsn, seg)
-    else if (g.bytes === 0) { g.lsn = lsn; g.segmentId = seg } // barriers only so far: the group starts here
-    g.bodies.push(body)
-    g.checksums.push(checksum)
-    g.bodyBytes += body.length
-    this.bodyBytesHeld += body.length
-    g.bytes += bytes
-    if (sync) g.sync = true
-    this.queuedBytes += bytes
-    if (!this.active && this.queuedBytes >= this.eagerBytes && this.commits.length < this.commitsInFlightMax) void this.run()
+    const done = this.queue.add(lsn, segmentOfLsn(lsn), body, checksum, bytes, sync)
+    if (!this.active && this.queue.queuedBytes >= this.eagerBytes && this.commits.size < this.commitsInFlightMax) void this.run()
     else this.kick()
-    return { lsn, bytes, done: g.done }
-  }
-
-  private openGroup (lsn: number, segmentId: number): Group {
-    let resolve: () => void = () => {}
-    let reject: (err: Error) => void = () => {}
-    const done = new Promise<void>((res, rej) => { resolve = res; reject = rej })
-    // A group may have no awaiter (a replicated batch awaits one barrier after its records, ledger-replicated.ts,
-    // and that may land in a later group): a failure must not become an unhandled rejection. Awaiters still see it.
-    done.catch(noop)
-    const g: Group = { lsn, segmentId, bodies: [], checksums: [], bodyBytes: 0, bytes: 0, sync: false, done, resolve, reject }
-    this.queue.push(g)
-    this.current = g
-    return g
+    return { lsn, bytes, done }
   }
 
   /** Resolves when everything queued so far is written (and fsynced when `sync`). */
   barrier (sync: boolean): Promise<void> {
     if (this.failure !== null) return Promise.reject(this.failure.error)
-    const idle = this.queue.length === this.queueHead && !this.active && !this.scheduled && this.commits.length === 0
+    const idle = !this.queue.pending && !this.active && !this.scheduled && this.commits.size === 0
     if (idle && (!sync || this.syncedLsn >= this.writtenLsn)) return Promise.resolve()
-    const g = this.current ?? this.openGroup(this.tailLsn, this.reserveSegmentId)
-    if (sync) g.sync = true
+    const g = this.queue.barrierGroup(this.tailLsn, this.reserveSegmentId, sync)
     this.kick()
     return g.done
   }
@@ -235,12 +176,12 @@ export class LogWriter {
   private async run (): Promise<void> {
     this.active = true
     try {
-      while (this.failure === null && (this.queue.length > this.queueHead || this.syncWanted)) {
-        if (this.commits.length >= this.commitsInFlightMax) {
-          await this.commits[0]
+      while (this.failure === null && (this.queue.pending || this.syncWanted)) {
+        if (this.commits.size >= this.commitsInFlightMax) {
+          await this.commits.oldest
           continue
         }
-        if (this.opts.groupCommitWaitMs > 0 && this.queuedBytes < this.opts.groupCommitMaxBytes && this.queue.length > this.queueHead) {
+        if (this.opts.groupCommitWaitMs > 0 && this.queue.queuedBytes < this.opts.groupCommitMaxBytes && this.queue.pending) {
           await new Promise((resolve) => setTimeout(resolve, this.opts.groupCommitWaitMs))
         }
         const writing = this.startBatch()
@@ -251,40 +192,10 @@ export class LogWriter {
     }
   }
 
-  /** Take the next batch: whole groups of one segment, at most groupCommitMaxBytes (at least one group). */
-  private takeBatch (): Group[] {
-    const batch: Group[] = []
-    let bytes = 0
-    let seg = -1
-    while (this.queue.length > this.queueHead) {
-      const g = this.queue[this.queueHead] as Group
-      if (g.bytes > 0) {
-        if (seg === -1) seg = g.segmentId
-        else if (g.segmentId !== seg) break
-      }
-      if (batch.length > 0 && bytes + g.bytes > this.opts.groupCommitMaxBytes) break
-      batch.push(g)
-      bytes += g.bytes
-      this.queueHead++
-      if (g === this.current) this.current = null
-    }
-    this.queuedBytes -= bytes
-    // A taken group must not stay reachable from the queue (its bodies are views of encoder chunks):
-    // empty the queue when every group is taken, else drop the taken prefix once it is most of it.
-    if (this.queueHead === this.queue.length) {
-      this.queue.length = 0
-      this.queueHead = 0
-    } else if (this.queueHead > QUEUE_TAKEN_GROUPS_MAX && this.queueHead * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.queueHead)
-      this.queueHead = 0
-    }
-    this.open.add(batch)
-    return batch
-  }
-
   /** Start the next commit. Returns what the loop must wait for before the next one (a write, a roll), or null. */
   private startBatch (): Promise<void> | null {
-    const batch = this.takeBatch()
+    const batch = this.queue.take(this.opts.groupCommitMaxBytes)
+    this.open.add(batch)
     let wantSync = this.syncWanted
     let first: Group | undefined
     for (const g of batch) {
@@ -304,7 +215,7 @@ export class LogWriter {
 
   private async rollThenWrite (batch: Group[], start: number, wantSync: boolean): Promise<void> {
     // The roll seals the segment: every commit of it completes first.
-    await this.lastCommit
+    await this.commits.newest
     if (this.failure !== null) return
     if (!await this.rollTo(segmentOfLsn(start))) return
     await this.writeBatch(batch, start, wantSync)
@@ -313,24 +224,7 @@ export class LogWriter {
   private writeBatch (batch: Group[], start: number, wantSync: boolean): Promise<void> | null {
     let size = 0
     for (const g of batch) size += g.bytes
-    const buf = Buffer.allocUnsafe(size)
-    let at = 0
-    for (const g of batch) {
-      if (g.bytes === 0) continue
-      assert.equal(g.lsn, start + at, 'batched records are contiguous')
-      const { bodies, checksums } = g
-      for (let i = 0; i < bodies.length; i++) {
-        const body = bodies[i] as Buffer
-        writeFrameHeader(buf, at, body.length, checksums[i] as number)
-        body.copy(buf, at + FRAME_HEADER_BYTES)
-        at += FRAME_HEADER_BYTES + body.length
-      }
-      // Copied: the group keeps only its promise until its commit completes (a sync may take milliseconds).
-      this.bodyBytesHeld -= g.bodyBytes
-      g.bodies = NO_BODIES
-      g.checksums = NO_CHECKSUMS
-      g.bodyBytes = 0
-    }
+    const buf = this.queue.build(batch, start, size)
     assert.equal(start, this.writtenLsn, 'batch starts where the log ends')
     // Never concurrently with a zero chunk that reaches into this batch's range (zeros must not land on records).
     const zeroWait = this.zero.beforeWrite(offsetOfLsn(start) + size)
@@ -386,37 +280,16 @@ export class LogWriter {
    * write, where the log must be cut.
    */
   private commit (batch: Group[], op: Promise<void> | null, kind: CommitOp, endLsn: number): void {
-    if (op !== null) {
-      this.ops.add(op)
-      const forget = (): void => { this.ops.delete(op) }
-      op.then(forget, forget)
-    }
-    const done = this.complete(batch, op, kind, endLsn, this.lastCommit)
-    this.lastCommit = done
-    this.commits.push(done)
-  }
-
-  private async complete (batch: Group[], op: Promise<void> | null, kind: CommitOp, endLsn: number, before: Promise<void>): Promise<void> {
-    let err: unknown
-    let failed = false
-    if (op !== null) {
-      try { await op } catch (e) { err = e; failed = true }
-    }
-    await before
-    try {
+    this.commits.add(op, async (failed, err) => {
       if (this.failure !== null) return // an earlier commit failed: this batch was rejected with it
       if (failed) {
         await this.fail(commitError(kind, err), kind === CommitOp.write ? endLsn : this.syncedLsn)
         return
       }
-      if (kind === CommitOp.dsyncWrite || kind === CommitOp.fdatasync) {
-        if (endLsn > this.syncedLsn) this.syncedLsn = endLsn
-      }
+      if ((kind === CommitOp.dsyncWrite || kind === CommitOp.fdatasync) && endLsn > this.syncedLsn) this.syncedLsn = endLsn
       this.open.delete(batch)
       for (const g of batch) g.resolve()
-    } finally {
-      this.commits.shift()
-    }
+    })
   }
 
   /** Seal-time fsync (no commit in flight). */
@@ -446,40 +319,31 @@ export class LogWriter {
   /** Seal the active segment (fsync) and start the next one. Every commit has completed. */
   private async rollTo (segmentId: number): Promise<boolean> {
     assert.equal(segmentId, this.segmentId + 1, 'segments roll one at a time')
-    // Seal: stop zeroing, cut the zeros ahead, make everything durable.
-    await this.zero.stop()
-    if (this.zero.zeroedTo > offsetOfLsn(this.writtenLsn)) {
-      try {
-        await this.file.truncate(offsetOfLsn(this.writtenLsn))
-      } catch (err) {
-        await this.fail(storeError(StoreCode.IO, 'could not seal the segment', { cause: err }), this.syncedLsn)
-        return false
-      }
-      if (!await this.sync()) return false
-    } else if (this.syncedLsn < this.writtenLsn && !await this.sync()) return false
-    const path = `${this.opts.dir}/${segmentName(segmentId)}`
-    let file: DiskFile | null | undefined
-    let fileSize = SEGMENT_HEADER_BYTES
+    // Seal (log-roll.ts): stop zeroing, cut the zeros ahead, make everything durable.
+    let cut: boolean
     try {
-      // The spare when there is one (renamed in, directory synced); else made here, on the append path.
-      file = await this.spare.take(segmentId)
-      if (file !== null) {
-        fileSize = this.spare.bytes
-      } else {
-        file = await this.disk.open(path, true)
-        await file.write(encodeSegmentHeader(segmentId), 0)
-        await file.datasync()
-        await this.disk.syncDir(this.opts.dir)
-      }
-      await this.file.close()
-      this.file = file
+      cut = await cutZerosAhead(this.file, this.zero, offsetOfLsn(this.writtenLsn))
     } catch (err) {
-      // The new file is not ours to keep: close it (recovery removes or rewrites the half-made segment).
-      if (file !== undefined && file !== null && file !== this.file) await file.close().catch(() => {})
-      const code = errnoCode(err) === 'ENOSPC' ? StoreCode.DISK_FULL : StoreCode.IO
-      await this.fail(storeError(code, 'could not start a new segment', { cause: err }), this.syncedLsn)
+      await this.fail(err as FerryError, this.syncedLsn)
       return false
     }
+    if ((cut || this.syncedLsn < this.writtenLsn) && !await this.sync()) return false
+    let file: DiskFile
+    let fileSize: number
+    try {
+      ({ file, fileSize } = await startSegment(this.disk, this.opts.dir, this.spare, segmentId))
+    } catch (err) {
+      await this.fail(err as FerryError, this.syncedLsn)
+      return false
+    }
+    try {
+      await this.file.close()
+    } catch (err) {
+      await file.close().catch(() => {})
+      await this.fail(storeError(StoreCode.IO, 'could not start a new segment', { cause: err }), this.syncedLsn)
+      return false
+    }
+    this.file = file
     this.segmentId = segmentId
     this.zero = new ZeroAhead(file, this.opts.segmentSizeBytes, SEGMENT_HEADER_BYTES, fileSize)
     this.writtenLsn = lsnOf(segmentId, SEGMENT_HEADER_BYTES)
@@ -494,17 +358,12 @@ export class LogWriter {
     if (this.asyncTimer !== null) { clearTimeout(this.asyncTimer); this.asyncTimer = null }
     const pending: Group[] = []
     for (const b of this.open) for (const g of b) pending.push(g)
-    for (let i = this.queueHead; i < this.queue.length; i++) pending.push(this.queue[i] as Group)
+    for (const g of this.queue.drain()) pending.push(g)
     this.open.clear()
-    this.queue = []
-    this.current = null
-    this.queueHead = 0
-    this.queuedBytes = 0
-    for (const g of pending) { g.bodies = NO_BODIES; g.checksums = NO_CHECKSUMS; g.bodyBytes = 0 }
-    this.bodyBytesHeld = 0
+    this.queue.release(pending)
     this.tail.clear()
     // A later commit's write still in flight must not land after the cut.
-    await Promise.allSettled([...this.ops])
+    await this.commits.opsSettled()
     await this.zero.stop()
     // Cut the un-trusted bytes now if we can; recovery cuts again at cutLsn in any case.
     if (segmentOfLsn(cutLsn) === this.segmentId) {
@@ -519,13 +378,11 @@ export class LogWriter {
     if (this.failure === null) {
       await this.barrier(true).catch(() => {})
     }
-    await this.zero.stop()
-    if (this.failure === null && this.zero.zeroedTo > offsetOfLsn(this.writtenLsn)) {
+    if (this.failure === null) {
       try {
-        await this.file.truncate(offsetOfLsn(this.writtenLsn))
-        await this.file.datasync()
+        if (await cutZerosAhead(this.file, this.zero, offsetOfLsn(this.writtenLsn))) await this.file.datasync()
       } catch { /* recovery treats trailing zeros as the end of the log */ }
-    }
+    } else await this.zero.stop()
     this.closing = true
     if (this.asyncTimer !== null) { clearTimeout(this.asyncTimer); this.asyncTimer = null }
     await this.spare.discard()
@@ -536,7 +393,7 @@ export class LogWriter {
   async abandon (): Promise<void> {
     this.closing = true
     if (this.asyncTimer !== null) { clearTimeout(this.asyncTimer); this.asyncTimer = null }
-    await Promise.allSettled([...this.ops])
+    await this.commits.opsSettled()
     await this.zero.stop()
     await this.spare.discard()
     await this.file.close().catch(() => {})
