@@ -147,7 +147,8 @@ export class FileLedger extends LedgerBase {
       asyncFlushMs: this.fopts.asyncFlushMs ?? C.ASYNC_FLUSH_MS_DEFAULT,
       tailCacheBytes: this.fopts.tailCacheBytes ?? C.TAIL_CACHE_BYTES_MAX_DEFAULT,
       commitsInFlightMax: this.fopts.commitsInFlightMax ?? C.COMMITS_IN_FLIGHT_MAX,
-      groupCommitEagerBytes: this.fopts.groupCommitEagerBytes ?? C.GROUP_COMMIT_EAGER_BYTES
+      groupCommitEagerBytes: this.fopts.groupCommitEagerBytes ?? C.GROUP_COMMIT_EAGER_BYTES,
+      dsyncWriteBytesMax: this.fopts.dsyncWriteBytesMax ?? C.DSYNC_WRITE_BYTES_MAX
     }
   }
 

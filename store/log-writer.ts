@@ -32,7 +32,6 @@ import assert from 'node:assert/strict'
 import { FRAME_HEADER_BYTES, frameChecksum } from './framing.js'
 import { SEGMENT_HEADER_BYTES, lsnOf, segmentOfLsn, offsetOfLsn } from './segment.js'
 import { TailCache } from './tail-cache.js'
-import { DSYNC_WRITE_BYTES_MAX } from './constants.js'
 import { ZeroAhead, type ZeroAheadStats } from './zero-ahead.js'
 import { StoreCode, storeError } from './errors.js'
 import type { Disk, DiskFile } from './disk/disk.js'
@@ -53,6 +52,8 @@ export interface WriterOptions {
   commitsInFlightMax: number
   /** Queued bytes that start a commit in the same turn. */
   groupCommitEagerBytes: number
+  /** Sync batches up to this many bytes are one O_DSYNC write (0: always write + fdatasync). */
+  dsyncWriteBytesMax: number
 }
 
 export interface WriterFailure {
@@ -237,7 +238,7 @@ export class LogWriter {
     const end = start + buf.length
     // Fast path: every byte before this small batch is covered by a sync already issued: one O_DSYNC write,
     // not waited for here (the next batch is written beside it).
-    if (wantSync && buf.length <= DSYNC_WRITE_BYTES_MAX && this.coveredLsn === this.writtenLsn && this.file.writeDurable !== undefined) {
+    if (wantSync && buf.length <= this.opts.dsyncWriteBytesMax && this.coveredLsn === this.writtenLsn && this.file.writeDurable !== undefined) {
       this.fsyncs++
       const op = this.file.writeDurable(buf, offsetOfLsn(start))
       this.wrote(start, buf)

@@ -42,6 +42,11 @@ export interface FileLedgerOptions extends LedgerOptions {
   commitsInFlightMax?: number
   /** Queued bytes that start a commit in the same turn when a commit slot is free (default GROUP_COMMIT_EAGER_BYTES: off). */
   groupCommitEagerBytes?: number
+  /**
+   * Sync batches up to this many bytes, with nothing un-synced before them, are written with one O_DSYNC write
+   * instead of write + fdatasync (default DSYNC_WRITE_BYTES_MAX; 0 turns it off). See log-writer.ts.
+   */
+  dsyncWriteBytesMax?: number
   asyncFlushMs?: number
   tailCacheBytes?: number
   /**

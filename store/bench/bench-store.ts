@@ -18,7 +18,7 @@ const json = process.argv.includes('--json')
 const quick = process.argv.includes('--quick')
 /** --latency: only the fdatasync reference and the 20,000/s latency run (one JSON line, ~7 s): for A/B rounds of the p99. */
 const latencyOnly = process.argv.includes('--latency')
-/** A/B of the group commit's pipelining (store/log-writer.ts): --commits-in-flight N, --eager-bytes N (defaults: the store's). */
+/** A/B of the group commit (store/log-writer.ts): --commits-in-flight N, --eager-bytes N, --dsync-bytes N (defaults: the store's). */
 function numArg (name: string): number | undefined {
   const i = process.argv.indexOf(name)
   return i < 0 ? undefined : Number(process.argv[i + 1])
@@ -26,6 +26,8 @@ function numArg (name: string): number | undefined {
 const writerOver: Partial<FileLedgerOptions> = {}
 if (numArg('--commits-in-flight') !== undefined) writerOver.commitsInFlightMax = numArg('--commits-in-flight')
 if (numArg('--eager-bytes') !== undefined) writerOver.groupCommitEagerBytes = numArg('--eager-bytes')
+/** --dsync-bytes N: sync batches up to N bytes as one O_DSYNC write (0: write + fdatasync always; default the store's). */
+if (numArg('--dsync-bytes') !== undefined) writerOver.dsyncWriteBytesMax = numArg('--dsync-bytes')
 const here = fileURLToPath(new URL('.', import.meta.url))
 const PAYLOAD = Buffer.alloc(256, 0x61)
 const secondsPerRun = quick ? 1 : 3

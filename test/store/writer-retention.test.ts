@@ -33,7 +33,8 @@ const options: WriterOptions = {
   asyncFlushMs: 50,
   tailCacheBytes: 1 * MiB,
   commitsInFlightMax: 1,
-  groupCommitEagerBytes: Number.POSITIVE_INFINITY
+  groupCommitEagerBytes: Number.POSITIVE_INFINITY,
+  dsyncWriteBytesMax: 64 * 1024
 }
 
 interface Gate { hold: boolean, held: Array<() => void>, fail: boolean }
