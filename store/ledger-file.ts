@@ -81,6 +81,7 @@
 import { performance } from 'node:perf_hooks'
 import { LedgerBase, type Submitted } from './ledger-base.js'
 import { LogWriter, type WriterFailure } from './log-writer.js'
+import { MessageEncoder } from './message-encoder.js'
 import { recoverLog, verifySealedSegment } from './recovery.js'
 import { checkpointName, encodeSnapshot, RowChunks, writeCheckpointFile, type Snapshot } from './checkpoint.js'
 import { RecordKind, decodeRecord, encodeRecord, estimateMessageBytes, type LogRecord } from './records.js'
@@ -110,6 +111,8 @@ export class FileLedger extends LedgerBase {
   private readonly disk: Disk
   private readonly dir: string
   private writer: LogWriter | null = null
+  /** Local message records (submit); replicated ones have their own (ledger-base.ts). */
+  private readonly localEncoder = new MessageEncoder()
   private segments: number[] = []
   private segmentTimes = new Map<number, number>()
   private checkpointLsns: number[] = []
@@ -348,7 +351,12 @@ export class FileLedger extends LedgerBase {
     }
     const w = this.writer
     if (w === null || this.fenced || w.failed) throw storeError(StoreCode.FENCED, 'ledger is fenced after a failed write or fsync; it is recovering')
-    return this.appendBody(w, rec, encodeRecord(rec), durability)
+    // A message without meta (nearly every append): CBOR written by hand into a shared chunk, as replicated
+    // records are (message-encoder.ts; the same record to decodeRecord), not the generic encoder.
+    const body = rec.kind === RecordKind.message && (rec.meta === undefined || rec.meta.length === 0)
+      ? this.localEncoder.encode(rec.topicId, rec.entryId, rec.publishTime, rec.payload, rec.props)
+      : encodeRecord(rec)
+    return this.appendBody(w, rec, body, durability)
   }
 
   /** repl: a record encoded by the caller (ledger-replicated.ts), durable once a barrier after it resolves. */
