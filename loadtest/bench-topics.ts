@@ -16,6 +16,16 @@
  * then); the headline figures stay the ones measured right after the last
  * publish.
  * `--only no-subscriber|subscriber` runs one of the two (A/B rounds of one figure).
+ * `--heap-snapshot FILE` writes a heap snapshot of the gateway process after
+ * the last publish (FILE gets `-sub` or `-nosub` before its extension), to
+ * see what the per-topic heap is made of (loadtest/heap-by-type.ts sums it).
+ *
+ * Where the memory went: promotedBytesPerTopic (bytes V8's minor GCs moved to
+ * old space, per topic: objects that outlive a scavenge), majorGcs (mark-
+ * compacts during the publishes) and oldSpaceCommittedMaxBytesPerTopic (the
+ * most old space committed, per topic). Promoted bytes well above the GC'd
+ * heap per topic are records that lived long enough to be promoted and died
+ * there: RSS pays for them until a major GC, the heap figure does not show them.
  */
 import { loadavg } from 'node:os'
 import { LeanConn } from './lean/conn.js'
@@ -101,6 +111,7 @@ async function runOnce (topics: number, withSubscriber: boolean, settleMs: numbe
   try {
     const base = await (peer.heap as () => Promise<{ heapUsed: number, arrayBuffers: number, rss: number }>)()
     if (withSubscriber) await offlineWildcardSubscriber(peer.mqttUrl as string)
+    peer.memStart?.()
     const samples: Sample[] = []
     const t0 = performance.now()
     const { firstRate } = await publishAll(peer, topics, (s) => {
@@ -109,7 +120,11 @@ async function runOnce (topics: number, withSubscriber: boolean, settleMs: numbe
     })
     const seconds = (performance.now() - t0) / 1000
     if (process.stderr.isTTY) process.stderr.write('\r\x1b[K')
+    const mem = await peer.memStop?.()
     const end = await (peer.heap as () => Promise<{ heapUsed: number, arrayBuffers: number, rss: number }>)()
+    // After the figures: writing a snapshot grows the process itself.
+    const snapshot = arg('heap-snapshot')
+    if (snapshot !== undefined) await peer.heapSnapshot?.(snapshot.replace(/(\.heapsnapshot)?$/, `-${withSubscriber ? 'sub' : 'nosub'}.heapsnapshot`))
     const lastRate = samples[samples.length - 1]?.ratePerSec ?? 0
     let settled: Record<string, number> = {}
     if (settleMs > 0) {
@@ -135,6 +150,13 @@ async function runOnce (topics: number, withSubscriber: boolean, settleMs: numbe
       firstThousandRatePerSec: firstRate,
       lastSliceRatePerSec: lastRate,
       lastOverFirst: firstRate > 0 ? Math.round((lastRate / firstRate) * 100) / 100 : 0,
+      ...(mem === undefined
+        ? {}
+        : {
+            promotedBytesPerTopic: Math.round(mem.promotedBytes / topics),
+            majorGcs: mem.majorGcs,
+            oldSpaceCommittedMaxBytesPerTopic: Math.round(mem.oldSpaceCommittedMaxBytes / topics)
+          }),
       ...settled,
       samples
     }

@@ -43,7 +43,7 @@ export const PROBE_NAMESPACE = 'ferry/probe'
 export const CONSOLE_FILE_BYTES_MAX = 8 * 1024 * 1024
 /** Producers kept per topic (admin API, console): a topic with thousands of MQTT publishers lists the most recent ones and counts the rest as dropped. */
 export const PRODUCERS_PER_TOPIC_MAX = 32
-/** Topics whose producers are tracked at once: memory bound with a million topics (about 32 entries each at most). */
+/** Topics whose producers are tracked at once: records made at start and reused (producers.ts), so memory is bounded whatever the topic count (about 32 entries each at most). */
 export const PRODUCER_TOPICS_MAX = 10_000
 /** A producer counts as currently publishing while seen within this long, ms. */
 export const PRODUCER_ACTIVE_MS = 5 * 60_000

@@ -15,12 +15,16 @@
  * heap in between (summed from V8's GC statistics) and what its GCs cost.
  * FERRY_BENCH_HEAP_SAMPLE=FILE also samples where that heap was allocated
  * (garbage included) and writes the sampling heap profile to FILE at gc-stop.
+ * Lines `mem-start` / `mem-stop` bracket a run for where its memory went
+ * (bench:topics): the answer `{"mem":{promotedBytes,majorGcs,oldSpaceCommittedMaxBytes}}`
+ * (see MemWatch). A line `snapshot FILE` writes a heap snapshot to FILE and
+ * answers `{"snapshot":FILE}`.
  */
 import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { createServer as createHttpServer } from 'node:http'
 import { WebSocketServer, createWebSocketStream } from 'ws'
-import { GCProfiler } from 'node:v8'
+import { GCProfiler, writeHeapSnapshot } from 'node:v8'
 import { Session } from 'node:inspector'
 import { writeFileSync } from 'node:fs'
 import { startNullBroker } from './null-broker.js'
@@ -123,6 +127,51 @@ function gcSummary (profile: unknown): { allocatedBytes: number, gcs: number, gc
   return { allocatedBytes, gcs: stats.length, gcCostUs }
 }
 
+/** How often MemWatch folds V8's per-GC statistics into its sums, ms: the profiler keeps every GC's record until stopped (a few KB each, tens of thousands in a million-topic run). */
+const MEM_WATCH_FOLD_MS = 1000
+
+interface SpaceStat { spaceName: string, spaceSize: number, spaceUsedSize: number }
+interface GcRecord { gcType: string, beforeGC: { heapSpaceStatistics: SpaceStat[] }, afterGC: { heapSpaceStatistics: SpaceStat[] } }
+
+function space (stats: SpaceStat[], name: string): SpaceStat | undefined { return stats.find((s) => s.spaceName === name) }
+
+/**
+ * What reached V8's old generation during a run: bytes promoted by minor GCs
+ * (old space used after a scavenge less before it), major GCs (mark-compact)
+ * and the most old space ever committed. Objects that live just long enough
+ * to be promoted and then die are the cost RSS shows and a GC'd heap figure
+ * hides: this attributes it.
+ */
+class MemWatch {
+  private profiler = new GCProfiler()
+  private readonly timer: NodeJS.Timeout
+  promotedBytes = 0
+  majorGcs = 0
+  oldSpaceCommittedMaxBytes = 0
+
+  constructor () {
+    this.profiler.start()
+    this.timer = setInterval(() => { this.fold(); this.profiler = new GCProfiler(); this.profiler.start() }, MEM_WATCH_FOLD_MS)
+  }
+
+  private fold (): void {
+    const stats = ((this.profiler.stop() as { statistics?: GcRecord[] } | undefined)?.statistics ?? [])
+    for (const g of stats) {
+      const before = space(g.beforeGC.heapSpaceStatistics, 'old_space')
+      const after = space(g.afterGC.heapSpaceStatistics, 'old_space')
+      if (g.gcType === 'MarkSweepCompact') this.majorGcs++
+      else if (before !== undefined && after !== undefined) this.promotedBytes += Math.max(0, after.spaceUsedSize - before.spaceUsedSize)
+      this.oldSpaceCommittedMaxBytes = Math.max(this.oldSpaceCommittedMaxBytes, before?.spaceSize ?? 0, after?.spaceSize ?? 0)
+    }
+  }
+
+  stop (): { promotedBytes: number, majorGcs: number, oldSpaceCommittedMaxBytes: number } {
+    clearInterval(this.timer)
+    this.fold()
+    return { promotedBytes: this.promotedBytes, majorGcs: this.majorGcs, oldSpaceCommittedMaxBytes: this.oldSpaceCommittedMaxBytes }
+  }
+}
+
 async function main (): Promise<void> {
   const [kind, dataDir] = process.argv.slice(2)
   let ports: Ports
@@ -139,7 +188,19 @@ async function main (): Promise<void> {
   process.stdin.on('end', () => { process.exit(0) })
   // A line `heap` on stdin answers with this process's heap figures (after a GC when --expose-gc), for per-topic memory.
   let gcProfiler: GCProfiler | undefined
+  let memWatch: MemWatch | undefined
   createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line.trim() === 'mem-start') { memWatch = new MemWatch(); return }
+    if (line.trim() === 'mem-stop' && memWatch !== undefined) {
+      process.stdout.write(JSON.stringify({ mem: memWatch.stop() }) + '\n')
+      memWatch = undefined
+      return
+    }
+    if (line.startsWith('snapshot ')) {
+      const file = writeHeapSnapshot(line.slice('snapshot '.length).trim())
+      process.stdout.write(JSON.stringify({ snapshot: file }) + '\n')
+      return
+    }
     if (line.trim() === 'gc-start') { gcProfiler = new GCProfiler(); gcProfiler.start(); heapSampling(true); return }
     if (line.trim() === 'gc-stop' && gcProfiler !== undefined) {
       heapSampling(false)

@@ -52,10 +52,16 @@ export interface RunningPeer {
   rssBytes: () => Promise<number>
   /** Node-hosted systems only: heap figures after a full GC. */
   heap?: () => Promise<HeapFigures>
+  /** Node-hosted systems only: a run's old-generation figures, between memStart and memStop (broker-child's MemWatch). */
+  memStart?: () => void
+  memStop?: () => Promise<MemFigures>
+  /** Node-hosted systems only: writes a heap snapshot to FILE, resolved once written. */
+  heapSnapshot?: (file: string) => Promise<string>
   stop: () => Promise<void>
 }
 
 export interface HeapFigures { heapUsed: number, arrayBuffers: number, rss: number }
+export interface MemFigures { promotedBytes: number, majorGcs: number, oldSpaceCommittedMaxBytes: number }
 
 export { freePort }
 
@@ -142,14 +148,30 @@ async function startNodeChild (name: PeerName, dir: string): Promise<RunningPeer
     })
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${name} exited with ${String(code)}`)) })
   })
-  const heapWaiters: Array<(h: HeapFigures) => void> = []
+  // Answers on stdout are one JSON line each, `{"KEY":...}`, in the order asked.
+  const waiters = new Map<string, Array<(v: unknown) => void>>()
   lines.on('line', (line) => {
-    if (!line.startsWith('{"heap"')) return
-    const h = (JSON.parse(line) as { heap: HeapFigures }).heap
-    heapWaiters.shift()?.(h)
+    const key = /^\{"(heap|mem|snapshot)"/.exec(line)?.[1]
+    if (key === undefined) return
+    waiters.get(key)?.shift()?.((JSON.parse(line) as Record<string, unknown>)[key])
   })
-  const heap = async (): Promise<HeapFigures> => await new Promise((resolve) => { heapWaiters.push(resolve); child.stdin?.write('heap\n') })
-  const peer: RunningPeer = { name, durability: PEER_DURABILITY[name], pid: child.pid ?? 0, rssBytes: async () => await rssOf(child.pid ?? 0), heap, stop: stopper(child, dir) }
+  const ask = async <T>(key: string, line: string): Promise<T> => await new Promise((resolve) => {
+    const list = waiters.get(key) ?? []
+    waiters.set(key, list)
+    list.push(resolve as (v: unknown) => void)
+    child.stdin?.write(line + '\n')
+  })
+  const peer: RunningPeer = {
+    name,
+    durability: PEER_DURABILITY[name],
+    pid: child.pid ?? 0,
+    rssBytes: async () => await rssOf(child.pid ?? 0),
+    heap: async () => await ask<HeapFigures>('heap', 'heap'),
+    memStart: () => { child.stdin?.write('mem-start\n') },
+    memStop: async () => await ask<MemFigures>('mem', 'mem-stop'),
+    heapSnapshot: async (file) => await ask<string>('snapshot', `snapshot ${file}`),
+    stop: stopper(child, dir)
+  }
   if (ports.mqtt !== undefined) peer.mqttUrl = `mqtt://127.0.0.1:${ports.mqtt}`
   if (ports.ws !== undefined) peer.wsUrl = `ws://127.0.0.1:${ports.ws}/mqtt`
   if (ports.http !== undefined) peer.httpUrl = `http://127.0.0.1:${ports.http}`

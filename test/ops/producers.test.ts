@@ -127,3 +127,57 @@ t.test('ops producers - tracker: the first producer of a topic and the ones afte
   t.ok(names.includes('q-new') && names.includes('q-new2'))
   t.equal(tr2.count('x', t0 + cap + 1), cap)
 })
+
+t.test('ops producers - tracker ring: bounded whatever the topic count, the oldest topic makes room, lookups right after wrap-around and deletes', async (t) => {
+  const t0 = 1_700_000_000_000
+  const p = { name: 'c1', protocol: 'mqtt' as const }
+  // The default bound: three times as many topics as records.
+  const big = new ProducerTracker()
+  const max = OpsLimits.PRODUCER_TOPICS_MAX
+  for (let i = 0; i < max * 3; i++) big.note(`m/${i}`, p, t0)
+  t.equal(big.size, max, 'at most PRODUCER_TOPICS_MAX topics tracked')
+  t.equal(big.count(`m/${max * 2 - 1}`, t0), 0, 'a topic older than the last PRODUCER_TOPICS_MAX is gone')
+  t.equal(big.count(`m/${max * 2}`, t0), 1, 'the oldest still tracked')
+  t.equal(big.count(`m/${max * 3 - 1}`, t0), 1)
+
+  // A small ring (8 records, 16 index slots: long probe chains) against a model: a Map in entry order.
+  const ringMax = 8
+  const tr = new ProducerTracker(ringMax)
+  const model = new Map<string, number>()
+  let seed = 7
+  const rand = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n }
+  for (let step = 0; step < 5000; step++) {
+    const topic = `r/${rand(40)}`
+    tr.note(topic, p, t0)
+    if (model.has(topic)) model.set(topic, (model.get(topic) as number) + 1)
+    else {
+      if (model.size >= ringMax) model.delete(model.keys().next().value as string)
+      model.set(topic, 1)
+    }
+    if (step % 50 !== 0) continue
+    for (let k = 0; k < 40; k++) {
+      const name = `r/${k}`
+      const seen = tr.of(name, t0).producers
+      if (seen.length !== (model.has(name) ? 1 : 0) || (seen.length === 1 && seen[0]?.messages !== model.get(name))) {
+        t.fail(`step ${step}: ${name} tracked as ${JSON.stringify(seen)}, model ${String(model.get(name))}`)
+        return
+      }
+    }
+  }
+  t.equal(tr.size, ringMax)
+  t.pass('every lookup agreed with the model through wrap-arounds and evictions')
+
+  // A reused record starts clean: an evicted topic with several producers and drops re-enters with none.
+  const small = new ProducerTracker(2)
+  const cap = OpsLimits.PRODUCERS_PER_TOPIC_MAX
+  for (let i = 0; i < cap + 3; i++) small.note('a', { name: `p-${i}`, protocol: i % 2 === 0 ? 'mqtt' : 'http' }, t0 + i)
+  t.equal(small.of('a', t0 + cap + 3).dropped, 3)
+  small.note('b', p, t0)
+  small.note('c', p, t0) // takes a's record
+  small.note('d', { name: 'only', protocol: 'http' }, t0) // takes b's
+  small.note('a', p, t0 + 1) // back, in c's old record
+  const a = small.of('a', t0 + 1)
+  t.same([a.producers.map((x) => [x.name, x.messages]), a.dropped], [[['c1', 1]], 0], 'no producers or drops carried over')
+  t.same(small.of('d', t0).producers.map((x) => x.name), ['only'])
+  t.same(small.of('b', t0).producers, [], 'b made room')
+})
