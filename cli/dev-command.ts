@@ -22,7 +22,7 @@ import { join, resolve } from 'node:path'
 import { FerryError } from '../common/errors.js'
 import { ensureDevCertificates } from '../pki/index.js'
 import { findLeftovers, stopLeftovers } from './dev-leftovers.js'
-import { GatewayCode } from '../gateway/index.js'
+import { GatewayCode, withGatewayNodeFlags } from '../gateway/index.js'
 import { ReplicationMode } from '../replicator/index.js'
 import { TopologyClient, TopologyCode, etcdService, freePort, natsService, type NatsRegion, type Service } from '../topology/index.js'
 
@@ -167,7 +167,8 @@ export async function runDev (opts: DevOptions): Promise<void> {
     for (const id of sites) {
       const p = state.sites[id] as SitePorts
       const args = [
-        ...process.execArgv, process.argv[1] as string, 'site', '--dev', '--site', id, '--data', join(dir, 'sites', id), '--host', HOST,
+        // GATEWAY_NODE_FLAGS even when this `ferry dev` itself was started without them (node dist/cli/ferry.js dev).
+        ...withGatewayNodeFlags(process.execArgv), process.argv[1] as string, 'site', '--dev', '--site', id, '--data', join(dir, 'sites', id), '--host', HOST,
         '--mqtt', String(p.mqtt), '--mqtts', String(p.mqtts), '--http', String(p.http), '--https', String(p.https),
         '--cert', certs.certFile, '--key', certs.keyFile,
         '--etcd', etcd.url, '--network', network, '--nats', (nats[id] as Service).url, '--nats-ca', certs.caFile, '--region', id

@@ -1,7 +1,9 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 /**
  * The `ferry` command: `ferry gateway` runs a site; `ferry pub` / `ferry sub`
  * are small clients for trying one out.
+ * The shebang passes GATEWAY_NODE_FLAGS (gateway/node-flags.ts says why), for
+ * an installed `ferry` bin; `env -S` splits it into node's argv.
  */
 import { Command, Option } from 'commander'
 import { isFerryError } from '../common/errors.js'

@@ -34,3 +34,5 @@ export {
 } from './topology-hook.js'
 /** The one uWebSockets.js loader (benchmarks compare Ferry with a bare uWS app). */
 export { uws } from './uws.js'
+/** The Node.js flags every gateway process is started with (why: gateway/node-flags.ts). */
+export { GATEWAY_NODE_FLAGS, GATEWAY_INITIAL_OLD_SPACE_MIB, withGatewayNodeFlags } from './node-flags.js'

@@ -62,7 +62,8 @@ async function serve (dataDir: string): Promise<void> {
 async function startChild (dataDir: string, profileDir: string | undefined): Promise<{ child: ChildProcess, ports: Ports }> {
   const self = fileURLToPath(import.meta.url)
   const prof = profileDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', self, '--serve', dataDir], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const { GATEWAY_NODE_FLAGS } = await import('../gateway/index.js')
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...prof, '--import', 'tsx', self, '--serve', dataDir], { stdio: ['pipe', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   const ports = await new Promise<Ports>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error('gateway child did not start')) }, CHILD_START_MS_MAX)

@@ -20,7 +20,7 @@ import { tmpdir, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { runLean, type LeanResult } from './lean/run.js'
-import { startPeer } from './peers/launch.js'
+import { gatewayNodeFlags, startPeer } from './peers/launch.js'
 
 /** Clock ticks per second of /proc/PID/stat's utime and stime (USER_HZ; 100 on Linux). */
 const CLOCK_TICKS_PER_SEC = 100
@@ -46,7 +46,9 @@ interface Broker { pid: number, url: string, stop: () => Promise<void>, gcStart?
 
 async function startTreeBroker (tree: string, kind: string): Promise<Broker> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-cpu-ab-'))
-  const extra = (process.env.CPU_AB_NODE_ARGS ?? '').split(' ').filter((s) => s !== '')
+  // Ferry children start as every gateway launcher starts them (GATEWAY_NODE_FLAGS); a flag in CPU_AB_NODE_ARGS wins.
+  const given = (process.env.CPU_AB_NODE_ARGS ?? '').split(' ').filter((s) => s !== '')
+  const extra = kind.startsWith('ferry') ? await gatewayNodeFlags(given) : given
   const child = spawn(process.execPath, [...extra, join(tree, 'dist/loadtest/peers/broker-child.js'), kind, dir], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' }, cwd: dir })
   const lines = createInterface({ input: child.stdout })
   const port = await new Promise<number>((resolve, reject) => {

@@ -3,17 +3,19 @@
  * raw connections (TCP or WebSocket), closed loop (as fast as PUBACKs allow,
  * a window per publisher) or open loop (a fixed total rate, latency measured
  * from each message's scheduled send time, so a stalled broker cannot hide
- * behind a stalled generator: no coordinated omission).
+ * behind a stalled generator: no coordinated omission). timing.ts says what
+ * is measured: delivery and PUBACK latency from the due time and from the
+ * actual send, how late sends went out, the generator's own loop delay.
  *
  * Every run checks what arrived: each payload carries (publisher, sequence,
  * send time); every subscriber must see every acknowledged QoS 1 message once.
  * Loss of an acknowledged message or any duplicate makes `ok` false.
  */
-import * as hdr from 'hdr-histogram-js'
 import { LeanConn } from './conn.js'
 import { PacketType, PublishTemplate, pubackFrame, readStamp, subscribeFrame, STAMP_BYTES, DISCONNECT_FRAME } from './frames.js'
 import { publishParts } from './parser.js'
 import { Progress } from './progress.js'
+import { LeanTiming, OPEN_LOOP_TICK_MS, openLoopDueCount, openLoopDueMs, type LeanTimingFigures, type Percentiles } from './timing.js'
 
 /** How long the run waits after the last send for deliveries to finish, ms without progress. */
 export const LEAN_DRAIN_IDLE_MS_MAX = 5_000
@@ -21,10 +23,6 @@ export const LEAN_DRAIN_IDLE_MS_MAX = 5_000
 export const LEAN_OPEN_LOOP_INFLIGHT_MAX = 1_000
 /** Closed loop QoS 0: most messages a publisher may be ahead of its slowest subscriber (bounds broker queues). */
 export const LEAN_QOS0_AHEAD_MAX = 1_000
-/** Open-loop scheduler tick, ms. */
-const OPEN_LOOP_TICK_MS = 1
-/** Highest latency the histogram tracks, µs (one minute). */
-const LATENCY_US_MAX = 60_000_000
 
 export interface LeanScenario {
   url: string
@@ -61,7 +59,10 @@ export interface LeanResult {
   qos0Dropped: number
   publishedPerSec: number
   deliveredPerSec: number
-  latencyMs: { p50: number, p99: number, p999: number, max: number }
+  /** Delivery to a subscriber, from the due time (open loop) or the send (closed loop). */
+  latencyMs: Percentiles
+  /** Every measured timing (timing.ts): PUBACK from the due time and from the send, send lateness, generator loop delay. */
+  timing: LeanTimingFigures
   ok: boolean
   problems: string[]
 }
@@ -100,7 +101,7 @@ function nowMs (): number { return performance.now() }
 export async function runLean (sc: LeanScenario): Promise<LeanResult> {
   const prefix = sc.topicPrefix ?? `lean${Math.floor(Math.random() * 1e9).toString(36)}`
   const tag = Math.floor(Math.random() * 1e9).toString(36)
-  const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: LATENCY_US_MAX, numberOfSignificantValueDigits: 3 })
+  const timing = new LeanTiming()
   const tallies: SubscriberTally[] = []
   const subs: LeanConn[] = []
   let delivered = 0
@@ -130,25 +131,30 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
       delivered++
       lastProgressMs = nowMs()
       if (st.sentMs >= measureFromMs) {
-        const us = Math.max(1, Math.round((nowMs() - st.sentMs) * 1000))
-        hist.recordValue(Math.min(us, LATENCY_US_MAX))
+        const at = nowMs()
+        // The stamp carries the due time; the actual send time stays here (sentAt is filled before the frame leaves).
+        timing.delivery.recordMs(at - st.sentMs)
+        const sentAt = pubs[st.publisher]?.sentAt[st.seq]
+        if (sentAt !== undefined && sentAt > 0) timing.deliveryFromSend.recordMs(at - sentAt)
       }
       if (p.qos === 1) conn.send(pubackFrame(p.packetId))
     })
     subs.push(conn)
   }
 
-  interface Pub { conn: LeanConn, templates: PublishTemplate[], sent: number, acked: number, inflight: number, ackedSeqs: Uint8Array, idToSeq: Int32Array, nextId: number }
+  /** dueAt[seq] / sentAt[seq]: when a message was due and when it went out, ms (performance.now()); grown by doubling. */
+  interface Pub { conn: LeanConn, templates: PublishTemplate[], sent: number, acked: number, inflight: number, ackedSeqs: Uint8Array, idToSeq: Int32Array, nextId: number, dueAt: Float64Array, sentAt: Float64Array }
   const pubs: Pub[] = []
   for (let p = 0; p < sc.publishers; p++) {
     const conn = await LeanConn.open({ url: sc.url }, `lean-pub-${tag}-${p}`)
     const templates: PublishTemplate[] = []
     for (let k = 0; k < sc.topicsPerPublisher; k++) templates.push(new PublishTemplate(`${prefix}/p${p}/t${k}`, Math.max(sc.payloadBytes, STAMP_BYTES), sc.qos))
-    pubs.push({ conn, templates, sent: 0, acked: 0, inflight: 0, ackedSeqs: new Uint8Array(1024), idToSeq: new Int32Array(65_536).fill(-1), nextId: 1 })
+    pubs.push({ conn, templates, sent: 0, acked: 0, inflight: 0, ackedSeqs: new Uint8Array(1024), idToSeq: new Int32Array(65_536).fill(-1), nextId: 1, dueAt: new Float64Array(1024), sentAt: new Float64Array(1024) })
   }
 
   let sending = true
   const startMs = nowMs()
+  if (measureFromMs === -Infinity) timing.startLoopMonitor()
   const perPubRate = sc.openLoopRatePerSec !== undefined ? sc.openLoopRatePerSec / sc.publishers : 0
 
   const minReceived = (p: number): number => {
@@ -157,8 +163,21 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
     return m === Infinity ? 0 : m
   }
 
-  const sendOne = (p: number, pub: Pub, sentMs: number): void => {
+  const sendOne = (p: number, pub: Pub, dueMs: number): void => {
     const seq = pub.sent++
+    if (seq >= pub.sentAt.length) {
+      const due = new Float64Array(pub.sentAt.length * 2)
+      due.set(pub.dueAt)
+      pub.dueAt = due
+      const sent = new Float64Array(pub.sentAt.length * 2)
+      sent.set(pub.sentAt)
+      pub.sentAt = sent
+    }
+    // Closed loop a message is due when it is sent: one time for both.
+    const sentMs = perPubRate === 0 ? dueMs : nowMs()
+    pub.dueAt[seq] = dueMs
+    pub.sentAt[seq] = sentMs
+    if (dueMs >= measureFromMs) timing.sendLate.recordMs(sentMs - dueMs)
     const t = pub.templates[seq % pub.templates.length] as PublishTemplate
     let id = 0
     if (sc.qos === 1) {
@@ -168,7 +187,7 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
       pub.idToSeq[id] = seq
       pub.inflight++
     }
-    pub.conn.send(t.fill(id, { publisher: p, seq, sentMs }))
+    pub.conn.send(t.fill(id, { publisher: p, seq, sentMs: dueMs }))
   }
 
   const closedLoopFill = (p: number, pub: Pub): void => {
@@ -190,6 +209,12 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
       if (seq < 0) return
       pub.idToSeq[id] = -1
       pub.inflight--
+      const dueMs = pub.dueAt[seq] as number
+      if (dueMs >= measureFromMs) {
+        const at = nowMs()
+        timing.ack.recordMs(at - dueMs)
+        timing.ackFromSend.recordMs(at - (pub.sentAt[seq] as number))
+      }
       pub.acked++
       if (seq >= pub.ackedSeqs.length) {
         const bigger = new Uint8Array(Math.max(pub.ackedSeqs.length * 2, seq + 1))
@@ -210,16 +235,21 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
     // QoS 0 has no PUBACK to clock the loop: refill as deliveries arrive.
     if (sc.qos === 0) qos0Timer = setInterval(() => { pubs.forEach((pub, p) => { closedLoopFill(p, pub) }) }, 1)
   } else {
-    openTimer = setInterval(() => {
+    // Each wake-up aims at the next tick's absolute time (timing.ts), so a late turn does not shift the ticks after it.
+    const tick = (): void => {
+      if (!sending) return
       const elapsedMs = nowMs() - startMs
       pubs.forEach((pub, p) => {
-        const due = Math.floor(elapsedMs * perPubRate / 1000)
+        const due = openLoopDueCount(elapsedMs, perPubRate)
         while (pub.sent < due && (sc.qos === 0 || pub.inflight < LEAN_OPEN_LOOP_INFLIGHT_MAX)) {
           // Stamp the time this message was due, not the time it went out.
-          sendOne(p, pub, startMs + (pub.sent * 1000) / perPubRate)
+          sendOne(p, pub, openLoopDueMs(startMs, pub.sent, perPubRate))
         }
       })
-    }, OPEN_LOOP_TICK_MS)
+      const nextMs = startMs + (Math.floor(elapsedMs / OPEN_LOOP_TICK_MS) + 1) * OPEN_LOOP_TICK_MS
+      openTimer = setTimeout(tick, Math.max(0, nextMs - nowMs()))
+    }
+    tick()
   }
   const progressTimer = setInterval(() => { progress.tick(delivered, nowMs() - startMs) }, 1000)
 
@@ -229,15 +259,17 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
   if (warmupMs > 0) {
     await new Promise((resolve) => setTimeout(resolve, warmupMs))
     measureFromMs = nowMs()
+    timing.startLoopMonitor()
     deliveredAtWarmup = delivered
     publishedAtWarmup = pubs.reduce((n, p) => n + p.sent, 0)
   }
   await new Promise((resolve) => setTimeout(resolve, sc.seconds * 1000))
   sending = false
+  timing.stopLoopMonitor()
   const stopMs = nowMs()
   const deliveredAtStop = delivered
   clearInterval(qos0Timer)
-  clearInterval(openTimer)
+  clearTimeout(openTimer)
   for (const pub of pubs) pub.conn.flush()
 
   // Drain: wait until every subscriber has every message sent, or nothing moved for a while.
@@ -274,7 +306,7 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
 
   for (const c of [...pubs.map((p) => p.conn), ...subs]) { c.send(DISCONNECT_FRAME); c.close() }
   const seconds = (stopMs - (Number.isFinite(measureFromMs) ? measureFromMs : startMs)) / 1000
-  const pct = (q: number): number => Math.round(hist.getValueAtPercentile(q) / 10) / 100
+  const timings = timing.figures()
   const result: LeanResult = {
     published,
     acked,
@@ -284,10 +316,11 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
     qos0Dropped,
     publishedPerSec: Math.round((published - publishedAtWarmup) / seconds),
     deliveredPerSec: Math.round((deliveredAtStop - deliveredAtWarmup) / seconds),
-    latencyMs: { p50: pct(50), p99: pct(99), p999: pct(99.9), max: Math.round(hist.maxValue / 10) / 100 },
+    latencyMs: timings.delivery,
+    timing: timings,
     ok: problems.length === 0,
     problems
   }
-  hist.destroy()
+  timing.destroy()
   return result
 }

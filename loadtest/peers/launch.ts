@@ -130,13 +130,26 @@ async function startNats (dir: string): Promise<RunningPeer> {
   return { name: 'nats', durability: PEER_DURABILITY.nats, mqttUrl: `mqtt://127.0.0.1:${mqtt}`, pid: child.pid ?? 0, rssBytes: async () => await rssOf(child.pid ?? 0), stop: stopper(child, dir) }
 }
 
+/**
+ * Node flags of a Ferry broker child: GATEWAY_NODE_FLAGS, as every gateway launcher passes them, or the words of
+ * FERRY_BENCH_GATEWAY_NODE_FLAGS when set (empty: none), for A/B runs of the flags themselves; then EXTRA
+ * (a flag there wins over the same flag of GATEWAY_NODE_FLAGS).
+ */
+export async function gatewayNodeFlags (extra: readonly string[] = []): Promise<string[]> {
+  const given = process.env.FERRY_BENCH_GATEWAY_NODE_FLAGS
+  if (given !== undefined) return [...given.split(' ').filter((s) => s !== ''), ...extra]
+  const { withGatewayNodeFlags } = await import('../../gateway/index.js')
+  return withGatewayNodeFlags(extra)
+}
+
 async function startNodeChild (name: PeerName, dir: string): Promise<RunningPeer> {
   const here = dirname(fileURLToPath(import.meta.url))
   // Compiled (dist/, as `npm run bench:*` runs it): the child runs the compiled gateway, as production does;
   // from sources (tests): through tsx.
   const compiled = import.meta.url.endsWith('.js')
   const entry = compiled ? [join(here, 'broker-child.js')] : ['--import', 'tsx', join(here, 'broker-child.ts')]
-  const child = spawn(process.execPath, ['--expose-gc', ...entry, name, dir], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
+  const flags = name === 'ferry' || name === 'ferry-memory' ? await gatewayNodeFlags() : []
+  const child = spawn(process.execPath, [...flags, '--expose-gc', ...entry, name, dir], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   const ports = await new Promise<Record<string, number>>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`${name} did not start`)) }, PEER_START_MS_MAX)

@@ -18,6 +18,7 @@ import { join } from 'node:path'
 import { Command, type Option } from 'commander'
 import { parse as parseYaml } from 'yaml'
 import { loadSiteConfig } from '../../gateway/config.js'
+import { GATEWAY_NODE_FLAGS } from '../../gateway/node-flags.js'
 import { registerAdminCommand } from '../../cli/admin-command.js'
 import { registerPkiCommand } from '../../cli/pki-command.js'
 import { registerSiteCommand, registerTopologyCommands } from '../../cli/topology-command.js'
@@ -69,7 +70,9 @@ function shellWords (line: string): string[] {
 function ferryArgvs (s: Service): string[][] {
   const entry = s.entrypoint ?? []
   const command = typeof s.command === 'string' ? [s.command] : s.command ?? []
-  if (entry[0] === FERRY[0] && entry[1] === FERRY[1]) return [[...entry.slice(2), ...command]]
+  // `node [node flags] dist/cli/ferry.js ...`: gateways start with GATEWAY_NODE_FLAGS before the script.
+  const scriptAt = entry.indexOf(FERRY[1] as string)
+  if (entry[0] === FERRY[0] && scriptAt > 0 && entry.slice(1, scriptAt).every((f) => f.startsWith('--'))) return [[...entry.slice(scriptAt + 1), ...command]]
   if (entry[0] === 'sh' && entry[1] === '-c') {
     const script = [...entry.slice(2), ...command].join('\n')
     const out: string[][] = []
@@ -146,6 +149,10 @@ t.test('ops compose - every ferry command line uses only options the CLI has; UR
     for (const argv of ferryArgvs(s)) {
       try { invocations.push({ service: name, ...check(program, argv) }) } catch (err) { t.fail(`${name}: ${(err as Error).message}`) }
     }
+  }
+  for (const name of ['site-eu', 'site-us', 'site-ap']) {
+    const entry = services[name]?.entrypoint ?? []
+    t.same(entry.slice(1, entry.indexOf(FERRY[1] as string)), GATEWAY_NODE_FLAGS, `${name}: node runs the gateway with GATEWAY_NODE_FLAGS`)
   }
   const kinds = new Set(invocations.map((i) => i.path.join(' ')))
   for (const k of ['site', 'pki init', 'pki site', 'pki token', 'topology ns set', 'admin overview']) t.ok(kinds.has(k), `ferry ${k} is used and checked`)

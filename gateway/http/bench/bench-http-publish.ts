@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { GATEWAY_NODE_FLAGS } from '../../node-flags.js'
 
 interface AutocannonResult {
   requests: { average: number, total: number }
@@ -39,7 +40,7 @@ const PAYLOAD_BYTES = 64
 
 async function main (): Promise<void> {
   const data = await mkdtemp(join(tmpdir(), 'ferry-bench-http-'))
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'cli', 'ferry.ts'), 'gateway', '--dev', '--data', data, '--http', '0'], {
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, '--import', 'tsx', join(root, 'cli', 'ferry.ts'), 'gateway', '--dev', '--data', data, '--http', '0'], {
     cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' }
   })
   const port = await new Promise<number>((resolve, reject) => {

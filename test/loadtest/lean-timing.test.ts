@@ -1,0 +1,85 @@
+/**
+ * The lean generator's timings (loadtest/lean/timing.ts): due times on the 1 ms tick grid, and the figures that
+ * tell a broker's tail from the generator's (PUBACK from the due time and from the send, send lateness, the
+ * generator's own loop delay), against a broker that holds every PUBACK for a known time.
+ */
+import t from 'tap'
+import { createServer, type Server, type Socket } from 'node:net'
+import { runLean } from '../../loadtest/lean/run.js'
+import { FrameSplitter } from '../../loadtest/lean/parser.js'
+import { OPEN_LOOP_TICK_MS, openLoopDueCount, openLoopDueMs } from '../../loadtest/lean/timing.js'
+
+/** How long the slow broker holds each PUBACK, ms: every ack latency is at least this. */
+const HELD_ACK_MS = 30
+
+function portOf (s: Server): number {
+  const a = s.address()
+  return typeof a === 'object' && a !== null ? a.port : 0
+}
+
+/** Forwards every QoS 1 publish at once, PUBACKs it HELD_ACK_MS later. */
+async function slowAckBroker (): Promise<Server> {
+  const subs = new Set<Socket>()
+  const server = createServer((sock) => {
+    const split = new FrameSplitter((first, buf, at, end) => {
+      const type = first >> 4
+      if (type === 1) sock.write(Buffer.from([0x20, 2, 0, 0]))
+      else if (type === 8) { subs.add(sock); sock.write(Buffer.from([0x90, 3, buf[at] as number, buf[at + 1] as number, 1])) } else if (type === 3) {
+        const idAt = at + 2 + buf.readUInt16BE(at)
+        const ack = Buffer.from([0x40, 2, buf[idAt] as number, buf[idAt + 1] as number])
+        setTimeout(() => { if (!sock.destroyed) sock.write(ack) }, HELD_ACK_MS)
+        const hdr = end - at > 127 ? 3 : 2
+        for (const s of subs) s.write(Buffer.from(buf.subarray(at - hdr, end)))
+      }
+    })
+    sock.on('data', (d: Buffer) => { split.push(d) })
+    sock.on('error', () => {})
+    sock.on('close', () => { subs.delete(sock) })
+  })
+  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
+  return server
+}
+
+t.test('loadtest - open loop: due times sit on the tick grid, and a message is due exactly when the count says so', async (t) => {
+  for (const rate of [2_500, 1_000, 333, 7_000]) {
+    let bad = 0
+    for (let seq = 0; seq < 5_000; seq++) {
+      const due = openLoopDueMs(0, seq, rate)
+      if (due % OPEN_LOOP_TICK_MS !== 0) bad++
+      if (due < (seq * 1000) / rate - 1e-6 || due >= (seq * 1000) / rate + OPEN_LOOP_TICK_MS) bad++
+      // Due by its own tick, not by the tick before.
+      if (openLoopDueCount(due, rate) <= seq) bad++
+      if (due > 0 && openLoopDueCount(due - OPEN_LOOP_TICK_MS, rate) > seq) bad++
+    }
+    t.equal(bad, 0, `rate ${rate}/s`)
+  }
+  t.equal(openLoopDueCount(0, 2_500), 1, 'the first message is due at the start')
+  t.equal(openLoopDueCount(0.99, 2_500), 1, 'and nothing more before the first tick')
+  t.equal(openLoopDueCount(1, 2_500), 3, 'seqs 0, 1, 2 by 1 ms at 2.5 per ms')
+})
+
+t.test('loadtest - open loop: PUBACK latency from the due time and from the send, send lateness and loop delay reported', async (t) => {
+  const server = await slowAckBroker()
+  t.teardown(() => { server.close() })
+  const r = await runLean({ url: `mqtt://127.0.0.1:${portOf(server)}`, publishers: 2, subscribers: 1, qos: 1, payloadBytes: 64, windowPerPublisher: 16, topicsPerPublisher: 1, seconds: 1, warmupSeconds: 0.2, openLoopRatePerSec: 1_000 })
+  t.ok(r.ok, r.problems.join('; '))
+  const { ack, ackFromSend, sendLate, delivery, deliveryFromSend, generatorLoopDelay } = r.timing
+  t.ok(ackFromSend.p50 >= HELD_ACK_MS, `PUBACK from the send waits the held time (p50 ${ackFromSend.p50} ms)`)
+  // A message leaves at or after its due time, so each ack from the due time is at least the one from the send.
+  t.ok(ack.p50 >= ackFromSend.p50 && ack.p99 >= ackFromSend.p99 && ack.max >= ackFromSend.max, `from the due time (${ack.p99}) >= from the send (${ackFromSend.p99})`)
+  t.ok(delivery.p99 >= deliveryFromSend.p99, 'delivery likewise')
+  t.same(r.latencyMs, delivery, 'latencyMs keeps meaning delivery from the due time')
+  t.ok(sendLate.max >= 0 && sendLate.p99 >= sendLate.p50, 'send lateness recorded')
+  t.ok(generatorLoopDelay.max > 0, `the generator's loop delay sampled (p99 ${generatorLoopDelay.p99} ms)`)
+})
+
+t.test('loadtest - closed loop: the due time is the send, so both views agree', async (t) => {
+  const server = await slowAckBroker()
+  t.teardown(() => { server.close() })
+  const r = await runLean({ url: `mqtt://127.0.0.1:${portOf(server)}`, publishers: 1, subscribers: 1, qos: 1, payloadBytes: 64, windowPerPublisher: 8, topicsPerPublisher: 1, seconds: 0.5 })
+  t.ok(r.ok, r.problems.join('; '))
+  t.same(r.timing.ack, r.timing.ackFromSend)
+  t.same(r.timing.delivery, r.timing.deliveryFromSend)
+  t.ok(r.timing.ack.p50 >= HELD_ACK_MS)
+  t.equal(r.timing.sendLate.max, 0, 'never late')
+})
