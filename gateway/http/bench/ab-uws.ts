@@ -13,7 +13,9 @@
  * from the first one. The load is the same as the workload's (autocannon,
  * 32 connections, no pipelining, 256-byte application/octet-stream bodies,
  * same URL) for every system; the order rotates every round and every run
- * starts its system fresh. `--prof DIR` runs the children under --cpu-prof.
+ * starts its system fresh. `--prof DIR` runs the children under --cpu-prof
+ * and prints each profile's file with the requests its child served, for
+ * prof-summary.ts.
  * Prints one line per run and the median / min-max per system with the
  * 1-minute load average. For each run it also prints what the server's heap
  * took per request (bytes allocated, GC time: broker-child's gc-start/gc-stop)
@@ -25,7 +27,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { createWriteStream, readFileSync } from 'node:fs'
 
@@ -75,9 +77,10 @@ const systems: System[] = [
   ...dists.map((d, i) => ({ label: `ferry#${i}`, dist: d, kind: memory ? 'ferry-memory' as const : 'ferry' as const, nodeArgs: nodeArgsOf.filter((a) => a.index === i).map((a) => a.flag) }))
 ]
 
-async function start (s: System): Promise<{ child: ChildProcess, port: number, dir: string }> {
+async function start (s: System): Promise<{ child: ChildProcess, port: number, dir: string, profile: string | undefined }> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-ab-uws-'))
-  const prof = profDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', resolve(profDir), '--cpu-prof-name', `${s.label}-${Date.now()}.cpuprofile`] : []
+  const profile = profDir !== undefined ? join(resolve(profDir), `${s.label}-${Date.now()}.cpuprofile`) : undefined
+  const prof = profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', resolve(profDir as string), '--cpu-prof-name', basename(profile)] : []
   const extra = s.kind === 'ferry' || s.kind === 'ferry-memory' ? [...nodeArgs, ...(s.nodeArgs ?? [])] : []
   const child = spawn(process.execPath, [...prof, ...extra, '--expose-gc', join(s.dist, 'loadtest', 'peers', 'broker-child.js'), s.kind, dir], { stdio: ['pipe', 'pipe', process.env.AB_UWS_CHILD_STDERR === 'ignore' ? 'ignore' : 'inherit'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
@@ -92,7 +95,7 @@ async function start (s: System): Promise<{ child: ChildProcess, port: number, d
     })
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${s.label} exited with ${String(code)}`)) })
   })
-  return { child, port, dir }
+  return { child, port, dir, profile }
 }
 
 async function stop (child: ChildProcess, dir: string): Promise<void> {
@@ -138,10 +141,10 @@ async function fsyncs (port: number): Promise<{ count: number, sumSec: number } 
 }
 
 async function runOne (s: System): Promise<{ rate: number, cpuUsPerReq: number }> {
-  const { child, port, dir } = await start(s)
+  const { child, port, dir, profile } = await start(s)
   try {
     const opts = { url: `http://127.0.0.1:${port}${PATH}`, method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(PAYLOAD_BYTES, 0x61), connections, ...(openLoopRate > 0 ? { overallRate: openLoopRate } : {}) }
-    if (warmup > 0) await autocannon({ ...opts, duration: warmup })
+    const warm = warmup > 0 ? (await autocannon({ ...opts, duration: warmup })).requests.total : 0
     const ferry = s.kind === 'ferry' || s.kind === 'ferry-memory'
     const sync0 = ferry ? await fsyncs(port) : undefined
     child.stdin?.write('gc-start\n')
@@ -159,6 +162,8 @@ async function runOne (s: System): Promise<{ rate: number, cpuUsPerReq: number }
       ? ''
       : `  ${(r.requests.total / (sync1.count - sync0.count)).toFixed(1)} req/commit fsync ${((sync1.sumSec - sync0.sumSec) * 1e3 / (sync1.count - sync0.count)).toFixed(2)} ms`
     process.stdout.write(`${s.label.padEnd(9)} ${String(rate).padStart(7)} req/s  main thread ${cpuUsPerReq.toFixed(1)} us CPU/req (user ${userUsPerReq.toFixed(1)} sys ${sysUsPerReq.toFixed(1)})${heap}${commits}  p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms  non2xx ${r.non2xx} errors ${r.errors}  load ${loadavg()[0]?.toFixed(2)}\n`)
+    // Every request the child served, for prof-summary.ts (CPU per request from the profile).
+    if (profile !== undefined) process.stdout.write(`          profile ${profile} requests ${warm + r.requests.total}\n`)
     return { rate, cpuUsPerReq }
   } finally {
     await stop(child, dir)
