@@ -15,7 +15,7 @@
  */
 import type { Logger } from '../../common/log.js'
 import type { NamespacePolicy, PolicyRegistry } from '../policy/index.js'
-import type { Consumer, ConsumerSink, Delivery, Dispatcher, DispatcherStats, PublishRequest, PublishResult, SubscribeOptions } from '../dispatch/types.js'
+import type { Consumer, ConsumerSink, Delivery, Dispatcher, DispatcherStats, PublishRequest, PublishResult, PublishSink, SubscribeOptions } from '../dispatch/types.js'
 import { hintedNamespaceOf } from '../dispatch/index.js'
 import { DECODE_QUEUE_ENTRIES_MAX, isEnveloped, type PayloadCodec } from '../codec/index.js'
 import type { QuotaTracker } from './quotas.js'
@@ -36,16 +36,45 @@ export class GuardedDispatcher implements Dispatcher {
   // returned, no async frame and promise hop per publish. A quota refusal still rejects rather than throws.
   publish (req: PublishRequest): Promise<PublishResult> {
     try {
-      // The front end's namespace hint when it is the topic's (no slice per publish), else the topic's own.
-      const ns = hintedNamespaceOf(req.topic, req.namespace)
-      if (ns !== undefined) this.quotas?.publish(ns, 1, req.payload.length)
-      const policy = ns !== undefined && this.policies.has(ns) ? this.policies.get(ns) : this.policies.forTopic(req.topic)
+      const ns = this.admit(req)
       const props = this.codec.clean(req.props)
-      if (ns === undefined || !this.codec.active(policy)) return this.inner.publish(props === req.props ? req : { ...req, props })
+      const policy = this.encodingPolicy(req, ns)
+      if (ns === undefined || policy === undefined) return this.inner.publish(props === req.props ? req : { ...req, props })
       return this.publishEncoded(req, ns, policy, props)
     } catch (err) {
       return Promise.reject(err)
     }
+  }
+
+  /** publish with a sink: without an at-rest codec, the inner dispatcher's publishTo after the checks (nothing of the guard's per publish). */
+  publishTo (req: PublishRequest, sink: PublishSink): void {
+    let ns: string | undefined
+    let props: PublishRequest['props']
+    let policy: Readonly<NamespacePolicy> | undefined
+    try {
+      ns = this.admit(req)
+      props = this.codec.clean(req.props)
+      policy = this.encodingPolicy(req, ns)
+    } catch (err) {
+      sink.failed(err)
+      return
+    }
+    if (ns === undefined || policy === undefined) { this.inner.publishTo(props === req.props ? req : { ...req, props }, sink); return }
+    this.publishEncoded(req, ns, policy, props).then((r) => { sink.published(r) }, (err: unknown) => { sink.failed(err) })
+  }
+
+  /** Quotas of the publish's namespace; returns it (the front end's hint when it is the topic's: no slice per publish). Throws the refusal. */
+  private admit (req: PublishRequest): string | undefined {
+    const ns = hintedNamespaceOf(req.topic, req.namespace)
+    if (ns !== undefined) this.quotas?.publish(ns, 1, req.payload.length)
+    return ns
+  }
+
+  /** The namespace's policy when its payloads are encoded at rest, else undefined. */
+  private encodingPolicy (req: PublishRequest, ns: string | undefined): Readonly<NamespacePolicy> | undefined {
+    if (ns === undefined) return undefined
+    const policy = this.policies.has(ns) ? this.policies.get(ns) : this.policies.forTopic(req.topic)
+    return this.codec.active(policy) ? policy : undefined
   }
 
   private async publishEncoded (req: PublishRequest, ns: string, policy: Readonly<NamespacePolicy>, props: PublishRequest['props']): Promise<PublishResult> {

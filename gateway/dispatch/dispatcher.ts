@@ -11,25 +11,25 @@
  */
 import { CommonCode, FerryError } from '../../common/errors.js'
 import type { Logger } from '../../common/log.js'
-import type { AppendResult, Cursor, CursorStart, EntryId, Ledger, LedgerEntry, MessageProps, TopicName } from '../../store/index.js'
+import type { Cursor, CursorStart, EntryId, Ledger, LedgerEntry, MessageProps, TopicName } from '../../store/index.js'
 import { namespaceOfTopic, type NamespacePolicy, type PolicyRegistry } from '../policy/index.js'
 import { BacklogGuard } from './backlog.js'
 import { PublishPacer } from './publish-pacer.js'
-import { PublishRateLimiter } from './rate-limit.js'
+import { PublishPath } from './publish-path.js'
 import {
   BACKLOG_HOLD_MS_MAX, MATERIALISE_TOPICS_PER_TURN, PENDING_ACK_ENTRIES_MAX, SUBSCRIPTION_META_SPACE
 } from './constants.js'
 import type { DispatchContext } from './context.js'
 import { deadLetterProducerOf, deadLetterProps, deadLetterSuffixOf, deadLetterTopicOf, resultTopicOf, type ResultEvent, type ResultOutcome } from './dead-letter.js'
 import { DispatchCode, dispatchError } from './errors.js'
-import { parseFilter, parseTopicName, publishNamespaceOf } from './filter.js'
+import { parseFilter, parseTopicName } from './filter.js'
 import type { TopicStream } from './stream.js'
 import { Subscription, type SubscriptionDef } from './subscription.js'
-import { checkProps, checkSubscribeOptions, defToMeta, parseDef } from './subscription-defs.js'
+import { checkSubscribeOptions, defToMeta, parseDef } from './subscription-defs.js'
 import { replicatedSubscriptions, type ReplicatedSubscriptions } from './replicated.js'
 import {
   type AckResult, type Consumer, type Dispatcher, type DispatcherStats, type NamespaceName, type PublishRequest,
-  type PublishObserver, type PublishResult, type SubscribeOptions
+  type PublishObserver, type PublishResult, type PublishSink, type SubscribeOptions
 } from './types.js'
 
 export interface DispatcherDeps {
@@ -71,17 +71,12 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   private readonly creating = new Map<string, Promise<Subscription>>()
   private readonly background = new Set<Promise<unknown>>()
   private readonly backlog: BacklogGuard
-  private readonly rate = new PublishRateLimiter()
   /** fanin (issue 11): memory-durability publishers wait for the slowest attached subscription (publish-pacer.ts). */
   private readonly pacer = new PublishPacer((topic) => this.pacedOf(topic))
   private readonly unlisten: Array<() => void> = []
   private readonly ready: Promise<void>
+  private readonly publishing: PublishPath
   private nextConsumerId = 1
-  private published = 0
-  /** gateway/ops' publish metrics (observePublishes), called inside publish. */
-  private publishObserver: PublishObserver | undefined
-  /** `ready` has settled (fanin, issue 11: no await of it per publish after that). */
-  private restored = false
   private closed = false
   readonly replicated: ReplicatedSubscriptions = replicatedSubscriptions({
     all: () => this.subs.values(),
@@ -100,7 +95,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     this.unlisten.push(this.policies.onChange((ns, policy) => { this.onPolicy(ns, policy) }))
     // A failed restore is logged, not fatal: topics still attach as they are used and appear.
     this.ready = this.restore().catch((err: unknown) => { this.logger.error({ err }, 'restoring durable subscriptions failed') })
-    void this.ready.then(() => { this.restored = true }) // fanin (issue 11): publish skips the await once restored
+    this.publishing = new PublishPath({ ledger: this.ledger, policies: this.policies, backlog: this.backlog, pacer: this.pacer, ready: this.ready, checkOpen: () => { this.checkOpen() } })
   }
 
   // ---- DispatchContext --------------------------------------------------------------------
@@ -282,89 +277,12 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
 
   // ---- Dispatcher ---------------------------------------------------------------------------
 
-  observePublishes (observer: PublishObserver): void { this.publishObserver = observer }
+  observePublishes (observer: PublishObserver): void { this.publishing.observer = observer }
 
-  /**
-   * The common publish (restored, no backlog quota: fanin, issue 11) has no async frame: the
-   * ledger's promise and one step after it. Everything else takes publishQueued.
-   */
-  publish (req: PublishRequest): Promise<PublishResult> {
-    if (!this.restored) return this.publishQueued(req)
-    const o = this.publishObserver
-    const startedAt = o !== undefined ? o.started(req) : 0
-    let namespace: string | undefined
-    try {
-      this.checkOpen()
-      namespace = publishNamespaceOf(req.topic, req.namespace)
-      const policy = this.admitPublish(req, namespace)
-      if (policy.backlogQuotaBytes >= 0) return this.publishQueued(req, startedAt, namespace, policy)
-      const ns = namespace
-      return this.append(req).then((r) => {
-        const result = this.publishedResult(policy, r)
-        o?.settled(req, ns, result, startedAt)
-        return result
-      }, (err: unknown) => {
-        o?.settled(req, ns, undefined, startedAt)
-        throw err
-      })
-    } catch (err) {
-      o?.settled(req, namespace, undefined, startedAt)
-      return Promise.reject(err)
-    }
-  }
+  /** Publish: the steps are publish-path.ts's. */
+  publish (req: PublishRequest): Promise<PublishResult> { return this.publishing.publish(req) }
 
-  /**
-   * Publish after the restore, or through the backlog quota (admit may wait; eviction after the append).
-   * Coming from publish, the observer has seen it start and the checks are done: `started` and `admitted` say so.
-   */
-  private async publishQueued (req: PublishRequest, started?: number, admittedNamespace?: string, admitted?: Readonly<NamespacePolicy>): Promise<PublishResult> {
-    const o = this.publishObserver
-    const startedAt = started ?? (o !== undefined ? o.started(req) : 0)
-    let namespace = admittedNamespace
-    try {
-      let policy = admitted
-      if (namespace === undefined || policy === undefined) {
-        if (!this.restored) await this.ready
-        this.checkOpen()
-        namespace = publishNamespaceOf(req.topic, req.namespace)
-        policy = this.admitPublish(req, namespace)
-      }
-      if (policy.backlogQuotaBytes >= 0) await this.backlog.admit(req.topic, policy)
-      const r = await this.append(req)
-      if (policy.backlogPolicy === 'consumer_backlog_eviction' && policy.backlogQuotaBytes >= 0) await this.backlog.evict(req.topic, policy)
-      const result = this.publishedResult(policy, r)
-      o?.settled(req, namespace, result, startedAt)
-      return result
-    } catch (err) {
-      o?.settled(req, namespace, undefined, startedAt)
-      throw err
-    }
-  }
-
-  /** The checks before a publish is stored; returns the namespace's policy. Throws the refusal. */
-  private admitPublish (req: PublishRequest, namespace: string): Readonly<NamespacePolicy> {
-    const policy = this.policies.get(namespace)
-    if (!Buffer.isBuffer(req.payload)) throw new FerryError(CommonCode.BAD_REQUEST, 'payload must be bytes')
-    if (req.payload.length > policy.maxMessageBytes) {
-      throw new FerryError(CommonCode.TOO_LARGE, `payload of ${req.payload.length} bytes exceeds the namespace limit of ${policy.maxMessageBytes}`, { details: { maxMessageBytes: policy.maxMessageBytes } })
-    }
-    if (req.props !== undefined) checkProps(req.props)
-    this.rate.take(namespace, policy.publishRateMsgsPerSec)
-    return policy
-  }
-
-  private append (req: PublishRequest): Promise<AppendResult> {
-    const props = req.props ?? {}
-    // req.meta (mqtt/ inbound QoS 2 ids) travels in the message's own record.
-    return this.ledger.append(req.meta !== undefined ? { topic: req.topic, payload: req.payload, props, meta: req.meta } : { topic: req.topic, payload: req.payload, props })
-  }
-
-  private publishedResult (policy: Readonly<NamespacePolicy>, r: AppendResult): PublishResult {
-    this.published++
-    // fanin (issue 11): no fsync paces a memory topic's publishers; past the bound the front end reads on only once `paced` resolves.
-    const paced = policy.durability === 'memory' ? this.pacer.paced(r.topic) : undefined
-    return paced === undefined ? { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate } : { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate, paced }
-  }
+  publishTo (req: PublishRequest, sink: PublishSink): void { this.publishing.publishTo(req, sink) }
 
   async subscribe (opts: SubscribeOptions): Promise<Consumer> {
     await this.ready
@@ -512,7 +430,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   stats (): DispatcherStats {
     return {
       subscriptions: [...this.subs.values()].map((s) => s.snapshot()),
-      published: this.published,
+      published: this.publishing.published,
       backlogRejected: this.backlog.counters.rejected,
       backlogHeld: this.backlog.counters.held
     }

@@ -58,6 +58,17 @@ export interface PublishResult {
   paced?: Promise<void>
 }
 
+/**
+ * Where publishTo sends a publish's outcome (the HTTP front end's request: fanin, issue 11): the caller's own
+ * object, so a publish needs no promise and no closures of the caller's. Exactly one of the two is called,
+ * once: `published` after the ledger resolved the append (for sync durability, after fdatasync), `failed` with
+ * the refusal or the store's error, possibly before publishTo returns. Neither may throw.
+ */
+export interface PublishSink {
+  published (result: PublishResult): void
+  failed (err: unknown): void
+}
+
 /** One message handed to one consumer. */
 export interface Delivery {
   topic: TopicName
@@ -181,6 +192,8 @@ export interface PublishObserver {
 
 export interface Dispatcher {
   publish (req: PublishRequest): Promise<PublishResult>
+  /** publish with its outcome sent to `sink` instead of a promise: the same checks, append and acknowledgement. */
+  publishTo (req: PublishRequest, sink: PublishSink): void
   /** Install the one publish observer (implementations without it get wrapped instead). */
   observePublishes?: (observer: PublishObserver) => void
   subscribe (opts: SubscribeOptions): Promise<Consumer>

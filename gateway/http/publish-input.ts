@@ -85,6 +85,12 @@ export function parseFerryPropertyHeader (value: string): UserProperty[] {
   return out
 }
 
+/**
+ * The props of every publish without Ferry-* headers or a stored content type: one frozen object instead of
+ * a new `{}` per request. Nothing on the publish path writes into props (the store keeps the object as given).
+ */
+const NO_PROPS: MessageProps = Object.freeze({})
+
 /** Props of a single-message publish from its headers (lowercase names, in arrival order). */
 export function propsFromHeaders (headers: HeaderPairs, nowMs: number): MessageProps {
   // Most publishes carry no Ferry-* header: the lists are made only for one that does.
@@ -105,9 +111,11 @@ export function propsFromHeaders (headers: HeaderPairs, nowMs: number): MessageP
     }
   }
   if (userProperties !== undefined && userProperties.length > USER_PROPERTIES_MAX) throw bad(`at most ${USER_PROPERTIES_MAX} user properties`)
+  const storedContentType = contentType !== undefined && contentType.length > 0 && mediaTypeOf(contentType) !== FORM_CONTENT_TYPE
+  if (controls === undefined && (userProperties === undefined || userProperties.length === 0) && !storedContentType) return NO_PROPS
   const props: MessageProps = controls === undefined ? {} : readFerryControls(controls, nowMs)
   if (userProperties !== undefined && userProperties.length > 0) props.userProperties = userProperties
-  if (contentType !== undefined && contentType.length > 0 && mediaTypeOf(contentType) !== FORM_CONTENT_TYPE) props.contentType = contentType
+  if (storedContentType) props.contentType = contentType
   return props
 }
 

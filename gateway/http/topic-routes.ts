@@ -5,7 +5,7 @@
 import { FerryError, CommonCode } from '../../common/errors.js'
 import { checkNamespaceName, type NamespacePolicy } from '../policy/index.js'
 import { checkPublishTopicLocal, fullTopicName } from '../topic-names.js'
-import type { ProducerRef, PublishResult } from '../dispatch/index.js'
+import type { ProducerRef, PublishRequest, PublishResult, PublishSink } from '../dispatch/index.js'
 import { httpErrorBody, httpStatusOf } from '../error-map.js'
 import type { HttpContext } from './context.js'
 import { HttpCode } from './errors.js'
@@ -47,10 +47,14 @@ function publishedJson (r: PublishResult, target: PublishTarget): string {
   return `{"messageId":"${messageIdOf(r.entryId)}","topic":${topic},"duplicate":${r.duplicate ? 'true' : 'false'}}`
 }
 
-/** One message from the request's body and Ferry-* headers (checked before the body is read). */
-class SinglePublish implements RequestPlan {
+/**
+ * One message from the request's body and Ferry-* headers (checked before the body is read). As the
+ * dispatcher's PublishSink it takes the publish's outcome itself (runTo): no promise and no closure per request.
+ */
+class SinglePublish implements RequestPlan, PublishSink {
   readonly bodyBytesMax: number
   readonly tooLarge: () => Error
+  private sink: ReplySink | undefined = undefined
 
   /** `nowMs`: when the request arrived (its props were read then). */
   constructor (private readonly ctx: HttpContext, private readonly head: RequestHead, private readonly target: PublishTarget, private readonly props: MessageProps, private readonly nowMs: number) {
@@ -59,20 +63,27 @@ class SinglePublish implements RequestPlan {
   }
 
   async run (payload: Buffer): Promise<ApiReply> {
-    return this.created(await this.publish(payload))
+    return this.created(await this.ctx.deps.dispatcher.publish(this.request(payload)))
   }
 
   runTo (payload: Buffer, sink: ReplySink): void {
-    this.publish(payload).then((r) => {
-      // A throw here would be an unhandled rejection (the process's end): it is answered instead.
-      try { sink.reply(this.created(r)) } catch (err) { sink.fail(err) }
-    }, (err: unknown) => { sink.fail(err) })
+    this.sink = sink
+    this.ctx.deps.dispatcher.publishTo(this.request(payload), this)
   }
 
-  private publish (payload: Buffer): Promise<PublishResult> {
+  published (r: PublishResult): void {
+    const sink = this.sink as ReplySink
+    // The dispatcher's sink must not throw: a failure to build the reply is answered instead.
+    try { sink.reply(this.created(r)) } catch (err) { sink.fail(err) }
+  }
+
+  failed (err: unknown): void { (this.sink as ReplySink).fail(err) }
+
+  /** The dispatcher's request, its namespace given (the dispatcher and the guard need not slice it out of the topic again). */
+  private request (payload: Buffer): PublishRequest {
     const { props, target } = this
     const producer = props.producerId !== undefined ? { name: props.producerId, protocol: 'http' as const } : addressProducer(target, this.head, this.nowMs)
-    return this.ctx.deps.dispatcher.publish({ topic: target.topic, payload, props, producer })
+    return { topic: target.topic, payload, props, producer, namespace: target.namespace }
   }
 
   private created (r: PublishResult): ApiReply {

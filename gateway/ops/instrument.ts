@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from '../../common/log.js'
 import type { Disk, DiskFile } from '../../store/index.js'
-import type { ConsumerSink, Delivery, Dispatcher, PublishObserver, PublishRequest, PublishResult, SubscribeOptions } from '../dispatch/index.js'
+import type { ConsumerSink, Delivery, Dispatcher, PublishObserver, PublishRequest, PublishResult, PublishSink, SubscribeOptions } from '../dispatch/index.js'
 import type { Authenticate, MqttFrontEnd, Transport, TransportEvents } from '../mqtt/index.js'
 import { namespaceOfTopic } from '../policy/index.js'
 import type { ConnectionProtocol, OpsMetrics } from './metrics.js'
@@ -73,6 +73,10 @@ export function instrumentDispatcher (inner: Dispatcher, metrics: OpsMetrics, in
       throw err
     })
   }
+  // Observed from inside: the inner publishTo as is. Otherwise the sink's outcome is counted as publish's is.
+  const publishTo = observed ? (req: PublishRequest, sink: PublishSink): void => { inner.publishTo(req, sink) } : (req: PublishRequest, sink: PublishSink): void => {
+    publish(req).then((r) => { sink.published(r) }, (err: unknown) => { sink.failed(err) })
+  }
   const subscribe = async (opts: SubscribeOptions): Promise<import('../dispatch/index.js').Consumer> => {
     const sink = opts.sink
     const observed: ConsumerSink = {
@@ -88,6 +92,7 @@ export function instrumentDispatcher (inner: Dispatcher, metrics: OpsMetrics, in
   }
   return {
     publish,
+    publishTo,
     subscribe,
     unsubscribe: async (ns, filter, sub) => { await inner.unsubscribe(ns, filter, sub) },
     ack: async (topic, sub, ids) => await inner.ack(topic, sub, ids),

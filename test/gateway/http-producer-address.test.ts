@@ -13,7 +13,7 @@ import { HttpCore } from '../../gateway/http/api.js'
 import { PRODUCER_ADDRESS_REUSE_MS } from '../../gateway/http/constants.js'
 import { addressProducer } from '../../gateway/http/publish-targets.js'
 import type { RequestHead } from '../../gateway/http/request.js'
-import type { Dispatcher, PublishRequest, ProducerRef } from '../../gateway/dispatch/index.js'
+import type { Dispatcher, PublishRequest, PublishResult, PublishSink, ProducerRef } from '../../gateway/dispatch/index.js'
 import { PolicyRegistry } from '../../gateway/policy/index.js'
 
 /** A request head whose address reads are counted. */
@@ -26,8 +26,10 @@ const PATH = '/v1/topics/public/default/a/messages'
 
 function setup (): { core: HttpCore, published: PublishRequest[] } {
   const published: PublishRequest[] = []
+  const publish = async (req: PublishRequest): Promise<PublishResult> => { published.push(req); return { topic: req.topic, entryId: published.length, duplicate: false } }
   const dispatcher = {
-    publish: async (req: PublishRequest) => { published.push(req); return { topic: req.topic, entryId: published.length, duplicate: false } }
+    publish,
+    publishTo: (req: PublishRequest, sink: PublishSink) => { publish(req).then((r) => { sink.published(r) }, (err: unknown) => { sink.failed(err) }) }
   } as unknown as Dispatcher
   const core = new HttpCore({ dispatcher, ledger: {} as never, policies: new PolicyRegistry({ 'public/default': {} }), siteId: 'u', dev: true, logger: silentLogger })
   return { core, published }

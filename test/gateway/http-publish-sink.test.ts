@@ -1,6 +1,6 @@
 /**
- * A single publish's runTo (the transport's hot path: the plan settles the
- * exchange itself) answers exactly what run answers: the same 201 body for a
+ * A single publish's runTo (the transport's hot path: the plan is the
+ * dispatcher's PublishSink and settles the exchange itself) answers exactly what run answers: the same 201 body for a
  * stored message, and the dispatcher's own error (answered as
  * `{error: {code, message}}` with its status) when the publish fails.
  */
@@ -9,7 +9,7 @@ import { FerryError, CommonCode } from '../../common/errors.js'
 import { silentLogger } from '../../common/log.js'
 import { HttpCore } from '../../gateway/http/api.js'
 import type { ApiReply, RequestHead } from '../../gateway/http/request.js'
-import type { Dispatcher, PublishRequest } from '../../gateway/dispatch/index.js'
+import type { Dispatcher, PublishRequest, PublishResult, PublishSink } from '../../gateway/dispatch/index.js'
 import { PolicyRegistry } from '../../gateway/policy/index.js'
 
 const PATH = '/v1/topics/public/default/a%2Fb/messages'
@@ -18,8 +18,10 @@ function head (): RequestHead {
   return { method: 'POST', path: PATH, query: '', headers: [['content-type', 'text/plain']], remoteAddress: '127.0.0.1' }
 }
 
-function core (publish: (req: PublishRequest) => Promise<{ topic: string, entryId: number, duplicate: boolean }>): HttpCore {
-  return new HttpCore({ dispatcher: { publish } as unknown as Dispatcher, ledger: {} as never, policies: new PolicyRegistry({ 'public/default': {} }), siteId: 'u', dev: true, logger: silentLogger })
+/** A dispatcher that publishes with `publish`; its publishTo sends that promise's outcome to the sink. */
+function core (publish: (req: PublishRequest) => Promise<PublishResult>): HttpCore {
+  const publishTo = (req: PublishRequest, sink: PublishSink): void => { publish(req).then((r) => { sink.published(r) }, (err: unknown) => { sink.failed(err) }) }
+  return new HttpCore({ dispatcher: { publish, publishTo } as unknown as Dispatcher, ledger: {} as never, policies: new PolicyRegistry({ 'public/default': {} }), siteId: 'u', dev: true, logger: silentLogger })
 }
 
 async function viaSink (c: HttpCore): Promise<{ reply?: ApiReply, err?: unknown }> {

@@ -6,21 +6,28 @@
  *   npx tsx gateway/http/bench/ab-uws.ts [--rounds 3] [--seconds 4] [--warmup 1]
  *       [--dist dist] [--dist /other/checkout/dist ...] [--prof DIR] [--memory] [--bare-later]
  *       [--rate N] [--node-arg FLAG ...] [--node-arg-of 'I FLAG' ...] [--child-log DIR]
+ *       [--connections N]
  *
  * Each `--dist` is a compiled tree (`npx tsc -p tsconfig.json`) whose
  * loadtest/peers/broker-child.js is started as `ferry`; the bare handler comes
  * from the first one. The load is the same as the workload's (autocannon,
  * 32 connections, no pipelining, 256-byte application/octet-stream bodies,
  * same URL) for every system; the order rotates every round and every run
- * starts its system fresh. `--prof DIR` runs the children under --cpu-prof.
+ * starts its system fresh. `--prof DIR` runs the children under --cpu-prof
+ * and prints each profile's file with the requests its child served, for
+ * prof-summary.ts.
  * Prints one line per run and the median / min-max per system with the
- * 1-minute load average.
+ * 1-minute load average. For each run it also prints what the server's heap
+ * took per request (bytes allocated, GC time: broker-child's gc-start/gc-stop)
+ * and, for Ferry, its group commits (fsyncs from /metrics): publishes per
+ * commit and the mean fsync time, which with the connections set the rate
+ * (closed loop: `--connections N` changes the workload's 32).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { createWriteStream, readFileSync } from 'node:fs'
 
@@ -28,10 +35,12 @@ interface AutocannonResult { requests: { average: number, total: number }, laten
 const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>
 
 /** The workload's parameters (loadtest/peers/workloads.ts, id http-publish). */
-const CONNECTIONS = 32
+const WORKLOAD_CONNECTIONS = 32
 const PAYLOAD_BYTES = 256
 const PATH = '/v1/topics/public/default/bench/messages'
 const START_MS_MAX = 30_000
+/** Longest wait for the child's answer to a stdin command (gc-stop): it answers within a loop turn unless stuck. */
+const ASK_MS_MAX = 5_000
 
 function args (name: string): string[] {
   const out: string[] = []
@@ -45,6 +54,8 @@ const seconds = num('seconds', 4)
 const warmup = num('warmup', 1)
 const dists = (args('dist').length > 0 ? args('dist') : ['dist']).map((d) => resolve(d))
 const profDir = args('prof')[0]
+/** `--connections N`: closed-loop concurrency (the workload's is 32; the rate follows the commits it lets share an fsync). */
+const connections = num('connections', WORKLOAD_CONNECTIONS)
 /** `--node-arg FLAG` (repeatable): extra node flags for the Ferry children only (e.g. --trace-gc, --heap-prof). */
 const nodeArgs = args('node-arg')
 /** `--node-arg-of 'I FLAG'` (repeatable): a node flag for the Ferry child of the I-th --dist only (A/B of a V8 flag on one build). */
@@ -66,9 +77,10 @@ const systems: System[] = [
   ...dists.map((d, i) => ({ label: `ferry#${i}`, dist: d, kind: memory ? 'ferry-memory' as const : 'ferry' as const, nodeArgs: nodeArgsOf.filter((a) => a.index === i).map((a) => a.flag) }))
 ]
 
-async function start (s: System): Promise<{ child: ChildProcess, port: number, dir: string }> {
+async function start (s: System): Promise<{ child: ChildProcess, port: number, dir: string, profile: string | undefined }> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-ab-uws-'))
-  const prof = profDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', resolve(profDir), '--cpu-prof-name', `${s.label}-${Date.now()}.cpuprofile`] : []
+  const profile = profDir !== undefined ? join(resolve(profDir), `${s.label}-${Date.now()}.cpuprofile`) : undefined
+  const prof = profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', resolve(profDir as string), '--cpu-prof-name', basename(profile)] : []
   const extra = s.kind === 'ferry' || s.kind === 'ferry-memory' ? [...nodeArgs, ...(s.nodeArgs ?? [])] : []
   const child = spawn(process.execPath, [...prof, ...extra, '--expose-gc', join(s.dist, 'loadtest', 'peers', 'broker-child.js'), s.kind, dir], { stdio: ['pipe', 'pipe', process.env.AB_UWS_CHILD_STDERR === 'ignore' ? 'ignore' : 'inherit'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
@@ -83,7 +95,7 @@ async function start (s: System): Promise<{ child: ChildProcess, port: number, d
     })
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${s.label} exited with ${String(code)}`)) })
   })
-  return { child, port, dir }
+  return { child, port, dir, profile }
 }
 
 async function stop (child: ChildProcess, dir: string): Promise<void> {
@@ -101,19 +113,57 @@ function mainThreadCpuSec (pid: number): { user: number, sys: number } {
   } catch { return { user: Number.NaN, sys: Number.NaN } }
 }
 
-async function runOne (s: System): Promise<{ rate: number, cpuUsPerReq: number }> {
-  const { child, port, dir } = await start(s)
+/** The answer line to a command written to the child's stdin (broker-child: `gc-stop` answers `{"gc":...}`). */
+async function ask<T> (child: ChildProcess, command: string, key: string): Promise<T | undefined> {
+  // Not closed after: closing a readline pauses its input, which would stop the child's stdout (--child-log).
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
+  return await new Promise<T | undefined>((resolve) => {
+    const done = (v: T | undefined): void => { clearTimeout(timer); lines.removeAllListeners('line'); resolve(v) }
+    const timer = setTimeout(() => { done(undefined) }, ASK_MS_MAX)
+    lines.on('line', (line) => {
+      try {
+        const msg = JSON.parse(line) as Record<string, unknown>
+        if (msg[key] !== undefined) done(msg[key] as T)
+      } catch { /* a log line */ }
+    })
+    child.stdin?.write(`${command}\n`)
+  })
+}
+
+/** Ferry's fsync count and total seconds so far, from its /metrics (undefined for the bare handler). */
+async function fsyncs (port: number): Promise<{ count: number, sumSec: number } | undefined> {
   try {
-    const opts = { url: `http://127.0.0.1:${port}${PATH}`, method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(PAYLOAD_BYTES, 0x61), connections: CONNECTIONS, ...(openLoopRate > 0 ? { overallRate: openLoopRate } : {}) }
-    if (warmup > 0) await autocannon({ ...opts, duration: warmup })
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    const count = /^ferry_fsync_duration_seconds_count(?:\{\})? (\S+)$/m.exec(text)
+    const sum = /^ferry_fsync_duration_seconds_sum(?:\{\})? (\S+)$/m.exec(text)
+    return count === null || sum === null ? undefined : { count: Number(count[1]), sumSec: Number(sum[1]) }
+  } catch { return undefined }
+}
+
+async function runOne (s: System): Promise<{ rate: number, cpuUsPerReq: number }> {
+  const { child, port, dir, profile } = await start(s)
+  try {
+    const opts = { url: `http://127.0.0.1:${port}${PATH}`, method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(PAYLOAD_BYTES, 0x61), connections, ...(openLoopRate > 0 ? { overallRate: openLoopRate } : {}) }
+    const warm = warmup > 0 ? (await autocannon({ ...opts, duration: warmup })).requests.total : 0
+    const ferry = s.kind === 'ferry' || s.kind === 'ferry-memory'
+    const sync0 = ferry ? await fsyncs(port) : undefined
+    child.stdin?.write('gc-start\n')
     const cpu0 = mainThreadCpuSec(child.pid ?? 0)
     const r = await autocannon({ ...opts, duration: seconds })
     const cpu1 = mainThreadCpuSec(child.pid ?? 0)
+    const gc = await ask<{ allocatedBytes: number, gcs: number, gcCostUs: number }>(child, 'gc-stop', 'gc')
+    const sync1 = ferry ? await fsyncs(port) : undefined
     const userUsPerReq = (cpu1.user - cpu0.user) * 1e6 / r.requests.total
     const sysUsPerReq = (cpu1.sys - cpu0.sys) * 1e6 / r.requests.total
     const cpuUsPerReq = userUsPerReq + sysUsPerReq
     const rate = Math.round(r.requests.average)
-    process.stdout.write(`${s.label.padEnd(9)} ${String(rate).padStart(7)} req/s  main thread ${cpuUsPerReq.toFixed(1)} us CPU/req (user ${userUsPerReq.toFixed(1)} sys ${sysUsPerReq.toFixed(1)})  p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms  non2xx ${r.non2xx} errors ${r.errors}  load ${loadavg()[0]?.toFixed(2)}\n`)
+    const heap = gc === undefined ? '' : `  heap ${Math.round(gc.allocatedBytes / r.requests.total)} B/req GC ${(gc.gcCostUs / r.requests.total).toFixed(2)} us/req`
+    const commits = sync0 === undefined || sync1 === undefined || sync1.count === sync0.count
+      ? ''
+      : `  ${(r.requests.total / (sync1.count - sync0.count)).toFixed(1)} req/commit fsync ${((sync1.sumSec - sync0.sumSec) * 1e3 / (sync1.count - sync0.count)).toFixed(2)} ms`
+    process.stdout.write(`${s.label.padEnd(9)} ${String(rate).padStart(7)} req/s  main thread ${cpuUsPerReq.toFixed(1)} us CPU/req (user ${userUsPerReq.toFixed(1)} sys ${sysUsPerReq.toFixed(1)})${heap}${commits}  p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms  non2xx ${r.non2xx} errors ${r.errors}  load ${loadavg()[0]?.toFixed(2)}\n`)
+    // Every request the child served, for prof-summary.ts (CPU per request from the profile).
+    if (profile !== undefined) process.stdout.write(`          profile ${profile} requests ${warm + r.requests.total}\n`)
     return { rate, cpuUsPerReq }
   } finally {
     await stop(child, dir)

@@ -1,0 +1,154 @@
+/**
+ * The dispatcher's publish path, as named steps: admit (payload, size, props,
+ * rate), hold for the backlog quota when the namespace has one, append to the
+ * ledger, evict past the quota, answer (with pacing for memory topics). The
+ * publish observer (gateway/ops) sees every publish start and settle.
+ *
+ * Two entries run the same steps: `publish` answers with a promise, and
+ * `publishTo` sends the outcome to the caller's PublishSink, so the HTTP front
+ * end's hot path has no promise and no closures of its own per message. The
+ * common case (restored, no backlog quota: fanin, issue 11) has no async frame
+ * in either: the ledger's promise and one step after it.
+ */
+import { CommonCode, FerryError } from '../../common/errors.js'
+import type { AppendResult, Ledger } from '../../store/index.js'
+import type { NamespacePolicy, PolicyRegistry } from '../policy/index.js'
+import type { BacklogGuard } from './backlog.js'
+import { publishNamespaceOf } from './filter.js'
+import type { PublishPacer } from './publish-pacer.js'
+import { PublishRateLimiter } from './rate-limit.js'
+import { checkProps } from './subscription-defs.js'
+import type { PublishObserver, PublishRequest, PublishResult, PublishSink } from './types.js'
+
+export interface PublishPathDeps {
+  ledger: Ledger
+  policies: PolicyRegistry
+  backlog: BacklogGuard
+  pacer: PublishPacer
+  /** Settles when the dispatcher's restore did; publishes before that wait for it. */
+  ready: Promise<void>
+  /** Throws E_CLOSED once the dispatcher is closed. */
+  checkOpen: () => void
+}
+
+export class PublishPath {
+  /** Publishes accepted (appended, duplicates included). */
+  published = 0
+  /** gateway/ops' publish metrics (Dispatcher.observePublishes), called inside publish. */
+  observer: PublishObserver | undefined = undefined
+  /** `ready` has settled (fanin, issue 11: no await of it per publish after that). */
+  private restored = false
+  private readonly rate = new PublishRateLimiter()
+
+  constructor (private readonly deps: PublishPathDeps) {
+    void deps.ready.then(() => { this.restored = true })
+  }
+
+  publish (req: PublishRequest): Promise<PublishResult> {
+    if (!this.restored) return this.publishQueued(req)
+    const o = this.observer
+    const startedAt = o !== undefined ? o.started(req) : 0
+    let namespace: string | undefined
+    try {
+      this.deps.checkOpen()
+      namespace = publishNamespaceOf(req.topic, req.namespace)
+      const policy = this.admit(req, namespace)
+      if (policy.backlogQuotaBytes >= 0) return this.publishQueued(req, startedAt, namespace, policy)
+      const ns = namespace
+      return this.append(req).then((r) => {
+        const result = this.publishedResult(policy, r)
+        o?.settled(req, ns, result, startedAt)
+        return result
+      }, (err: unknown) => {
+        o?.settled(req, ns, undefined, startedAt)
+        throw err
+      })
+    } catch (err) {
+      o?.settled(req, namespace, undefined, startedAt)
+      return Promise.reject(err)
+    }
+  }
+
+  publishTo (req: PublishRequest, sink: PublishSink): void {
+    if (!this.restored) { this.publishQueued(req).then((r) => { sink.published(r) }, (err: unknown) => { sink.failed(err) }); return }
+    const o = this.observer
+    const startedAt = o !== undefined ? o.started(req) : 0
+    let namespace: string | undefined
+    let policy: Readonly<NamespacePolicy>
+    try {
+      this.deps.checkOpen()
+      namespace = publishNamespaceOf(req.topic, req.namespace)
+      policy = this.admit(req, namespace)
+    } catch (err) {
+      o?.settled(req, namespace, undefined, startedAt)
+      sink.failed(err)
+      return
+    }
+    if (policy.backlogQuotaBytes >= 0) {
+      this.publishQueued(req, startedAt, namespace, policy).then((r) => { sink.published(r) }, (err: unknown) => { sink.failed(err) })
+      return
+    }
+    const ns = namespace
+    this.append(req).then((r) => {
+      const result = this.publishedResult(policy, r)
+      o?.settled(req, ns, result, startedAt)
+      sink.published(result)
+    }, (err: unknown) => {
+      o?.settled(req, ns, undefined, startedAt)
+      sink.failed(err)
+    })
+  }
+
+  /**
+   * Publish after the restore, or through the backlog quota (admit may wait; eviction after the append).
+   * Coming from publish, the observer has seen it start and the checks are done: `started` and `admitted` say so.
+   */
+  private async publishQueued (req: PublishRequest, started?: number, admittedNamespace?: string, admitted?: Readonly<NamespacePolicy>): Promise<PublishResult> {
+    const o = this.observer
+    const startedAt = started ?? (o !== undefined ? o.started(req) : 0)
+    let namespace = admittedNamespace
+    try {
+      let policy = admitted
+      if (namespace === undefined || policy === undefined) {
+        if (!this.restored) await this.deps.ready
+        this.deps.checkOpen()
+        namespace = publishNamespaceOf(req.topic, req.namespace)
+        policy = this.admit(req, namespace)
+      }
+      if (policy.backlogQuotaBytes >= 0) await this.deps.backlog.admit(req.topic, policy)
+      const r = await this.append(req)
+      if (policy.backlogPolicy === 'consumer_backlog_eviction' && policy.backlogQuotaBytes >= 0) await this.deps.backlog.evict(req.topic, policy)
+      const result = this.publishedResult(policy, r)
+      o?.settled(req, namespace, result, startedAt)
+      return result
+    } catch (err) {
+      o?.settled(req, namespace, undefined, startedAt)
+      throw err
+    }
+  }
+
+  /** The checks before a publish is stored; returns the namespace's policy. Throws the refusal. */
+  private admit (req: PublishRequest, namespace: string): Readonly<NamespacePolicy> {
+    const policy = this.deps.policies.get(namespace)
+    if (!Buffer.isBuffer(req.payload)) throw new FerryError(CommonCode.BAD_REQUEST, 'payload must be bytes')
+    if (req.payload.length > policy.maxMessageBytes) {
+      throw new FerryError(CommonCode.TOO_LARGE, `payload of ${req.payload.length} bytes exceeds the namespace limit of ${policy.maxMessageBytes}`, { details: { maxMessageBytes: policy.maxMessageBytes } })
+    }
+    if (req.props !== undefined) checkProps(req.props)
+    this.rate.take(namespace, policy.publishRateMsgsPerSec)
+    return policy
+  }
+
+  private append (req: PublishRequest): Promise<AppendResult> {
+    const props = req.props ?? {}
+    // req.meta (mqtt/ inbound QoS 2 ids) travels in the message's own record.
+    return this.deps.ledger.append(req.meta !== undefined ? { topic: req.topic, payload: req.payload, props, meta: req.meta } : { topic: req.topic, payload: req.payload, props })
+  }
+
+  private publishedResult (policy: Readonly<NamespacePolicy>, r: AppendResult): PublishResult {
+    this.published++
+    // fanin (issue 11): no fsync paces a memory topic's publishers; past the bound the front end reads on only once `paced` resolves.
+    const paced = policy.durability === 'memory' ? this.deps.pacer.paced(r.topic) : undefined
+    return paced === undefined ? { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate } : { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate, paced }
+  }
+}
