@@ -16,7 +16,11 @@
  *   the link kept pace and the publisher was what slowed) and the CPU
  *   microseconds per message in each process (`cpuUsPerMsgSiteA` with the
  *   publishing, `cpuUsPerMsgSiteB`, `cpuUsPerMsgLocal` for phase 1 alone),
- *   which depend on the machine's load much less than msgs/s do;
+ *   which depend on the machine's load much less than msgs/s do; of site a's,
+ *   the part on its main thread (`cpuUsPerMsgSiteAMainThread`, the event loop:
+ *   the rest is the thread pool's writes and fsyncs), the CPU of both
+ *   nats-servers (`cpuUsPerMsgNatsServers`) and the entries per batch the link
+ *   sent (`replicatedEntriesPerBatch`; `lagEntriesPerBatch` at the fixed rate);
  * - drain: the pace of the link alone, shipping the backlog of the warm-up
  *   and local phases (120,000 messages, no publisher running) until b holds
  *   it durably, msgs/s (`drainMsgsPerSec`), and the CPU microseconds per
@@ -29,10 +33,12 @@
  * An unmeasured warm-up burst comes first. `--throughput-only` stops after the
  * replicated phase; FERRY_BENCH_MARKS=1 prints phase marks in the monotonic
  * microseconds of a `node --cpu-prof` (both processes), to slice profiles.
+ * `--coalesce-ms N` sets site a's REPL_BATCH_COALESCE_MS (0: coalescing off; A/B runs in one build).
  * Prints a table to stderr, or one JSON line on stdout with --json (with the
- * link's pipelining bounds, so figures from different settings are not mixed up).
+ * link's pipelining and coalescing bounds, so figures from different settings are not mixed up).
  */
 import { fork, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -54,6 +60,9 @@ const NS = 'bench/repl'
 const PAYLOAD = Buffer.alloc(128, 0x61)
 const THROUGHPUT_MESSAGES = quick ? 20_000 : 100_000
 const LAG_RATE_PER_SEC = arg('--rate', 10_000)
+const COALESCE_MS = arg('--coalesce-ms', ReplLimits.REPL_BATCH_COALESCE_MS)
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux). */
+const PROC_TICKS_PER_SEC = 100
 const LAG_SECONDS = quick ? 3 : 10
 const BACKLOG_MESSAGES = quick ? 20_000 : 100_000
 /** Published before anything is measured (the same site, not measured; it ships with the rest). */
@@ -135,6 +144,35 @@ function cpuUsNow (): number {
   const u = process.cpuUsage()
   return u.user + u.system
 }
+
+/**
+ * CPU of one thread or process from /proc, microseconds (utime + stime; 10 ms
+ * ticks, fine over a phase of seconds). `task`: a thread of this process (its
+ * main thread's id is the pid). NaN where /proc is not there.
+ */
+function procCpuUs (pid: number, task?: number): number {
+  try {
+    const stat = readFileSync(task === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${task}/stat`, 'utf8')
+    // Fields after the command name (which may hold spaces, in parentheses): utime and stime are the 12th and 13th.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / PROC_TICKS_PER_SEC * 1e6
+  } catch {
+    return NaN
+  }
+}
+
+const mainThreadCpuUs = (): number => procCpuUs(process.pid, process.pid)
+const natsCpuUs = (nats: Service[]): number => nats.reduce((n, s) => n + (s.pid === undefined ? NaN : procCpuUs(s.pid)), 0)
+const perMsg = (us: number, n: number): number => Math.round(us / n * 100) / 100
+
+/** Entries and entry-carrying batches a's link has sent so far. */
+function linkBatches (r: Replicator | undefined): { entries: number, batches: number } {
+  const l = r?.stats().links[0]
+  return { entries: l?.entriesShipped ?? 0, batches: l?.entryBatchesSent ?? 0 }
+}
+
+const entriesPerBatch = (b0: { entries: number, batches: number }, b1: { entries: number, batches: number }): number =>
+  b1.batches > b0.batches ? Math.round((b1.entries - b0.entries) / (b1.batches - b0.batches) * 10) / 10 : 0
 
 interface Call { id: number, op: keyof SiteB, arg?: string }
 
@@ -226,7 +264,7 @@ async function main (): Promise<void> {
     const drainCpuA0 = cpuUsNow()
     const drainCpuB0 = await b.cpuUs()
     t0 = performance.now()
-    a.replicator = await startReplicator({ siteId: 'a', ledger: a.gw.ledger, transport: a.transport, plan, logger: silentLogger })
+    a.replicator = await startReplicator({ siteId: 'a', ledger: a.gw.ledger, transport: a.transport, plan, logger: silentLogger, limits: { REPL_BATCH_COALESCE_MS: COALESCE_MS } })
     await waitCountB(b, `${NS}/warmup`, WARMUP_MESSAGES, 300_000)
     await waitCountB(b, `${NS}/local`, THROUGHPUT_MESSAGES, 300_000)
     const drained = WARMUP_MESSAGES + THROUGHPUT_MESSAGES
@@ -243,6 +281,9 @@ async function main (): Promise<void> {
     mark('tput-start')
     const cpuA0 = cpuUsNow()
     const cpuB0 = await b.cpuUs()
+    const mainA0 = mainThreadCpuUs()
+    const nats0 = natsCpuUs(nats)
+    const batches0 = linkBatches(a.replicator)
     t0 = performance.now()
     await publishBurst(a.gw, `${NS}/tput`, THROUGHPUT_MESSAGES)
     // The publish rate at a with the link running (the rest of the time is b catching up).
@@ -252,6 +293,10 @@ async function main (): Promise<void> {
     // CPU per replicated message in each process (publishing included at a): does not depend on the machine's load the way msgs/s does.
     const cpuA = cpuUsNow() - cpuA0
     const cpuB = await b.cpuUs() - cpuB0
+    result.cpuUsPerMsgSiteAMainThread = perMsg(mainThreadCpuUs() - mainA0, THROUGHPUT_MESSAGES)
+    result.cpuUsPerMsgNatsServers = perMsg(natsCpuUs(nats) - nats0, THROUGHPUT_MESSAGES)
+    // The answers of the last batches may still be on their way: entries counted when acknowledged.
+    result.replicatedEntriesPerBatch = entriesPerBatch(batches0, linkBatches(a.replicator))
     if (oneProcess) {
       result.cpuUsPerMsgBothSites = Math.round(cpuA / THROUGHPUT_MESSAGES * 100) / 100
     } else {
@@ -261,6 +306,7 @@ async function main (): Promise<void> {
     result.replicatedMsgsPerSec = Math.round(THROUGHPUT_MESSAGES / ((performance.now() - t0) / 1000))
     result.replicatedToLocalRatio = Math.round(result.replicatedMsgsPerSec / result.localPublishMsgsPerSec * 100) / 100
     log(`replicated: ${result.replicatedMsgsPerSec} msgs/s (${result.replicatedToLocalRatio} of local)`)
+    log(`  cpu us/msg: site a ${result.cpuUsPerMsgSiteA ?? result.cpuUsPerMsgBothSites} (main thread ${result.cpuUsPerMsgSiteAMainThread}), nats-servers ${result.cpuUsPerMsgNatsServers}; ${result.replicatedEntriesPerBatch} entries/batch`)
 
     // --throughput-only: stop here (profiles of the throughput phase alone).
     if (!throughputOnly) await lagAndCatchUp(a, b, nats, result)
@@ -270,7 +316,13 @@ async function main (): Promise<void> {
     for (const s of nats) await s.stop()
     await rm(dir, { recursive: true, force: true })
   }
-  const link = { batchEntriesMax: ReplLimits.REPL_BATCH_ENTRIES_MAX, inflightBatchesMax: ReplLimits.REPL_INFLIGHT_BATCHES_MAX, inflightBytesMax: ReplLimits.REPL_INFLIGHT_BYTES_MAX }
+  const link = {
+    batchEntriesMax: ReplLimits.REPL_BATCH_ENTRIES_MAX,
+    inflightBatchesMax: ReplLimits.REPL_INFLIGHT_BATCHES_MAX,
+    inflightBytesMax: ReplLimits.REPL_INFLIGHT_BYTES_MAX,
+    batchCoalesceMs: COALESCE_MS,
+    batchCoalesceEntriesMin: ReplLimits.REPL_BATCH_COALESCE_ENTRIES_MIN
+  }
   if (json) process.stdout.write(JSON.stringify({ bench: 'replication', quick, processes: oneProcess ? 1 : 2, ...result, link }) + '\n')
 }
 
@@ -282,6 +334,7 @@ async function lagAndCatchUp (a: Site, b: SiteB, nats: Service[], result: Record
   const total = LAG_RATE_PER_SEC * LAG_SECONDS
   const perTick = LAG_RATE_PER_SEC * TICK_MS / 1000
   let sent = 0
+  const batches0 = linkBatches(a.replicator)
   const started = Date.now()
   const inflight: Array<Promise<unknown>> = []
   while (sent < total) {
@@ -296,6 +349,7 @@ async function lagAndCatchUp (a: Site, b: SiteB, nats: Service[], result: Record
   result.lagP50Ms = lag.p50
   result.lagP99Ms = lag.p99
   result.lagMaxMs = lag.max
+  result.lagEntriesPerBatch = entriesPerBatch(batches0, linkBatches(a.replicator))
   log(`lag at ${LAG_RATE_PER_SEC} msgs/s: p50 ${result.lagP50Ms} ms, p99 ${result.lagP99Ms} ms, max ${result.lagMaxMs} ms`)
 
   // 4. Catch-up of a backlog built while b's region was down.

@@ -29,6 +29,25 @@ export const REPL_INFLIGHT_BATCHES_MAX = 8
 export const REPL_INFLIGHT_BYTES_MAX = 4 * 1024 * 1024
 
 /**
+ * Coalescing (Nagle on a lane): while a batch of a lane is in flight, what the
+ * lane reads next waits for more entries instead of going out as a batch of a
+ * few: each batch costs a request, a reply and a remote group commit whatever
+ * it holds, so a link fed by a stream of small group commits otherwise spends
+ * its CPU on tiny batches. The held batch goes as soon as the lane's batches in
+ * flight are answered, once it holds REPL_BATCH_COALESCE_ENTRIES_MIN entries or
+ * REPL_BATCH_COALESCE_BYTES_MIN payload bytes, or after this long at most (an
+ * answer slower than this does not stall the pipeline); 0 = off. 10 ms is a
+ * tenth of the lag target (100 ms p99) and a few remote fsyncs.
+ */
+export const REPL_BATCH_COALESCE_MS: number = 10
+
+/** A held batch with this many entries goes without waiting: it amortises its request and remote fsync already (a quarter of a full batch). */
+export const REPL_BATCH_COALESCE_ENTRIES_MIN = 256
+
+/** A held batch with this many payload bytes goes without waiting (an eighth of a full batch's bytes). */
+export const REPL_BATCH_COALESCE_BYTES_MIN = 64 * 1024
+
+/**
  * The high lane reads this many batches' worth of the tail per turn (what it
  * ships stays within one batch's bounds): most of what it reads belongs to the
  * normal lane, so a priority-9 entry behind a large backlog is found in a few
@@ -113,4 +132,7 @@ assert.ok(REPL_INFLIGHT_BATCHES_MAX >= 1, 'at least one batch in flight')
 assert.ok(REPL_RECEIVE_BATCH_BYTES_MAX > REPL_BATCH_BYTES_MAX, 'receivers accept what senders send')
 assert.ok(REPL_SHARED_TAIL_ITEMS_MAX >= REPL_BATCH_ENTRIES_MAX * REPL_HIGH_LANE_READ_FACTOR, 'the shared tail holds at least one high-lane read')
 assert.ok(REPL_SHARED_TAIL_PIECES_MAX >= 2, 'the shared tail holds a read and its extension')
+assert.ok(REPL_BATCH_COALESCE_MS >= 0 && REPL_BATCH_COALESCE_MS < REPL_REQUEST_TIMEOUT_MS, 'a held batch waits less than a request')
+assert.ok(REPL_BATCH_COALESCE_ENTRIES_MIN <= REPL_BATCH_ENTRIES_MAX, 'a full batch never waits')
+assert.ok(REPL_BATCH_COALESCE_BYTES_MIN <= REPL_BATCH_BYTES_MAX, 'a full batch never waits (bytes)')
 assert.ok(REPL_COMPRESS_BATCH_BYTES_MIN >= 0, 'compression threshold is a size or 0 (off)')

@@ -15,6 +15,13 @@
  * flight, and it resumes by itself once the remote answers again. After a
  * restart of either side the first batch simply starts at the persisted
  * position and is corrected by the remote's answer.
+ *
+ * Coalescing: while a lane has a batch in flight, a partial batch it reads is
+ * held and grows with the next reads (each continues where the last ended, so
+ * nothing is read twice); it goes once the lane's batches in flight are
+ * answered, once it reaches REPL_BATCH_COALESCE_ENTRIES_MIN entries or
+ * REPL_BATCH_COALESCE_BYTES_MIN bytes, or after REPL_BATCH_COALESCE_MS. A
+ * stream of small group commits then ships as a few large batches.
  */
 import type { Logger } from '../common/log.js'
 import { CommonCode, FerryError, isFerryError } from '../common/errors.js'
@@ -29,7 +36,8 @@ import { SharedTail, TailKinds } from './shared-tail.js'
 export type LinkLimits = {
   [K in 'REPL_BATCH_ENTRIES_MAX' | 'REPL_BATCH_BYTES_MAX' | 'REPL_SCAN_BYTES_MAX' | 'REPL_REQUEST_TIMEOUT_MS' | 'REPL_EMPTY_BATCH_TIMEOUT_MS' | 'REPL_BACKOFF_MS_MIN' |
   'REPL_BACKOFF_MS_MAX' | 'REPL_IDLE_POLL_MS' | 'REPL_SKIP_ADVANCE_INTERVAL_MS' | 'REPL_OUT_PERSIST_INTERVAL_MS' | 'REPL_LINK_BACKLOG_BYTES_ALERT' |
-  'REPL_INFLIGHT_BATCHES_MAX' | 'REPL_INFLIGHT_BYTES_MAX' | 'REPL_COMPRESS_BATCH_BYTES_MIN']: typeof Limits[K]
+  'REPL_INFLIGHT_BATCHES_MAX' | 'REPL_INFLIGHT_BYTES_MAX' | 'REPL_COMPRESS_BATCH_BYTES_MIN' | 'REPL_BATCH_COALESCE_MS' |
+  'REPL_BATCH_COALESCE_ENTRIES_MIN' | 'REPL_BATCH_COALESCE_BYTES_MIN']: typeof Limits[K]
 }
 
 /** What the link asks the replicator about each record. */
@@ -68,6 +76,10 @@ export interface LinkStats {
   behindMoreThanOneRead: boolean
   backlogAlert: boolean
   batchesSent: number
+  /** Batches that carried entries (entriesShipped / entryBatchesSent: entries per batch, what coalescing raises). */
+  entryBatchesSent: number
+  /** Partial batches held for more entries while a batch of their lane was in flight (each time a read added to one). */
+  coalesceHolds: number
   entriesShipped: number
   bytesShipped: number
   rewinds: number
@@ -90,6 +102,16 @@ interface InFlight {
   wireBytes: number
   oldestMs: number | undefined
   outcome?: { answer: Answer } | { err: unknown }
+}
+
+/** A partial batch waiting for more entries while a batch of its lane is in flight (coalescing). */
+interface Held {
+  items: WireItem[]
+  payloadBytes: number
+  /** The next read continues after this lsn (what the reads so far examined). */
+  readThrough: number
+  /** When the first of its reads was made: it goes REPL_BATCH_COALESCE_MS after at the latest. */
+  sinceMs: number
 }
 
 /** One lane's progress on a link (positions are per lane: store/origin-marks.ts). */
@@ -122,6 +144,8 @@ interface LaneState {
    * repositions the lane.
    */
   dropped?: { entries: number, payloadBytes: number, oldestMs: number | undefined }
+  /** Read, not sent yet: waits for more while a batch of this lane is in flight (coalescing). Only with a non-empty queue. */
+  held?: Held
 }
 
 /**
@@ -147,7 +171,7 @@ export class Link {
   private unsettledBatches = 0
   private unsettledPayloadBytes = 0
   private readonly s: Omit<LinkStats, 'site' | 'state' | 'connected' | 'position' | 'logEndLsn' | 'lagEntries' | 'lagBytes' | 'lagSeconds' | 'behindMoreThanOneRead' | 'backlogAlert' | 'lanes'> = {
-    batchesSent: 0, entriesShipped: 0, bytesShipped: 0, rewinds: 0, failures: 0, gaps: 0
+    batchesSent: 0, entryBatchesSent: 0, coalesceHolds: 0, entriesShipped: 0, bytesShipped: 0, rewinds: 0, failures: 0, gaps: 0
   }
 
   private logEndLsn = 0
@@ -225,14 +249,17 @@ export class Link {
         this.poked = false
         this.answered = false
         let moved = this.settle()
+        this.releaseHeld()
         moved = await this.fill() || moved
         moved = this.settle() || moved
         await this.persist(false)
         if (moved || this.poked || this.answered) continue
+        const heldWaitMs = this.releaseHeld()
+        if (heldWaitMs === 0) continue
         if (this.inFlight() > 0) {
-          // Wait for an answer (or new records); the timeout only re-checks.
+          // Wait for an answer (or new records, or a held batch's deadline); the timeout only re-checks.
           this.state = LinkState.shipping
-          await this.sleep(this.limits.REPL_IDLE_POLL_MS)
+          await this.sleep(Math.min(this.limits.REPL_IDLE_POLL_MS, heldWaitMs ?? Infinity))
           continue
         }
         this.state = LinkState.idle
@@ -249,9 +276,9 @@ export class Link {
         if (this.failuresInRow === 1 || this.failuresInRow % 20 === 0) this.logger.warn({ site: this.site, code, failures: this.failuresInRow, err: String(err) }, 'replication link paused')
         // Drop everything in flight: resend from where the remote stands (its answer corrects us if it holds more).
         for (const l of this.lanes) {
-          const held = pendingOf(l.queue)
-          if (held.entries > 0) l.dropped = held
-          l.queue = []; l.scanPos = l.position; l.idle = false; l.probe = true
+          const read = pendingOf(l.queue, l.held)
+          if (read.entries > 0) l.dropped = read
+          l.queue = []; l.scanPos = l.position; l.idle = false; l.probe = true; l.held = undefined
         }
         await this.sleep(this.backoffMs())
       }
@@ -262,6 +289,31 @@ export class Link {
   private backoffMs (): number {
     const ceiling = Math.min(this.limits.REPL_BACKOFF_MS_MAX, this.limits.REPL_BACKOFF_MS_MIN * 2 ** Math.min(this.failuresInRow - 1, 20))
     return this.limits.REPL_BACKOFF_MS_MIN / 2 + Math.random() * ceiling
+  }
+
+  /**
+   * Lanes whose held batch may go now (nothing of the lane in flight any
+   * more, or its REPL_BATCH_COALESCE_MS passed) get a turn. Returns 0 when
+   * some lane was released, else the ms until the next held batch's deadline
+   * (undefined: nothing held).
+   */
+  private releaseHeld (): number | undefined {
+    const now = Date.now()
+    let waitMs: number | undefined
+    for (const l of this.lanes) {
+      if (l.held === undefined || !l.idle) continue
+      const leftMs = l.held.sinceMs + this.limits.REPL_BATCH_COALESCE_MS - now
+      if (l.queue.length === 0 || leftMs <= 0) { l.idle = false; waitMs = 0; continue }
+      if (waitMs === undefined || leftMs < waitMs) waitMs = leftMs
+    }
+    return waitMs
+  }
+
+  /** Whether a partial batch waits for more (coalescing) instead of going now. */
+  private holds (l: LaneState, items: readonly WireItem[], payloadBytes: number, sinceMs: number): boolean {
+    if (this.limits.REPL_BATCH_COALESCE_MS <= 0 || l.queue.length === 0) return false
+    if (items.length >= this.limits.REPL_BATCH_COALESCE_ENTRIES_MIN || payloadBytes >= this.limits.REPL_BATCH_COALESCE_BYTES_MIN) return false
+    return Date.now() - sinceMs < this.limits.REPL_BATCH_COALESCE_MS
   }
 
   /** Room for one more full batch in the window (a lone batch always goes). */
@@ -307,7 +359,8 @@ export class Link {
       this.dispatch(l, { from: this.self, to: this.site, lane: l.lane, after: l.position, through: l.position, items: [] })
       return true
     }
-    const items = await this.readBatch(l)
+    const sinceMs = l.held?.sinceMs ?? Date.now()
+    const { items, payloadBytes, complete } = await this.readBatch(l)
     if (l.probe) {
       // After a failure: an empty batch first. What the read found is what waits (the lag while paused); it is read again once answered.
       const waiting = items.filter((it) => it.kind === 'message').length
@@ -316,6 +369,13 @@ export class Link {
       return true
     }
     if (items.length > 0) {
+      if (!complete && this.holds(l, items, payloadBytes, sinceMs)) {
+        // Idle until a poke (more records), an answer or the deadline (releaseHeld).
+        l.held = { items, payloadBytes, readThrough: this.lastRead.throughLsn, sinceMs }
+        l.idle = true
+        this.s.coalesceHolds++
+        return false
+      }
       const last = items[items.length - 1] as WireItem
       // The batch covers every record up to its last item; the ones after it are read again next time.
       this.dispatch(l, { from: this.self, to: this.site, lane: l.lane, after: this.sentThrough(l), through: last.lsn, items })
@@ -336,13 +396,21 @@ export class Link {
   /** Where the last read ended (records examined, kept or not). */
   private lastRead: { throughLsn: number } = { throughLsn: -1 }
 
-  /** One read of the lane's tail: what it ships, within one batch's bounds. */
-  private async readBatch (l: LaneState): Promise<WireItem[]> {
+  /**
+   * One read of the lane's tail: what it ships, within one batch's bounds,
+   * after the lane's held batch if it has one (the read continues where that
+   * one's reads ended). `complete`: the batch reached a bound or ends with a
+   * cancel, so it goes now.
+   */
+  private async readBatch (l: LaneState): Promise<{ items: WireItem[], payloadBytes: number, complete: boolean }> {
     const control = l.lane === Lane.control
     const factor = l.lane === Lane.high ? REPL_HIGH_LANE_READ_FACTOR : 1
+    const held = l.held
+    l.held = undefined
+    const from = held?.readThrough ?? l.scanPos
     let floor = l.scanPos
     for (const o of this.lanes) floor = Math.min(floor, o.scanPos)
-    const r = await this.tail.read(l.scanPos, {
+    const r = await this.tail.read(from, {
       kinds: control ? TailKinds.meta : TailKinds.entries,
       maxItems: this.limits.REPL_BATCH_ENTRIES_MAX * factor,
       maxBytes: this.limits.REPL_BATCH_BYTES_MAX * factor,
@@ -351,25 +419,26 @@ export class Link {
     this.logEndLsn = r.endLsn
     if (r.gapToLsn !== undefined) {
       this.s.gaps++
-      this.logger.error({ site: this.site, lane: l.lane, from: l.scanPos, to: r.gapToLsn }, 'replication link: records gone before they were shipped')
+      this.logger.error({ site: this.site, lane: l.lane, from, to: r.gapToLsn }, 'replication link: records gone before they were shipped')
     }
-    const items: WireItem[] = []
-    let bytes = 0
+    const items: WireItem[] = held?.items ?? []
+    let bytes = held?.payloadBytes ?? 0
+    let complete = false
     for (const it of r.items) {
       const w = isWire(it) ? it : await this.cancelItem(it, l.lane)
       if (w === undefined || !this.filter.ships(w)) continue
       if (w.kind === 'message' && laneOfPriority(w.props.priority) !== l.lane) continue
       // The batch bounds hold whatever the read returned (the high lane reads more than a batch).
       const b = w.kind === 'message' ? w.payload.length : 0
-      if (items.length >= this.limits.REPL_BATCH_ENTRIES_MAX || (items.length > 0 && bytes + b > this.limits.REPL_BATCH_BYTES_MAX)) break
+      if (items.length >= this.limits.REPL_BATCH_ENTRIES_MAX || (items.length > 0 && bytes + b > this.limits.REPL_BATCH_BYTES_MAX)) { complete = true; break }
       bytes += b
       items.push(w)
       // A cancel ends its batch: the receiver applies it after the entries before it (receiver.ts).
-      if (w.kind === 'cancel') break
+      if (w.kind === 'cancel') { complete = true; break }
     }
     l.behind = r.items.length >= this.limits.REPL_BATCH_ENTRIES_MAX * factor
     this.lastRead = { throughLsn: r.throughLsn }
-    return items
+    return { items, payloadBytes: bytes, complete }
   }
 
   /**
@@ -415,6 +484,7 @@ export class Link {
     this.unsettledBatches++
     this.unsettledPayloadBytes += payloadBytes
     this.s.batchesSent++
+    if (entries > 0) this.s.entryBatchesSent++
     const timeoutMs = f.empty ? Math.min(this.limits.REPL_EMPTY_BATCH_TIMEOUT_MS, this.limits.REPL_REQUEST_TIMEOUT_MS) : this.limits.REPL_REQUEST_TIMEOUT_MS
     let reply: Promise<Uint8Array>
     if (data !== undefined) {
@@ -498,6 +568,7 @@ export class Link {
     // Everything else in flight on the lane starts after a position the remote does not hold: it is refused, and ignored here.
     l.queue = []
     l.dropped = undefined
+    l.held = undefined
     l.connected = true
     l.probe = false
     l.position = position
@@ -525,7 +596,7 @@ export class Link {
     let behind = false
     const lanes: LinkStats['lanes'] = []
     for (const l of this.lanes) {
-      const queued = pendingOf(l.queue)
+      const queued = pendingOf(l.queue, l.held)
       const p = queued.entries === 0 && l.dropped !== undefined ? l.dropped : queued
       const laneEntries = p.entries
       bytes += p.payloadBytes
@@ -553,7 +624,7 @@ export class Link {
 }
 
 /** Entries, payload bytes and the oldest publish time of batches in flight. */
-function pendingOf (queue: readonly InFlight[]): { entries: number, payloadBytes: number, oldestMs: number | undefined } {
+function pendingOf (queue: readonly InFlight[], held?: Held): { entries: number, payloadBytes: number, oldestMs: number | undefined } {
   let entries = 0
   let payloadBytes = 0
   let oldestMs: number | undefined
@@ -561,6 +632,12 @@ function pendingOf (queue: readonly InFlight[]): { entries: number, payloadBytes
     entries += f.entries
     payloadBytes += f.payloadBytes
     if (f.oldestMs !== undefined && (oldestMs === undefined || f.oldestMs < oldestMs)) oldestMs = f.oldestMs
+  }
+  for (const it of held?.items ?? []) {
+    if (it.kind !== 'message') continue
+    entries++
+    payloadBytes += it.payload.length
+    if (oldestMs === undefined || it.publishTime < oldestMs) oldestMs = it.publishTime
   }
   return { entries, payloadBytes, oldestMs }
 }
