@@ -8,8 +8,8 @@
  * queued together: not one promise per append). One loop drains the queue: it takes every queued
  * record of the same segment up to groupCommitMaxBytes (a batch), writes them
  * with one write and, if any wants sync, makes them durable: one O_DSYNC
- * write for a small batch with nothing un-synced before it, else write +
- * fdatasync. That is a commit. Up to commitsInFlightMax commits may have
+ * write for a batch of at most dsyncWriteBytesMax with nothing un-synced
+ * before it, else write + fdatasync. That is a commit. Up to commitsInFlightMax commits may have
  * their sync in flight at once: while one commit's sync runs, the next batch
  * is written and synced. Commits complete in lsn order whatever order their
  * syncs finish in (an O_DSYNC write makes only its own bytes durable): a
