@@ -92,7 +92,7 @@ function summarise (w: Workload, runs: Map<PeerName, Array<{ figures: Figures, o
     }
     peers.push({ name, durability: PEER_DURABILITY[name], median: medians, spread, runs: rs, ok: rs.every((r) => r.ok) })
   }
-  return { id: w.id, title: w.title, headline: w.headline, higherIsBetter: w.higherIsBetter, peers }
+  return { id: w.id, title: w.title, headline: w.headline, higherIsBetter: w.higherIsBetter, ...(w.columns !== undefined ? { columns: w.columns } : {}), peers }
 }
 
 main().catch((err: unknown) => { process.stderr.write(`bench:peers: ${String(err)}\n`); process.exit(1) })

@@ -14,7 +14,15 @@ export interface PeerReport {
   ok: boolean
 }
 
-export interface WorkloadReport { id: string, title: string, headline: string, higherIsBetter: boolean, peers: PeerReport[] }
+export interface WorkloadReport {
+  id: string
+  title: string
+  headline: string
+  higherIsBetter: boolean
+  /** Figures shown as more columns after the percentiles (the open loop's timings). */
+  columns?: string[]
+  peers: PeerReport[]
+}
 
 interface Report { when: string, cpus: number, cpuModel?: string, node: string, loadAverage1mAtStart: number, loadAverage1mAtEnd?: number, rounds: number, seconds: number, warmupSeconds?: number, workloads: WorkloadReport[] }
 
@@ -39,7 +47,7 @@ export function renderMarkdown (r: Report): string {
   for (const w of r.workloads) {
     const ferry = w.peers.find((p) => p.name === 'ferry')
     lines.push(`## ${w.title}`, '', `Headline: \`${w.headline}\` (${w.higherIsBetter ? 'higher' : 'lower'} is better). Ratio = Ferry (sync) relative to the system, > 1.00x means Ferry is ahead.`, '')
-    const extra = ['p50Ms', 'p99Ms', 'p999Ms'].filter((f) => f !== w.headline && w.peers.some((p) => p.median[f] !== undefined))
+    const extra = ['p50Ms', 'p99Ms', 'p999Ms', ...(w.columns ?? [])].filter((f) => f !== w.headline && w.peers.some((p) => p.median[f] !== undefined))
     lines.push(`| system | durability | ${w.headline} (median) | spread | ${extra.join(' | ')}${extra.length > 0 ? ' | ' : ''}Ferry's ratio | checks |`)
     lines.push(`|---|---|---|---|${extra.map(() => '---|').join('')}---|---|`)
     for (const p of w.peers) {

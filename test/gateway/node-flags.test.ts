@@ -13,6 +13,7 @@ import { builtScript, ROOT } from '../helpers/cli-build.js'
 import { spawnRun } from '../helpers/ferry-cli.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+import { gatewayNodeFlags } from '../../loadtest/peers/launch.js'
 
 /** Longest a spawned gateway may take to print its ready line on a loaded machine, ms (waitFor stretches it). */
 const GATEWAY_READY_MS_MAX = 60_000
@@ -69,4 +70,16 @@ t.test('node flags - ./ferry, the systemd unit, the Dockerfile and compose pass 
   const sites = Object.entries(compose.services).filter(([, s]) => Array.isArray(s.command) && s.command[0] === 'site')
   t.ok(sites.length > 0, 'compose runs sites')
   for (const [name, s] of sites) t.same(nodeFlagsOf(s.entrypoint ?? [], 'dist/cli/ferry.js'), [...GATEWAY_NODE_FLAGS], `compose ${name}`)
+})
+
+t.test('node flags - the benchmarks\' Ferry children get them; FERRY_BENCH_GATEWAY_NODE_FLAGS replaces them for an A/B', async (t) => {
+  const saved = process.env.FERRY_BENCH_GATEWAY_NODE_FLAGS
+  t.teardown(() => { if (saved === undefined) delete process.env.FERRY_BENCH_GATEWAY_NODE_FLAGS; else process.env.FERRY_BENCH_GATEWAY_NODE_FLAGS = saved })
+  delete process.env.FERRY_BENCH_GATEWAY_NODE_FLAGS
+  t.same(await gatewayNodeFlags(), [...GATEWAY_NODE_FLAGS])
+  t.same(await gatewayNodeFlags(['--cpu-prof']), [...GATEWAY_NODE_FLAGS, '--cpu-prof'], 'beside bench:cpu\'s CPU_AB_NODE_ARGS')
+  process.env.FERRY_BENCH_GATEWAY_NODE_FLAGS = ''
+  t.same(await gatewayNodeFlags(), [], 'empty: none (the "before" of an A/B)')
+  process.env.FERRY_BENCH_GATEWAY_NODE_FLAGS = '--initial-old-space-size=64 --max-semi-space-size=32'
+  t.same(await gatewayNodeFlags(), ['--initial-old-space-size=64', '--max-semi-space-size=32'])
 })

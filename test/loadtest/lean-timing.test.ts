@@ -8,6 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { runLean } from '../../loadtest/lean/run.js'
 import { FrameSplitter } from '../../loadtest/lean/parser.js'
 import { OPEN_LOOP_TICK_MS, openLoopDueCount, openLoopDueMs } from '../../loadtest/lean/timing.js'
+import { renderMarkdown } from '../../loadtest/peers/report.js'
 
 /** How long the slow broker holds each PUBACK, ms: every ack latency is at least this. */
 const HELD_ACK_MS = 30
@@ -82,4 +83,13 @@ t.test('loadtest - closed loop: the due time is the send, so both views agree', 
   t.same(r.timing.delivery, r.timing.deliveryFromSend)
   t.ok(r.timing.ack.p50 >= HELD_ACK_MS)
   t.equal(r.timing.sendLate.max, 0, 'never late')
+})
+
+t.test('loadtest - peer report shows a workload\'s timing columns beside the percentiles', async (t) => {
+  const w = { id: 'x', title: 'X', headline: 'p99Ms', higherIsBetter: false, columns: ['ackP99Ms', 'sendLateP99Ms'], peers: [
+    { name: 'ferry', durability: 'sync', median: { p99Ms: 9, p50Ms: 2, ackP99Ms: 7.5, sendLateP99Ms: 0.25 }, spread: { p99Ms: [8, 10] as [number, number] }, runs: [], ok: true }
+  ] }
+  const md = renderMarkdown({ when: 'now', cpus: 2, node: 'v20', loadAverage1mAtStart: 0.1, rounds: 1, seconds: 5, workloads: [w] })
+  t.match(md, /\| system \| durability \| p99Ms \(median\) \| spread \| p50Ms \| ackP99Ms \| sendLateP99Ms \| Ferry's ratio \| checks \|/)
+  t.match(md, /\| ferry \| sync \| 9 \| 8–10 \| 2 \| 7\.5 \| 0\.25 \| — \|/)
 })
