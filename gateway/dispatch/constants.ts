@@ -158,3 +158,10 @@ export const STATS_BACKLOG_SYNC_TOPICS_MAX = 10_000
 export const STATS_BACKLOG_SLICE_TOPICS = 10_000
 /** A new background pass starts at most this often: the large-subscription backlog in stats is this stale at most, plus one pass. */
 export const STATS_BACKLOG_PASS_INTERVAL_MS = 10_000
+
+/**
+ * A subscription keeps its own Set of the topics it spans up to this many topics; past it, it answers from the
+ * dispatcher's topic index alone (spanned-topics.ts): a wildcard subscription over a million topics must not hold
+ * a second copy of the index (~26 B a topic). Below it, walking its topics costs its own size, not the index's.
+ */
+export const SPANNED_OWN_SET_TOPICS_MAX = 4096

@@ -9,6 +9,7 @@
  * was down) gets its cursor with `{ kind: 'afterLsn', lsn: createdLsn }`, so
  * it sees exactly the entries appended after the subscription existed.
  */
+import { TopicSubscriptions } from './spanned-topics.js'
 import { CommonCode, FerryError } from '../../common/errors.js'
 import type { Logger } from '../../common/log.js'
 import type { Cursor, CursorStart, EntryId, Ledger, LedgerEntry, MessageProps, TopicName } from '../../store/index.js'
@@ -65,9 +66,10 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   private readonly byCursor = new Map<string, Subscription>()
   /**
    * The subscriptions with a cursor on each topic: one inline (most topics have one, and a million topics
-   * behind one wildcard subscription must not cost an array each), an array from the second on.
+   * behind one wildcard subscription must not cost an array each), an array from the second on; the
+   * subscriptions' own view of their topics once large (spanned-topics.ts).
    */
-  private readonly subsByTopic = new Map<TopicName, Subscription | Subscription[]>()
+  readonly topicIndex = new TopicSubscriptions<Subscription>()
   private readonly creating = new Map<string, Promise<Subscription>>()
   private readonly background = new Set<Promise<unknown>>()
   private readonly backlog: BacklogGuard
@@ -125,20 +127,12 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
 
   backlogChanged (topic: TopicName): void { this.backlog.changed(topic); this.pacer.changed(topic) }
 
-  topicSpanned (topic: TopicName, sub: Subscription): void {
-    const have = this.subsByTopic.get(topic)
-    if (have === undefined) this.subsByTopic.set(topic, sub)
-    else if (have === sub) return
-    else if (!Array.isArray(have)) this.subsByTopic.set(topic, [have, sub])
-    else if (!have.includes(sub)) have.push(sub)
-  }
-
   /**
    * The pacer's view of a topic (topics: streams are made lazily): the live streams of its subscriptions. A
    * subscription with consumers has one wherever it has a backlog (appends make it; sweeps drop only drained ones).
    */
   private pacedOf (topic: TopicName): Array<{ stream: TopicStream, sub: Subscription }> | undefined {
-    const have = this.subsByTopic.get(topic)
+    const have = this.topicIndex.get(topic)
     if (have === undefined) return undefined
     const out: Array<{ stream: TopicStream, sub: Subscription }> = []
     for (const sub of Array.isArray(have) ? have : [have]) {
@@ -150,18 +144,19 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
 
   /** The subscriptions with a cursor on topic. */
   private subsOf (topic: TopicName): readonly Subscription[] {
-    const have = this.subsByTopic.get(topic)
+    const have = this.topicIndex.get(topic)
     return have === undefined ? [] : Array.isArray(have) ? have : [have]
   }
 
   async dropSubscription (sub: Subscription): Promise<void> {
     if (this.subs.get(subKey(sub.namespace, sub.filter, sub.name)) !== sub || sub.consumers.size > 0) return
-    this.forget(sub)
+    const spanned = this.forget(sub)
     sub.close(new FerryError(CommonCode.CLOSED, 'subscription closed'))
-    await Promise.all([...sub.spanned].map(async (topic) => { await this.ledger.deleteCursor(topic, sub.cursorName) }))
+    await Promise.all(spanned.map(async (topic) => { await this.ledger.deleteCursor(topic, sub.cursorName) }))
   }
 
-  private forget (sub: Subscription): void {
+  /** Take sub out of every index; the topics it spanned (their cursors are the caller's to delete). */
+  private forget (sub: Subscription): TopicName[] {
     sub.deleted = true
     this.subs.delete(subKey(sub.namespace, sub.filter, sub.name))
     this.byCursor.delete(nameKey(sub.namespace, sub.cursorName))
@@ -172,21 +167,13 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
       if (named.length === 0) this.byName.delete(nameKey(sub.namespace, sub.name))
     }
     this.byNamespace.get(sub.namespace)?.delete(sub)
-    for (const topic of sub.spanned) {
-      const have = this.subsByTopic.get(topic)
-      if (have === sub) { this.subsByTopic.delete(topic); continue }
-      if (!Array.isArray(have)) continue
-      const i = have.indexOf(sub)
-      if (i >= 0) have.splice(i, 1)
-      if (have.length === 1) this.subsByTopic.set(topic, have[0] as Subscription)
-      else if (have.length === 0) this.subsByTopic.delete(topic)
-    }
+    return sub.spanned.clear()
   }
 
   // ---- ledger and policy events ------------------------------------------------------------
 
   private onAppend (topic: TopicName): void {
-    const have = this.subsByTopic.get(topic)
+    const have = this.topicIndex.get(topic)
     if (have === undefined) return
     if (Array.isArray(have)) for (const sub of have) sub.appended(topic)
     else have.appended(topic)
@@ -369,9 +356,9 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     if (sub === undefined) {
       throw new FerryError(CommonCode.NOT_FOUND, `no subscription '${subscription}' on '${filter}' in ${namespace}`)
     }
-    this.forget(sub)
+    const spanned = this.forget(sub)
     sub.close(dispatchError(DispatchCode.SUBSCRIPTION_DELETED, `subscription '${subscription}' was deleted`))
-    await Promise.all([...sub.spanned].map(async (topic) => { await this.ledger.deleteCursor(topic, sub.cursorName) }))
+    await Promise.all(spanned.map(async (topic) => { await this.ledger.deleteCursor(topic, sub.cursorName) }))
     if (sub.durable) await this.ledger.putMeta(SUBSCRIPTION_META_SPACE, subKey(namespace, filter, subscription), undefined)
   }
 

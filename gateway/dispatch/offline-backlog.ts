@@ -10,6 +10,7 @@
  * (backlog quotas count the ledger's bytes, not this).
  */
 import type { Ledger, TopicName } from '../../store/index.js'
+import type { SpannedView } from './spanned-topics.js'
 import { STATS_BACKLOG_PASS_INTERVAL_MS, STATS_BACKLOG_SLICE_TOPICS, STATS_BACKLOG_SYNC_TOPICS_MAX } from './constants.js'
 
 export class OfflineBacklog {
@@ -21,7 +22,7 @@ export class OfflineBacklog {
   constructor (
     private readonly ledger: Ledger,
     private readonly cursorName: string,
-    private readonly spanned: ReadonlySet<TopicName>,
+    private readonly spanned: Pick<SpannedView, 'size' | 'values'>,
     private readonly hasStream: (topic: TopicName) => boolean
   ) {}
 
@@ -38,13 +39,13 @@ export class OfflineBacklog {
 
   private sumAll (): number {
     let n = 0
-    for (const topic of this.spanned) if (!this.hasStream(topic)) n += this.ledger.cursorBacklog(topic, this.cursorName) ?? 0
+    for (const topic of this.spanned.values()) if (!this.hasStream(topic)) n += this.ledger.cursorBacklog(topic, this.cursorName) ?? 0
     return n
   }
 
   private startPass (): void {
     this.running = true
-    // A Set iterator stays valid while topics are added or removed: each topic present throughout is seen once.
+    // A Set or Map iterator stays valid while topics are added or removed: each topic present throughout is seen once.
     const it = this.spanned.values()
     let sum = 0
     const step = (): void => {

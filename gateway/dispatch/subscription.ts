@@ -19,6 +19,7 @@
  * rewound one: it reads again from mark-delete, and redelivery counts come
  * from the cursor's persisted hand-outs.
  */
+import { SpannedTopics } from './spanned-topics.js'
 import { CommonCode, FerryError } from '../../common/errors.js'
 import type { Logger } from '../../common/log.js'
 import type { Cursor, CursorStart, EntryId, Lsn, MessageProps, TopicName } from '../../store/index.js'
@@ -75,8 +76,8 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
    */
   readonly cursorName: string
 
-  /** Topics this subscription has a cursor on. */
-  readonly spanned = new Set<TopicName>()
+  /** Topics this subscription has a cursor on (a view of the dispatcher's topic index once large: spanned-topics.ts). */
+  readonly spanned: SpannedTopics<Subscription>
   /** Live streams (insertion order is least recently used first while offline). */
   readonly streams = new Map<TopicName, TopicStream>()
   private readonly attaching = new Map<TopicName, Promise<void>>()
@@ -116,6 +117,7 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     this.clock = new SubscriptionClock(this)
     this.consumers = new ConsumerSet(() => this.mode, () => this.recordsTotal < this.ctx.recordsMax)
     this.loop = new DispatchLoop(this)
+    this.spanned = new SpannedTopics(ctx.topicIndex, this)
     this.offlineBacklog = new OfflineBacklog(ctx.ledger, this.cursorName, this.spanned, (topic) => this.streams.has(topic))
   }
 
@@ -151,8 +153,7 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
           if (this.deleted) await this.ctx.ledger.deleteCursor(topic, this.cursorName)
           return
         }
-        this.spanned.add(topic)
-        this.ctx.topicSpanned(topic, this)
+        this.spanned.add(topic) // and the dispatcher's topic index: appends of topic reach this subscription
         // Offline, the cursor is all the topic needs; a consumer gets the stream when there is something to take.
         if (this.consumers.size > 0) this.openStream(topic, cursor)
       })()
