@@ -41,11 +41,15 @@ export const REPL_INFLIGHT_BYTES_MAX = 4 * 1024 * 1024
  */
 export const REPL_BATCH_COALESCE_MS: number = 10
 
-/** A held batch with this many entries goes without waiting: it amortises its request and remote fsync already (a quarter of a full batch). */
-export const REPL_BATCH_COALESCE_ENTRIES_MIN = 256
+/**
+ * A held batch with this many entries goes without waiting: half a full batch amortises its request and remote
+ * fsync already, and streams faster than one batch per round trip keep pipelining. Not lower than a publisher's
+ * group commit (256 entries in bench:replication): a batch of one commit would never wait, so never coalesce.
+ */
+export const REPL_BATCH_COALESCE_ENTRIES_MIN: number = REPL_BATCH_ENTRIES_MAX / 2
 
-/** A held batch with this many payload bytes goes without waiting (an eighth of a full batch's bytes). */
-export const REPL_BATCH_COALESCE_BYTES_MIN = 64 * 1024
+/** A held batch with this many payload bytes goes without waiting (half a full batch's bytes, as for entries). */
+export const REPL_BATCH_COALESCE_BYTES_MIN: number = REPL_BATCH_BYTES_MAX / 2
 
 /**
  * The high lane reads this many batches' worth of the tail per turn (what it
