@@ -184,7 +184,7 @@ export class Link {
     for (const l of this.lanes) {
       if (l.held === undefined || !l.idle) continue
       const leftMs = l.held.sinceMs + this.limits.REPL_BATCH_COALESCE_MS - now
-      if (l.queue.length === 0 || leftMs <= 0) { l.idle = false; waitMs = 0; continue }
+      if (l.queue.length < this.limits.REPL_BATCH_COALESCE_INFLIGHT_MIN || leftMs <= 0) { l.idle = false; waitMs = 0; continue }
       if (waitMs === undefined || leftMs < waitMs) waitMs = leftMs
     }
     return waitMs
@@ -192,7 +192,7 @@ export class Link {
 
   /** Whether a partial batch waits for more (coalescing) instead of going now. */
   private holds (l: LaneState, items: readonly WireItem[], payloadBytes: number, sinceMs: number): boolean {
-    if (this.limits.REPL_BATCH_COALESCE_MS <= 0 || l.queue.length === 0) return false
+    if (this.limits.REPL_BATCH_COALESCE_MS <= 0 || l.queue.length < this.limits.REPL_BATCH_COALESCE_INFLIGHT_MIN) return false
     if (items.length >= this.limits.REPL_BATCH_COALESCE_ENTRIES_MIN || payloadBytes >= this.limits.REPL_BATCH_COALESCE_BYTES_MIN) return false
     return Date.now() - sinceMs < this.limits.REPL_BATCH_COALESCE_MS
   }
