@@ -33,7 +33,8 @@
  * An unmeasured warm-up burst comes first. `--throughput-only` stops after the
  * replicated phase; FERRY_BENCH_MARKS=1 prints phase marks in the monotonic
  * microseconds of a `node --cpu-prof` (both processes), to slice profiles.
- * `--coalesce-ms N` sets site a's REPL_BATCH_COALESCE_MS (0: coalescing off; A/B runs in one build).
+ * `--coalesce-ms N` sets site a's REPL_BATCH_COALESCE_MS (0: coalescing off; A/B runs in one build),
+ * `--coalesce-entries N` its REPL_BATCH_COALESCE_ENTRIES_MIN, `--coalesce-inflight N` its REPL_BATCH_COALESCE_INFLIGHT_MIN.
  * Prints a table to stderr, or one JSON line on stdout with --json (with the
  * link's pipelining and coalescing bounds, so figures from different settings are not mixed up).
  */
@@ -61,6 +62,8 @@ const PAYLOAD = Buffer.alloc(128, 0x61)
 const THROUGHPUT_MESSAGES = quick ? 20_000 : 100_000
 const LAG_RATE_PER_SEC = arg('--rate', 10_000)
 const COALESCE_MS = arg('--coalesce-ms', ReplLimits.REPL_BATCH_COALESCE_MS)
+const COALESCE_ENTRIES_MIN = arg('--coalesce-entries', ReplLimits.REPL_BATCH_COALESCE_ENTRIES_MIN)
+const COALESCE_INFLIGHT_MIN = arg('--coalesce-inflight', ReplLimits.REPL_BATCH_COALESCE_INFLIGHT_MIN)
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux). */
 const PROC_TICKS_PER_SEC = 100
 const LAG_SECONDS = quick ? 3 : 10
@@ -264,7 +267,7 @@ async function main (): Promise<void> {
     const drainCpuA0 = cpuUsNow()
     const drainCpuB0 = await b.cpuUs()
     t0 = performance.now()
-    a.replicator = await startReplicator({ siteId: 'a', ledger: a.gw.ledger, transport: a.transport, plan, logger: silentLogger, limits: { REPL_BATCH_COALESCE_MS: COALESCE_MS } })
+    a.replicator = await startReplicator({ siteId: 'a', ledger: a.gw.ledger, transport: a.transport, plan, logger: silentLogger, limits: { REPL_BATCH_COALESCE_MS: COALESCE_MS, REPL_BATCH_COALESCE_ENTRIES_MIN: COALESCE_ENTRIES_MIN, REPL_BATCH_COALESCE_INFLIGHT_MIN: COALESCE_INFLIGHT_MIN } })
     await waitCountB(b, `${NS}/warmup`, WARMUP_MESSAGES, 300_000)
     await waitCountB(b, `${NS}/local`, THROUGHPUT_MESSAGES, 300_000)
     const drained = WARMUP_MESSAGES + THROUGHPUT_MESSAGES
@@ -321,7 +324,8 @@ async function main (): Promise<void> {
     inflightBatchesMax: ReplLimits.REPL_INFLIGHT_BATCHES_MAX,
     inflightBytesMax: ReplLimits.REPL_INFLIGHT_BYTES_MAX,
     batchCoalesceMs: COALESCE_MS,
-    batchCoalesceEntriesMin: ReplLimits.REPL_BATCH_COALESCE_ENTRIES_MIN
+    batchCoalesceEntriesMin: COALESCE_ENTRIES_MIN,
+    batchCoalesceInflightMin: COALESCE_INFLIGHT_MIN
   }
   if (json) process.stdout.write(JSON.stringify({ bench: 'replication', quick, processes: oneProcess ? 1 : 2, ...result, link }) + '\n')
 }

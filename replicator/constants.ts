@@ -41,11 +41,22 @@ export const REPL_INFLIGHT_BYTES_MAX = 4 * 1024 * 1024
  */
 export const REPL_BATCH_COALESCE_MS: number = 10
 
-/** A held batch with this many entries goes without waiting: it amortises its request and remote fsync already (a quarter of a full batch). */
-export const REPL_BATCH_COALESCE_ENTRIES_MIN = 256
+/**
+ * A held batch with this many entries goes without waiting: half a full batch amortises its request and remote
+ * fsync already, and streams faster than one batch per round trip keep pipelining. Not lower than a publisher's
+ * group commit (256 entries in bench:replication): a batch of one commit would never wait, so never coalesce.
+ */
+export const REPL_BATCH_COALESCE_ENTRIES_MIN: number = REPL_BATCH_ENTRIES_MAX / 2
 
-/** A held batch with this many payload bytes goes without waiting (an eighth of a full batch's bytes). */
-export const REPL_BATCH_COALESCE_BYTES_MIN = 64 * 1024
+/**
+ * Batches of a lane in flight before what it reads next is held (coalescing): 1 holds behind any batch in flight,
+ * which adds up to one round trip to every batch of a steady stream whose batches are answered before the next
+ * one is read; 2 lets such a stream ship as it comes and coalesces once answers fall behind.
+ */
+export const REPL_BATCH_COALESCE_INFLIGHT_MIN: number = 1
+
+/** A held batch with this many payload bytes goes without waiting (half a full batch's bytes, as for entries). */
+export const REPL_BATCH_COALESCE_BYTES_MIN: number = REPL_BATCH_BYTES_MAX / 2
 
 /**
  * The high lane reads this many batches' worth of the tail per turn (what it
@@ -133,6 +144,7 @@ assert.ok(REPL_RECEIVE_BATCH_BYTES_MAX > REPL_BATCH_BYTES_MAX, 'receivers accept
 assert.ok(REPL_SHARED_TAIL_ITEMS_MAX >= REPL_BATCH_ENTRIES_MAX * REPL_HIGH_LANE_READ_FACTOR, 'the shared tail holds at least one high-lane read')
 assert.ok(REPL_SHARED_TAIL_PIECES_MAX >= 2, 'the shared tail holds a read and its extension')
 assert.ok(REPL_BATCH_COALESCE_MS >= 0 && REPL_BATCH_COALESCE_MS < REPL_REQUEST_TIMEOUT_MS, 'a held batch waits less than a request')
+assert.ok(REPL_BATCH_COALESCE_INFLIGHT_MIN >= 1 && REPL_BATCH_COALESCE_INFLIGHT_MIN <= REPL_INFLIGHT_BATCHES_MAX, 'held behind batches the window allows')
 assert.ok(REPL_BATCH_COALESCE_ENTRIES_MIN <= REPL_BATCH_ENTRIES_MAX, 'a full batch never waits')
 assert.ok(REPL_BATCH_COALESCE_BYTES_MIN <= REPL_BATCH_BYTES_MAX, 'a full batch never waits (bytes)')
 assert.ok(REPL_COMPRESS_BATCH_BYTES_MIN >= 0, 'compression threshold is a size or 0 (off)')

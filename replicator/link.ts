@@ -22,138 +22,20 @@
  * answered, once it reaches REPL_BATCH_COALESCE_ENTRIES_MIN entries or
  * REPL_BATCH_COALESCE_BYTES_MIN bytes, or after REPL_BATCH_COALESCE_MS. A
  * stream of small group commits then ships as a few large batches.
+ *
+ * Beside it: link-state.ts (the lane state, batches in flight, lag figures),
+ * link-read.ts (a lane's read of the shared tail).
  */
 import type { Logger } from '../common/log.js'
 import { CommonCode, FerryError, isFerryError } from '../common/errors.js'
-import { LANES, Lane, REPL_OUT_SPACE, laneKey, laneOfPriority, positionOf, positionValue, type Ledger, type LogItem } from '../store/index.js'
+import { LANES, Lane, REPL_OUT_SPACE, laneKey, positionOf, positionValue, type Ledger } from '../store/index.js'
 import { decodeAnswer, encodeBatch, encodeBatchCompressed, type Answer, type Batch, type WireItem } from './codec.js'
 import { ReplCode } from './errors.js'
 import type { LinkTransport } from './transport.js'
-import type * as Limits from './constants.js'
-import { REPL_HIGH_LANE_READ_FACTOR } from './constants.js'
-import { SharedTail, TailKinds } from './shared-tail.js'
+import { LANE_SCHEDULE, LinkState, lagOf, pendingOf, type InFlight, type LaneState, type LinkFilter, type LinkLimits, type LinkStats } from './link-state.js'
+import { LaneReader } from './link-read.js'
 
-export type LinkLimits = {
-  [K in 'REPL_BATCH_ENTRIES_MAX' | 'REPL_BATCH_BYTES_MAX' | 'REPL_SCAN_BYTES_MAX' | 'REPL_REQUEST_TIMEOUT_MS' | 'REPL_EMPTY_BATCH_TIMEOUT_MS' | 'REPL_BACKOFF_MS_MIN' |
-  'REPL_BACKOFF_MS_MAX' | 'REPL_IDLE_POLL_MS' | 'REPL_SKIP_ADVANCE_INTERVAL_MS' | 'REPL_OUT_PERSIST_INTERVAL_MS' | 'REPL_LINK_BACKLOG_BYTES_ALERT' |
-  'REPL_INFLIGHT_BATCHES_MAX' | 'REPL_INFLIGHT_BYTES_MAX' | 'REPL_COMPRESS_BATCH_BYTES_MIN' | 'REPL_BATCH_COALESCE_MS' |
-  'REPL_BATCH_COALESCE_ENTRIES_MIN' | 'REPL_BATCH_COALESCE_BYTES_MIN']: typeof Limits[K]
-}
-
-/** What the link asks the replicator about each record. */
-export interface LinkFilter {
-  topics: (topic: string) => boolean
-  meta: (space: string, key: string) => boolean
-  /** Whether this item goes on this link (origin, sites passed, routes). */
-  ships: (item: WireItem) => boolean
-}
-
-export const LinkState = {
-  idle: 'idle',
-  shipping: 'shipping',
-  /** The remote refused or did not answer; retrying with backoff. */
-  paused: 'paused',
-  closed: 'closed'
-} as const
-export type LinkState = typeof LinkState[keyof typeof LinkState]
-
-export interface LinkStats {
-  site: string
-  state: LinkState
-  /** The remote has answered at least once since this link started. */
-  connected: boolean
-  /** Position the remote holds for the normal lane (sender lsn). */
-  position: number
-  /** End of this site's durable log. */
-  logEndLsn: number
-  /** Entries read and not yet acknowledged by the remote (a lower bound when behindMoreThanOneRead). */
-  lagEntries: number
-  /** Payload bytes of those entries. */
-  lagBytes: number
-  /** Age of the oldest entry not yet acknowledged, seconds (0 when caught up). */
-  lagSeconds: number
-  /** More unshipped log than one read holds: the lag figures are lower bounds. */
-  behindMoreThanOneRead: boolean
-  backlogAlert: boolean
-  batchesSent: number
-  /** Batches that carried entries (entriesShipped / entryBatchesSent: entries per batch, what coalescing raises). */
-  entryBatchesSent: number
-  /** Partial batches held for more entries while a batch of their lane was in flight (each time a read added to one). */
-  coalesceHolds: number
-  entriesShipped: number
-  bytesShipped: number
-  rewinds: number
-  failures: number
-  /** Records that were gone when the link came to them (retention took them): counted, never silent. */
-  gaps: number
-  lastError?: { code: string, message: string, atMs: number }
-  /** Per lane (0 control, 1 high priority, 2 normal): position and entries read but not acknowledged. */
-  lanes: Array<{ lane: number, position: number, lagEntries: number }>
-}
-
-/** A batch sent and not yet settled (answered, covered by a later answer, or dropped). */
-interface InFlight {
-  after: number
-  through: number
-  /** Empty batch: a handshake or a skip advance. */
-  empty: boolean
-  entries: number
-  payloadBytes: number
-  wireBytes: number
-  oldestMs: number | undefined
-  outcome?: { answer: Answer } | { err: unknown }
-}
-
-/** A partial batch waiting for more entries while a batch of its lane is in flight (coalescing). */
-interface Held {
-  items: WireItem[]
-  payloadBytes: number
-  /** The next read continues after this lsn (what the reads so far examined). */
-  readThrough: number
-  /** When the first of its reads was made: it goes REPL_BATCH_COALESCE_MS after at the latest. */
-  sinceMs: number
-}
-
-/** One lane's progress on a link (positions are per lane: store/origin-marks.ts). */
-interface LaneState {
-  lane: Lane
-  /** Where the remote stands (its last answer). */
-  position: number
-  /** Next read continues after this lsn. */
-  scanPos: number
-  persisted: number
-  connected: boolean
-  /**
-   * After a failure the lane first sends an empty batch (short timeout) and
-   * pipelines again only once it is answered: while NATS gateways re-form a
-   * whole window of batches could otherwise lose its replies and wait the
-   * full request timeout.
-   */
-  probe: boolean
-  /** Nothing to read the last time; cleared by a poke (new records). */
-  idle: boolean
-  lastSkipSentMs: number
-  /** The last read was full: more log than one read is waiting (lag figures are lower bounds). */
-  behind: boolean
-  /** Batches sent on this lane, oldest first; each starts right after the one before. */
-  queue: InFlight[]
-  /**
-   * What the batches dropped by the last failure held: still read and not
-   * acknowledged, so the lag shows it while the link is paused (probes carry
-   * no entries). Cleared once entries are acknowledged again or the remote
-   * repositions the lane.
-   */
-  dropped?: { entries: number, payloadBytes: number, oldestMs: number | undefined }
-  /** Read, not sent yet: waits for more while a batch of this lane is in flight (coalescing). Only with a non-empty queue. */
-  held?: Held
-}
-
-/**
- * Turns of the lanes when several have something to ship: control first, the
- * high lane four times as often as the normal one, and the normal lane always
- * gets a turn (low priorities progress behind a stream of high ones).
- */
-const LANE_SCHEDULE: readonly Lane[] = [Lane.control, Lane.high, Lane.high, Lane.high, Lane.high, Lane.normal]
+export { LinkState, type LinkFilter, type LinkLimits, type LinkStats } from './link-state.js'
 
 export class Link {
   private readonly lanes: LaneState[]
@@ -170,24 +52,23 @@ export class Link {
   /** Requests sent and not settled at the transport (dropped ones included, until they settle). */
   private unsettledBatches = 0
   private unsettledPayloadBytes = 0
-  private readonly s: Omit<LinkStats, 'site' | 'state' | 'connected' | 'position' | 'logEndLsn' | 'lagEntries' | 'lagBytes' | 'lagSeconds' | 'behindMoreThanOneRead' | 'backlogAlert' | 'lanes'> = {
-    batchesSent: 0, entryBatchesSent: 0, coalesceHolds: 0, entriesShipped: 0, bytesShipped: 0, rewinds: 0, failures: 0, gaps: 0
+  private readonly s: Omit<LinkStats, 'site' | 'state' | 'connected' | 'position' | 'logEndLsn' | 'lagEntries' | 'lagBytes' | 'lagSeconds' | 'behindMoreThanOneRead' | 'backlogAlert' | 'lanes' | 'gaps'> = {
+    batchesSent: 0, entryBatchesSent: 0, coalesceHolds: 0, entriesShipped: 0, bytesShipped: 0, rewinds: 0, failures: 0
   }
 
-  private logEndLsn = 0
-  /** One read of the log shared by the lanes (each lane used to read and decode every record itself). */
-  private readonly tail: SharedTail
+  /** The lanes' reads, from one read of the log shared by the lanes. */
+  private readonly reader: LaneReader
 
   constructor (
     readonly site: string,
     private readonly self: string,
     private readonly ledger: Ledger,
     private readonly transport: LinkTransport,
-    private filter: LinkFilter,
+    filter: LinkFilter,
     private readonly limits: LinkLimits,
     private readonly logger: Logger
   ) {
-    this.tail = new SharedTail(ledger, site, filter)
+    this.reader = new LaneReader(ledger, site, self, filter, limits, logger)
     this.lanes = LANES.map((lane) => {
       const p = positionOf(ledger.getMeta(REPL_OUT_SPACE, laneKey(site, lane)))
       return { lane, position: p, scanPos: p, persisted: p, connected: false, probe: true, idle: false, lastSkipSentMs: 0, behind: false, queue: [] }
@@ -203,7 +84,7 @@ export class Link {
     this.running = this.loop().catch((err) => { this.logger.error({ site: this.site, err }, 'replication link stopped') })
   }
 
-  setFilter (f: LinkFilter): void { this.filter = f; this.tail.setFilter(f); this.poke() }
+  setFilter (f: LinkFilter): void { this.reader.setFilter(f); this.poke() }
 
   /** New records may be there. */
   poke (): void {
@@ -303,7 +184,7 @@ export class Link {
     for (const l of this.lanes) {
       if (l.held === undefined || !l.idle) continue
       const leftMs = l.held.sinceMs + this.limits.REPL_BATCH_COALESCE_MS - now
-      if (l.queue.length === 0 || leftMs <= 0) { l.idle = false; waitMs = 0; continue }
+      if (l.queue.length < this.limits.REPL_BATCH_COALESCE_INFLIGHT_MIN || leftMs <= 0) { l.idle = false; waitMs = 0; continue }
       if (waitMs === undefined || leftMs < waitMs) waitMs = leftMs
     }
     return waitMs
@@ -311,7 +192,7 @@ export class Link {
 
   /** Whether a partial batch waits for more (coalescing) instead of going now. */
   private holds (l: LaneState, items: readonly WireItem[], payloadBytes: number, sinceMs: number): boolean {
-    if (this.limits.REPL_BATCH_COALESCE_MS <= 0 || l.queue.length === 0) return false
+    if (this.limits.REPL_BATCH_COALESCE_MS <= 0 || l.queue.length < this.limits.REPL_BATCH_COALESCE_INFLIGHT_MIN) return false
     if (items.length >= this.limits.REPL_BATCH_COALESCE_ENTRIES_MIN || payloadBytes >= this.limits.REPL_BATCH_COALESCE_BYTES_MIN) return false
     return Date.now() - sinceMs < this.limits.REPL_BATCH_COALESCE_MS
   }
@@ -360,7 +241,7 @@ export class Link {
       return true
     }
     const sinceMs = l.held?.sinceMs ?? Date.now()
-    const { items, payloadBytes, complete } = await this.readBatch(l)
+    const { items, payloadBytes, complete, throughLsn } = await this.reader.read(l, this.lanes)
     if (l.probe) {
       // After a failure: an empty batch first. What the read found is what waits (the lag while paused); it is read again once answered.
       const waiting = items.filter((it) => it.kind === 'message').length
@@ -371,7 +252,7 @@ export class Link {
     if (items.length > 0) {
       if (!complete && this.holds(l, items, payloadBytes, sinceMs)) {
         // Idle until a poke (more records), an answer or the deadline (releaseHeld).
-        l.held = { items, payloadBytes, readThrough: this.lastRead.throughLsn, sinceMs }
+        l.held = { items, payloadBytes, readThrough: throughLsn, sinceMs }
         l.idle = true
         this.s.coalesceHolds++
         return false
@@ -382,63 +263,15 @@ export class Link {
       l.scanPos = last.lsn
       return true
     }
-    if (this.lastRead.throughLsn > l.scanPos) {
+    if (throughLsn > l.scanPos) {
       // Only records this lane skips: move on, and tell the remote now and then.
-      l.scanPos = this.lastRead.throughLsn
+      l.scanPos = throughLsn
       this.maybeAdvance(l)
       return true
     }
     l.idle = true
     if (l.queue.length === 0) l.dropped = undefined // everything read is acknowledged
     return this.maybeAdvance(l)
-  }
-
-  /** Where the last read ended (records examined, kept or not). */
-  private lastRead: { throughLsn: number } = { throughLsn: -1 }
-
-  /**
-   * One read of the lane's tail: what it ships, within one batch's bounds,
-   * after the lane's held batch if it has one (the read continues where that
-   * one's reads ended). `complete`: the batch reached a bound or ends with a
-   * cancel, so it goes now.
-   */
-  private async readBatch (l: LaneState): Promise<{ items: WireItem[], payloadBytes: number, complete: boolean }> {
-    const control = l.lane === Lane.control
-    const factor = l.lane === Lane.high ? REPL_HIGH_LANE_READ_FACTOR : 1
-    const held = l.held
-    l.held = undefined
-    const from = held?.readThrough ?? l.scanPos
-    let floor = l.scanPos
-    for (const o of this.lanes) floor = Math.min(floor, o.scanPos)
-    const r = await this.tail.read(from, {
-      kinds: control ? TailKinds.meta : TailKinds.entries,
-      maxItems: this.limits.REPL_BATCH_ENTRIES_MAX * factor,
-      maxBytes: this.limits.REPL_BATCH_BYTES_MAX * factor,
-      maxScanBytes: this.limits.REPL_SCAN_BYTES_MAX
-    }, floor)
-    this.logEndLsn = r.endLsn
-    if (r.gapToLsn !== undefined) {
-      this.s.gaps++
-      this.logger.error({ site: this.site, lane: l.lane, from, to: r.gapToLsn }, 'replication link: records gone before they were shipped')
-    }
-    const items: WireItem[] = held?.items ?? []
-    let bytes = held?.payloadBytes ?? 0
-    let complete = false
-    for (const it of r.items) {
-      const w = isWire(it) ? it : await this.cancelItem(it, l.lane)
-      if (w === undefined || !this.filter.ships(w)) continue
-      if (w.kind === 'message' && laneOfPriority(w.props.priority) !== l.lane) continue
-      // The batch bounds hold whatever the read returned (the high lane reads more than a batch).
-      const b = w.kind === 'message' ? w.payload.length : 0
-      if (items.length >= this.limits.REPL_BATCH_ENTRIES_MAX || (items.length > 0 && bytes + b > this.limits.REPL_BATCH_BYTES_MAX)) { complete = true; break }
-      bytes += b
-      items.push(w)
-      // A cancel ends its batch: the receiver applies it after the entries before it (receiver.ts).
-      if (w.kind === 'cancel') { complete = true; break }
-    }
-    l.behind = r.items.length >= this.limits.REPL_BATCH_ENTRIES_MAX * factor
-    this.lastRead = { throughLsn: r.throughLsn }
-    return { items, payloadBytes: bytes, complete }
   }
 
   /**
@@ -452,14 +285,6 @@ export class Link {
     l.lastSkipSentMs = Date.now()
     this.dispatch(l, { from: this.self, to: this.site, lane: l.lane, after: l.position, through: l.scanPos, items: [] })
     return true
-  }
-
-  /** A cancel record names a local entry id; the wire names the entry by its origin. It travels in its entry's lane. */
-  private async cancelItem (it: LogItem, lane: Lane): Promise<WireItem | undefined> {
-    if (it.kind !== 'cancel') return undefined
-    const e = await this.ledger.readOne(it.topic, it.entryId)
-    if (e === undefined || laneOfPriority(e.props.priority) !== lane) return undefined // gone (retention), or another lane's
-    return { kind: 'cancel', lsn: it.lsn, topic: it.topic, originSite: e.props.originSite ?? this.self, originEntryId: e.props.originEntryId ?? it.entryId }
   }
 
   /** With compression on, each batch's request goes out after the previous one's (compression finishes out of order). */
@@ -560,8 +385,9 @@ export class Link {
 
   /** The remote holds another position: continue right after it (rewind after a lost batch, skip ahead after our restart). */
   private reposition (l: LaneState, position: number): void {
-    if (position >= this.logEndLsn && position > l.position && this.logEndLsn > 0) {
-      throw new FerryError(ReplCode.AHEAD, `site ${this.site} holds position ${position}, beyond this site's log end ${this.logEndLsn}`)
+    const logEndLsn = this.reader.logEndLsn
+    if (position >= logEndLsn && position > l.position && logEndLsn > 0) {
+      throw new FerryError(ReplCode.AHEAD, `site ${this.site} holds position ${position}, beyond this site's log end ${logEndLsn}`)
     }
     this.s.rewinds++
     this.logger.info({ site: this.site, lane: l.lane, from: l.position, to: position, dropped: l.queue.length }, 'replication link repositioned by the remote')
@@ -589,59 +415,22 @@ export class Link {
   }
 
   stats (): LinkStats {
-    const now = Date.now()
-    let entries = 0
-    let bytes = 0
-    let oldest: number | undefined
-    let behind = false
-    const lanes: LinkStats['lanes'] = []
-    for (const l of this.lanes) {
-      const queued = pendingOf(l.queue, l.held)
-      const p = queued.entries === 0 && l.dropped !== undefined ? l.dropped : queued
-      const laneEntries = p.entries
-      bytes += p.payloadBytes
-      if (p.oldestMs !== undefined && (oldest === undefined || p.oldestMs < oldest)) oldest = p.oldestMs
-      entries += laneEntries
-      behind ||= l.behind && l.queue.length > 0
-      lanes.push({ lane: l.lane, position: l.position, lagEntries: laneEntries })
-    }
+    const lag = lagOf(this.lanes)
     const normal = this.lanes[Lane.normal] as LaneState
     return {
       site: this.site,
       state: this.state,
       connected: this.lanes.every((l) => l.connected),
       position: normal.position,
-      logEndLsn: this.logEndLsn,
-      lagEntries: entries,
-      lagBytes: bytes,
-      lagSeconds: oldest === undefined ? 0 : Math.max(0, (now - oldest) / 1000),
-      behindMoreThanOneRead: behind,
-      backlogAlert: bytes > this.limits.REPL_LINK_BACKLOG_BYTES_ALERT,
-      lanes,
+      logEndLsn: this.reader.logEndLsn,
+      lagEntries: lag.entries,
+      lagBytes: lag.bytes,
+      lagSeconds: lag.oldestMs === undefined ? 0 : Math.max(0, (Date.now() - lag.oldestMs) / 1000),
+      behindMoreThanOneRead: lag.behind,
+      backlogAlert: lag.bytes > this.limits.REPL_LINK_BACKLOG_BYTES_ALERT,
+      lanes: lag.lanes,
+      gaps: this.reader.gaps,
       ...this.s
     }
   }
-}
-
-/** Entries, payload bytes and the oldest publish time of batches in flight. */
-function pendingOf (queue: readonly InFlight[], held?: Held): { entries: number, payloadBytes: number, oldestMs: number | undefined } {
-  let entries = 0
-  let payloadBytes = 0
-  let oldestMs: number | undefined
-  for (const f of queue) {
-    entries += f.entries
-    payloadBytes += f.payloadBytes
-    if (f.oldestMs !== undefined && (oldestMs === undefined || f.oldestMs < oldestMs)) oldestMs = f.oldestMs
-  }
-  for (const it of held?.items ?? []) {
-    if (it.kind !== 'message') continue
-    entries++
-    payloadBytes += it.payload.length
-    if (oldestMs === undefined || it.publishTime < oldestMs) oldestMs = it.publishTime
-  }
-  return { entries, payloadBytes, oldestMs }
-}
-
-function isWire (it: LogItem): it is Exclude<WireItem, { kind: 'cancel' }> {
-  return it.kind === 'message' || it.kind === 'meta'
 }

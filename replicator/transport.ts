@@ -44,6 +44,9 @@ export async function connectNats (opts: NatsOptions): Promise<LinkTransport> {
     maxReconnectAttempts: -1,
     reconnectTimeWait: NATS_RECONNECT_WAIT_MS,
     waitOnFirstConnect: true,
+    // No stack captured per request for a timeout's trace: a link sends thousands a second, and a failed request
+    // becomes an E_REPL_UNAVAILABLE naming the site anyway.
+    noAsyncTraces: true,
     ...(opts.tls !== undefined ? { tls: opts.tls } : {})
   })
   let up = true
