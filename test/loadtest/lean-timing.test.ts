@@ -4,42 +4,13 @@
  * generator's own loop delay), against a broker that holds every PUBACK for a known time.
  */
 import t from 'tap'
-import { createServer, type Server, type Socket } from 'node:net'
 import { runLean } from '../../loadtest/lean/run.js'
-import { FrameSplitter } from '../../loadtest/lean/parser.js'
+import { portOf, startFakeBroker } from '../helpers/fake-mqtt-broker.js'
 import { OPEN_LOOP_TICK_MS, openLoopDueCount, openLoopDueMs } from '../../loadtest/lean/timing.js'
 import { renderMarkdown } from '../../loadtest/peers/report.js'
 
 /** How long the slow broker holds each PUBACK, ms: every ack latency is at least this. */
 const HELD_ACK_MS = 30
-
-function portOf (s: Server): number {
-  const a = s.address()
-  return typeof a === 'object' && a !== null ? a.port : 0
-}
-
-/** Forwards every QoS 1 publish at once, PUBACKs it HELD_ACK_MS later. */
-async function slowAckBroker (): Promise<Server> {
-  const subs = new Set<Socket>()
-  const server = createServer((sock) => {
-    const split = new FrameSplitter((first, buf, at, end) => {
-      const type = first >> 4
-      if (type === 1) sock.write(Buffer.from([0x20, 2, 0, 0]))
-      else if (type === 8) { subs.add(sock); sock.write(Buffer.from([0x90, 3, buf[at] as number, buf[at + 1] as number, 1])) } else if (type === 3) {
-        const idAt = at + 2 + buf.readUInt16BE(at)
-        const ack = Buffer.from([0x40, 2, buf[idAt] as number, buf[idAt + 1] as number])
-        setTimeout(() => { if (!sock.destroyed) sock.write(ack) }, HELD_ACK_MS)
-        const hdr = end - at > 127 ? 3 : 2
-        for (const s of subs) s.write(Buffer.from(buf.subarray(at - hdr, end)))
-      }
-    })
-    sock.on('data', (d: Buffer) => { split.push(d) })
-    sock.on('error', () => {})
-    sock.on('close', () => { subs.delete(sock) })
-  })
-  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
-  return server
-}
 
 t.test('loadtest - open loop: due times sit on the tick grid, and a message is due exactly when the count says so', async (t) => {
   for (const rate of [2_500, 1_000, 333, 7_000]) {
@@ -60,7 +31,7 @@ t.test('loadtest - open loop: due times sit on the tick grid, and a message is d
 })
 
 t.test('loadtest - open loop: PUBACK latency from the due time and from the send, send lateness and loop delay reported', async (t) => {
-  const server = await slowAckBroker()
+  const server = await startFakeBroker({ heldAckMs: HELD_ACK_MS })
   t.teardown(() => { server.close() })
   const r = await runLean({ url: `mqtt://127.0.0.1:${portOf(server)}`, publishers: 2, subscribers: 1, qos: 1, payloadBytes: 64, windowPerPublisher: 16, topicsPerPublisher: 1, seconds: 1, warmupSeconds: 0.2, openLoopRatePerSec: 1_000 })
   t.ok(r.ok, r.problems.join('; '))
@@ -75,7 +46,7 @@ t.test('loadtest - open loop: PUBACK latency from the due time and from the send
 })
 
 t.test('loadtest - closed loop: the due time is the send, so both views agree', async (t) => {
-  const server = await slowAckBroker()
+  const server = await startFakeBroker({ heldAckMs: HELD_ACK_MS })
   t.teardown(() => { server.close() })
   const r = await runLean({ url: `mqtt://127.0.0.1:${portOf(server)}`, publishers: 1, subscribers: 1, qos: 1, payloadBytes: 64, windowPerPublisher: 8, topicsPerPublisher: 1, seconds: 0.5 })
   t.ok(r.ok, r.problems.join('; '))

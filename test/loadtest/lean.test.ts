@@ -1,45 +1,16 @@
 import t from 'tap'
-import { createServer, type Server, type Socket } from 'node:net'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { runLean } from '../../loadtest/lean/run.js'
 import { startNullBroker } from '../../loadtest/peers/null-broker.js'
-import { FrameSplitter } from '../../loadtest/lean/parser.js'
 import { startPeer } from '../../loadtest/peers/launch.js'
 import { renderMarkdown, renderSvg } from '../../loadtest/peers/report.js'
 import { builtScript } from '../helpers/cli-build.js'
+import { portOf, startFakeBroker } from '../helpers/fake-mqtt-broker.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-
-function portOf (s: Server): number {
-  const a = s.address()
-  return typeof a === 'object' && a !== null ? a.port : 0
-}
-
-/** A broken broker: PUBACKs every QoS 1 publish but forwards only 9 of 10, so the checker must notice. */
-async function lossyBroker (): Promise<Server> {
-  const subs = new Set<Socket>()
-  let n = 0
-  const server = createServer((sock) => {
-    const split = new FrameSplitter((first, buf, at, end) => {
-      const type = first >> 4
-      if (type === 1) sock.write(Buffer.from([0x20, 2, 0, 0]))
-      else if (type === 8) { subs.add(sock); sock.write(Buffer.from([0x90, 3, buf[at] as number, buf[at + 1] as number, 1])) } else if (type === 3) {
-        const idAt = at + 2 + buf.readUInt16BE(at)
-        sock.write(Buffer.from([0x40, 2, buf[idAt] as number, buf[idAt + 1] as number]))
-        const hdr = end - at > 127 ? 3 : 2
-        if (++n % 10 !== 0) for (const s of subs) s.write(Buffer.from(buf.subarray(at - hdr, end)))
-      }
-    })
-    sock.on('data', (d: Buffer) => { split.push(d) })
-    sock.on('error', () => {})
-    sock.on('close', () => { subs.delete(sock) })
-  })
-  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
-  return server
-}
 
 t.test('loadtest - lean generator: QoS 1 fan-in through the do-nothing broker arrives complete, once', async (t) => {
   const server = await startNullBroker(0)
@@ -55,7 +26,7 @@ t.test('loadtest - lean generator: QoS 1 fan-in through the do-nothing broker ar
 })
 
 t.test('loadtest - lean generator: a broker that drops acknowledged messages fails the run', async (t) => {
-  const server = await lossyBroker()
+  const server = await startFakeBroker({ dropEveryNth: 10 })
   t.teardown(() => { server.close() })
   const r = await runLean({ url: `mqtt://127.0.0.1:${portOf(server)}`, publishers: 2, subscribers: 1, qos: 1, payloadBytes: 64, windowPerPublisher: 16, topicsPerPublisher: 1, seconds: 1 })
   t.notOk(r.ok, 'run marked failed')
