@@ -13,7 +13,7 @@
  * The flag cannot be set from inside the process (V8 sizes the heap before any
  * JavaScript runs) and Node refuses it in NODE_OPTIONS, so every launcher
  * passes it on the command line: the `ferry` bin's shebang (cli/ferry.ts), the
- * ./ferry wrapper, packaging/ferry.service, packaging/Dockerfile and
+ * ./ferry wrapper, scripts/start.sh (standalone), packaging/ferry.service, packaging/Dockerfile and
  * packaging/compose.yaml, `ferry dev`'s site processes, and the benchmarks'
  * gateway children. test/gateway/node-flags.test.ts checks each of them.
  */

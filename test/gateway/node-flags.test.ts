@@ -49,13 +49,18 @@ t.test('node flags - a gateway started by the ferry bin (its shebang) runs with 
   t.same(nodeFlagsOf(cmdline, 'cli/ferry.js'), [...GATEWAY_NODE_FLAGS], `the running gateway's node flags (${cmdline.join(' ')})`)
 })
 
-t.test('node flags - ./ferry, the systemd unit, the Dockerfile and compose pass them to node', async (t) => {
+t.test('node flags - ./ferry, scripts/start.sh, the systemd unit, the Dockerfile and compose pass them to node', async (t) => {
   const read = async (path: string): Promise<string> => await readFile(join(ROOT, path), 'utf8')
   const words = (line: string): string[] => line.trim().split(/\s+/).map((w) => w.replace(/^"|"$/g, ''))
 
   const wrapper = (await read('ferry')).split('\n').find((l) => l.startsWith('exec node'))
   t.ok(wrapper, './ferry execs node')
   t.same(nodeFlagsOf(words(wrapper ?? ''), 'dist/cli/ferry.js'), [...GATEWAY_NODE_FLAGS], './ferry')
+
+  // The network start (`ferry dev`) passes the flags to its sites itself; the standalone start is a gateway.
+  const standalone = (await read('scripts/start.sh')).split('\n').find((l) => l.trim().startsWith('exec node') && l.includes('dist/cli/ferry.js gateway'))
+  t.ok(standalone, 'scripts/start.sh execs a standalone gateway')
+  t.same(nodeFlagsOf(words(standalone ?? ''), 'dist/cli/ferry.js'), [...GATEWAY_NODE_FLAGS], 'scripts/start.sh standalone gateway')
 
   const unit = (await read('packaging/ferry.service')).split('\n').find((l) => l.startsWith('ExecStart='))
   t.same(nodeFlagsOf(words((unit ?? '').slice('ExecStart='.length)), 'dist/cli/ferry.js'), [...GATEWAY_NODE_FLAGS], 'ferry.service ExecStart')
