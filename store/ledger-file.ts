@@ -494,7 +494,8 @@ export class FileLedger extends LedgerBase {
     return { topic: t.name, entryId, lsn, publishTime: rec.publishTime, payload: rec.payload, props: rec.props }
   }
 
-  private async readBlock (segmentId: number, offset: number, length: number): Promise<Buffer> {
+  /** `retried`: this is the one retry of a read whose handle an eviction closed under it. */
+  private async readBlock (segmentId: number, offset: number, length: number, retried = false): Promise<Buffer> {
     const w = this.writer as LogWriter
     if (segmentId === w.activeSegmentId) return await w.activeFile.read(offset, length)
     let fp = this.readFiles.get(segmentId)
@@ -512,11 +513,14 @@ export class FileLedger extends LedgerBase {
     } catch (err) {
       // Drop this handle, closed: a failed read must not leave its descriptor to the garbage collector. Only our
       // own entry: another read may have opened the segment again since (an eviction or retention closed ours).
-      if (this.readFiles.get(segmentId) === fp) {
+      const ours = this.readFiles.get(segmentId) === fp
+      if (ours) {
         this.readFiles.delete(segmentId)
         await fp.then(async (f) => { await f.close() }, () => {}).catch(() => {})
       }
       if (!this.segments.includes(segmentId)) return Buffer.alloc(0)
+      // Not ours any more: an eviction (READ_HANDLES_MAX) closed the handle mid-read; once more with a fresh one.
+      if (!ours && !retried && !this.closingStorage) return await this.readBlock(segmentId, offset, length, true)
       throw storeError(StoreCode.IO, `read of ${segmentName(segmentId)} failed`, { cause: err })
     }
   }

@@ -24,6 +24,10 @@ const APPENDS = 256
 const RETENTION_BYTES = 8 * PAYLOAD_BYTES
 /** A tail cache of a few records: reads of the first segment go to its file. */
 const TAIL_CACHE_BYTES = 4 * PAYLOAD_BYTES
+/** Tiny segments (a few records each) for the eviction case: more sealed segments than read handles. */
+const TINY_SEGMENT_BYTES = 4 * 1024
+/** ledger-file.ts READ_HANDLES_MAX (not exported): read handles kept open; one more read evicts the oldest. */
+const READ_HANDLES_MAX = 32
 /** Bound on the appends that fill the active segment past half (where its spare is made). */
 const SPARE_APPENDS_MAX = 64
 
@@ -43,10 +47,12 @@ async function tmpDir (t: Tap.Test): Promise<string> {
   return dir
 }
 
-function ledgerAt (dir: string, over: { disk?: Disk, retentionBytes?: number, onEvent?: (event: string) => void } = {}): Ledger {
+interface LedgerOver { disk?: Disk, retentionBytes?: number, segmentSizeBytes?: number, onEvent?: (event: string) => void }
+
+function ledgerAt (dir: string, over: LedgerOver = {}): Ledger {
   return createFileLedger({
     onEvent: over.onEvent,
-    siteId: 'fd', dir, segmentSizeBytes: SEGMENT_BYTES, disk: over.disk, lockDir: true,
+    siteId: 'fd', dir, segmentSizeBytes: over.segmentSizeBytes ?? SEGMENT_BYTES, disk: over.disk, lockDir: true,
     policyOf: () => policy('sync', { retentionBytes: over.retentionBytes ?? -1 }),
     tailCacheBytes: TAIL_CACHE_BYTES, checkpointIntervalMs: 0, retentionIntervalMs: 0
   })
@@ -59,6 +65,29 @@ async function writeLog (dir: string, fill: number): Promise<void> {
   const body = Buffer.alloc(PAYLOAD_BYTES, fill)
   for (let i = 0; i < APPENDS; i++) await l.append({ topic: 'a/b', payload: body })
   await l.close()
+}
+
+/** The real disk; a read of `held` (a file name) waits until release() (then runs on the handle, closed or not). */
+function gatedDisk (gate: { held: string | null, release: Promise<void> }): Disk {
+  return {
+    ...realDisk,
+    async open (path, create) {
+      const f = await realDisk.open(path, create)
+      const name = path.slice(path.lastIndexOf('/') + 1)
+      return {
+        write: async (buf, pos) => { await f.write(buf, pos) },
+        writeDurable: f.writeDurable === undefined ? undefined : async (buf, pos) => { await (f.writeDurable as NonNullable<DiskFile['writeDurable']>).call(f, buf, pos) },
+        read: async (pos, len) => {
+          if (gate.held === name) { gate.held = null; await gate.release }
+          return await f.read(pos, len)
+        },
+        datasync: async () => { await f.datasync() },
+        truncate: async (len) => { await f.truncate(len) },
+        size: async () => await f.size(),
+        close: async () => { await f.close() }
+      }
+    }
+  }
 }
 
 /** The real disk, with one fault: the next call of `op` on a file whose name passes `which` fails with EIO. */
@@ -170,4 +199,38 @@ t.test('close descriptors - a durable write after close() opens no O_DSYNC twin'
   await b.close()
   await t.rejects(durable(b)(Buffer.from('b'), 0), { code: 'EBADF' })
   t.same(await fdsInto(dir), [], 'no twin opened after close()')
+})
+
+t.test('close descriptors - a read whose handle an eviction closed under it reads again, and leaves nothing open', async (t) => {
+  const dir = await tmpDir(t)
+  const body = Buffer.alloc(PAYLOAD_BYTES, 0x64)
+  const first = ledgerAt(dir, { segmentSizeBytes: TINY_SEGMENT_BYTES })
+  await first.open()
+  const appends = (READ_HANDLES_MAX + 4) * Math.floor(TINY_SEGMENT_BYTES / PAYLOAD_BYTES)
+  for (let i = 0; i < appends; i++) await first.append({ topic: 'a/b', payload: body })
+  await first.close()
+  let release = (): void => {}
+  const gate = { held: null as string | null, release: new Promise<void>((resolve) => { release = resolve }) }
+  let scrubbed = false
+  const l = ledgerAt(dir, { disk: gatedDisk(gate), segmentSizeBytes: TINY_SEGMENT_BYTES, onEvent: (e) => { if (e === 'scrub-done') scrubbed = true } })
+  await l.open()
+  await waitFor(() => scrubbed, 'the scrub')
+  const entries = await l.read('a/b', 0, { maxEntries: appends })
+  const firstSegment = entries[0]?.lsn ?? 0
+  gate.held = 'seg-0000000001.log'
+  const held = l.read('a/b', 0, { maxEntries: 1 })
+  await waitFor(() => gate.held === null, 'the held read')
+  // One read in each of the next READ_HANDLES_MAX segments: the first segment's handle is evicted and closed.
+  const bySegment = new Map<number, number>()
+  for (const e of entries) if (!bySegment.has(Math.floor(e.lsn / 2 ** 32))) bySegment.set(Math.floor(e.lsn / 2 ** 32), e.entryId)
+  bySegment.delete(Math.floor(firstSegment / 2 ** 32))
+  const others = [...bySegment.values()].slice(0, READ_HANDLES_MAX)
+  t.equal(others.length, READ_HANDLES_MAX, 'enough sealed segments')
+  for (const id of others) await l.read('a/b', id, { maxEntries: 1 })
+  await waitFor(async () => !(await fdsInto(dir)).includes('seg-0000000001.log'), 'the evicted handle closed')
+  release()
+  const got = await held
+  t.equal(got.length, 1, 'the held read got its entry from a fresh handle')
+  await l.close()
+  t.same(await fdsInto(dir), [], 'no descriptor into the ledger dir after close()')
 })
