@@ -520,7 +520,7 @@ export class FileLedger extends LedgerBase {
       }
       if (!this.segments.includes(segmentId)) return Buffer.alloc(0)
       // Not ours any more: an eviction (READ_HANDLES_MAX) closed the handle mid-read; once more with a fresh one.
-      if (!ours && !retried && !this.closingStorage) return await this.readBlock(segmentId, offset, length, true)
+      if (!ours && !retried && !this.closingStorage && this.writer !== null) return await this.readBlock(segmentId, offset, length, true)
       throw storeError(StoreCode.IO, `read of ${segmentName(segmentId)} failed`, { cause: err })
     }
   }
