@@ -119,6 +119,10 @@ export class FileLedger extends LedgerBase {
   private lastAssignedLsn = 0
   private readonly readFiles = new Map<number, Promise<DiskFile>>()
   private reopening: Promise<void> | null = null
+  /** Background scrubs (one per open or reopen): close() waits for them, so none holds a segment open after it. */
+  private scrubbing: Promise<void> = Promise.resolve()
+  /** Set when close() starts: background work (scrub) stops opening files. */
+  private closingStorage = false
   /** fsyncs of writers replaced by a reopen (stats stay cumulative). */
   private fsyncsBefore = 0
   private checkpointing: Promise<void> | null = null
@@ -237,7 +241,10 @@ export class FileLedger extends LedgerBase {
       lostEntries: lost.length
     }
     this.opts.onEvent('recovered', { ...report })
-    if (out.skippedSegmentIds.length > 0) void this.scrub(out.skippedSegmentIds, this.stateGeneration)
+    if (out.skippedSegmentIds.length > 0) {
+      const scrub = this.scrub(out.skippedSegmentIds, this.stateGeneration).catch(() => {})
+      this.scrubbing = Promise.all([this.scrubbing, scrub]).then(() => {})
+    }
     return report
   }
 
@@ -264,7 +271,7 @@ export class FileLedger extends LedgerBase {
   /** Verify sealed segments skipped at open, one at a time, in the background. */
   private async scrub (ids: number[], generation: number): Promise<void> {
     for (const id of ids) {
-      if (this.isClosed || generation !== this.stateGeneration) return
+      if (this.isClosed || this.closingStorage || generation !== this.stateGeneration) return
       if (!this.segments.includes(id)) continue // retention took it
       try {
         const known = new Set(this.damage.list.filter((d) => d.segmentId === id).map((d) => d.offset))
@@ -487,7 +494,8 @@ export class FileLedger extends LedgerBase {
     return { topic: t.name, entryId, lsn, publishTime: rec.publishTime, payload: rec.payload, props: rec.props }
   }
 
-  private async readBlock (segmentId: number, offset: number, length: number): Promise<Buffer> {
+  /** `retried`: this is the one retry of a read whose handle an eviction closed under it. */
+  private async readBlock (segmentId: number, offset: number, length: number, retried = false): Promise<Buffer> {
     const w = this.writer as LogWriter
     if (segmentId === w.activeSegmentId) return await w.activeFile.read(offset, length)
     let fp = this.readFiles.get(segmentId)
@@ -503,8 +511,16 @@ export class FileLedger extends LedgerBase {
     try {
       return await (await fp).read(offset, length)
     } catch (err) {
-      this.readFiles.delete(segmentId)
+      // Drop this handle, closed: a failed read must not leave its descriptor to the garbage collector. Only our
+      // own entry: another read may have opened the segment again since (an eviction or retention closed ours).
+      const ours = this.readFiles.get(segmentId) === fp
+      if (ours) {
+        this.readFiles.delete(segmentId)
+        await fp.then(async (f) => { await f.close() }, () => {}).catch(() => {})
+      }
       if (!this.segments.includes(segmentId)) return Buffer.alloc(0)
+      // Not ours any more: an eviction (READ_HANDLES_MAX) closed the handle mid-read; once more with a fresh one.
+      if (!ours && !retried && !this.closingStorage && this.writer !== null) return await this.readBlock(segmentId, offset, length, true)
       throw storeError(StoreCode.IO, `read of ${segmentName(segmentId)} failed`, { cause: err })
     }
   }
@@ -678,12 +694,14 @@ export class FileLedger extends LedgerBase {
   // ---- close / stats -------------------------------------------------------------------------
 
   protected async closeStorage (): Promise<void> {
+    this.closingStorage = true
     if (this.reopening !== null) await this.whenUnfenced().catch(() => {})
     if (this.isOpen && !this.fenced && this.writer !== null && !this.writer.failed) {
       await this.checkpoint().catch((err) => this.opts.onEvent('checkpoint-failed', { err: String(err) }))
     }
     await this.writer?.close()
     this.writer = null
+    await this.scrubbing
     await this.closeReadFiles()
     await this.releaseDirLock()
   }

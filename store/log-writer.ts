@@ -376,6 +376,8 @@ export class LogWriter {
 
   /** Write and fsync everything queued, cut the zeros ahead, then close the file. */
   async close (): Promise<void> {
+    // No append from here on: one admitted after the barrier would be written after the file is closed.
+    this.closing = true
     if (this.failure === null) {
       await this.barrier(true).catch(() => {})
     }
@@ -384,7 +386,6 @@ export class LogWriter {
         if (await cutZerosAhead(this.file, this.zero, offsetOfLsn(this.writtenLsn))) await this.file.datasync()
       } catch { /* recovery treats trailing zeros as the end of the log */ }
     } else await this.zero.stop()
-    this.closing = true
     if (this.asyncTimer !== null) { clearTimeout(this.asyncTimer); this.asyncTimer = null }
     await this.spare.discard()
     await this.file.close().catch(() => {})

@@ -286,41 +286,44 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
   let endOffset = SEGMENT_HEADER_BYTES
   let lastSize = 0
   const replaySegment = segmentOfLsn(replayFrom)
-  for (let i = 0; i < segmentIds.length; i++) {
-    const id = segmentIds[i] as number
-    const isLast = i === segmentIds.length - 1
-    const knownHere = known.get(id) ?? new Map<number, string>()
-    // Sealed segments the checkpoint covers are not read at open (restart must not rescan the whole log).
-    if (!inp.verifyAll && !isLast && id < replaySegment) {
-      skippedSegmentIds.push(id)
-      for (const [offset, file] of knownHere) inp.onDamage({ segmentId: id, offset, bytes: (await disk.stat(`${dir}/${file}`)) ?? 0, known: true, file }, undefined)
-      continue
-    }
-    const path = `${dir}/${segmentName(id)}`
-    const file = await disk.open(path, false)
-    const size = await file.size()
-    // Below this offset the segment is known to be whole: all of a sealed one, the checkpointed part of the last one.
-    const completeTo = !isLast ? size : id === replaySegment ? offsetOfLsn(replayFrom) : 0
-    let decodeFailedAt: number | undefined
-    const onDamage = async (d: { offset: number, bytes: number }, bytes: Buffer): Promise<void> => {
-      let name = knownHere.get(d.offset)
-      if (name === undefined) {
-        const details = { code: StoreCode.STORE_CORRUPT, segment: segmentName(id), offset: d.offset, bytes: d.bytes }
-        if (!isLast && !inp.repair) {
-          inp.onEvent('sealed-segment-corrupt', details)
-          throw storeError(StoreCode.STORE_CORRUPT, `sealed segment ${segmentName(id)} is damaged at offset ${d.offset}; open with repair: true to quarantine the damaged record and keep the rest`, { details })
-        }
-        name = await writeQuarantineFile(disk, dir, id, d.offset, bytes)
-        dirDirty = true
-        corruptRecords++
-        inp.onEvent('corrupt-record-quarantined', { ...details, file: name })
+  // A failed open closes what it opened: the segment being read (`current`) and the last one (`lastFile`).
+  let current: DiskFile | undefined
+  let lastSegmentId: number
+  try {
+    for (let i = 0; i < segmentIds.length; i++) {
+      const id = segmentIds[i] as number
+      const isLast = i === segmentIds.length - 1
+      const knownHere = known.get(id) ?? new Map<number, string>()
+      // Sealed segments the checkpoint covers are not read at open (restart must not rescan the whole log).
+      if (!inp.verifyAll && !isLast && id < replaySegment) {
+        skippedSegmentIds.push(id)
+        for (const [offset, file] of knownHere) inp.onDamage({ segmentId: id, offset, bytes: (await disk.stat(`${dir}/${file}`)) ?? 0, known: true, file }, undefined)
+        continue
       }
-      const lsn = lsnOf(id, d.offset)
-      inp.onDamage({ segmentId: id, offset: d.offset, bytes: d.bytes, known: knownHere.has(d.offset), file: name }, lsn >= replayFrom ? bytes.subarray(Math.min(bytes.length, FRAME_HEADER_BYTES)) : undefined)
-    }
-    let end: Awaited<ReturnType<typeof scanSegment>>
-    try {
-      end = await scanSegment(file, id, size, inp.payloadBytesMax, completeTo, (buf, at, offset, payloadBytes) => {
+      const path = `${dir}/${segmentName(id)}`
+      const file = await disk.open(path, false)
+      current = file
+      const size = await file.size()
+      // Below this offset the segment is known to be whole: all of a sealed one, the checkpointed part of the last one.
+      const completeTo = !isLast ? size : id === replaySegment ? offsetOfLsn(replayFrom) : 0
+      let decodeFailedAt: number | undefined
+      const onDamage = async (d: { offset: number, bytes: number }, bytes: Buffer): Promise<void> => {
+        let name = knownHere.get(d.offset)
+        if (name === undefined) {
+          const details = { code: StoreCode.STORE_CORRUPT, segment: segmentName(id), offset: d.offset, bytes: d.bytes }
+          if (!isLast && !inp.repair) {
+            inp.onEvent('sealed-segment-corrupt', details)
+            throw storeError(StoreCode.STORE_CORRUPT, `sealed segment ${segmentName(id)} is damaged at offset ${d.offset}; open with repair: true to quarantine the damaged record and keep the rest`, { details })
+          }
+          name = await writeQuarantineFile(disk, dir, id, d.offset, bytes)
+          dirDirty = true
+          corruptRecords++
+          inp.onEvent('corrupt-record-quarantined', { ...details, file: name })
+        }
+        const lsn = lsnOf(id, d.offset)
+        inp.onDamage({ segmentId: id, offset: d.offset, bytes: d.bytes, known: knownHere.has(d.offset), file: name }, lsn >= replayFrom ? bytes.subarray(Math.min(bytes.length, FRAME_HEADER_BYTES)) : undefined)
+      }
+      const end = await scanSegment(file, id, size, inp.payloadBytesMax, completeTo, (buf, at, offset, payloadBytes) => {
         const lsn = lsnOf(id, offset)
         if (lsn < replayFrom || decodeFailedAt !== undefined) return
         let rec: LogRecord
@@ -335,78 +338,76 @@ export async function recoverLog (inp: RecoveryInput): Promise<RecoveryOutput> {
         inp.apply(rec, lsn, FRAME_HEADER_BYTES + payloadBytes)
         recordsReplayed++
       }, onDamage)
-    } catch (err) {
-      await file.close()
-      throw err
-    }
-    if (decodeFailedAt !== undefined) throw storeError(StoreCode.STORE_CORRUPT, `undecodable record with a valid checksum in ${segmentName(id)} at ${decodeFailedAt}`)
-    if (!end.headerOk) {
-      const torn = end.kind === 'torn' && end.end === 0
-      if (!isLast && !inp.repair) {
-        await file.close()
-        throw storeError(StoreCode.STORE_CORRUPT, `sealed segment ${segmentName(id)} has a damaged header; open with repair: true to rewrite it`, { details: { segment: segmentName(id) } })
+      if (decodeFailedAt !== undefined) throw storeError(StoreCode.STORE_CORRUPT, `undecodable record with a valid checksum in ${segmentName(id)} at ${decodeFailedAt}`)
+      if (!end.headerOk) {
+        const torn = end.kind === 'torn' && end.end === 0
+        if (!isLast && !inp.repair) {
+          throw storeError(StoreCode.STORE_CORRUPT, `sealed segment ${segmentName(id)} has a damaged header; open with repair: true to rewrite it`, { details: { segment: segmentName(id) } })
+        }
+        if (torn && isLast) {
+          // A segment whose creation was torn: start it again.
+          inp.onEvent('segment-header-rewritten', { segment: segmentName(id), size, reason: 'torn creation' })
+          truncatedBytes += size
+          await file.truncate(0)
+        } else {
+          // Valid frames follow a damaged header: the header carries nothing but its own id; write it again, keep the frames.
+          corruptRecords++
+          inp.onEvent('segment-header-rewritten', { code: StoreCode.STORE_CORRUPT, segment: segmentName(id), size, reason: 'damaged header before valid frames' })
+        }
+        await file.write(encodeSegmentHeader(id), 0)
+        await file.datasync()
+        if (torn) {
+          lastFile = file
+          current = undefined
+          endOffset = SEGMENT_HEADER_BYTES
+          lastSize = endOffset
+          continue
+        }
       }
-      if (torn && isLast) {
-        // A segment whose creation was torn: start it again.
-        inp.onEvent('segment-header-rewritten', { segment: segmentName(id), size, reason: 'torn creation' })
-        truncatedBytes += size
-        await file.truncate(0)
-      } else {
-        // Valid frames follow a damaged header: the header carries nothing but its own id; write it again, keep the frames.
-        corruptRecords++
-        inp.onEvent('segment-header-rewritten', { code: StoreCode.STORE_CORRUPT, segment: segmentName(id), size, reason: 'damaged header before valid frames' })
-      }
-      await file.write(encodeSegmentHeader(id), 0)
-      await file.datasync()
-      if (torn) {
-        lastFile = file
-        endOffset = SEGMENT_HEADER_BYTES
-        lastSize = endOffset
+      if (end.kind === 'clean' || end.kind === 'zeros') {
+        // zeros: the log ends where the preallocated zeros begin (only the last segment has them).
+        current = undefined
+        if (isLast) { lastFile = file; endOffset = Math.max(SEGMENT_HEADER_BYTES, end.end); lastSize = size } else await file.close()
         continue
       }
+      // The last segment ends in a bad frame with nothing valid after it: the end of the last write. Cut there.
+      assert.ok(isLast, 'a sealed segment is whole: its damage is quarantined or refused above')
+      if (end.kind === 'corrupt') corruptRecords++
+      const head = await file.read(end.end + FRAME_HEADER_BYTES, TAIL_HEAD_BYTES)
+      inp.onTailCut(lsnOf(id, end.end), head)
+      truncatedBytes += size - end.end
+      inp.onEvent('log-tail-cut', { segment: segmentName(id), offset: end.end, bytes: size - end.end, reason: end.kind })
+      await file.truncate(end.end)
+      await file.datasync()
+      lastFile = file
+      current = undefined
+      endOffset = Math.max(SEGMENT_HEADER_BYTES, end.end)
+      lastSize = endOffset
     }
-    if (end.kind === 'clean' || end.kind === 'zeros') {
-      // zeros: the log ends where the preallocated zeros begin (only the last segment has them).
-      if (isLast) { lastFile = file; endOffset = Math.max(SEGMENT_HEADER_BYTES, end.end); lastSize = size } else await file.close()
-      continue
-    }
-    // The last segment ends in a bad frame with nothing valid after it: the end of the last write. Cut there.
-    assert.ok(isLast, 'a sealed segment is whole: its damage is quarantined or refused above')
-    if (end.kind === 'corrupt') corruptRecords++
-    const head = await file.read(end.end + FRAME_HEADER_BYTES, TAIL_HEAD_BYTES)
-    inp.onTailCut(lsnOf(id, end.end), head)
-    truncatedBytes += size - end.end
-    inp.onEvent('log-tail-cut', { segment: segmentName(id), offset: end.end, bytes: size - end.end, reason: end.kind })
-    await file.truncate(end.end)
-    await file.datasync()
-    lastFile = file
-    endOffset = Math.max(SEGMENT_HEADER_BYTES, end.end)
-    lastSize = endOffset
-  }
-  if (dirDirty) await disk.syncDir(dir)
+    if (dirDirty) await disk.syncDir(dir)
 
-  // 6. An empty directory gets its first segment.
-  if (lastFile === undefined) {
-    const id = 1
-    lastFile = await disk.open(`${dir}/${segmentName(id)}`, true)
-    await lastFile.truncate(0)
-    await lastFile.write(encodeSegmentHeader(id), 0)
+    // 6. An empty directory gets its first segment.
+    if (lastFile === undefined) {
+      const id = 1
+      lastFile = await disk.open(`${dir}/${segmentName(id)}`, true)
+      await lastFile.truncate(0)
+      await lastFile.write(encodeSegmentHeader(id), 0)
+      await lastFile.datasync()
+      await disk.syncDir(dir)
+      segmentIds = [id]
+      endOffset = SEGMENT_HEADER_BYTES
+      lastSize = endOffset
+    }
+    // The writer takes everything up to endOffset as durable: make it so (a crashed process may have left it in the page cache only).
     await lastFile.datasync()
-    await disk.syncDir(dir)
-    segmentIds = [id]
-    endOffset = SEGMENT_HEADER_BYTES
-    lastSize = endOffset
-  }
-  // The writer takes everything up to endOffset as durable: make it so (a crashed process may have left it in the page cache only).
-  try {
-    await lastFile.datasync()
+    lastSegmentId = segmentIds[segmentIds.length - 1] as number
+    if (replayFrom > lsnOf(lastSegmentId, endOffset)) {
+      throw storeError(StoreCode.STORE_CORRUPT, 'the checkpoint is ahead of the recovered log', { details: { replayFrom, end: lsnOf(lastSegmentId, endOffset) } })
+    }
   } catch (err) {
-    await lastFile.close()
+    await current?.close().catch(() => {})
+    await lastFile?.close().catch(() => {})
     throw err
-  }
-  const lastSegmentId = segmentIds[segmentIds.length - 1] as number
-  if (replayFrom > lsnOf(lastSegmentId, endOffset)) {
-    throw storeError(StoreCode.STORE_CORRUPT, 'the checkpoint is ahead of the recovered log', { details: { replayFrom, end: lsnOf(lastSegmentId, endOffset) } })
   }
   return { segmentIds, checkpointLsns: ckptLsns, lastSegmentId, endOffset, skippedSegmentIds, lastFileSize: lastSize, file: lastFile, recordsReplayed, truncatedBytes, corruptRecords }
 }

@@ -21,6 +21,7 @@ import type { Disk, DiskFile } from './disk/disk.js'
 export class SpareSegment {
   private making: Promise<DiskFile | null> | null = null
   private id = -1
+  private discarded = false
 
   constructor (private readonly disk: Disk, private readonly dir: string, segmentSizeBytes: number) {
     this.bytes = Math.min(segmentSizeBytes, SEGMENT_HEADER_BYTES + SPARE_SEGMENT_ZERO_BYTES)
@@ -31,7 +32,8 @@ export class SpareSegment {
 
   /** Start making the spare of segment `id` (no-op while one is made or ready). */
   prepare (id: number): void {
-    if (this.making !== null) return
+    // After discard() (the writer closing) a spare made here would have no owner to close it.
+    if (this.making !== null || this.discarded) return
     this.id = id
     this.making = this.make(id)
   }
@@ -82,6 +84,7 @@ export class SpareSegment {
 
   /** Close and remove the spare (writer close or failure; recovery removes it in any case). */
   async discard (): Promise<void> {
+    this.discarded = true
     const making = this.making
     this.making = null
     const file = making === null ? null : await making

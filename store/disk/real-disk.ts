@@ -24,8 +24,17 @@ class RealFile implements DiskFile {
     await writeAll(this.fh, buf, position)
   }
 
+  private closed = false
+
   async writeDurable (buf: Buffer, position: number): Promise<void> {
-    this.dsync ??= open(this.path, constants.O_RDWR | constants.O_DSYNC)
+    // After close() a twin opened here would have no owner to close it.
+    if (this.closed) throw Object.assign(new Error(`EBADF: ${this.path} is closed`), { code: 'EBADF' })
+    if (this.dsync === null) {
+      const opening = open(this.path, constants.O_RDWR | constants.O_DSYNC)
+      this.dsync = opening
+      // A failed open is not kept: the next durable write tries again.
+      opening.catch(() => { if (this.dsync === opening) this.dsync = null })
+    }
     await writeAll(await this.dsync, buf, position)
   }
 
@@ -43,9 +52,16 @@ class RealFile implements DiskFile {
   async datasync (): Promise<void> { await this.fh.datasync() }
   async truncate (length: number): Promise<void> { await this.fh.truncate(length) }
   async size (): Promise<number> { return (await this.fh.stat()).size }
+  /** Closes both descriptors, whatever fails: the O_DSYNC twin (if opened, or being opened) and the main one. */
   async close (): Promise<void> {
-    if (this.dsync !== null) await (await this.dsync).close()
-    await this.fh.close()
+    this.closed = true
+    const dsync = this.dsync
+    this.dsync = null
+    try {
+      if (dsync !== null) await dsync.then(async (fh) => { await fh.close() }, () => {})
+    } finally {
+      await this.fh.close()
+    }
   }
 }
 
