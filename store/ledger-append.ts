@@ -75,13 +75,11 @@ export class Appender {
     if (entryId < t.committedNext) return
     const wasEmpty = t.committedNext === 0
     t.committedNext = entryId + 1
-    if (wasEmpty) for (const l of this.topicListeners) safeCall(() => l(t.name))
-    for (const l of this.appendListeners) safeCall(() => l(t.name, entryId))
+    const name = t.name
+    // A listener's failure is its own business. The calls are inline, not through a closure per listener (every append).
+    if (wasEmpty) for (const l of this.topicListeners) { try { l(name) } catch { /* its own business */ } }
+    for (const l of this.appendListeners) { try { l(name, entryId) } catch { /* its own business */ } }
   }
-}
-
-function safeCall (f: () => void): void {
-  try { f() } catch { /* a listener's failure is its own business */ }
 }
 
 function validateInput (input: AppendInput): void {

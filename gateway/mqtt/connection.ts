@@ -23,8 +23,9 @@ import type { WillMessage } from './will.js'
 
 
 
-/** An acknowledgement slot: PUBACK/PUBREC go out in the order the PUBLISHes came [MQTT-4.6.0-2]. */
-/** One inbound publish's answer, sent in arrival order; `pubackId` >= 0: a successful QoS 1 PUBACK (no packet object). */
+/**
+ * An acknowledgement slot: PUBACK/PUBREC go out in the order the PUBLISHes came [MQTT-4.6.0-2].
+ * One inbound publish's answer, sent in arrival order; `pubackId` >= 0: a successful QoS 1 PUBACK (no packet object). */
 export interface AckSlot { ready: boolean, packet: Packet | undefined, close: CloseReason | undefined, pubackId: number }
 
 export class Connection implements TransportEvents, ConnectionHandle, SessionLink {
@@ -216,6 +217,11 @@ export class Connection implements TransportEvents, ConnectionHandle, SessionLin
     const slot: AckSlot = { ready: false, packet: undefined, close: undefined, pubackId: -1 }
     this.ackQueue.push(slot)
     return slot
+  }
+
+  /** reserveAck with the caller's own slot (an inbound publish's sink is its slot: no object of its own per publish). */
+  queueAck (slot: AckSlot): void {
+    this.ackQueue.push(slot)
   }
 
   completeAck (slot: AckSlot, packet: Packet | undefined, close?: CloseReason): void {

@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../../common/log.js'
 import type { MessageProps, MetaPut, TopicName } from '../../store/index.js'
-import type { ProducerRef, PublishResult } from '../dispatch/index.js'
+import type { ProducerRef, PublishResult, PublishSink } from '../dispatch/index.js'
 import { DEFAULT_MQTT_LIMITS, checkLimits, type MqttLimits } from './constants.js'
 import { RetainedStore } from './retained.js'
 import { SessionRegistry } from './sessions.js'
@@ -65,6 +65,24 @@ export class FrontEndCore {
     }
     // Not retained (the hot path): the dispatcher's own promise, no extra async step per publish.
     return retain ? this.retainAfter(stored, topic, payload, props) : stored
+  }
+
+  /**
+   * publish with the outcome sent to `sink` (the dispatcher's publishTo): an inbound QoS 0/1 PUBLISH is its own
+   * sink, so the hot path (not retained) makes no promise or closure of its own per message. The same steps: a
+   * retained publish goes through publish (the retained update after the store), rare enough to keep its promise.
+   * `sink` hears exactly one outcome, possibly before this returns (a refusal).
+   */
+  publishTo (topic: TopicName, payload: Buffer, props: MessageProps, retain: boolean, producer: ProducerRef | undefined, namespace: string | undefined, sink: PublishSink): void {
+    if (retain) {
+      this.publish(topic, payload, props, retain, undefined, producer, namespace).then((r) => { sink.published(r) }, (err: unknown) => { sink.failed(err) })
+      return
+    }
+    try {
+      this.deps.dispatcher.publishTo({ topic, payload, props, producer, namespace }, sink)
+    } catch (err) {
+      sink.failed(err) // a dispatcher that throws at once still fails the publish, not the caller (as publish does)
+    }
   }
 
   private async retainAfter (stored: Promise<PublishResult>, topic: TopicName, payload: Buffer, props: MessageProps): Promise<PublishResult> {

@@ -50,7 +50,10 @@ export function fastDecode (bytes: Buffer, version: ProtocolVersion): IPublishPa
     else if (length === 3 || (length === 4 && bytes[p + 3] === 0)) reasonCode = bytes[p + 2] as number // v5: a reason code, maybe an empty property block
     else return undefined
     if (reasonCode !== undefined && !PUBACK_REASON_CODES.has(reasonCode)) return undefined
-    return { cmd: 'puback', retain: false, qos: 0, dup: false, length, topic: null, payload: null, messageId: bytes.readUInt16BE(p), ...(reasonCode !== undefined ? { reasonCode } : {}) } as unknown as IPubackPacket
+    const messageId = bytes.readUInt16BE(p)
+    // Two literals, not a spread of `{ reasonCode }` or `{}`: a spread is a temporary object and a copy per PUBACK.
+    if (reasonCode === undefined) return { cmd: 'puback', retain: false, qos: 0, dup: false, length, topic: null, payload: null, messageId } as unknown as IPubackPacket
+    return { cmd: 'puback', retain: false, qos: 0, dup: false, length, topic: null, payload: null, messageId, reasonCode } as unknown as IPubackPacket
   }
   const qos = (b0 >> 1) & 3
   if (qos === 3) return undefined

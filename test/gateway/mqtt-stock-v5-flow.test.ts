@@ -50,6 +50,9 @@ for (const k of KINDS) {
     let open: () => void = () => {}
     const gate = new Promise<void>((resolve) => { open = resolve })
     d.publish = async (req) => { if (req.topic.endsWith('/held')) await gate; return await publish(req) }
+    // QoS 0/1 PUBLISH goes through publishTo (its outcome to the publish's own sink): held the same way.
+    const publishTo = d.publishTo.bind(d)
+    d.publishTo = (req, sink) => { if (req.topic.endsWith('/held')) void gate.then(() => { publishTo(req, sink) }); else publishTo(req, sink) }
     t.teardown(() => { open() })
     const pub = await v5(t, gw, k)
     let reason: number | undefined

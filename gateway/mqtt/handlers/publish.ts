@@ -20,6 +20,7 @@ import { inspectPublish, MalformedPacket } from '../codec.js'
 import { ackReasonOf, reasonStringOf } from '../reason-codes.js'
 import { ConnState } from '../conn-state.js'
 import type { AckSlot, Connection } from '../connection.js'
+import type { PublishResult, PublishSink } from '../../dispatch/index.js'
 import { Qos2State } from '../inbound-qos2.js'
 import type { Session } from '../session.js'
 import { CloseReason, MqttCode } from '../errors.js'
@@ -120,35 +121,75 @@ function accept (conn: Connection, session: Session, packet: IPublishPacket, top
     return
   }
 
-  // 7. Store, then acknowledge in order.
+  // 7. Store, then acknowledge in order: the publish is its own ack slot and the dispatcher's sink.
   const full = session.fullTopic(topic)
-  const slot = qos > 0 ? conn.reserveAck() : undefined
-  const bytes = payload.length
-  conn.storeStarted(bytes)
-  const tracked = session.ownPublishStarted(full)
-  const stored = conn.core.publish(full, payload, props, packet.retain, qos === 2 ? session.qos2Record(id, full) : undefined, conn.producer, session.namespace)
-  if (qos === 2) session.inboundQos2.begin(id, stored.then(() => true, () => false))
-  stored.then((res) => {
-    conn.storeSettled(bytes)
-    if (res.paced !== undefined) conn.paceReads(res.paced)
-    session.ownPublishSettled(full, res.entryId, tracked)
-    if (qos === 0) return
-    if (qos === 1) {
+  const inbound = new InboundPublish(conn, session, qos, id, full, payload.length)
+  if (qos > 0) conn.queueAck(inbound)
+  conn.storeStarted(inbound.bytes)
+  inbound.tracked = session.ownPublishStarted(full)
+  if (qos !== 2) {
+    // QoS 0/1 (the hot path): no promise or closure per message; the outcome comes to inbound's published/failed.
+    conn.core.publishTo(full, payload, props, packet.retain, conn.producer, session.namespace, inbound)
+    return
+  }
+  // QoS 2 keeps the promise: the session's inbound QoS 2 state waits on it (a resend, PUBREL).
+  const stored = conn.core.publish(full, payload, props, packet.retain, session.qos2Record(id, full), conn.producer, session.namespace)
+  session.inboundQos2.begin(id, stored.then(() => true, () => false))
+  stored.then((res) => { inbound.published(res) }, (err: unknown) => { inbound.failed(err) })
+}
+
+/**
+ * One inbound publish from its store to its answer: the connection's ack slot (AckSlot: PUBACK / PUBREC in
+ * arrival order) and the dispatcher's PublishSink. `published` comes only once the ledger holds the message
+ * (for sync durability, after its fdatasync): then the successful PUBACK (QoS 1) or PUBREC (QoS 2). `failed`:
+ * a v5 PUBACK / PUBREC with the reason code, or in 3.1.1 the connection closes without an ack.
+ */
+class InboundPublish implements AckSlot, PublishSink {
+  // AckSlot: the answer, once ready (a successful PUBACK is `pubackId`, no packet).
+  ready = false
+  packet: Packet | undefined = undefined
+  close: CloseReason | undefined = undefined
+  pubackId = -1
+  /** Tracked per topic for No Local (Session.ownPublishStarted): passed back when it settles. */
+  tracked = false
+
+  constructor (private readonly conn: Connection, private readonly session: Session, private readonly qos: number, private readonly messageId: number, private readonly topic: string, readonly bytes: number) {}
+
+  published (res: PublishResult): void {
+    const conn = this.conn
+    // A sink must not throw (PublishSink): a failure here closes the connection, as a handler's does.
+    try {
+      conn.storeSettled(this.bytes)
+      if (res.paced !== undefined) conn.paceReads(res.paced)
+      this.session.ownPublishSettled(this.topic, res.entryId, this.tracked)
+      if (this.qos === 0) return
+      if (this.qos === 1) {
+        conn.inboundQosInFlight--
+        conn.completePuback(this, this.messageId)
+        return
+      }
+      // QoS 2: the id stays in use until PUBREL.
+      conn.completeAck(this, { cmd: 'pubrec', messageId: this.messageId, reasonCode: 0 })
+    } catch (err) { this.internalError(err) }
+  }
+
+  failed (err: unknown): void {
+    const conn = this.conn
+    try {
+      conn.storeSettled(this.bytes)
+      this.session.ownPublishSettled(this.topic, undefined, this.tracked)
+      conn.core.logger.debug({ err, topic: this.topic, clientId: conn.clientId }, 'publish refused')
+      if (this.qos === 0) return
       conn.inboundQosInFlight--
-      conn.completePuback(slot as AckSlot, id)
-      return
-    }
-    // QoS 2: the id stays in use until PUBREL.
-    conn.completeAck(slot as AckSlot, { cmd: 'pubrec', messageId: id, reasonCode: 0 })
-  }, (err: unknown) => {
-    conn.storeSettled(bytes)
-    session.ownPublishSettled(full, undefined, tracked)
-    conn.core.logger.debug({ err, topic: full, clientId: conn.clientId }, 'publish refused')
-    if (qos === 0) return
-    conn.inboundQosInFlight--
-    if (!v5) { conn.completeAck(slot as AckSlot, undefined, CloseReason.publishFailed); return }
-    conn.completeAck(slot as AckSlot, failedAck(conn, qos, id, err))
-  })
+      if (conn.protocolVersion !== 5) { conn.completeAck(this, undefined, CloseReason.publishFailed); return }
+      conn.completeAck(this, failedAck(conn, this.qos, this.messageId, err))
+    } catch (e) { this.internalError(e) }
+  }
+
+  private internalError (err: unknown): void {
+    this.conn.core.logger.error({ err, clientId: this.conn.clientId, topic: this.topic }, 'publish acknowledgement failed')
+    this.conn.close(CloseReason.internalError)
+  }
 }
 
 function reject (conn: Connection, qos: number, id: number, err: unknown): void {
