@@ -133,6 +133,25 @@ function filterFor (plan: ReplicationPlan, self: string, neighbour: string, name
   // The log tail asks for every record; runs of one topic are the rule (one remembered answer, no slice per record).
   let lastTopic: string | undefined
   let lastShips = false
+  // Likewise for the link's check of each message this site made (no replicatedVia): the namespace's answer
+  // (`ships` caches it per namespace and via already) without a slice, a key string and a join per message.
+  // Interest mode still asks `wanted` per message (it depends on the topic and the live interest).
+  let lastOwnTopic: string | undefined
+  let lastOwnShips = false
+  let lastOwnInterest = false
+  const shipsMessage = (topic: string, via: readonly string[] | undefined): boolean => {
+    if (via !== undefined && via.length > 0) {
+      const ns = namespaceOf(topic)
+      return ships(ns, via) && wanted(ns as string, topic, via)
+    }
+    if (topic !== lastOwnTopic) {
+      const ns = namespaceOf(topic)
+      lastOwnTopic = topic
+      lastOwnShips = ships(ns, [])
+      lastOwnInterest = lastOwnShips && plan.namespaces.get(ns as string)?.mode === ReplicationMode.interest
+    }
+    return lastOwnShips && (!lastOwnInterest || wanted(namespaceOf(topic) as string, topic, []))
+  }
   return {
     topics: (topic) => {
       if (topic !== lastTopic) { lastTopic = topic; lastShips = namespaces.has(namespaceOf(topic) ?? '') }
@@ -140,7 +159,7 @@ function filterFor (plan: ReplicationPlan, self: string, neighbour: string, name
     },
     meta: (space, key) => REPLICATED_META_SPACES.includes(space) && namespaces.has(namespaceOf(key) ?? ''),
     ships: (it: WireItem) => it.kind === 'message'
-      ? ships(namespaceOf(it.topic), it.props.replicatedVia ?? []) && wanted(namespaceOf(it.topic) as string, it.topic, it.props.replicatedVia ?? [])
+      ? shipsMessage(it.topic, it.props.replicatedVia)
       : it.kind === 'meta'
         // Keys start with the topic name (a cursor record's key goes on after a NUL: cursor-sync.ts).
         ? ships(namespaceOf(it.key), viaOfValue(it.value)) && wanted(namespaceOf(it.key) as string, it.key.split('\u0000')[0] as string, viaOfValue(it.value))

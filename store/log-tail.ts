@@ -146,7 +146,7 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
   /** The block is the writer's own bytes (not read from a file). */
   let fromMemory = false
   const segIndex = (seg: number): number => ids.indexOf(seg)
-  const skipVia = opts.skipVia === undefined ? undefined : Buffer.from(opts.skipVia)
+  const skipVia = opts.skipVia === undefined ? undefined : viaBytesOf(opts.skipVia)
   while (cur < endLsn && out.items.length < opts.maxItems && scanned < scanMax) {
     const seg = segmentOfLsn(cur)
     const off = offsetOfLsn(cur)
@@ -206,6 +206,13 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
     cur += frameBytes
   }
   return out
+}
+
+/** The utf8 bytes of a link's destination, kept for its next read (a link reads with the same one each time; a read can be a few records). */
+let lastVia: { site: string, bytes: Buffer } | undefined
+function viaBytesOf (site: string): Buffer {
+  if (lastVia?.site !== site) lastVia = { site, bytes: Buffer.from(site) }
+  return lastVia.bytes
 }
 
 /** The record in body[start, end): message records of the usual shape without the CBOR decoder (records.ts). */
