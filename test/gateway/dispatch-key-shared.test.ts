@@ -1,6 +1,6 @@
 import t from 'tap'
 import { waitFor } from '../helpers/wait.js'
-import { consume, NS, startHarness, RecordingSink } from '../helpers/dispatch-harness.js'
+import { NS, startHarness, RecordingSink } from '../helpers/dispatch-harness.js'
 import type { Consumer, Delivery } from '../../gateway/dispatch/index.js'
 
 const TOPIC = `${NS}/events`

@@ -8,9 +8,10 @@ import { createMqttFrontEnd, listenMqttTcp, type AuthorizeSubscribe } from '../.
 import { silentLogger } from '../../common/log.js'
 import { startTestGateway, rawConnect, connectMqtt, collect } from '../helpers/gateway.js'
 import { waitFor } from '../helpers/wait.js'
+import type { TapTest } from '../helpers/tap-test.js'
 
 /** A front end on a memory ledger with injectable hooks (startGateway does not take hooks). */
-async function frontWithHooks (t: Parameters<Parameters<typeof t.test>[1]>[0], hooks: { authorizeSubscribe?: AuthorizeSubscribe, namespace?: string }): Promise<number> {
+async function frontWithHooks (t: TapTest, hooks: { authorizeSubscribe?: AuthorizeSubscribe, namespace?: string }): Promise<number> {
   const policies = new PolicyRegistry({ 'public/default': {}, 'acme/iot': {} })
   const ledger = createMemoryLedger({ siteId: 't', policyOf: (topic) => policies.storePolicy(topic) })
   await ledger.open()

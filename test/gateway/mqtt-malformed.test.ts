@@ -1,11 +1,12 @@
 import t from 'tap'
 import { startTestGateway, connectMqtt, collect, rawMqtt, rawConnect } from '../helpers/gateway.js'
 import { waitFor } from '../helpers/wait.js'
+import type { TapTest } from '../helpers/tap-test.js'
 
 const gwP = startTestGateway(t, { mqttLimits: { maxPacketBytes: 4096, receiveMaximum: 2 } })
 
 /** After each bad client, a healthy client still gets its messages. */
-async function stillServing (tt: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<void> {
+async function stillServing (tt: TapTest): Promise<void> {
   const gw = await gwP
   const c = await connectMqtt(tt, gw, gw.urls.mqtt)
   const box = collect(c)

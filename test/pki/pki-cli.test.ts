@@ -1,5 +1,6 @@
 import t from 'tap'
 import { readFile } from 'node:fs/promises'
+import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { tokenVerifierOf, pkiLayout } from '../../pki/index.js'
@@ -99,7 +100,6 @@ t.test('pki cli - production start: ferry gateway --site NAME --pki DIR --data D
   t.equal(withToken.status, 201, 'a token publishes')
   t.equal(withToken.headers['access-control-allow-origin'], 'https://app.example', 'CORS from the config file')
   gw.kill('SIGTERM')
-  const { once } = await import('node:events')
   const [code] = await once(gw, 'exit') as [number | null]
   t.equal(code, 0)
 })

@@ -61,8 +61,8 @@ t.test('protocol - a batch that does not start at the held position is refused w
 t.test('protocol - dedup is by link position only: equal producer sequence ids from two origins both arrive (apache/pulsar#23697)', async (t) => {
   const c = await ledger('c', t)
   const r = new Receiver(c, 'c', silentLogger)
-  t.same(await send(r, { from: 'a', to: 'c', after: -1, through: 1, items: [msg(1, 'from-a', { producerId: 'p', producerSeq: 7 })] }), { ok: true, position: 1 })
-  t.same(await send(r, { from: 'b', to: 'c', after: -1, through: 1, items: [msg(1, 'from-b', { producerId: 'p', producerSeq: 7 })] }), { ok: true, position: 1 })
+  t.same(await send(r, { from: 'a', to: 'c', lane: 2, after: -1, through: 1, items: [msg(1, 'from-a', { producerId: 'p', producerSeq: 7 })] }), { ok: true, position: 1 })
+  t.same(await send(r, { from: 'b', to: 'c', lane: 2, after: -1, through: 1, items: [msg(1, 'from-b', { producerId: 'p', producerSeq: 7 })] }), { ok: true, position: 1 })
   t.same((await all(c)).map((e) => e.payload.toString()), ['from-a', 'from-b'])
   t.equal(positionOf(c.getMeta(REPL_IN_SPACE, 'a')), 1)
   t.equal(positionOf(c.getMeta(REPL_IN_SPACE, 'b')), 1)
@@ -71,7 +71,7 @@ t.test('protocol - dedup is by link position only: equal producer sequence ids f
 t.test('protocol - an entry never returns to a site it passed (loop prevention)', async (t) => {
   const a = await ledger('a', t)
   const r = new Receiver(a, 'a', silentLogger)
-  t.same(await send(r, { from: 'b', to: 'a', after: -1, through: 2, items: [msg(1, 'came-from-a', { replicatedVia: ['a'] }), msg(2, 'new')] }), { ok: true, position: 2 })
+  t.same(await send(r, { from: 'b', to: 'a', lane: 2, after: -1, through: 2, items: [msg(1, 'came-from-a', { replicatedVia: ['a'] }), msg(2, 'new')] }), { ok: true, position: 2 })
   t.same((await all(a)).map((e) => e.payload.toString()), ['new'])
 })
 
@@ -91,7 +91,7 @@ t.test('protocol - all message properties travel, user properties in order', asy
 t.test('protocol - bad batches get a clear refusal, not a crash', async (t) => {
   const b = await ledger('b', t)
   const r = new Receiver(b, 'b', silentLogger)
-  for (const junk of [Buffer.from('not cbor at all'), Buffer.alloc(0), encodeBatch({ from: 'a', to: 'zz', after: -1, through: 1, items: [] })]) {
+  for (const junk of [Buffer.from('not cbor at all'), Buffer.alloc(0), encodeBatch({ from: 'a', to: 'zz', lane: 2, after: -1, through: 1, items: [] })]) {
     const a = decodeAnswer(await r.handle(junk))
     t.equal(a.ok, false)
     t.equal(a.ok ? '' : a.code, ReplCode.BAD_BATCH)

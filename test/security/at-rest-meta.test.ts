@@ -8,6 +8,7 @@ import mqtt, { type MqttClient } from 'mqtt'
 import { collect, connectMqtt, ensureTestPki, startTestGateway, type TestGateway } from '../helpers/gateway.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+import type { TapTest } from '../helpers/tap-test.js'
 
 /** Every file under `dir`, concatenated (segments, meta log, checkpoints, cursors). */
 async function rawBytes (dir: string): Promise<Buffer> {
@@ -19,7 +20,7 @@ async function rawBytes (dir: string): Promise<Buffer> {
 }
 
 /** Connect a persistent session; resolves with the client and the CONNACK's session present flag. */
-async function connectSession (t: Parameters<Parameters<typeof t.test>[1]>[0], gw: TestGateway, clientId: string): Promise<{ client: MqttClient, present: boolean }> {
+async function connectSession (t: TapTest, gw: TestGateway, clientId: string): Promise<{ client: MqttClient, present: boolean }> {
   const client = mqtt.connect(gw.urls.mqtt, { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 0, connectTimeout: 10_000 })
   t.teardown(async () => { await client.endAsync(true).catch(() => undefined) })
   const present = await new Promise<boolean>((resolve, reject) => {
@@ -32,7 +33,7 @@ async function connectSession (t: Parameters<Parameters<typeof t.test>[1]>[0], g
 const SECRET_RETAINED = 'RETAINED-SECRET-PAYLOAD-7f3a'
 const SECRET_RETAINED_2 = 'RETAINED-AFTER-ROTATION-91c2'
 
-async function setup (t: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<{ gw: TestGateway, pkiDir: string }> {
+async function setup (t: TapTest): Promise<{ gw: TestGateway, pkiDir: string }> {
   const tmp = await tmpDir('ferry-at-rest-meta-')
   t.teardown(tmp.cleanup)
   const { pkiDir } = await ensureTestPki(`${tmp.dir}/pki`)

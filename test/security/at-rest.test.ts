@@ -6,6 +6,7 @@ import { collect, connectMqtt, startTestGateway, ensureTestPki, type TestGateway
 import { httpRequest, topicPath } from '../helpers/http.js'
 import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
+import type { TapTest } from '../helpers/tap-test.js'
 
 /** Key id of a stored record (envelope: version, flags, key id length, key id), or '-' when not encrypted. */
 function keyIdOf (raw: Buffer): string {
@@ -22,7 +23,7 @@ async function pullAll (gw: TestGateway, topic: string, sub: string, want: numbe
   return (r.json?.messages ?? []).map((m: { payload: string }) => m.payload)
 }
 
-async function setup (t: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<{ gw: TestGateway, pkiDir: string }> {
+async function setup (t: TapTest): Promise<{ gw: TestGateway, pkiDir: string }> {
   const tmp = await tmpDir('ferry-at-rest-')
   t.teardown(tmp.cleanup)
   const { pkiDir } = await ensureTestPki(`${tmp.dir}/pki`)

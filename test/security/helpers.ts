@@ -3,7 +3,7 @@
  * tokens issued from its PKI dir, and an `mqtt` client connect that reports
  * the CONNACK code instead of throwing.
  */
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import mqtt, { type IClientOptions, type MqttClient, type Packet } from 'mqtt'
 import { join } from 'node:path'
 import tls from 'node:tls'
 import { issueToken, type TokenRequest } from '../../pki/index.js'
@@ -60,7 +60,8 @@ export function storedTopics (gw: TestGateway): string[] {
 /** SUBSCRIBE and return the SUBACK return codes as sent (the client turns any failure code into an error). */
 export async function subackCodes (client: MqttClient, subs: Record<string, { qos: 0 | 1 | 2 }>): Promise<number[]> {
   const codes = new Promise<number[]>((resolve) => {
-    const on = (p: { cmd: string, granted?: number[] }): void => {
+    const on = (packet: Packet): void => {
+      const p = packet as { cmd: string, granted?: number[] }
       if (p.cmd !== 'suback') return
       client.removeListener('packetreceive', on)
       resolve(p.granted ?? [])

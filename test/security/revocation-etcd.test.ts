@@ -17,6 +17,7 @@ import { tmpDir } from '../helpers/tmp.js'
 import { waitFor } from '../helpers/wait.js'
 import { ferry } from '../helpers/ferry-cli.js'
 import { NO_THROTTLE, tryMqtt } from './helpers.js'
+import type { TapTest } from '../helpers/tap-test.js'
 
 t.setTimeout(300_000)
 
@@ -25,7 +26,7 @@ t.setTimeout(300_000)
 interface Site { site: NetworkSite, gw: TestGateway }
 
 /** A production-mode network site on its own PKI copy and data dir; `tryMqtt` needs only ports, urls and caPem of it. */
-async function startSite (t: Tap.Test, id: string, pkiDir: string, dataDir: string, natsUrl: string, etcdUrl: string, network: string, caPem: string): Promise<Site> {
+async function startSite (t: TapTest, id: string, pkiDir: string, dataDir: string, natsUrl: string, etcdUrl: string, network: string, caPem: string): Promise<Site> {
   const site = await startNetworkSite({
     gateway: {
       siteId: id, dataDir, dev: false, host: '127.0.0.1', mqttsPort: 0, httpsPort: 0,

@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { createFileLedger, realDisk, type Disk, type DiskFile, type Ledger } from '../../store/index.js'
 import { SpareSegment } from '../../store/spare-segment.js'
 import { policy, waitFor } from './helpers.js'
+import type { TapTest } from '../helpers/tap-test.js'
 
 /** Small segments: a few hundred KiB of appends roll several times and prepare spares. */
 const SEGMENT_BYTES = 64 * 1024
@@ -41,7 +42,7 @@ async function fdsInto (dir: string): Promise<string[]> {
   return out.sort()
 }
 
-async function tmpDir (t: Tap.Test): Promise<string> {
+async function tmpDir (t: TapTest): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-fd-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   return dir

@@ -152,7 +152,7 @@ for (const eagerBytes of [undefined, 1024]) {
           await l.append({ topic: 't', payload: Buffer.from(payload) })
           acked.add(payload)
         } catch {
-          await l.whenUnfenced?.()
+          await (l as { whenUnfenced?: () => Promise<void> }).whenUnfenced?.()
         }
       }
     }))
