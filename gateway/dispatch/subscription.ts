@@ -5,37 +5,28 @@
  * dispatch loop (dispatch-loop.ts) runs the rounds; its clock (subscription-clock.ts, one timer) drives
  * everything time-based: redelivery backoff, ack timeout, delayed delivery.
  * It is the StreamHost of its streams: they report to it through that
- * interface and never touch its fields.
- *
- * Streams are made lazily and dropped when idle (a million topics behind one
- * offline wildcard subscription must not cost a million streams,
- * docs/BENCHMARKS.md): an offline subscription keeps only its cursors, plus
- * at most OFFLINE_STREAMS_MAX streams that subscription-level acks touched;
- * the first consumer to arrive gets a stream for every spanned topic with a
- * backlog, and every later append makes the stream of its topic. A stream is
- * dropped only when it holds nothing its cursor does not (stream.ts
- * `droppable`): no records, no window, no read or ack under way, no delivery
- * count known only in memory. A stream rebuilt from the cursor is exactly a
- * rewound one: it reads again from mark-delete, and redelivery counts come
- * from the cursor's persisted hand-outs.
+ * interface and never touch its fields. When a topic gets a stream and when
+ * the stream is dropped (lazily, to keep an offline subscription at its
+ * cursors) is subscription-streams.ts.
  */
 import { SpannedTopics } from './spanned-topics.js'
 import { CommonCode, FerryError } from '../../common/errors.js'
 import type { Logger } from '../../common/log.js'
-import type { Cursor, CursorStart, EntryId, Lsn, MessageProps, TopicName } from '../../store/index.js'
+import type { CursorStart, EntryId, Lsn, MessageProps, TopicName } from '../../store/index.js'
 import type { NamespacePolicy } from '../policy/index.js'
 import { ConsumerImpl } from './consumer.js'
 import { ConsumerSet } from './consumer-set.js'
-import { MATERIALISE_TOPICS_PER_TURN, OFFLINE_STREAMS_MAX, ONLINE_STREAMS_SWEEP_MIN, READ_RETRY_MS } from './constants.js'
+import { READ_RETRY_MS } from './constants.js'
 import type { DispatchContext } from './context.js'
 import { DispatchLoop, type LoopHost } from './dispatch-loop.js'
 import { DispatchCode, dispatchError } from './errors.js'
 import { filterMatches } from './filter.js'
 import type { Inflight } from './inflight.js'
 import { OfflineBacklog } from './offline-backlog.js'
-import { TopicStream } from './stream.js'
+import type { TopicStream } from './stream.js'
 import { SubscriptionClock, type ClockHost } from './subscription-clock.js'
 import type { Outcome, StreamEnv, StreamHost } from './stream-host.js'
+import { SubscriptionStreams } from './subscription-streams.js'
 import { SubscriptionMode, type AckResult, type SubscribeOptions, type SubscriptionStats } from './types.js'
 
 /** What is persisted for a durable subscription (ledger meta space `subscription`). */
@@ -78,13 +69,9 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
 
   /** Topics this subscription has a cursor on (a view of the dispatcher's topic index once large: spanned-topics.ts). */
   readonly spanned: SpannedTopics<Subscription>
-  /** Live streams (insertion order is least recently used first while offline). */
-  readonly streams = new Map<TopicName, TopicStream>()
-  private readonly attaching = new Map<TopicName, Promise<void>>()
-  /** Bumped when the first consumer arrives: a materialisation of an earlier arrival stops. */
-  private materialiseGen = 0
-  /** With consumers: the stream count at which idle, drained streams are swept out next. */
-  private sweepAtStreams = ONLINE_STREAMS_SWEEP_MIN
+  /** Live streams, made and dropped by `lifecycle` (insertion order is least recently used first while offline). */
+  readonly streams: ReadonlyMap<TopicName, TopicStream>
+  private readonly lifecycle: SubscriptionStreams
   readonly consumers: ConsumerSet
   private readonly offlineBacklog: OfflineBacklog
   private readonly loop: DispatchLoop
@@ -118,6 +105,8 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     this.consumers = new ConsumerSet(() => this.mode, () => this.recordsTotal < this.ctx.recordsMax)
     this.loop = new DispatchLoop(this)
     this.spanned = new SpannedTopics(ctx.topicIndex, this)
+    this.lifecycle = new SubscriptionStreams(this, ctx.ledger, this.loop, this.clock)
+    this.streams = this.lifecycle.byTopic
     this.offlineBacklog = new OfflineBacklog(ctx.ledger, this.cursorName, this.spanned, (topic) => this.streams.has(topic))
   }
 
@@ -142,98 +131,8 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
   // ---- topics ----------------------------------------------------------------------
 
   /** Give the subscription its cursor on a topic (created at `start` if it has none). */
-  async attach (topic: TopicName, start: () => CursorStart | Promise<CursorStart>): Promise<void> {
-    if (this.spanned.has(topic)) return
-    let p = this.attaching.get(topic)
-    if (p === undefined) {
-      p = (async () => {
-        const cursor: Cursor = await this.ctx.ledger.cursor(topic, this.cursorName, { durable: this.durable, start: await start() })
-        if (this.closed) {
-          // Deleted while the cursor was being created: do not leave it behind.
-          if (this.deleted) await this.ctx.ledger.deleteCursor(topic, this.cursorName)
-          return
-        }
-        this.spanned.add(topic) // and the dispatcher's topic index: appends of topic reach this subscription
-        // Offline, the cursor is all the topic needs; a consumer gets the stream when there is something to take.
-        if (this.consumers.size > 0) this.openStream(topic, cursor)
-      })()
-      this.attaching.set(topic, p)
-      p.finally(() => { this.attaching.delete(topic) }).catch(() => {})
-    }
-    await p
-  }
-
-  /** This subscription's cursor on a spanned topic (undefined if it is gone). */
-  private cursorOf (topic: TopicName): Cursor | undefined {
-    for (const c of this.ctx.ledger.cursors(topic)) if (c.subscription === this.cursorName) return c
-    return undefined
-  }
-
-  private openStream (topic: TopicName, cursor: Cursor): TopicStream {
-    const have = this.streams.get(topic)
-    if (have !== undefined) return have
-    if (this.consumers.size > 0 && this.streams.size >= this.sweepAtStreams) this.sweepDrained()
-    const s = new TopicStream(this, topic, cursor)
-    this.streams.set(topic, s)
-    this.loop.wantRead(s)
-    this.kick()
-    return s
-  }
-
-  /** Online: drop the idle streams whose topics have nothing left to deliver; the next sweep when the count doubles. */
-  private sweepDrained (): void {
-    for (const s of [...this.streams.values()]) if (s.droppable && s.backlogEntries === 0) this.dropStream(s)
-    this.sweepAtStreams = Math.max(ONLINE_STREAMS_SWEEP_MIN, this.streams.size * 2)
-  }
-
-  /** The stream of a spanned topic, made from its cursor if there is none. */
-  private liveStream (topic: TopicName): TopicStream | undefined {
-    const have = this.streams.get(topic)
-    if (have !== undefined || !this.spanned.has(topic) || this.closed) return have
-    const cursor = this.cursorOf(topic)
-    return cursor === undefined ? undefined : this.openStream(topic, cursor)
-  }
-
-  /** Forget a stream; its cursor keeps everything (the caller checked `droppable`). */
-  private dropStream (s: TopicStream): void {
-    this.streams.delete(s.topic)
-    this.loop.forget(s)
-    this.clock.forget(s)
-  }
-
-  /** Drop idle streams, least recently used first, until at most `keep` are left (or none is idle). */
-  private dropIdleStreams (keep: number): void {
-    if (this.streams.size <= keep) return
-    for (const s of [...this.streams.values()]) {
-      if (this.streams.size <= keep) return
-      if (s.droppable) this.dropStream(s)
-    }
-  }
-
-  /**
-   * The first consumer arrived: a stream for every spanned topic with a
-   * backlog, MATERIALISE_TOPICS_PER_TURN per loop turn, starting on a later
-   * turn (a sink never sees a delivery before it has its Consumer). Topics
-   * appended to meanwhile get theirs from appended().
-   */
-  private materialise (): void {
-    const gen = ++this.materialiseGen
-    const topics = [...this.spanned]
-    let i = 0
-    const step = (): void => {
-      if (gen !== this.materialiseGen || this.closed || this.consumers.size === 0) return
-      const end = Math.min(topics.length, i + MATERIALISE_TOPICS_PER_TURN)
-      for (; i < end; i++) {
-        const topic = topics[i] as TopicName
-        const have = this.streams.get(topic)
-        if (have !== undefined) { this.loop.wantRead(have); continue }
-        if (!this.spanned.has(topic)) continue
-        const cursor = this.cursorOf(topic)
-        if (cursor !== undefined && cursor.backlogEntries() > 0) this.openStream(topic, cursor)
-      }
-      if (i < topics.length) setImmediate(step)
-    }
-    setImmediate(step)
+  attach (topic: TopicName, start: () => CursorStart | Promise<CursorStart>): Promise<void> {
+    return this.lifecycle.attach(topic, start)
   }
 
   /** New entries on a spanned topic: a consumer gets its stream reading (offline, nothing to do: the cursor pins them). */
@@ -243,7 +142,7 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
       if (kept !== undefined) this.loop.wantRead(kept)
       return
     }
-    const s = this.liveStream(topic)
+    const s = this.lifecycle.live(topic)
     if (s === undefined) return
     this.loop.wantRead(s)
     this.kick()
@@ -258,7 +157,7 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     }
     const c = new ConsumerImpl(id, this, opts.consumerName, opts.consumerPriority ?? 0, opts.sink, opts.permits)
     this.consumers.add(c)
-    if (this.consumers.size === 1) this.materialise()
+    if (this.consumers.size === 1) this.lifecycle.materialise()
     this.membershipChanged()
     // failover: every consumer learns whether it is the active one, as in Pulsar.
     if (this.mode === SubscriptionMode.failover && this.consumers.active !== c) this.notifyActive(c, false)
@@ -291,7 +190,7 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
   private goIdle (): void {
     for (const s of this.streams.values()) s.rewind()
     this.clock.clear()
-    this.dropIdleStreams(0)
+    this.lifecycle.dropIdle(0)
   }
 
   private membershipChanged (): void {
@@ -325,27 +224,6 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
 
   // ---- acks --------------------------------------------------------------------------
 
-  /** The stream a subscription-level ack works on (made if need be; offline, at most OFFLINE_STREAMS_MAX are kept). */
-  private async streamFor (topic: TopicName): Promise<TopicStream> {
-    let s = this.liveStream(topic)
-    if (s === undefined) {
-      const local = topic.startsWith(this.namespace + '/') ? topic.slice(this.namespace.length + 1) : undefined
-      if (local === undefined || !this.matches(local) || this.ctx.ledger.topicInfo(topic) === undefined) {
-        throw new FerryError(CommonCode.NOT_FOUND, `subscription '${this.name}' does not span topic '${topic}'`)
-      }
-      await this.attach(topic, () => ({ kind: 'afterLsn', lsn: this.createdLsn }))
-      s = this.liveStream(topic)
-      if (s === undefined) throw new FerryError(CommonCode.NOT_FOUND, `subscription '${this.name}' has no cursor on topic '${topic}'`)
-    }
-    if (this.consumers.size === 0) {
-      // Most recently used last; the idle ones used longest ago go.
-      this.streams.delete(topic)
-      this.streams.set(topic, s)
-      this.dropIdleStreams(OFFLINE_STREAMS_MAX)
-    }
-    return s
-  }
-
   ack (topic: TopicName, ids: readonly EntryId[]): Promise<AckResult> {
     // fanin (issue 11): the stream exists (every MQTT PUBACK): its own promise, no async frames here per ack.
     const s = this.streams.get(topic)
@@ -365,7 +243,7 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
 
   private async ackAttaching (topic: TopicName, ids: readonly EntryId[]): Promise<AckResult> {
     checkIds(ids)
-    const s = await this.streamFor(topic)
+    const s = await this.lifecycle.forAck(topic)
     return await s.ack(ids)
   }
 
@@ -374,21 +252,21 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     if (!this.inOrder) {
       throw new FerryError(CommonCode.BAD_REQUEST, `cumulative ack is not allowed on ${this.mode} subscription '${this.name}'; ack each message`)
     }
-    const s = await this.streamFor(topic)
+    const s = await this.lifecycle.forAck(topic)
     return await s.ackCumulative(upTo)
   }
 
   /** Admin (clear backlog, skip, reset forward): acknowledge everything <= upTo on one topic, whatever the mode. */
   async ackUpTo (topic: TopicName, upTo: EntryId): Promise<void> {
     checkIds([upTo])
-    const s = await this.streamFor(topic)
+    const s = await this.lifecycle.forAck(topic)
     await s.skipTo(upTo)
   }
 
   /** Admin (reset backwards): deliver again everything after markDelete on one topic, acknowledged or not. */
   async rewindTo (topic: TopicName, markDelete: EntryId): Promise<EntryId> {
     checkIds([markDelete + 1])
-    const s = await this.streamFor(topic)
+    const s = await this.lifecycle.forAck(topic)
     return await s.rewindTo(markDelete)
   }
 
