@@ -22,7 +22,7 @@
  *     lock (dir-lock.ts, E_STORE_LOCKED), released by the kernel when the
  *     holder dies.
  *
- * Recovery decisions (recovery.ts, quarantine.ts), one per case. The promise:
+ * Recovery decisions (recovery.ts, ledger-file-replay.ts, quarantine.ts), one per case. The promise:
  * an acknowledged record is lost only if its own bytes are damaged, every
  * valid record after a damaged one is kept, and no acknowledged entry id is
  * given out twice. A torn write can only be the end of the last write, so
@@ -75,38 +75,40 @@
  * last successful fsync. Async appends may be lost on power loss or failed
  * fsync, and their entry ids may then be given to new entries (the first
  * record cut off the tail excepted: its id is retired).
- * Retention: see retention() below for the order that makes a crash at any
- * step safe.
+ * Retention: see ledger-file-retention.ts for the order that makes a crash at
+ * any step safe. FileLedger's parts in their own files, each one procedure
+ * over the ledger's state: replaying the log into the state and the scrub
+ * (ledger-file-replay.ts), segment reads (ledger-file-reads.ts), checkpoint
+ * writing (ledger-file-checkpoint.ts), retention passes
+ * (ledger-file-retention.ts). This file keeps the lifecycle (open, fence and
+ * reopen, close), lsn assignment of submitted records, and stats.
  */
 import { performance } from 'node:perf_hooks'
 import { LedgerBase, type Submitted } from './ledger-base.js'
 import { LogWriter, type WriterFailure } from './log-writer.js'
 import { MessageEncoder } from './message-encoder.js'
-import { recoverLog } from './recovery.js'
-import { verifySealedSegment } from './segment-scan.js'
-import { checkpointName, encodeSnapshot, RowChunks, writeCheckpointFile, type Snapshot } from './checkpoint.js'
-import { RecordKind, decodeRecord, encodeRecord, estimateMessageBytes, type LogRecord } from './records.js'
-import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
-import { SEGMENT_HEADER_BYTES, lsnOf, offsetOfLsn, segmentName, segmentOfLsn } from './segment.js'
-import { StoreCode, asStoreError, errnoCode, storeError } from './errors.js'
+import { RecordKind, encodeRecord, estimateMessageBytes, type LogRecord } from './records.js'
+import { FRAME_HEADER_BYTES } from './framing.js'
+import { SEGMENT_HEADER_BYTES, offsetOfLsn, segmentOfLsn } from './segment.js'
+import { StoreCode, asStoreError, storeError } from './errors.js'
 import { realDisk } from './disk/real-disk.js'
 import { acquireDirLock, type DirLock } from './dir-lock.js'
 import { DamageTracker } from './quarantine.js'
 import { resolveOptions, type FileLedgerOptions } from './options.js'
 import * as C from './constants.js'
-import type { Disk, DiskFile } from './disk/disk.js'
+import type { Disk } from './disk/disk.js'
 import type { TopicState } from './topic-state.js'
 import { Durability, type EntryId, type LedgerEntry, type LedgerStats, type Lsn, type RecoveryReport } from './types.js'
 import assert from 'node:assert/strict'
 import { readFileLog, type FileLogSource, type LogReadOptions, type LogReadResult } from './log-tail.js'
-import { replicationFloorLsn } from './origin-marks.js'
+import { SegmentReads } from './ledger-file-reads.js'
+import { replayLog, scrubSegments, type ReplayHost, type ScrubHost } from './ledger-file-replay.js'
+import { writeLedgerCheckpoint, type CheckpointHost } from './ledger-file-checkpoint.js'
+import { retentionPass, type RetentionHost } from './ledger-file-retention.js'
 
-/** Open read handles of sealed segments kept at once. */
-const READ_HANDLES_MAX = 32
 /** Largest pad record: memory-topic lsns squeezed between two log records. */
 const PAD_BYTES_MAX = 64 * 1024
 const CONTROL_RECORD_BYTES = 32
-const EMPTY_PAYLOAD = Buffer.alloc(0)
 
 export class FileLedger extends LedgerBase {
   private readonly disk: Disk
@@ -118,7 +120,10 @@ export class FileLedger extends LedgerBase {
   private segmentTimes = new Map<number, number>()
   private checkpointLsns: number[] = []
   private lastAssignedLsn = 0
-  private readonly readFiles = new Map<number, Promise<DiskFile>>()
+  /** Read handles of sealed segments, and entry reads from them. */
+  private readonly reads: SegmentReads
+  /** The ledger as its part files see it (ledger-file-replay.ts, -checkpoint.ts, -retention.ts), fields read when they run. */
+  private readonly parts: ReplayHost & ScrubHost & CheckpointHost & RetentionHost
   private reopening: Promise<void> | null = null
   /** Background scrubs (one per open or reopen): close() waits for them, so none holds a segment open after it. */
   private scrubbing: Promise<void> = Promise.resolve()
@@ -144,6 +149,34 @@ export class FileLedger extends LedgerBase {
     this.disk = fopts.disk ?? realDisk
     this.dir = fopts.dir
     this.maxPayloadBytes = base.maxRecordBytes
+    const self = this // the hosts read the ledger's fields when they run: a reopen replaces the writer, arrays and maps
+    this.reads = new SegmentReads({
+      disk: this.disk,
+      dir: this.dir,
+      payloadBytesMax: this.maxPayloadBytes,
+      writer: () => this.writer,
+      damage: () => this.damage,
+      segments: () => this.segments,
+      closing: () => this.closingStorage
+    })
+    this.parts = {
+      state: this,
+      disk: this.disk,
+      dir: this.dir,
+      payloadBytesMax: this.maxPayloadBytes,
+      get writer () { return self.writer as LogWriter },
+      get segments () { return self.segments },
+      set segments (ids) { self.segments = ids },
+      get segmentTimes () { return self.segmentTimes },
+      get checkpointLsns () { return self.checkpointLsns },
+      get damage () { return self.damage },
+      get isClosed () { return self.isClosed },
+      get closing () { return self.closingStorage },
+      apply: (rec, lsn, bytes) => { this.applyRecord(rec, lsn, bytes) },
+      noteSegmentTime: (segmentId, publishMs) => { this.noteSegmentTime(segmentId, publishMs) },
+      checkpoint: async (force) => { await this.checkpoint(force) },
+      closeSegment: async (id) => { await this.reads.closeSegment(id) }
+    }
   }
 
   private get writerOptions (): ConstructorParameters<typeof LogWriter>[1] {
@@ -188,39 +221,7 @@ export class FileLedger extends LedgerBase {
     this.segmentTimes = new Map()
     const damage = new DamageTracker()
     this.damage = damage
-    const out = await recoverLog({
-      disk: this.disk,
-      dir: this.dir,
-      repair: this.fopts.repair ?? false,
-      verifyAll: this.fopts.verifyAllOnOpen ?? false,
-      payloadBytesMax: this.maxPayloadBytes,
-      cutLsn,
-      onEvent: this.opts.onEvent,
-      restore: (s) => this.restoreSnapshot(s),
-      apply: (rec, lsn, bytes) => {
-        if (rec.kind === RecordKind.message) {
-          this.noteSegmentTime(segmentOfLsn(lsn), rec.publishTime)
-          // Ids missing before this one were in quarantined records: placeholders keep them from reuse.
-          const t = this.topicsById[rec.topicId]
-          if (damage.any && t !== undefined && rec.entryId > t.index.next) damage.fillGap(t, rec.entryId, lsn)
-        }
-        if (damage.any && 'topicId' in rec && rec.kind !== RecordKind.topic && this.topicsById[rec.topicId] === undefined) {
-          // The record naming this topic was quarantined: keep its entries under a name that says so.
-          const name = `${C.LOST_TOPIC_PREFIX}${rec.topicId}`
-          this.applyRecord({ kind: RecordKind.topic, topicId: rec.topicId, name }, lsn, bytes)
-          this.opts.onEvent('corrupt-topic-renamed', { code: StoreCode.STORE_CORRUPT, topicId: rec.topicId, name })
-        }
-        this.applyRecord(rec, lsn, bytes)
-      },
-      onDamage: (range, payload) => {
-        damage.add(range)
-        if (payload !== undefined) damage.guess(lsnOf(range.segmentId, range.offset), payload, this.topicsById, this.topicsByName.values())
-      },
-      onTailCut: (tailLsn, payload) => { damage.retireTail(tailLsn, payload, this.topicsById, this.topicsByName.values()) }
-    })
-    const placed = damage.finish()
-    if (placed.retired > 0) this.opts.onEvent('tail-entry-retired', { count: placed.retired, reason: 'the record cut off the end of the log may have been acknowledged: its entry id is not given out again' })
-    this.trimBelowFirstSegment(out.segmentIds[0] as number)
+    const out = await replayLog(this.parts, { repair: this.fopts.repair ?? false, verifyAll: this.fopts.verifyAllOnOpen ?? false, cutLsn })
     const lost = damage.markLost(this.topicsByName.values())
     this.lostEntries = lost.length
     if (lost.length > 0) this.opts.onEvent('corrupt-entries-lost', { code: StoreCode.STORE_CORRUPT, entries: lost.slice(0, C.LOST_ENTRIES_REPORTED_MAX), count: lost.length })
@@ -243,56 +244,10 @@ export class FileLedger extends LedgerBase {
     }
     this.opts.onEvent('recovered', { ...report })
     if (out.skippedSegmentIds.length > 0) {
-      const scrub = this.scrub(out.skippedSegmentIds, this.stateGeneration).catch(() => {})
+      const scrub = scrubSegments(this.parts, out.skippedSegmentIds, this.stateGeneration).catch(() => {})
       this.scrubbing = Promise.all([this.scrubbing, scrub]).then(() => {})
     }
     return report
-  }
-
-  /**
-   * An index entry below the first segment points at a deleted record
-   * (a retention pass of an older version checkpointed before it unlinked):
-   * forget it, or reads return nothing forever and a cursor at `earliest`
-   * pins retention there.
-   */
-  private trimBelowFirstSegment (firstSegmentId: number): void {
-    const boundary = lsnOf(firstSegmentId, 0)
-    let topics = 0
-    let entries = 0
-    for (const t of this.topicsByName.values()) {
-      if (t.mem !== null || t.index.count === 0 || t.index.lsnOf(t.index.first) >= boundary) continue
-      const first = t.index.firstAtOrAboveLsn(boundary)
-      entries += first - t.index.first
-      topics++
-      this.trimTopic(t, first)
-    }
-    if (topics > 0) this.opts.onEvent('index-trimmed', { reason: 'entries below the first segment', firstSegment: segmentName(firstSegmentId), topics, entries })
-  }
-
-  /** Verify sealed segments skipped at open, one at a time, in the background. */
-  private async scrub (ids: number[], generation: number): Promise<void> {
-    for (const id of ids) {
-      if (this.isClosed || this.closingStorage || generation !== this.stateGeneration) return
-      if (!this.segments.includes(id)) continue // retention took it
-      try {
-        const known = new Set(this.damage.list.filter((d) => d.segmentId === id).map((d) => d.offset))
-        const damage = await verifySealedSegment(this.disk, this.dir, id, this.maxPayloadBytes, known)
-        if (damage !== undefined) this.opts.onEvent('sealed-segment-corrupt', { segment: segmentName(id), ...damage, foundBy: 'scrub' })
-      } catch (err) {
-        if (this.segments.includes(id)) this.opts.onEvent('scrub-failed', { segment: segmentName(id), err: String(err) })
-      }
-    }
-    this.opts.onEvent('scrub-done', { segments: ids.length })
-  }
-
-  private restoreSnapshot (s: Snapshot): void {
-    for (const t of s.topics) {
-      this.topicsByName.set(t.name, t)
-      this.topicsById[t.id] = t
-    }
-    this.nextTopicId = s.nextTopicId
-    this.meta = s.meta
-    for (const [id, ms] of s.segmentTimes) this.segmentTimes.set(id, ms)
   }
 
   private noteSegmentTime (segmentId: number, publishMs: number): void {
@@ -321,7 +276,7 @@ export class FileLedger extends LedgerBase {
         this.fsyncsBefore += this.writer?.fsyncs ?? 0
         await this.writer?.abandon()
         this.writer = null
-        await this.closeReadFiles()
+        await this.reads.closeAll()
         this.resetState()
         await this.recoverFromDisk(cutLsn)
         this.fenced = false
@@ -414,7 +369,7 @@ export class FileLedger extends LedgerBase {
         if (w === null) throw storeError(StoreCode.STORE_CLOSED, 'ledger is not open')
         // Never past the durable end of the active segment (preallocated zeros and un-synced bytes).
         if (seg === w.activeSegmentId) length = Math.max(0, Math.min(length, offsetOfLsn(w.syncedLsn) - offset))
-        return length === 0 ? Buffer.alloc(0) : await this.readBlock(seg, offset, length)
+        return length === 0 ? Buffer.alloc(0) : await this.reads.block(seg, offset, length)
       },
       topicName: (id) => this.topicsById[id]?.name,
       payloadBytesMax: this.maxPayloadBytes,
@@ -429,107 +384,7 @@ export class FileLedger extends LedgerBase {
 
   protected async readStored (t: TopicState, from: EntryId, to: EntryId, maxBytes: number): Promise<LedgerEntry[]> {
     if (this.reopening !== null) await this.whenUnfenced()
-    const w = this.writer
-    if (w === null) throw storeError(StoreCode.STORE_CLOSED, 'ledger is not open')
-    const out: LedgerEntry[] = []
-    let payloadBytes = 0
-    let block: Buffer | undefined
-    let blockLsn = 0
-    let id = from
-    while (id < to && id < t.index.next && id >= t.index.first) {
-      const lsn = t.index.lsnOf(id)
-      if (this.damage.isLostEntry(t, id, lsn)) {
-        // Its record was quarantined: an empty, tombstoned entry (readers acknowledge and skip it).
-        out.push({ topic: t.name, entryId: id, lsn, publishTime: 0, payload: EMPTY_PAYLOAD, props: {} })
-        id++
-        continue
-      }
-      // fanin (issue 11): the entry as appended, when still kept (tail-cache.ts); else check and decode its frame.
-      const kept = w.tail.entry(lsn, t, id)
-      if (kept !== undefined) {
-        if (out.length > 0 && payloadBytes + kept.payload.length > maxBytes) break
-        payloadBytes += kept.payload.length
-        out.push(kept)
-        id++
-        continue
-      }
-      const bytes = t.index.bytesOf(id)
-      let frame = w.tail.get(lsn, bytes)
-      if (frame === undefined) {
-        if (block === undefined || lsn < blockLsn || lsn + bytes > blockLsn + block.length) {
-          // One read covering this entry and as many following ones of the topic as fit in a block.
-          const seg = segmentOfLsn(lsn)
-          let endLsn = lsn + bytes
-          let budget = maxBytes - payloadBytes
-          for (let k = id + 1; k < to && budget > 0; k++) {
-            const l = t.index.lsnOf(k)
-            const b = t.index.bytesOf(k)
-            if (segmentOfLsn(l) !== seg || l + b - lsn > C.READ_BLOCK_BYTES_MAX) break
-            endLsn = l + b
-            budget -= b
-          }
-          block = await this.readBlock(seg, offsetOfLsn(lsn), endLsn - lsn)
-          blockLsn = lsn
-          if (block.length < bytes) break // the segment went away under us (retention)
-        }
-        frame = block.subarray(lsn - blockLsn, lsn - blockLsn + bytes)
-      }
-      const e = this.decodeEntry(t, id, lsn, frame)
-      if (out.length > 0 && payloadBytes + e.payload.length > maxBytes) break
-      payloadBytes += e.payload.length
-      out.push(e)
-      id++
-    }
-    return out
-  }
-
-  private decodeEntry (t: TopicState, entryId: EntryId, lsn: Lsn, frame: Buffer): LedgerEntry {
-    const r = checkFrame(frame, 0, segmentOfLsn(lsn), offsetOfLsn(lsn), this.maxPayloadBytes)
-    if (r.status !== FrameStatus.ok || r.payloadBytes + FRAME_HEADER_BYTES !== frame.length) {
-      throw storeError(StoreCode.STORE_CORRUPT, `entry ${t.name}#${entryId} fails its checksum at lsn ${lsn}`, { details: { topic: t.name, entryId, lsn } })
-    }
-    const rec = decodeRecord(frame.subarray(FRAME_HEADER_BYTES))
-    if (rec.kind !== RecordKind.message || rec.entryId !== entryId || rec.topicId !== t.id) {
-      throw storeError(StoreCode.STORE_CORRUPT, `index points ${t.name}#${entryId} at a different record (lsn ${lsn})`)
-    }
-    return { topic: t.name, entryId, lsn, publishTime: rec.publishTime, payload: rec.payload, props: rec.props }
-  }
-
-  /** `retried`: this is the one retry of a read whose handle an eviction closed under it. */
-  private async readBlock (segmentId: number, offset: number, length: number, retried = false): Promise<Buffer> {
-    const w = this.writer as LogWriter
-    if (segmentId === w.activeSegmentId) return await w.activeFile.read(offset, length)
-    let fp = this.readFiles.get(segmentId)
-    if (fp === undefined) {
-      if (this.readFiles.size >= READ_HANDLES_MAX) {
-        const [oldId, old] = this.readFiles.entries().next().value as [number, Promise<DiskFile>]
-        this.readFiles.delete(oldId)
-        old.then(async (f) => { await f.close() }, () => {})
-      }
-      fp = this.disk.open(`${this.dir}/${segmentName(segmentId)}`, false)
-      this.readFiles.set(segmentId, fp)
-    }
-    try {
-      return await (await fp).read(offset, length)
-    } catch (err) {
-      // Drop this handle, closed: a failed read must not leave its descriptor to the garbage collector. Only our
-      // own entry: another read may have opened the segment again since (an eviction or retention closed ours).
-      const ours = this.readFiles.get(segmentId) === fp
-      if (ours) {
-        this.readFiles.delete(segmentId)
-        await fp.then(async (f) => { await f.close() }, () => {}).catch(() => {})
-      }
-      if (!this.segments.includes(segmentId)) return Buffer.alloc(0)
-      // Not ours any more: an eviction (READ_HANDLES_MAX) closed the handle mid-read; once more with a fresh one.
-      if (!ours && !retried && !this.closingStorage && this.writer !== null) return await this.readBlock(segmentId, offset, length, true)
-      throw storeError(StoreCode.IO, `read of ${segmentName(segmentId)} failed`, { cause: err })
-    }
-  }
-
-  private async closeReadFiles (): Promise<void> {
-    const all = [...this.readFiles.values()]
-    this.readFiles.clear()
-    for (const fp of all) await fp.then(async (f) => { await f.close() }, () => {})
+    return await this.reads.entries(t, from, to, maxBytes)
   }
 
   // ---- checkpoint -----------------------------------------------------------------------
@@ -538,7 +393,7 @@ export class FileLedger extends LedgerBase {
   async checkpoint (force = false): Promise<void> {
     this.checkWritable()
     while (this.checkpointing !== null) await this.checkpointing.catch(() => {})
-    this.checkpointing = this.writeCheckpoint(force).finally(() => { this.checkpointing = null })
+    this.checkpointing = writeLedgerCheckpoint(this.parts, force).finally(() => { this.checkpointing = null })
     try {
       await this.checkpointing
     } catch (err) {
@@ -546,150 +401,18 @@ export class FileLedger extends LedgerBase {
     }
   }
 
-  private async writeCheckpoint (force: boolean): Promise<void> {
-    const w = this.writer as LogWriter
-    // Fuzzy checkpoint: every record below replayFrom is in the snapshot; records
-    // after it may be too, and replay from replayFrom is idempotent.
-    const replayFrom = w.tailLsn
-    const newest = this.checkpointLsns[this.checkpointLsns.length - 1]
-    if (newest === replayFrom && !force) return
-    const rows = new RowChunks()
-    let sliceTopics = 0
-    const generation = this.stateGeneration
-    for (const t of this.topicsByName.values()) {
-      if (t.durability === Durability.memory) continue
-      rows.add(t)
-      // Yield to the event loop between slices: a million topics must not stall appends.
-      if (++sliceTopics >= C.CHECKPOINT_TOPICS_PER_SLICE) {
-        sliceTopics = 0
-        await new Promise((resolve) => setImmediate(resolve))
-        if (generation !== this.stateGeneration || this.writer !== w) throw storeError(StoreCode.FENCED, 'ledger reopened during the checkpoint')
-      }
-    }
-    const body = encodeSnapshot({ replayFrom, nextTopicId: this.nextTopicId, rows, meta: this.meta, segmentTimes: [...this.segmentTimes] })
-    const topics = rows.count
-    // The snapshot is valid once the log is durable through everything it reflects.
-    await w.barrier(true)
-    await writeCheckpointFile(this.disk, this.dir, replayFrom, body)
-    // A forced one with the same replay point replaced the file of that name.
-    if (newest !== replayFrom) this.checkpointLsns.push(replayFrom)
-    while (this.checkpointLsns.length > C.CHECKPOINTS_KEPT) {
-      const old = this.checkpointLsns.shift() as number
-      await this.disk.unlink(`${this.dir}/${checkpointName(old)}`).catch(() => {})
-    }
-    this.opts.onEvent('checkpoint', { replayFrom, bytes: body.length, topics })
-  }
-
   // ---- retention ---------------------------------------------------------------------------
 
   async runRetention (): Promise<number> {
     this.checkWritable()
     while (this.retentionRunning !== null) await this.retentionRunning.catch(() => 0)
-    this.retentionRunning = this.retention().finally(() => { this.retentionRunning = null })
+    // One pass at a time; ledger-file-retention.ts: the order that makes a crash at any step safe.
+    this.retentionRunning = retentionPass(this.parts).finally(() => { this.retentionRunning = null })
     try {
       return await this.retentionRunning
     } catch (err) {
       throw asStoreError(err, 'retention')
     }
-  }
-
-  /**
-   * One retention pass. The order is what makes a crash at any point safe:
-   *  1. the floor: per topic the first entry it must keep, from the
-   *     acknowledgements submitted so far;
-   *  2. a barrier makes every one of them durable (a failed fsync aborts the
-   *     pass): the floor rests on durable acknowledgements only;
-   *  3. the indexes forget the entries of the segments about to go;
-   *  4. a checkpoint records that: no checkpoint left after step 5 has an
-   *     index entry pointing into a deleted segment;
-   *  5. segments are unlinked oldest first, the directory synced after each,
-   *     so a crash leaves a shorter prefix deleted, never a gap.
-   * Recovery still trims an index that points below the first segment and
-   * finishes a pass that left a gap (recovery.ts), for logs written before.
-   */
-  private async retention (): Promise<number> {
-    const w = this.writer as LogWriter
-    const generation = this.stateGeneration
-    const now = this.opts.nowMs()
-    // 1. The floor.
-    let neededLsn = w.tailLsn
-    // Geo-replication: keep every record a link has not shipped yet (store/origin-marks.ts).
-    const replFloor = replicationFloorLsn(this.meta)
-    if (replFloor !== undefined) neededLsn = Math.min(neededLsn, replFloor + 1)
-    const boundaryCache = new Map<number, number>()
-    /** Lsn where the first segment holding an entry not older than ms starts. */
-    const notOlderLsn = (ms: number): number => {
-      let lsn = boundaryCache.get(ms)
-      if (lsn === undefined) {
-        lsn = Number.POSITIVE_INFINITY
-        for (const id of this.segments) {
-          if ((this.segmentTimes.get(id) ?? Number.NEGATIVE_INFINITY) >= ms) { lsn = lsnOf(id, 0); break }
-        }
-        boundaryCache.set(ms, lsn)
-      }
-      return lsn
-    }
-    const memKeep: Array<[TopicState, number]> = []
-    for (const t of this.topicsByName.values()) {
-      if (t.index.count === 0) continue
-      if (t.mem !== null) {
-        const mem = t.mem
-        memKeep.push([t, this.neededFrom(t, now, (ms) => {
-          let i = 0
-          while (i < mem.length && (mem[i] as LedgerEntry).publishTime < ms) i++
-          return t.index.first + i
-        })])
-        continue
-      }
-      const keep = this.neededFrom(t, now, (ms) => t.index.firstAtOrAboveLsn(notOlderLsn(ms)))
-      if (keep < t.index.next) neededLsn = Math.min(neededLsn, t.index.lsnOf(keep))
-    }
-    // Memory topics: acknowledgements of memory cursors are never on disk; nothing to wait for.
-    for (const [t, keep] of memKeep) this.trimTopic(t, keep)
-    const doomed: number[] = []
-    for (let i = 0; i + 1 < this.segments.length; i++) {
-      const id = this.segments[i] as number
-      if (id === w.activeSegmentId || lsnOf(this.segments[i + 1] as number, 0) > neededLsn) break
-      doomed.push(id)
-    }
-    if (doomed.length > 0) {
-      // 2. Durable acknowledgements only.
-      await w.barrier(true)
-      if (generation !== this.stateGeneration || this.writer !== w) throw storeError(StoreCode.FENCED, 'ledger reopened during retention')
-      // 3. Forget what the doomed segments hold.
-      const boundary = lsnOf((doomed[doomed.length - 1] as number) + 1, 0)
-      for (const t of this.topicsByName.values()) {
-        if (t.mem === null && t.index.count > 0 && t.index.lsnOf(t.index.first) < boundary) this.trimTopic(t, t.index.firstAtOrAboveLsn(boundary))
-      }
-    }
-    // 4. Old segments may only go once a checkpoint holds every state they carry, trimmed indexes included.
-    await this.checkpoint(doomed.length > 0)
-    // 5. Oldest first, one directory sync each.
-    let deleted = 0
-    for (const id of doomed) {
-      if (this.isClosed || generation !== this.stateGeneration) break
-      const fp = this.readFiles.get(id)
-      this.readFiles.delete(id)
-      if (fp !== undefined) await fp.then(async (f) => { await f.close() }, () => {})
-      this.segments = this.segments.filter((x) => x !== id)
-      try {
-        await this.disk.unlink(`${this.dir}/${segmentName(id)}`)
-      } catch (err) {
-        if (errnoCode(err) !== 'ENOENT') {
-          this.segments.unshift(id) // still there: the next pass tries again
-          throw err
-        }
-      }
-      // Copies of its quarantined damage go with it (recovery ignores copies of missing segments).
-      for (const d of this.damage.list.filter((x) => x.segmentId === id)) await this.disk.unlink(`${this.dir}/${d.file}`).catch(() => {})
-      this.damage.dropSegment(id)
-      this.segmentTimes.delete(id)
-      await this.disk.syncDir(this.dir)
-      deleted++
-    }
-    if (deleted > 0) this.opts.onEvent('retention', { segmentsDeleted: deleted, firstSegment: this.segments[0] })
-    for (const t of this.topicsByName.values()) this.pruneDelayed(t)
-    return deleted
   }
 
   // ---- close / stats -------------------------------------------------------------------------
@@ -703,7 +426,7 @@ export class FileLedger extends LedgerBase {
     await this.writer?.close()
     this.writer = null
     await this.scrubbing
-    await this.closeReadFiles()
+    await this.reads.closeAll()
     await this.releaseDirLock()
   }
 

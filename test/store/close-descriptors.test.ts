@@ -27,7 +27,7 @@ const RETENTION_BYTES = 8 * PAYLOAD_BYTES
 const TAIL_CACHE_BYTES = 4 * PAYLOAD_BYTES
 /** Tiny segments (a few records each) for the eviction case: more sealed segments than read handles. */
 const TINY_SEGMENT_BYTES = 4 * 1024
-/** ledger-file.ts READ_HANDLES_MAX (not exported): read handles kept open; one more read evicts the oldest. */
+/** ledger-file-reads.ts READ_HANDLES_MAX (not exported): read handles kept open; one more read evicts the oldest. */
 const READ_HANDLES_MAX = 32
 /** Bound on the appends that fill the active segment past half (where its spare is made). */
 const SPARE_APPENDS_MAX = 64

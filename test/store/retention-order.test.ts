@@ -1,5 +1,5 @@
 /**
- * Retention and crashes (store/ledger-file.ts retention, recovery.ts): the
+ * Retention and crashes (store/ledger-file-retention.ts, recovery.ts): the
  * floor rests on durable acknowledgements only, the checkpoint that forgets
  * deleted entries is written before any segment is unlinked, segments go
  * oldest first with a directory sync each, and recovery copes with logs that
