@@ -8,17 +8,20 @@
  * creation; a topic that appears later (while running, or while the gateway
  * was down) gets its cursor with `{ kind: 'afterLsn', lsn: createdLsn }`, so
  * it sees exactly the entries appended after the subscription existed.
+ * The indexes of subscriptions are subscription-registry.ts; the walks that
+ * give a restored or new subscription its cursors on existing topics are
+ * subscription-attach.ts; publish's steps are publish-path.ts.
  */
 import { TopicSubscriptions } from './spanned-topics.js'
 import { CommonCode, FerryError } from '../../common/errors.js'
 import type { Logger } from '../../common/log.js'
-import type { Cursor, CursorStart, EntryId, Ledger, LedgerEntry, MessageProps, TopicName } from '../../store/index.js'
+import type { Cursor, EntryId, Ledger, LedgerEntry, MessageProps, TopicName } from '../../store/index.js'
 import { namespaceOfTopic, type NamespacePolicy, type PolicyRegistry } from '../policy/index.js'
 import { BacklogGuard } from './backlog.js'
 import { PublishPacer } from './publish-pacer.js'
 import { PublishPath } from './publish-path.js'
 import {
-  BACKLOG_HOLD_MS_MAX, MATERIALISE_TOPICS_PER_TURN, PENDING_ACK_ENTRIES_MAX, SUBSCRIPTION_META_SPACE
+  BACKLOG_HOLD_MS_MAX, PENDING_ACK_ENTRIES_MAX, SUBSCRIPTION_META_SPACE
 } from './constants.js'
 import type { DispatchContext } from './context.js'
 import { deadLetterProducerOf, deadLetterProps, deadLetterSuffixOf, deadLetterTopicOf, resultTopicOf, type ResultEvent, type ResultOutcome } from './dead-letter.js'
@@ -27,6 +30,8 @@ import { parseFilter, parseTopicName } from './filter.js'
 import type { TopicStream } from './stream.js'
 import { Subscription, type SubscriptionDef } from './subscription.js'
 import { checkSubscribeOptions, defToMeta, parseDef } from './subscription-defs.js'
+import { attachExisting, attachRestored } from './subscription-attach.js'
+import { SubscriptionRegistry, subscriptionKey } from './subscription-registry.js'
 import { replicatedSubscriptions, type ReplicatedSubscriptions } from './replicated.js'
 import {
   type AckResult, type Consumer, type Dispatcher, type DispatcherStats, type NamespaceName, type PublishRequest,
@@ -44,10 +49,6 @@ export interface DispatcherDeps {
   pendingAckEntriesMax?: number
 }
 
-/** Identity of a subscription: (namespace, filter, name). NUL cannot occur in any of them. */
-function subKey (namespace: string, filter: string, name: string): string { return `${namespace}\u0000${filter}\u0000${name}` }
-function nameKey (namespace: string, name: string): string { return `${namespace}\u0000${name}` }
-
 /** The dispatcher, and the replicated-subscription surface the replicator uses (gateway/server.ts hands it over). */
 export function createDispatcher (deps: DispatcherDeps): Dispatcher & { readonly replicated: ReplicatedSubscriptions } {
   return new DispatcherImpl(deps)
@@ -58,12 +59,8 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   readonly logger: Logger
   readonly recordsMax: number
   private readonly policies: PolicyRegistry
-  private readonly subs = new Map<string, Subscription>()
-  private readonly byNamespace = new Map<string, Set<Subscription>>()
-  /** Subscriptions by (namespace, name): several filters may share a name. */
-  private readonly byName = new Map<string, Subscription[]>()
-  /** Subscriptions by (namespace, cursor name). */
-  private readonly byCursor = new Map<string, Subscription>()
+  /** Every subscription, by identity, namespace, name and cursor name (subscription-registry.ts). */
+  private readonly subs = new SubscriptionRegistry()
   /**
    * The subscriptions with a cursor on each topic: one inline (most topics have one, and a million topics
    * behind one wildcard subscription must not cost an array each), an array from the second on; the
@@ -82,7 +79,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   private closed = false
   readonly replicated: ReplicatedSubscriptions = replicatedSubscriptions({
     all: () => this.subs.values(),
-    find: (ns, filter, name) => this.subs.get(subKey(ns, filter, name)),
+    find: (ns, filter, name) => this.subs.get(ns, filter, name),
     create: async (def) => { await this.ready; this.checkOpen(); await this.ensureSubscription({ ...def, durable: true, replicated: true, initialPosition: 'earliest' }) }
   })
 
@@ -149,7 +146,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   }
 
   async dropSubscription (sub: Subscription): Promise<void> {
-    if (this.subs.get(subKey(sub.namespace, sub.filter, sub.name)) !== sub || sub.consumers.size > 0) return
+    if (this.subs.get(sub.namespace, sub.filter, sub.name) !== sub || sub.consumers.size > 0) return
     const spanned = this.forget(sub)
     sub.close(new FerryError(CommonCode.CLOSED, 'subscription closed'))
     await Promise.all(spanned.map(async (topic) => { await this.ledger.deleteCursor(topic, sub.cursorName) }))
@@ -158,15 +155,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   /** Take sub out of every index; the topics it spanned (their cursors are the caller's to delete). */
   private forget (sub: Subscription): TopicName[] {
     sub.deleted = true
-    this.subs.delete(subKey(sub.namespace, sub.filter, sub.name))
-    this.byCursor.delete(nameKey(sub.namespace, sub.cursorName))
-    const named = this.byName.get(nameKey(sub.namespace, sub.name))
-    if (named !== undefined) {
-      const i = named.indexOf(sub)
-      if (i >= 0) named.splice(i, 1)
-      if (named.length === 0) this.byName.delete(nameKey(sub.namespace, sub.name))
-    }
-    this.byNamespace.get(sub.namespace)?.delete(sub)
+    this.subs.remove(sub)
     return sub.spanned.clear()
   }
 
@@ -181,7 +170,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
 
   private onTopicCreated (topic: TopicName): void {
     const ns = namespaceOfTopic(topic)
-    const subs = ns === undefined ? undefined : this.byNamespace.get(ns)
+    const subs = ns === undefined ? undefined : this.subs.inNamespace(ns)
     if (ns === undefined || subs === undefined) return
     const local = topic.slice(ns.length + 1)
     for (const sub of subs) {
@@ -191,13 +180,13 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   }
 
   private onPolicy (ns: string, policy: Readonly<NamespacePolicy>): void {
-    for (const sub of this.byNamespace.get(ns) ?? []) sub.setPolicy(policy)
+    for (const sub of this.subs.inNamespace(ns) ?? []) sub.setPolicy(policy)
     this.backlog.wakeAll()
   }
 
   private onEvicted (topic: TopicName, cursor: Cursor, entries: number, upTo: number): void {
     const ns = namespaceOfTopic(topic)
-    const sub = ns === undefined ? undefined : this.byCursor.get(nameKey(ns, cursor.subscription))
+    const sub = ns === undefined ? undefined : this.subs.byCursorName(ns, cursor.subscription)
     sub?.evicted(topic, entries, upTo)
   }
 
@@ -208,54 +197,14 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     for (const [key, value] of this.ledger.metaEntries(SUBSCRIPTION_META_SPACE)) {
       const def = parseDef(value)
       if (def === undefined) { this.logger.warn({ key }, 'unreadable subscription definition ignored'); continue }
-      this.register(this.newSubscription(def))
+      this.subs.add(this.newSubscription(def))
     }
-    if (this.subs.size === 0) return
-    let n = 0
-    const work: Array<Promise<unknown>> = []
-    for (const topic of [...this.ledger.topics()]) {
-      const ns = namespaceOfTopic(topic)
-      const subs = ns === undefined ? undefined : this.byNamespace.get(ns)
-      if (ns !== undefined && subs !== undefined) {
-        const local = topic.slice(ns.length + 1)
-        for (const sub of subs) if (sub.matches(local)) work.push(sub.attach(topic, () => this.restartStart(sub, topic)))
-      }
-      if (++n % MATERIALISE_TOPICS_PER_TURN === 0) {
-        await Promise.all(work.splice(0))
-        await new Promise<void>((resolve) => setImmediate(resolve))
-      }
-    }
-    await Promise.all(work)
-  }
-
-  /**
-   * Where a cursor created after a restart starts: right after the
-   * subscription's creation lsn — unless the topic already had entries then and
-   * the subscription asked for earliest (its cursor creation was cut short).
-   */
-  private async restartStart (sub: Subscription, topic: TopicName): Promise<CursorStart> {
-    if (sub.initialPosition === 'earliest') {
-      const info = this.ledger.topicInfo(topic)
-      const first = info === undefined ? undefined : await this.ledger.readOne(topic, info.firstEntryId)
-      if (first !== undefined && first.lsn <= sub.createdLsn) return { kind: 'earliest' }
-    }
-    return { kind: 'afterLsn', lsn: sub.createdLsn }
+    await attachRestored(this.ledger, this.subs)
   }
 
   private newSubscription (def: SubscriptionDef): Subscription {
     const levels = parseFilter(def.filter)
     return new Subscription(this, def, this.policies.forTopic(`${def.namespace}/x`), levels, deadLetterSuffixOf(def.name))
-  }
-
-  private register (sub: Subscription): void {
-    this.subs.set(subKey(sub.namespace, sub.filter, sub.name), sub)
-    this.byCursor.set(nameKey(sub.namespace, sub.cursorName), sub)
-    const named = this.byName.get(nameKey(sub.namespace, sub.name))
-    if (named === undefined) this.byName.set(nameKey(sub.namespace, sub.name), [sub])
-    else named.push(sub)
-    let set = this.byNamespace.get(sub.namespace)
-    if (set === undefined) { set = new Set(); this.byNamespace.set(sub.namespace, set) }
-    set.add(sub)
   }
 
   private checkOpen (): void {
@@ -279,7 +228,7 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
     // Replicated when asked, or for every durable subscription of a namespace whose policy says so.
     const replicated = opts.replicated === true || (opts.durable && policy.replicatedSubscriptions)
     const sub = await this.ensureSubscription({ namespace: opts.namespace, filter: opts.filter, name: opts.subscription, mode: opts.mode, durable: opts.durable, initialPosition: opts.initialPosition, replicated })
-    const key = subKey(opts.namespace, opts.filter, opts.subscription)
+    const key = subscriptionKey(opts.namespace, opts.filter, opts.subscription)
     this.checkOpen()
     if (sub.durable !== opts.durable) {
       throw dispatchError(DispatchCode.SUBSCRIPTION_CONFLICT,
@@ -296,8 +245,8 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
   /** Get or create the subscription; `replicated` true turns an existing durable one replicated (persisted). */
   private async ensureSubscription (o: Omit<SubscriptionDef, 'createdLsn'>): Promise<Subscription> {
     const levels = parseFilter(o.filter)
-    const key = subKey(o.namespace, o.filter, o.name)
-    let sub = this.subs.get(key)
+    const key = subscriptionKey(o.namespace, o.filter, o.name)
+    let sub = this.subs.get(o.namespace, o.filter, o.name)
     if (sub === undefined) {
       let creating = this.creating.get(key)
       if (creating === undefined) {
@@ -326,77 +275,47 @@ class DispatcherImpl implements Dispatcher, DispatchContext {
       ...(o.replicated === true && o.durable ? { replicated: true } : {})
     }
     const sub = new Subscription(this, def, this.policies.get(o.namespace), levels, deadLetterSuffixOf(def.name))
-    if (def.durable) await this.ledger.putMeta(SUBSCRIPTION_META_SPACE, subKey(def.namespace, def.filter, def.name), defToMeta(def))
-    this.register(sub)
-    // Topics that exist now start at initialPosition; `latest` is "after createdLsn", exact under concurrent publishes.
-    const start: CursorStart = def.initialPosition === 'earliest' ? { kind: 'earliest' } : { kind: 'afterLsn', lsn: def.createdLsn }
-    const work: Array<Promise<unknown>> = []
-    if (sub.wildcard) {
-      const prefix = `${def.namespace}/`
-      let n = 0
-      for (const topic of [...this.ledger.topics()]) {
-        if (topic.startsWith(prefix) && sub.matches(topic.slice(prefix.length))) work.push(sub.attach(topic, () => start))
-        if (++n % MATERIALISE_TOPICS_PER_TURN === 0) {
-          await Promise.all(work.splice(0))
-          await new Promise<void>((resolve) => setImmediate(resolve))
-        }
-      }
-    } else {
-      const topic = `${def.namespace}/${def.filter}`
-      if (this.ledger.topicInfo(topic) !== undefined) work.push(sub.attach(topic, () => start))
-    }
-    await Promise.all(work)
+    if (def.durable) await this.ledger.putMeta(SUBSCRIPTION_META_SPACE, subscriptionKey(def.namespace, def.filter, def.name), defToMeta(def))
+    this.subs.add(sub)
+    await attachExisting(this.ledger, sub)
     return sub
   }
 
   async unsubscribe (namespace: NamespaceName, filter: string, subscription: string): Promise<void> {
     await this.ready
     this.checkOpen()
-    const sub = this.subs.get(subKey(namespace, filter, subscription))
+    const sub = this.subs.get(namespace, filter, subscription)
     if (sub === undefined) {
       throw new FerryError(CommonCode.NOT_FOUND, `no subscription '${subscription}' on '${filter}' in ${namespace}`)
     }
     const spanned = this.forget(sub)
     sub.close(dispatchError(DispatchCode.SUBSCRIPTION_DELETED, `subscription '${subscription}' was deleted`))
     await Promise.all(spanned.map(async (topic) => { await this.ledger.deleteCursor(topic, sub.cursorName) }))
-    if (sub.durable) await this.ledger.putMeta(SUBSCRIPTION_META_SPACE, subKey(namespace, filter, subscription), undefined)
-  }
-
-  /**
-   * The subscription a subscription-level ack means: the one of that name
-   * whose filter names exactly this topic, else the oldest of that name whose
-   * filter matches it.
-   */
-  private subscriptionOf (topic: TopicName, subscription: string): Subscription {
-    const { namespace, local } = parseTopicName(topic)
-    const named = this.byName.get(nameKey(namespace, subscription)) ?? []
-    const sub = named.find((s) => s.filter === local) ?? named.find((s) => s.matches(local))
-    if (sub === undefined) throw new FerryError(CommonCode.NOT_FOUND, `no subscription '${subscription}' on '${topic}'`)
-    return sub
+    if (sub.durable) await this.ledger.putMeta(SUBSCRIPTION_META_SPACE, subscriptionKey(namespace, filter, subscription), undefined)
   }
 
   async ack (topic: TopicName, subscription: string, entryIds: readonly EntryId[]): Promise<AckResult> {
     await this.ready
     this.checkOpen()
-    return await this.subscriptionOf(topic, subscription).ack(topic, entryIds)
+    return await this.subs.forAck(topic, subscription).ack(topic, entryIds)
   }
 
   async ackUpTo (topic: TopicName, subscription: string, upTo: EntryId): Promise<void> {
     await this.ready
     this.checkOpen()
-    await this.subscriptionOf(topic, subscription).ackUpTo(topic, upTo)
+    await this.subs.forAck(topic, subscription).ackUpTo(topic, upTo)
   }
 
   async rewindTo (topic: TopicName, subscription: string, markDelete: EntryId): Promise<EntryId> {
     await this.ready
     this.checkOpen()
-    return await this.subscriptionOf(topic, subscription).rewindTo(topic, markDelete)
+    return await this.subs.forAck(topic, subscription).rewindTo(topic, markDelete)
   }
 
   async nack (topic: TopicName, subscription: string, entryIds: readonly EntryId[], reason?: string): Promise<void> {
     await this.ready
     this.checkOpen()
-    this.subscriptionOf(topic, subscription).nack(topic, entryIds, reason)
+    this.subs.forAck(topic, subscription).nack(topic, entryIds, reason)
   }
 
   async cancelScheduled (topic: TopicName, entryId: EntryId): Promise<boolean> {

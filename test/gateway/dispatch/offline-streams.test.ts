@@ -1,6 +1,6 @@
 /**
  * An offline subscription keeps its cursors, not a stream per topic
- * (gateway/dispatch/subscription.ts): streams are made when a consumer has
+ * (gateway/dispatch/subscription-streams.ts): streams are made when a consumer has
  * something to take and dropped when idle. These tests pin that a stream
  * dropped and rebuilt from its cursor keeps every delivery promise (each
  * message exactly once until acknowledged, redelivery counts that only grow,
