@@ -98,7 +98,13 @@ class SubscriberTally {
 
 function nowMs (): number { return performance.now() }
 
-export async function runLean (sc: LeanScenario): Promise<LeanResult> {
+/** Told when the measured window opens (after the warm-up) and closes (the last send), e.g. to bracket a broker-side watch. */
+export interface LeanHooks {
+  measuring?: () => void
+  measured?: () => void
+}
+
+export async function runLean (sc: LeanScenario, hooks: LeanHooks = {}): Promise<LeanResult> {
   const prefix = sc.topicPrefix ?? `lean${Math.floor(Math.random() * 1e9).toString(36)}`
   const tag = Math.floor(Math.random() * 1e9).toString(36)
   const timing = new LeanTiming()
@@ -154,7 +160,7 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
 
   let sending = true
   const startMs = nowMs()
-  if (measureFromMs === -Infinity) timing.startLoopMonitor()
+  if (measureFromMs === -Infinity) { timing.startLoopMonitor(); hooks.measuring?.() }
   const perPubRate = sc.openLoopRatePerSec !== undefined ? sc.openLoopRatePerSec / sc.publishers : 0
 
   const minReceived = (p: number): number => {
@@ -260,12 +266,14 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
     await new Promise((resolve) => setTimeout(resolve, warmupMs))
     measureFromMs = nowMs()
     timing.startLoopMonitor()
+    hooks.measuring?.()
     deliveredAtWarmup = delivered
     publishedAtWarmup = pubs.reduce((n, p) => n + p.sent, 0)
   }
   await new Promise((resolve) => setTimeout(resolve, sc.seconds * 1000))
   sending = false
   timing.stopLoopMonitor()
+  hooks.measured?.()
   const stopMs = nowMs()
   const deliveredAtStop = delivered
   clearInterval(qos0Timer)

@@ -4,10 +4,13 @@
  * system; which systems take part in which workload is listed here too.
  */
 import { createRequire } from 'node:module'
-import { runLean, type LeanResult } from '../lean/run.js'
+import type { LeanHooks, LeanResult } from '../lean/run.js'
 import { LeanConn } from '../lean/conn.js'
 import { DISCONNECT_FRAME } from '../lean/frames.js'
 import type { PeerName, RunningPeer } from './launch.js'
+import type { BrokerWatchFigures } from './broker-watch.js'
+import type { RunLean } from './generator.js'
+import { PlacementKind } from './placement.js'
 
 const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record<string, unknown>) => Promise<{ requests: { average: number }, latency: { p50: number, p99: number }, non2xx: number, errors: number }>
 
@@ -23,10 +26,22 @@ export interface Workload {
   /** Figures the report shows as more columns (beside p50/p99/p999). */
   columns?: string[]
   peers: PeerName[]
+  /**
+   * Where the generator and the system run unless `--placement` says otherwise (placement.ts): split for the
+   * open-loop latency, whose due-time figure would otherwise charge a late generator to the broker; shared for
+   * the throughput workloads, as measured up to session 7.
+   */
+  placement: PlacementKind
   run: (peer: RunningPeer, opts: WorkloadOptions) => Promise<WorkloadOutcome>
 }
 
-export interface WorkloadOptions { seconds: number, idleConnections: number, warmupSeconds: number }
+export interface WorkloadOptions {
+  seconds: number
+  idleConnections: number
+  warmupSeconds: number
+  /** Runs a lean scenario where the placement puts the generator (generator.ts). */
+  lean: RunLean
+}
 
 const MQTT_PEERS: PeerName[] = ['ferry', 'ferry-memory', 'mosquitto', 'nats', 'aedes', 'null']
 const WS_PEERS: PeerName[] = ['ferry', 'ferry-memory', 'mosquitto', 'aedes']
@@ -57,6 +72,29 @@ function fromLean (r: LeanResult): WorkloadOutcome {
   }
 }
 
+/**
+ * RUN (given the generator's hooks) with the broker's own process watched over the generator's measured window
+ * (broker-watch.ts; Node-hosted systems), its figures added as `broker*`.
+ */
+async function watchedRun (peer: RunningPeer, run: (hooks: LeanHooks) => Promise<WorkloadOutcome>): Promise<WorkloadOutcome> {
+  const { watchStart, watchStop } = peer
+  if (watchStart === undefined || watchStop === undefined) return await run({})
+  let watched: Promise<BrokerWatchFigures> | undefined
+  const out = await run({ measuring: watchStart, measured: () => { watched = watchStop() } })
+  if (watched === undefined) return out
+  const w = await watched
+  const f = out.figures
+  f.brokerLoopDelayP99Ms = w.loopDelay.p99Ms
+  f.brokerLoopDelayMaxMs = w.loopDelay.maxMs
+  f.brokerGcs = w.gc.count
+  f.brokerGcPauseMaxMs = w.gc.maxMs
+  f.brokerGcPauseTotalMs = w.gc.totalMs
+  f.brokerMajorGcs = w.gc.byKind.major?.count ?? 0
+  if (w.publish !== undefined) { f.brokerPublishP50Ms = w.publish.p50Ms; f.brokerPublishP99Ms = w.publish.p99Ms }
+  if (w.fsync !== undefined) { f.brokerFsyncs = w.fsync.count; f.brokerFsyncP50Ms = w.fsync.p50Ms; f.brokerFsyncP99Ms = w.fsync.p99Ms; f.brokerFsyncMaxMs = w.fsync.maxMs }
+  return out
+}
+
 function need (url: string | undefined, what: string): string {
   if (url === undefined) throw new Error(`peer has no ${what} listener`)
   return url
@@ -69,7 +107,8 @@ export const WORKLOADS: Workload[] = [
     headline: 'deliveredPerSec',
     higherIsBetter: true,
     peers: MQTT_PEERS,
-    run: async (peer, o) => fromLean(await runLean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, label: `${peer.name} fan-in tcp` }))
+    placement: PlacementKind.shared,
+    run: async (peer, o) => fromLean(await o.lean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, label: `${peer.name} fan-in tcp` }))
   },
   {
     id: 'fanin-qos1-ws',
@@ -77,7 +116,8 @@ export const WORKLOADS: Workload[] = [
     headline: 'deliveredPerSec',
     higherIsBetter: true,
     peers: WS_PEERS,
-    run: async (peer, o) => fromLean(await runLean({ url: need(peer.wsUrl, 'ws'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, label: `${peer.name} fan-in ws` }))
+    placement: PlacementKind.shared,
+    run: async (peer, o) => fromLean(await o.lean({ url: need(peer.wsUrl, 'ws'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, label: `${peer.name} fan-in ws` }))
   },
   {
     id: 'fanout-qos0',
@@ -85,7 +125,8 @@ export const WORKLOADS: Workload[] = [
     headline: 'deliveredPerSec',
     higherIsBetter: true,
     peers: MQTT_PEERS,
-    run: async (peer, o) => fromLean(await runLean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 1, subscribers: 50, qos: 0, payloadBytes: 256, windowPerPublisher: 500, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, label: `${peer.name} fan-out` }))
+    placement: PlacementKind.shared,
+    run: async (peer, o) => fromLean(await o.lean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 1, subscribers: 50, qos: 0, payloadBytes: 256, windowPerPublisher: 500, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, label: `${peer.name} fan-out` }))
   },
   {
     id: 'latency-open-10k',
@@ -95,7 +136,8 @@ export const WORKLOADS: Workload[] = [
     // The broker's tail against the generator's: a late generator shows in sendLateP99Ms and its loop delay.
     columns: ['ackP99Ms', 'p99FromSendMs', 'sendLateP99Ms', 'generatorLoopDelayP99Ms'],
     peers: MQTT_PEERS,
-    run: async (peer, o) => fromLean(await runLean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, openLoopRatePerSec: 10_000, label: `${peer.name} latency` }))
+    placement: PlacementKind.split,
+    run: async (peer, o) => await watchedRun(peer, async (hooks) => fromLean(await o.lean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, openLoopRatePerSec: 10_000, label: `${peer.name} latency` }, hooks)))
   },
   {
     id: 'idle-connections',
@@ -103,6 +145,7 @@ export const WORKLOADS: Workload[] = [
     headline: 'bytesPerConnection',
     higherIsBetter: false,
     peers: ['ferry', 'mosquitto', 'nats', 'aedes'],
+    placement: PlacementKind.shared,
     run: async (peer, o) => {
       const url = need(peer.mqttUrl, 'mqtt')
       const before = await peer.rssBytes()
@@ -115,7 +158,7 @@ export const WORKLOADS: Workload[] = [
       }
       await new Promise((resolve) => setTimeout(resolve, 1000))
       const after = await peer.rssBytes()
-      const r = await runLean({ url, publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, openLoopRatePerSec: 1_000, label: `${peer.name} idle+1k` })
+      const r = await o.lean({ url, publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, openLoopRatePerSec: 1_000, label: `${peer.name} idle+1k` })
       for (const c of idle) { c.send(DISCONNECT_FRAME); c.close() }
       const out = fromLean(r)
       out.figures.bytesPerConnection = Math.round((after - before) / o.idleConnections)
@@ -129,6 +172,7 @@ export const WORKLOADS: Workload[] = [
     headline: 'reqPerSec',
     higherIsBetter: true,
     peers: ['ferry', 'uws-bare'],
+    placement: PlacementKind.shared,
     run: async (peer, o) => {
       const base = need(peer.httpUrl, 'http')
       if (o.warmupSeconds > 0) await autocannon({ url: `${base}/v1/topics/public/default/bench/messages`, method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(256, 0x61), connections: 32, duration: o.warmupSeconds })
