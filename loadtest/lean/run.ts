@@ -57,6 +57,8 @@ export interface LeanResult {
   duplicates: number
   /** QoS 0 messages not delivered to some subscriber (QoS 0 allows drops; reported, not a failure). */
   qos0Dropped: number
+  /** Messages sent in the measured window (after the warm-up, up to the last send). */
+  publishedMeasured: number
   publishedPerSec: number
   deliveredPerSec: number
   /** Delivery to a subscriber, from the due time (open loop) or the send (closed loop). */
@@ -322,6 +324,7 @@ export async function runLean (sc: LeanScenario, hooks: LeanHooks = {}): Promise
     lost,
     duplicates,
     qos0Dropped,
+    publishedMeasured: published - publishedAtWarmup,
     publishedPerSec: Math.round((published - publishedAtWarmup) / seconds),
     deliveredPerSec: Math.round((deliveredAtStop - deliveredAtWarmup) / seconds),
     latencyMs: timings.delivery,

@@ -85,6 +85,21 @@ async function waitListening (port: number, child: ChildProcess): Promise<void> 
   throw new Error(`peer did not listen on ${port} within ${PEER_START_MS_MAX} ms`)
 }
 
+/** The unit of /proc/PID/stat's utime and stime: USER_HZ, 100 on every Linux architecture Ferry runs on (`getconf CLK_TCK`). */
+const PROC_CLOCK_TICKS_PER_SEC = 100
+
+/**
+ * CPU time PID has used so far, user + system, every thread, µs (from /proc, 10 ms resolution): a run's
+ * difference over its messages is the CPU cost per message of any system, native or Node-hosted.
+ */
+export async function cpuTimeUsOf (pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  // The command name (field 2) may hold spaces: count the fields after its closing parenthesis (field 3 on).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const ticks = Number(fields[14 - 3]) + Number(fields[15 - 3])
+  return ticks * (1_000_000 / PROC_CLOCK_TICKS_PER_SEC)
+}
+
 async function rssOf (pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
   const m = /VmRSS:\s+(\d+) kB/.exec(status)

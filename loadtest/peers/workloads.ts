@@ -7,7 +7,7 @@ import { createRequire } from 'node:module'
 import type { LeanHooks, LeanResult } from '../lean/run.js'
 import { LeanConn } from '../lean/conn.js'
 import { DISCONNECT_FRAME } from '../lean/frames.js'
-import type { PeerName, RunningPeer } from './launch.js'
+import { cpuTimeUsOf, type PeerName, type RunningPeer } from './launch.js'
 import type { BrokerWatchFigures } from './broker-watch.js'
 import type { RunLean } from './generator.js'
 import { PlacementKind } from './placement.js'
@@ -49,6 +49,7 @@ const WS_PEERS: PeerName[] = ['ferry', 'ferry-memory', 'mosquitto', 'aedes']
 function fromLean (r: LeanResult): WorkloadOutcome {
   return {
     figures: {
+      publishedMeasured: r.publishedMeasured,
       publishedPerSec: r.publishedPerSec,
       deliveredPerSec: r.deliveredPerSec,
       // Delivery latency from the due time (open loop; the send in closed loop), as before.
@@ -73,17 +74,26 @@ function fromLean (r: LeanResult): WorkloadOutcome {
 }
 
 /**
- * RUN (given the generator's hooks) with the broker's own process watched over the generator's measured window
- * (broker-watch.ts; Node-hosted systems), its figures added as `broker*`.
+ * RUN (given the generator's hooks) with the system's process watched over the generator's measured window: its
+ * CPU time per message published (every system, /proc), and for Node-hosted systems broker-watch.ts's figures,
+ * added as `broker*`.
  */
 async function watchedRun (peer: RunningPeer, run: (hooks: LeanHooks) => Promise<WorkloadOutcome>): Promise<WorkloadOutcome> {
   const { watchStart, watchStop } = peer
-  if (watchStart === undefined || watchStop === undefined) return await run({})
+  let cpuAtStart: Promise<number> | undefined
+  let cpuAtEnd: Promise<number> | undefined
   let watched: Promise<BrokerWatchFigures> | undefined
-  const out = await run({ measuring: watchStart, measured: () => { watched = watchStop() } })
+  const out = await run({
+    measuring: () => { cpuAtStart = cpuTimeUsOf(peer.pid); watchStart?.() },
+    measured: () => { cpuAtEnd = cpuTimeUsOf(peer.pid); watched = watchStop?.() }
+  })
+  const f = out.figures
+  if (cpuAtStart !== undefined && cpuAtEnd !== undefined && (f.publishedMeasured ?? 0) > 0) {
+    // The same window as publishedMeasured: µs of the system's CPU (every thread) per message published.
+    f.brokerCpuUsPerMsg = Math.round((await cpuAtEnd - await cpuAtStart) / (f.publishedMeasured as number))
+  }
   if (watched === undefined) return out
   const w = await watched
-  const f = out.figures
   f.brokerLoopDelayP99Ms = w.loopDelay.p99Ms
   f.brokerLoopDelayMaxMs = w.loopDelay.maxMs
   f.brokerGcs = w.gc.count
@@ -134,7 +144,9 @@ export const WORKLOADS: Workload[] = [
     headline: 'p99Ms',
     higherIsBetter: false,
     // The broker's tail against the generator's: a late generator shows in sendLateP99Ms and its loop delay.
-    columns: ['ackP99Ms', 'p99FromSendMs', 'sendLateP99Ms', 'generatorLoopDelayP99Ms'],
+    // And where the system's time went (watchedRun): CPU per message, and in a Node broker its loop delay, receipt to
+    // durable ack, fsync.
+    columns: ['ackP99Ms', 'p99FromSendMs', 'sendLateP99Ms', 'generatorLoopDelayP99Ms', 'brokerCpuUsPerMsg', 'brokerLoopDelayP99Ms', 'brokerPublishP99Ms', 'brokerFsyncP99Ms'],
     peers: MQTT_PEERS,
     placement: PlacementKind.split,
     run: async (peer, o) => await watchedRun(peer, async (hooks) => fromLean(await o.lean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, openLoopRatePerSec: 10_000, label: `${peer.name} latency` }, hooks)))

@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { BrokerWatch, Series } from '../../loadtest/peers/broker-watch.js'
-import { startPeer } from '../../loadtest/peers/launch.js'
+import { cpuTimeUsOf, startPeer } from '../../loadtest/peers/launch.js'
 import { runLean } from '../../loadtest/lean/run.js'
 
 t.test('loadtest - broker watch: a tapped timer is recorded while watched, and observes as before afterwards', async (t) => {
@@ -45,4 +45,16 @@ t.test('loadtest - broker watch: a durable Ferry reports its publishes and fsync
   t.ok((w?.publish?.count ?? 0) > 0, `publishes timed (${w?.publish?.count ?? 0})`)
   t.ok((w?.fsync?.count ?? 0) > 0, `fsyncs timed (${w?.fsync?.count ?? 0})`)
   t.ok((w?.publish?.count ?? 0) <= r.published, 'no more publishes than were sent')
+  t.ok(r.publishedMeasured > 0 && r.publishedMeasured <= r.published, 'the measured window counts its own sends')
+})
+
+t.test('loadtest - broker watch: a process\'s CPU time is read from /proc and grows with work', async (t) => {
+  const before = await cpuTimeUsOf(process.pid)
+  // Spin for 50 ms of this process's own CPU (not wall time, which a loaded host stretches).
+  const start = process.cpuUsage()
+  let x = 0
+  while (process.cpuUsage(start).user < 50_000) x++
+  const after = await cpuTimeUsOf(process.pid)
+  t.ok(x > 0 && before > 0, `some CPU used before (${before} µs)`)
+  t.ok(after - before >= 30_000, `50 ms of CPU shows (${after - before} µs at /proc's 10 ms resolution)`)
 })
