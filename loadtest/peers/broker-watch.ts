@@ -25,6 +25,8 @@ const SERIES_VALUES_MAX = 600_000
 
 export interface SeriesFigures { count: number, p50Ms: number, p99Ms: number, maxMs: number, totalMs: number }
 export interface BrokerWatchFigures {
+  /** How long the watch ran, ms. */
+  windowMs: number
   loopDelay: { p50Ms: number, p99Ms: number, maxMs: number }
   gc: SeriesFigures & { byKind: Record<string, { count: number, totalMs: number, maxMs: number }> }
   publish?: SeriesFigures
@@ -69,6 +71,7 @@ export class BrokerWatch {
   private readonly gc = new Series()
   private readonly gcByKind = new Map<string, { count: number, totalMs: number, maxMs: number }>()
   private readonly observer: PerformanceObserver
+  private readonly startMs = performance.now()
   private readonly taps: Array<{ name: 'publish' | 'fsync', series: Series, target: Observed, original: Observed['observe'] }> = []
 
   constructor () {
@@ -103,6 +106,7 @@ export class BrokerWatch {
     const byKind: Record<string, { count: number, totalMs: number, maxMs: number }> = {}
     for (const [k, v] of this.gcByKind) byKind[k] = { count: v.count, totalMs: round2(v.totalMs), maxMs: round2(v.maxMs) }
     const out: BrokerWatchFigures = {
+      windowMs: round2(performance.now() - this.startMs),
       loopDelay: this.loop.count > 0 ? { p50Ms: ms(this.loop.percentile(50)), p99Ms: ms(this.loop.percentile(99)), maxMs: ms(this.loop.max) } : { p50Ms: 0, p99Ms: 0, maxMs: 0 },
       gc: { ...this.gc.figures(), byKind }
     }

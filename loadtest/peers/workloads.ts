@@ -101,7 +101,15 @@ async function watchedRun (peer: RunningPeer, run: (hooks: LeanHooks) => Promise
   f.brokerGcPauseTotalMs = w.gc.totalMs
   f.brokerMajorGcs = w.gc.byKind.major?.count ?? 0
   if (w.publish !== undefined) { f.brokerPublishP50Ms = w.publish.p50Ms; f.brokerPublishP99Ms = w.publish.p99Ms }
-  if (w.fsync !== undefined) { f.brokerFsyncs = w.fsync.count; f.brokerFsyncP50Ms = w.fsync.p50Ms; f.brokerFsyncP99Ms = w.fsync.p99Ms; f.brokerFsyncMaxMs = w.fsync.maxMs }
+  if (w.fsync !== undefined) {
+    f.brokerFsyncs = w.fsync.count
+    f.brokerFsyncP50Ms = w.fsync.p50Ms
+    f.brokerFsyncP99Ms = w.fsync.p99Ms
+    f.brokerFsyncMaxMs = w.fsync.maxMs
+    // The share of the window a sync was in flight: with one commit at a time (store COMMITS_IN_FLIGHT_MAX) a
+    // publish arriving then waits for the rest of it, so slow syncs weigh by their length, not their count.
+    if (w.windowMs > 0) f.brokerFsyncBusyShare = Math.round((w.fsync.totalMs / w.windowMs) * 1000) / 1000
+  }
   return out
 }
 

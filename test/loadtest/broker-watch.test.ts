@@ -20,6 +20,7 @@ t.test('loadtest - broker watch: a tapped timer is recorded while watched, and o
   t.same(seen, [0.002, 0.004, 0.008], 'the timer itself saw every value')
   t.equal(f.publish?.count, 2, 'the watch saw the two inside its window')
   t.equal(f.publish?.maxMs, 4)
+  t.ok(f.windowMs >= 0, 'the window length reported')
   t.ok(f.loopDelay.maxMs >= 0 && f.gc.count >= 0)
 })
 
