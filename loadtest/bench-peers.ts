@@ -1,5 +1,6 @@
 /**
  * `npm run bench:peers [-- --rounds 3 --seconds 5 --warmup 1 --only fanin-qos1-tcp,... --peers ferry,mosquitto --idle 10000 --out docs]`
+ * `  [--placement split|shared] [--generator-cpus 0] [--system-cpus 1]`
  *
  * Ferry side by side with Mosquitto, NATS (JetStream + MQTT), Aedes and the
  * do-nothing Node broker (the ceiling), on loopback, with the same lean
@@ -9,6 +10,12 @@
  * OUT/PEERS.md (tables with durability beside each figure) and OUT/peers.svg.
  * A run that lost or duplicated an acknowledged message is reported and makes
  * the command exit 1.
+ *
+ * Placement (peers/placement.ts): each workload names where the generator and
+ * the system run (the open-loop latency split: system on CPU 1, generator in
+ * its own process on CPU 0; the rest shared); `--placement` sets one for every
+ * workload. peers.json states each workload's placement and, for each split
+ * run, the CPUs the system's process was allowed as the kernel reported them.
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import { loadavg, cpus } from 'node:os'
@@ -16,6 +23,8 @@ import { join } from 'node:path'
 import { startPeer, PEER_DURABILITY, type PeerName } from './peers/launch.js'
 import { WORKLOADS, type Workload, type Figures } from './peers/workloads.js'
 import { renderMarkdown, renderSvg, type PeerReport, type WorkloadReport } from './peers/report.js'
+import { PlacementKind, SHARED_PLACEMENT, allowedCpus, checkSplitPossible, describePlacement, pinProcess, splitPlacement, type Placement } from './peers/placement.js'
+import { generatorFor } from './peers/generator.js'
 
 function arg (name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`)
@@ -38,21 +47,33 @@ async function main (): Promise<void> {
   const peerFilter = arg('peers')?.split(',')
   const out = arg('out') ?? 'docs'
   const workloads = WORKLOADS.filter((w) => only === undefined || only.includes(w.id))
+  const placementArg = arg('placement')
+  if (placementArg !== undefined && placementArg !== PlacementKind.split && placementArg !== PlacementKind.shared) throw new Error(`--placement ${placementArg}: split or shared`)
+  const split = splitPlacement(arg('generator-cpus'), arg('system-cpus'))
+  const placementOf = (w: Workload): Placement => (placementArg ?? w.placement) === PlacementKind.split ? split : SHARED_PLACEMENT
+  if (workloads.some((w) => placementOf(w).kind === PlacementKind.split)) checkSplitPossible()
+  // Restored after a split workload, so a shared one's in-process generator may use every CPU again.
+  const ownCpus = allowedCpus(process.pid)
   const startLoad = loadavg()[0] as number
   const reports: WorkloadReport[] = []
   let failed = false
 
   for (const w of workloads) {
     const peers = w.peers.filter((p) => peerFilter === undefined || peerFilter.includes(p))
-    const runs = new Map<PeerName, Array<{ figures: Figures, ok: boolean, problems: string[], loadAverage1m: number }>>()
+    const runs = new Map<PeerName, RunRow[]>()
+    const placement = placementOf(w)
+    const lean = generatorFor(placement)
+    // This process starts and stops the systems (and holds the idle connections): off the system's CPUs too.
+    if (placement.generatorCpus !== undefined) pinProcess(process.pid, placement.generatorCpus)
     for (let r = 0; r < rounds; r++) {
       // Rotate the order each round so no system always runs first (cold caches) or last.
       const order = peers.map((_, i) => peers[(i + r) % peers.length] as PeerName)
       for (const name of order) {
-        const peer = await startPeer(name)
+        const peer = await startPeer(name, placement.systemCpus)
         try {
-          const res = await w.run(peer, { seconds, idleConnections, warmupSeconds })
-          const row = { ...res, loadAverage1m: loadavg()[0] as number }
+          const systemCpusAllowed = placement.systemCpus !== undefined ? { systemCpusAllowed: allowedCpus(peer.pid) } : {}
+          const res = await w.run(peer, { seconds, idleConnections, warmupSeconds, lean })
+          const row = { ...res, loadAverage1m: loadavg()[0] as number, ...systemCpusAllowed }
           if (!res.ok) { failed = true; process.stderr.write(`${w.id} ${name} round ${r + 1}: ${res.problems.join('; ')}\n`) }
           runs.set(name, [...(runs.get(name) ?? []), row])
           process.stderr.write(`${w.id} round ${r + 1} ${name}: ${w.headline}=${String(res.figures[w.headline])}\n`)
@@ -65,7 +86,8 @@ async function main (): Promise<void> {
         }
       }
     }
-    reports.push(summarise(w, runs))
+    if (placement.generatorCpus !== undefined) pinProcess(process.pid, ownCpus)
+    reports.push(summarise(w, runs, placement))
   }
 
   const report = { when: new Date().toISOString(), cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, loadAverage1mAtStart: startLoad, loadAverage1mAtEnd: loadavg()[0], rounds, seconds, warmupSeconds, workloads: reports }
@@ -78,7 +100,9 @@ async function main (): Promise<void> {
   process.exit(failed ? 1 : 0)
 }
 
-function summarise (w: Workload, runs: Map<PeerName, Array<{ figures: Figures, ok: boolean, problems: string[], loadAverage1m: number }>>): WorkloadReport {
+interface RunRow { figures: Figures, ok: boolean, problems: string[], loadAverage1m: number, systemCpusAllowed?: string }
+
+function summarise (w: Workload, runs: Map<PeerName, RunRow[]>, placement: Placement): WorkloadReport {
   const peers: PeerReport[] = []
   for (const [name, rs] of runs) {
     const good = rs.filter((r) => r.figures[w.headline] !== undefined)
@@ -92,7 +116,7 @@ function summarise (w: Workload, runs: Map<PeerName, Array<{ figures: Figures, o
     }
     peers.push({ name, durability: PEER_DURABILITY[name], median: medians, spread, runs: rs, ok: rs.every((r) => r.ok) })
   }
-  return { id: w.id, title: w.title, headline: w.headline, higherIsBetter: w.higherIsBetter, ...(w.columns !== undefined ? { columns: w.columns } : {}), peers }
+  return { id: w.id, title: w.title, headline: w.headline, higherIsBetter: w.higherIsBetter, ...(w.columns !== undefined ? { columns: w.columns } : {}), placement: { ...placement, description: describePlacement(placement) }, peers }
 }
 
 main().catch((err: unknown) => { process.stderr.write(`bench:peers: ${String(err)}\n`); process.exit(1) })

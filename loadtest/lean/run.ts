@@ -57,6 +57,8 @@ export interface LeanResult {
   duplicates: number
   /** QoS 0 messages not delivered to some subscriber (QoS 0 allows drops; reported, not a failure). */
   qos0Dropped: number
+  /** Messages sent in the measured window (after the warm-up, up to the last send). */
+  publishedMeasured: number
   publishedPerSec: number
   deliveredPerSec: number
   /** Delivery to a subscriber, from the due time (open loop) or the send (closed loop). */
@@ -98,7 +100,13 @@ class SubscriberTally {
 
 function nowMs (): number { return performance.now() }
 
-export async function runLean (sc: LeanScenario): Promise<LeanResult> {
+/** Told when the measured window opens (after the warm-up) and closes (the last send), e.g. to bracket a broker-side watch. */
+export interface LeanHooks {
+  measuring?: () => void
+  measured?: () => void
+}
+
+export async function runLean (sc: LeanScenario, hooks: LeanHooks = {}): Promise<LeanResult> {
   const prefix = sc.topicPrefix ?? `lean${Math.floor(Math.random() * 1e9).toString(36)}`
   const tag = Math.floor(Math.random() * 1e9).toString(36)
   const timing = new LeanTiming()
@@ -154,7 +162,7 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
 
   let sending = true
   const startMs = nowMs()
-  if (measureFromMs === -Infinity) timing.startLoopMonitor()
+  if (measureFromMs === -Infinity) { timing.startLoopMonitor(); hooks.measuring?.() }
   const perPubRate = sc.openLoopRatePerSec !== undefined ? sc.openLoopRatePerSec / sc.publishers : 0
 
   const minReceived = (p: number): number => {
@@ -260,12 +268,14 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
     await new Promise((resolve) => setTimeout(resolve, warmupMs))
     measureFromMs = nowMs()
     timing.startLoopMonitor()
+    hooks.measuring?.()
     deliveredAtWarmup = delivered
     publishedAtWarmup = pubs.reduce((n, p) => n + p.sent, 0)
   }
   await new Promise((resolve) => setTimeout(resolve, sc.seconds * 1000))
   sending = false
   timing.stopLoopMonitor()
+  hooks.measured?.()
   const stopMs = nowMs()
   const deliveredAtStop = delivered
   clearInterval(qos0Timer)
@@ -314,6 +324,7 @@ export async function runLean (sc: LeanScenario): Promise<LeanResult> {
     lost,
     duplicates,
     qos0Dropped,
+    publishedMeasured: published - publishedAtWarmup,
     publishedPerSec: Math.round((published - publishedAtWarmup) / seconds),
     deliveredPerSec: Math.round((deliveredAtStop - deliveredAtWarmup) / seconds),
     latencyMs: timings.delivery,

@@ -18,7 +18,9 @@
  * Lines `mem-start` / `mem-stop` bracket a run for where its memory went
  * (bench:topics): the answer `{"mem":{promotedBytes,majorGcs,oldSpaceCommittedMaxBytes}}`
  * (see MemWatch). A line `snapshot FILE` writes a heap snapshot to FILE and
- * answers `{"snapshot":FILE}`.
+ * answers `{"snapshot":FILE}`. Lines `watch-start` / `watch-stop` bracket a run
+ * for where its latency went: `{"watch":BrokerWatchFigures}` (broker-watch.ts:
+ * loop delay, GC pauses, and Ferry's publish and fsync times).
  */
 import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
@@ -29,8 +31,12 @@ import { Session } from 'node:inspector'
 import { writeFileSync } from 'node:fs'
 import { startNullBroker } from './null-broker.js'
 import { freePort } from './launch.js'
+import { BrokerWatch, type Observed } from './broker-watch.js'
 
 type Ports = Record<string, number>
+
+/** Ferry's publish and fsync timers (gateway/ops metrics), for BrokerWatch to tap. */
+let ferryTimers: { publish: Observed, fsync: Observed } | undefined
 
 async function startAedes (): Promise<Ports> {
   const { Aedes } = await import('aedes')
@@ -58,6 +64,7 @@ async function startFerry (dataDir: string, memory: boolean): Promise<Ports> {
     ...(memory ? { namespaces: { 'public/default': { durability: 'memory' } } } : {}),
     ...(process.env.FERRY_BENCH_MQTT_LIMITS !== undefined ? { mqttLimits: JSON.parse(process.env.FERRY_BENCH_MQTT_LIMITS) as Record<string, number> } : {})
   })
+  ferryTimers = { publish: gw.ops.metrics.publishSeconds, fsync: gw.ops.metrics.fsyncSeconds }
   const ports: Ports = {}
   if (gw.ports.mqtt !== undefined) ports.mqtt = gw.ports.mqtt
   if (gw.ports.http !== undefined) { ports.http = gw.ports.http; ports.ws = gw.ports.http }
@@ -189,7 +196,18 @@ async function main (): Promise<void> {
   // A line `heap` on stdin answers with this process's heap figures (after a GC when --expose-gc), for per-topic memory.
   let gcProfiler: GCProfiler | undefined
   let memWatch: MemWatch | undefined
+  let watch: BrokerWatch | undefined
   createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line.trim() === 'watch-start') {
+      watch = new BrokerWatch()
+      if (ferryTimers !== undefined) { watch.tap('publish', ferryTimers.publish); watch.tap('fsync', ferryTimers.fsync) }
+      return
+    }
+    if (line.trim() === 'watch-stop' && watch !== undefined) {
+      process.stdout.write(JSON.stringify({ watch: watch.stop() }) + '\n')
+      watch = undefined
+      return
+    }
     if (line.trim() === 'mem-start') { memWatch = new MemWatch(); return }
     if (line.trim() === 'mem-stop' && memWatch !== undefined) {
       process.stdout.write(JSON.stringify({ mem: memWatch.stop() }) + '\n')

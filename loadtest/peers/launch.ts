@@ -13,6 +13,8 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { freePort } from '../../common/free-port.js'
+import { pinnedCommand } from './placement.js'
+import type { BrokerWatchFigures } from './broker-watch.js'
 
 /** Longest a peer may take to listen, ms. */
 export const PEER_START_MS_MAX = 30_000
@@ -55,6 +57,9 @@ export interface RunningPeer {
   /** Node-hosted systems only: a run's old-generation figures, between memStart and memStop (broker-child's MemWatch). */
   memStart?: () => void
   memStop?: () => Promise<MemFigures>
+  /** Node-hosted systems only: where a run's latency went in the broker's process (broker-watch.ts), between watchStart and watchStop. */
+  watchStart?: () => void
+  watchStop?: () => Promise<BrokerWatchFigures>
   /** Node-hosted systems only: writes a heap snapshot to FILE, resolved once written. */
   heapSnapshot?: (file: string) => Promise<string>
   stop: () => Promise<void>
@@ -80,6 +85,21 @@ async function waitListening (port: number, child: ChildProcess): Promise<void> 
   throw new Error(`peer did not listen on ${port} within ${PEER_START_MS_MAX} ms`)
 }
 
+/** The unit of /proc/PID/stat's utime and stime: USER_HZ, 100 on every Linux architecture Ferry runs on (`getconf CLK_TCK`). */
+const PROC_CLOCK_TICKS_PER_SEC = 100
+
+/**
+ * CPU time PID has used so far, user + system, every thread, µs (from /proc, 10 ms resolution): a run's
+ * difference over its messages is the CPU cost per message of any system, native or Node-hosted.
+ */
+export async function cpuTimeUsOf (pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  // The command name (field 2) may hold spaces: count the fields after its closing parenthesis (field 3 on).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const ticks = Number(fields[14 - 3]) + Number(fields[15 - 3])
+  return ticks * (1_000_000 / PROC_CLOCK_TICKS_PER_SEC)
+}
+
 async function rssOf (pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
   const m = /VmRSS:\s+(\d+) kB/.exec(status)
@@ -99,7 +119,7 @@ function stopper (child: ChildProcess, dir: string): () => Promise<void> {
   }
 }
 
-async function startMosquitto (dir: string): Promise<RunningPeer> {
+async function startMosquitto (dir: string, cpuList: string | undefined): Promise<RunningPeer> {
   const mqtt = await freePort()
   const ws = await freePort()
   const conf = join(dir, 'mosquitto.conf')
@@ -110,13 +130,14 @@ async function startMosquitto (dir: string): Promise<RunningPeer> {
     'persistence false', 'max_queued_messages 0', 'max_queued_bytes 0',
     'log_type error', 'log_dest stderr', ''
   ].join('\n'))
-  const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const cmd = pinnedCommand(cpuList, 'mosquitto', ['-c', conf])
+  const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'ignore', 'inherit'] })
   await waitListening(mqtt, child)
   await waitListening(ws, child)
   return { name: 'mosquitto', durability: PEER_DURABILITY.mosquitto, mqttUrl: `mqtt://127.0.0.1:${mqtt}`, wsUrl: `ws://127.0.0.1:${ws}/mqtt`, pid: child.pid ?? 0, rssBytes: async () => await rssOf(child.pid ?? 0), stop: stopper(child, dir) }
 }
 
-async function startNats (dir: string): Promise<RunningPeer> {
+async function startNats (dir: string, cpuList: string | undefined): Promise<RunningPeer> {
   const client = await freePort()
   const mqtt = await freePort()
   const conf = join(dir, 'nats.conf')
@@ -125,7 +146,8 @@ async function startNats (dir: string): Promise<RunningPeer> {
     `jetstream { store_dir: "${join(dir, 'js')}" }`,
     `mqtt { listen: 127.0.0.1:${mqtt} }`, ''
   ].join('\n'))
-  const child = spawn('nats-server', ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const cmd = pinnedCommand(cpuList, 'nats-server', ['-c', conf])
+  const child = spawn(cmd.command, cmd.args, { stdio: ['ignore', 'ignore', 'inherit'] })
   await waitListening(mqtt, child)
   return { name: 'nats', durability: PEER_DURABILITY.nats, mqttUrl: `mqtt://127.0.0.1:${mqtt}`, pid: child.pid ?? 0, rssBytes: async () => await rssOf(child.pid ?? 0), stop: stopper(child, dir) }
 }
@@ -142,14 +164,15 @@ export async function gatewayNodeFlags (extra: readonly string[] = []): Promise<
   return withGatewayNodeFlags(extra)
 }
 
-async function startNodeChild (name: PeerName, dir: string): Promise<RunningPeer> {
+async function startNodeChild (name: PeerName, dir: string, cpuList: string | undefined): Promise<RunningPeer> {
   const here = dirname(fileURLToPath(import.meta.url))
   // Compiled (dist/, as `npm run bench:*` runs it): the child runs the compiled gateway, as production does;
   // from sources (tests): through tsx.
   const compiled = import.meta.url.endsWith('.js')
   const entry = compiled ? [join(here, 'broker-child.js')] : ['--import', 'tsx', join(here, 'broker-child.ts')]
   const flags = name === 'ferry' || name === 'ferry-memory' ? await gatewayNodeFlags() : []
-  const child = spawn(process.execPath, [...flags, '--expose-gc', ...entry, name, dir], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
+  const cmd = pinnedCommand(cpuList, process.execPath, [...flags, '--expose-gc', ...entry, name, dir])
+  const child = spawn(cmd.command, cmd.args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, FERRY_LOG_LEVEL: 'warn' } })
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })
   const ports = await new Promise<Record<string, number>>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`${name} did not start`)) }, PEER_START_MS_MAX)
@@ -164,7 +187,7 @@ async function startNodeChild (name: PeerName, dir: string): Promise<RunningPeer
   // Answers on stdout are one JSON line each, `{"KEY":...}`, in the order asked.
   const waiters = new Map<string, Array<(v: unknown) => void>>()
   lines.on('line', (line) => {
-    const key = /^\{"(heap|mem|snapshot)"/.exec(line)?.[1]
+    const key = /^\{"(heap|mem|snapshot|watch)"/.exec(line)?.[1]
     if (key === undefined) return
     waiters.get(key)?.shift()?.((JSON.parse(line) as Record<string, unknown>)[key])
   })
@@ -182,6 +205,8 @@ async function startNodeChild (name: PeerName, dir: string): Promise<RunningPeer
     heap: async () => await ask<HeapFigures>('heap', 'heap'),
     memStart: () => { child.stdin?.write('mem-start\n') },
     memStop: async () => await ask<MemFigures>('mem', 'mem-stop'),
+    watchStart: () => { child.stdin?.write('watch-start\n') },
+    watchStop: async () => await ask<BrokerWatchFigures>('watch', 'watch-stop'),
     heapSnapshot: async (file) => await ask<string>('snapshot', `snapshot ${file}`),
     stop: stopper(child, dir)
   }
@@ -191,9 +216,13 @@ async function startNodeChild (name: PeerName, dir: string): Promise<RunningPeer
   return peer
 }
 
-export async function startPeer (name: PeerName): Promise<RunningPeer> {
+/**
+ * Starts NAME fresh, on the CPUs of CPU_LIST (a taskset list, placement.ts) or on every CPU when undefined.
+ * taskset execs the system, so the pid is the system's and every thread it starts keeps the mask.
+ */
+export async function startPeer (name: PeerName, cpuList?: string): Promise<RunningPeer> {
   const dir = await mkdtemp(join(tmpdir(), `ferry-peer-${name}-`))
-  if (name === 'mosquitto') return await startMosquitto(dir)
-  if (name === 'nats') return await startNats(dir)
-  return await startNodeChild(name, dir)
+  if (name === 'mosquitto') return await startMosquitto(dir, cpuList)
+  if (name === 'nats') return await startNats(dir, cpuList)
+  return await startNodeChild(name, dir, cpuList)
 }

@@ -4,6 +4,7 @@
  * chart of each workload's headline figure. No chart library: a few rects.
  */
 import type { Figures } from './workloads.js'
+import type { Placement } from './placement.js'
 
 export interface PeerReport {
   name: string
@@ -21,6 +22,8 @@ export interface WorkloadReport {
   higherIsBetter: boolean
   /** Figures shown as more columns after the percentiles (the open loop's timings). */
   columns?: string[]
+  /** Where the generator and the system ran (placement.ts). */
+  placement?: Placement & { description: string }
   peers: PeerReport[]
 }
 
@@ -47,6 +50,7 @@ export function renderMarkdown (r: Report): string {
   for (const w of r.workloads) {
     const ferry = w.peers.find((p) => p.name === 'ferry')
     lines.push(`## ${w.title}`, '', `Headline: \`${w.headline}\` (${w.higherIsBetter ? 'higher' : 'lower'} is better). Ratio = Ferry (sync) relative to the system, > 1.00x means Ferry is ahead.`, '')
+    if (w.placement !== undefined) lines.push(`Placement: ${w.placement.description}.`, '')
     const extra = ['p50Ms', 'p99Ms', 'p999Ms', ...(w.columns ?? [])].filter((f) => f !== w.headline && w.peers.some((p) => p.median[f] !== undefined))
     lines.push(`| system | durability | ${w.headline} (median) | spread | ${extra.join(' | ')}${extra.length > 0 ? ' | ' : ''}Ferry's ratio | checks |`)
     lines.push(`|---|---|---|---|${extra.map(() => '---|').join('')}---|---|`)

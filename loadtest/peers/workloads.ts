@@ -4,10 +4,13 @@
  * system; which systems take part in which workload is listed here too.
  */
 import { createRequire } from 'node:module'
-import { runLean, type LeanResult } from '../lean/run.js'
+import type { LeanHooks, LeanResult } from '../lean/run.js'
 import { LeanConn } from '../lean/conn.js'
 import { DISCONNECT_FRAME } from '../lean/frames.js'
-import type { PeerName, RunningPeer } from './launch.js'
+import { cpuTimeUsOf, type PeerName, type RunningPeer } from './launch.js'
+import type { BrokerWatchFigures } from './broker-watch.js'
+import type { RunLean } from './generator.js'
+import { PlacementKind } from './placement.js'
 
 const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record<string, unknown>) => Promise<{ requests: { average: number }, latency: { p50: number, p99: number }, non2xx: number, errors: number }>
 
@@ -23,10 +26,22 @@ export interface Workload {
   /** Figures the report shows as more columns (beside p50/p99/p999). */
   columns?: string[]
   peers: PeerName[]
+  /**
+   * Where the generator and the system run unless `--placement` says otherwise (placement.ts): split for the
+   * open-loop latency, whose due-time figure would otherwise charge a late generator to the broker; shared for
+   * the throughput workloads, as measured up to session 7.
+   */
+  placement: PlacementKind
   run: (peer: RunningPeer, opts: WorkloadOptions) => Promise<WorkloadOutcome>
 }
 
-export interface WorkloadOptions { seconds: number, idleConnections: number, warmupSeconds: number }
+export interface WorkloadOptions {
+  seconds: number
+  idleConnections: number
+  warmupSeconds: number
+  /** Runs a lean scenario where the placement puts the generator (generator.ts). */
+  lean: RunLean
+}
 
 const MQTT_PEERS: PeerName[] = ['ferry', 'ferry-memory', 'mosquitto', 'nats', 'aedes', 'null']
 const WS_PEERS: PeerName[] = ['ferry', 'ferry-memory', 'mosquitto', 'aedes']
@@ -34,6 +49,7 @@ const WS_PEERS: PeerName[] = ['ferry', 'ferry-memory', 'mosquitto', 'aedes']
 function fromLean (r: LeanResult): WorkloadOutcome {
   return {
     figures: {
+      publishedMeasured: r.publishedMeasured,
       publishedPerSec: r.publishedPerSec,
       deliveredPerSec: r.deliveredPerSec,
       // Delivery latency from the due time (open loop; the send in closed loop), as before.
@@ -57,6 +73,46 @@ function fromLean (r: LeanResult): WorkloadOutcome {
   }
 }
 
+/**
+ * RUN (given the generator's hooks) with the system's process watched over the generator's measured window: its
+ * CPU time per message published (every system, /proc), and for Node-hosted systems broker-watch.ts's figures,
+ * added as `broker*`.
+ */
+async function watchedRun (peer: RunningPeer, run: (hooks: LeanHooks) => Promise<WorkloadOutcome>): Promise<WorkloadOutcome> {
+  const { watchStart, watchStop } = peer
+  let cpuAtStart: Promise<number> | undefined
+  let cpuAtEnd: Promise<number> | undefined
+  let watched: Promise<BrokerWatchFigures> | undefined
+  const out = await run({
+    measuring: () => { cpuAtStart = cpuTimeUsOf(peer.pid); watchStart?.() },
+    measured: () => { cpuAtEnd = cpuTimeUsOf(peer.pid); watched = watchStop?.() }
+  })
+  const f = out.figures
+  if (cpuAtStart !== undefined && cpuAtEnd !== undefined && (f.publishedMeasured ?? 0) > 0) {
+    // The same window as publishedMeasured: µs of the system's CPU (every thread) per message published.
+    f.brokerCpuUsPerMsg = Math.round((await cpuAtEnd - await cpuAtStart) / (f.publishedMeasured as number))
+  }
+  if (watched === undefined) return out
+  const w = await watched
+  f.brokerLoopDelayP99Ms = w.loopDelay.p99Ms
+  f.brokerLoopDelayMaxMs = w.loopDelay.maxMs
+  f.brokerGcs = w.gc.count
+  f.brokerGcPauseMaxMs = w.gc.maxMs
+  f.brokerGcPauseTotalMs = w.gc.totalMs
+  f.brokerMajorGcs = w.gc.byKind.major?.count ?? 0
+  if (w.publish !== undefined) { f.brokerPublishP50Ms = w.publish.p50Ms; f.brokerPublishP99Ms = w.publish.p99Ms }
+  if (w.fsync !== undefined) {
+    f.brokerFsyncs = w.fsync.count
+    f.brokerFsyncP50Ms = w.fsync.p50Ms
+    f.brokerFsyncP99Ms = w.fsync.p99Ms
+    f.brokerFsyncMaxMs = w.fsync.maxMs
+    // The share of the window a sync was in flight: with one commit at a time (store COMMITS_IN_FLIGHT_MAX) a
+    // publish arriving then waits for the rest of it, so slow syncs weigh by their length, not their count.
+    if (w.windowMs > 0) f.brokerFsyncBusyShare = Math.round((w.fsync.totalMs / w.windowMs) * 1000) / 1000
+  }
+  return out
+}
+
 function need (url: string | undefined, what: string): string {
   if (url === undefined) throw new Error(`peer has no ${what} listener`)
   return url
@@ -69,7 +125,8 @@ export const WORKLOADS: Workload[] = [
     headline: 'deliveredPerSec',
     higherIsBetter: true,
     peers: MQTT_PEERS,
-    run: async (peer, o) => fromLean(await runLean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, label: `${peer.name} fan-in tcp` }))
+    placement: PlacementKind.shared,
+    run: async (peer, o) => fromLean(await o.lean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, label: `${peer.name} fan-in tcp` }))
   },
   {
     id: 'fanin-qos1-ws',
@@ -77,7 +134,8 @@ export const WORKLOADS: Workload[] = [
     headline: 'deliveredPerSec',
     higherIsBetter: true,
     peers: WS_PEERS,
-    run: async (peer, o) => fromLean(await runLean({ url: need(peer.wsUrl, 'ws'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, label: `${peer.name} fan-in ws` }))
+    placement: PlacementKind.shared,
+    run: async (peer, o) => fromLean(await o.lean({ url: need(peer.wsUrl, 'ws'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, label: `${peer.name} fan-in ws` }))
   },
   {
     id: 'fanout-qos0',
@@ -85,7 +143,8 @@ export const WORKLOADS: Workload[] = [
     headline: 'deliveredPerSec',
     higherIsBetter: true,
     peers: MQTT_PEERS,
-    run: async (peer, o) => fromLean(await runLean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 1, subscribers: 50, qos: 0, payloadBytes: 256, windowPerPublisher: 500, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, label: `${peer.name} fan-out` }))
+    placement: PlacementKind.shared,
+    run: async (peer, o) => fromLean(await o.lean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 1, subscribers: 50, qos: 0, payloadBytes: 256, windowPerPublisher: 500, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, label: `${peer.name} fan-out` }))
   },
   {
     id: 'latency-open-10k',
@@ -93,9 +152,12 @@ export const WORKLOADS: Workload[] = [
     headline: 'p99Ms',
     higherIsBetter: false,
     // The broker's tail against the generator's: a late generator shows in sendLateP99Ms and its loop delay.
-    columns: ['ackP99Ms', 'p99FromSendMs', 'sendLateP99Ms', 'generatorLoopDelayP99Ms'],
+    // And where the system's time went (watchedRun): CPU per message, and in a Node broker its loop delay, receipt to
+    // durable ack, fsync.
+    columns: ['ackP99Ms', 'p99FromSendMs', 'sendLateP99Ms', 'generatorLoopDelayP99Ms', 'brokerCpuUsPerMsg', 'brokerLoopDelayP99Ms', 'brokerPublishP99Ms', 'brokerFsyncP99Ms'],
     peers: MQTT_PEERS,
-    run: async (peer, o) => fromLean(await runLean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, openLoopRatePerSec: 10_000, label: `${peer.name} latency` }))
+    placement: PlacementKind.split,
+    run: async (peer, o) => await watchedRun(peer, async (hooks) => fromLean(await o.lean({ url: need(peer.mqttUrl, 'mqtt'), publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, openLoopRatePerSec: 10_000, label: `${peer.name} latency` }, hooks)))
   },
   {
     id: 'idle-connections',
@@ -103,6 +165,7 @@ export const WORKLOADS: Workload[] = [
     headline: 'bytesPerConnection',
     higherIsBetter: false,
     peers: ['ferry', 'mosquitto', 'nats', 'aedes'],
+    placement: PlacementKind.shared,
     run: async (peer, o) => {
       const url = need(peer.mqttUrl, 'mqtt')
       const before = await peer.rssBytes()
@@ -115,7 +178,7 @@ export const WORKLOADS: Workload[] = [
       }
       await new Promise((resolve) => setTimeout(resolve, 1000))
       const after = await peer.rssBytes()
-      const r = await runLean({ url, publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, openLoopRatePerSec: 1_000, label: `${peer.name} idle+1k` })
+      const r = await o.lean({ url, publishers: 4, subscribers: 1, qos: 1, payloadBytes: 256, windowPerPublisher: 64, topicsPerPublisher: 1, seconds: o.seconds, warmupSeconds: o.warmupSeconds, openLoopRatePerSec: 1_000, label: `${peer.name} idle+1k` })
       for (const c of idle) { c.send(DISCONNECT_FRAME); c.close() }
       const out = fromLean(r)
       out.figures.bytesPerConnection = Math.round((after - before) / o.idleConnections)
@@ -129,6 +192,7 @@ export const WORKLOADS: Workload[] = [
     headline: 'reqPerSec',
     higherIsBetter: true,
     peers: ['ferry', 'uws-bare'],
+    placement: PlacementKind.shared,
     run: async (peer, o) => {
       const base = need(peer.httpUrl, 'http')
       if (o.warmupSeconds > 0) await autocannon({ url: `${base}/v1/topics/public/default/bench/messages`, method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(256, 0x61), connections: 32, duration: o.warmupSeconds })
