@@ -35,7 +35,8 @@ t.test('replicated append - records written by hand decode like encodeRecord\'s 
   const enc = new MessageEncoder()
   // Payloads around and above the encoder's chunk (a record written across a chunk change moves over whole).
   for (const payload of [Buffer.alloc(0), Buffer.from('hello'), Buffer.alloc(200_000, 7), Buffer.alloc(300_000, 9)]) {
-    for (const props of [...PROPS, {}]) {
+    // Also props with nothing to write (undefined, or no wire key): the 5-item record, as encodeRecord writes it.
+    for (const props of [...PROPS, {}, { key: undefined }, { notAProp: 1 } as unknown as MessageProps]) {
       const body = enc.encode(3, 4_000_000_001, 1_700_000_000_123, payload, props)
       const ref = decodeRecord(encodeRecord({ kind: RecordKind.message, topicId: 3, entryId: 4_000_000_001, publishTime: 1_700_000_000_123, payload, props }))
       t.same(decodeRecord(Buffer.from(body)), ref, `decodes like encodeRecord (payload ${payload.length} B, ${Object.keys(props).length} props)`)
