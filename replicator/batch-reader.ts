@@ -133,7 +133,11 @@ export class WireReader {
 
   private asciiEquals (start: number, s: string): boolean {
     const src = this.src
-    for (let i = 0; i < s.length; i++) if (src[start + i] !== s.charCodeAt(i)) return false
+    // ASCII only: a byte of 0x80 or more is not the character of that code (é is two bytes in UTF-8).
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i)
+      if (c > 0x7f || src[start + i] !== c) return false
+    }
     return true
   }
 

@@ -83,6 +83,15 @@ t.test('codec read - a topic repeated item after item is one string; payloads ar
   t.equal(m1.payload.toString(), 'payload', 'unchanged when they change')
 })
 
+t.test('codec read - a repeated topic is reused only when its bytes spell it', async (t) => {
+  // 'é' is one UTF-16 unit; the lone byte 0xe9 is not UTF-8 for it (it reads as U+FFFD, as cbor-x reads it).
+  const items = [['m', 1, 'é', 0, 1, Buffer.from('p'), {}], ['m', 2, 'x', 1, 1, Buffer.from('p'), {}]]
+  const bytes = generic.encode({ v: 1, from: 'a', to: 'b', lane: 2, after: 0, through: 2, items })
+  const at = bytes.indexOf(Buffer.from([0x61, 0x78])) // the second topic, 'x' (one byte head 0x61)
+  bytes[at + 1] = 0xe9
+  t.same(decodeBatch(bytes).items.map((it) => it.kind === 'message' ? it.topic : ''), (reference(bytes) as Array<{ topic: string }>).map((it) => it.topic))
+})
+
 t.test('codec read - malformed bytes are refused with E_REPL_BAD_BATCH, never another error', async (t) => {
   const good = encodeBatch(decodeBatch(batchBytes(generic, PROPS[2])))
   const refusedWith = (bytes: Uint8Array): string => {
