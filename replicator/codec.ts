@@ -13,6 +13,10 @@
  *
  * Props travel as the store's MessageProps object (CBOR map; user
  * properties are an array of pairs, so their order and repeats survive).
+ *
+ * Batches are written by hand (common/cbor-writer.ts) and read by hand
+ * (batch-reader.ts: the header at once, the items in the batch's turn);
+ * both give what cbor-x would.
  */
 import { promisify } from 'node:util'
 import { deflateRaw, inflateRaw } from 'node:zlib'
