@@ -37,6 +37,9 @@ export class CborWriter {
     this.room(bytesHint)
   }
 
+  /** Bytes of the item written since begin() (where the next byte goes in what end() returns). */
+  get written (): number { return this.at - this.start }
+
   /** The item written since begin(), a view of the chunk. */
   end (): Buffer {
     const out = this.buf.subarray(this.start, this.at)

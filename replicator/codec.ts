@@ -13,14 +13,18 @@
  *
  * Props travel as the store's MessageProps object (CBOR map; user
  * properties are an array of pairs, so their order and repeats survive).
+ *
+ * Batches are written by hand (common/cbor-writer.ts) and read by hand
+ * (batch-reader.ts: the header at once, the items in the batch's turn);
+ * both give what cbor-x would.
  */
 import { promisify } from 'node:util'
 import { deflateRaw, inflateRaw } from 'node:zlib'
 import { Encoder } from 'cbor-x'
 import { CborMajor, CborWriter } from '../common/cbor-writer.js'
-import { CommonCode, FerryError } from '../common/errors.js'
+import { CommonCode } from '../common/errors.js'
 import { LANES, Lane, type LogItem, type MessageProps, type MetaValue } from '../store/index.js'
-import { ReplCode } from './errors.js'
+import { bad, WireReader, type ItemsAt } from './batch-reader.js'
 import { REPL_COMPRESS_LEVEL, REPL_RECEIVE_BATCH_BYTES_MAX } from './constants.js'
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false })
@@ -142,30 +146,28 @@ export async function encodeBatchCompressed (b: Batch, minBytes: number): Promis
   return writer.end()
 }
 
-function bad (why: string): FerryError {
-  return new FerryError(ReplCode.BAD_BATCH, `replication batch: ${why}`)
-}
-
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v)
 const isStr = (v: unknown): v is string => typeof v === 'string' && v.length > 0
 
-/** A batch as far as it can be read without inflating: its header, and its items raw or compressed. */
+/** A batch as far as it can be read without inflating: its header, and where its items are (or compressed). */
 export interface BatchHead extends Omit<Batch, 'items'> {
-  rawItems?: unknown[]
+  items?: ItemsAt
   z?: Uint8Array
   n?: number
 }
 
+const generic = (bytes: Uint8Array): unknown => encoder.decode(bytes)
+
 /** Decode and check a batch from the network (untrusted bytes), which must be plain. Throws E_REPL_BAD_BATCH. */
 export function decodeBatch (data: Uint8Array): Batch {
   const head = decodeBatchHead(data)
-  if (head.rawItems === undefined) throw bad('compressed batch where a plain one was expected')
-  return withItems(head, head.rawItems)
+  if (head.items === undefined) throw bad('compressed batch where a plain one was expected')
+  return withItems(head, head.items)
 }
 
-/** The items of a batch head, inflated first when compressed (thread pool; bounded by REPL_RECEIVE_BATCH_BYTES_MAX). */
-export async function batchOf (head: BatchHead): Promise<Batch> {
-  if (head.rawItems !== undefined) return withItems(head, head.rawItems)
+/** The items of a batch head: where they are, inflated first when compressed (thread pool; bounded by REPL_RECEIVE_BATCH_BYTES_MAX). */
+export async function itemsOf (head: BatchHead): Promise<ItemsAt> {
+  if (head.items !== undefined) return head.items
   let bytes: Buffer
   try {
     bytes = await inflateAsync(head.z as Uint8Array, { maxOutputLength: REPL_RECEIVE_BATCH_BYTES_MAX })
@@ -173,19 +175,74 @@ export async function batchOf (head: BatchHead): Promise<Batch> {
     throw bad(`compressed items do not inflate within ${REPL_RECEIVE_BATCH_BYTES_MAX} bytes (${(err as Error).message})`)
   }
   if (bytes.length !== head.n) throw bad('compressed items have another length than announced')
-  let raw: unknown
-  try { raw = encoder.decode(bytes) } catch { throw bad('compressed items are not CBOR') }
-  if (!Array.isArray(raw)) throw bad('items')
-  return withItems(head, raw)
+  const r = new WireReader(bytes, 0, generic)
+  const count = r.arrayHead()
+  if (count < 0) return itemsGeneric(bytes)
+  const at = r.at
+  for (let i = 0; i < count; i++) r.skip(1)
+  if (r.at !== bytes.length) throw bad('bytes after the compressed items')
+  return { src: bytes, at, count }
 }
 
-/** Decode and check a batch's header (untrusted bytes). Throws E_REPL_BAD_BATCH. */
+/** The items of a batch head, inflated first when compressed. */
+export async function batchOf (head: BatchHead): Promise<Batch> {
+  return withItems(head, await itemsOf(head))
+}
+
+/** Items the hand reader does not step through (an indefinite-length array): through cbor-x, written again. */
+function itemsGeneric (bytes: Uint8Array): ItemsAt {
+  let raw: unknown
+  try { raw = encoder.decode(bytes) } catch { throw bad('items are not CBOR') }
+  if (!Array.isArray(raw)) throw bad('items')
+  const again = encoder.encode(raw)
+  const r = new WireReader(again, 0, generic)
+  const count = r.arrayHead()
+  return { src: again, at: r.at, count }
+}
+
+/**
+ * Decode and check a batch's header (untrusted bytes), by hand (batch-reader.ts); the items stay bytes, stepped
+ * over only when a header field follows them. Throws E_REPL_BAD_BATCH.
+ */
 export function decodeBatchHead (data: Uint8Array): BatchHead {
   if (data.length > REPL_RECEIVE_BATCH_BYTES_MAX) throw bad(`larger than ${REPL_RECEIVE_BATCH_BYTES_MAX} bytes`)
+  if (data.length === 0) throw bad('not CBOR')
+  const r = new WireReader(data, 0, generic)
+  const pairs = r.mapHead()
+  if (pairs < 0) return headGeneric(data)
+  // No prototype: a key named __proto__ is a field like any other (and not a header field).
+  const d = Object.create(null) as Record<string, unknown>
+  let items: ItemsAt | undefined
+  for (let i = 0; i < pairs; i++) {
+    const k = r.value()
+    if (k === 'items') {
+      const count = r.arrayHead()
+      if (count < 0) return headGeneric(data)
+      items = { src: data, at: r.at, count }
+      if (i < pairs - 1) for (let j = 0; j < count; j++) r.skip(1) // a field after the items: step over them
+      else r.at = data.length // the items end the map (as every Ferry encoder writes it): read in their turn
+      d.items = true
+    } else if (typeof k === 'string') {
+      d[k] = r.value()
+    } else {
+      r.skip(1)
+    }
+  }
+  return checkHead(d, items)
+}
+
+/** A header in a shape the hand reader does not step through (an indefinite-length map or array): cbor-x's. */
+function headGeneric (data: Uint8Array): BatchHead {
   let doc: unknown
   try { doc = encoder.decode(data) } catch { throw bad('not CBOR') }
   if (doc === null || typeof doc !== 'object') throw bad('not a map')
   const d = doc as Record<string, unknown>
+  let items: ItemsAt | undefined
+  if (Array.isArray(d.items)) items = itemsGeneric(encoder.encode(d.items))
+  return checkHead(d, items)
+}
+
+function checkHead (d: Record<string, unknown>, items: ItemsAt | undefined): BatchHead {
   if (d.v !== VERSION) throw bad(`version ${String(d.v)} (want ${VERSION})`)
   if (!isStr(d.from) || !isStr(d.to)) throw bad('from/to missing')
   const lane = d.lane ?? Lane.normal
@@ -193,36 +250,78 @@ export function decodeBatchHead (data: Uint8Array): BatchHead {
   if (!isInt(d.after) || !isInt(d.through) || d.through < d.after) throw bad('after/through')
   const head: BatchHead = { from: d.from, to: d.to, lane: lane as Lane, after: d.after, through: d.through }
   if (d.z instanceof Uint8Array && isInt(d.n) && d.n >= 0 && d.n <= REPL_RECEIVE_BATCH_BYTES_MAX) return { ...head, z: d.z, n: d.n }
-  if (!Array.isArray(d.items)) throw bad('items')
-  return { ...head, rawItems: d.items as unknown[] }
+  if (items === undefined) throw bad('items')
+  head.items = items
+  return head
 }
 
-function withItems (head: BatchHead, rawItems: unknown[]): Batch {
+/**
+ * Read every item of a batch (untrusted): lsns increase within (after, through], each item of a known kind with
+ * fields of the right types, or the whole batch is refused (nothing of it applied).
+ */
+function withItems (head: BatchHead, at: ItemsAt): Batch {
+  const r = new WireReader(at.src, at.at, generic)
   const items: WireItem[] = []
   let prev = head.after
-  for (const raw of rawItems) {
-    if (!Array.isArray(raw)) throw bad('item is not an array')
-    const lsn = raw[1]
+  let topic: string | undefined
+  let payloadBytes = 0
+  for (let i = 0; i < at.count; i++) {
+    const n = r.arrayHead()
+    if (n < 0) { r.skip(1); throw bad('item is not an array') }
+    const kind = n > 0 ? r.value() : undefined
+    const lsn = n > 1 ? r.value() : undefined
     if (!isInt(lsn) || lsn <= prev || lsn > head.through) throw bad('item lsns must increase within (after, through]')
     prev = lsn
-    if (raw[0] === 'm') {
-      const [, , topic, entryId, publishTime, payload, props] = raw as unknown[]
-      if (!isStr(topic) || !isInt(entryId) || typeof publishTime !== 'number' || !(payload instanceof Uint8Array)) throw bad('message item')
+    if (kind === 'm') {
+      const t = n > 2 ? r.text(topic) : undefined
+      const entryId = n > 3 ? r.value() : undefined
+      const publishTime = n > 4 ? r.value() : undefined
+      const payload = n > 5 ? r.bytesView() : undefined
+      if (!isStr(t) || !isInt(entryId) || typeof publishTime !== 'number' || !(payload instanceof Uint8Array)) throw bad('message item')
+      const props = n > 6 ? r.value() : undefined
       if (props === null || typeof props !== 'object' || Array.isArray(props)) throw bad('message props')
-      items.push({ kind: 'message', lsn, topic, entryId, publishTime, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), props: props as MessageProps })
-    } else if (raw[0] === 'd') {
-      const [, , space, key, value] = raw as unknown[]
+      for (let j = 7; j < n; j++) r.skip(1)
+      topic = t
+      payloadBytes += payload.length
+      const buf = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.length) // a tagged typed array (cbor-x's)
+      items.push({ kind: 'message', lsn, topic: t, entryId, publishTime, payload: buf, props: props as MessageProps })
+    } else if (kind === 'd') {
+      const space = n > 2 ? r.value() : undefined
+      const key = n > 3 ? r.value() : undefined
+      const value = n > 4 ? r.value() : undefined
+      for (let j = 5; j < n; j++) r.skip(1)
       if (!isStr(space) || typeof key !== 'string') throw bad('meta item')
       items.push({ kind: 'meta', lsn, space, key, value: value === null ? undefined : value as MetaValue })
-    } else if (raw[0] === 'c') {
-      const [, , topic, originSite, originEntryId] = raw as unknown[]
-      if (!isStr(topic) || !isStr(originSite) || !isInt(originEntryId)) throw bad('cancel item')
-      items.push({ kind: 'cancel', lsn, topic, originSite, originEntryId })
+    } else if (kind === 'c') {
+      const t = n > 2 ? r.value() : undefined
+      const originSite = n > 3 ? r.value() : undefined
+      const originEntryId = n > 4 ? r.value() : undefined
+      for (let j = 5; j < n; j++) r.skip(1)
+      if (!isStr(t) || !isStr(originSite) || !isInt(originEntryId)) throw bad('cancel item')
+      items.push({ kind: 'cancel', lsn, topic: t, originSite, originEntryId })
     } else {
-      throw bad(`unknown item kind ${String(raw[0])}`)
+      throw bad(`unknown item kind ${String(kind)}`)
     }
   }
+  ownPayloads(items, payloadBytes)
   return { from: head.from, to: head.to, lane: head.lane, after: head.after, through: head.through, items }
+}
+
+/**
+ * The payloads moved into one buffer of the batch's own: the store keeps a payload as given (its tail cache), and
+ * a view of the network's bytes would keep them (and whatever else shares their buffer) for as long.
+ */
+function ownPayloads (items: WireItem[], payloadBytes: number): void {
+  if (payloadBytes === 0) return
+  const own = Buffer.allocUnsafe(payloadBytes)
+  let at = 0
+  for (const it of items) {
+    if (it.kind !== 'message') continue
+    const n = it.payload.length
+    own.set(it.payload, at)
+    it.payload = own.subarray(at, at + n)
+    at += n
+  }
 }
 
 export function encodeAnswer (a: Answer): Buffer {

@@ -130,6 +130,13 @@ export const REPL_COMPRESS_LEVEL = 1
 /** Largest batch a receiver decodes: a sender's batch plus one maximal record (8 MiB) with room. */
 export const REPL_RECEIVE_BATCH_BYTES_MAX = 16 * 1024 * 1024
 
+/**
+ * Nesting a receiver reads in a batch's values (replicator/batch-reader.ts): a message item is four levels deep
+ * at most (batch, items, item, props: user properties are pairs), a meta value a few more; deeper is refused
+ * rather than read with a recursion of the sender's choosing.
+ */
+export const REPL_WIRE_DEPTH_MAX = 64
+
 /** Sites an entry may pass (loop prevention list); a longer path is a routing loop. */
 export const REPL_VIA_SITES_MAX = 16
 

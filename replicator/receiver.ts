@@ -36,6 +36,9 @@ import { REPL_CANCEL_SEARCH_ENTRIES_MAX, REPL_VIA_SITES_MAX } from './constants.
 /** The last batch of a sender: when its records are submitted (the next may go) and durable. */
 interface Chain { submitted: Promise<void>, durable: Promise<void> }
 
+/** A submitted batch: `submitted` resolves when the next batch may go; `durable` when its records are on disk; `answer` is what goes back. */
+interface Applied { submitted: Promise<void>, durable: Promise<void>, answer: Promise<Answer> }
+
 export interface ReceiverStats {
   batchesApplied: number
   entriesApplied: number
@@ -66,49 +69,49 @@ export class Receiver {
       return encodeAnswer(refusal(err, -1))
     }
     // Strictly in order per link: this batch's turn comes once the sender's previous batch is submitted.
-    const prev = this.chains.get(head.from)
+    const from = head.from
+    const prev = this.chains.get(from)
     let release: () => void = () => {}
     const turn = new Promise<void>((resolve) => { release = resolve })
     const chain: Chain = { submitted: turn, durable: prev?.durable ?? Promise.resolve() }
-    this.chains.set(head.from, chain)
+    this.chains.set(from, chain)
     let answer: Answer
     try {
       await prev?.submitted
-      let full: Batch
+      let run: Applied
       try {
-        full = await batchOf(head)
+        // The decoded batch is not kept past its submission: nothing of it stays reachable while it becomes
+        // durable (a receiver's pipelined batches did, and the GC copied every one of their objects).
+        run = this.apply(await batchOf(head), chain.durable)
       } catch (err) {
         this.stats.refusedOther++
         return encodeAnswer(refusal(err, -1))
       }
-      const run = this.apply(full, chain.durable)
       chain.durable = run.durable.then(() => {}, () => {})
       await run.submitted.catch(() => {})
       release()
       answer = await run.answer
     } finally {
       release()
-      if (this.chains.get(head.from) === chain) {
+      if (this.chains.get(from) === chain) {
         // Nothing queued behind: drop the entry once it is durable (bounded by senders anyway).
-        void chain.durable.then(() => { if (this.chains.get(head.from) === chain) this.chains.delete(head.from) })
+        void chain.durable.then(() => { if (this.chains.get(from) === chain) this.chains.delete(from) })
       }
     }
     return encodeAnswer(answer)
   }
 
-  /**
-   * Submit a batch (after the previous one's submission). `submitted`
-   * resolves when the next batch may go; `durable` when its records are on
-   * disk; `answer` is what goes back.
-   */
-  private apply (b: Batch, before: Promise<void>): { submitted: Promise<void>, durable: Promise<void>, answer: Promise<Answer> } {
-    const held = this.positionFor(b.from, b.lane)
-    if (b.after !== held) {
+  /** Submit a batch (after the previous one's submission). */
+  private apply (b: Batch, before: Promise<void>): Applied {
+    // Closures below name these, never `b`: the batch's items must not stay reachable until it is durable.
+    const { from, lane, after, through } = b
+    const held = this.positionFor(from, lane)
+    if (after !== held) {
       this.stats.refusedPosition++
       // Answered once what was submitted before is durable: the position named is held on disk.
       const answer = before.then((): Answer => {
-        const p = this.positionFor(b.from, b.lane)
-        return { ok: false, code: ReplCode.POSITION, message: `position ${p} held for ${b.from}, batch starts after ${b.after}`, position: p }
+        const p = this.positionFor(from, lane)
+        return { ok: false, code: ReplCode.POSITION, message: `position ${p} held for ${from}, batch starts after ${after}`, position: p }
       })
       return { submitted: Promise.resolve(), durable: before, answer }
     }
@@ -117,7 +120,7 @@ export class Receiver {
     let failed: unknown
     let entries = 0
     try {
-      let lastMessageLsn = b.after
+      let lastMessageLsn = after
       // One synchronous run: every record below is submitted before the first await (one group commit).
       // Runs of messages go to the ledger as one submission each (appendReplicated: one promise per run, not per entry).
       const cancels: CancelItem[] = []
@@ -129,29 +132,33 @@ export class Receiver {
         pending.push(applied)
         run = []
       }
+      // The path of an entry that passed no site before the sender (nearly all): one array for the batch.
+      const viaSender: readonly string[] = [from]
+      const loops = from === this.siteId
       try {
         for (const it of b.items) {
           if (it.kind === 'cancel') {
             cancels.push(it) // after the entries they may refer to (the sender ends a batch at a cancel)
           } else if (it.kind === 'message') {
-            const via = [...(it.props.replicatedVia ?? []), b.from]
-            if (via.includes(this.siteId) || via.length > REPL_VIA_SITES_MAX) continue // loop: never re-apply our own
+            const passed = it.props.replicatedVia
+            const via = passed === undefined || passed.length === 0 ? viaSender : [...passed, from]
+            if (via === viaSender ? loops : (via.includes(this.siteId) || via.length > REPL_VIA_SITES_MAX)) continue // loop: never re-apply our own
             // The entry's lane decides which position it raises (origin-marks.ts): it must be the batch's.
-            if (laneOfPriority(it.props.priority) !== b.lane) throw new FerryError(ReplCode.BAD_BATCH, `entry of priority ${String(it.props.priority)} in a batch of lane ${b.lane}`)
-            it.props = replicatedProps(it.props, it.entryId, b.from, it.lsn, via)
+            if (laneOfPriority(it.props.priority) !== lane) throw new FerryError(ReplCode.BAD_BATCH, `entry of priority ${String(it.props.priority)} in a batch of lane ${lane}`)
+            it.props = replicatedProps(it.props, it.entryId, from, it.lsn, via)
             run.push(it) // the item is this batch's own: it is the input as it is (topic, payload, publishTime, props)
             lastMessageLsn = it.lsn
             entries++
           } else {
             flush() // a meta record keeps its place among the messages
-            pending.push(this.ledger.putMeta(it.space, it.key, metaOf(it.value, [...viaOfValue(it.value), b.from])))
+            pending.push(this.ledger.putMeta(it.space, it.key, metaOf(it.value, [...viaOfValue(it.value), from])))
           }
         }
       } finally {
         flush() // what came before a refusal is submitted, as one append at a time did
       }
       const mark = (): void => {
-        if (b.through > lastMessageLsn) pending.push(this.ledger.putMeta(REPL_IN_SPACE, laneKey(b.from, b.lane), positionValue(b.through)))
+        if (through > lastMessageLsn) pending.push(this.ledger.putMeta(REPL_IN_SPACE, laneKey(from, lane), positionValue(through)))
       }
       if (cancels.length > 0) {
         // Cancels need their entries durable first; the next batch waits for them.
@@ -173,12 +180,12 @@ export class Receiver {
     const answer = durable.then((): Answer => {
       this.stats.batchesApplied++
       this.stats.entriesApplied += entries
-      return { ok: true, position: b.through }
+      return { ok: true, position: through }
     }, async (err: unknown): Promise<Answer> => {
       this.stats.refusedOther++
-      this.logger.warn({ from: b.from, code: isFerryError(err) ? err.code : undefined, err: String(err) }, 'replication batch refused')
+      this.logger.warn({ from, code: isFerryError(err) ? err.code : undefined, err: String(err) }, 'replication batch refused')
       await before
-      return refusal(err, this.positionFor(b.from, b.lane))
+      return refusal(err, this.positionFor(from, lane))
     })
     return { submitted, durable, answer }
   }
@@ -207,7 +214,7 @@ export class Receiver {
  * origin (the first site it was published at) and the sites it passed. The sender's object is this batch's own
  * (decoded from the wire for this call), so it is completed in place instead of copied.
  */
-function replicatedProps (props: MessageProps, entryId: number, from: string, lsn: number, via: string[]): MessageProps {
+function replicatedProps (props: MessageProps, entryId: number, from: string, lsn: number, via: readonly string[]): MessageProps {
   let p = props
   if (p.producerId !== undefined || p.producerSeq !== undefined) {
     const { producerId: _pid, producerSeq: _seq, ...rest } = p

@@ -45,8 +45,11 @@ export function appendReplicated (ctx: LedgerContext, appender: Appender, encode
       }
       const t = ctx.ensureTopic(input.topic)
       const entryId = t.index.next
-      const rec: LogRecord = { kind: RecordKind.message, topicId: t.id, entryId, publishTime: input.publishTime, payload: input.payload, props: input.props }
-      const body = t.durability === Durability.memory ? EMPTY : encoder.encode(t.id, entryId, input.publishTime, input.payload, input.props)
+      // A replicated payload may be a view of its whole batch (replicator/batch-reader.ts): an entry kept in memory
+      // for as long as it lives gets bytes of its own, so it does not keep the batch.
+      const payload = t.mem !== null ? Buffer.from(input.payload) : input.payload
+      const rec: LogRecord = { kind: RecordKind.message, topicId: t.id, entryId, publishTime: input.publishTime, payload, props: input.props }
+      const body = t.durability === Durability.memory ? EMPTY : encoder.encode(t.id, entryId, input.publishTime, payload, input.props)
       ctx.recordEncoded(rec, body, t.durability)
       appender.appendsTotal++
       topics.push(t)

@@ -154,7 +154,7 @@ export class LogQueue {
       for (let i = 0; i < bodies.length; i++) {
         const body = bodies[i] as Buffer
         writeFrameHeader(buf, at, body.length, checksums[i] as number)
-        body.copy(buf, at + FRAME_HEADER_BYTES)
+        buf.set(body, at + FRAME_HEADER_BYTES) // TypedArray#set: Buffer#copy checks and wraps its arguments first (~0.7 us a record, session 8 profile)
         at += FRAME_HEADER_BYTES + body.length
       }
       // Copied: the group keeps only its promise until its commit completes (a sync may take milliseconds).

@@ -16,8 +16,9 @@
  * Bodies are views of a chunk (common/cbor-writer.ts); a chunk lives until
  * the log writer has copied every record of it into its write buffer.
  */
-import { CborMajor, CborWriter } from '../common/cbor-writer.js'
-import { encodeValue, propWireKeyOf, RecordKind } from './records.js'
+import assert from 'node:assert/strict'
+import { CborWriter } from '../common/cbor-writer.js'
+import { encodeValue, PROP_KEYS_COUNT, propWireKeyOf, RecordKind } from './records.js'
 import type { MessageProps } from './types.js'
 
 /** Bytes of a record besides its payload and props: array head, kind, three numbers, the payload's head. */
@@ -26,34 +27,49 @@ const RECORD_HEAD_BYTES_MAX = 1 + 1 + 9 + 9 + 9 + 5
 export class MessageEncoder {
   private readonly w = new CborWriter(encodeValue)
 
-  /** The body of a message record (no meta), a view of the current chunk. */
+  /**
+   * The body of a message record (no meta), a view of the current chunk. One pass over the props: the array and
+   * map heads are written as placeholders and set once the pairs are counted (a map of known props has fewer
+   * than 24 pairs, so its head is one byte); without props the record is the 5-item array.
+   */
   encode (topicId: number, entryId: number, publishTime: number, payload: Buffer, props: MessageProps): Buffer {
     const w = this.w
     w.begin(RECORD_HEAD_BYTES_MAX + payload.length)
-    const pairs = countPairs(props)
-    w.byte(pairs === 0 ? 0x85 : 0x86)
+    const some = hasKeys(props)
+    w.byte(some ? 0x86 : 0x85)
     w.byte(RecordKind.message)
     w.number(topicId)
     w.number(entryId)
     w.number(publishTime)
     w.bytes(payload)
-    if (pairs > 0) {
-      w.head(CborMajor.map, pairs)
-      for (const long in props) {
-        const v = props[long as keyof MessageProps]
-        const key = propWireKeyOf(long)
-        if (v === undefined || key === undefined) continue
-        w.byte(0x61) // a one-letter text string
-        w.byte(key)
-        w.value(v)
-      }
+    if (!some) return w.end()
+    const mapAt = w.written
+    w.byte(0xa0)
+    let pairs = 0
+    for (const long in props) {
+      const v = props[long as keyof MessageProps]
+      const key = propWireKeyOf(long)
+      if (v === undefined || key === undefined) continue
+      w.byte(0x61) // a one-letter text string
+      w.byte(key)
+      w.value(v)
+      pairs++
     }
-    return w.end()
+    const body = w.end()
+    if (pairs > 0) {
+      body[mapAt] = 0xa0 | pairs
+      return body
+    }
+    // Only unknown or undefined props: the 5-item array after all.
+    body[0] = 0x85
+    return body.subarray(0, mapAt)
   }
 }
 
-function countPairs (props: MessageProps): number {
-  let n = 0
-  for (const long in props) if (props[long as keyof MessageProps] !== undefined && propWireKeyOf(long) !== undefined) n++
-  return n
+// A map of known props has a one-byte head (fewer than 24 pairs): the placeholder above is set in place.
+assert.ok(PROP_KEYS_COUNT < 24, 'a props map head is one byte')
+
+function hasKeys (props: MessageProps): boolean {
+  for (const _ in props) return true
+  return false
 }

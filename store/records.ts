@@ -58,13 +58,16 @@ const propKeys: ReadonlyArray<readonly [keyof MessageProps, string]> = [
   // Geo-replication (store/origin-marks.ts).
   ['replicatedVia', 'V'], ['replicatedLsn', 'L']
 ]
+/** Known props (message-encoder.ts relies on fewer than 24). */
+export const PROP_KEYS_COUNT = propKeys.length
 const propByWire = new Map(propKeys.map(([long, wire]) => [wire, long]))
 const wireByProp: Record<string, string> = Object.fromEntries(propKeys)
-const wireCodeByProp: Record<string, number> = Object.fromEntries(propKeys.map(([long, wire]) => [long, wire.charCodeAt(0)]))
+/** A Map: a lookup by a key that varies is a hash probe, where an object's keyed lookup went megamorphic. */
+const wireCodeByProp = new Map<string, number>(propKeys.map(([long, wire]) => [long, wire.charCodeAt(0)]))
 
 /** The wire key of a property as its one character code (message-encoder.ts), undefined for an unknown property. */
 export function propWireKeyOf (long: string): number | undefined {
-  return Object.hasOwn(wireCodeByProp, long) ? wireCodeByProp[long] : undefined
+  return wireCodeByProp.get(long)
 }
 
 function propsToWire (props: MessageProps): Record<string, unknown> | undefined {

@@ -115,7 +115,9 @@ export interface AppendInput {
  * origin's payload, publish time and props, the props already carrying
  * originSite, originEntryId, replicatedVia and replicatedLsn (the link's
  * position is raised by the record itself: store/origin-marks.ts) and no
- * producer ids (replication dedups by position only).
+ * producer ids (replication dedups by position only). The ledger keeps
+ * `payload` as given (the tail cache), so the caller never changes its bytes
+ * after; an entry kept in memory gets a copy of its own.
  */
 export interface ReplicatedInput {
   topic: TopicName

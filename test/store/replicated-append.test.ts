@@ -35,7 +35,8 @@ t.test('replicated append - records written by hand decode like encodeRecord\'s 
   const enc = new MessageEncoder()
   // Payloads around and above the encoder's chunk (a record written across a chunk change moves over whole).
   for (const payload of [Buffer.alloc(0), Buffer.from('hello'), Buffer.alloc(200_000, 7), Buffer.alloc(300_000, 9)]) {
-    for (const props of [...PROPS, {}]) {
+    // Also props with nothing to write (undefined, or no wire key): the 5-item record, as encodeRecord writes it.
+    for (const props of [...PROPS, {}, { key: undefined }, { notAProp: 1 } as unknown as MessageProps]) {
       const body = enc.encode(3, 4_000_000_001, 1_700_000_000_123, payload, props)
       const ref = decodeRecord(encodeRecord({ kind: RecordKind.message, topicId: 3, entryId: 4_000_000_001, publishTime: 1_700_000_000_123, payload, props }))
       t.same(decodeRecord(Buffer.from(body)), ref, `decodes like encodeRecord (payload ${payload.length} B, ${Object.keys(props).length} props)`)
@@ -192,4 +193,22 @@ t.test('replicated append - a failed fdatasync rejects the batch; none of it bec
   t.equal(positionOf(l.getMeta(REPL_IN_SPACE, 'a')), -1, 'the position did not move: the batch is resent whole')
   await l.appendReplicated(ins)
   t.equal((await l.read('r/x', 0, { maxEntries: 100 })).length, 20, 'the resent batch is applied once')
+})
+
+t.test('replicated append - an entry kept in memory owns its payload: the bytes it came from may change after', async (t) => {
+  // A receiver hands over payloads as views of its batch's bytes (replicator/codec.ts); a memory-kept entry lives
+  // on with its topic, so it must not keep (nor follow) them.
+  const l = createMemoryLedger({ siteId: 'b', policyOf: policyByPrefix(), retentionIntervalMs: 0, checkpointIntervalMs: 0 })
+  await l.open()
+  t.teardown(async () => { await l.close() })
+  const batch = Buffer.alloc(64 * 1024, 0x61)
+  const ins: ReplicatedInput[] = [0, 1].map((i) => ({
+    topic: 'r/one', payload: batch.subarray(i * 100, i * 100 + 10), publishTime: 1_700_000_000_000 + i,
+    props: { originSite: 'a', originEntryId: i, replicatedVia: ['a'], replicatedLsn: 10 + i }
+  }))
+  await l.appendReplicated(ins)
+  batch.fill(0x7a)
+  const got = await l.read('r/one', 0, { maxEntries: 10 })
+  t.same(got.map((e) => e.payload.toString()), ['a'.repeat(10), 'a'.repeat(10)], 'the entries read as appended')
+  t.ok(got.every((e) => e.payload.buffer.byteLength < batch.length), 'and do not keep the batch\'s bytes')
 })
