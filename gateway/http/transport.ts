@@ -15,6 +15,7 @@ import type { HttpCore } from './api.js'
 import { HttpCode } from './errors.js'
 import type { HttpCounters } from './counters.js'
 import type { ApiReply, ReplySink, RequestHead, RequestPlan } from './request.js'
+import { ReplyBatch, type SettledReply } from './reply-batch.js'
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: 'OK',
@@ -48,7 +49,13 @@ const NO_HEADERS: ReadonlyArray<readonly [string, string]> = Object.freeze([])
 interface ExchangeIo {
   write: (ex: Exchange, reply: ApiReply, closeConnection: boolean, code?: string) => void
   fail: (ex: Exchange, err: unknown, closeConnection?: boolean) => void
+  /** Settled outside a uWS callback: written with the others of this turn (reply-batch.ts); inside one, at once. */
+  settle: (ex: Exchange) => void
 }
+
+/** Outcome of an exchange between reply()/fail() and its write (reply-batch.ts). */
+const Settled = { none: 0, reply: 1, fail: 2 } as const
+type Settled = typeof Settled[keyof typeof Settled]
 
 /**
  * One request from its arrival to its reply, and the request as the API sees
@@ -57,7 +64,7 @@ interface ExchangeIo {
  * address is read from the response (valid until the reply) only when a
  * route asks for it. As a ReplySink it takes a plan's outcome (runTo).
  */
-class Exchange implements RequestHead, ReplySink {
+class Exchange implements RequestHead, ReplySink, SettledReply {
   /** Headers every reply carries (CORS, from gateway/auth's guard). */
   replyHeaders: ReadonlyArray<readonly [string, string]> = NO_HEADERS
   /** Set once the reply is written or the client went away; the response is not touched after. */
@@ -72,6 +79,10 @@ class Exchange implements RequestHead, ReplySink {
   /** Request headers: lowercase names, in arrival order, repeats kept. */
   readonly headers: Array<readonly [string, string]> = []
   private address: string | undefined = undefined
+  /** The first outcome given (reply or fail), held until the transport writes it: later ones are ignored. */
+  private settled: Settled = Settled.none
+  private settledReply: ApiReply | undefined = undefined
+  private settledError: unknown = undefined
 
   /** `id`: for the per-request debug line (ops). */
   constructor (readonly res: HttpResponse, readonly counters: HttpCounters, readonly id: number, private readonly io: ExchangeIo) {}
@@ -89,8 +100,28 @@ class Exchange implements RequestHead, ReplySink {
     return this.controller.signal
   }
 
-  reply (r: ApiReply): void { this.io.write(this, r, false) }
-  fail (err: unknown): void { this.io.fail(this, err) }
+  reply (r: ApiReply): void {
+    if (this.done || this.settled !== Settled.none) return
+    this.settled = Settled.reply
+    this.settledReply = r
+    this.io.settle(this)
+  }
+
+  fail (err: unknown): void {
+    if (this.done || this.settled !== Settled.none) return
+    this.settled = Settled.fail
+    this.settledError = err
+    this.io.settle(this)
+  }
+
+  /** Write the outcome reply() or fail() gave (nothing when the client went away meanwhile: write checks `done`). */
+  writeSettled (): void {
+    const { settled, settledReply, settledError } = this
+    this.settledReply = undefined
+    this.settledError = undefined
+    if (settled === Settled.reply) this.io.write(this, settledReply as ApiReply, false)
+    else if (settled === Settled.fail) this.io.fail(this, settledError)
+  }
 }
 
 /**
@@ -215,7 +246,17 @@ export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: L
   function write (ex: Exchange, reply: ApiReply, closeConnection: boolean, code?: string): void {
     writeReply(ex, reply, closeConnection, logger, code)
   }
-  const io: ExchangeIo = { write, fail }
+  const batch = new ReplyBatch((err) => { logger.error({ err }, 'http reply write failed') })
+  /**
+   * uWS callbacks (the request handler, a body chunk) running now. A reply settled inside one is written at
+   * once: uWS corks the socket around its callbacks and sends after, so it costs no extra send and waits for nothing.
+   */
+  let inUwsCallback = 0
+  function settle (ex: Exchange): void {
+    if (inUwsCallback > 0) ex.writeSettled()
+    else batch.add(ex)
+  }
+  const io: ExchangeIo = { write, fail, settle }
 
   /** Read the whole body, at most `max` bytes; past that, answer with `tooLarge` and close. */
   function readBody (ex: Exchange, max: number, tooLarge: () => unknown, then: (body: Buffer) => void): void {
@@ -224,19 +265,24 @@ export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: L
     let size = 0
     ex.res.onData((chunk, isLast) => {
       if (ex.done) return
-      size += chunk.byteLength
-      if (size > max) {
-        // Stop at once; closing the connection is the only way to stop an upload in HTTP/1.1.
-        fail(ex, tooLarge(), true)
-        return
+      inUwsCallback++
+      try {
+        size += chunk.byteLength
+        if (size > max) {
+          // Stop at once; closing the connection is the only way to stop an upload in HTTP/1.1.
+          fail(ex, tooLarge(), true)
+          return
+        }
+        // uWS reuses the chunk's memory after this callback: copy it. Buffer.from(view) copies a small body into
+        // Node's shared buffer pool (chunk.slice(0) made a new ArrayBuffer per request: ~10% of a publish's CPU).
+        const copy = Buffer.from(new Uint8Array(chunk))
+        if (isLast && chunks === undefined) { then(copy); return }
+        chunks ??= []
+        chunks.push(copy)
+        if (isLast) then(Buffer.concat(chunks, size))
+      } finally {
+        inUwsCallback--
       }
-      // uWS reuses the chunk's memory after this callback: copy it. Buffer.from(view) copies a small body into
-      // Node's shared buffer pool (chunk.slice(0) made a new ArrayBuffer per request: ~10% of a publish's CPU).
-      const copy = Buffer.from(new Uint8Array(chunk))
-      if (isLast && chunks === undefined) { then(copy); return }
-      chunks ??= []
-      chunks.push(copy)
-      if (isLast) then(Buffer.concat(chunks, size))
     })
   }
 
@@ -256,6 +302,7 @@ export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: L
     core.counters.started()
     res.onAborted(() => { if (!ex.done) core.counters.aborted(); ex.done = true; ex.aborted = true; ex.controller?.abort() })
     const head: RequestHead = ex
+    inUwsCallback++
     try {
       snapshot(ex, req)
       // CORS (gateway/auth): preflights are answered here, before routing, so they never touch the ledger.
@@ -284,6 +331,8 @@ export function attachUwsTransport (app: TemplatedApp, core: HttpCore, logger: L
     } catch (err) {
       logger.error({ err, method: head.method, path: head.path }, 'http handler threw')
       fail(ex, err, true)
+    } finally {
+      inUwsCallback--
     }
   })
 }

@@ -106,8 +106,18 @@ async function stop (child: ChildProcess, dir: string): Promise<void> {
 
 /** CPU seconds (user, system) of a process's main thread so far, from /proc (Linux): the per-request cost does not depend on load. */
 function mainThreadCpuSec (pid: number): { user: number, sys: number } {
+  return cpuSecOf(`/proc/${pid}/task/${pid}/stat`)
+}
+
+/** The same for the whole process (every thread: the libuv pool's file writes, V8's GC and compiler threads). */
+function processCpuSec (pid: number): number {
+  const c = cpuSecOf(`/proc/${pid}/stat`)
+  return c.user + c.sys
+}
+
+function cpuSecOf (statFile: string): { user: number, sys: number } {
   try {
-    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8')
+    const stat = readFileSync(statFile, 'utf8')
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     return { user: Number(f[11]) / 100, sys: Number(f[12]) / 100 } // utime, stime in clock ticks (USER_HZ 100)
   } catch { return { user: Number.NaN, sys: Number.NaN } }
@@ -149,25 +159,44 @@ async function runOne (s: System): Promise<{ rate: number, cpuUsPerReq: number }
     const sync0 = ferry ? await fsyncs(port) : undefined
     child.stdin?.write('gc-start\n')
     const cpu0 = mainThreadCpuSec(child.pid ?? 0)
+    const all0 = processCpuSec(child.pid ?? 0)
+    const gen0 = process.cpuUsage()
     const r = await autocannon({ ...opts, duration: seconds })
+    const gen = process.cpuUsage(gen0)
     const cpu1 = mainThreadCpuSec(child.pid ?? 0)
+    const allUsPerReq = (processCpuSec(child.pid ?? 0) - all0) * 1e6 / r.requests.total
     const gc = await ask<{ allocatedBytes: number, gcs: number, gcCostUs: number }>(child, 'gc-stop', 'gc')
     const sync1 = ferry ? await fsyncs(port) : undefined
     const userUsPerReq = (cpu1.user - cpu0.user) * 1e6 / r.requests.total
     const sysUsPerReq = (cpu1.sys - cpu0.sys) * 1e6 / r.requests.total
     const cpuUsPerReq = userUsPerReq + sysUsPerReq
     const rate = Math.round(r.requests.average)
+    // autocannon runs in this process, on the same 2 cores: what it spends per request is CPU the server cannot have.
+    const genUsPerReq = (gen.user + gen.system) / r.requests.total
+    const genCores = (gen.user + gen.system) / 1e6 / seconds
     const heap = gc === undefined ? '' : `  heap ${Math.round(gc.allocatedBytes / r.requests.total)} B/req GC ${(gc.gcCostUs / r.requests.total).toFixed(2)} us/req`
     const commits = sync0 === undefined || sync1 === undefined || sync1.count === sync0.count
       ? ''
-      : `  ${(r.requests.total / (sync1.count - sync0.count)).toFixed(1)} req/commit fsync ${((sync1.sumSec - sync0.sumSec) * 1e3 / (sync1.count - sync0.count)).toFixed(2)} ms`
-    process.stdout.write(`${s.label.padEnd(9)} ${String(rate).padStart(7)} req/s  main thread ${cpuUsPerReq.toFixed(1)} us CPU/req (user ${userUsPerReq.toFixed(1)} sys ${sysUsPerReq.toFixed(1)})${heap}${commits}  p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms  non2xx ${r.non2xx} errors ${r.errors}  load ${loadavg()[0]?.toFixed(2)}\n`)
+      : commitFigures(r.requests.total, sync1.count - sync0.count, sync1.sumSec - sync0.sumSec, seconds)
+    process.stdout.write(`${s.label.padEnd(9)} ${String(rate).padStart(7)} req/s  main thread ${cpuUsPerReq.toFixed(1)} us CPU/req (user ${userUsPerReq.toFixed(1)} sys ${sysUsPerReq.toFixed(1)}), all threads ${allUsPerReq.toFixed(1)}  generator ${genUsPerReq.toFixed(1)} us/req (${genCores.toFixed(2)} cores)${heap}${commits}  p50 ${r.latency.p50} ms p99 ${r.latency.p99} ms  non2xx ${r.non2xx} errors ${r.errors}  load ${loadavg()[0]?.toFixed(2)}\n`)
     // Every request the child served, for prof-summary.ts (CPU per request from the profile).
     if (profile !== undefined) process.stdout.write(`          profile ${profile} requests ${warm + r.requests.total}\n`)
     return { rate, cpuUsPerReq }
   } finally {
     await stop(child, dir)
   }
+}
+
+/**
+ * Publishes per commit, the mean fsync, and the gap: the mean time between commits less the mean fsync, when
+ * the disk has no commit of this site in flight (commits are one at a time: store COMMITS_IN_FLIGHT_MAX). In a
+ * closed loop every request waits for about two commits, so the gap is rate lost to the main thread's turn
+ * between one commit's completion and the next one's issue.
+ */
+function commitFigures (requests: number, commits: number, fsyncSec: number, runSec: number): string {
+  const fsyncMs = fsyncSec * 1e3 / commits
+  const gapMs = runSec * 1e3 / commits - fsyncMs
+  return `  ${(requests / commits).toFixed(1)} req/commit fsync ${fsyncMs.toFixed(3)} ms gap ${gapMs.toFixed(3)} ms`
 }
 
 function median (xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] as number }
