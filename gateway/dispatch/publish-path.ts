@@ -11,7 +11,7 @@
  * in either: the ledger's promise and one step after it.
  */
 import { CommonCode, FerryError } from '../../common/errors.js'
-import type { AppendResult, Ledger } from '../../store/index.js'
+import type { AppendInput, AppendResult, AppendSink, EntryId, Ledger, Lsn, MessageProps, MetaPut } from '../../store/index.js'
 import type { NamespacePolicy, PolicyRegistry } from '../policy/index.js'
 import type { BacklogGuard } from './backlog.js'
 import { publishNamespaceOf } from './filter.js'
@@ -88,15 +88,8 @@ export class PublishPath {
       this.publishQueued(req, startedAt, namespace, policy).then((r) => { sink.published(r) }, (err: unknown) => { sink.failed(err) })
       return
     }
-    const ns = namespace
-    this.append(req).then((r) => {
-      const result = this.publishedResult(policy, r)
-      o?.settled(req, ns, result, startedAt)
-      sink.published(result)
-    }, (err: unknown) => {
-      o?.settled(req, ns, undefined, startedAt)
-      sink.failed(err)
-    })
+    const op = new SinkAppend(this, req, sink, policy, namespace, o, startedAt)
+    this.deps.ledger.appendTo(op, op)
   }
 
   /**
@@ -146,9 +139,54 @@ export class PublishPath {
   }
 
   private publishedResult (policy: Readonly<NamespacePolicy>, r: AppendResult): PublishResult {
+    return this.resultOf(policy, r.topic, r.entryId, r.duplicate)
+  }
+
+  /** A publish was stored (SinkAppend, publishedResult): count it, and pace a memory topic's publisher. */
+  resultOf (policy: Readonly<NamespacePolicy>, topic: string, entryId: EntryId, duplicate: boolean): PublishResult {
     this.published++
     // fanin (issue 11): no fsync paces a memory topic's publishers; past the bound the front end reads on only once `paced` resolves.
-    const paced = policy.durability === 'memory' ? this.deps.pacer.paced(r.topic) : undefined
-    return paced === undefined ? { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate } : { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate, paced }
+    const paced = policy.durability === 'memory' ? this.deps.pacer.paced(topic) : undefined
+    return paced === undefined ? { topic, entryId, duplicate } : { topic, entryId, duplicate, paced }
+  }
+}
+
+/**
+ * One publishTo's append (the common path: restored, no backlog quota): the ledger's AppendInput and its
+ * AppendSink in one object, so a publish makes this one object where a promise chain with its closures was
+ * (fanin, issue 11). The ledger holds it only until it has called it; the outcome goes on to the caller's
+ * PublishSink (and the publish observer), once.
+ */
+class SinkAppend implements AppendInput, AppendSink {
+  readonly topic: string
+  readonly payload: Buffer
+  readonly props: MessageProps
+  /** req.meta (mqtt/ inbound QoS 2 ids) travels in the message's own record. */
+  readonly meta: readonly MetaPut[] | undefined
+
+  constructor (
+    private readonly path: PublishPath,
+    private readonly req: PublishRequest,
+    private readonly sink: PublishSink,
+    private readonly policy: Readonly<NamespacePolicy>,
+    private readonly namespace: string,
+    private readonly observer: PublishObserver | undefined,
+    private readonly startedAt: number
+  ) {
+    this.topic = req.topic
+    this.payload = req.payload
+    this.props = req.props ?? {}
+    this.meta = req.meta
+  }
+
+  appended (entryId: EntryId, _lsn: Lsn, duplicate: boolean): void {
+    const result = this.path.resultOf(this.policy, this.topic, entryId, duplicate)
+    this.observer?.settled(this.req, this.namespace, result, this.startedAt)
+    this.sink.published(result)
+  }
+
+  appendFailed (err: unknown): void {
+    this.observer?.settled(this.req, this.namespace, undefined, this.startedAt)
+    this.sink.failed(err)
   }
 }
