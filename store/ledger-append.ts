@@ -20,11 +20,16 @@ import type { LedgerContext } from './ledger-context.js'
 import type { TopicState } from './topic-state.js'
 import { Durability, type AppendInput, type AppendListener, type AppendResult, type AppendSink, type EntryId, type Lsn, type MessageProps, type TopicListener } from './types.js'
 
-/** Appends waiting on one durability promise, in append order; reused once settled (its reactions made once). */
+/**
+ * Appends waiting on one durability promise, in append order; reused once settled (its reactions made once).
+ * The arrays keep their length when emptied (`count` says how much is in use; emptying one with `length = 0`
+ * gives its backing store back, and it is grown again per batch): the slots of a settled batch hold nothing.
+ */
 class Waiting {
   done: Promise<void> | null = null
-  readonly sinks: AppendSink[] = []
-  readonly topics: TopicState[] = []
+  count = 0
+  readonly sinks: Array<AppendSink | null> = []
+  readonly topics: Array<TopicState | null> = []
   readonly entryIds: EntryId[] = []
   readonly lsns: Lsn[] = []
   readonly onDone: () => void
@@ -36,18 +41,25 @@ class Waiting {
   }
 
   add (sink: AppendSink, t: TopicState, entryId: EntryId, lsn: Lsn): void {
+    const i = this.count++
+    if (i < this.sinks.length) {
+      this.sinks[i] = sink
+      this.topics[i] = t
+      this.entryIds[i] = entryId
+      this.lsns[i] = lsn
+      return
+    }
     this.sinks.push(sink)
     this.topics.push(t)
     this.entryIds.push(entryId)
     this.lsns.push(lsn)
   }
 
+  /** Empty it: the sinks and topics are no longer referenced. */
   clear (): void {
+    for (let i = 0; i < this.count; i++) { this.sinks[i] = null; this.topics[i] = null }
     this.done = null
-    this.sinks.length = 0
-    this.topics.length = 0
-    this.entryIds.length = 0
-    this.lsns.length = 0
+    this.count = 0
   }
 }
 
@@ -135,7 +147,7 @@ export class Appender {
   settle (w: Waiting, err: unknown, failed: boolean): void {
     // Appends from here on (a sink may append again) make a batch of their own: this one is being emptied.
     if (this.waiting === w) this.waiting = null
-    const n = w.sinks.length
+    const n = w.count
     if (!failed) for (let i = 0; i < n; i++) this.commit(w.topics[i] as TopicState, w.entryIds[i] as EntryId)
     let thrown: { err: unknown } | undefined
     for (let i = 0; i < n; i++) {
@@ -147,7 +159,7 @@ export class Appender {
       } catch (e) { thrown ??= { err: e } }
     }
     w.clear()
-    if (n <= APPEND_WAITING_KEPT_ENTRIES_MAX && this.spare.length < APPEND_WAITING_SPARE_MAX) this.spare.push(w)
+    if (w.sinks.length <= APPEND_WAITING_KEPT_ENTRIES_MAX && this.spare.length < APPEND_WAITING_SPARE_MAX) this.spare.push(w)
     if (thrown !== undefined) throw thrown.err
   }
 
