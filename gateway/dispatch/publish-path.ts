@@ -4,11 +4,12 @@
  * ledger, evict past the quota, answer (with pacing for memory topics). The
  * publish observer (gateway/ops) sees every publish start and settle.
  *
- * Two entries run the same steps: `publish` answers with a promise, and
- * `publishTo` sends the outcome to the caller's PublishSink, so the HTTP front
- * end's hot path has no promise and no closures of its own per message. The
- * common case (restored, no backlog quota: fanin, issue 11) has no async frame
- * in either: the ledger's promise and one step after it.
+ * The steps are `publishTo`'s: it sends the outcome to the caller's
+ * PublishSink, so the front ends' hot path (HTTP single publish, MQTT QoS 0/1)
+ * has no promise and no closures per message; `publish` is the promise over
+ * it. The common case (restored, no backlog quota: fanin, issue 11) has no
+ * async frame and no promise at all: one SinkAppend is the ledger's input and
+ * its AppendSink (Ledger.appendTo).
  */
 import { CommonCode, FerryError } from '../../common/errors.js'
 import type { AppendInput, AppendResult, AppendSink, EntryId, Ledger, Lsn, MessageProps, MetaPut } from '../../store/index.js'
@@ -44,29 +45,9 @@ export class PublishPath {
     void deps.ready.then(() => { this.restored = true })
   }
 
+  /** publishTo with a promise: the same steps, one outcome (the promise's two functions are the sink). */
   publish (req: PublishRequest): Promise<PublishResult> {
-    if (!this.restored) return this.publishQueued(req)
-    const o = this.observer
-    const startedAt = o !== undefined ? o.started(req) : 0
-    let namespace: string | undefined
-    try {
-      this.deps.checkOpen()
-      namespace = publishNamespaceOf(req.topic, req.namespace)
-      const policy = this.admit(req, namespace)
-      if (policy.backlogQuotaBytes >= 0) return this.publishQueued(req, startedAt, namespace, policy)
-      const ns = namespace
-      return this.append(req).then((r) => {
-        const result = this.publishedResult(policy, r)
-        o?.settled(req, ns, result, startedAt)
-        return result
-      }, (err: unknown) => {
-        o?.settled(req, ns, undefined, startedAt)
-        throw err
-      })
-    } catch (err) {
-      o?.settled(req, namespace, undefined, startedAt)
-      return Promise.reject(err)
-    }
+    return new Promise((resolve, reject) => { this.publishTo(req, { published: resolve, failed: reject }) })
   }
 
   publishTo (req: PublishRequest, sink: PublishSink): void {
@@ -94,7 +75,7 @@ export class PublishPath {
 
   /**
    * Publish after the restore, or through the backlog quota (admit may wait; eviction after the append).
-   * Coming from publish, the observer has seen it start and the checks are done: `started` and `admitted` say so.
+   * Coming from publishTo, the observer has seen it start and the checks are done: `started` and `admitted` say so.
    */
   private async publishQueued (req: PublishRequest, started?: number, admittedNamespace?: string, admitted?: Readonly<NamespacePolicy>): Promise<PublishResult> {
     const o = this.observer
