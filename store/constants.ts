@@ -191,3 +191,11 @@ assert.ok(READ_BLOCK_BYTES_MAX <= TAIL_CACHE_BYTES_MAX_DEFAULT, 'a read block fi
  * segment starts with this lead instead of none (~1/8 s of the 64 x 1 peak), capped by the segment size.
  */
 export const SPARE_SEGMENT_ZERO_BYTES = 1024 * 1024
+
+/**
+ * Appends waiting on one durability promise (ledger-append.ts): emptied batches are kept for reuse, at most this
+ * many (a log has one group filling and COMMITS_IN_FLIGHT_MAX being written; a few more cover memory topics).
+ */
+export const APPEND_WAITING_SPARE_MAX = 4
+/** A batch that held more appends than this is dropped, not kept: its arrays would pin that much memory after a burst. */
+export const APPEND_WAITING_KEPT_ENTRIES_MAX = 4096

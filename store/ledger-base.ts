@@ -36,7 +36,7 @@ import type { ResolvedOptions } from './options.js'
 import type { LogReadOptions, LogReadResult } from './log-tail.js'
 import type { TopicState } from './topic-state.js'
 import {
-  Durability, type AppendInput, type AppendListener, type AppendResult, type Cursor, type CursorOptions,
+  Durability, type AppendInput, type AppendListener, type AppendResult, type AppendSink, type Cursor, type CursorOptions,
   type DelayedRef, type EntryId, type Ledger, type LedgerEntry, type LedgerStats, type Lsn,
   type MetaValue, type ReadOptions, type RecoveryReport, type ReplicatedInput, type TopicListener, type TopicName
 } from './types.js'
@@ -178,6 +178,16 @@ export abstract class LedgerBase extends LedgerState implements Ledger {
       return Promise.reject(err)
     }
     return this.appender.appendOne(input)
+  }
+
+  appendTo (input: AppendInput, sink: AppendSink): void {
+    try {
+      this.checkWritable()
+    } catch (err) {
+      sink.appendFailed(err)
+      return
+    }
+    this.appender.appendTo(input, sink)
   }
 
   async appendMany (inputs: readonly AppendInput[]): Promise<AppendResult[]> {

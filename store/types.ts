@@ -134,6 +134,21 @@ export interface AppendResult {
   duplicate: boolean
 }
 
+/**
+ * Where `Ledger.appendTo` sends one append's outcome: the caller's own object (gateway/dispatch's publish), so
+ * an append needs no promise, closure or result object per message (fanin, issue 11). Exactly one of the two is
+ * called, once. `appended` only after the entry is durable per its topic's durability (sync: after the
+ * fdatasync) and visible to readers and listeners, never before appendTo returns; `appendFailed` with the
+ * refusal (E_STORE_BAD_ARGUMENT, E_RECORD_TOO_LARGE, E_STORE_CLOSED, E_FENCED: possibly before appendTo
+ * returns) or the write's failure (E_DISK_FULL, E_FSYNC_FAILED, ...). Neither may throw. The ledger holds the
+ * sink only until it has called it.
+ */
+export interface AppendSink {
+  /** Durable. `duplicate`: producer dedup matched, nothing new was stored and `entryId` is the original's. */
+  appended (entryId: EntryId, lsn: Lsn, duplicate: boolean): void
+  appendFailed (err: unknown): void
+}
+
 export interface LedgerEntry {
   topic: TopicName
   entryId: EntryId
@@ -287,6 +302,8 @@ export interface Ledger {
 
   /** Resolves once durable per the topic's durability; rejects with a FerryError (E_DISK_FULL, E_RECORD_TOO_LARGE, E_FENCED, ...). */
   append (input: AppendInput): Promise<AppendResult>
+  /** append with its outcome sent to `sink` instead of a promise (AppendSink): the same checks, record and durability. */
+  appendTo (input: AppendInput, sink: AppendSink): void
   /** Same as many appends, but one group commit; results in input order. Not atomic across topics. */
   appendMany (inputs: readonly AppendInput[]): Promise<AppendResult[]>
   /**

@@ -20,7 +20,7 @@
  */
 import { FerryError } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
-import type { Ledger, TopicName } from '../store/index.js'
+import type { AppendInput, AppendSink, Ledger, TopicName } from '../store/index.js'
 import { namespaceOf } from '../replicator/index.js'
 import { Kind, keyOf } from './keys.js'
 import { TopologyCode } from './errors.js'
@@ -50,6 +50,20 @@ export function guardedLedger (raw: Ledger, refuse: (topic: TopicName) => FerryE
           const err = refuse(input.topic)
           if (err !== undefined) throw err
           return await track(target.append(input))
+        }
+      }
+      if (prop === 'appendTo') {
+        return (input: AppendInput, sink: AppendSink): void => {
+          const err = refuse(input.topic)
+          if (err !== undefined) { sink.appendFailed(err); return }
+          if (inFlight === undefined) { target.appendTo(input, sink); return }
+          // Tracked as append is (the promise only here, with a topology: not on a single site's hot path).
+          track(new Promise<void>((resolve, reject) => {
+            target.appendTo(input, {
+              appended (entryId, lsn, duplicate) { resolve(); sink.appended(entryId, lsn, duplicate) },
+              appendFailed (e) { reject(e); sink.appendFailed(e) }
+            })
+          })).catch(() => {})
         }
       }
       if (prop === 'appendMany') {

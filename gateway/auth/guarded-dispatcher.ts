@@ -32,21 +32,15 @@ export class GuardedDispatcher implements Dispatcher {
     private readonly logger: Logger
   ) {}
 
-  // Not async: without an at-rest codec (the hot path; fanin, issue 11) the inner dispatcher's own promise is
-  // returned, no async frame and promise hop per publish. A quota refusal still rejects rather than throws.
+  /** publishTo with a promise: the same steps, one outcome (the promise's two functions are the sink). */
   publish (req: PublishRequest): Promise<PublishResult> {
-    try {
-      const ns = this.admit(req)
-      const props = this.codec.clean(req.props)
-      const policy = this.encodingPolicy(req, ns)
-      if (ns === undefined || policy === undefined) return this.inner.publish(props === req.props ? req : { ...req, props })
-      return this.publishEncoded(req, ns, policy, props)
-    } catch (err) {
-      return Promise.reject(err)
-    }
+    return new Promise((resolve, reject) => { this.publishTo(req, { published: resolve, failed: reject }) })
   }
 
-  /** publish with a sink: without an at-rest codec, the inner dispatcher's publishTo after the checks (nothing of the guard's per publish). */
+  /**
+   * The guard's steps: without an at-rest codec (the hot path; fanin, issue 11), the inner dispatcher's publishTo
+   * after the checks, with the caller's sink (nothing of the guard's per publish); a refusal reaches the sink at once.
+   */
   publishTo (req: PublishRequest, sink: PublishSink): void {
     let ns: string | undefined
     let props: PublishRequest['props']

@@ -4,14 +4,15 @@
  * ledger, evict past the quota, answer (with pacing for memory topics). The
  * publish observer (gateway/ops) sees every publish start and settle.
  *
- * Two entries run the same steps: `publish` answers with a promise, and
- * `publishTo` sends the outcome to the caller's PublishSink, so the HTTP front
- * end's hot path has no promise and no closures of its own per message. The
- * common case (restored, no backlog quota: fanin, issue 11) has no async frame
- * in either: the ledger's promise and one step after it.
+ * The steps are `publishTo`'s: it sends the outcome to the caller's
+ * PublishSink, so the front ends' hot path (HTTP single publish, MQTT QoS 0/1)
+ * has no promise and no closures per message; `publish` is the promise over
+ * it. The common case (restored, no backlog quota: fanin, issue 11) has no
+ * async frame and no promise at all: one SinkAppend is the ledger's input and
+ * its AppendSink (Ledger.appendTo).
  */
 import { CommonCode, FerryError } from '../../common/errors.js'
-import type { AppendResult, Ledger } from '../../store/index.js'
+import type { AppendInput, AppendResult, AppendSink, EntryId, Ledger, Lsn, MessageProps, MetaPut } from '../../store/index.js'
 import type { NamespacePolicy, PolicyRegistry } from '../policy/index.js'
 import type { BacklogGuard } from './backlog.js'
 import { publishNamespaceOf } from './filter.js'
@@ -44,29 +45,9 @@ export class PublishPath {
     void deps.ready.then(() => { this.restored = true })
   }
 
+  /** publishTo with a promise: the same steps, one outcome (the promise's two functions are the sink). */
   publish (req: PublishRequest): Promise<PublishResult> {
-    if (!this.restored) return this.publishQueued(req)
-    const o = this.observer
-    const startedAt = o !== undefined ? o.started(req) : 0
-    let namespace: string | undefined
-    try {
-      this.deps.checkOpen()
-      namespace = publishNamespaceOf(req.topic, req.namespace)
-      const policy = this.admit(req, namespace)
-      if (policy.backlogQuotaBytes >= 0) return this.publishQueued(req, startedAt, namespace, policy)
-      const ns = namespace
-      return this.append(req).then((r) => {
-        const result = this.publishedResult(policy, r)
-        o?.settled(req, ns, result, startedAt)
-        return result
-      }, (err: unknown) => {
-        o?.settled(req, ns, undefined, startedAt)
-        throw err
-      })
-    } catch (err) {
-      o?.settled(req, namespace, undefined, startedAt)
-      return Promise.reject(err)
-    }
+    return new Promise((resolve, reject) => { this.publishTo(req, { published: resolve, failed: reject }) })
   }
 
   publishTo (req: PublishRequest, sink: PublishSink): void {
@@ -88,20 +69,13 @@ export class PublishPath {
       this.publishQueued(req, startedAt, namespace, policy).then((r) => { sink.published(r) }, (err: unknown) => { sink.failed(err) })
       return
     }
-    const ns = namespace
-    this.append(req).then((r) => {
-      const result = this.publishedResult(policy, r)
-      o?.settled(req, ns, result, startedAt)
-      sink.published(result)
-    }, (err: unknown) => {
-      o?.settled(req, ns, undefined, startedAt)
-      sink.failed(err)
-    })
+    const op = new SinkAppend(this, req, sink, policy, namespace, o, startedAt)
+    this.deps.ledger.appendTo(op, op)
   }
 
   /**
    * Publish after the restore, or through the backlog quota (admit may wait; eviction after the append).
-   * Coming from publish, the observer has seen it start and the checks are done: `started` and `admitted` say so.
+   * Coming from publishTo, the observer has seen it start and the checks are done: `started` and `admitted` say so.
    */
   private async publishQueued (req: PublishRequest, started?: number, admittedNamespace?: string, admitted?: Readonly<NamespacePolicy>): Promise<PublishResult> {
     const o = this.observer
@@ -146,9 +120,54 @@ export class PublishPath {
   }
 
   private publishedResult (policy: Readonly<NamespacePolicy>, r: AppendResult): PublishResult {
+    return this.resultOf(policy, r.topic, r.entryId, r.duplicate)
+  }
+
+  /** A publish was stored (SinkAppend, publishedResult): count it, and pace a memory topic's publisher. */
+  resultOf (policy: Readonly<NamespacePolicy>, topic: string, entryId: EntryId, duplicate: boolean): PublishResult {
     this.published++
     // fanin (issue 11): no fsync paces a memory topic's publishers; past the bound the front end reads on only once `paced` resolves.
-    const paced = policy.durability === 'memory' ? this.deps.pacer.paced(r.topic) : undefined
-    return paced === undefined ? { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate } : { topic: r.topic, entryId: r.entryId, duplicate: r.duplicate, paced }
+    const paced = policy.durability === 'memory' ? this.deps.pacer.paced(topic) : undefined
+    return paced === undefined ? { topic, entryId, duplicate } : { topic, entryId, duplicate, paced }
+  }
+}
+
+/**
+ * One publishTo's append (the common path: restored, no backlog quota): the ledger's AppendInput and its
+ * AppendSink in one object, so a publish makes this one object where a promise chain with its closures was
+ * (fanin, issue 11). The ledger holds it only until it has called it; the outcome goes on to the caller's
+ * PublishSink (and the publish observer), once.
+ */
+class SinkAppend implements AppendInput, AppendSink {
+  readonly topic: string
+  readonly payload: Buffer
+  readonly props: MessageProps
+  /** req.meta (mqtt/ inbound QoS 2 ids) travels in the message's own record. */
+  readonly meta: readonly MetaPut[] | undefined
+
+  constructor (
+    private readonly path: PublishPath,
+    private readonly req: PublishRequest,
+    private readonly sink: PublishSink,
+    private readonly policy: Readonly<NamespacePolicy>,
+    private readonly namespace: string,
+    private readonly observer: PublishObserver | undefined,
+    private readonly startedAt: number
+  ) {
+    this.topic = req.topic
+    this.payload = req.payload
+    this.props = req.props ?? {}
+    this.meta = req.meta
+  }
+
+  appended (entryId: EntryId, _lsn: Lsn, duplicate: boolean): void {
+    const result = this.path.resultOf(this.policy, this.topic, entryId, duplicate)
+    this.observer?.settled(this.req, this.namespace, result, this.startedAt)
+    this.sink.published(result)
+  }
+
+  appendFailed (err: unknown): void {
+    this.observer?.settled(this.req, this.namespace, undefined, this.startedAt)
+    this.sink.failed(err)
   }
 }

@@ -8,7 +8,7 @@
  * failures answer their status with the `{error: {code, message}}` body.
  */
 import t from 'tap'
-import { SimDisk, type AppendInput, type AppendResult, type Ledger } from '../../store/index.js'
+import { SimDisk, type AppendInput, type AppendResult, type AppendSink, type Ledger } from '../../store/index.js'
 import type { PublishResult, PublishSink } from '../../gateway/dispatch/index.js'
 import { startHarness, NS } from '../helpers/dispatch-harness.js'
 import { startTestGateway } from '../helpers/gateway.js'
@@ -24,7 +24,7 @@ class Heard implements PublishSink {
   failed (err: unknown): void { this.events.push({ failed: err }) }
 }
 
-/** The ledger with its append results held back until release(): the real append underneath. */
+/** The ledger with its append outcomes (promise or sink) held back until release(): the real append underneath. */
 function heldLedger (ledger: Ledger): { ledger: Ledger, held: () => number, release: () => void } {
   let holding: Array<() => void> = []
   const wrapped = new Proxy(ledger, {
@@ -34,6 +34,14 @@ function heldLedger (ledger: Ledger): { ledger: Ledger, held: () => number, rele
           const r = await target.append(input)
           await new Promise<void>((resolve) => { holding.push(resolve) })
           return r
+        }
+      }
+      if (prop === 'appendTo') {
+        return (input: AppendInput, sink: AppendSink): void => {
+          target.appendTo(input, {
+            appended (entryId, lsn, duplicate) { holding.push(() => { sink.appended(entryId, lsn, duplicate) }) },
+            appendFailed (err) { holding.push(() => { sink.appendFailed(err) }) }
+          })
         }
       }
       const v: unknown = Reflect.get(target, prop)

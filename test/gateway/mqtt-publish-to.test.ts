@@ -1,6 +1,7 @@
 /**
  * An inbound QoS 0/1 PUBLISH goes to Dispatcher.publishTo with the publish as
- * its own PublishSink (no promise per message); QoS 2 keeps publish. Pinned
+ * its own PublishSink (no promise per message); QoS 2 keeps publish (a promise
+ * over publishTo). Pinned
  * over a real socket on the fdatasync-gated simulated disk: the PUBACK leaves
  * only once the message's fdatasync is done; a refusal answered at once waits
  * behind the PUBACKs of publishes that came before it; a full disk answers
@@ -20,14 +21,18 @@ function publishPacket (topic: string, qos: 0 | 1 | 2, id: number, payload: stri
   return { cmd: 'publish', topic, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), qos, messageId: id, retain: false, dup: false }
 }
 
-/** Count the front end's calls of publish and publishTo (passed on unchanged). */
-function countCalls (gw: TestGateway): { publish: number, publishTo: number } {
+/**
+ * Count the calls of publish and publishTo that reach the dispatcher (passed on unchanged), and name each
+ * publishTo's sink: the front end's own InboundPublish when it came without a promise on the way. The guard above
+ * passes a sink through as it is, and its publish is the promise over its publishTo.
+ */
+function countCalls (gw: TestGateway): { publish: number, publishTo: number, sinks: string[] } {
   const d = gw.gateway.dispatcher
-  const calls = { publish: 0, publishTo: 0 }
+  const calls = { publish: 0, publishTo: 0, sinks: [] as string[] }
   const publish = d.publish.bind(d)
   const publishTo = d.publishTo.bind(d)
   d.publish = async (req) => { calls.publish++; return await publish(req) }
-  d.publishTo = (req, sink) => { calls.publishTo++; publishTo(req, sink) }
+  d.publishTo = (req, sink) => { calls.publishTo++; calls.sinks.push(sink.constructor.name); publishTo(req, sink) }
   return calls
 }
 
@@ -60,14 +65,17 @@ t.test('mqtt publish to - PUBACK only after the fdatasync, refusals in arrival o
   t.match((acks[2] as { properties?: { reasonString?: string } }).properties?.reasonString, /^E_TOO_LARGE: /)
   t.same(await storedPayloads(gw, 'to/a'), ['first', 'synced'], 'what was acknowledged is stored; the refused one is not')
   t.equal(calls.publishTo, 3, 'QoS 1 PUBLISH: publishTo')
+  t.same(calls.sinks, ['InboundPublish', 'InboundPublish', 'InboundPublish'], 'QoS 1 PUBLISH: the publish itself is the sink, no promise on the way')
   t.equal(calls.publish, 0, 'QoS 1 PUBLISH: no promise')
 
   c.send(publishPacket('to/b', 2, 4, 'two'))
   t.match(await c.next('pubrec'), { messageId: 4, reasonCode: 0 })
   c.send({ cmd: 'pubrel', messageId: 4 })
   t.match(await c.next('pubcomp'), { messageId: 4, reasonCode: 0 })
-  t.equal(calls.publish, 1, 'QoS 2 PUBLISH: publish (its inbound state waits on the promise)')
-  t.equal(calls.publishTo, 3)
+  // QoS 2 PUBLISH: the front end's publish (its inbound state waits on the promise), the guard's promise over its publishTo.
+  t.equal(calls.publishTo, 4, 'QoS 2 PUBLISH: reaches the dispatcher through publishTo')
+  t.notSame(calls.sinks[3], 'InboundPublish', 'QoS 2 PUBLISH: with the promise\'s sink, not the publish itself')
+  t.equal(calls.publish, 0)
 })
 
 t.test('mqtt publish to - a full disk: v5 PUBACK 0x97 with its reason string, 3.1.1 closes without an ack', async (t) => {

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { IPublishPacket } from 'mqtt-packet'
-import type { PublishRequest, PublishResult } from '../../gateway/dispatch/index.js'
+import type { PublishRequest, PublishResult, PublishSink } from '../../gateway/dispatch/index.js'
 import type { Ledger } from '../../store/index.js'
 import { startTestGateway, rawConnect, type TestGateway } from '../helpers/gateway.js'
 import { tmpDir } from '../helpers/tmp.js'
@@ -28,19 +28,30 @@ async function storedCount (ledger: Ledger, topic: string): Promise<number> {
   return (await ledger.read(`public/default/${topic}`, 0, { maxEntries: 100 })).length
 }
 
-/** Hold the results of publishes to `topic` until release(): their appends are done, the front end waits. */
+/**
+ * Hold the results of publishes to `topic` until release(): their appends are done, the front end waits. Both
+ * entries of the dispatcher are held (the guard above it may reach either: its publish is the promise over
+ * publishTo), so the hold does not depend on which one a publish takes.
+ */
 function holdPublishes (gw: TestGateway, topic: string): { started: () => number, release: () => void } {
   const d = gw.gateway.dispatcher
   const orig = d.publish.bind(d)
+  const origTo = d.publishTo.bind(d)
+  const full = `public/default/${topic}`
   let started = 0
   let open: () => void = () => {}
   const gate = new Promise<void>((resolve) => { open = resolve })
   d.publish = async (req: PublishRequest): Promise<PublishResult> => {
-    if (req.topic !== `public/default/${topic}`) return await orig(req)
+    if (req.topic !== full) return await orig(req)
     started++
     const res = await orig(req)
     await gate
     return res
+  }
+  d.publishTo = (req: PublishRequest, sink: PublishSink): void => {
+    if (req.topic !== full) { origTo(req, sink); return }
+    started++
+    origTo(req, { published (res) { void gate.then(() => { sink.published(res) }) }, failed (err) { sink.failed(err) } })
   }
   return { started: () => started, release: () => { open() } }
 }
