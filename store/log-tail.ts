@@ -18,7 +18,7 @@
  * memory ledger keeps its own bounded array of records (it has no file).
  */
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
-import { RecordKind, decodeRecord, peekKindAndTopic, peekMessageWithPayload, peekViaIncludes, type LogRecord } from './records.js'
+import { RecordKind, decodeRecord, peekKindAndTopic, peekMessageWithPayload, peekRoute, type LogRecord } from './records.js'
 import { LSN_SEGMENT_FACTOR, offsetOfLsn, segmentOfLsn } from './segment.js'
 import { StoreCode, storeError } from './errors.js'
 import { READ_BLOCK_BYTES_MAX } from './constants.js'
@@ -48,6 +48,13 @@ export interface LogReadOptions {
    * possible instead of decoding the record.
    */
   skipVia?: string
+  /**
+   * Keep only message records whose priority this accepts (a replication
+   * lane's records: origin-marks.ts laneOfPriority), decided from the bytes
+   * where possible: a lane decodes only what it ships. Cancel records are
+   * kept whatever their entry's priority (the caller finds their lane).
+   */
+  priorities?: (priority: number | undefined) => boolean
 }
 
 export interface LogReadResult {
@@ -89,7 +96,10 @@ function surelyUnwanted (body: Buffer, at: number, end: number, topicName: (id: 
     if (opts.topics === undefined) return true
     const topic = topicName(p.topicId)
     if (topic === undefined || !opts.topics(topic)) return true
-    return skipVia !== undefined && p.kind === RecordKind.message && peekViaIncludes(body, at, end, skipVia) === true
+    if (p.kind !== RecordKind.message || (skipVia === undefined && opts.priorities === undefined)) return false
+    const r = peekRoute(body, at, end, skipVia)
+    if (r === undefined) return false
+    return r.via || (opts.priorities !== undefined && !opts.priorities(r.priority))
   }
   if (p.kind === RecordKind.metaPut || p.kind === RecordKind.metaDelete) return opts.meta === undefined
   return true // no other kind is ever part of the tail
@@ -104,6 +114,7 @@ function viewOf (rec: LogRecord, lsn: Lsn, topicName: (id: number) => TopicName 
       const topic = topicName(rec.topicId)
       if (topic === undefined || opts.topics?.(topic) !== true) return undefined
       if (opts.skipVia !== undefined && rec.props.replicatedVia?.includes(opts.skipVia) === true) return undefined
+      if (opts.priorities !== undefined && !opts.priorities(rec.props.priority)) return undefined
       return { kind: 'message', lsn, topic, entryId: rec.entryId, publishTime: rec.publishTime, payload: rec.payload, props: rec.props }
     }
     case RecordKind.cancel: {
