@@ -162,11 +162,12 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
   /** The block as kept for later calls (its frames checked already are not checked again), when it is one. */
   let kept: ReadBlock | undefined
   const segIndex = (seg: number): number => ids.indexOf(seg)
+  // Whether the block holds `need` bytes at cur (one closure for the call, not one per frame).
+  const have = (need: number): boolean => cur >= blockLsn && cur + need <= blockLsn + block.length
   const skipVia = opts.skipVia === undefined ? undefined : viaBytesOf(opts.skipVia)
   while (cur < endLsn && out.items.length < opts.maxItems && scanned < scanMax) {
     const seg = segmentOfLsn(cur)
     const off = offsetOfLsn(cur)
-    const have = (need: number): boolean => cur >= blockLsn && cur + need <= blockLsn + block.length
     if (!have(FRAME_HEADER_BYTES)) {
       const mem = src.written?.(cur)
       const k = mem !== undefined && mem.length >= FRAME_HEADER_BYTES ? undefined : src.blocks?.holding(cur, FRAME_HEADER_BYTES)
