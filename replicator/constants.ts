@@ -58,6 +58,33 @@ export const REPL_BATCH_COALESCE_INFLIGHT_MIN: number = 1
 /** A held batch with this many payload bytes goes without waiting (half a full batch's bytes, as for entries). */
 export const REPL_BATCH_COALESCE_BYTES_MIN: number = REPL_BATCH_BYTES_MAX / 2
 
+/**
+ * The high lane reads this many batches' worth of the tail per turn (what it
+ * ships stays within one batch's bounds): most of what it reads belongs to the
+ * normal lane, so a priority-9 entry behind a large backlog is found in a few
+ * turns instead of one per batch of skipped entries.
+ */
+export const REPL_HIGH_LANE_READ_FACTOR = 10
+
+/**
+ * Records a link's shared tail (replicator/shared-tail.ts) holds for its
+ * lanes: the high lane scans ten batches ahead (REPL_HIGH_LANE_READ_FACTOR)
+ * while the normal lane ships one batch per turn, so room for a few high-lane
+ * reads lets the lanes share most reads. Reads that do not fit go to the log
+ * unshared, as before.
+ */
+export const REPL_SHARED_TAIL_ITEMS_MAX = 40_000
+
+/**
+ * Payload bytes the shared tail holds (views of the log blocks they were read
+ * from; those blocks stay pinned while a piece is held): a few maximal
+ * high-lane reads (REPL_HIGH_LANE_READ_FACTOR x REPL_BATCH_BYTES_MAX).
+ */
+export const REPL_SHARED_TAIL_BYTES_MAX = 16 * 1024 * 1024
+
+/** Reads of the log the shared tail holds at once: bounds the log blocks its pieces pin (each read pins at most REPL_SCAN_BYTES_MAX plus one block). */
+export const REPL_SHARED_TAIL_PIECES_MAX = 8
+
 /** Log bytes one read of the tail examines at most: bounds the work between two yields over a log of other namespaces. */
 export const REPL_SCAN_BYTES_MAX = 8 * 1024 * 1024
 
@@ -114,6 +141,8 @@ assert.ok(REPL_EMPTY_BATCH_TIMEOUT_MS <= REPL_REQUEST_TIMEOUT_MS, 'an empty batc
 assert.ok(REPL_INFLIGHT_BYTES_MAX >= REPL_BATCH_BYTES_MAX, 'a batch fits in flight')
 assert.ok(REPL_INFLIGHT_BATCHES_MAX >= 1, 'at least one batch in flight')
 assert.ok(REPL_RECEIVE_BATCH_BYTES_MAX > REPL_BATCH_BYTES_MAX, 'receivers accept what senders send')
+assert.ok(REPL_SHARED_TAIL_ITEMS_MAX >= REPL_BATCH_ENTRIES_MAX * REPL_HIGH_LANE_READ_FACTOR, 'the shared tail holds at least one high-lane read')
+assert.ok(REPL_SHARED_TAIL_PIECES_MAX >= 2, 'the shared tail holds a read and its extension')
 assert.ok(REPL_BATCH_COALESCE_MS >= 0 && REPL_BATCH_COALESCE_MS < REPL_REQUEST_TIMEOUT_MS, 'a held batch waits less than a request')
 assert.ok(REPL_BATCH_COALESCE_INFLIGHT_MIN >= 1 && REPL_BATCH_COALESCE_INFLIGHT_MIN <= REPL_INFLIGHT_BATCHES_MAX, 'held behind batches the window allows')
 assert.ok(REPL_BATCH_COALESCE_ENTRIES_MIN <= REPL_BATCH_ENTRIES_MAX, 'a full batch never waits')

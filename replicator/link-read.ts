@@ -1,24 +1,16 @@
 /**
- * The reads of a link's lanes (replicator/link.ts): each lane reads the log
- * by itself, for what it ships only (lane-only reads): the control lane meta
- * records, the high and normal lanes the message records of their
- * priorities (and cancels, which go in their entry's lane), within one
- * batch's bounds, after the lane's held batch if it has one; then the
- * replicator's filter decides what goes to this neighbour.
- *
- * The log tail decides a record's lane from its bytes (store/records.ts
- * peekRoute), so a lane decodes only the records it ships: the other lanes
- * walk past them at the cost of a frame header and a peek. Before, the three
- * lanes shared one read of everything (a shared tail of decoded records,
- * bounded): during a drain the lanes drifted apart beyond its bounds, and
- * each record was decoded 2.4 times and its frame checked 2.4 times, the
- * decoded records held long enough to reach the old generation (session 8:
- * a third of a drain's CPU was GC). Blocks read from files are kept for the
- * lanes' next reads by the store (store/read-blocks.ts).
+ * The reads of a link's lanes (replicator/link.ts): each from the link's
+ * shared tail (shared-tail.ts), kept to what the lane ships to this neighbour
+ * (the replicator's filter, the lane of each entry's priority), within one
+ * batch's bounds, after the lane's held batch if it has one. A lane ahead of
+ * what the shared tail holds reads lane-only (its kinds and priorities: the
+ * log tail decodes nothing else).
  */
 import type { Logger } from '../common/log.js'
 import { Lane, laneOfPriority, type Ledger, type LogItem } from '../store/index.js'
 import type { WireItem } from './codec.js'
+import { REPL_HIGH_LANE_READ_FACTOR } from './constants.js'
+import { SharedTail, TailKinds } from './shared-tail.js'
 import type { LaneState, LinkFilter, LinkLimits } from './link-state.js'
 
 const isHigh = (priority: number | undefined): boolean => laneOfPriority(priority) === Lane.high
@@ -36,6 +28,7 @@ export interface LaneRead {
 }
 
 export class LaneReader {
+  private readonly tail: SharedTail
   /** End of this site's durable log at the last read. */
   logEndLsn = 0
   /** Records that were gone when a lane came to them (retention took them). */
@@ -48,9 +41,11 @@ export class LaneReader {
     private filter: LinkFilter,
     private readonly limits: LinkLimits,
     private readonly logger: Logger
-  ) {}
+  ) {
+    this.tail = new SharedTail(ledger, site, filter)
+  }
 
-  setFilter (f: LinkFilter): void { this.filter = f }
+  setFilter (f: LinkFilter): void { this.filter = f; this.tail.setFilter(f) }
 
   /**
    * One read of the lane's tail: what it ships, within one batch's bounds,
@@ -58,19 +53,26 @@ export class LaneReader {
    * one's reads ended). `complete`: the batch reached a bound or ends with a
    * cancel, so it goes now. Moves the held batch into the result.
    */
-  async read (l: LaneState): Promise<LaneRead> {
+  async read (l: LaneState, lanes: readonly LaneState[]): Promise<LaneRead> {
     const control = l.lane === Lane.control
+    const factor = l.lane === Lane.high ? REPL_HIGH_LANE_READ_FACTOR : 1
     const held = l.held
     l.held = undefined
     const from = held?.readThrough ?? l.scanPos
-    const r = await this.ledger.readLog(from, {
-      maxItems: this.limits.REPL_BATCH_ENTRIES_MAX,
-      maxBytes: this.limits.REPL_BATCH_BYTES_MAX,
+    let floor = l.scanPos
+    for (const o of lanes) floor = Math.min(floor, o.scanPos)
+    const r = await this.tail.read(from, {
+      kinds: control ? TailKinds.meta : TailKinds.entries,
+      maxItems: this.limits.REPL_BATCH_ENTRIES_MAX * factor,
+      maxBytes: this.limits.REPL_BATCH_BYTES_MAX * factor,
       maxScanBytes: this.limits.REPL_SCAN_BYTES_MAX,
-      // The link's destination: entries that passed it never go back (loop prevention).
-      skipVia: this.site,
-      ...(control ? { meta: this.filter.meta } : { topics: this.filter.topics, priorities: l.lane === Lane.high ? isHigh : isNormal })
-    })
+      // Read by itself (not shared): one batch of the lane's own records (the scan bound limits the walk past the others).
+      alone: {
+        maxItems: this.limits.REPL_BATCH_ENTRIES_MAX,
+        maxBytes: this.limits.REPL_BATCH_BYTES_MAX,
+        ...(control ? { meta: this.filter.meta } : { topics: this.filter.topics, priorities: l.lane === Lane.high ? isHigh : isNormal })
+      }
+    }, floor)
     this.logEndLsn = r.endLsn
     if (r.gapToLsn !== undefined) {
       this.gaps++
@@ -83,7 +85,7 @@ export class LaneReader {
       const w = isWire(it) ? it : await this.cancelItem(it, l.lane)
       if (w === undefined || !this.filter.ships(w)) continue
       if (w.kind === 'message' && laneOfPriority(w.props.priority) !== l.lane) continue
-      // The read kept to the batch's bounds; with a held batch before it they are checked again.
+      // The batch bounds hold whatever the read returned (the high lane reads more than a batch).
       const b = w.kind === 'message' ? w.payload.length : 0
       if (items.length >= this.limits.REPL_BATCH_ENTRIES_MAX || (items.length > 0 && bytes + b > this.limits.REPL_BATCH_BYTES_MAX)) { complete = true; break }
       bytes += b
@@ -91,7 +93,7 @@ export class LaneReader {
       // A cancel ends its batch: the receiver applies it after the entries before it (receiver.ts).
       if (w.kind === 'cancel') { complete = true; break }
     }
-    l.behind = r.items.length >= this.limits.REPL_BATCH_ENTRIES_MAX
+    l.behind = r.items.length >= this.limits.REPL_BATCH_ENTRIES_MAX * factor
     return { items, payloadBytes: bytes, complete, throughLsn: r.throughLsn }
   }
 

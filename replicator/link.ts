@@ -24,7 +24,7 @@
  * stream of small group commits then ships as a few large batches.
  *
  * Beside it: link-state.ts (the lane state, batches in flight, lag figures),
- * link-read.ts (a lane's read of the log: lane-only).
+ * link-read.ts (a lane's read of the shared tail).
  */
 import type { Logger } from '../common/log.js'
 import { CommonCode, FerryError, isFerryError } from '../common/errors.js'
@@ -241,7 +241,7 @@ export class Link {
       return true
     }
     const sinceMs = l.held?.sinceMs ?? Date.now()
-    const { items, payloadBytes, complete, throughLsn } = await this.reader.read(l)
+    const { items, payloadBytes, complete, throughLsn } = await this.reader.read(l, this.lanes)
     if (l.probe) {
       // After a failure: an empty batch first. What the read found is what waits (the lag while paused); it is read again once answered.
       const waiting = items.filter((it) => it.kind === 'message').length
