@@ -239,7 +239,7 @@ export class SharedTail {
     return { full: false, bytes }
   }
 
-  /** Serve one piece's records after `pos` of the lane's kinds; throughLsn moves to the piece's end unless the bounds stop it first. */
+  /** Serve one piece's records after `pos` of the lane's kinds (and priorities); throughLsn moves to the piece's end unless the bounds stop it first. */
   private serve (p: Piece, pos: number, want: TailWant, out: LogReadResult, bytes: number): { full: boolean, bytes: number } {
     // First item after pos (binary search: items are in lsn order).
     let lo = 0
@@ -249,17 +249,21 @@ export class SharedTail {
       if ((p.items[mid] as LogItem).lsn <= pos) lo = mid + 1
       else hi = mid
     }
+    // A lane that says what it ships gets only its own entries, within its own bounds (as its lane-only read would).
+    const priorities = want.alone?.priorities
+    const maxItems = priorities !== undefined ? (want.alone as LaneOnly).maxItems : want.maxItems
     for (let k = lo; k < p.items.length; k++) {
       const it = p.items[k] as LogItem
       if (!isKind(it, want.kinds)) continue
-      if (out.items.length >= want.maxItems) return { full: true, bytes }
+      if (priorities !== undefined && it.kind === 'message' && !priorities(it.props.priority)) continue
+      if (out.items.length >= maxItems) return { full: true, bytes }
       const b = payloadBytesOf(it)
       if (out.items.length > 0 && bytes + b > want.maxBytes) return { full: true, bytes }
       bytes += b
       out.items.push(it)
       out.throughLsn = it.lsn
     }
-    if (out.items.length >= want.maxItems) return { full: true, bytes }
+    if (out.items.length >= maxItems) return { full: true, bytes }
     out.throughLsn = Math.max(out.throughLsn, p.through)
     return { full: false, bytes }
   }
