@@ -13,7 +13,7 @@
  * - live: N messages published (256 at a time) while the link runs, minus the
  *   CPU of publishing N alone (`livePublishCpuUsPerMsg`), so what is left is
  *   the link's share of reading the freshly written tail and encoding.
- * Rounds alternate the phases; figures are the median over rounds. With
+ * Each round runs both phases on a fresh ledger; figures are the median over rounds. With
  * `--verify` the fake transport also decodes every batch (codec.ts) and
  * checks that each entry arrives once, in order (not part of the figures).
  */
