@@ -25,7 +25,9 @@
  *   and local phases (120,000 messages, no publisher running) until b holds
  *   it durably, msgs/s (`drainMsgsPerSec`), and the CPU microseconds per
  *   message of the sender and the receiver meanwhile (`drainCpuUsPerMsg*`:
- *   compare with `cpuUsPerMsgLocal`, what a durable publish costs);
+ *   compare with `cpuUsPerMsgLocal`, what a durable publish costs; the
+ *   `...MainThread` figures are the event loop's part of the sender's and of
+ *   the local publish's, the rest being the thread pool and V8's helpers);
  * - lag at a fixed rate (10,000 msgs/s by default): arrival at b minus the
  *   publish time at a, p50 / p99 / max ms (origin publish time travels);
  * - catch-up: seconds to ship a 100,000-message backlog built while b's
@@ -253,10 +255,13 @@ async function main (): Promise<void> {
     await publishBurst(a.gw, `${NS}/warmup`, WARMUP_MESSAGES)
     // 1. Local durable publish throughput, no link.
     const cpuLocal0 = cpuUsNow()
+    const mainLocal0 = mainThreadCpuUs()
     let t0 = performance.now()
     await publishBurst(a.gw, `${NS}/local`, THROUGHPUT_MESSAGES)
     result.localPublishMsgsPerSec = Math.round(THROUGHPUT_MESSAGES / ((performance.now() - t0) / 1000))
     result.cpuUsPerMsgLocal = Math.round((cpuUsNow() - cpuLocal0) / THROUGHPUT_MESSAGES * 100) / 100
+    // Its main-thread part, to set against cpuUsPerMsgSiteAMainThread (what the link adds on the event loop).
+    result.cpuUsPerMsgLocalMainThread = perMsg(mainThreadCpuUs() - mainLocal0, THROUGHPUT_MESSAGES)
     log(`local durable publish: ${result.localPublishMsgsPerSec} msgs/s`)
 
     // 2. Replicated throughput (the local topic above ships too: start the links, let it drain first).
@@ -265,6 +270,7 @@ async function main (): Promise<void> {
     await b.startRepl()
     mark('drain-start')
     const drainCpuA0 = cpuUsNow()
+    const drainMainA0 = mainThreadCpuUs()
     const drainCpuB0 = await b.cpuUs()
     t0 = performance.now()
     a.replicator = await startReplicator({ siteId: 'a', ledger: a.gw.ledger, transport: a.transport, plan, logger: silentLogger, limits: { REPL_BATCH_COALESCE_MS: COALESCE_MS, REPL_BATCH_COALESCE_ENTRIES_MIN: COALESCE_ENTRIES_MIN, REPL_BATCH_COALESCE_INFLIGHT_MIN: COALESCE_INFLIGHT_MIN } })
@@ -279,6 +285,7 @@ async function main (): Promise<void> {
     const drainCpuB = await b.cpuUs() - drainCpuB0
     if (!oneProcess) {
       result.drainCpuUsPerMsgSender = Math.round(drainCpuA / drained * 100) / 100
+      result.drainCpuUsPerMsgSenderMainThread = perMsg(mainThreadCpuUs() - drainMainA0, drained)
       result.drainCpuUsPerMsgReceiver = Math.round(drainCpuB / drained * 100) / 100
     }
     mark('tput-start')

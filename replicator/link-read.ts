@@ -2,7 +2,9 @@
  * The reads of a link's lanes (replicator/link.ts): each from the link's
  * shared tail (shared-tail.ts), kept to what the lane ships to this neighbour
  * (the replicator's filter, the lane of each entry's priority), within one
- * batch's bounds, after the lane's held batch if it has one.
+ * batch's bounds, after the lane's held batch if it has one. A lane ahead of
+ * what the shared tail holds reads lane-only (its kinds and priorities: the
+ * log tail decodes nothing else).
  */
 import type { Logger } from '../common/log.js'
 import { Lane, laneOfPriority, type Ledger, type LogItem } from '../store/index.js'
@@ -10,6 +12,9 @@ import type { WireItem } from './codec.js'
 import { REPL_HIGH_LANE_READ_FACTOR } from './constants.js'
 import { SharedTail, TailKinds } from './shared-tail.js'
 import type { LaneState, LinkFilter, LinkLimits } from './link-state.js'
+
+const isHigh = (priority: number | undefined): boolean => laneOfPriority(priority) === Lane.high
+const isNormal = (priority: number | undefined): boolean => laneOfPriority(priority) === Lane.normal
 
 /** One read of a lane. */
 export interface LaneRead {
@@ -60,7 +65,13 @@ export class LaneReader {
       kinds: control ? TailKinds.meta : TailKinds.entries,
       maxItems: this.limits.REPL_BATCH_ENTRIES_MAX * factor,
       maxBytes: this.limits.REPL_BATCH_BYTES_MAX * factor,
-      maxScanBytes: this.limits.REPL_SCAN_BYTES_MAX
+      maxScanBytes: this.limits.REPL_SCAN_BYTES_MAX,
+      // Read by itself (not shared): one batch of the lane's own records (the scan bound limits the walk past the others).
+      alone: {
+        maxItems: this.limits.REPL_BATCH_ENTRIES_MAX,
+        maxBytes: this.limits.REPL_BATCH_BYTES_MAX,
+        ...(control ? { meta: this.filter.meta } : { topics: this.filter.topics, priorities: l.lane === Lane.high ? isHigh : isNormal })
+      }
     }, floor)
     this.logEndLsn = r.endLsn
     if (r.gapToLsn !== undefined) {

@@ -14,13 +14,22 @@
  * read that would not fit while a slower lane still needs the pieces is
  * served without being kept (that lane then reads as it did before sharing).
  *
+ * A read that would not be kept anyway (the lane runs ahead of what is
+ * held: the high and control lanes during a drain) is a lane-only read when
+ * the lane says what it ships (`TailWant.alone`): the log tail decodes only
+ * those records (store/log-tail.ts `priorities`, records.peekRoute) and walks
+ * past the rest at the cost of a frame header and a peek. Before, those reads
+ * decoded everything as well and threw it away: each record of a drain was
+ * decoded 2.4 times, and what the pieces held long enough reached the old
+ * generation (session 8: a third of a drain's CPU was GC).
+ *
  * What a lane gets is what its own read of the log would have returned:
  * the records of its kind after its position, in lsn order, within its
  * bounds, and `throughLsn` no further than what was examined. A read that
  * meets a gap (retention took records) is never cached: every lane that
  * reaches the gap reads it itself and reports it.
  */
-import type { Ledger, LogItem, LogReadResult } from '../store/index.js'
+import type { Ledger, LogItem, LogReadOptions, LogReadResult } from '../store/index.js'
 import { REPL_SHARED_TAIL_BYTES_MAX, REPL_SHARED_TAIL_ITEMS_MAX, REPL_SHARED_TAIL_PIECES_MAX } from './constants.js'
 
 /** What the link's lanes want of the log, together (the union of the lanes' filters). */
@@ -38,6 +47,14 @@ export interface TailWant {
   maxItems: number
   maxBytes: number
   maxScanBytes: number
+  /** What the lane ships, for a read that is not shared (lane-only); without it such a read is of the union. */
+  alone?: LaneOnly
+}
+
+/** A lane's own read of the log: its kinds (topics for entries, meta for the control lane), priorities and bounds. */
+export interface LaneOnly extends Pick<LogReadOptions, 'topics' | 'meta' | 'priorities'> {
+  maxItems: number
+  maxBytes: number
 }
 
 interface Piece {
@@ -65,7 +82,7 @@ export class SharedTail {
   private itemsHeld = 0
   private bytesHeld = 0
   /** Lane reads served, and reads of the log they needed (tests and profiles: a shared read is one log read for several lanes). */
-  readonly counts = { laneReads: 0, logReads: 0 }
+  readonly counts = { laneReads: 0, logReads: 0, laneOnlyReads: 0 }
 
   constructor (
     private readonly ledger: Pick<Ledger, 'readLog'>,
@@ -104,6 +121,10 @@ export class SharedTail {
     let pos = after
     for (let reads = 0; reads < LOG_READS_PER_CALL_MAX; reads++) {
       if (!this.covers(pos)) {
+        if (want.alone !== undefined && !this.wouldKeep(pos, floor, want)) {
+          await this.readAlone(pos, want.alone, want.maxScanBytes, out, bytes)
+          break
+        }
         const r = await this.ledger.readLog(pos, { maxItems: want.maxItems, maxBytes: want.maxBytes, maxScanBytes: want.maxScanBytes, topics: this.filter.topics, meta: this.filter.meta, skipVia: this.destination })
         this.counts.logReads++
         this.endLsnSeen = Math.max(this.endLsnSeen, r.endLsn)
@@ -130,6 +151,40 @@ export class SharedTail {
     }
     out.endLsn = this.endLsnSeen
     return out
+  }
+
+  /**
+   * A lane-only read after `pos` (what the lane ships, nothing else decoded),
+   * appended to what `out` holds; never kept. A gap is reported as by a
+   * shared read (on the lane's next call if `out` holds records already).
+   */
+  private async readAlone (pos: number, alone: LaneOnly, maxScanBytes: number, out: LogReadResult, bytes: number): Promise<void> {
+    const room = alone.maxItems - out.items.length
+    if (room <= 0) return
+    const { maxItems: _, maxBytes: __, ...filter } = alone
+    const r = await this.ledger.readLog(pos, { ...filter, maxItems: room, maxBytes: Math.max(1, alone.maxBytes - bytes), maxScanBytes, skipVia: this.destination })
+    this.counts.logReads++
+    this.counts.laneOnlyReads++
+    this.endLsnSeen = Math.max(this.endLsnSeen, r.endLsn)
+    if (r.gapToLsn !== undefined) {
+      if (out.items.length > 0) return
+      this.clear()
+      out.gapToLsn = r.gapToLsn
+    }
+    for (const it of r.items) out.items.push(it)
+    out.throughLsn = Math.max(out.throughLsn, r.throughLsn)
+  }
+
+  /** Whether a read of the union after `pos` would be held (keep's conditions, with the lane's bounds for the piece's size). */
+  private wouldKeep (pos: number, floor: number, want: TailWant): boolean {
+    const last = this.pieces[this.pieces.length - 1]
+    if (last === undefined) return true
+    if (last.through !== pos) {
+      const first = this.pieces[0] as Piece
+      return !(first.after <= floor && floor < last.through && pos > floor)
+    }
+    const b = this.bounds
+    return this.pieces.length + 1 <= b.piecesMax && this.itemsHeld + want.maxItems <= b.itemsMax && this.bytesHeld + want.maxBytes <= b.bytesMax
   }
 
   /**
@@ -184,7 +239,7 @@ export class SharedTail {
     return { full: false, bytes }
   }
 
-  /** Serve one piece's records after `pos` of the lane's kinds; throughLsn moves to the piece's end unless the bounds stop it first. */
+  /** Serve one piece's records after `pos` of the lane's kinds (and priorities); throughLsn moves to the piece's end unless the bounds stop it first. */
   private serve (p: Piece, pos: number, want: TailWant, out: LogReadResult, bytes: number): { full: boolean, bytes: number } {
     // First item after pos (binary search: items are in lsn order).
     let lo = 0
@@ -194,17 +249,21 @@ export class SharedTail {
       if ((p.items[mid] as LogItem).lsn <= pos) lo = mid + 1
       else hi = mid
     }
+    // A lane that says what it ships gets only its own entries, within its own bounds (as its lane-only read would).
+    const priorities = want.alone?.priorities
+    const maxItems = priorities !== undefined ? (want.alone as LaneOnly).maxItems : want.maxItems
     for (let k = lo; k < p.items.length; k++) {
       const it = p.items[k] as LogItem
       if (!isKind(it, want.kinds)) continue
-      if (out.items.length >= want.maxItems) return { full: true, bytes }
+      if (priorities !== undefined && it.kind === 'message' && !priorities(it.props.priority)) continue
+      if (out.items.length >= maxItems) return { full: true, bytes }
       const b = payloadBytesOf(it)
       if (out.items.length > 0 && bytes + b > want.maxBytes) return { full: true, bytes }
       bytes += b
       out.items.push(it)
       out.throughLsn = it.lsn
     }
-    if (out.items.length >= want.maxItems) return { full: true, bytes }
+    if (out.items.length >= maxItems) return { full: true, bytes }
     out.throughLsn = Math.max(out.throughLsn, p.through)
     return { full: false, bytes }
   }

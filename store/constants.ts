@@ -59,6 +59,12 @@ export const TAIL_ENTRY_PAYLOAD_BYTES_MAX = 8 * 1024 * 1024
 export const READ_BLOCK_BYTES_MAX = 1024 * 1024
 
 /**
+ * Blocks of the log read from segment files kept for the tail reads that follow (store/read-blocks.ts): one
+ * per reader that reads on from where it stopped (a link's lanes, each link of a site), so 4 MiB at most.
+ */
+export const READ_BACK_BLOCKS_MAX = 4
+
+/**
  * Zero-ahead (store/zero-ahead.ts): the active segment is filled with zeros and
  * synced in the background ahead of the log end, so appends overwrite allocated,
  * synced blocks and their fdatasync writes no metadata (on ext4 an fdatasync

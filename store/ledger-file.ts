@@ -375,7 +375,9 @@ export class FileLedger extends LedgerBase {
       payloadBytesMax: this.maxPayloadBytes,
       segmentHeaderBytes: SEGMENT_HEADER_BYTES,
       // repl: the freshly written tail from the writer's memory (no file read, no checksum of our own bytes).
-      written: (lsn) => this.writer?.tail.from(lsn)
+      written: (lsn) => this.writer?.tail.from(lsn),
+      // Blocks read from files by earlier reads (store/read-blocks.ts): a link reads on from where it stopped.
+      ...(this.writer !== null ? { blocks: this.writer.tail.blocks } : {})
     }
     return await readFileLog(src, afterLsn, opts)
   }

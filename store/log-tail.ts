@@ -18,10 +18,11 @@
  * memory ledger keeps its own bounded array of records (it has no file).
  */
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
-import { RecordKind, decodeRecord, peekKindAndTopic, peekMessageWithPayload, peekViaIncludes, type LogRecord } from './records.js'
+import { RecordKind, decodeRecord, peekKindAndTopic, peekMessageWithPayload, peekRoute, type LogRecord } from './records.js'
 import { LSN_SEGMENT_FACTOR, offsetOfLsn, segmentOfLsn } from './segment.js'
 import { StoreCode, storeError } from './errors.js'
 import { READ_BLOCK_BYTES_MAX } from './constants.js'
+import { ReadBlocks, type ReadBlock } from './read-blocks.js'
 import type { EntryId, Lsn, MessageProps, MetaValue, TopicName } from './types.js'
 
 /** One record of the tail, in a form that needs no knowledge of the log's dictionary. */
@@ -47,6 +48,13 @@ export interface LogReadOptions {
    * possible instead of decoding the record.
    */
   skipVia?: string
+  /**
+   * Keep only message records whose priority this accepts (a replication
+   * lane's records: origin-marks.ts laneOfPriority), decided from the bytes
+   * where possible: a lane decodes only what it ships. Cancel records are
+   * kept whatever their entry's priority (the caller finds their lane).
+   */
+  priorities?: (priority: number | undefined) => boolean
 }
 
 export interface LogReadResult {
@@ -76,6 +84,8 @@ export interface FileLogSource {
    * (store/tail-cache.ts); undefined sends the read to the file.
    */
   written?: (lsn: Lsn) => Buffer | undefined
+  /** Blocks read from files by earlier calls, kept for the calls that follow (store/read-blocks.ts). */
+  blocks?: ReadBlocks
 }
 
 /** Without decoding it: can the record at body[at] be of no interest to this read? (viewOf decides for the rest.) */
@@ -86,7 +96,10 @@ function surelyUnwanted (body: Buffer, at: number, end: number, topicName: (id: 
     if (opts.topics === undefined) return true
     const topic = topicName(p.topicId)
     if (topic === undefined || !opts.topics(topic)) return true
-    return skipVia !== undefined && p.kind === RecordKind.message && peekViaIncludes(body, at, end, skipVia) === true
+    if (p.kind !== RecordKind.message || (skipVia === undefined && opts.priorities === undefined)) return false
+    const r = peekRoute(body, at, end, skipVia)
+    if (r === undefined) return false
+    return r.via || (opts.priorities !== undefined && !opts.priorities(r.priority))
   }
   if (p.kind === RecordKind.metaPut || p.kind === RecordKind.metaDelete) return opts.meta === undefined
   return true // no other kind is ever part of the tail
@@ -101,6 +114,7 @@ function viewOf (rec: LogRecord, lsn: Lsn, topicName: (id: number) => TopicName 
       const topic = topicName(rec.topicId)
       if (topic === undefined || opts.topics?.(topic) !== true) return undefined
       if (opts.skipVia !== undefined && rec.props.replicatedVia?.includes(opts.skipVia) === true) return undefined
+      if (opts.priorities !== undefined && !opts.priorities(rec.props.priority)) return undefined
       return { kind: 'message', lsn, topic, entryId: rec.entryId, publishTime: rec.publishTime, payload: rec.payload, props: rec.props }
     }
     case RecordKind.cancel: {
@@ -145,23 +159,35 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
   let blockLsn = cur
   /** The block is the writer's own bytes (not read from a file). */
   let fromMemory = false
+  /** The block as kept for later calls (its frames checked already are not checked again), when it is one. */
+  let kept: ReadBlock | undefined
   const segIndex = (seg: number): number => ids.indexOf(seg)
+  // Whether the block holds `need` bytes at cur (one closure for the call, not one per frame).
+  const have = (need: number): boolean => cur >= blockLsn && cur + need <= blockLsn + block.length
   const skipVia = opts.skipVia === undefined ? undefined : viaBytesOf(opts.skipVia)
   while (cur < endLsn && out.items.length < opts.maxItems && scanned < scanMax) {
     const seg = segmentOfLsn(cur)
     const off = offsetOfLsn(cur)
-    const have = (need: number): boolean => cur >= blockLsn && cur + need <= blockLsn + block.length
     if (!have(FRAME_HEADER_BYTES)) {
       const mem = src.written?.(cur)
+      const k = mem !== undefined && mem.length >= FRAME_HEADER_BYTES ? undefined : src.blocks?.holding(cur, FRAME_HEADER_BYTES)
       if (mem !== undefined && mem.length >= FRAME_HEADER_BYTES) {
         // Never past the durable end (the writer's memory also holds bytes not yet synced).
         block = segmentOfLsn(endLsn) === seg && endLsn - cur < mem.length ? mem.subarray(0, endLsn - cur) : mem
+        blockLsn = cur
         fromMemory = true
-      } else {
-        block = await src.read(seg, off, READ_BLOCK_BYTES_MAX)
+        kept = undefined
+      } else if (k !== undefined) {
+        block = k.buf
+        blockLsn = k.lsn
         fromMemory = false
+        kept = k
+      } else {
+        block = await src.read(seg, off, blockBytes(src, cur, FRAME_HEADER_BYTES))
+        blockLsn = cur
+        fromMemory = false
+        kept = keepBlock(src, cur, block)
       }
-      blockLsn = cur
     }
     let payloadBytes = have(FRAME_HEADER_BYTES) ? block.readUInt32LE(cur - blockLsn) : 0
     if (payloadBytes === 0) {
@@ -175,16 +201,24 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
     }
     const frameBytes = FRAME_HEADER_BYTES + payloadBytes
     if (!have(frameBytes)) {
-      block = await src.read(seg, off, Math.max(READ_BLOCK_BYTES_MAX, frameBytes))
-      blockLsn = cur
+      const k = src.blocks?.holding(cur, frameBytes)
+      if (k !== undefined) {
+        block = k.buf
+        blockLsn = k.lsn
+        kept = k
+      } else {
+        block = await src.read(seg, off, blockBytes(src, cur, frameBytes))
+        blockLsn = cur
+        kept = keepBlock(src, cur, block)
+      }
       fromMemory = false
-      payloadBytes = block.length >= FRAME_HEADER_BYTES ? block.readUInt32LE(0) : 0
-      if (block.length < frameBytes) throw corrupt(cur, 'frame runs past the end of its segment')
+      payloadBytes = have(FRAME_HEADER_BYTES) ? block.readUInt32LE(cur - blockLsn) : 0
+      if (!have(frameBytes)) throw corrupt(cur, 'frame runs past the end of its segment')
     }
     const at = cur - blockLsn
     if (fromMemory) {
       if (payloadBytes > src.payloadBytesMax) throw corrupt(cur, `frame length ${payloadBytes} beyond the limit`)
-    } else {
+    } else if (kept === undefined || !ReadBlocks.checkThrough(kept, cur, cur + frameBytes, src.payloadBytesMax)) {
       const check = checkFrame(block, at, seg, off, src.payloadBytesMax)
       if (check.status !== FrameStatus.ok) throw corrupt(cur, `frame check failed (status ${check.status})`)
     }
@@ -206,6 +240,21 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
     cur += frameBytes
   }
   return out
+}
+
+/**
+ * How much to read from a file at `lsn`: a block, or up to where a kept
+ * block of the same segment starts (the reader goes on in that one, whose
+ * frames are checked already), but never less than `minBytes`.
+ */
+function blockBytes (src: FileLogSource, lsn: Lsn, minBytes: number): number {
+  const next = src.blocks?.nextStart(lsn, READ_BLOCK_BYTES_MAX)
+  return Math.max(minBytes, next === undefined || segmentOfLsn(next) !== segmentOfLsn(lsn) ? READ_BLOCK_BYTES_MAX : next - lsn)
+}
+
+/** A block just read from a file, kept for the calls that follow when it holds a frame header at least. */
+function keepBlock (src: FileLogSource, lsn: Lsn, block: Buffer): ReadBlock | undefined {
+  return src.blocks === undefined || block.length < FRAME_HEADER_BYTES ? undefined : src.blocks.keep(lsn, block)
 }
 
 /** The utf8 bytes of a link's destination, kept for its next read (a link reads with the same one each time; a read can be a few records). */

@@ -307,14 +307,39 @@ function peekSkip (buf: Buffer, end: number, depth: number): boolean {
  * shape (decode the record instead).
  */
 export function peekViaIncludes (buf: Buffer, start: number, end: number, site: Buffer): boolean | undefined {
-  // Reads stop at `end`, but a header may claim bytes past buf's end: a RangeError means "not the usual shape".
-  try { return peekVia(buf, start, end, site) } catch { return undefined }
+  return peekRoute(buf, start, end, site)?.via
 }
 
-function peekVia (buf: Buffer, start: number, end: number, site: Buffer): boolean | undefined {
+/** What a replication lane asks of a message record before decoding it (peekRoute; one object, overwritten by each call). */
+export interface PeekedRoute {
+  /** Its replicatedVia names the site asked about. */
+  via: boolean
+  /** Its priority (undefined: none set). */
+  priority: number | undefined
+}
+
+const peeked: PeekedRoute = { via: false, priority: undefined }
+
+/**
+ * A message record's route as a replication lane needs it, read from the
+ * CBOR without decoding it: whether its `replicatedVia` names `site` (utf8
+ * bytes; loop prevention) and its priority (which lane ships it). A lane
+ * that ships few of the records it passes (the high lane over a backlog of
+ * normal ones) skips the others at this cost instead of a decode. Undefined
+ * when the bytes are not of the usual shape (decode the record instead). The
+ * object returned is reused by the next call.
+ */
+export function peekRoute (buf: Buffer, start: number, end: number, site: Buffer | undefined): PeekedRoute | undefined {
+  // Reads stop at `end`, but a header may claim bytes past buf's end: a RangeError means "not the usual shape".
+  try { return peekRouteOf(buf, start, end, site) } catch { return undefined }
+}
+
+function peekRouteOf (buf: Buffer, start: number, end: number, site: Buffer | undefined): PeekedRoute | undefined {
   const head = buf[start]
   if ((head !== 0x85 && head !== 0x86) || buf[start + 1] !== RecordKind.message) return undefined
-  if (head === 0x85) return false // no props
+  peeked.via = false
+  peeked.priority = undefined
+  if (head === 0x85) return peeked // no props
   peekAt = start + 2
   if (Number.isNaN(peekNumber(buf)) || Number.isNaN(peekNumber(buf)) || Number.isNaN(peekNumber(buf))) return undefined
   const payloadBytes = peekBytesLength(buf)
@@ -328,11 +353,17 @@ function peekVia (buf: Buffer, start: number, end: number, site: Buffer): boolea
   if (ai < 24) { pairs = ai; peekAt += 1 } else if (ai === 24) { pairs = buf[peekAt + 1] as number; peekAt += 2 } else if (ai === 25) { pairs = buf.readUInt16BE(peekAt + 1); peekAt += 3 } else return undefined
   if (peekAt > end) return undefined
   for (let i = 0; i < pairs; i++) {
-    // Keys are one-letter text strings (propKeys); 'V' is replicatedVia, an array of site ids.
+    // Keys are one-letter text strings (propKeys); 'V' is replicatedVia, an array of site ids; 'p' the priority.
     if (buf[peekAt] !== 0x61 || peekAt + 2 > end) return undefined
     const key = buf[peekAt + 1]
     peekAt += 2
-    if (key !== 0x56) { if (!peekSkip(buf, end, 0)) return undefined; continue }
+    if (key === 0x70) {
+      const p = peekNumber(buf)
+      if (Number.isNaN(p) || peekAt > end) return undefined
+      peeked.priority = p
+      continue
+    }
+    if (key !== 0x56 || site === undefined) { if (!peekSkip(buf, end, 0)) return undefined; continue }
     const a = buf[peekAt] as number
     if (a >> 5 !== 4 || (a & 31) > 24) return undefined
     const n = (a & 31) === 24 ? buf[peekAt + 1] as number : a & 31
@@ -344,11 +375,10 @@ function peekVia (buf: Buffer, start: number, end: number, site: Buffer): boolea
       const at = peekAt + ((t & 31) === 24 ? 2 : 1)
       peekAt = at + len
       if (peekAt > end) return undefined
-      if (len === site.length && sameBytes(buf, at, site)) return true
+      if (len === site.length && sameBytes(buf, at, site)) peeked.via = true
     }
-    return false
   }
-  return peekAt === end ? false : undefined
+  return peekAt === end ? peeked : undefined
 }
 
 /** buf[at, at + b.length) equals b: site ids are a few bytes, where a loop beats the native call (Buffer.compare). */

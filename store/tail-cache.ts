@@ -1,5 +1,6 @@
 import { TAIL_CACHE_UNREAD_MS_MAX, TAIL_ENTRIES_MAX, TAIL_ENTRY_PAYLOAD_BYTES_MAX } from './constants.js'
 import type { LedgerEntry, MessageProps, TopicName } from './types.js'
+import { ReadBlocks } from './read-blocks.js'
 
 /**
  * Recently written bytes, by lsn, so tail readers rarely touch the disk.
@@ -19,6 +20,8 @@ import type { LedgerEntry, MessageProps, TopicName } from './types.js'
  * sets a flag; the clock is looked at once per added chunk (a group commit), not per read.
  */
 export class TailCache {
+  /** Blocks the log tail read from files, kept for its next reads (dropped with the bytes: read-blocks.ts). */
+  readonly blocks = new ReadBlocks()
   private chunks: Array<{ lsn: number, buf: Buffer }> = []
   private head = 0
   private bytes = 0
@@ -108,6 +111,7 @@ export class TailCache {
     if (now - this.lastReadMs > TAIL_CACHE_UNREAD_MS_MAX) {
       // Unread for a while: free what is held and keep nothing (a read after a gap finds no chunk holding it).
       if (this.bytes > 0) this.clearChunks()
+      this.blocks.clear()
       return
     }
     this.chunks.push({ lsn, buf })
@@ -168,5 +172,6 @@ export class TailCache {
   clear (): void {
     this.clearChunks()
     this.clearEntries()
+    this.blocks.clear()
   }
 }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createFileLedger, type Ledger, type LogItem } from '../../store/index.js'
+import { HIGH_LANE_PRIORITY_MIN, createFileLedger, type Ledger, type LogItem } from '../../store/index.js'
 import { SharedTail, TailKinds, type TailWant } from '../../replicator/shared-tail.js'
 import { tmpDir } from '../helpers/tmp.js'
 
@@ -108,6 +108,36 @@ t.test('shared tail - bounded: lanes far apart read unshared, and still get ever
   t.same(lanes[0]?.got, await alone(l, TailKinds.entries, fast, 'dest'), 'fast lane: every entry, in order')
   t.same(lanes[1]?.got, await alone(l, TailKinds.entries, slow, 'dest'), 'slow lane: every entry, in order')
   t.same(lanes[2]?.got, await alone(l, TailKinds.meta, control, 'dest'), 'control lane: every meta record, in order')
+})
+
+/** The fill's priority of an entry label (`lsn:m{i}` has priority i % 10). */
+const priorityOf = (label: string): number => Number(label.split(':')[1]?.slice(1)) % 10
+const highOnly = (labels: string[] | undefined): string[] => (labels ?? []).filter((x) => priorityOf(x) >= HIGH_LANE_PRIORITY_MIN)
+const normalOnly = (labels: string[] | undefined): string[] => (labels ?? []).filter((x) => priorityOf(x) < HIGH_LANE_PRIORITY_MIN)
+
+t.test('shared tail - a lane ahead of what is held reads lane-only: its own records, every one once, in order', async (t) => {
+  const tmp = await tmpDir('ferry-shared-tail-')
+  t.teardown(tmp.cleanup)
+  const l = await openLedger(tmp.dir)
+  t.teardown(async () => { await l.close() })
+  await fill(l, 2000)
+  const bounds = { itemsMax: 100, bytesMax: 64 * 1024, piecesMax: 3 }
+  const tail = new SharedTail(l, 'dest', filter, bounds)
+  const fast = { maxItems: 90, maxBytes: 512 * 1024, maxScanBytes: 8 * 1024 * 1024 }
+  const slow = { maxItems: 7, maxBytes: 512 * 1024, maxScanBytes: 8 * 1024 * 1024 }
+  const isHigh = (p: number | undefined): boolean => (p ?? 4) >= HIGH_LANE_PRIORITY_MIN
+  const lanes: LaneSim[] = [
+    { kinds: TailKinds.entries, want: { kinds: TailKinds.entries, ...fast, alone: { maxItems: 20, maxBytes: 512 * 1024, topics: filter.topics, priorities: isHigh } }, pos: -1, got: [], done: false },
+    { kinds: TailKinds.entries, want: { kinds: TailKinds.entries, ...slow, alone: { maxItems: 7, maxBytes: 512 * 1024, topics: filter.topics, priorities: (p) => !isHigh(p) } }, pos: -1, got: [], done: false },
+    { kinds: TailKinds.meta, want: { kinds: TailKinds.meta, ...control, alone: { maxItems: 1000, maxBytes: 512 * 1024, meta: filter.meta } }, pos: -1, got: [], done: false }
+  ]
+  await lanesThroughShared(tail, lanes, [0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1])
+  t.ok(tail.counts.laneOnlyReads > 0, `lane-only reads happened (${tail.counts.laneOnlyReads})`)
+  // What the link ships of each (link-read.ts keeps a lane's priorities): the same as the lane's own full read gives.
+  t.same(highOnly(lanes[0]?.got), highOnly(await alone(l, TailKinds.entries, fast, 'dest')), 'fast (high) lane: every high entry, once, in order')
+  t.same(normalOnly(lanes[1]?.got), normalOnly(await alone(l, TailKinds.entries, slow, 'dest')), 'slow (normal) lane: every normal entry, once, in order')
+  t.same(lanes[2]?.got, await alone(l, TailKinds.meta, control, 'dest'), 'control lane: every meta record, in order')
+  t.ok(highOnly(lanes[0]?.got).length > 300, 'the high entries are there')
 })
 
 t.test('shared tail - a ledger restart between reads: the lanes resume from their positions, nothing lost or repeated', async (t) => {
