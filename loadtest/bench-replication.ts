@@ -21,9 +21,9 @@
  *   the rest is the thread pool's writes and fsyncs), the CPU of both
  *   nats-servers (`cpuUsPerMsgNatsServers`) and the entries per batch the link
  *   sent (`replicatedEntriesPerBatch`; `lagEntriesPerBatch` at the fixed rate);
- * - drain: the pace of the link alone, shipping the backlog of the warm-up
- *   and local phases (120,000 messages, no publisher running) until b holds
- *   it durably, msgs/s (`drainMsgsPerSec`), and the CPU microseconds per
+ * - drain: the pace of the link alone, shipping the backlog of the local
+ *   phase (100,000 messages, no publisher running) until b holds it durably,
+ *   msgs/s (`drainMsgsPerSec`), and the CPU microseconds per
  *   message of the sender and the receiver meanwhile (`drainCpuUsPerMsg*`:
  *   compare with `cpuUsPerMsgLocal`, what a durable publish costs; the
  *   `...MainThread` figures are the event loop's part of the sender's and of
@@ -32,7 +32,10 @@
  *   publish time at a, p50 / p99 / max ms (origin publish time travels);
  * - catch-up: seconds to ship a 100,000-message backlog built while b's
  *   region server was down.
- * An unmeasured warm-up burst comes first. `--throughput-only` stops after the
+ * An unmeasured warm-up burst comes first, shipped to b by a link that is
+ * closed again before the local phase: it warms both processes, so the drain's
+ * receiver figure is b's steady cost, not the JIT warm-up of its fresh child
+ * (before, a second drain after the first cost b half). `--throughput-only` stops after the
  * replicated phase; FERRY_BENCH_MARKS=1 prints phase marks in the monotonic
  * microseconds of a `node --cpu-prof` (both processes), to slice profiles.
  * `--coalesce-ms N` sets site a's REPL_BATCH_COALESCE_MS (0: coalescing off; A/B runs in one build),
@@ -250,9 +253,17 @@ async function main (): Promise<void> {
   const bCfg: SiteBConfig = { dataDir: join(dir, 'b'), nats: (nats[1] as Service).url }
   const b = oneProcess ? await openSiteB(bCfg, plan) : childSiteB(bCfg)
   const result: Record<string, number> = {}
+  const linkLimits = { REPL_BATCH_COALESCE_MS: COALESCE_MS, REPL_BATCH_COALESCE_ENTRIES_MIN: COALESCE_ENTRIES_MIN, REPL_BATCH_COALESCE_INFLIGHT_MIN: COALESCE_INFLIGHT_MIN }
   try {
     // 0. Unmeasured warm-up: a fresh Node process spends its first second in the interpreter (docs/BENCHMARKS.md).
+    // Both processes: the warm-up ships to b over a link that is closed again before phase 1, so b's child has run
+    // its receive path before the drain is timed (else the drain's receiver figure was mostly b's JIT warm-up).
+    await b.startRepl()
+    a.replicator = await startReplicator({ siteId: 'a', ledger: a.gw.ledger, transport: a.transport, plan, logger: silentLogger, limits: linkLimits })
     await publishBurst(a.gw, `${NS}/warmup`, WARMUP_MESSAGES)
+    await waitCountB(b, `${NS}/warmup`, WARMUP_MESSAGES, 300_000)
+    await a.replicator.close()
+    a.replicator = undefined
     // 1. Local durable publish throughput, no link.
     const cpuLocal0 = cpuUsNow()
     const mainLocal0 = mainThreadCpuUs()
@@ -265,18 +276,16 @@ async function main (): Promise<void> {
     log(`local durable publish: ${result.localPublishMsgsPerSec} msgs/s`)
 
     // 2. Replicated throughput (the local topic above ships too: start the links, let it drain first).
-    // The backlog of phases 0 and 1 drains first, with no publisher running: the link's own pace, timed as drainMsgsPerSec.
-    // b serves first, so a's link finds it at once (a handshake without responders would back off).
-    await b.startRepl()
+    // The backlog of phase 1 drains first, with no publisher running: the link's own pace, timed as drainMsgsPerSec.
+    // b serves already (since phase 0), so a's link finds it at once.
     mark('drain-start')
     const drainCpuA0 = cpuUsNow()
     const drainMainA0 = mainThreadCpuUs()
     const drainCpuB0 = await b.cpuUs()
     t0 = performance.now()
-    a.replicator = await startReplicator({ siteId: 'a', ledger: a.gw.ledger, transport: a.transport, plan, logger: silentLogger, limits: { REPL_BATCH_COALESCE_MS: COALESCE_MS, REPL_BATCH_COALESCE_ENTRIES_MIN: COALESCE_ENTRIES_MIN, REPL_BATCH_COALESCE_INFLIGHT_MIN: COALESCE_INFLIGHT_MIN } })
-    await waitCountB(b, `${NS}/warmup`, WARMUP_MESSAGES, 300_000)
+    a.replicator = await startReplicator({ siteId: 'a', ledger: a.gw.ledger, transport: a.transport, plan, logger: silentLogger, limits: linkLimits })
     await waitCountB(b, `${NS}/local`, THROUGHPUT_MESSAGES, 300_000)
-    const drained = WARMUP_MESSAGES + THROUGHPUT_MESSAGES
+    const drained = THROUGHPUT_MESSAGES
     result.drainMsgsPerSec = Math.round(drained / ((performance.now() - t0) / 1000))
     mark('drain-end')
     log(`drain of a ${drained}-message backlog (link alone): ${result.drainMsgsPerSec} msgs/s`)
