@@ -16,9 +16,7 @@
  *  |                            | last successful fsync (async appends after it are lost), reopen from disk  |
  *  | fdatasync fails ENOSPC     | the same cut, but E_DISK_FULL (a full disk, like a write's ENOSPC)         |
  *  | segment roll fails         | the new file is closed, then as for the write or fsync that failed        |
- * Reopen runs at most FENCE_REOPEN_ATTEMPTS_MAX times in a row; a reopen that
- * fails for a full disk waits DISK_FULL_REOPEN_BACKOFF_MS without using up an
- * attempt (at most DISK_FULL_REOPEN_WAITS_MAX times). While fenced, writes fail
+ * How often a reopen is retried: ledger-file-reopen.ts. While fenced, writes fail
  * with E_FENCED. Acknowledged sync appends are never lost: they lie below the
  * last successful fsync. Async appends may be lost on power loss or failed
  * fsync, and their entry ids may then be given to new entries (the first
@@ -28,8 +26,9 @@
  * over the ledger's state: replaying the log into the state and the scrub
  * (ledger-file-replay.ts), segment reads (ledger-file-reads.ts), checkpoint
  * writing (ledger-file-checkpoint.ts), retention passes
- * (ledger-file-retention.ts). This file keeps the lifecycle (open, fence and
- * reopen, close), lsn assignment of submitted records, and stats.
+ * (ledger-file-retention.ts), the reopen's retries (ledger-file-reopen.ts).
+ * This file keeps the lifecycle (open, fence and reopen, close), lsn
+ * assignment of submitted records, and stats.
  */
 import { performance } from 'node:perf_hooks'
 import { LedgerBase, type Submitted } from './ledger-base.js'
@@ -53,6 +52,7 @@ import { SegmentReads } from './ledger-file-reads.js'
 import { replayLog, scrubSegments, type ReplayHost, type ScrubHost } from './ledger-file-replay.js'
 import { writeLedgerCheckpoint, type CheckpointHost } from './ledger-file-checkpoint.js'
 import { retentionPass, type RetentionHost } from './ledger-file-retention.js'
+import { reopenWithRetry, type ReopenHost } from './ledger-file-reopen.js'
 
 /** Largest pad record: memory-topic lsns squeezed between two log records. */
 const PAD_BYTES_MAX = 64 * 1024
@@ -208,42 +208,23 @@ export class FileLedger extends LedgerBase {
   private onWriterFailure (f: WriterFailure): void {
     this.fenced = true
     this.opts.onEvent('fenced', { code: f.error.code, cutLsn: f.cutLsn, cause: String(f.error.cause) })
-    this.reopening = this.reopenLoop(f.cutLsn).finally(() => { this.reopening = null })
+    const self = this
+    const host: ReopenHost = { get isClosed () { return self.isClosed }, reopenOnce: async () => { await this.reopenOnce(f.cutLsn) }, onEvent: (e, d) => { this.opts.onEvent(e, d) } }
+    this.reopening = reopenWithRetry(host).finally(() => { this.reopening = null })
   }
 
-  private async reopenLoop (cutLsn: number): Promise<void> {
-    let attempt = 0
-    let diskFullWaits = 0
-    while (attempt < C.FENCE_REOPEN_ATTEMPTS_MAX) {
-      attempt++
-      if (this.isClosed) return
-      try {
-        // A checkpoint or retention pass in flight finishes (or fails) before the state is rebuilt.
-        await this.checkpointing?.catch(() => {})
-        await this.retentionRunning?.catch(() => {})
-        this.fsyncsBefore += this.writer?.fsyncs ?? 0
-        await this.writer?.abandon()
-        this.writer = null
-        await this.reads.closeAll()
-        this.resetState()
-        await this.recoverFromDisk(cutLsn)
-        this.fenced = false
-        this.opts.onEvent('unfenced', { attempt })
-        return
-      } catch (err) {
-        // A full disk is not a failing one: wait for space (bounded) without using up the attempts.
-        const full = asStoreError(err, 'reopen').code === StoreCode.DISK_FULL
-        this.opts.onEvent('reopen-failed', { attempt, diskFull: full, err: String(err), details: (err as { details?: unknown }).details })
-        if (full && diskFullWaits < C.DISK_FULL_REOPEN_WAITS_MAX) {
-          diskFullWaits++
-          attempt--
-          await new Promise((resolve) => setTimeout(resolve, C.DISK_FULL_REOPEN_BACKOFF_MS))
-          continue
-        }
-        await new Promise((resolve) => setTimeout(resolve, C.FENCE_REOPEN_BACKOFF_MS))
-      }
-    }
-    this.opts.onEvent('fenced-permanently', { attempts: attempt, diskFullWaits })
+  /** One reopen step; reopenWithRetry (ledger-file-reopen.ts) decides whether and when to run it again. */
+  private async reopenOnce (cutLsn: number): Promise<void> {
+    // A checkpoint or retention pass in flight finishes (or fails) before the state is rebuilt.
+    await this.checkpointing?.catch(() => {})
+    await this.retentionRunning?.catch(() => {})
+    this.fsyncsBefore += this.writer?.fsyncs ?? 0
+    await this.writer?.abandon()
+    this.writer = null
+    await this.reads.closeAll()
+    this.resetState()
+    await this.recoverFromDisk(cutLsn)
+    this.fenced = false
   }
 
   /** Resolves when a reopen in progress has finished (tests, and callers that want to retry). */
