@@ -7,60 +7,8 @@
  * prepared, not yet part of the log: spare-segment.ts). Every topic, cursor, meta and tombstone
  * change is a record in the same log; memory-durability topics never touch it.
  *
- * Fault model (what the disk may do to us; disk/sim-disk.ts simulates each):
- *  1. Power loss: bytes not fdatasync'ed may be lost, partly written (torn),
- *     or filled with garbage; directory changes not synced may be undone.
- *  2. Bit rot / misdirected writes: any byte at rest may change. The frame
- *     checksum covers the frame's own position, so a frame at the wrong place
- *     fails like a flipped bit.
- *  3. fdatasync fails (EIO, or ENOSPC on delayed allocation / thin
- *     provisioning): the pages it covered can no longer be trusted, and a
- *     retried fsync may report success without writing them (PostgreSQL
- *     "fsyncgate"). We never retry.
- *  4. Write fails with ENOSPC (possibly after a partial write) or EIO.
- *  5. Another process opens the same directory: prevented by the directory
- *     lock (dir-lock.ts, E_STORE_LOCKED), released by the kernel when the
- *     holder dies.
- *
- * Recovery decisions (recovery.ts, ledger-file-replay.ts, quarantine.ts), one per case. The promise:
- * an acknowledged record is lost only if its own bytes are damaged, every
- * valid record after a damaged one is kept, and no acknowledged entry id is
- * given out twice. A torn write can only be the end of the last write, so
- * damage followed by a valid frame (found by scanning forward at most one
- * maximal frame) is corruption, never a torn tail.
- *  | what is found                                   | decision                                              |
- *  |-------------------------------------------------|-------------------------------------------------------|
- *  | last segment ends in zeros to end of file       | preallocated space: the log ends there (no report)     |
- *  | last segment ends in a bad or partial frame     | end of the last write: cut there (truncatedBytes;      |
- *  |   with no valid frame after it                  |   corruptRecords when not merely short). Its entry id  |
- *  |                                                 |   is retired (tombstoned placeholder), since a damaged |
- *  |                                                 |   acknowledged last record looks the same              |
- *  | checksum or length mismatch (a length pointing  | E_STORE_CORRUPT reported, not fatal: the damaged bytes |
- *  |   past the end included) in the last segment,   |   are copied to seg-N.log.damaged-<offset> and skipped;|
- *  |   followed by a valid frame, or lying below the |   every valid record after them is kept; the entry ids |
- *  |   checkpoint's replay point (fsynced: rot)      |   they held stay taken (lost entries: read back empty, |
- *  |                                                 |   tombstoned so consumers acknowledge past them)       |
- *  | last segment with a damaged header, valid       | header rewritten (it holds only magic and id), every   |
- *  |   frames after it                               |   frame kept, corruptRecords++                         |
- *  | last segment with a bad header, no valid frame  | torn creation: header rewritten, its bytes truncated   |
- *  | the same damage in a sealed (fully fsynced, not | E_STORE_CORRUPT on open (details: segment, offset);    |
- *  |   last) segment that open reads (at or after    |   with repair: true quarantined like the row above:    |
- *  |   the checkpoint's segment, or verifyAllOnOpen) |   the damaged record only, nothing after it            |
- *  | damage already quarantined by an earlier open   | skipped silently (its copy is the record of it), the   |
- *  |                                                 |   segment sealed or not                                |
- *  | sealed segments wholly before the checkpoint    | not read at open (a restart must not reread the whole  |
- *  |                                                 |   log): a background scrub reports new damage as the   |
- *  |                                                 |   event 'sealed-segment-corrupt'; reads of it fail     |
- *  |                                                 |   with E_STORE_CORRUPT                                 |
- *  | records of a topic whose naming record was      | kept under '$lost/topic-<id>' (the name is gone)       |
- *  |   quarantined                                   |                                                        |
- *  | checkpoint unreadable (checksum, version)       | use the previous one, corruptRecords++                 |
- *  | a segment id missing between two others         | E_STORE_CORRUPT                                        |
- *  | no checkpoint and the first segment is not 1    | E_STORE_CORRUPT                                        |
- *  | valid checksum but undecodable CBOR             | E_STORE_CORRUPT (a bug, not a disk fault)              |
- * Every quarantine is reported as the event 'corrupt-record-quarantined'
- * (code E_STORE_CORRUPT) and counted in RecoveryReport.quarantinedRecords /
- * lostEntries and stats().quarantinedRecords / lostEntries.
+ * Fault model and the recovery decision table at open: header of recovery.ts
+ * (the decisions live there, in ledger-file-replay.ts and quarantine.ts).
  * Runtime decisions (log-writer.ts):
  *  | write fails ENOSPC / EIO   | reject the batch and all queued records (E_DISK_FULL / E_STORE_IO), fence,  |
  *  |                            | cut the log at the end of the last good write, reopen from disk             |
@@ -68,9 +16,7 @@
  *  |                            | last successful fsync (async appends after it are lost), reopen from disk  |
  *  | fdatasync fails ENOSPC     | the same cut, but E_DISK_FULL (a full disk, like a write's ENOSPC)         |
  *  | segment roll fails         | the new file is closed, then as for the write or fsync that failed        |
- * Reopen runs at most FENCE_REOPEN_ATTEMPTS_MAX times in a row; a reopen that
- * fails for a full disk waits DISK_FULL_REOPEN_BACKOFF_MS without using up an
- * attempt (at most DISK_FULL_REOPEN_WAITS_MAX times). While fenced, writes fail
+ * How often a reopen is retried: ledger-file-reopen.ts. While fenced, writes fail
  * with E_FENCED. Acknowledged sync appends are never lost: they lie below the
  * last successful fsync. Async appends may be lost on power loss or failed
  * fsync, and their entry ids may then be given to new entries (the first
@@ -80,8 +26,9 @@
  * over the ledger's state: replaying the log into the state and the scrub
  * (ledger-file-replay.ts), segment reads (ledger-file-reads.ts), checkpoint
  * writing (ledger-file-checkpoint.ts), retention passes
- * (ledger-file-retention.ts). This file keeps the lifecycle (open, fence and
- * reopen, close), lsn assignment of submitted records, and stats.
+ * (ledger-file-retention.ts), the reopen's retries (ledger-file-reopen.ts).
+ * This file keeps the lifecycle (open, fence and reopen, close), lsn
+ * assignment of submitted records, and stats.
  */
 import { performance } from 'node:perf_hooks'
 import { LedgerBase, type Submitted } from './ledger-base.js'
@@ -105,6 +52,7 @@ import { SegmentReads } from './ledger-file-reads.js'
 import { replayLog, scrubSegments, type ReplayHost, type ScrubHost } from './ledger-file-replay.js'
 import { writeLedgerCheckpoint, type CheckpointHost } from './ledger-file-checkpoint.js'
 import { retentionPass, type RetentionHost } from './ledger-file-retention.js'
+import { reopenWithRetry, type ReopenHost } from './ledger-file-reopen.js'
 
 /** Largest pad record: memory-topic lsns squeezed between two log records. */
 const PAD_BYTES_MAX = 64 * 1024
@@ -260,42 +208,23 @@ export class FileLedger extends LedgerBase {
   private onWriterFailure (f: WriterFailure): void {
     this.fenced = true
     this.opts.onEvent('fenced', { code: f.error.code, cutLsn: f.cutLsn, cause: String(f.error.cause) })
-    this.reopening = this.reopenLoop(f.cutLsn).finally(() => { this.reopening = null })
+    const self = this
+    const host: ReopenHost = { get isClosed () { return self.isClosed }, reopenOnce: async () => { await this.reopenOnce(f.cutLsn) }, onEvent: (e, d) => { this.opts.onEvent(e, d) } }
+    this.reopening = reopenWithRetry(host).finally(() => { this.reopening = null })
   }
 
-  private async reopenLoop (cutLsn: number): Promise<void> {
-    let attempt = 0
-    let diskFullWaits = 0
-    while (attempt < C.FENCE_REOPEN_ATTEMPTS_MAX) {
-      attempt++
-      if (this.isClosed) return
-      try {
-        // A checkpoint or retention pass in flight finishes (or fails) before the state is rebuilt.
-        await this.checkpointing?.catch(() => {})
-        await this.retentionRunning?.catch(() => {})
-        this.fsyncsBefore += this.writer?.fsyncs ?? 0
-        await this.writer?.abandon()
-        this.writer = null
-        await this.reads.closeAll()
-        this.resetState()
-        await this.recoverFromDisk(cutLsn)
-        this.fenced = false
-        this.opts.onEvent('unfenced', { attempt })
-        return
-      } catch (err) {
-        // A full disk is not a failing one: wait for space (bounded) without using up the attempts.
-        const full = asStoreError(err, 'reopen').code === StoreCode.DISK_FULL
-        this.opts.onEvent('reopen-failed', { attempt, diskFull: full, err: String(err), details: (err as { details?: unknown }).details })
-        if (full && diskFullWaits < C.DISK_FULL_REOPEN_WAITS_MAX) {
-          diskFullWaits++
-          attempt--
-          await new Promise((resolve) => setTimeout(resolve, C.DISK_FULL_REOPEN_BACKOFF_MS))
-          continue
-        }
-        await new Promise((resolve) => setTimeout(resolve, C.FENCE_REOPEN_BACKOFF_MS))
-      }
-    }
-    this.opts.onEvent('fenced-permanently', { attempts: attempt, diskFullWaits })
+  /** One reopen step; reopenWithRetry (ledger-file-reopen.ts) decides whether and when to run it again. */
+  private async reopenOnce (cutLsn: number): Promise<void> {
+    // A checkpoint or retention pass in flight finishes (or fails) before the state is rebuilt.
+    await this.checkpointing?.catch(() => {})
+    await this.retentionRunning?.catch(() => {})
+    this.fsyncsBefore += this.writer?.fsyncs ?? 0
+    await this.writer?.abandon()
+    this.writer = null
+    await this.reads.closeAll()
+    this.resetState()
+    await this.recoverFromDisk(cutLsn)
+    this.fenced = false
   }
 
   /** Resolves when a reopen in progress has finished (tests, and callers that want to retry). */

@@ -55,7 +55,7 @@ export interface FileLedgerOptions extends LedgerOptions {
    * for an injected disk (a simulated disk lives inside one process).
    */
   lockDir?: boolean
-  /** Open even when a sealed segment is corrupt: the log is cut at the first bad record (see ledger-file.ts). */
+  /** Open even when a sealed segment is corrupt: the log is cut at the first bad record (see the decision table in recovery.ts). */
   repair?: boolean
   /**
    * Verify every segment's checksums at open. Default false: segments wholly

@@ -1,9 +1,66 @@
 /**
  * Opening the log: pick the newest readable checkpoint, verify every frame of
  * every segment, replay the records after the checkpoint, and cut the log at
- * its first bad byte. See the decision table in ledger-file.ts. How a
- * segment's frames are walked and resynchronised after damage is
- * segment-scan.ts; this file decides what the walk's findings mean.
+ * its first bad byte. How a segment's frames are walked and resynchronised
+ * after damage is segment-scan.ts; this file decides what the walk's findings
+ * mean, so the store's fault model and its recovery decision table are here
+ * (test/store/recovery-table.test.ts enumerates the table; the runtime
+ * decisions after a failed write or fsync are in ledger-file.ts).
+ *
+ * Fault model (what the disk may do to us; disk/sim-disk.ts simulates each):
+ *  1. Power loss: bytes not fdatasync'ed may be lost, partly written (torn),
+ *     or filled with garbage; directory changes not synced may be undone.
+ *  2. Bit rot / misdirected writes: any byte at rest may change. The frame
+ *     checksum covers the frame's own position, so a frame at the wrong place
+ *     fails like a flipped bit.
+ *  3. fdatasync fails (EIO, or ENOSPC on delayed allocation / thin
+ *     provisioning): the pages it covered can no longer be trusted, and a
+ *     retried fsync may report success without writing them (PostgreSQL
+ *     "fsyncgate"). We never retry.
+ *  4. Write fails with ENOSPC (possibly after a partial write) or EIO.
+ *  5. Another process opens the same directory: prevented by the directory
+ *     lock (dir-lock.ts, E_STORE_LOCKED), released by the kernel when the
+ *     holder dies.
+ *
+ * Recovery decisions (this file, ledger-file-replay.ts, quarantine.ts), one per case. The promise:
+ * an acknowledged record is lost only if its own bytes are damaged, every
+ * valid record after a damaged one is kept, and no acknowledged entry id is
+ * given out twice. A torn write can only be the end of the last write, so
+ * damage followed by a valid frame (found by scanning forward at most one
+ * maximal frame) is corruption, never a torn tail.
+ *  | what is found                                   | decision                                              |
+ *  |-------------------------------------------------|-------------------------------------------------------|
+ *  | last segment ends in zeros to end of file       | preallocated space: the log ends there (no report)     |
+ *  | last segment ends in a bad or partial frame     | end of the last write: cut there (truncatedBytes;      |
+ *  |   with no valid frame after it                  |   corruptRecords when not merely short). Its entry id  |
+ *  |                                                 |   is retired (tombstoned placeholder), since a damaged |
+ *  |                                                 |   acknowledged last record looks the same              |
+ *  | checksum or length mismatch (a length pointing  | E_STORE_CORRUPT reported, not fatal: the damaged bytes |
+ *  |   past the end included) in the last segment,   |   are copied to seg-N.log.damaged-<offset> and skipped;|
+ *  |   followed by a valid frame, or lying below the |   every valid record after them is kept; the entry ids |
+ *  |   checkpoint's replay point (fsynced: rot)      |   they held stay taken (lost entries: read back empty, |
+ *  |                                                 |   tombstoned so consumers acknowledge past them)       |
+ *  | last segment with a damaged header, valid       | header rewritten (it holds only magic and id), every   |
+ *  |   frames after it                               |   frame kept, corruptRecords++                         |
+ *  | last segment with a bad header, no valid frame  | torn creation: header rewritten, its bytes truncated   |
+ *  | the same damage in a sealed (fully fsynced, not | E_STORE_CORRUPT on open (details: segment, offset);    |
+ *  |   last) segment that open reads (at or after    |   with repair: true quarantined like the row above:    |
+ *  |   the checkpoint's segment, or verifyAllOnOpen) |   the damaged record only, nothing after it            |
+ *  | damage already quarantined by an earlier open   | skipped silently (its copy is the record of it), the   |
+ *  |                                                 |   segment sealed or not                                |
+ *  | sealed segments wholly before the checkpoint    | not read at open (a restart must not reread the whole  |
+ *  |                                                 |   log): a background scrub reports new damage as the   |
+ *  |                                                 |   event 'sealed-segment-corrupt'; reads of it fail     |
+ *  |                                                 |   with E_STORE_CORRUPT                                 |
+ *  | records of a topic whose naming record was      | kept under '$lost/topic-<id>' (the name is gone)       |
+ *  |   quarantined                                   |                                                        |
+ *  | checkpoint unreadable (checksum, version)       | use the previous one, corruptRecords++                 |
+ *  | a segment id missing between two others         | E_STORE_CORRUPT                                        |
+ *  | no checkpoint and the first segment is not 1    | E_STORE_CORRUPT                                        |
+ *  | valid checksum but undecodable CBOR             | E_STORE_CORRUPT (a bug, not a disk fault)              |
+ * Every quarantine is reported as the event 'corrupt-record-quarantined'
+ * (code E_STORE_CORRUPT) and counted in RecoveryReport.quarantinedRecords /
+ * lostEntries and stats().quarantinedRecords / lostEntries.
  */
 import assert from 'node:assert/strict'
 import { parseQuarantineName, quarantineName, writeQuarantineFile, type DamagedRange } from './quarantine.js'

@@ -7,7 +7,8 @@
  * It is the StreamHost of its streams: they report to it through that
  * interface and never touch its fields. When a topic gets a stream and when
  * the stream is dropped (lazily, to keep an offline subscription at its
- * cursors) is subscription-streams.ts.
+ * cursors) is subscription-streams.ts; telling consumers who is active after
+ * a join or leave is subscription-active.ts.
  */
 import { SpannedTopics } from './spanned-topics.js'
 import { CommonCode, FerryError } from '../../common/errors.js'
@@ -24,6 +25,7 @@ import { filterMatches } from './filter.js'
 import type { Inflight } from './inflight.js'
 import { OfflineBacklog } from './offline-backlog.js'
 import type { TopicStream } from './stream.js'
+import { membershipChanged, notifyActive } from './subscription-active.js'
 import { SubscriptionClock, type ClockHost } from './subscription-clock.js'
 import type { Outcome, StreamEnv, StreamHost } from './stream-host.js'
 import { SubscriptionStreams } from './subscription-streams.js'
@@ -158,9 +160,9 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     const c = new ConsumerImpl(id, this, opts.consumerName, opts.consumerPriority ?? 0, opts.sink, opts.permits)
     this.consumers.add(c)
     if (this.consumers.size === 1) this.lifecycle.materialise()
-    this.membershipChanged()
+    membershipChanged(this)
     // failover: every consumer learns whether it is the active one, as in Pulsar.
-    if (this.mode === SubscriptionMode.failover && this.consumers.active !== c) this.notifyActive(c, false)
+    if (this.mode === SubscriptionMode.failover && this.consumers.active !== c) notifyActive(this.ctx.logger, c, false)
     // After the caller's await on subscribe() resumes: a sink never sees a delivery before it has its Consumer.
     setImmediate(() => { this.kick() })
     return c
@@ -176,7 +178,7 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     }
     c.detached()
     const wasActive = this.consumers.active === c
-    this.membershipChanged()
+    membershipChanged(this)
     if (this.inOrder && wasActive) for (const s of this.streams.values()) s.rewind()
     if (this.consumers.size === 0) {
       this.goIdle()
@@ -191,25 +193,6 @@ export class Subscription implements StreamHost, LoopHost, ClockHost {
     for (const s of this.streams.values()) s.rewind()
     this.clock.clear()
     this.lifecycle.dropIdle(0)
-  }
-
-  private membershipChanged (): void {
-    const { changed, prev } = this.consumers.membershipChanged()
-    if (!changed) return
-    if (prev !== undefined && !prev.closed) {
-      // The old active consumer keeps its connection but stops receiving; what it holds goes to the new one.
-      for (const s of this.streams.values()) s.rewind()
-      this.notifyActive(prev, false)
-    }
-    const next = this.consumers.active
-    if (next !== undefined && this.mode === SubscriptionMode.failover) this.notifyActive(next, true)
-  }
-
-  private notifyActive (c: ConsumerImpl, active: boolean): void {
-    queueMicrotask(() => {
-      if (c.closed) return
-      try { c.sink.activeChanged?.(active) } catch (err) { this.ctx.logger.warn({ err }, 'sink.activeChanged threw') }
-    })
   }
 
   /** Changing the mode is allowed only while nobody is attached. */

@@ -1,5 +1,5 @@
 /**
- * The recovery decision table of store/ledger-file.ts, one row per case, on
+ * The recovery decision table of store/recovery.ts, one row per case, on
  * the simulated disk. Each row damages a closed log in one way and states
  * what open() must do. The promise every row that opens keeps: every
  * acknowledged record outside the damaged one is readable, a lost entry reads
