@@ -18,6 +18,8 @@
  *   dispatcher as expired (counted, result event).
  * - With no request for `pullConsumerIdleMs` the consumer is closed; messages
  *   it buffered (or handed out and nobody acked) go back to the subscription.
+ *   Opening, idling and closing consumers is pull-sessions.ts's job; this
+ *   file hands out what they deliver.
  *
  * Acks and nacks need no consumer: they go to the subscription (and end the
  * messages' leases here).
@@ -28,7 +30,8 @@ import type { Ledger } from '../../store/index.js'
 import type { Consumer, Delivery, Dispatcher, SubscriptionMode } from '../dispatch/index.js'
 import { DispatchCode, isWildcardFilter } from '../dispatch/index.js'
 import { PULL_WAITERS_PER_CONSUMER_MAX, type HttpLimits } from './constants.js'
-import { LeaseBook, type LeasedMessage } from './pull-leases.js'
+import type { LeasedMessage } from './pull-leases.js'
+import { PullSessions, type PullSession, type Waiter } from './pull-sessions.js'
 
 export interface PullRequest {
   namespace: string
@@ -55,16 +58,6 @@ export interface PullEnv {
   ledger: Pick<Ledger, 'topicInfo' | 'cursors'>
 }
 
-interface Waiter {
-  max: number
-  leaseMs: number
-  resolve: (deliveries: Delivery[]) => void
-  reject: (err: FerryError) => void
-  timer: NodeJS.Timeout | undefined
-  onAbort: () => void
-  signal: AbortSignal
-}
-
 export interface PullStats {
   pullConsumers: number
   pullBufferedMessages: number
@@ -75,48 +68,8 @@ export interface PullStats {
   pullExpiredBeforeHandOut: number
 }
 
-class PullSession {
-  consumer: Consumer | undefined
-  readonly buffer: Delivery[] = []
-  /** Permits granted to the dispatcher and not yet used by a delivery. */
-  outstandingPermits = 0
-  readonly waiters: Waiter[] = []
-  idleTimer: NodeJS.Timeout | undefined
-  flushScheduled = false
-  closedBy: FerryError | undefined
-  readonly leases: LeaseBook
-
-  constructor (
-    readonly key: string,
-    readonly topic: string,
-    readonly subscription: string,
-    onLeaseExpired: (s: PullSession, messages: LeasedMessage[]) => void
-  ) {
-    this.leases = new LeaseBook((messages) => { onLeaseExpired(this, messages) })
-  }
-
-  settle (w: Waiter): void {
-    if (w.timer !== undefined) clearTimeout(w.timer)
-    w.signal.removeEventListener('abort', w.onAbort)
-  }
-
-  /** The dispatcher or the idle lease ended this consumer: fail whoever waits. */
-  end (reason: FerryError): void {
-    if (this.closedBy !== undefined) return
-    this.closedBy = reason
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer)
-    for (const w of this.waiters.splice(0)) { this.settle(w); w.reject(reason) }
-    this.buffer.length = 0
-    this.leases.close()
-  }
-}
-
 export class PullConsumers {
-  private readonly sessions = new Map<string, PullSession>()
-  /** Sessions by (topic or filter, subscription): where acks end leases. */
-  private readonly bySubscription = new Map<string, Set<PullSession>>()
-  private readonly opening = new Map<string, Promise<PullSession>>()
-  private closing = false
+  private readonly sessions: PullSessions
   private leasesExpired = 0
   private expiredBeforeHandOut = 0
 
@@ -124,7 +77,12 @@ export class PullConsumers {
     private readonly env: PullEnv,
     private readonly limits: HttpLimits,
     private readonly logger: Logger
-  ) {}
+  ) {
+    this.sessions = new PullSessions(env.dispatcher, limits, logger, {
+      deliver: (s, d) => { this.deliver(s, d) },
+      leaseExpired: (s, messages) => { this.onLeaseExpired(s, messages) }
+    })
+  }
 
   get size (): number { return this.sessions.size }
 
@@ -148,20 +106,20 @@ export class PullConsumers {
 
   /** Messages for one pull request: what is ready at once, else wait up to waitMs. */
   async pull (req: PullRequest): Promise<Delivery[]> {
-    const session = await this.session(req)
+    const session = await this.sessions.session(req)
     if (session.closedBy !== undefined) throw session.closedBy
     this.dropExpired(session)
     if (session.buffer.length > 0 && session.waiters.length === 0) {
       const out = this.handOut(session, req.max, req.leaseMs)
       this.grant(session, req.max)
-      this.armIdle(session)
+      this.sessions.armIdle(session)
       return out
     }
     this.grant(session, req.max)
-    if (req.signal.aborted) { this.armIdle(session); return [] }
+    if (req.signal.aborted) { this.sessions.armIdle(session); return [] }
     let waitMs = req.waitMs
     if (waitMs === 0) {
-      if (this.backlogVisiblyEmpty(session, req)) { this.armIdle(session); return [] }
+      if (this.backlogVisiblyEmpty(session, req)) { this.sessions.armIdle(session); return [] }
       waitMs = this.limits.pullReadyWaitMs
     }
     if (session.waiters.length >= PULL_WAITERS_PER_CONSUMER_MAX) {
@@ -186,7 +144,7 @@ export class PullConsumers {
 
   /** Messages a request took but could not send (client went away, response full): first in line for the next request. */
   putBack (req: PullRequest, deliveries: Delivery[]): void {
-    const s = this.sessions.get(keyOf(req))
+    const s = this.sessions.get(req)
     if (s === undefined || deliveries.length === 0) return
     for (const d of deliveries) s.leases.release(d.topic, d.entryId)
     s.buffer.unshift(...deliveries)
@@ -195,28 +153,25 @@ export class PullConsumers {
 
   /** A live pull consumer of (topic or filter, subscription), if any: acking through it reaches exactly that subscription. */
   consumerOf (topic: string, subscription: string): Consumer | undefined {
-    for (const s of this.bySubscription.get(subKeyOf(topic, subscription)) ?? []) if (s.consumer !== undefined) return s.consumer
+    for (const s of this.sessions.ofSubscription(topic, subscription)) if (s.consumer !== undefined) return s.consumer
     return undefined
   }
 
   /** The client acked or nacked these messages of (topic or filter, subscription): their leases end. */
   settled (topic: string, subscription: string, messages: readonly LeasedMessage[]): void {
-    for (const s of this.bySubscription.get(subKeyOf(topic, subscription)) ?? []) {
+    for (const s of this.sessions.ofSubscription(topic, subscription)) {
       for (const m of messages) s.leases.release(m.topic, m.entryId)
     }
   }
 
   /** Close every pull consumer of a subscription (it is being deleted). */
   async closeSubscription (topic: string, subscription: string): Promise<void> {
-    const victims = [...(this.bySubscription.get(subKeyOf(topic, subscription)) ?? [])]
-    await Promise.all(victims.map(async (s) => { await this.closeSession(s, new FerryError(DispatchCode.SUBSCRIPTION_DELETED, 'subscription deleted')) }))
+    const victims = [...this.sessions.ofSubscription(topic, subscription)]
+    await Promise.all(victims.map(async (s) => { await this.sessions.closeSession(s, new FerryError(DispatchCode.SUBSCRIPTION_DELETED, 'subscription deleted')) }))
   }
 
   async close (): Promise<void> {
-    this.closing = true
-    await Promise.allSettled([...this.opening.values()])
-    const all = [...this.sessions.values()]
-    await Promise.all(all.map(async (s) => { await this.closeSession(s, new FerryError(CommonCode.CLOSED, 'gateway closing')) }))
+    await this.sessions.close()
   }
 
   // ---- delivery and hand-out ----------------------------------------------------
@@ -243,7 +198,7 @@ export class PullConsumers {
     // Expired messages used permits: whoever still waits asks again.
     const next = s.waiters[0]
     if (next !== undefined) this.grant(s, next.max)
-    this.armIdle(s)
+    this.sessions.armIdle(s)
   }
 
   /** Take up to max buffered messages for a client and lease them. */
@@ -296,20 +251,7 @@ export class PullConsumers {
     const i = s.waiters.indexOf(w)
     if (i >= 0) s.waiters.splice(i, 1)
     s.settle(w)
-    this.armIdle(s)
-  }
-
-  /** Start the idle clock when nobody waits; a waiting request keeps the consumer. */
-  private armIdle (s: PullSession): void {
-    if (s.closedBy !== undefined) return
-    if (s.idleTimer !== undefined) clearTimeout(s.idleTimer)
-    s.idleTimer = undefined
-    if (s.waiters.length > 0) return
-    s.idleTimer = setTimeout(() => {
-      this.logger.debug({ topic: s.topic, subscription: s.subscription }, 'pull consumer idle, closing')
-      void this.closeSession(s, new FerryError(CommonCode.CLOSED, 'pull consumer idle'))
-    }, this.limits.pullConsumerIdleMs)
-    s.idleTimer.unref()
+    this.sessions.armIdle(s)
   }
 
   private grant (s: PullSession, wanted: number): void {
@@ -320,86 +262,4 @@ export class PullConsumers {
     s.outstandingPermits += add
     s.consumer.addPermits(add)
   }
-
-  // ---- session lifecycle -------------------------------------------------------
-
-  private forget (s: PullSession): void {
-    if (this.sessions.get(s.key) === s) this.sessions.delete(s.key)
-    const k = subKeyOf(s.topic, s.subscription)
-    const set = this.bySubscription.get(k)
-    set?.delete(s)
-    if (set?.size === 0) this.bySubscription.delete(k)
-  }
-
-  private async closeSession (s: PullSession, reason: FerryError): Promise<void> {
-    this.forget(s)
-    s.end(reason)
-    const c = s.consumer
-    s.consumer = undefined
-    if (c !== undefined) {
-      try {
-        await c.close()
-      } catch (err) {
-        this.logger.warn({ err, topic: s.topic, subscription: s.subscription }, 'closing pull consumer failed')
-      }
-    }
-  }
-
-  private async session (req: PullRequest): Promise<PullSession> {
-    if (this.closing) throw new FerryError(CommonCode.CLOSED, 'gateway closing')
-    const key = keyOf(req)
-    const existing = this.sessions.get(key)
-    if (existing !== undefined) return existing
-    const pending = this.opening.get(key)
-    if (pending !== undefined) return await pending
-    if (this.sessions.size + this.opening.size >= this.limits.pullConsumersMax) {
-      throw new FerryError(CommonCode.LIMIT, `more than ${this.limits.pullConsumersMax} pull consumers on this gateway`)
-    }
-    const p = this.open(key, req)
-    this.opening.set(key, p)
-    try {
-      return await p
-    } finally {
-      this.opening.delete(key)
-    }
-  }
-
-  private async open (key: string, req: PullRequest): Promise<PullSession> {
-    const s = new PullSession(key, req.topic, req.subscription, (session, messages) => { this.onLeaseExpired(session, messages) })
-    s.consumer = await this.env.dispatcher.subscribe({
-      namespace: req.namespace,
-      filter: req.local,
-      subscription: req.subscription,
-      mode: req.mode,
-      durable: true,
-      initialPosition: req.initialPosition,
-      ...(req.replicated === true ? { replicated: true } : {}),
-      consumerName: req.consumerName,
-      // Permits are granted per request (see grant); none until someone asks.
-      permits: 0,
-      sink: {
-        deliver: (d) => { this.deliver(s, d) },
-        closed: (reason) => {
-          this.forget(s)
-          s.consumer = undefined
-          s.end(reason)
-        }
-      }
-    })
-    if (s.closedBy !== undefined) throw s.closedBy
-    this.sessions.set(key, s)
-    const k = subKeyOf(s.topic, s.subscription)
-    let set = this.bySubscription.get(k)
-    if (set === undefined) { set = new Set(); this.bySubscription.set(k, set) }
-    set.add(s)
-    return s
-  }
-}
-
-function keyOf (r: { topic: string, subscription: string, mode: string, consumerName: string }): string {
-  return `${r.topic}\u0000${r.subscription}\u0000${r.mode}\u0000${r.consumerName}`
-}
-
-function subKeyOf (topic: string, subscription: string): string {
-  return `${topic}\u0000${subscription}`
 }
