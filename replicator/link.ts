@@ -24,16 +24,17 @@
  * stream of small group commits then ships as a few large batches.
  *
  * Beside it: link-state.ts (the lane state, batches in flight, lag figures),
- * link-read.ts (a lane's read of the shared tail).
+ * link-read.ts (a lane's read of the shared tail), link-answers.ts (what the
+ * remote's answers do to the lanes).
  */
 import type { Logger } from '../common/log.js'
-import { CommonCode, FerryError, isFerryError } from '../common/errors.js'
+import { CommonCode, isFerryError } from '../common/errors.js'
 import { LANES, Lane, REPL_OUT_SPACE, laneKey, positionOf, positionValue, type Ledger } from '../store/index.js'
-import { decodeAnswer, encodeBatch, encodeBatchCompressed, type Answer, type Batch, type WireItem } from './codec.js'
-import { ReplCode } from './errors.js'
+import { decodeAnswer, encodeBatch, encodeBatchCompressed, type Batch, type WireItem } from './codec.js'
 import type { LinkTransport } from './transport.js'
 import { LANE_SCHEDULE, LinkState, lagOf, pendingOf, type InFlight, type LaneState, type LinkFilter, type LinkLimits, type LinkStats } from './link-state.js'
 import { LaneReader } from './link-read.js'
+import { settleAnswers, type AnswerHost } from './link-answers.js'
 
 export { LinkState, type LinkFilter, type LinkLimits, type LinkStats } from './link-state.js'
 
@@ -58,6 +59,8 @@ export class Link {
 
   /** The lanes' reads, from one read of the log shared by the lanes. */
   private readonly reader: LaneReader
+  /** What settling answers reads and changes here (link-answers.ts). */
+  private readonly answers: AnswerHost
 
   constructor (
     readonly site: string,
@@ -69,6 +72,14 @@ export class Link {
     private readonly logger: Logger
   ) {
     this.reader = new LaneReader(ledger, site, self, filter, limits, logger)
+    const reader = this.reader
+    this.answers = {
+      site,
+      logger,
+      get logEndLsn () { return reader.logEndLsn },
+      counts: this.s,
+      answeredOk: () => { this.failuresInRow = 0 }
+    }
     this.lanes = LANES.map((lane) => {
       const p = positionOf(ledger.getMeta(REPL_OUT_SPACE, laneKey(site, lane)))
       return { lane, position: p, scanPos: p, persisted: p, connected: false, probe: true, idle: false, lastSkipSentMs: 0, behind: false, queue: [] }
@@ -336,71 +347,8 @@ export class Link {
     })
   }
 
-  /**
-   * Take the answers that arrived, per lane in send order. An ok answer
-   * covers every batch before it (positions are cumulative). Returns whether
-   * anything moved; throws (pausing the link) on a failure.
-   */
-  private settle (): boolean {
-    let moved = false
-    for (const l of this.lanes) {
-      while (l.queue.length > 0) {
-        let lastOk = -1
-        for (let i = l.queue.length - 1; i >= 0; i--) {
-          const o = (l.queue[i] as InFlight).outcome
-          if (o !== undefined && 'answer' in o && o.answer.ok) { lastOk = i; break }
-        }
-        if (lastOk >= 0) {
-          const done = l.queue.splice(0, lastOk + 1)
-          const f = done[done.length - 1] as InFlight
-          const position = (f.outcome as { answer: Answer }).answer.position
-          l.connected = true
-          l.probe = false
-          l.position = position
-          if (f.empty) l.scanPos = Math.max(l.scanPos, position)
-          for (const d of done) { this.s.entriesShipped += d.entries; this.s.bytesShipped += d.wireBytes }
-          if (done.some((d) => d.entries > 0)) l.dropped = undefined
-          this.failuresInRow = 0
-          moved = true
-          continue
-        }
-        const head = l.queue[0] as InFlight
-        const o = head.outcome
-        if (o === undefined) {
-          // A later batch failed while the head is unanswered: only a position refusal is decisive before the head.
-          const refused = l.queue.find((f) => f.outcome !== undefined && 'answer' in f.outcome && !f.outcome.answer.ok && f.outcome.answer.code === ReplCode.POSITION)
-          if (refused === undefined) break
-          this.reposition(l, (refused.outcome as { answer: Answer }).answer.position)
-          moved = true
-          break
-        }
-        if ('err' in o) throw o.err
-        const a = o.answer as Extract<Answer, { ok: false }>
-        if (a.code === ReplCode.POSITION) { this.reposition(l, a.position); moved = true; break }
-        throw new FerryError(a.code, `site ${this.site} refused a batch: ${a.message}`)
-      }
-    }
-    return moved
-  }
-
-  /** The remote holds another position: continue right after it (rewind after a lost batch, skip ahead after our restart). */
-  private reposition (l: LaneState, position: number): void {
-    const logEndLsn = this.reader.logEndLsn
-    if (position >= logEndLsn && position > l.position && logEndLsn > 0) {
-      throw new FerryError(ReplCode.AHEAD, `site ${this.site} holds position ${position}, beyond this site's log end ${logEndLsn}`)
-    }
-    this.s.rewinds++
-    this.logger.info({ site: this.site, lane: l.lane, from: l.position, to: position, dropped: l.queue.length }, 'replication link repositioned by the remote')
-    // Everything else in flight on the lane starts after a position the remote does not hold: it is refused, and ignored here.
-    l.queue = []
-    l.dropped = undefined
-    l.held = undefined
-    l.connected = true
-    l.probe = false
-    l.position = position
-    l.scanPos = position
-    l.idle = false
-  }
+  /** Take the answers that arrived (link-answers.ts). Returns whether anything moved; throws (pausing the link) on a failure. */
+  private settle (): boolean { return settleAnswers(this.lanes, this.answers) }
 
   private async persist (force: boolean): Promise<void> {
     if (this.lanes.every((l) => l.position === l.persisted)) return
