@@ -46,7 +46,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as hdr from 'hdr-histogram-js'
 import { silentLogger } from '../common/log.js'
@@ -252,6 +252,8 @@ async function main (): Promise<void> {
   const a: Site = { gw: gwA, transport: await connectNats({ servers: (nats[0] as Service).url, network: 'bench', name: 'bench-a' }), replicator: undefined }
   const bCfg: SiteBConfig = { dataDir: join(dir, 'b'), nats: (nats[1] as Service).url }
   const b = oneProcess ? await openSiteB(bCfg, plan) : childSiteB(bCfg)
+  // The 1-minute load average at the start and the end: a figure measured on a busy machine is marked by it.
+  const loadAverage1m = loadavg()[0] as number
   const result: Record<string, number> = {}
   const linkLimits = { REPL_BATCH_COALESCE_MS: COALESCE_MS, REPL_BATCH_COALESCE_ENTRIES_MIN: COALESCE_ENTRIES_MIN, REPL_BATCH_COALESCE_INFLIGHT_MIN: COALESCE_INFLIGHT_MIN }
   try {
@@ -343,7 +345,7 @@ async function main (): Promise<void> {
     batchCoalesceEntriesMin: COALESCE_ENTRIES_MIN,
     batchCoalesceInflightMin: COALESCE_INFLIGHT_MIN
   }
-  if (json) process.stdout.write(JSON.stringify({ bench: 'replication', quick, processes: oneProcess ? 1 : 2, ...result, link }) + '\n')
+  if (json) process.stdout.write(JSON.stringify({ bench: 'replication', quick, processes: oneProcess ? 1 : 2, loadAverage1m, loadAverage1mAtEnd: loadavg()[0], ...result, link }) + '\n')
 }
 
 /** Phases 3 and 4: lag at a fixed rate, catch-up of a backlog. */
