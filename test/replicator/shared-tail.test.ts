@@ -1,6 +1,7 @@
 import t from 'tap'
 import { HIGH_LANE_PRIORITY_MIN, createFileLedger, type Ledger, type LogItem } from '../../store/index.js'
-import { SharedTail, TailKinds, type TailWant } from '../../replicator/shared-tail.js'
+import { SharedTail, TailKinds, type SharedTailBounds, type TailWant } from '../../replicator/shared-tail.js'
+import type { TapTest } from '../helpers/tap-test.js'
 import { tmpDir } from '../helpers/tmp.js'
 
 const policyOf = (): { durability: 'sync', retentionMs: number, retentionBytes: number, ttlMs: number } => ({ durability: 'sync', retentionMs: 0, retentionBytes: -1, ttlMs: 0 })
@@ -83,7 +84,11 @@ t.test('shared tail - each lane gets exactly what its own read of the log would 
   t.ok(tail.counts.logReads * 3 < tail.counts.laneReads, `lanes share reads (${tail.counts.logReads} reads of the log for ${tail.counts.laneReads} lane reads)`)
 })
 
-t.test('shared tail - bounded: lanes far apart read unshared, and still get every record once, in order', async (t) => {
+/** What a lane asks of the tail besides its kinds. */
+type LaneWant = Omit<TailWant, 'kinds'>
+
+/** A ledger of 2,000 entries behind a shared tail with small bounds, and a fast and a slow lane's wants. */
+async function boundedTail (t: TapTest): Promise<{ l: Ledger, bounds: SharedTailBounds, tail: SharedTail, fast: LaneWant, slow: LaneWant }> {
   const tmp = await tmpDir('ferry-shared-tail-')
   t.teardown(tmp.cleanup)
   const l = await openLedger(tmp.dir)
@@ -91,8 +96,13 @@ t.test('shared tail - bounded: lanes far apart read unshared, and still get ever
   await fill(l, 2000)
   const bounds = { itemsMax: 100, bytesMax: 64 * 1024, piecesMax: 3 }
   const tail = new SharedTail(l, 'dest', filter, bounds)
-  const fast = { maxItems: 90, maxBytes: 512 * 1024, maxScanBytes: 8 * 1024 * 1024 }
-  const slow = { maxItems: 7, maxBytes: 512 * 1024, maxScanBytes: 8 * 1024 * 1024 }
+  const fast: LaneWant = { maxItems: 90, maxBytes: 512 * 1024, maxScanBytes: 8 * 1024 * 1024 }
+  const slow: LaneWant = { maxItems: 7, maxBytes: 512 * 1024, maxScanBytes: 8 * 1024 * 1024 }
+  return { l, bounds, tail, fast, slow }
+}
+
+t.test('shared tail - bounded: lanes far apart read unshared, and still get every record once, in order', async (t) => {
+  const { l, bounds, tail, fast, slow } = await boundedTail(t)
   const lanes: LaneSim[] = [
     { kinds: TailKinds.entries, want: { kinds: TailKinds.entries, ...fast }, pos: -1, got: [], done: false },
     { kinds: TailKinds.entries, want: { kinds: TailKinds.entries, ...slow }, pos: -1, got: [], done: false },
@@ -116,15 +126,7 @@ const highOnly = (labels: string[] | undefined): string[] => (labels ?? []).filt
 const normalOnly = (labels: string[] | undefined): string[] => (labels ?? []).filter((x) => priorityOf(x) < HIGH_LANE_PRIORITY_MIN)
 
 t.test('shared tail - a lane ahead of what is held reads lane-only: its own records, every one once, in order', async (t) => {
-  const tmp = await tmpDir('ferry-shared-tail-')
-  t.teardown(tmp.cleanup)
-  const l = await openLedger(tmp.dir)
-  t.teardown(async () => { await l.close() })
-  await fill(l, 2000)
-  const bounds = { itemsMax: 100, bytesMax: 64 * 1024, piecesMax: 3 }
-  const tail = new SharedTail(l, 'dest', filter, bounds)
-  const fast = { maxItems: 90, maxBytes: 512 * 1024, maxScanBytes: 8 * 1024 * 1024 }
-  const slow = { maxItems: 7, maxBytes: 512 * 1024, maxScanBytes: 8 * 1024 * 1024 }
+  const { l, tail, fast, slow } = await boundedTail(t)
   const isHigh = (p: number | undefined): boolean => (p ?? 4) >= HIGH_LANE_PRIORITY_MIN
   const lanes: LaneSim[] = [
     { kinds: TailKinds.entries, want: { kinds: TailKinds.entries, ...fast, alone: { maxItems: 20, maxBytes: 512 * 1024, topics: filter.topics, priorities: isHigh } }, pos: -1, got: [], done: false },
