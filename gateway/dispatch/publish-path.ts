@@ -92,7 +92,7 @@ export class PublishPath {
       if (policy.backlogQuotaBytes >= 0) await this.deps.backlog.admit(req.topic, policy)
       const r = await this.append(req)
       if (policy.backlogPolicy === 'consumer_backlog_eviction' && policy.backlogQuotaBytes >= 0) await this.deps.backlog.evict(req.topic, policy)
-      const result = this.publishedResult(policy, r)
+      const result = this.resultOf(policy, r.topic, r.entryId, r.duplicate)
       o?.settled(req, namespace, result, startedAt)
       return result
     } catch (err) {
@@ -119,11 +119,7 @@ export class PublishPath {
     return this.deps.ledger.append(req.meta !== undefined ? { topic: req.topic, payload: req.payload, props, meta: req.meta } : { topic: req.topic, payload: req.payload, props })
   }
 
-  private publishedResult (policy: Readonly<NamespacePolicy>, r: AppendResult): PublishResult {
-    return this.resultOf(policy, r.topic, r.entryId, r.duplicate)
-  }
-
-  /** A publish was stored (SinkAppend, publishedResult): count it, and pace a memory topic's publisher. */
+  /** A publish was stored (SinkAppend, publishQueued): count it, and pace a memory topic's publisher. */
   resultOf (policy: Readonly<NamespacePolicy>, topic: string, entryId: EntryId, duplicate: boolean): PublishResult {
     this.published++
     // fanin (issue 11): no fsync paces a memory topic's publishers; past the bound the front end reads on only once `paced` resolves.
