@@ -164,29 +164,34 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
   const segIndex = (seg: number): number => ids.indexOf(seg)
   // Whether the block holds `need` bytes at cur (one closure for the call, not one per frame).
   const have = (need: number): boolean => cur >= blockLsn && cur + need <= blockLsn + block.length
+  /** The block holding `need` bytes at cur from the file: one kept by an earlier read, else read now (and kept). */
+  const fileBlock = async (seg: number, off: number, need: number): Promise<void> => {
+    const k = src.blocks?.holding(cur, need)
+    if (k !== undefined) {
+      block = k.buf
+      blockLsn = k.lsn
+      kept = k
+    } else {
+      block = await src.read(seg, off, blockBytes(src, cur, need))
+      blockLsn = cur
+      kept = keepBlock(src, cur, block)
+    }
+    fromMemory = false
+  }
   const skipVia = opts.skipVia === undefined ? undefined : viaBytesOf(opts.skipVia)
   while (cur < endLsn && out.items.length < opts.maxItems && scanned < scanMax) {
     const seg = segmentOfLsn(cur)
     const off = offsetOfLsn(cur)
     if (!have(FRAME_HEADER_BYTES)) {
       const mem = src.written?.(cur)
-      const k = mem !== undefined && mem.length >= FRAME_HEADER_BYTES ? undefined : src.blocks?.holding(cur, FRAME_HEADER_BYTES)
       if (mem !== undefined && mem.length >= FRAME_HEADER_BYTES) {
         // Never past the durable end (the writer's memory also holds bytes not yet synced).
         block = segmentOfLsn(endLsn) === seg && endLsn - cur < mem.length ? mem.subarray(0, endLsn - cur) : mem
         blockLsn = cur
         fromMemory = true
         kept = undefined
-      } else if (k !== undefined) {
-        block = k.buf
-        blockLsn = k.lsn
-        fromMemory = false
-        kept = k
       } else {
-        block = await src.read(seg, off, blockBytes(src, cur, FRAME_HEADER_BYTES))
-        blockLsn = cur
-        fromMemory = false
-        kept = keepBlock(src, cur, block)
+        await fileBlock(seg, off, FRAME_HEADER_BYTES)
       }
     }
     let payloadBytes = have(FRAME_HEADER_BYTES) ? block.readUInt32LE(cur - blockLsn) : 0
@@ -201,17 +206,7 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
     }
     const frameBytes = FRAME_HEADER_BYTES + payloadBytes
     if (!have(frameBytes)) {
-      const k = src.blocks?.holding(cur, frameBytes)
-      if (k !== undefined) {
-        block = k.buf
-        blockLsn = k.lsn
-        kept = k
-      } else {
-        block = await src.read(seg, off, blockBytes(src, cur, frameBytes))
-        blockLsn = cur
-        kept = keepBlock(src, cur, block)
-      }
-      fromMemory = false
+      await fileBlock(seg, off, frameBytes)
       payloadBytes = have(FRAME_HEADER_BYTES) ? block.readUInt32LE(cur - blockLsn) : 0
       if (!have(frameBytes)) throw corrupt(cur, 'frame runs past the end of its segment')
     }
