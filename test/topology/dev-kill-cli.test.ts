@@ -17,10 +17,11 @@ t.test('cli - ferry dev after a kill -9: its sites stop by themselves, the next 
   t.teardown(async () => { for (const l of await running()) { try { process.kill(Number(l.split(' ')[0]), 'SIGKILL') } catch {} } })
   const startDev = async (): Promise<Run> => {
     const run = ferry(['dev', '--sites', 'a,b', '--dir', tmp.dir])
-    await waitFor(() => {
-      if (run.child.exitCode !== null) throw new Error(`ferry dev exited ${run.child.exitCode}: ${run.err()}`)
-      return /^READY /m.test(run.out())
-    }, { timeoutMs: 90_000, what: 'READY line' })
+    // An exit before READY fails the start at once, with its stderr: waitFor takes a throw from its check for "not
+    // yet" and polls on (its deadline, stretched x3, outlasts tap's timeout: a start that failed under load hung).
+    const exited = run.exit.then((code) => { throw new Error(`ferry dev exited ${code} before READY: ${run.err()}`) })
+    exited.catch(() => {})
+    await Promise.race([waitFor(() => /^READY /m.test(run.out()), { timeoutMs: 90_000, what: 'READY line' }), exited])
     return run
   }
   const first = await startDev()
