@@ -35,6 +35,7 @@ import type { LedgerContext, Submitted } from './ledger-context.js'
 import type { ResolvedOptions } from './options.js'
 import type { LogReadOptions, LogReadResult } from './log-tail.js'
 import type { TopicState } from './topic-state.js'
+import type { ViaRun } from './via-runs.js'
 import {
   Durability, type AppendInput, type AppendListener, type AppendResult, type AppendSink, type Cursor, type CursorOptions,
   type DelayedRef, type EntryId, type Ledger, type LedgerEntry, type LedgerStats, type Lsn,
@@ -66,6 +67,7 @@ export abstract class LedgerBase extends LedgerState implements Ledger {
         this.applyRecord(rec, s.lsn, s.bytes, durability)
         return s
       },
+      noteViaRun: (site, run) => { this.noteViaRun(site, run) },
       barrier: async (durability) => { await this.barrier(durability) },
       readStored: async (t, from, to, maxBytes) => await this.readStored(t, from, to, maxBytes),
       checkUsable: () => { this.checkUsable() },
@@ -89,6 +91,8 @@ export abstract class LedgerBase extends LedgerState implements Ledger {
     s.done.catch(() => {}) // its fate reaches the caller through the barrier after it
     return s
   }
+  /** repl: a durable run of frames from `site` (via-runs.ts); the memory ledger's log has no frames to skip. */
+  protected noteViaRun (_site: string, _run: ViaRun): void {}
   /** Read committed entries [from, to) of a disk-backed topic, honouring maxBytes. */
   protected abstract readStored (t: TopicState, from: EntryId, to: EntryId, maxBytes: number): Promise<LedgerEntry[]>
   protected abstract recoverState (): Promise<RecoveryReport>

@@ -7,6 +7,7 @@
 import type { LedgerState } from './ledger-state.js'
 import type { LogRecord } from './records.js'
 import type { TopicState } from './topic-state.js'
+import type { ViaRun } from './via-runs.js'
 import type { Durability, EntryId, LedgerEntry, Lsn } from './types.js'
 
 /** What the log (subclass) returns for a submitted record. */
@@ -26,6 +27,8 @@ export interface LedgerContext {
   record: (rec: LogRecord, durability: Durability) => Submitted
   /** Submit a record encoded by the caller (`body`; ignored for memory topics) and apply it; durable once a later barrier resolves. */
   recordEncoded: (rec: LogRecord, body: Buffer, durability: Durability) => { lsn: Lsn, bytes: number }
+  /** repl: a durable run of frames whose records all came from `site` (via-runs.ts; ledgers without a log tail ignore it). */
+  noteViaRun: (site: string, run: ViaRun) => void
   /** Resolves once everything submitted so far is durable per `durability`. */
   barrier: (durability: Durability) => Promise<void>
   /** Read committed entries [from, to) of a disk-backed topic, honouring maxBytes. */

@@ -48,6 +48,7 @@ import type { TopicState } from './topic-state.js'
 import { Durability, type EntryId, type LedgerEntry, type LedgerStats, type Lsn, type RecoveryReport } from './types.js'
 import assert from 'node:assert/strict'
 import { readFileLog, type FileLogSource, type LogReadOptions, type LogReadResult } from './log-tail.js'
+import { ViaRuns, type ViaRun } from './via-runs.js'
 import { SegmentReads } from './ledger-file-reads.js'
 import { replayLog, scrubSegments, type ReplayHost, type ScrubHost } from './ledger-file-replay.js'
 import { writeLedgerCheckpoint, type CheckpointHost } from './ledger-file-checkpoint.js'
@@ -286,6 +287,14 @@ export class FileLedger extends LedgerBase {
 
   lastLsn (): Lsn { return this.lastAssignedLsn }
 
+  /** repl: runs of replicated records by sender, skipped by the link back to it (via-runs.ts). */
+  private readonly viaRuns = new ViaRuns()
+
+  /** Noted only once fsynced: recovery keeps those frames, so no other record ever takes their lsns. */
+  protected override noteViaRun (site: string, run: ViaRun): void {
+    if (this.writer !== null && run.endLsn <= this.writer.syncedLsn) this.viaRuns.note(site, run)
+  }
+
   /** Geo-replication: the durable log in lsn order (store/log-tail.ts reads the segments). */
   async readLog (afterLsn: Lsn, opts: LogReadOptions): Promise<LogReadResult> {
     this.checkUsable()
@@ -306,7 +315,8 @@ export class FileLedger extends LedgerBase {
       // repl: the freshly written tail from the writer's memory (no file read, no checksum of our own bytes).
       written: (lsn) => this.writer?.tail.from(lsn),
       // Blocks read from files by earlier reads (store/read-blocks.ts): a link reads on from where it stopped.
-      ...(this.writer !== null ? { blocks: this.writer.tail.blocks } : {})
+      ...(this.writer !== null ? { blocks: this.writer.tail.blocks } : {}),
+      viaRuns: this.viaRuns
     }
     return await readFileLog(src, afterLsn, opts)
   }

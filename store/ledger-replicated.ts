@@ -24,7 +24,8 @@
  */
 import { StoreCode, storeError } from './errors.js'
 import { RecordKind, type LogRecord } from './records.js'
-import { Durability, type ReplicatedInput } from './types.js'
+import { Durability, type Lsn, type ReplicatedInput } from './types.js'
+import type { ViaRun } from './via-runs.js'
 import type { Appender } from './ledger-append.js'
 import type { LedgerContext } from './ledger-context.js'
 import type { MessageEncoder } from './message-encoder.js'
@@ -36,6 +37,7 @@ export function appendReplicated (ctx: LedgerContext, appender: Appender, encode
   let sync = false
   let written = false
   let refusal: unknown
+  const runs = new RunsOfSite()
   try {
     const opts = ctx.state.opts
     for (const input of inputs) {
@@ -50,7 +52,9 @@ export function appendReplicated (ctx: LedgerContext, appender: Appender, encode
       const payload = t.mem !== null ? Buffer.from(input.payload) : input.payload
       const rec: LogRecord = { kind: RecordKind.message, topicId: t.id, entryId, publishTime: input.publishTime, payload, props: input.props }
       const body = t.durability === Durability.memory ? EMPTY : encoder.encode(t.id, entryId, input.publishTime, payload, input.props)
-      ctx.recordEncoded(rec, body, t.durability)
+      const s = ctx.recordEncoded(rec, body, t.durability)
+      if (t.durability === Durability.memory) runs.end()
+      else runs.add(input.props.replicatedVia, s.lsn, s.bytes)
       appender.appendsTotal++
       topics.push(t)
       entryIds.push(entryId)
@@ -64,12 +68,45 @@ export function appendReplicated (ctx: LedgerContext, appender: Appender, encode
   // Sync covers async (written and fsynced); memory topics are durable as applied.
   const durable = sync ? ctx.barrier(Durability.sync) : written ? ctx.barrier(Durability.async) : Promise.resolve()
   return durable.then(() => {
+    runs.end()
+    for (const [site, run] of runs.done) ctx.noteViaRun(site, run)
     for (let i = 0; i < topics.length; i++) appender.commit(topics[i] as TopicState, entryIds[i] as number)
     if (refusal !== undefined) throw refusal
   })
 }
 
 const EMPTY = Buffer.alloc(0)
+
+/**
+ * The runs of contiguous frames this call wrote whose records came from the same sender (the last site of their
+ * replicatedVia: receiver.ts appends it), for the log tail to skip on the link back (via-runs.ts). A frame not
+ * right after the previous one (a dictionary record or a pad between, a new segment) starts a new run.
+ */
+class RunsOfSite {
+  readonly done: Array<[string, ViaRun]> = []
+  private site: string | undefined
+  private run: ViaRun | undefined
+
+  add (via: readonly string[] | undefined, lsn: Lsn, bytes: number): void {
+    const site = via?.[via.length - 1]
+    const run = this.run
+    if (run !== undefined && site === this.site && lsn === run.endLsn) {
+      run.lastLsn = lsn
+      run.endLsn = lsn + bytes
+      return
+    }
+    this.end()
+    if (site === undefined) return
+    this.site = site
+    this.run = { firstLsn: lsn, lastLsn: lsn, endLsn: lsn + bytes }
+  }
+
+  end (): void {
+    if (this.run !== undefined && this.site !== undefined) this.done.push([this.site, this.run])
+    this.run = undefined
+    this.site = undefined
+  }
+}
 
 function validate (input: ReplicatedInput): void {
   if (!Buffer.isBuffer(input.payload)) throw storeError(StoreCode.BAD_ARGUMENT, 'payload must be a Buffer')

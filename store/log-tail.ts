@@ -23,6 +23,7 @@ import { LSN_SEGMENT_FACTOR, offsetOfLsn, segmentOfLsn } from './segment.js'
 import { StoreCode, storeError } from './errors.js'
 import { READ_BLOCK_BYTES_MAX } from './constants.js'
 import { ReadBlocks, type ReadBlock } from './read-blocks.js'
+import { firstRunAfter, type ViaRun, type ViaRuns } from './via-runs.js'
 import type { EntryId, Lsn, MessageProps, MetaValue, TopicName } from './types.js'
 
 /** One record of the tail, in a form that needs no knowledge of the log's dictionary. */
@@ -86,6 +87,8 @@ export interface FileLogSource {
   written?: (lsn: Lsn) => Buffer | undefined
   /** Blocks read from files by earlier calls, kept for the calls that follow (store/read-blocks.ts). */
   blocks?: ReadBlocks
+  /** repl: runs of records that came from a site (via-runs.ts): a read with that site's `skipVia` steps over them whole. */
+  viaRuns?: ViaRuns
 }
 
 /** Without decoding it: can the record at body[at] be of no interest to this read? (viewOf decides for the rest.) */
@@ -179,7 +182,23 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
     fromMemory = false
   }
   const skipVia = opts.skipVia === undefined ? undefined : viaBytesOf(opts.skipVia)
+  const runs = opts.skipVia === undefined ? undefined : src.viaRuns?.of(opts.skipVia)
+  let run = runs === undefined ? undefined : runs[firstRunAfter(runs, cur)]
   while (cur < endLsn && out.items.length < opts.maxItems && scanned < scanMax) {
+    if (run !== undefined && cur >= run.firstLsn) {
+      const past = pastRun(run, cur, endLsn)
+      if (past !== undefined) {
+        // Every record of the run is one this read leaves out (skipVia): stepped over unread, examined all the same.
+        out.throughLsn = Math.max(out.throughLsn, run.lastLsn)
+        cur = past
+        skipFirst = false
+      } else if (cur <= run.lastLsn) {
+        run = undefined // its end is not durable yet, nor is anything after it: walked as before
+        continue
+      }
+      run = (runs as readonly ViaRun[])[firstRunAfter(runs as readonly ViaRun[], cur)]
+      continue
+    }
     const seg = segmentOfLsn(cur)
     const off = offsetOfLsn(cur)
     if (!have(FRAME_HEADER_BYTES)) {
@@ -235,6 +254,11 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
     cur += frameBytes
   }
   return out
+}
+
+/** Where a read at the frame `cur` inside `run` goes on past it, when the whole run is durable (before `endLsn`). */
+function pastRun (run: ViaRun, cur: Lsn, endLsn: Lsn): Lsn | undefined {
+  return cur <= run.lastLsn && run.endLsn <= endLsn ? run.endLsn : undefined
 }
 
 /**
