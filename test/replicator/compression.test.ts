@@ -35,7 +35,7 @@ t.test('compression - a batch above the threshold travels deflated and decodes t
   t.ok(z.length * 3 < plain.length, `deflated ${z.length} B vs plain ${plain.length} B`)
   const head = decodeBatchHead(z)
   t.ok(head.z !== undefined && head.items === undefined, 'the header is plain, the items compressed')
-  t.same({ ...head, z: undefined, n: undefined }, { from: 'a', to: 'b', lane: 2, after: -1, through: 199, z: undefined, n: undefined })
+  t.same({ ...head, z: undefined, n: undefined }, { from: 'a', to: 'b', lane: 2, after: -1, through: 199, topics: ['public/default/x'], z: undefined, n: undefined })
   t.same(await batchOf(head), await batchOf(decodeBatchHead(plain)), 'same batch as the plain encoding')
   const small = await encodeBatchCompressed(batchOfN(-1, 1), 1024)
   t.same(small, encodeBatch(batchOfN(-1, 1)), 'a batch under the threshold goes plain')
