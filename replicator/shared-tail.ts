@@ -65,6 +65,12 @@ interface Piece {
   /** Every record of the union filter in (after, through], lsn order. */
   items: LogItem[]
   payloadBytes: number
+  /**
+   * What kinds it holds: bit p for messages of priority p, NO_PRIORITY_BIT for those without one, META_BIT,
+   * CANCEL_BIT. A lane with nothing of its own in a piece passes it without a look at each item (the control and
+   * high lanes passed every item of a normal-priority stream, ~1,000 a batch each).
+   */
+  kinds: number
 }
 
 export interface SharedTailBounds { itemsMax: number, bytesMax: number, piecesMax: number }
@@ -75,6 +81,39 @@ const DEFAULT_BOUNDS: SharedTailBounds = { itemsMax: REPL_SHARED_TAIL_ITEMS_MAX,
 const LOG_READS_PER_CALL_MAX = 2
 
 const payloadBytesOf = (it: LogItem): number => it.kind === 'message' ? it.payload.length : 64
+
+/** Piece.kinds bits past the message priorities' (0..9, store/types.ts). */
+const PRIORITY_BITS = 10
+const NO_PRIORITY_BIT = 1 << PRIORITY_BITS
+const META_BIT = 1 << (PRIORITY_BITS + 1)
+const CANCEL_BIT = 1 << (PRIORITY_BITS + 2)
+/** A message whose priority is not one of 0..9 (never written: the store refuses it): the piece is looked at item by item. */
+const OTHER_BIT = 1 << (PRIORITY_BITS + 3)
+
+/** A fresh piece: its payload bytes and kinds in one pass over its items. */
+function pieceOf (after: number, through: number, items: LogItem[]): Piece {
+  let payloadBytes = 0
+  let kinds = 0
+  for (const it of items) {
+    payloadBytes += payloadBytesOf(it)
+    if (it.kind === 'message') {
+      const p = it.props.priority
+      kinds |= p === undefined ? NO_PRIORITY_BIT : Number.isInteger(p) && p >= 0 && p < PRIORITY_BITS ? 1 << p : OTHER_BIT
+    } else kinds |= it.kind === 'meta' ? META_BIT : CANCEL_BIT
+  }
+  return { after, through, items, payloadBytes, kinds }
+}
+
+/** Whether a piece of these kinds may hold a record the lane takes (false: it holds none). */
+function mayServe (kinds: number, want: TailWant): boolean {
+  if (want.kinds === TailKinds.meta) return (kinds & META_BIT) !== 0
+  const priorities = want.alone?.priorities
+  if (priorities === undefined) return (kinds & ~META_BIT) !== 0
+  if ((kinds & (CANCEL_BIT | OTHER_BIT)) !== 0) return true // cancels go whatever their entry's priority
+  if ((kinds & NO_PRIORITY_BIT) !== 0 && priorities(undefined)) return true
+  for (let p = 0; p < PRIORITY_BITS; p++) if ((kinds & (1 << p)) !== 0 && priorities(p)) return true
+  return false
+}
 const isKind = (it: LogItem, kinds: TailKinds): boolean => kinds === TailKinds.meta ? it.kind === 'meta' : it.kind !== 'meta'
 
 export class SharedTail {
@@ -133,11 +172,11 @@ export class SharedTail {
           if (out.items.length > 0) break
           this.clear()
           out.gapToLsn = r.gapToLsn
-          this.serve({ after: pos, through: r.throughLsn, items: r.items, payloadBytes: 0 }, pos, want, out, bytes)
+          this.serve({ ...pieceOf(pos, r.throughLsn, r.items), payloadBytes: 0 }, pos, want, out, bytes)
           break
         }
         if (r.throughLsn === pos) break // nothing more in the log
-        const piece: Piece = { after: pos, through: r.throughLsn, items: r.items, payloadBytes: r.items.reduce((n, it) => n + payloadBytesOf(it), 0) }
+        const piece = pieceOf(pos, r.throughLsn, r.items)
         if (!this.keep(piece, floor)) {
           // No room while slower lanes still need what is held: serve this read alone.
           this.serve(piece, pos, want, out, bytes)
@@ -252,7 +291,7 @@ export class SharedTail {
     // A lane that says what it ships gets only its own entries, within its own bounds (as its lane-only read would).
     const priorities = want.alone?.priorities
     const maxItems = priorities !== undefined ? (want.alone as LaneOnly).maxItems : want.maxItems
-    for (let k = lo; k < p.items.length; k++) {
+    for (let k = mayServe(p.kinds, want) ? lo : p.items.length; k < p.items.length; k++) {
       const it = p.items[k] as LogItem
       if (!isKind(it, want.kinds)) continue
       if (priorities !== undefined && it.kind === 'message' && !priorities(it.props.priority)) continue
