@@ -29,11 +29,11 @@ t.test('cli - ferry dev after a kill -9: its sites stop by themselves, the next 
   t.teardown(async () => { for (const l of await running()) { try { process.kill(Number(l.split(' ')[0]), 'SIGKILL') } catch {} } })
   const startDev = async (which: string): Promise<Run> => {
     const run = ferry(['dev', '--sites', 'a,b', '--dir', tmp.dir])
-    // An exit before READY fails the start at once; either way the message carries ferry dev's stderr and the site
-    // logs (where a site that could not start says why).
-    const exited = run.exit.then((code) => { throw new Error(`ferry dev exited ${code} before READY`) })
-    exited.catch(() => {})
-    await Promise.race([waitFor(() => /^READY /m.test(run.out()), { timeoutMs: DEV_READY_MS_MAX, what: `READY line of the ${which} start` }), exited])
+    // An exit before READY ends the wait at once (a throw from the check would be taken for "not yet"); either way
+    // the message carries ferry dev's stderr and the site logs (where a site that could not start says why).
+    const readyOrExited = (): boolean => /^READY /m.test(run.out()) || run.child.exitCode !== null || run.child.signalCode !== null
+    await waitFor(readyOrExited, { timeoutMs: DEV_READY_MS_MAX, what: `READY line of the ${which} start` })
+      .then(() => { if (!/^READY /m.test(run.out())) throw new Error(`ferry dev exited ${run.child.exitCode ?? run.child.signalCode} before READY`) })
       .catch(async (err: Error) => { throw new Error(`${which} start: ${err.message}\nstderr: ${run.err()}\n${await siteLogs(tmp.dir)}`) })
     return run
   }
