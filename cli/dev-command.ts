@@ -46,6 +46,14 @@ const HOST = '127.0.0.1'
 const DEV_NAMESPACE = 'public/default'
 /** How long all sites may take to be up and replicating (three processes on a loaded 2-core machine). */
 const DEV_READY_MS_MAX = 180_000
+/**
+ * Times a site whose ports this start picked gets new ones when one was taken before the site could listen. A pick
+ * is not held, and under load a site listens ~10 s after it (etcd, nats-servers, the site's own start): another
+ * process picking from the same range took one in 2 of 5 suite runs (the site exited with EADDRINUSE).
+ */
+const DEV_PORT_REPICKS_MAX = 3
+/** A site's stderr kept in memory to tell why it exited (the log file has all of it). */
+const SITE_STDERR_CHARS_MAX = 4_000
 /** Time children get to close after SIGTERM before SIGKILL. */
 const DEV_STOP_MS_MAX = 15_000
 const SITE_ID = /^[A-Za-z0-9_.-]{1,64}$/
@@ -75,19 +83,26 @@ export function parseLeaves (spec: string | undefined, sites: readonly string[])
   return out
 }
 
-async function loadState (file: string, sites: string[], wellKnown: boolean): Promise<DevState> {
+/** The state, and the sites whose ports were picked by this start (not yet promised to anyone: they may be picked again). */
+async function loadState (file: string, sites: string[], wellKnown: boolean): Promise<{ state: DevState, fresh: Set<string> }> {
   let s: DevState = { etcd: { clientPort: 0, peerPort: 0 }, nats: {}, sites: {} }
   try { s = JSON.parse(await readFile(file, 'utf8')) as DevState } catch { /* first start */ }
   if (s.etcd.clientPort === 0) s.etcd = { clientPort: await freePort(), peerPort: await freePort() }
+  const fresh = new Set<string>()
   for (const id of sites) {
     s.nats[id] ??= { port: await freePort(), gatewayPort: await freePort() }
     const i = sites.indexOf(id)
+    if (s.sites[id] === undefined && !wellKnown) fresh.add(id)
     s.sites[id] ??= wellKnown
       ? { mqtt: WELL_KNOWN_BASE.mqtt + i, mqtts: WELL_KNOWN_BASE.mqtts + i, http: WELL_KNOWN_BASE.http + i, https: WELL_KNOWN_BASE.https + i }
-      : { mqtt: await freePort(), mqtts: await freePort(), http: await freePort(), https: await freePort() }
+      : await freeSitePorts()
   }
   await writeFile(file, JSON.stringify(s, null, 2) + '\n')
-  return s
+  return { state: s, fresh }
+}
+
+async function freeSitePorts (): Promise<SitePorts> {
+  return { mqtt: await freePort(), mqtts: await freePort(), http: await freePort(), https: await freePort() }
 }
 
 export async function runDev (opts: DevOptions): Promise<void> {
@@ -99,7 +114,7 @@ export async function runDev (opts: DevOptions): Promise<void> {
   const network = opts.network ?? 'dev'
   await mkdir(join(dir, 'logs'), { recursive: true })
   const leaves = parseLeaves(opts.leaf, sites)
-  const state = await loadState(join(dir, 'dev.json'), sites, opts.wellKnownPorts === true)
+  const { state, fresh } = await loadState(join(dir, 'dev.json'), sites, opts.wellKnownPorts === true)
   // Hubs listen for their leaf nodes on a port of their own (kept in dev.json like the others).
   for (const hub of new Set(leaves.values())) {
     const n = state.nats[hub] as { port: number, gatewayPort: number, leafPort?: number }
@@ -164,7 +179,8 @@ export async function runDev (opts: DevOptions): Promise<void> {
     let allReady: () => void = () => {}
     let siteFailed: (err: Error) => void = () => {}
     const whenReady = new Promise<void>((resolve, reject) => { allReady = resolve; siteFailed = reject })
-    for (const id of sites) {
+    const repicks = new Map<string, number>()
+    const startSite = (id: string): void => {
       const p = state.sites[id] as SitePorts
       const args = [
         // GATEWAY_NODE_FLAGS even when this `ferry dev` itself was started without them (node dist/cli/ferry.js dev).
@@ -177,6 +193,8 @@ export async function runDev (opts: DevOptions): Promise<void> {
       children.set(id, child)
       const log = createWriteStream(join(dir, 'logs', `${id}.log`), { flags: 'a' })
       child.stderr?.pipe(log)
+      let err = ''
+      child.stderr?.on('data', (c: Buffer) => { err = (err + c.toString()).slice(-SITE_STDERR_CHARS_MAX) })
       let out = ''
       child.stdout?.on('data', (c: Buffer) => {
         out += c.toString()
@@ -190,10 +208,25 @@ export async function runDev (opts: DevOptions): Promise<void> {
         if (stopping) return
         const why = `site ${id} exited (${code ?? signal ?? ''}); see ${join(dir, 'logs', `${id}.log`)}`
         process.stderr.write(`ferry dev: ${why}\n`)
+        if (ready.size >= sites.length) return
+        // Ports this start picked are promised to no one yet: one taken since the pick gets the site new ones. Ports
+        // kept in dev.json from an earlier start stay (the addresses are the promise); a taken one fails the start.
+        const n = repicks.get(id) ?? 0
+        if (fresh.has(id) && !ready.has(id) && n < DEV_PORT_REPICKS_MAX && /EADDRINUSE/.test(err)) {
+          repicks.set(id, n + 1)
+          freeSitePorts().then(async (ports) => {
+            state.sites[id] = ports
+            await writeFile(join(dir, 'dev.json'), JSON.stringify(state, null, 2) + '\n')
+            process.stderr.write(`ferry dev: site ${id}: a port picked for it was taken before it listened; starting it on new ports\n`)
+            if (!stopping) startSite(id)
+          }).catch((e: unknown) => { siteFailed(e instanceof Error ? e : new Error(String(e))) })
+          return
+        }
         // Before READY a dead site fails the start at once instead of after DEV_READY_MS_MAX.
-        if (ready.size < sites.length) siteFailed(new FerryError(TopologyCode.DEV_SITE_EXITED, `${why}: ${logTail(join(dir, 'logs', `${id}.log`))}`))
+        siteFailed(new FerryError(TopologyCode.DEV_SITE_EXITED, `${why}: ${logTail(join(dir, 'logs', `${id}.log`))}`))
       })
     }
+    for (const id of sites) startSite(id)
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
       whenReady,

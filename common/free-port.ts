@@ -10,6 +10,12 @@
  * fails with EADDRINUSE (seen: a `ferry dev` site exiting at start). Ports
  * below the ephemeral range are never given to outgoing connections, so a
  * port picked there stays free unless another server takes it.
+ *
+ * A pick is not held (the port is bound, then released for the caller), so
+ * two picks of one process could return the same port before either server
+ * binds it: `ferry dev` once gave site a's MQTT/TLS port to site b's HTTP
+ * too, and site a exited with EADDRINUSE. A process never hands out a port
+ * twice (the last FREE_PORT_REMEMBERED_MAX picks are remembered).
  */
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
@@ -18,6 +24,15 @@ import net from 'node:net'
 const FREE_PORT_MIN = 10_000
 /** Random tries before giving up (each a bind on loopback). */
 const FREE_PORT_TRIES_MAX = 200
+/** Picks remembered so as not to hand one out again (a process picks a few dozen; a benchmark a few hundred). */
+const FREE_PORT_REMEMBERED_MAX = 4_096
+
+const handedOut = new Set<number>()
+function handOut (port: number): number {
+  handedOut.add(port)
+  if (handedOut.size > FREE_PORT_REMEMBERED_MAX) handedOut.delete(handedOut.values().next().value as number)
+  return port
+}
 
 function ephemeralLow (): number {
   try {
@@ -40,7 +55,8 @@ async function tryListen (port: number, host: string): Promise<boolean> {
 export async function freePort (host = '127.0.0.1'): Promise<number> {
   for (let i = 0; i < FREE_PORT_TRIES_MAX; i++) {
     const port = FREE_PORT_MIN + Math.floor(Math.random() * (PORT_MAX_EXCLUSIVE - FREE_PORT_MIN))
-    if (await tryListen(port, host)) return port
+    if (handedOut.has(port)) continue
+    if (await tryListen(port, host)) return handOut(port)
   }
   // A crowded low range: fall back to the kernel's choice.
   return await new Promise((resolve, reject) => {
@@ -48,7 +64,7 @@ export async function freePort (host = '127.0.0.1'): Promise<number> {
     s.once('error', reject)
     s.listen(0, host, () => {
       const port = (s.address() as net.AddressInfo).port
-      s.close(() => { resolve(port) })
+      s.close(() => { resolve(handOut(port)) })
     })
   })
 }

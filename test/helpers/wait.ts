@@ -22,3 +22,18 @@ export async function waitFor<T> (check: () => T | Promise<T>, opts: { timeoutMs
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
   }
 }
+
+/**
+ * `promise`, or a failure naming `what` after `timeoutMs` x WAIT_DEADLINE_SCALE: for a one-off wait (a child's
+ * exit, a spawned process's first line) that would otherwise hang to tap's timeout, which names no step.
+ */
+export async function within<T> (promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  const ms = timeoutMs * WAIT_DEADLINE_SCALE
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`timed out after ${ms} ms: ${what}`)) }, ms) })
+  try {
+    return await Promise.race([promise, expired])
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -10,8 +10,13 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import mqtt from 'mqtt'
 import { tmpDir } from '../helpers/tmp.js'
-import { waitFor } from '../helpers/wait.js'
+import { waitFor, within } from '../helpers/wait.js'
 import { cliArgs } from '../helpers/cli-build.js'
+
+/** ferry dev's READY line (x3 stretch: inside tap's 240 s, so a stuck start names itself). */
+const DEV_READY_MS_MAX = 60_000
+/** ferry dev's exit: after a refused --leaf, or after SIGTERM (its sites get 15 s each, its services 5 s each). */
+const DEV_EXIT_MS_MAX = 20_000
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -33,7 +38,7 @@ t.test('dev --leaf - a bad pair is refused with a clear error', async (t) => {
   t.teardown(tmp.cleanup)
   for (const [leaf, why] of [['c:c', /own hub/], ['c:x', /must be in --sites/], ['c:a,a:b', /itself a leaf/], ['c', /SITE:HUB/]] as const) {
     const r = ferry(t, ['dev', '--sites', 'a,b,c', '--dir', tmp.dir, '--leaf', leaf])
-    t.equal(await r.exit, 1, `--leaf ${leaf}: exit 1`)
+    t.equal(await within(r.exit, DEV_EXIT_MS_MAX, `ferry dev --leaf ${leaf} exits`), 1, `--leaf ${leaf}: exit 1`)
     t.match(r.err(), why, `--leaf ${leaf}: says why`)
   }
 })
@@ -42,7 +47,10 @@ t.test('dev --leaf c:a - c\'s nats-server is a leaf of a\'s; publishes at c reac
   const tmp = await tmpDir('ferry-devleaf-')
   t.teardown(tmp.cleanup)
   const run = ferry(t, ['dev', '--sites', 'a,b,c', '--leaf', 'c:a', '--dir', tmp.dir])
-  const line = await waitFor(() => /^READY (.*)$/m.exec(run.out())?.[1], { timeoutMs: 180_000, what: `READY line (stderr: ${run.err()})` })
+  // An exit before READY ends the wait at once; the message carries ferry dev's stderr as it is then.
+  const line = await waitFor(() => /^READY (.*)$/m.exec(run.out())?.[1] ?? (run.child.exitCode !== null ? '' : undefined), { timeoutMs: DEV_READY_MS_MAX, what: 'READY line' })
+    .then((l) => { if (l === '') throw new Error(`ferry dev exited ${run.child.exitCode} before READY`); return l })
+    .catch((err: Error) => { throw new Error(`${err.message}\nstderr: ${run.err()}`) })
   const ready = JSON.parse(line) as { sites: Record<string, Record<string, string>> }
   const conf = await readFile(join(tmp.dir, 'nats', 'nats-c.conf'), 'utf8')
   t.match(conf, /leafnodes \{\s+remotes: \[\s+\{ url: "tls:\/\/127\.0\.0\.1:\d+"/, 'c\'s server connects to its hub as a leaf node over TLS')
@@ -63,5 +71,5 @@ t.test('dev --leaf c:a - c\'s nats-server is a leaf of a\'s; publishes at c reac
   await waitFor(() => gotB.includes('from-c'), { timeoutMs: 60_000, what: 'a publish at the leaf site c reaches b' })
   await waitFor(() => gotC.includes('from-b'), { timeoutMs: 60_000, what: 'a publish at b reaches the leaf site c' })
   run.child.kill('SIGTERM')
-  t.equal(await run.exit, 0, 'SIGTERM: exit 0')
+  t.equal(await within(run.exit, DEV_EXIT_MS_MAX, 'ferry dev exits after SIGTERM'), 0, 'SIGTERM: exit 0')
 })

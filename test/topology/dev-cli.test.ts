@@ -9,9 +9,12 @@ import net from 'node:net'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { tmpDir } from '../helpers/tmp.js'
-import { waitFor } from '../helpers/wait.js'
+import { waitFor, within } from '../helpers/wait.js'
 import { spawnFerry as ferry, type Run } from '../helpers/ferry-cli.js'
 import { freePort } from '../../common/free-port.js'
+
+/** ferry dev's exit: after SIGTERM (its sites get 15 s each, its services 5 s each), or after a site failed its start. */
+const DEV_EXIT_MS_MAX = 20_000
 
 /** The tail of every site log under DIR/logs, for a failure message. */
 async function siteLogs (dir: string): Promise<string> {
@@ -46,11 +49,11 @@ t.test('cli - ferry dev --sites a,b,c: one READY line, public/default replicates
       await run.exit
       clearTimeout(timer)
     })
-    // ferry dev fails at once when a site dies; 90 s leaves the file's 120 s room to report what the sites logged.
-    const line = await waitFor(() => {
-      if (run.child.exitCode !== null) throw new Error(`ferry dev exited ${run.child.exitCode}: ${run.err()}`)
-      return /^READY (.*)$/m.exec(run.out())?.[1]
-    }, { timeoutMs: 90_000, what: 'READY line' }).catch(async (err: Error) => { throw new Error(`${err.message}\nstderr: ${run.err()}\n${await siteLogs(tmp.dir)}`) })
+    // ferry dev fails at once when a site dies; 60 s (x3 stretch) stays inside tap's 240 s, so a stuck start names itself.
+    // An exit before READY ends the wait at once (a throw from the check is taken for "not yet" and polls on).
+    const line = await waitFor(() => /^READY (.*)$/m.exec(run.out())?.[1] ?? (run.child.exitCode !== null ? '' : undefined), { timeoutMs: 60_000, what: 'READY line' })
+      .then((l) => { if (l === '') throw new Error(`ferry dev exited ${run.child.exitCode} before READY`); return l })
+      .catch(async (err: Error) => { throw new Error(`${err.message}\nstderr: ${run.err()}\n${await siteLogs(tmp.dir)}`) })
     return { run, ready: JSON.parse(line) as Ready }
   }
   const first = await start()
@@ -72,7 +75,7 @@ t.test('cli - ferry dev --sites a,b,c: one READY line, public/default replicates
   await waitFor(async () => (await retainedAt(first.ready.sites.b?.mqtt as string)).includes('from-a'), { timeoutMs: 30_000, what: 'the retained message reaches b' })
 
   first.run.child.kill('SIGTERM')
-  t.equal(await first.run.exit, 0, 'SIGTERM: exit 0')
+  t.equal(await within(first.run.exit, DEV_EXIT_MS_MAX, 'the first ferry dev exits after SIGTERM'), 0, 'SIGTERM: exit 0')
   t.match(first.run.out(), /ferry dev stopped/)
 
   const second = await start()
@@ -81,7 +84,7 @@ t.test('cli - ferry dev --sites a,b,c: one READY line, public/default replicates
     .catch(async (err: Error) => { throw new Error(`${err.message}\n${await siteLogs(tmp.dir)}`) })
   t.pass('the retained message of the first run is still there at b')
   second.run.child.kill('SIGTERM')
-  t.equal(await second.run.exit, 0)
+  t.equal(await within(second.run.exit, DEV_EXIT_MS_MAX, 'the second ferry dev exits after SIGTERM'), 0)
 })
 
 t.test('cli - ferry dev: a site that cannot start fails the start at once, with its log, and leaves nothing running', async (t) => {
@@ -96,7 +99,7 @@ t.test('cli - ferry dev: a site that cannot start fails the start at once, with 
   await writeFile(join(tmp.dir, 'dev.json'), JSON.stringify(state))
   const run = ferry(['dev', '--sites', 'a,b', '--dir', tmp.dir])
   t.teardown(() => { if (run.child.exitCode === null) run.child.kill('SIGKILL') })
-  t.equal(await run.exit, 1, 'ferry dev exits 1 (not after its 180 s READY deadline)')
+  t.equal(await within(run.exit, DEV_EXIT_MS_MAX, 'ferry dev exits after its site failed'), 1, 'ferry dev exits 1 (not after its 180 s READY deadline)')
   t.match(run.err(), /site a exited \(1\)/, 'names the site')
   t.match(run.err(), /EADDRINUSE|in use/, 'and says why, from the site log')
   t.notMatch(run.out(), /READY/)
