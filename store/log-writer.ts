@@ -1,7 +1,7 @@
 /**
  * The log writer: lsn reservation, segment roll-over, and group commit. The
  * pending groups and their write buffers are log-queue.ts; the disk work of a
- * roll is log-roll.ts.
+ * roll is log-roll.ts; its options and failure report are log-writer-options.ts.
  *
  * Appends reserve their position synchronously (lsn order = call order) and
  * queue their encoded body in a group that shares one promise (the records
@@ -40,27 +40,9 @@ import { CommitChain, CommitOp, commitError } from './log-commit.js'
 import { SpareSegment } from './spare-segment.js'
 import { LogQueue, type Group } from './log-queue.js'
 import { cutZerosAhead, startSegment } from './log-roll.js'
+import type { WriterOptions, WriterFailure } from './log-writer-options.js'
 
-export interface WriterOptions {
-  dir: string
-  segmentSizeBytes: number
-  groupCommitMaxBytes: number
-  groupCommitWaitMs: number
-  asyncFlushMs: number
-  tailCacheBytes: number
-  /** Commits whose sync may be in flight at once (1: one commit at a time). */
-  commitsInFlightMax: number
-  /** Queued bytes that start a commit in the same turn. */
-  groupCommitEagerBytes: number
-  /** Sync batches up to this many bytes are one O_DSYNC write (0: always write + fdatasync). */
-  dsyncWriteBytesMax: number
-}
-
-export interface WriterFailure {
-  error: FerryError
-  /** Everything below this lsn is known good; the log must be cut here. */
-  cutLsn: number
-}
+export type { WriterOptions, WriterFailure } from './log-writer-options.js'
 
 export class LogWriter {
   private readonly queue: LogQueue
