@@ -52,6 +52,15 @@ export const TAIL_CACHE_UNREAD_MS_MAX = 10_000
  */
 export const TAIL_ENTRIES_MAX = 1024
 
+/**
+ * Entries appended and not yet committed (store/tail-cache.ts) kept beside the TAIL_ENTRIES_MAX committed ones: a
+ * reader reads from the commit end, so an entry counts against TAIL_ENTRIES_MAX only once its commit completes, and
+ * a commit plus delivery lag (a slow fsync, a GC pause: 10k msgs/s x 100 ms = 1,000 entries) no longer pushes out
+ * the very entries about to be read. The writer's queue is not bounded in entries, so this is; past it the oldest
+ * go first, as before. With TAIL_ENTRIES_MAX the ring's 16,384 slots (~0.7 MiB of typed arrays and slots, once).
+ */
+export const TAIL_ENTRIES_PENDING_MAX = 15 * 1024
+
 /** Payload bytes those entries may pin (on top of the tail cache's own bytes); beyond it the oldest go first. */
 export const TAIL_ENTRY_PAYLOAD_BYTES_MAX = 8 * 1024 * 1024
 

@@ -60,6 +60,8 @@ export class LogWriter {
   /** End of written bytes (an O_DSYNC write counts from when it is issued) / of fsynced bytes. */
   writtenLsn: number
   syncedLsn: number
+  /** End of the bytes whose commit completed (their records resolved: readable): the tail cache's ring counts from here. */
+  private committedLsn: number
   /** End of the bytes a sync has been issued for (in flight or done). */
   private coveredLsn: number
   fsyncs = 0
@@ -93,7 +95,8 @@ export class LogWriter {
     this.writtenLsn = lsnOf(segmentId, endOffset)
     this.syncedLsn = this.writtenLsn
     this.coveredLsn = this.writtenLsn
-    this.tail = new TailCache(opts.tailCacheBytes)
+    this.committedLsn = this.writtenLsn
+    this.tail = new TailCache(opts.tailCacheBytes, { committedEndLsn: () => this.committedLsn })
     this.queue = new LogQueue(opts.groupCommitMaxBytes)
     this.spare = new SpareSegment(disk, opts.dir, opts.segmentSizeBytes)
     this.commitsInFlightMax = Math.max(1, opts.commitsInFlightMax)
@@ -270,6 +273,7 @@ export class LogWriter {
         return
       }
       if ((kind === CommitOp.dsyncWrite || kind === CommitOp.fdatasync) && endLsn > this.syncedLsn) this.syncedLsn = endLsn
+      if (endLsn > this.committedLsn) this.committedLsn = endLsn
       this.open.delete(batch)
       for (const g of batch) g.resolve()
     })

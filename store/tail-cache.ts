@@ -1,6 +1,19 @@
-import { TAIL_CACHE_UNREAD_MS_MAX, TAIL_ENTRIES_MAX, TAIL_ENTRY_PAYLOAD_BYTES_MAX } from './constants.js'
+import { TAIL_CACHE_UNREAD_MS_MAX, TAIL_ENTRIES_MAX, TAIL_ENTRIES_PENDING_MAX, TAIL_ENTRY_PAYLOAD_BYTES_MAX } from './constants.js'
 import type { LedgerEntry, MessageProps, TopicName } from './types.js'
 import { ReadBlocks } from './read-blocks.js'
+
+/** Bounds and hooks of a TailCache; the defaults are the writer's (store/constants.ts). */
+export interface TailCacheOptions {
+  /** Committed entries kept (entries). */
+  entriesMax?: number
+  /** Entries kept beyond those, appended and not committed yet (entries). */
+  pendingMax?: number
+  /** Payload bytes all kept entries may pin (bytes). */
+  entryPayloadBytesMax?: number
+  nowMs?: () => number
+  /** End (exclusive) of the committed log: entries below it are readable. Default: every entry counts as committed. */
+  committedEndLsn?: () => number
+}
 
 /**
  * Recently written bytes, by lsn, so tail readers rarely touch the disk.
@@ -18,6 +31,11 @@ import { ReadBlocks } from './read-blocks.js'
  * The bytes are kept only while the tail is read (TAIL_CACHE_UNREAD_MS_MAX): a site nobody reads from
  * would otherwise hold its last 64 MiB of writes for no one. A read (hit or miss, bytes or entry) only
  * sets a flag; the clock is looked at once per added chunk (a group commit), not per read.
+ *
+ * The ring counts from the commit end (`committedEndLsn`, the writer's), not the append end: readers read
+ * committed entries, so at most `entriesMax` committed entries are kept, and those appended but not committed
+ * yet stay kept beside them (at most `pendingMax`): a commit lag longer than the ring no longer drops the
+ * entries about to be read (each such miss checks and decodes a frame again: garbage, then the GC tail).
  */
 export class TailCache {
   /** Blocks the log tail read from files, kept for its next reads (dropped with the bytes: read-blocks.ts). */
@@ -36,15 +54,29 @@ export class TailCache {
   private readonly props: Array<MessageProps | undefined>
   private first = 0
   private count = 0
+  /** How many of the oldest kept entries are known committed (they are a prefix: lsn order). */
+  private committed = 0
+  /** Reads answered from the ring / not (then the frame is checked and decoded): stats for tests and benches. */
+  entryHits = 0
+  entryMisses = 0
+  private readonly entriesMax: number
+  private readonly entryPayloadBytesMax: number
+  private readonly nowMs: () => number
+  private readonly committedEndLsn: () => number
   private payloadBytes = 0
   /** Set by every read; `add` turns it into lastReadMs. */
   private readSinceAdd = false
   /** When the tail was last read (as seen by `add`); never read yet: bytes are not kept. */
   private lastReadMs = Number.NEGATIVE_INFINITY
 
-  constructor (private readonly bytesMax: number, entriesMax = TAIL_ENTRIES_MAX, private readonly entryPayloadBytesMax = TAIL_ENTRY_PAYLOAD_BYTES_MAX, private readonly nowMs: () => number = () => performance.now()) {
+  constructor (private readonly bytesMax: number, o: TailCacheOptions = {}) {
+    this.entriesMax = o.entriesMax ?? TAIL_ENTRIES_MAX
+    this.entryPayloadBytesMax = o.entryPayloadBytesMax ?? TAIL_ENTRY_PAYLOAD_BYTES_MAX
+    this.nowMs = o.nowMs ?? (() => performance.now())
+    this.committedEndLsn = o.committedEndLsn ?? (() => Number.POSITIVE_INFINITY)
+    const slots = this.entriesMax + (o.pendingMax ?? TAIL_ENTRIES_PENDING_MAX)
     let n = 0
-    if (bytesMax > 0 && entriesMax > 0) { n = 1; while (n < entriesMax) n *= 2 } // a power of two: index by mask
+    if (bytesMax > 0 && this.entriesMax > 0) { n = 1; while (n < slots) n *= 2 } // a power of two: index by mask
     this.mask = n - 1
     this.lsns = new Float64Array(n)
     this.entryIds = new Float64Array(n)
@@ -60,7 +92,11 @@ export class TailCache {
     if (cap === 0) return
     if (this.count > 0 && lsn <= (this.lsns[(this.first + this.count - 1) & this.mask] as number)) this.clearEntries()
     if (payload.length > this.entryPayloadBytesMax) return
-    while (this.count > 0 && (this.count === cap || this.payloadBytes + payload.length > this.entryPayloadBytesMax)) this.dropOldestEntry()
+    // Entries committed since the last append join the committed prefix (amortized one step per append).
+    const end = this.committedEndLsn()
+    const mask = this.mask
+    while (this.committed < this.count && (this.lsns[(this.first + this.committed) & mask] as number) < end) this.committed++
+    while (this.count > 0 && (this.committed > this.entriesMax || this.count === cap || this.payloadBytes + payload.length > this.entryPayloadBytesMax)) this.dropOldestEntry()
     const at = (this.first + this.count) & this.mask
     this.lsns[at] = lsn
     this.entryIds[at] = entryId
@@ -75,18 +111,18 @@ export class TailCache {
   /** The entry `entryId` of topic `t` appended at `lsn`, if still kept (a fresh object: callers may keep it). */
   entry (lsn: number, t: { readonly id: number, readonly name: TopicName }, entryId: number): LedgerEntry | undefined {
     this.readSinceAdd = true
-    if (this.count === 0) return undefined
     const mask = this.mask
     let lo = 0
     let hi = this.count - 1
-    if (lsn < (this.lsns[this.first] as number) || lsn > (this.lsns[(this.first + hi) & mask] as number)) return undefined
+    if (this.count === 0 || lsn < (this.lsns[this.first] as number) || lsn > (this.lsns[(this.first + hi) & mask] as number)) { this.entryMisses++; return undefined }
     while (lo < hi) {
       const mid = (lo + hi) >> 1
       if ((this.lsns[(this.first + mid) & mask] as number) < lsn) lo = mid + 1
       else hi = mid
     }
     const at = (this.first + lo) & mask
-    if (this.lsns[at] !== lsn || this.entryIds[at] !== entryId || this.topicIds[at] !== t.id) return undefined
+    if (this.lsns[at] !== lsn || this.entryIds[at] !== entryId || this.topicIds[at] !== t.id) { this.entryMisses++; return undefined }
+    this.entryHits++
     return { topic: t.name, entryId, lsn, publishTime: this.publishTimes[at] as number, payload: this.payloads[at] as Buffer, props: this.props[at] as MessageProps }
   }
 
@@ -97,11 +133,16 @@ export class TailCache {
     this.props[at] = undefined
     this.first = (at + 1) & this.mask
     this.count--
+    if (this.committed > 0) this.committed--
   }
+
+  /** Entries kept now (at most entriesMax committed + pendingMax): for tests of the bound. */
+  get entriesKept (): number { return this.count }
 
   private clearEntries (): void {
     while (this.count > 0) this.dropOldestEntry()
     this.first = 0
+    this.committed = 0
   }
 
   add (lsn: number, buf: Buffer): void {

@@ -15,7 +15,7 @@ const chunk = (n: number): Buffer => Buffer.alloc(100, n)
 
 t.test('store - tail cache - bytes are kept only while the tail is read', async (t) => {
   let now = 1_000
-  const c = new TailCache(1 << 20, 16, 1 << 20, () => now)
+  const c = new TailCache(1 << 20, { entriesMax: 16, entryPayloadBytesMax: 1 << 20, nowMs: () => now })
   c.add(0, chunk(1))
   t.equal(c.get(0, 10), undefined, 'never read: a write is not kept')
   // That read (a miss) marks the tail as read: the next write is kept.
@@ -42,7 +42,7 @@ t.test('store - tail cache - bytes are kept only while the tail is read', async 
 
 t.test('store - tail cache - an entry read counts as a read of the tail', async (t) => {
   let now = 0
-  const c = new TailCache(1 << 20, 16, 1 << 20, () => now)
+  const c = new TailCache(1 << 20, { entriesMax: 16, entryPayloadBytesMax: 1 << 20, nowMs: () => now })
   const topic = { id: 1, name: 't' }
   c.addEntry(10, topic.id, 0, 0, Buffer.from('x'), {})
   t.ok(c.entry(10, topic, 0), 'the entries ring does not wait for a reader')

@@ -18,7 +18,7 @@ function add (c: TailCache, lsn: number, bytes = 10): void {
 }
 
 t.test('store - tail entries - the ring keeps the newest entries within its count and payload bounds', async (t) => {
-  const c = new TailCache(1024, 4, 35)
+  const c = new TailCache(1024, { entriesMax: 4, pendingMax: 0, entryPayloadBytesMax: 35 })
   const at = (lsn: number): number | undefined => c.entry(lsn, T, lsn)?.lsn
   for (const lsn of [10, 20, 30]) add(c, lsn)
   t.equal(at(20), 20)
