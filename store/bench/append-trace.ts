@@ -9,6 +9,9 @@
  * the whole O_DSYNC write) and completion (sync done -> the append's continuation ran: the event loop).
  * Zero-ahead chunks (store/zero-ahead.ts) are O_DSYNC writes of ZERO_AHEAD_CHUNK_BYTES on the same file: counted
  * apart, with how many log syncs ran beside one.
+ * Slow log syncs (>= SLOW_SYNC_MS as this process saw them) are counted, with how many ran beside a zero chunk;
+ * FERRY_TRACE_SLOW=1 lists each on stderr with what ran beside it. A sync's time here ends when its continuation
+ * runs, so a loop delay counts in it: compare with the kernel's own times (strace -T -e pwrite64,fdatasync).
  */
 import { realDisk } from '../disk/real-disk.js'
 import type { Disk, DiskFile } from '../disk/disk.js'
@@ -17,7 +20,7 @@ import { ZERO_AHEAD_CHUNK_BYTES } from '../constants.js'
 /** Kinds of timed disk operations. */
 export type OpKind = 'write' | 'dsync' | 'fdatasync' | 'zero'
 
-export interface TimedOp { kind: OpKind, start: number, end: number }
+export interface TimedOp { kind: OpKind, start: number, end: number, bytes: number, file: string }
 
 /** Segment files only: checkpoints and the directory are not on the append path. */
 const SEGMENT_FILE = /^seg-\d+\.log$|^spare-\d+\.seg$/
@@ -28,19 +31,19 @@ export class TracedDisk {
   readonly disk: Disk
 
   constructor () {
-    const rec = async (kind: OpKind, op: Promise<void>): Promise<void> => {
+    const rec = async (kind: OpKind, op: Promise<void>, bytes: number, file: string): Promise<void> => {
       const start = performance.now()
-      try { await op } finally { if (this.on) this.ops.push({ kind, start, end: performance.now() }) }
+      try { await op } finally { if (this.on) this.ops.push({ kind, start, end: performance.now(), bytes, file }) }
     }
-    const wrap = (f: DiskFile): DiskFile => {
+    const wrap = (f: DiskFile, file: string): DiskFile => {
       const durable = f.writeDurable
       return {
-        write: async (buf, pos) => { await rec('write', f.write(buf, pos)) },
+        write: async (buf, pos) => { await rec('write', f.write(buf, pos), buf.length, file) },
         read: async (pos, len) => await f.read(pos, len),
         writeDurable: durable === undefined
           ? undefined
-          : async (buf, pos) => { await rec(buf.length === ZERO_AHEAD_CHUNK_BYTES && buf[0] === 0 ? 'zero' : 'dsync', durable.call(f, buf, pos)) },
-        datasync: async () => { await rec('fdatasync', f.datasync()) },
+          : async (buf, pos) => { await rec(buf.length === ZERO_AHEAD_CHUNK_BYTES && buf[0] === 0 ? 'zero' : 'dsync', durable.call(f, buf, pos), buf.length, file) },
+        datasync: async () => { await rec('fdatasync', f.datasync(), 0, file) },
         truncate: async (n) => { await f.truncate(n) },
         size: async () => await f.size(),
         close: async () => { await f.close() }
@@ -51,7 +54,7 @@ export class TracedDisk {
       open: async (path, create) => {
         const f = await realDisk.open(path, create)
         const name = path.split('/').pop() ?? ''
-        return SEGMENT_FILE.test(name) ? wrap(f) : f
+        return SEGMENT_FILE.test(name) ? wrap(f, name) : f
       }
     }
   }
@@ -61,6 +64,9 @@ export class TracedDisk {
 export interface AppendTimes { due: number, issued: number, resolved: number }
 
 type Split = { pacing: number, queue: number, write: number, sync: number, completion: number }
+
+/** A log sync at least this long (ms) counts as slow: several times this disk's quiet p99 fdatasync (~0.5 ms). */
+const SLOW_SYNC_MS = 3
 
 const mean = (xs: number[]): number => xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length
 const round = (x: number): number => Number(x.toFixed(3))
@@ -108,7 +114,18 @@ export function splitLatency (appends: AppendTimes[], ops: TimedOp[]): Record<st
     }
   }
   const syncMs = syncs.map((o) => o.end - o.start).sort((a, b) => a - b)
-  const overlapped = syncs.filter((s) => zeros.some((z) => z.start < s.end && z.end > s.start)).length
+  const besideZero = (s: TimedOp): boolean => zeros.some((z) => z.start < s.end && z.end > s.start)
+  const overlapped = syncs.filter(besideZero).length
+  // The syncs that make the tail: how many ran beside a zero chunk, and the zero chunks' own latency.
+  const slow = syncs.filter((o) => o.end - o.start >= SLOW_SYNC_MS)
+  if (process.env.FERRY_TRACE_SLOW === '1') {
+    const t0 = ops.reduce((m, o) => Math.min(m, o.start), Infinity)
+    for (const o of slow) {
+      const near = ops.filter((x) => x !== o && x.start < o.end + 1 && x.end > o.start - 1 && (x.kind === 'zero' || x.bytes > 65536 || x.file !== o.file))
+      process.stderr.write(`slow ${o.kind} ${o.file} ${o.bytes} B at ${(o.start - t0).toFixed(1)} ms: ${(o.end - o.start).toFixed(2)} ms; beside: ${near.map((x) => `${x.kind} ${x.file} ${x.bytes}`).join(', ')}\n`)
+    }
+  }
+  const zeroMs = zeros.map((o) => o.end - o.start).sort((a, b) => a - b)
   return {
     tail: summarize(tail),
     all: summarize(appends),
@@ -117,6 +134,11 @@ export function splitLatency (appends: AppendTimes[], ops: TimedOp[]): Record<st
     logSyncP99Ms: round(syncMs[Math.floor(syncMs.length * 0.99)] ?? 0),
     logSyncMaxMs: round(syncMs[syncMs.length - 1] ?? 0),
     zeroChunks: zeros.length,
-    logSyncsBesideZeroChunk: overlapped
+    logSyncsBesideZeroChunk: overlapped,
+    slowLogSyncs: slow.length,
+    slowLogSyncsBesideZeroChunk: slow.filter(besideZero).length,
+    slowLogSyncMs: SLOW_SYNC_MS,
+    zeroChunkP50Ms: round(zeroMs[Math.floor(zeroMs.length * 0.5)] ?? 0),
+    zeroChunkMaxMs: round(zeroMs[zeroMs.length - 1] ?? 0)
   }
 }
