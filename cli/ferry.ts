@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --initial-old-space-size=64
+#!/usr/bin/env -S node --initial-old-space-size=64 --max-semi-space-size=8 --single-threaded-gc
 /**
  * The `ferry` command: `ferry gateway` runs a site; `ferry pub` / `ferry sub`
  * are small clients for trying one out.

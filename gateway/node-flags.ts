@@ -10,6 +10,20 @@
  * It only moves where V8 first grows the heap: it commits no memory up front
  * (an idle gateway's RSS is unchanged) and leaves the heap's maximum alone.
  *
+ * --max-semi-space-size=8 --single-threaded-gc: most of what remains of the
+ * open-loop tail is scavenge pauses (a scavenge every ~100-200 ms at 10,000
+ * msgs/s, up to 6-9 ms each). A young generation of at most 8 MiB semi-spaces
+ * (V8's default here grows to 16) scavenges twice as often over fewer
+ * survivors each, and one GC thread saves the hand-offs to helper threads that
+ * share the gateway's cores with the event loop and the disk's thread pool.
+ * Session 11, quiet machine, 6 alternated rounds of bench:peers
+ * latency-open-10k (split placement: gateway on one CPU): p99 median 6.50 ms
+ * (4.28-11.5) -> 4.50 ms (3.18-7.92), the longest GC pause 6.3 -> 3.6 ms
+ * (medians); fan-in (shared placement, both CPUs) 110,048 -> 114,169 msgs/s, a
+ * tie. Each flag alone did less (semi 8: p99 7.56; single-threaded: 5.20), and
+ * larger semi-spaces were worse (min 16 / max 64: half the scavenges, 12-14 ms
+ * each). docs/BENCHMARKS.md, session 11.
+ *
  * The flag cannot be set from inside the process (V8 sizes the heap before any
  * JavaScript runs) and Node refuses it in NODE_OPTIONS, so every launcher
  * passes it on the command line: the `ferry` bin's shebang (cli/ferry.ts), the
@@ -21,7 +35,14 @@
 /** Initial old generation of a gateway process, in MiB (V8's unit for the flag). */
 export const GATEWAY_INITIAL_OLD_SPACE_MIB = 64
 
-export const GATEWAY_NODE_FLAGS: readonly string[] = Object.freeze([`--initial-old-space-size=${GATEWAY_INITIAL_OLD_SPACE_MIB}`])
+/** Largest semi-space of the young generation, in MiB (V8's unit for the flag). */
+export const GATEWAY_MAX_SEMI_SPACE_MIB = 8
+
+export const GATEWAY_NODE_FLAGS: readonly string[] = Object.freeze([
+  `--initial-old-space-size=${GATEWAY_INITIAL_OLD_SPACE_MIB}`,
+  `--max-semi-space-size=${GATEWAY_MAX_SEMI_SPACE_MIB}`,
+  '--single-threaded-gc'
+])
 
 /** The flag's name without its value: `--initial_old_space_size=64` -> `--initial-old-space-size`. */
 function flagName (flag: string): string {

@@ -12,7 +12,7 @@
  * pauses per message, after an unmeasured warm-up (a fresh process runs its
  * first batches in the interpreter: bench-replication's drain phase is the
  * first work its site b does, which is why its drain figure is about twice
- * its live one). Run with --initial-old-space-size=64, as gateways are.
+ * its live one). Run with GATEWAY_NODE_FLAGS (gateway/node-flags.ts), as gateways are.
  */
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'

@@ -12,7 +12,7 @@ bash scripts/setup.sh
 if [ "${1:-}" = "--standalone" ]; then
   shift
   mkdir -p .data/dev
-  exec node --initial-old-space-size=64 dist/cli/ferry.js gateway --dev --site dev --data .data/dev \
+  exec node --initial-old-space-size=64 --max-semi-space-size=8 --single-threaded-gc dist/cli/ferry.js gateway --dev --site dev --data .data/dev \
     --mqtt "${FERRY_MQTT_PORT:-1883}" --mqtts "${FERRY_MQTTS_PORT:-8883}" \
     --http "${FERRY_HTTP_PORT:-8080}" --https "${FERRY_HTTPS_PORT:-8443}" "$@"
 fi

@@ -30,7 +30,9 @@ t.test('node flags - withGatewayNodeFlags adds the flags, keeps what the parent 
   t.same(withGatewayNodeFlags([]), [...GATEWAY_NODE_FLAGS])
   t.same(withGatewayNodeFlags(['--import', 'tsx']), [...GATEWAY_NODE_FLAGS, '--import', 'tsx'])
   t.same(withGatewayNodeFlags([...GATEWAY_NODE_FLAGS]), [...GATEWAY_NODE_FLAGS], 'not twice')
-  t.same(withGatewayNodeFlags(['--initial_old_space_size=128']), ['--initial_old_space_size=128'], 'V8 reads _ and - alike')
+  const others = GATEWAY_NODE_FLAGS.filter((f) => !f.startsWith('--initial-old-space-size='))
+  t.same(withGatewayNodeFlags(['--initial_old_space_size=128']), [...others, '--initial_old_space_size=128'], 'V8 reads _ and - alike: the operator\'s value wins, the other flags are added')
+  t.same(withGatewayNodeFlags(['--max_semi_space_size=16']), [...GATEWAY_NODE_FLAGS.filter((f) => !f.startsWith('--max-semi-space-size=')), '--max_semi_space_size=16'])
 })
 
 t.test('node flags - a gateway started by the ferry bin (its shebang) runs with them', async (t) => {
