@@ -1,5 +1,6 @@
 /**
- * Store benchmark: `npm run bench:store [-- --json] [-- --quick] [-- --latency]`.
+ * Store benchmark: `npm run bench:store [-- --json] [-- --quick] [-- --latency]`, run with the gateway's node flags
+ * (GATEWAY_NODE_FLAGS, gateway/node-flags.ts: the store runs inside a gateway; package.json passes them).
  * Prints a table, or one JSON line with --json. Every figure is measured in
  * this run on this machine; see docs/BENCHMARKS.md for the targets.
  */

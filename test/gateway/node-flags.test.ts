@@ -73,6 +73,10 @@ t.test('node flags - ./ferry, scripts/start.sh, the systemd unit, the Dockerfile
   t.match(await read('cli/dev-command.ts'), /spawn\(process\.execPath, args[^\n]*\n/, 'ferry dev spawns its sites with node')
   t.match(await read('cli/dev-command.ts'), /const args = \[\n[^\n]*\n\s+\.\.\.withGatewayNodeFlags\(process\.execArgv\), process\.argv\[1\]/, 'ferry dev: its sites\' node flags')
 
+  // The store runs inside a gateway, so its benchmark runs with the gateway's flags (they halve its p99 append).
+  const scripts = (JSON.parse(await read('package.json')) as { scripts: Record<string, string> }).scripts
+  t.same(nodeFlagsOf(words(scripts['bench:store'] ?? ''), 'store/bench/bench-store.ts'), [...GATEWAY_NODE_FLAGS, '--import', 'tsx'], 'npm run bench:store')
+
   const compose = parseYaml(await read('packaging/compose.yaml'), { merge: true }) as { services: Record<string, { command?: string[], entrypoint?: string[] }> }
   const sites = Object.entries(compose.services).filter(([, s]) => Array.isArray(s.command) && s.command[0] === 'site')
   t.ok(sites.length > 0, 'compose runs sites')
