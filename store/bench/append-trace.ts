@@ -10,12 +10,12 @@
  * Zero-ahead chunks (store/zero-ahead.ts) are O_DSYNC writes of ZERO_AHEAD_CHUNK_BYTES on the same file: counted
  * apart, with how many log syncs ran beside one.
  * Slow log syncs (>= SLOW_SYNC_MS as this process saw them) are counted, with how many ran beside a zero chunk;
- * FERRY_TRACE_SLOW=1 lists each on stderr with what ran beside it. A sync's time here ends when its continuation
+ * slowSyncLines lists each with what ran beside it (bench-store.ts prints them with FERRY_TRACE_SLOW=1). A sync's time here ends when its continuation
  * runs, so a loop delay counts in it: compare with the kernel's own times (strace -T -e pwrite64,fdatasync).
  */
 import { realDisk } from '../disk/real-disk.js'
 import type { Disk, DiskFile } from '../disk/disk.js'
-import { ZERO_AHEAD_CHUNK_BYTES } from '../constants.js'
+import { DSYNC_WRITE_BYTES_MAX, ZERO_AHEAD_CHUNK_BYTES } from '../constants.js'
 
 /** Kinds of timed disk operations. */
 export type OpKind = 'write' | 'dsync' | 'fdatasync' | 'zero'
@@ -60,13 +60,27 @@ export class TracedDisk {
   }
 }
 
+/** A log sync at least this long (ms) counts as slow: several times this disk's quiet p99 fdatasync (~0.5 ms). */
+const SLOW_SYNC_MS = 3
+
+const isSlowSync = (o: TimedOp): boolean => (o.kind === 'dsync' || o.kind === 'fdatasync') && o.end - o.start >= SLOW_SYNC_MS
+
+/**
+ * One line per slow log sync (>= SLOW_SYNC_MS): when (ms from the first op), how long, and what ran beside it
+ * (zero chunks, writes past DSYNC_WRITE_BYTES_MAX, other files), for bench-store.ts with FERRY_TRACE_SLOW=1.
+ */
+export function slowSyncLines (ops: TimedOp[]): string[] {
+  const t0 = ops.reduce((m, o) => Math.min(m, o.start), Infinity)
+  return ops.filter(isSlowSync).map((o) => {
+    const near = ops.filter((x) => x !== o && x.start < o.end + 1 && x.end > o.start - 1 && (x.kind === 'zero' || x.bytes > DSYNC_WRITE_BYTES_MAX || x.file !== o.file))
+    return `slow ${o.kind} ${o.file} ${o.bytes} B at ${(o.start - t0).toFixed(1)} ms: ${(o.end - o.start).toFixed(2)} ms; beside: ${near.map((x) => `${x.kind} ${x.file} ${x.bytes}`).join(', ')}`
+  })
+}
+
 /** One measured append: when it was due, issued and resolved (performance.now() ms). */
 export interface AppendTimes { due: number, issued: number, resolved: number }
 
 type Split = { pacing: number, queue: number, write: number, sync: number, completion: number }
-
-/** A log sync at least this long (ms) counts as slow: several times this disk's quiet p99 fdatasync (~0.5 ms). */
-const SLOW_SYNC_MS = 3
 
 const mean = (xs: number[]): number => xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length
 const round = (x: number): number => Number(x.toFixed(3))
@@ -117,14 +131,7 @@ export function splitLatency (appends: AppendTimes[], ops: TimedOp[]): Record<st
   const besideZero = (s: TimedOp): boolean => zeros.some((z) => z.start < s.end && z.end > s.start)
   const overlapped = syncs.filter(besideZero).length
   // The syncs that make the tail: how many ran beside a zero chunk, and the zero chunks' own latency.
-  const slow = syncs.filter((o) => o.end - o.start >= SLOW_SYNC_MS)
-  if (process.env.FERRY_TRACE_SLOW === '1') {
-    const t0 = ops.reduce((m, o) => Math.min(m, o.start), Infinity)
-    for (const o of slow) {
-      const near = ops.filter((x) => x !== o && x.start < o.end + 1 && x.end > o.start - 1 && (x.kind === 'zero' || x.bytes > 65536 || x.file !== o.file))
-      process.stderr.write(`slow ${o.kind} ${o.file} ${o.bytes} B at ${(o.start - t0).toFixed(1)} ms: ${(o.end - o.start).toFixed(2)} ms; beside: ${near.map((x) => `${x.kind} ${x.file} ${x.bytes}`).join(', ')}\n`)
-    }
-  }
+  const slow = syncs.filter(isSlowSync)
   const zeroMs = zeros.map((o) => o.end - o.start).sort((a, b) => a - b)
   return {
     tail: summarize(tail),

@@ -14,7 +14,7 @@ import { createFileLedger, type Durability, type Ledger } from '../index.js'
 import type { FileLedgerOptions } from '../options.js'
 // The at-rest codec's cost (issue 9, security helper): loadtest/bench-store-codec.ts.
 import { codecRuns, telemetryPayload } from '../../loadtest/bench-store-codec.js'
-import { TracedDisk, splitLatency, type AppendTimes } from './append-trace.js'
+import { TracedDisk, slowSyncLines, splitLatency, type AppendTimes } from './append-trace.js'
 
 const json = process.argv.includes('--json')
 const quick = process.argv.includes('--quick')
@@ -180,6 +180,7 @@ async function p99AtRate (ratePerSec: number): Promise<LatencyRun> {
   lat.sort((a, b) => a - b)
   rawSyncMs.sort((a, b) => a - b)
   const split = traced === null ? undefined : splitLatency(times, traced.ops)
+  if (traced !== null && process.env.FERRY_TRACE_SLOW === '1') for (const line of slowSyncLines(traced.ops)) process.stderr.write(line + '\n')
   return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: lat[lat.length - 1] as number, loopDelayP99Ms: loopP99Ns / 1e6, loopDelayMaxMs: loopMaxNs / 1e6, rawSyncMs, split }
 }
 
