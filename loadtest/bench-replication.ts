@@ -38,6 +38,9 @@
  * (before, a second drain after the first cost b half). `--throughput-only` stops after the
  * replicated phase; FERRY_BENCH_MARKS=1 prints phase marks in the monotonic
  * microseconds of a `node --cpu-prof` (both processes), to slice profiles.
+ * `--site-b-dir DIR` puts site b's ledger under DIR (another disk; /dev/shm takes b's fsyncs off the disk a
+ * uses: session 12 found no gain from it, so the two sites' fsyncs on one disk are not what holds the ratio).
+ * npm runs it with the gateway's node flags (gateway/node-flags.ts; site b's fork inherits them), as gateways run.
  * `--coalesce-ms N` sets site a's REPL_BATCH_COALESCE_MS (0: coalescing off; A/B runs in one build),
  * `--coalesce-entries N` its REPL_BATCH_COALESCE_ENTRIES_MIN, `--coalesce-inflight N` its REPL_BATCH_COALESCE_INFLIGHT_MIN.
  * Prints a table to stderr, or one JSON line on stdout with --json (with the
@@ -58,6 +61,8 @@ const json = process.argv.includes('--json')
 const quick = process.argv.includes('--quick')
 const oneProcess = process.argv.includes('--one-process')
 const throughputOnly = process.argv.includes('--throughput-only')
+/** `--site-b-dir DIR`: site b's ledger under DIR (another disk, or /dev/shm to take b's fsyncs off the disk a uses). */
+const siteBDirArg = ((i) => i >= 0 ? process.argv[i + 1] : undefined)(process.argv.indexOf('--site-b-dir'))
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name)
   return i >= 0 ? Number(process.argv[i + 1]) : dflt
@@ -250,7 +255,8 @@ async function main (): Promise<void> {
   const plan = staticPlan({ [NS]: ['a', 'b'] })
   const gwA = await startGateway({ siteId: 'a', dataDir: join(dir, 'a'), dev: true, host: '127.0.0.1', namespaces: { [NS]: {} }, logger: silentLogger })
   const a: Site = { gw: gwA, transport: await connectNats({ servers: (nats[0] as Service).url, network: 'bench', name: 'bench-a' }), replicator: undefined }
-  const bCfg: SiteBConfig = { dataDir: join(dir, 'b'), nats: (nats[1] as Service).url }
+  const bDirParent = siteBDirArg === undefined ? dir : await mkdtemp(join(siteBDirArg, 'ferry-bench-repl-b-'))
+  const bCfg: SiteBConfig = { dataDir: join(bDirParent, 'b'), nats: (nats[1] as Service).url }
   const b = oneProcess ? await openSiteB(bCfg, plan) : childSiteB(bCfg)
   // The 1-minute load average at the start and the end: a figure measured on a busy machine is marked by it.
   const loadAverage1m = loadavg()[0] as number
@@ -336,6 +342,7 @@ async function main (): Promise<void> {
     await b.close()
     for (const s of nats) await s.stop()
     await rm(dir, { recursive: true, force: true })
+    if (bDirParent !== dir) await rm(bDirParent, { recursive: true, force: true })
   }
   const link = {
     batchEntriesMax: ReplLimits.REPL_BATCH_ENTRIES_MAX,

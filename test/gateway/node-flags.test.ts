@@ -76,6 +76,10 @@ t.test('node flags - ./ferry, scripts/start.sh, the systemd unit, the Dockerfile
   // The store runs inside a gateway, so its benchmark runs with the gateway's flags (they halve its p99 append).
   const scripts = (JSON.parse(await read('package.json')) as { scripts: Record<string, string> }).scripts
   t.same(nodeFlagsOf(words(scripts['bench:store'] ?? ''), 'store/bench/bench-store.ts'), [...GATEWAY_NODE_FLAGS, '--import', 'tsx'], 'npm run bench:store')
+  // So do the benchmarks whose gateways run in the benchmark's own process (site b of bench:replication is its fork).
+  for (const b of ['topics', 'replication']) {
+    t.same(nodeFlagsOf(words(scripts[`bench:${b}`] ?? ''), `dist/loadtest/bench-${b}.js`), [...GATEWAY_NODE_FLAGS], `npm run bench:${b}`)
+  }
 
   const compose = parseYaml(await read('packaging/compose.yaml'), { merge: true }) as { services: Record<string, { command?: string[], entrypoint?: string[] }> }
   const sites = Object.entries(compose.services).filter(([, s]) => Array.isArray(s.command) && s.command[0] === 'site')
