@@ -14,6 +14,7 @@ import { createFileLedger, type Durability, type Ledger } from '../index.js'
 import type { FileLedgerOptions } from '../options.js'
 // The at-rest codec's cost (issue 9, security helper): loadtest/bench-store-codec.ts.
 import { codecRuns, telemetryPayload } from '../../loadtest/bench-store-codec.js'
+import { Pacer } from './pacer.js'
 import { TracedDisk, slowSyncLines, splitLatency, type AppendTimes } from './append-trace.js'
 
 const json = process.argv.includes('--json')
@@ -108,6 +109,14 @@ const P99_WARMUP_SECONDS = quick ? 0.3 : 1
  * slowed between them (session 8: 1 of 4 runs met the target) made the comparison unfair either way.
  */
 const P99_ROUNDS = 3
+/**
+ * --pacing ticker (default) | spin: how the paced run waits between appends. `ticker`: a worker's ticks
+ * (store/bench/pacer.ts), the loop blocked in epoll between them as a gateway's is between reads; `spin`: the
+ * loop turning through setImmediate (before session 12): a core busy and ~100 MB/s of its own garbage, which
+ * starved the disk path of CPU on two cores and made most of the run's scavenges (docs/BENCHMARKS.md, session 12).
+ */
+const pacing = ((i) => i >= 0 ? process.argv[i + 1] : 'ticker')(process.argv.indexOf('--pacing'))
+if (pacing !== 'ticker' && pacing !== 'spin') throw new Error(`--pacing ticker|spin, not ${String(pacing)}`)
 /** --trace: split each append's latency (append-trace.ts) and report it as `p99Split`. */
 const trace = process.argv.includes('--trace')
 
@@ -143,7 +152,8 @@ async function p99AtRate (ratePerSec: number): Promise<LatencyRun> {
     const t0 = performance.now()
     let issued = 0
     const pending: Array<Promise<void>> = []
-    while (issued < total) {
+    /** Issue every append due by now; true once all are issued. */
+    const issueDue = (): boolean => {
       const due = Math.min(total, Math.floor((performance.now() - t0) * ratePerSec / 1000))
       while (issued < due) {
         const scheduled = t0 + issued * 1000 / ratePerSec
@@ -157,10 +167,19 @@ async function p99AtRate (ratePerSec: number): Promise<LatencyRun> {
         }))
         issued++
       }
-      await new Promise((resolve) => setImmediate(resolve))
+      return issued >= total
+    }
+    if (pacing === 'spin') {
+      while (!issueDue()) await new Promise((resolve) => setImmediate(resolve))
+    } else {
+      const p = pacer as Pacer
+      await new Promise<void>((resolve) => { p.onTick = () => { if (issueDue()) resolve() } })
+      p.onTick = () => {}
     }
     await Promise.all(pending)
   }
+  const pacer = pacing === 'ticker' ? new Pacer() : undefined
+  await pacer?.started
   await paced(P99_WARMUP_SECONDS, false)
   if (traced !== null) traced.on = true
   for (let r = 0; r < P99_ROUNDS; r++) {
@@ -175,6 +194,7 @@ async function p99AtRate (ratePerSec: number): Promise<LatencyRun> {
     loopP99Ns = Math.max(loopP99Ns, slice.percentile(99))
     loopMaxNs = Math.max(loopMaxNs, slice.max)
   }
+  await pacer?.stop()
   await l.close()
   await rm(dir, { recursive: true, force: true })
   lat.sort((a, b) => a - b)
@@ -287,6 +307,8 @@ function latencyFields (near: Awaited<ReturnType<typeof rawFsync>>, l: LatencyRu
     fsyncP50Ms: Number(p50.toFixed(2)),
     fsyncP99Ms: Number(p99.toFixed(2)),
     fsyncReference: `interleaved: ${P99_ROUNDS} raw slices between ${P99_ROUNDS} paced ones`,
+    /** How the paced run waited between appends (--pacing). */
+    pacing,
     fsyncSamples: l.rawSyncMs.length,
     /** The disk's p99 fdatasync measured right before the latency run (session 8's reference). */
     fsyncP99MsBefore: Number(near.p99Ms.toFixed(2)),
