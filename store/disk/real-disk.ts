@@ -1,16 +1,32 @@
 /**
- * The real disk: node:fs/promises, nothing else. Only this file imports node:fs.
+ * The real disk: node:fs/promises, and the callback API for the hot writes and syncs. Only this file imports
+ * node:fs.
  */
 import { open, unlink, rename, readdir, mkdir, stat } from 'node:fs/promises'
-import { constants } from 'node:fs'
+import { constants, write as writeCb, fdatasync as fdatasyncCb } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
 import type { Disk, DiskFile } from './disk.js'
+
+// The callback API on the handle's descriptor: a FileHandle request allocates its own stats typed array (one
+// young ArrayBuffer per disk op, swept at every scavenge); a callback request does not.
+// The handle does not see these requests, so RealFile counts them and close() waits for them: a descriptor
+// closed under a write in flight could be reused by another open and take the write.
+function writeOnce (fd: number, buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    writeCb(fd, buf, offset, length, position, (err, n) => { if (err !== null) reject(err); else resolve(n) })
+  })
+}
+
+function datasyncOnce (fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fdatasyncCb(fd, (err) => { if (err !== null) reject(err); else resolve() })
+  })
+}
 
 async function writeAll (fh: FileHandle, buf: Buffer, position: number): Promise<void> {
   let done = 0
   while (done < buf.length) {
-    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done)
-    done += bytesWritten
+    done += await writeOnce(fh.fd, buf, done, buf.length - done, position + done)
   }
 }
 
@@ -20,8 +36,22 @@ class RealFile implements DiskFile {
 
   constructor (private readonly fh: FileHandle, private readonly path: string) {}
 
+  /** Callback-API requests in flight on either descriptor (close waits for them). */
+  private opsInFlight = 0
+  private opsDrained: (() => void) | null = null
+
+  private async counted<T> (op: () => Promise<T>): Promise<T> {
+    this.opsInFlight++
+    try {
+      return await op()
+    } finally {
+      if (--this.opsInFlight === 0 && this.opsDrained !== null) this.opsDrained()
+    }
+  }
+
   async write (buf: Buffer, position: number): Promise<void> {
-    await writeAll(this.fh, buf, position)
+    if (this.closed) throw Object.assign(new Error(`EBADF: ${this.path} is closed`), { code: 'EBADF' })
+    await this.counted(async () => { await writeAll(this.fh, buf, position) })
   }
 
   private closed = false
@@ -35,7 +65,8 @@ class RealFile implements DiskFile {
       // A failed open is not kept: the next durable write tries again.
       opening.catch(() => { if (this.dsync === opening) this.dsync = null })
     }
-    await writeAll(await this.dsync, buf, position)
+    const dsync = this.dsync
+    await this.counted(async () => { await writeAll(await dsync, buf, position) })
   }
 
   async read (position: number, length: number): Promise<Buffer> {
@@ -49,12 +80,17 @@ class RealFile implements DiskFile {
     return got === length ? buf : buf.subarray(0, got)
   }
 
-  async datasync (): Promise<void> { await this.fh.datasync() }
+  async datasync (): Promise<void> {
+    if (this.closed) throw Object.assign(new Error(`EBADF: ${this.path} is closed`), { code: 'EBADF' })
+    await this.counted(async () => { await datasyncOnce(this.fh.fd) })
+  }
   async truncate (length: number): Promise<void> { await this.fh.truncate(length) }
   async size (): Promise<number> { return (await this.fh.stat()).size }
   /** Closes both descriptors, whatever fails: the O_DSYNC twin (if opened, or being opened) and the main one. */
   async close (): Promise<void> {
     this.closed = true
+    if (this.opsInFlight > 0) await new Promise<void>((resolve) => { this.opsDrained = resolve })
+    this.opsDrained = null
     const dsync = this.dsync
     this.dsync = null
     try {
