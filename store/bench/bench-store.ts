@@ -15,6 +15,7 @@ import type { FileLedgerOptions } from '../options.js'
 // The at-rest codec's cost (issue 9, security helper): loadtest/bench-store-codec.ts.
 import { codecRuns, telemetryPayload } from '../../loadtest/bench-store-codec.js'
 import { Pacer } from './pacer.js'
+import { PacedAppends } from './paced-appends.js'
 import { TracedDisk, slowSyncLines, splitLatency, type AppendTimes } from './append-trace.js'
 
 const json = process.argv.includes('--json')
@@ -140,9 +141,9 @@ async function p99AtRate (ratePerSec: number): Promise<LatencyRun> {
   const traced = trace ? new TracedDisk() : null
   const l = ledger(dir, 'sync', traced === null ? {} : { disk: traced.disk })
   await l.open()
-  const lat: number[] = []
   const times: AppendTimes[] = []
   const rawSyncMs: number[] = []
+  const appends = new PacedAppends(l, Array.from({ length: 64 }, (_, i) => `bench/t${i}`), PAYLOAD, Math.ceil(ratePerSec * secondsPerRun) + 64, traced === null ? null : times)
   // One monitor per paced slice (a monitor disabled over a raw slice counts the slice as one delay); the worst
   // slice's p99 and max are reported (a monitor's histogram cannot be added to another).
   let loopP99Ns = 0
@@ -151,22 +152,12 @@ async function p99AtRate (ratePerSec: number): Promise<LatencyRun> {
     const total = Math.round(ratePerSec * seconds)
     const t0 = performance.now()
     let issued = 0
-    const pending: Array<Promise<void>> = []
+    appends.measured = measured
+    appends.restart()
     /** Issue every append due by now; true once all are issued. */
     const issueDue = (): boolean => {
       const due = Math.min(total, Math.floor((performance.now() - t0) * ratePerSec / 1000))
-      while (issued < due) {
-        const scheduled = t0 + issued * 1000 / ratePerSec
-        const topic = `bench/t${issued % 64}`
-        const at = performance.now()
-        pending.push(l.append({ topic, payload: PAYLOAD }).then(() => {
-          if (!measured) return
-          const now = performance.now()
-          lat.push(now - scheduled)
-          if (traced !== null) times.push({ due: scheduled, issued: at, resolved: now })
-        }))
-        issued++
-      }
+      while (issued < due) appends.issue(t0 + issued++ * 1000 / ratePerSec)
       return issued >= total
     }
     if (pacing === 'spin') {
@@ -176,7 +167,7 @@ async function p99AtRate (ratePerSec: number): Promise<LatencyRun> {
       await new Promise<void>((resolve) => { p.onTick = () => { if (issueDue()) resolve() } })
       p.onTick = () => {}
     }
-    await Promise.all(pending)
+    await appends.drain()
   }
   const pacer = pacing === 'ticker' ? new Pacer() : undefined
   await pacer?.started
@@ -197,7 +188,7 @@ async function p99AtRate (ratePerSec: number): Promise<LatencyRun> {
   await pacer?.stop()
   await l.close()
   await rm(dir, { recursive: true, force: true })
-  lat.sort((a, b) => a - b)
+  const lat = appends.sortedLatencies()
   rawSyncMs.sort((a, b) => a - b)
   const split = traced === null ? undefined : splitLatency(times, traced.ops)
   if (traced !== null && process.env.FERRY_TRACE_SLOW === '1') for (const line of slowSyncLines(traced.ops)) process.stderr.write(line + '\n')
@@ -283,6 +274,23 @@ async function recovery (): Promise<{ crashSecondsPer1M: number, crashCpuSeconds
   return { crashSecondsPer1M: r1.durationMs / 1000 * scale, crashCpuSecondsPer1M: cpuSeconds * scale, checkpointSecondsPer1M: r2.durationMs / 1000 * scale, entries }
 }
 
+/**
+ * The latency run (`--latency`) in a process of its own, with this one's node flags and arguments. In this
+ * process it ran after the throughput and read phases, whose heap V8's memory reducer then shrank with
+ * Mark-Compacts in the middle of the paced slices (--trace-gc, session 14: three in one run, one of 13.9 ms):
+ * a pause the earlier phases of this benchmark caused, not the store at a steady 20,000 appends/s.
+ */
+async function latencyInChild (): Promise<ReturnType<typeof latencyFields>> {
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2).filter((a) => a !== '--json'), '--latency', '--json']
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+  const code = await new Promise((resolve) => child.on('exit', resolve))
+  if (code !== 0) throw new Error(`the latency run's child exited with ${String(code)}`)
+  const { loadAverage1m: _load, quick: _quick, ...fields } = JSON.parse(out.trim().split('\n').pop() as string) as ReturnType<typeof latencyFields> & { loadAverage1m: number, quick: boolean }
+  return fields
+}
+
 async function bytesPerIdleTopic (): Promise<{ bytes: number, heapBytes: number, topics: number, checkpointMs: number, checkpointBytes: number }> {
   const topics = quick ? 100_000 : 1_000_000
   const child = spawn(process.execPath, ['--expose-gc', '--max-old-space-size=4096', '--import', 'tsx', join(here, 'idle-topics.ts'), String(topics)], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -342,9 +350,8 @@ log('reads ...')
 const readMsgsPerSec = await readRate()
 // The target compares with the disk's p99 fdatasync: measured between the latency run's slices (p99AtRate), and
 // right before it as before session 9 (the first measurement is minutes earlier; it still gives the throughput ratio).
-log('raw 4 KiB write+fdatasync again (the latency target\'s reference), then latency at 20,000 sync appends/s ...')
-const rawNear = await rawFsync()
-const lat = await p99AtRate(20_000)
+log('raw 4 KiB write+fdatasync again (the latency target\'s reference), then latency at 20,000 sync appends/s (child process) ...')
+const latency = await latencyInChild()
 log('recovery ...')
 const rec = await recovery()
 log('memory per idle topic (child process) ...')
@@ -361,7 +368,7 @@ const result = {
   durablePipelinedAppendsPerSec: Math.round(durablePipelined.perSec),
   asyncAppendsPerSec: Math.round(asyncRate.perSec),
   readMsgsPerSec: Math.round(readMsgsPerSec),
-  ...latencyFields(rawNear, lat),
+  ...latency,
   /** The disk's p99 fdatasync measured at the start of the run (with fsyncPerSec). */
   fsyncP99MsAtStart: Number(raw.p99Ms.toFixed(2)),
   recoverySecondsPer1M: Number(rec.crashSecondsPer1M.toFixed(2)),
