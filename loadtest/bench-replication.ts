@@ -98,14 +98,46 @@ function log (msg: string): void {
 
 interface Site { gw: Gateway, transport: LinkTransport, replicator: Replicator | undefined }
 
-async function publishBurst (gw: Gateway, topic: string, n: number): Promise<void> {
-  for (let i = 0; i < n; i += PUBLISH_CONCURRENCY) {
-    const burst: Array<Promise<unknown>> = []
-    for (let j = i; j < Math.min(n, i + PUBLISH_CONCURRENCY); j++) burst.push(gw.ledger.append({ topic, payload: PAYLOAD }))
-    await Promise.all(burst)
-  }
+/**
+ * `--publish promise`: publish through `ledger.append` (one promise per message, as before session 14) instead of
+ * `ledger.appendTo` with a sink (the way the gateway's publish path calls the store: gateway/dispatch/publish-path.ts).
+ */
+const publishApi = ((i) => i >= 0 ? process.argv[i + 1] : 'sink')(process.argv.indexOf('--publish'))
+if (publishApi !== 'sink' && publishApi !== 'promise') throw new Error(`--publish sink|promise, not ${String(publishApi)}`)
+
+type AppendSinkOf = Parameters<Gateway['ledger']['appendTo']>[1]
+
+/** One burst's outcomes: counts them down, resolves once all are in (rejects with the first failure). */
+class BurstSink implements AppendSinkOf {
+  left = 0
+  failure: unknown = undefined
+  done: () => void = () => {}
+  appended (): void { if (--this.left === 0) this.done() }
+  appendFailed (err: unknown): void { this.failure ??= err; if (--this.left === 0) this.done() }
 }
 
+/** Publish `n` messages at site a, PUBLISH_CONCURRENCY in flight: each burst waits for all of its appends to be durable. */
+async function publishBurst (gw: Gateway, topic: string, n: number): Promise<void> {
+  if (publishApi === 'promise') {
+    for (let i = 0; i < n; i += PUBLISH_CONCURRENCY) {
+      const burst: Array<Promise<unknown>> = []
+      for (let j = i; j < Math.min(n, i + PUBLISH_CONCURRENCY); j++) burst.push(gw.ledger.append({ topic, payload: PAYLOAD }))
+      await Promise.all(burst)
+    }
+    return
+  }
+  // The store keeps nothing of an input but its payload: one input serves every append of the topic.
+  const input = { topic, payload: PAYLOAD }
+  const sink = new BurstSink()
+  for (let i = 0; i < n; i += PUBLISH_CONCURRENCY) {
+    const size = Math.min(n - i, PUBLISH_CONCURRENCY)
+    sink.left = size
+    const all = new Promise<void>((resolve) => { sink.done = resolve })
+    for (let j = 0; j < size; j++) gw.ledger.appendTo(input, sink)
+    await all
+    if (sink.failure !== undefined) throw sink.failure
+  }
+}
 
 /** Site b as the bench drives it: in this process or in a child. */
 interface SiteB {
