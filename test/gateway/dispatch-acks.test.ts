@@ -123,3 +123,17 @@ t.test('dispatch acks - a refused ackNoWait is logged and the message comes agai
   b.consumer.ackNoWait(TOPIC, 0)
   await waitFor(() => h.dispatcher.stats().subscriptions[0]!.backlog === 0, { what: 'acknowledged the second time' })
 })
+
+t.test('dispatch - a delivery count that fails to persist hands nothing out; the entries come later, each once acked', async (t) => {
+  const faults = newFaults()
+  const h = await startHarness({ wrapLedger: (l) => faultyLedger(l, faults) })
+  t.teardown(h.close)
+  faults.failRecords = 2
+  const a = await consume(h.dispatcher, { subscription: 'cnt', mode: 'exclusive' })
+  await publishMany(h.dispatcher, TOPIC, range(5))
+  await waitFor(() => faults.recordFailures === 2, { what: 'two rounds refused by the cursor' })
+  await waitFor(() => new Set(a.sink.deliveries.map((d) => d.entryId)).size === 5, { what: 'every entry handed out once its count persisted' })
+  for (const d of a.sink.deliveries) t.ok(d.entryId >= 0 && d.entryId < 5)
+  for (let id = 0; id < 5; id++) a.consumer.ackNoWait(TOPIC, id)
+  await waitFor(() => h.dispatcher.stats().subscriptions[0]!.backlog === 0, { what: 'all acknowledged' })
+})

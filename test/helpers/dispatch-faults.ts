@@ -12,6 +12,10 @@ export interface CursorFaults {
   failAllAcks: boolean
   /** Delay every cursor.recordDeliveries by this many ms. */
   recordDelayMs: number
+  /** Reject this many upcoming cursor.recordDeliveries calls (the delivery counts not persisted). */
+  failRecords: number
+  /** recordDeliveries calls rejected so far. */
+  recordFailures: number
   /** ack calls rejected so far. */
   ackFailures: number
   /** Entries returned by ledger.read to the dispatcher so far (read amplification). */
@@ -19,7 +23,7 @@ export interface CursorFaults {
 }
 
 export function newFaults (): CursorFaults {
-  return { failAcks: 0, failAllAcks: false, recordDelayMs: 0, ackFailures: 0, entriesRead: 0 }
+  return { failAcks: 0, failAllAcks: false, recordDelayMs: 0, failRecords: 0, recordFailures: 0, ackFailures: 0, entriesRead: 0 }
 }
 
 function bound<T extends object> (target: T, prop: string | symbol): unknown {
@@ -43,6 +47,11 @@ function faultyCursor (c: Cursor, faults: CursorFaults): Cursor {
       if (prop === 'recordDeliveries') {
         return async (ids: readonly number[]): Promise<void> => {
           if (faults.recordDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.recordDelayMs))
+          if (faults.failRecords > 0) {
+            faults.failRecords--
+            faults.recordFailures++
+            throw new Error('injected delivery-count failure')
+          }
           await target.recordDeliveries(ids)
         }
       }
