@@ -7,6 +7,7 @@
  * disjoint, non-adjacent ranges, all above markDelete + 1 (a range touching
  * markDelete + 1 is folded into markDelete at once).
  */
+import { isAscending } from '../common/ascending.js'
 import { DeliveryCounts, type HandOut } from './delivery-counts.js'
 import type { CursorMemory } from './types.js'
 
@@ -217,10 +218,4 @@ export class CursorState {
     }
     return c
   }
-}
-
-/** Whether ids[i] <= ids[i + 1] throughout (repeats allowed: the plan counts them as handed out again). */
-function isAscending (ids: readonly number[]): boolean {
-  for (let i = 1; i < ids.length; i++) if ((ids[i - 1] as number) > (ids[i] as number)) return false
-  return true
 }

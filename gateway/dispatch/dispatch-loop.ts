@@ -167,9 +167,16 @@ export class DispatchLoop {
       if (ids === undefined) { ids = []; byStream.set(p.stream, ids) }
       ids.push(p.entry.entryId)
     }
-    const results = await Promise.allSettled([...byStream].map(async ([s, ids]) => { await s.recordDeliveries(ids) }))
-    for (const r of results) if (r.status === 'rejected') return this.notPersisted(picks, r.reason)
-    return true
+    // Every stream's write is waited for before deciding (as allSettled would), each with its handler attached at
+    // once (a rejection must never be unhandled while an earlier one is awaited).
+    const pending: Array<Promise<{ err: unknown } | undefined>> = []
+    for (const [s, ids] of byStream) pending.push(s.recordDeliveries(ids).then(() => undefined, (err: unknown) => ({ err })))
+    let failure: { err: unknown } | undefined
+    for (const p of pending) {
+      const r = await p
+      if (failure === undefined) failure = r
+    }
+    return failure === undefined ? true : this.notPersisted(picks, failure.err)
   }
 
   /** Not persisted: do not hand out (the count would be wrong after a crash); redeliver later. */

@@ -17,6 +17,7 @@
  *   earlier one nobody has seen. Entries below the lowest one not yet handed
  *   out are acknowledged cumulatively, handed-out ones above it one by one.
  */
+import { isAscending } from '../../common/ascending.js'
 import type { Cursor, EntryId, LedgerEntry, MessageProps, TopicName } from '../../store/index.js'
 import { orderingKeyOf } from '../message-props.js'
 import type { ConsumerImpl } from './consumer.js'
@@ -75,7 +76,7 @@ export class TopicStream implements PickSource {
   }
 
   /** Persist one more delivery of each id (ascending: the cursor logs a hand-out watermark). */
-  async recordDeliveries (ids: number[]): Promise<void> { await this.cursor.recordDeliveries(ids.sort((a, b) => a - b)) }
+  async recordDeliveries (ids: number[]): Promise<void> { await this.cursor.recordDeliveries(isAscending(ids) ? ids : ids.sort((a, b) => a - b)) }
   get nextDelayedAtMs (): number | undefined { return this.reader.delayed.nextAtMs }
 
   startRead (): boolean { return this.reader.startRead() }

@@ -137,3 +137,20 @@ t.test('dispatch - a delivery count that fails to persist hands nothing out; the
   for (let id = 0; id < 5; id++) a.consumer.ackNoWait(TOPIC, id)
   await waitFor(() => h.dispatcher.stats().subscriptions[0]!.backlog === 0, { what: 'all acknowledged' })
 })
+
+t.test('dispatch - a failed delivery count in a round that spans topics: every entry of every topic still arrives', async (t) => {
+  const faults = newFaults()
+  const h = await startHarness({ wrapLedger: (l) => faultyLedger(l, faults) })
+  t.teardown(h.close)
+  const topics = [`${NS}/multi/a`, `${NS}/multi/b`, `${NS}/multi/c`]
+  // Published before anyone subscribes: the first round reads all three topics' backlogs at once.
+  for (const topic of topics) await publishMany(h.dispatcher, topic, range(4))
+  faults.failRecords = 1
+  const a = await consume(h.dispatcher, { subscription: 'multi', filter: 'multi/+' })
+  await waitFor(() => faults.recordFailures === 1, { what: 'one round refused by a cursor' })
+  const want = topics.flatMap((topic) => [0, 1, 2, 3].map((id) => `${topic}#${id}`))
+  await waitFor(() => new Set(a.sink.deliveries.map((d) => `${d.topic}#${d.entryId}`)).size === want.length, { what: 'every entry of every topic handed out' })
+  t.same([...new Set(a.sink.deliveries.map((d) => `${d.topic}#${d.entryId}`))].sort(), want.sort())
+  for (const d of a.sink.deliveries) a.consumer.ackNoWait(d.topic, d.entryId)
+  await waitFor(() => h.dispatcher.stats().subscriptions.every((s) => s.backlog === 0), { what: 'all acknowledged' })
+})

@@ -67,6 +67,10 @@ export function faultyLedger (ledger: Ledger, faults: CursorFaults): Ledger {
       if (prop === 'cursor') {
         return async (...args: Parameters<Ledger['cursor']>): Promise<Cursor> => faultyCursor(await target.cursor(...args), faults)
       }
+      if (prop === 'cursors') {
+        // The cursors a wildcard subscription materialised up front are found again through cursors(), not cursor().
+        return (...args: Parameters<Ledger['cursors']>): ReturnType<Ledger['cursors']> => target.cursors(...args).map((c) => faultyCursor(c, faults))
+      }
       if (prop === 'read') {
         return async (...args: Parameters<Ledger['read']>): ReturnType<Ledger['read']> => {
           const entries = await target.read(...args)
