@@ -87,24 +87,12 @@ export class Appender {
 
   onAppend (listener: AppendListener): () => void {
     this.appendListeners = [...this.appendListeners, listener]
-    let on = true
-    return () => {
-      if (!on) return
-      on = false
-      const i = this.appendListeners.indexOf(listener)
-      if (i >= 0) this.appendListeners = [...this.appendListeners.slice(0, i), ...this.appendListeners.slice(i + 1)]
-    }
+    return once(() => { this.appendListeners = without(this.appendListeners, listener) })
   }
 
   onTopicCreated (listener: TopicListener): () => void {
     this.topicListeners = [...this.topicListeners, listener]
-    let on = true
-    return () => {
-      if (!on) return
-      on = false
-      const i = this.topicListeners.indexOf(listener)
-      if (i >= 0) this.topicListeners = [...this.topicListeners.slice(0, i), ...this.topicListeners.slice(i + 1)]
-    }
+    return once(() => { this.topicListeners = without(this.topicListeners, listener) })
   }
 
   /** The promise form of appendTo. */
@@ -202,6 +190,18 @@ export class Appender {
     const al = this.appendListeners
     for (let i = 0; i < al.length; i++) { try { (al[i] as AppendListener)(name, entryId) } catch { /* its own business */ } }
   }
+}
+
+/** A copy of `list` without its first `item`: listener lists are replaced, never changed (a commit may be iterating one). */
+function without<T> (list: readonly T[], item: T): readonly T[] {
+  const i = list.indexOf(item)
+  return i < 0 ? list : [...list.slice(0, i), ...list.slice(i + 1)]
+}
+
+/** `fn` on the first call only (an unsubscribe is idempotent: a second call must not remove another subscription of the same function). */
+function once (fn: () => void): () => void {
+  let done = false
+  return () => { if (!done) { done = true; fn() } }
 }
 
 function validateInput (input: AppendInput): void {
