@@ -4,8 +4,8 @@
  * Prints a table, or one JSON line with --json. Every figure is measured in
  * this run on this machine; see docs/BENCHMARKS.md for the targets.
  */
-import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises'
-import { tmpdir, cpus, totalmem, loadavg } from 'node:os'
+import { rm } from 'node:fs/promises'
+import { cpus, totalmem, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { spawn } from 'node:child_process'
@@ -15,6 +15,7 @@ import type { FileLedgerOptions } from '../options.js'
 // The at-rest codec's cost (issue 9, security helper): loadtest/bench-store-codec.ts.
 import { codecRuns, telemetryPayload } from '../../loadtest/bench-store-codec.js'
 import { Pacer } from './pacer.js'
+import { benchTmpDir as tmp, quantile, quiet, rawFsync, rawSamples } from './disk-reference.js'
 import { PacedAppends } from './paced-appends.js'
 import { TracedDisk, slowSyncLines, splitLatency, type AppendTimes } from './append-trace.js'
 
@@ -40,47 +41,11 @@ function log (msg: string): void {
   if (!json) process.stderr.write(msg + '\n')
 }
 
-async function tmp (): Promise<string> {
-  return await mkdtemp(join(process.env.FERRY_BENCH_DIR ?? tmpdir(), 'ferry-bench-'))
-}
-
 function ledger (dir: string, durability: Durability, over: Partial<FileLedgerOptions> = {}): Ledger {
   return createFileLedger({
     siteId: 'bench', dir, policyOf: () => ({ durability, retentionMs: -1, retentionBytes: -1, ttlMs: 0 }),
     checkpointIntervalMs: 0, retentionIntervalMs: 0, ...writerOver, ...over
   })
-}
-
-/** Raw 4 KiB write+fdatasync for `seconds` on a file of its own: the fdatasync latencies (ms) and the rate. */
-async function rawSamples (seconds: number): Promise<{ syncMs: number[], perSec: number }> {
-  const dir = await tmp()
-  const fh = await open(join(dir, 'raw'), 'w+')
-  const b = Buffer.alloc(4096, 1)
-  let n = 0
-  const syncMs: number[] = []
-  const t0 = performance.now()
-  while (performance.now() - t0 < 1000 * seconds) {
-    await fh.write(b, 0, b.length, n * 4096)
-    const s0 = performance.now()
-    await fh.datasync()
-    syncMs.push(performance.now() - s0)
-    n++
-  }
-  const perSec = n / ((performance.now() - t0) / 1000)
-  await fh.close()
-  await rm(dir, { recursive: true, force: true })
-  return { syncMs, perSec }
-}
-
-function quantile (sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0
-}
-
-/** The disk's own write+fdatasync rate and its fdatasync latency (p50/p99), measured in this run. */
-async function rawFsync (): Promise<{ perSec: number, p50Ms: number, p99Ms: number }> {
-  const { syncMs, perSec } = await rawSamples(secondsPerRun / 2)
-  syncMs.sort((a, b) => a - b)
-  return { perSec, p50Ms: quantile(syncMs, 0.5), p99Ms: quantile(syncMs, 0.99) }
 }
 
 /** `producers` concurrent producers, each with `window` appends outstanding. */
@@ -230,19 +195,6 @@ async function readRate (): Promise<number> {
   return rate
 }
 
-/** Waits until the files in `dir` stop growing (three polls 50 ms apart see the same total size). */
-async function quiet (dir: string): Promise<void> {
-  let last = -1
-  let same = 0
-  while (same < 3) {
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    let total = 0
-    for (const name of await readdir(dir)) total += (await stat(join(dir, name))).size
-    same = total === last ? same + 1 : 0
-    last = total
-  }
-}
-
 async function recovery (): Promise<{ crashSecondsPer1M: number, crashCpuSecondsPer1M: number, checkpointSecondsPer1M: number, entries: number }> {
   const dir = await tmp()
   const entries = quick ? 200_000 : 1_000_000
@@ -332,13 +284,13 @@ function latencyFields (near: Awaited<ReturnType<typeof rawFsync>>, l: LatencyRu
 
 const started = performance.now()
 if (latencyOnly) {
-  const near = await rawFsync()
+  const near = await rawFsync(secondsPerRun / 2)
   const l = await p99AtRate(20_000)
   process.stdout.write(JSON.stringify({ ...latencyFields(near, l), loadAverage1m: Number(loadavg()[0]?.toFixed(2)), quick }) + '\n')
   process.exit(0)
 }
 log('measuring raw 4 KiB write+fdatasync ...')
-const raw = await rawFsync()
+const raw = await rawFsync(secondsPerRun / 2)
 const fsyncPerSec = raw.perSec
 log('sync appends, 64 producers x 1 outstanding ...')
 const durable = await appendRate('sync', 64, 1)
