@@ -56,6 +56,9 @@ export class Pacer {
   /** Ticks the worker has posted so far (tests). */
   get posted (): number { return Atomics.load(this.flags, 2) }
 
+  /** A tick is posted and not yet handled (tests). */
+  get queued (): boolean { return Atomics.load(this.flags, 1) === 1 }
+
   async stop (): Promise<void> {
     Atomics.store(this.flags, 0, 1)
     Atomics.notify(this.flags, 0)
