@@ -119,11 +119,14 @@ export const DSYNC_WRITE_BYTES_MAX = 64 * 1024
  * releases are encoded while the disk idles and the next commit waits for all of them; with two, one commit's
  * appends are prepared and written while the other's sync runs (this virtual disk also merges concurrent
  * flushes). Completions are still taken in lsn order (log-writer.ts).
- * Default 1: in a quiet alternated A/B (session 5, bench:peers latency-open-10k, Ferry only, 2 x 2 rounds) two in
- * flight gave open-loop p99 98 / 31 ms (spreads 18-179, 13-49) against 17.7 / 19.8 ms (17-22) with one, at equal
- * fan-in throughput; bench:store 64 x 1 was 3% ahead with two. `commitsInFlightMax: 2` turns it on.
+ * Default 2 since session 14: 10 alternated latency-open-10k rounds (Ferry only, the gateway's node flags) gave
+ * p99 median 5.94 ms with two against 7.08 with one, two ahead in 9 of 10 pairs, the broker's publish p99 lower
+ * (a slow sync no longer holds the next commit's write and sync back); fan-in 61k against 47k msgs/s (4 noisy
+ * pairs), HTTP 0.49x against 0.44x of bare uWS (3 rounds), bench:store's p99 even in steady rounds and lower in the
+ * rounds with a disk stall. (Session 5's A/B, before the GC flags and the tail cache, had found two worse:
+ * open-loop p99 98 / 31 ms against 17.7 / 19.8.) `commitsInFlightMax: 1` takes one at a time.
  */
-export const COMMITS_IN_FLIGHT_MAX = 1
+export const COMMITS_IN_FLIGHT_MAX = 2
 
 /**
  * A commit starts in the same turn once this many bytes are queued (a free commit slot given), instead of at the
