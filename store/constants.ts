@@ -119,14 +119,16 @@ export const DSYNC_WRITE_BYTES_MAX = 64 * 1024
  * releases are encoded while the disk idles and the next commit waits for all of them; with two, one commit's
  * appends are prepared and written while the other's sync runs (this virtual disk also merges concurrent
  * flushes). Completions are still taken in lsn order (log-writer.ts).
- * Default 2 since session 14: 10 alternated latency-open-10k rounds (Ferry only, the gateway's node flags) gave
- * p99 median 5.94 ms with two against 7.08 with one, two ahead in 9 of 10 pairs, the broker's publish p99 lower
- * (a slow sync no longer holds the next commit's write and sync back); fan-in 61k against 47k msgs/s (4 noisy
- * pairs), HTTP 0.49x against 0.44x of bare uWS (3 rounds), bench:store's p99 even in steady rounds and lower in the
- * rounds with a disk stall. (Session 5's A/B, before the GC flags and the tail cache, had found two worse:
- * open-loop p99 98 / 31 ms against 17.7 / 19.8.) `commitsInFlightMax: 1` takes one at a time.
+ * Default 1. Session 14's alternated A/Bs (docs/results/session14/commits-in-flight-*): two in flight gave the
+ * open-loop p99 median 5.94 ms against 7.08 (ahead in 9 of 10 latency-open-10k pairs; a slow sync no longer holds
+ * the next commit back), fan-in and HTTP a tie or better, bench:store's p99 even; but in bench:replication the lag
+ * p99 at 10,000 msgs/s went over 100 ms in 3 of 12 runs (202-496 ms) against none of 12 with one (max 98), and
+ * replicated msgs/s were a little lower. Until that tail is understood (a link that is not woken while a second
+ * commit completes? the 250 ms idle poll is the size of the spikes) the default stays 1. Session 5's A/B, before
+ * the GC flags and the tail cache, had found two worse for the open loop too (98 / 31 ms against 17.7 / 19.8).
+ * `commitsInFlightMax: 2` turns the pipeline on.
  */
-export const COMMITS_IN_FLIGHT_MAX = 2
+export const COMMITS_IN_FLIGHT_MAX = 1
 
 /**
  * A commit starts in the same turn once this many bytes are queued (a free commit slot given), instead of at the

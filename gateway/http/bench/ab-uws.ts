@@ -195,7 +195,7 @@ async function runOne (s: System): Promise<{ rate: number, cpuUsPerReq: number }
 
 /**
  * Publishes per commit, the mean fsync, and the gap: the mean time between commits less the mean fsync, when
- * the disk has no commit of this site in flight (commits were one at a time until session 14: store COMMITS_IN_FLIGHT_MAX, 2 since). In a
+ * the disk has no commit of this site in flight (commits are one at a time: store COMMITS_IN_FLIGHT_MAX). In a
  * closed loop every request waits for about two commits, so the gap is rate lost to the main thread's turn
  * between one commit's completion and the next one's issue.
  */
