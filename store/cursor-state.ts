@@ -7,7 +7,6 @@
  * disjoint, non-adjacent ranges, all above markDelete + 1 (a range touching
  * markDelete + 1 is folded into markDelete at once).
  */
-import { isAscending } from '../common/ascending.js'
 import { DeliveryCounts, type HandOut } from './delivery-counts.js'
 import type { CursorMemory } from './types.js'
 
@@ -218,4 +217,14 @@ export class CursorState {
     }
     return c
   }
+}
+
+/**
+ * Whether ids[i] <= ids[i + 1] throughout (repeats allowed). In-order delivery hands the ids over ascending nearly
+ * always: checking first spares the copy and the sort's scratch array per round (with the dispatcher's own sort
+ * before it, ~6% of the gateway's bytes in an allocation sample of the open-loop run, session 14).
+ */
+function isAscending (ids: readonly number[]): boolean {
+  for (let i = 1; i < ids.length; i++) if ((ids[i - 1] as number) > (ids[i] as number)) return false
+  return true
 }

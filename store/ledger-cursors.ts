@@ -126,8 +126,7 @@ export class CursorOps implements CursorHost {
   async cursorRewind (t: TopicState, c: CursorState, markDelete: EntryId): Promise<EntryId> { return await rewindCursor(this.ctx, t, c, markDelete) }
 
   async cursorDeliveries (t: TopicState, c: CursorState, ids: readonly EntryId[]): Promise<void> {
-    // Nearly always all of them are valid: the filter's copy only when one is not.
-    const valid = allWithin(ids, c.markDelete, t.index.next) ? ids : ids.filter((id) => Number.isInteger(id) && id > c.markDelete && id < t.index.next)
+    const valid = idsWithin(ids, c.markDelete, t.index.next)
     // One record per batch, O(1) when delivery is in order: the new watermark, what was handed out again, what was skipped.
     const h = valid.length === 0 ? undefined : c.planHandOut(valid)
     if (h === undefined) return await this.settle(t, c)
@@ -135,13 +134,14 @@ export class CursorOps implements CursorHost {
   }
 }
 
-/** Whether every id is an integer in (after, before). */
-function allWithin (ids: readonly EntryId[], after: EntryId, before: EntryId): boolean {
+const within = (id: EntryId, after: EntryId, before: EntryId): boolean => Number.isInteger(id) && id > after && id < before
+
+/** The ids that are integers in (after, before): `ids` itself when all are (nearly always), else a filtered copy. */
+function idsWithin (ids: readonly EntryId[], after: EntryId, before: EntryId): readonly EntryId[] {
   for (let i = 0; i < ids.length; i++) {
-    const id = ids[i] as EntryId
-    if (!Number.isInteger(id) || id <= after || id >= before) return false
+    if (!within(ids[i] as EntryId, after, before)) return ids.filter((id) => within(id, after, before))
   }
-  return true
+  return ids
 }
 
 function startPosition (t: TopicState, opts: CursorOptions): EntryId {

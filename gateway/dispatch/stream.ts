@@ -17,7 +17,6 @@
  *   earlier one nobody has seen. Entries below the lowest one not yet handed
  *   out are acknowledged cumulatively, handed-out ones above it one by one.
  */
-import { isAscending } from '../../common/ascending.js'
 import type { Cursor, EntryId, LedgerEntry, MessageProps, TopicName } from '../../store/index.js'
 import { orderingKeyOf } from '../message-props.js'
 import type { ConsumerImpl } from './consumer.js'
@@ -75,8 +74,8 @@ export class TopicStream implements PickSource {
       (this.host.policy.hardenRedeliveryCount || !this.table.hasCounts)
   }
 
-  /** Persist one more delivery of each id (ascending: the cursor logs a hand-out watermark). */
-  async recordDeliveries (ids: number[]): Promise<void> { await this.cursor.recordDeliveries(isAscending(ids) ? ids : ids.sort((a, b) => a - b)) }
+  /** Persist one more delivery of each id (in any order: the cursor sorts them for its hand-out watermark). */
+  recordDeliveries (ids: number[]): Promise<void> { return this.cursor.recordDeliveries(ids) }
   get nextDelayedAtMs (): number | undefined { return this.reader.delayed.nextAtMs }
 
   startRead (): boolean { return this.reader.startRead() }
