@@ -41,6 +41,7 @@
  * `--site-b-dir DIR` puts site b's ledger under DIR (another disk; /dev/shm takes b's fsyncs off the disk a
  * uses: session 12 found no gain from it, so the two sites' fsyncs on one disk are not what holds the ratio).
  * npm runs it with the gateway's node flags (gateway/node-flags.ts; site b's fork inherits them), as gateways run.
+ * `--plain 0` ships every message decoded, as before session 15 (REPL_SHIP_PLAIN_RECORDS; A/B in one build).
  * `--coalesce-ms N` sets site a's REPL_BATCH_COALESCE_MS (0: coalescing off; A/B runs in one build),
  * `--coalesce-entries N` its REPL_BATCH_COALESCE_ENTRIES_MIN, `--coalesce-inflight N` its REPL_BATCH_COALESCE_INFLIGHT_MIN.
  * Prints a table to stderr, or one JSON line on stdout with --json (with the
@@ -74,6 +75,8 @@ const LAG_RATE_PER_SEC = arg('--rate', 10_000)
 const COALESCE_MS = arg('--coalesce-ms', ReplLimits.REPL_BATCH_COALESCE_MS)
 const COALESCE_ENTRIES_MIN = arg('--coalesce-entries', ReplLimits.REPL_BATCH_COALESCE_ENTRIES_MIN)
 const COALESCE_INFLIGHT_MIN = arg('--coalesce-inflight', ReplLimits.REPL_BATCH_COALESCE_INFLIGHT_MIN)
+/** Site a's REPL_SHIP_PLAIN_RECORDS (1: plain records travel as the log holds them; 0: decoded, as before session 15). */
+const SHIP_PLAIN = arg('--plain', ReplLimits.REPL_SHIP_PLAIN_RECORDS)
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux). */
 const PROC_TICKS_PER_SEC = 100
 const LAG_SECONDS = quick ? 3 : 10
@@ -293,7 +296,7 @@ async function main (): Promise<void> {
   // The 1-minute load average at the start and the end: a figure measured on a busy machine is marked by it.
   const loadAverage1m = loadavg()[0] as number
   const result: Record<string, number> = {}
-  const linkLimits = { REPL_BATCH_COALESCE_MS: COALESCE_MS, REPL_BATCH_COALESCE_ENTRIES_MIN: COALESCE_ENTRIES_MIN, REPL_BATCH_COALESCE_INFLIGHT_MIN: COALESCE_INFLIGHT_MIN }
+  const linkLimits = { REPL_BATCH_COALESCE_MS: COALESCE_MS, REPL_BATCH_COALESCE_ENTRIES_MIN: COALESCE_ENTRIES_MIN, REPL_BATCH_COALESCE_INFLIGHT_MIN: COALESCE_INFLIGHT_MIN, REPL_SHIP_PLAIN_RECORDS: SHIP_PLAIN }
   try {
     // 0. Unmeasured warm-up: a fresh Node process spends its first second in the interpreter (docs/BENCHMARKS.md).
     // Both processes: the warm-up ships to b over a link that is closed again before phase 1, so b's child has run
@@ -382,7 +385,8 @@ async function main (): Promise<void> {
     inflightBytesMax: ReplLimits.REPL_INFLIGHT_BYTES_MAX,
     batchCoalesceMs: COALESCE_MS,
     batchCoalesceEntriesMin: COALESCE_ENTRIES_MIN,
-    batchCoalesceInflightMin: COALESCE_INFLIGHT_MIN
+    batchCoalesceInflightMin: COALESCE_INFLIGHT_MIN,
+    shipPlainRecords: SHIP_PLAIN
   }
   if (json) process.stdout.write(JSON.stringify({ bench: 'replication', quick, processes: oneProcess ? 1 : 2, loadAverage1m, loadAverage1mAtEnd: loadavg()[0], ...result, link }) + '\n')
 }

@@ -131,6 +131,25 @@ export class WireReader {
     return out
   }
 
+  /**
+   * Where the bytes of a byte string of definite length start in `buffer` (read past them: they end at `at`), or -1
+   * when the next value is not one (left unread).
+   */
+  bytesAt (): number {
+    this.need(1)
+    const b = this.src[this.at] as number
+    if (b >> 5 !== 2 || (b & 0x1f) >= 28) return -1
+    this.at++
+    const n = this.arg(b)
+    this.need(n)
+    const start = this.at
+    this.at += n
+    return start
+  }
+
+  /** The source as a Buffer (the same bytes). */
+  get buffer (): Buffer { return this.buf }
+
   private asciiEquals (start: number, s: string): boolean {
     const src = this.src
     // ASCII only: a byte of 0x80 or more is not the character of that code (é is two bytes in UTF-8).

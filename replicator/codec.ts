@@ -10,6 +10,11 @@
  *          | ['m', lsn, topic, entryId, publishTime, payload, props]  (a message naming its topic: senders before the table)
  *          | ['d', lsn, space, key, value|null]
  *          | ['c', lsn, topic, originSite, originEntryId]  (cancel of a scheduled entry, named by its origin)
+          | ['r', lsn, topicIndex, record]  (a plain message record, its bytes as the sender's log holds them:
+              store/plain-record.ts; the receiver re-frames it with its own topic and entry ids and the origin pairs)
+   Senders write 'r' for the plain records of their own site (REPL_SHIP_PLAIN_RECORDS) and 'n' for the rest
+   (entries that came from elsewhere carry their route); a receiver checks an 'r' record's bytes and refuses the
+   batch when they are not plain.
  *   A receiver reads both message kinds; a sender writes 'n' (a topic repeated item after item crossed once per
  *   item before: ~20 of a 128-byte message's ~180 wire bytes, each written, sent through NATS and compared again).
  *   or, compressed: the same map with `z` (raw deflate of the CBOR items array) and `n` (its length) instead
@@ -28,7 +33,7 @@ import { deflateRaw, inflateRaw } from 'node:zlib'
 import { Encoder } from 'cbor-x'
 import { CborMajor, CborWriter } from '../common/cbor-writer.js'
 import { CommonCode } from '../common/errors.js'
-import { LANES, Lane, type LogItem, type MessageProps, type MetaValue } from '../store/index.js'
+import { LANES, Lane, plainRecordOf, type LogItem, type MessageProps, type MetaValue, type PlainRecord } from '../store/index.js'
 import { bad, WireReader, type ItemsAt } from './batch-reader.js'
 import { REPL_COMPRESS_LEVEL, REPL_RECEIVE_BATCH_BYTES_MAX } from './constants.js'
 
@@ -38,7 +43,23 @@ const VERSION = 1
 /** A cancellation names the entry by its origin: entry ids differ from site to site. */
 export interface CancelItem { kind: 'cancel', lsn: number, topic: string, originSite: string, originEntryId: number }
 
-export type WireItem = Extract<LogItem, { kind: 'message' }> | Extract<LogItem, { kind: 'meta' }> | CancelItem
+/**
+ * A plain record on the wire, where its bytes are (the sender's log block; the batch's bytes at the receiver,
+ * which sets `plain`: the record checked by plainRecordOf).
+ */
+export type PlainItem = Extract<LogItem, { kind: 'plain' }> & { plain?: PlainRecord }
+
+export type WireItem = Extract<LogItem, { kind: 'message' }> | Extract<LogItem, { kind: 'meta' }> | CancelItem | PlainItem
+
+/** Payload bytes of an entry item for the link's bounds and lag (a plain record's whole record), 0 for the others. */
+export function entryBytesOf (it: WireItem): number {
+  return it.kind === 'message' ? it.payload.length : it.kind === 'plain' ? it.end - it.start : 0
+}
+
+/** The priority of an entry item (undefined: none set, or not an entry). */
+export function priorityOf (it: WireItem): number | undefined {
+  return it.kind === 'message' ? it.props.priority : it.kind === 'plain' ? it.priority : undefined
+}
 
 export interface Batch {
   from: string
@@ -76,7 +97,7 @@ function topicTable (b: Batch): void {
   let last: string | undefined
   let lastIndex = -1
   for (const it of b.items) {
-    if (it.kind !== 'message') { table.itemIndex.push(-1); continue }
+    if (it.kind !== 'message' && it.kind !== 'plain') { table.itemIndex.push(-1); continue }
     if (it.topic !== last) {
       last = it.topic
       const known = table.indexOf.get(last)
@@ -106,6 +127,13 @@ function writeItems (b: Batch): void {
       w.number(it.publishTime)
       w.bytes(it.payload)
       writeProps(it.props)
+    } else if (it.kind === 'plain') {
+      w.byte(0x84) // ['r', lsn, topicIndex, record]
+      w.text('r')
+      w.number(it.lsn)
+      w.number(table.itemIndex[i] as number)
+      w.head(CborMajor.bytes, it.end - it.start)
+      w.copy(it.src, it.start, it.end)
     } else if (it.kind === 'meta') {
       w.byte(0x85) // ['d', lsn, space, key, value|null]
       w.text('d')
@@ -147,7 +175,7 @@ function topicBytesHint (): number {
 
 function sizeHint (b: Batch): number {
   let n = 64 + topicBytesHint()
-  for (const it of b.items) n += ITEM_BYTES_HINT + (it.kind === 'message' ? it.payload.length : 0)
+  for (const it of b.items) n += ITEM_BYTES_HINT + entryBytesOf(it)
   return n
 }
 
@@ -338,6 +366,17 @@ function withItems (head: BatchHead, at: ItemsAt): Batch {
       payloadBytes += payload.length
       const buf = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.length) // a tagged typed array (cbor-x's)
       items.push({ kind: 'message', lsn, topic: t, entryId, publishTime, payload: buf, props: props as MessageProps })
+    } else if (kind === 'r') {
+      const t = n > 2 ? topicAt(head, r.value()) : undefined
+      const start = n > 3 ? r.bytesAt() : -1
+      const end = r.at
+      for (let j = 4; j < n; j++) r.skip(1)
+      if (!isStr(t) || start < 0) throw bad('plain item')
+      // The batch's bytes, no copy: the store copies the record into its own chunk at once and keeps none of it.
+      const src = r.buffer
+      const plain = plainRecordOf(src, start, end)
+      if (plain === undefined) throw bad('plain item: the record is not a plain message record')
+      items.push({ kind: 'plain', lsn, topic: t, entryId: plain.entryId, publishTime: plain.publishTime, priority: plain.priority, src, start, end, plain })
     } else if (kind === 'd') {
       const space = n > 2 ? r.value() : undefined
       const key = n > 3 ? r.value() : undefined

@@ -124,6 +124,14 @@ export const REPL_LINK_BACKLOG_BYTES_ALERT = 1024 * 1024 * 1024
  */
 export const REPL_COMPRESS_BATCH_BYTES_MIN: number = 0
 
+/**
+ * 1: a link ships its own site's plain message records (store/plain-record.ts) as the log holds them ('r' items:
+ * codec.ts), and the receiver re-frames them without a decode; 0: every message travels decoded ('n' items).
+ * A receiver before session 15 refuses 'r' items (E_REPL_BAD_BATCH; the link pauses and retries, nothing is lost):
+ * update receivers first, or set 0 until they are.
+ */
+export const REPL_SHIP_PLAIN_RECORDS: number = 1
+
 /** zlib level for compressed batches: 1 keeps most of the gain of higher levels on message payloads at a fraction of the CPU. */
 export const REPL_COMPRESS_LEVEL = 1
 

@@ -8,7 +8,7 @@
  */
 import type { Logger } from '../common/log.js'
 import { Lane, laneOfPriority, type Ledger, type LogItem } from '../store/index.js'
-import type { WireItem } from './codec.js'
+import { entryBytesOf, priorityOf, type WireItem } from './codec.js'
 import { REPL_HIGH_LANE_READ_FACTOR } from './constants.js'
 import { SharedTail, TailKinds } from './shared-tail.js'
 import type { LaneState, LinkFilter, LinkLimits } from './link-state.js'
@@ -43,6 +43,7 @@ export class LaneReader {
     private readonly logger: Logger
   ) {
     this.tail = new SharedTail(ledger, site, filter)
+    this.tail.plain = limits.REPL_SHIP_PLAIN_RECORDS > 0
   }
 
   setFilter (f: LinkFilter): void { this.filter = f; this.tail.setFilter(f) }
@@ -84,9 +85,9 @@ export class LaneReader {
     for (const it of r.items) {
       const w = isWire(it) ? it : await this.cancelItem(it, l.lane)
       if (w === undefined || !this.filter.ships(w)) continue
-      if (w.kind === 'message' && laneOfPriority(w.props.priority) !== l.lane) continue
+      if ((w.kind === 'message' || w.kind === 'plain') && laneOfPriority(priorityOf(w)) !== l.lane) continue
       // The batch bounds hold whatever the read returned (the high lane reads more than a batch).
-      const b = w.kind === 'message' ? w.payload.length : 0
+      const b = entryBytesOf(w)
       if (items.length >= this.limits.REPL_BATCH_ENTRIES_MAX || (items.length > 0 && bytes + b > this.limits.REPL_BATCH_BYTES_MAX)) { complete = true; break }
       bytes += b
       items.push(w)
@@ -107,5 +108,5 @@ export class LaneReader {
 }
 
 function isWire (it: LogItem): it is Exclude<WireItem, { kind: 'cancel' }> {
-  return it.kind === 'message' || it.kind === 'meta'
+  return it.kind === 'message' || it.kind === 'meta' || it.kind === 'plain'
 }

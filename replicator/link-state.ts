@@ -4,13 +4,13 @@
  * batches in flight and the held (coalescing) batch, and the lag they add up to.
  */
 import { Lane } from '../store/index.js'
-import type { Answer, WireItem } from './codec.js'
+import { entryBytesOf, type Answer, type WireItem } from './codec.js'
 
 export type LinkLimits = {
   [K in 'REPL_BATCH_ENTRIES_MAX' | 'REPL_BATCH_BYTES_MAX' | 'REPL_SCAN_BYTES_MAX' | 'REPL_REQUEST_TIMEOUT_MS' | 'REPL_EMPTY_BATCH_TIMEOUT_MS' | 'REPL_BACKOFF_MS_MIN' |
   'REPL_BACKOFF_MS_MAX' | 'REPL_IDLE_POLL_MS' | 'REPL_SKIP_ADVANCE_INTERVAL_MS' | 'REPL_OUT_PERSIST_INTERVAL_MS' | 'REPL_LINK_BACKLOG_BYTES_ALERT' |
   'REPL_INFLIGHT_BATCHES_MAX' | 'REPL_INFLIGHT_BYTES_MAX' | 'REPL_COMPRESS_BATCH_BYTES_MIN' | 'REPL_BATCH_COALESCE_MS' |
-  'REPL_BATCH_COALESCE_ENTRIES_MIN' | 'REPL_BATCH_COALESCE_BYTES_MIN' | 'REPL_BATCH_COALESCE_INFLIGHT_MIN']: number // (constants.ts; number, not the literal, so tests can shorten them)
+  'REPL_BATCH_COALESCE_ENTRIES_MIN' | 'REPL_BATCH_COALESCE_BYTES_MIN' | 'REPL_BATCH_COALESCE_INFLIGHT_MIN' | 'REPL_SHIP_PLAIN_RECORDS']: number // (constants.ts; number, not the literal, so tests can shorten them)
 }
 
 /** What the link asks the replicator about each record. */
@@ -54,6 +54,8 @@ export interface LinkStats {
   /** Partial batches held for more entries while a batch of their lane was in flight (each time a read added to one). */
   coalesceHolds: number
   entriesShipped: number
+  /** Entries sent as the log holds them (plain records: REPL_SHIP_PLAIN_RECORDS), resends included. */
+  plainEntriesSent: number
   bytesShipped: number
   rewinds: number
   failures: number
@@ -139,9 +141,9 @@ export function pendingOf (queue: readonly InFlight[], held?: Held): { entries: 
     if (f.oldestMs !== undefined && (oldestMs === undefined || f.oldestMs < oldestMs)) oldestMs = f.oldestMs
   }
   for (const it of held?.items ?? []) {
-    if (it.kind !== 'message') continue
+    if (it.kind !== 'message' && it.kind !== 'plain') continue
     entries++
-    payloadBytes += it.payload.length
+    payloadBytes += entryBytesOf(it)
     if (oldestMs === undefined || it.publishTime < oldestMs) oldestMs = it.publishTime
   }
   return { entries, payloadBytes, oldestMs }

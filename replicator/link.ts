@@ -30,7 +30,7 @@
 import type { Logger } from '../common/log.js'
 import { CommonCode, isFerryError } from '../common/errors.js'
 import { LANES, Lane, REPL_OUT_SPACE, laneKey, positionOf, positionValue, type Ledger } from '../store/index.js'
-import { decodeAnswer, encodeBatch, encodeBatchCompressed, type Batch, type WireItem } from './codec.js'
+import { decodeAnswer, encodeBatch, encodeBatchCompressed, entryBytesOf, type Batch, type WireItem } from './codec.js'
 import type { LinkTransport } from './transport.js'
 import { LANE_SCHEDULE, LinkState, lagOf, pendingOf, type InFlight, type LaneState, type LinkFilter, type LinkLimits, type LinkStats } from './link-state.js'
 import { LaneReader } from './link-read.js'
@@ -54,7 +54,7 @@ export class Link {
   private unsettledBatches = 0
   private unsettledPayloadBytes = 0
   private readonly s: Omit<LinkStats, 'site' | 'state' | 'connected' | 'position' | 'logEndLsn' | 'lagEntries' | 'lagBytes' | 'lagSeconds' | 'behindMoreThanOneRead' | 'backlogAlert' | 'lanes' | 'gaps'> = {
-    batchesSent: 0, entryBatchesSent: 0, coalesceHolds: 0, entriesShipped: 0, bytesShipped: 0, rewinds: 0, failures: 0
+    batchesSent: 0, entryBatchesSent: 0, coalesceHolds: 0, entriesShipped: 0, plainEntriesSent: 0, bytesShipped: 0, rewinds: 0, failures: 0
   }
 
   /** The lanes' reads, from one read of the log shared by the lanes. */
@@ -255,8 +255,8 @@ export class Link {
     const { items, payloadBytes, complete, throughLsn } = await this.reader.read(l, this.lanes)
     if (l.probe) {
       // After a failure: an empty batch first. What the read found is what waits (the lag while paused); it is read again once answered.
-      const waiting = items.filter((it) => it.kind === 'message').length
-      if (waiting > 0) l.dropped = { entries: waiting, payloadBytes: items.reduce((n, it) => n + (it.kind === 'message' ? it.payload.length : 0), 0), oldestMs: items.reduce<number | undefined>((m, it) => it.kind === 'message' && (m === undefined || it.publishTime < m) ? it.publishTime : m, undefined) }
+      const entries = items.filter((it) => it.kind === 'message' || it.kind === 'plain')
+      if (entries.length > 0) l.dropped = { entries: entries.length, payloadBytes: entries.reduce((n, it) => n + entryBytesOf(it), 0), oldestMs: entries.reduce<number | undefined>((m, it) => (it.kind === 'message' || it.kind === 'plain') && (m === undefined || it.publishTime < m) ? it.publishTime : m, undefined) }
       this.dispatch(l, { from: this.self, to: this.site, lane: l.lane, after: l.position, through: l.position, items: [] })
       return true
     }
@@ -310,9 +310,10 @@ export class Link {
     let payloadBytes = 0
     let oldest: number | undefined
     for (const it of b.items) {
-      if (it.kind !== 'message') continue
+      if (it.kind !== 'message' && it.kind !== 'plain') continue
+      if (it.kind === 'plain') this.s.plainEntriesSent++
       entries++
-      payloadBytes += it.payload.length
+      payloadBytes += entryBytesOf(it)
       if (oldest === undefined || it.publishTime < oldest) oldest = it.publishTime
     }
     const f: InFlight = { after: b.after, through: b.through, empty: b.items.length === 0, entries, payloadBytes, wireBytes: data?.length ?? 0, oldestMs: oldest }

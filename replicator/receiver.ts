@@ -28,7 +28,7 @@
  */
 import { CommonCode, FerryError, isFerryError } from '../common/errors.js'
 import type { Logger } from '../common/log.js'
-import { Lane, REPL_IN_SPACE, laneKey, laneOfPriority, positionOf, positionValue, type Ledger, type MessageProps, type MetaValue, type ReplicatedInput } from '../store/index.js'
+import { Lane, REPL_IN_SPACE, laneKey, laneOfPriority, positionOf, positionValue, type Ledger, type MessageProps, type MetaValue, type PlainRecord, type ReplicatedInput } from '../store/index.js'
 import { batchOf, decodeBatchHead, encodeAnswer, type Answer, type Batch, type BatchHead, type CancelItem } from './codec.js'
 import { ReplCode } from './errors.js'
 import { REPL_CANCEL_SEARCH_ENTRIES_MAX, REPL_VIA_SITES_MAX } from './constants.js'
@@ -139,6 +139,13 @@ export class Receiver {
         for (const it of b.items) {
           if (it.kind === 'cancel') {
             cancels.push(it) // after the entries they may refer to (the sender ends a batch at a cancel)
+          } else if (it.kind === 'plain') {
+            // The sender's own entry as its log holds it (it passed no site before): re-framed by the store.
+            if (loops) continue
+            if (laneOfPriority(it.priority) !== lane) throw new FerryError(ReplCode.BAD_BATCH, `entry of priority ${String(it.priority)} in a batch of lane ${lane}`)
+            run.push({ topic: it.topic, record: it.plain as PlainRecord, originSite: from, replicatedVia: viaSender, replicatedLsn: it.lsn })
+            lastMessageLsn = it.lsn
+            entries++
           } else if (it.kind === 'message') {
             const passed = it.props.replicatedVia
             const via = passed === undefined || passed.length === 0 ? viaSender : [...passed, from]

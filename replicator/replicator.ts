@@ -63,6 +63,7 @@ function defaultLimits (over: Partial<LinkLimits> = {}): LinkLimits {
     REPL_OUT_PERSIST_INTERVAL_MS: C.REPL_OUT_PERSIST_INTERVAL_MS,
     REPL_LINK_BACKLOG_BYTES_ALERT: C.REPL_LINK_BACKLOG_BYTES_ALERT,
     REPL_COMPRESS_BATCH_BYTES_MIN: C.REPL_COMPRESS_BATCH_BYTES_MIN,
+    REPL_SHIP_PLAIN_RECORDS: C.REPL_SHIP_PLAIN_RECORDS,
     REPL_INFLIGHT_BATCHES_MAX: C.REPL_INFLIGHT_BATCHES_MAX,
     REPL_INFLIGHT_BYTES_MAX: C.REPL_INFLIGHT_BYTES_MAX,
     REPL_BATCH_COALESCE_MS: C.REPL_BATCH_COALESCE_MS,
@@ -160,7 +161,9 @@ function filterFor (plan: ReplicationPlan, self: string, neighbour: string, name
     meta: (space, key) => REPLICATED_META_SPACES.includes(space) && namespaces.has(namespaceOf(key) ?? ''),
     ships: (it: WireItem) => it.kind === 'message'
       ? shipsMessage(it.topic, it.props.replicatedVia)
-      : it.kind === 'meta'
+      : it.kind === 'plain'
+        ? shipsMessage(it.topic, undefined) // plain: published here, it passed no site
+        : it.kind === 'meta'
         // Keys start with the topic name (a cursor record's key goes on after a NUL: cursor-sync.ts).
         ? ships(namespaceOf(it.key), viaOfValue(it.value)) && wanted(namespaceOf(it.key) as string, it.key.split('\u0000')[0] as string, viaOfValue(it.value))
         // A cancel goes wherever the namespace goes: wherever this site's own entries go (it may have been made here,

@@ -80,7 +80,8 @@ const DEFAULT_BOUNDS: SharedTailBounds = { itemsMax: REPL_SHARED_TAIL_ITEMS_MAX,
 /** Log reads a lane's call may make: one where its position stands and one to extend past the pieces. */
 const LOG_READS_PER_CALL_MAX = 2
 
-const payloadBytesOf = (it: LogItem): number => it.kind === 'message' ? it.payload.length : 64
+const payloadBytesOf = (it: LogItem): number => it.kind === 'message' ? it.payload.length : it.kind === 'plain' ? it.end - it.start : 64
+const priorityOfItem = (it: LogItem): number | undefined => it.kind === 'message' ? it.props.priority : it.kind === 'plain' ? it.priority : undefined
 
 /** Piece.kinds bits past the message priorities' (0..9, store/types.ts). */
 const PRIORITY_BITS = 10
@@ -96,8 +97,8 @@ function pieceOf (after: number, through: number, items: LogItem[]): Piece {
   let kinds = 0
   for (const it of items) {
     payloadBytes += payloadBytesOf(it)
-    if (it.kind === 'message') {
-      const p = it.props.priority
+    if (it.kind === 'message' || it.kind === 'plain') {
+      const p = priorityOfItem(it)
       kinds |= p === undefined ? NO_PRIORITY_BIT : Number.isInteger(p) && p >= 0 && p < PRIORITY_BITS ? 1 << p : OTHER_BIT
     } else kinds |= it.kind === 'meta' ? META_BIT : CANCEL_BIT
   }
@@ -122,6 +123,8 @@ export class SharedTail {
   private bytesHeld = 0
   /** Lane reads served, and reads of the log they needed (tests and profiles: a shared read is one log read for several lanes). */
   readonly counts = { laneReads: 0, logReads: 0, laneOnlyReads: 0 }
+  /** Read this site's plain message records as `plain` items (the log's bytes, no decode: LogReadOptions.plain). */
+  plain = false
 
   constructor (
     private readonly ledger: Pick<Ledger, 'readLog'>,
@@ -164,7 +167,7 @@ export class SharedTail {
           await this.readAlone(pos, want.alone, want.maxScanBytes, out, bytes)
           break
         }
-        const r = await this.ledger.readLog(pos, { maxItems: want.maxItems, maxBytes: want.maxBytes, maxScanBytes: want.maxScanBytes, topics: this.filter.topics, meta: this.filter.meta, skipVia: this.destination })
+        const r = await this.ledger.readLog(pos, { maxItems: want.maxItems, maxBytes: want.maxBytes, maxScanBytes: want.maxScanBytes, topics: this.filter.topics, meta: this.filter.meta, skipVia: this.destination, plain: this.plain })
         this.counts.logReads++
         this.endLsnSeen = Math.max(this.endLsnSeen, r.endLsn)
         if (r.gapToLsn !== undefined) {
@@ -201,7 +204,7 @@ export class SharedTail {
     const room = alone.maxItems - out.items.length
     if (room <= 0) return
     const { maxItems: _, maxBytes: __, ...filter } = alone
-    const r = await this.ledger.readLog(pos, { ...filter, maxItems: room, maxBytes: Math.max(1, alone.maxBytes - bytes), maxScanBytes, skipVia: this.destination })
+    const r = await this.ledger.readLog(pos, { ...filter, maxItems: room, maxBytes: Math.max(1, alone.maxBytes - bytes), maxScanBytes, skipVia: this.destination, plain: this.plain })
     this.counts.logReads++
     this.counts.laneOnlyReads++
     this.endLsnSeen = Math.max(this.endLsnSeen, r.endLsn)
@@ -294,7 +297,7 @@ export class SharedTail {
     for (let k = mayServe(p.kinds, want) ? lo : p.items.length; k < p.items.length; k++) {
       const it = p.items[k] as LogItem
       if (!isKind(it, want.kinds)) continue
-      if (priorities !== undefined && it.kind === 'message' && !priorities(it.props.priority)) continue
+      if (priorities !== undefined && (it.kind === 'message' || it.kind === 'plain') && !priorities(priorityOfItem(it))) continue
       if (out.items.length >= maxItems) return { full: true, bytes }
       const b = payloadBytesOf(it)
       if (out.items.length > 0 && bytes + b > want.maxBytes) return { full: true, bytes }

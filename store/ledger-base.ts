@@ -62,8 +62,8 @@ export abstract class LedgerBase extends LedgerState implements Ledger {
       state: this,
       ensureTopic: (name) => this.ensureTopic(name),
       record: (rec, durability) => this.record(rec, durability),
-      recordEncoded: (rec, body, durability) => {
-        const s = this.submitEncoded(rec, body, durability)
+      recordEncoded: (rec, body, durability, cacheEntry = true) => {
+        const s = this.submitEncoded(rec, body, durability, cacheEntry)
         this.applyRecord(rec, s.lsn, s.bytes, durability)
         return s
       },
@@ -86,7 +86,7 @@ export abstract class LedgerBase extends LedgerState implements Ledger {
    * submitted after it resolves. Here: the plain submit (the memory ledger does not encode); the file ledger
    * writes `body` as it is.
    */
-  protected submitEncoded (rec: LogRecord, _body: Buffer, durability: Durability): { lsn: Lsn, bytes: number } {
+  protected submitEncoded (rec: LogRecord, _body: Buffer, durability: Durability, _cacheEntry: boolean): { lsn: Lsn, bytes: number } {
     const s = this.submit(rec, durability)
     s.done.catch(() => {}) // its fate reaches the caller through the barrier after it
     return s

@@ -26,7 +26,11 @@ export interface LedgerContext {
   /** Submit one record and apply it to the state at once; `done` resolves when durable. */
   record: (rec: LogRecord, durability: Durability) => Submitted
   /** Submit a record encoded by the caller (`body`; ignored for memory topics) and apply it; durable once a later barrier resolves. */
-  recordEncoded: (rec: LogRecord, body: Buffer, durability: Durability) => { lsn: Lsn, bytes: number }
+  /**
+   * A record encoded by the caller: submitted and applied. `cacheEntry` false: `rec` holds only what applying it
+   * needs (a plain replicated record: ledger-replicated.ts), so the entry is not kept as an object for readers.
+   */
+  recordEncoded: (rec: LogRecord, body: Buffer, durability: Durability, cacheEntry?: boolean) => { lsn: Lsn, bytes: number }
   /** repl: a durable run of frames whose records all came from `site` (via-runs.ts; ledgers without a log tail ignore it). */
   noteViaRun: (site: string, run: ViaRun) => void
   /** Resolves once everything submitted so far is durable per `durability`. */

@@ -253,13 +253,13 @@ export class FileLedger extends LedgerBase {
   }
 
   /** repl: a record encoded by the caller (ledger-replicated.ts), durable once a barrier after it resolves. */
-  protected override submitEncoded (rec: LogRecord, body: Buffer, durability: Durability): { lsn: Lsn, bytes: number } {
+  protected override submitEncoded (rec: LogRecord, body: Buffer, durability: Durability, cacheEntry: boolean): { lsn: Lsn, bytes: number } {
     const w = this.writer
-    if (durability === Durability.memory || w === null || this.fenced || w.failed) return super.submitEncoded(rec, body, durability)
-    return this.appendBody(w, rec, body, durability)
+    if (durability === Durability.memory || w === null || this.fenced || w.failed) return super.submitEncoded(rec, body, durability, cacheEntry)
+    return this.appendBody(w, rec, body, durability, cacheEntry)
   }
 
-  private appendBody (w: LogWriter, rec: LogRecord, body: Buffer, durability: Durability): Submitted {
+  private appendBody (w: LogWriter, rec: LogRecord, body: Buffer, durability: Durability, cacheEntry = true): Submitted {
     const bytes = body.length + FRAME_HEADER_BYTES
     if (bytes > this.opts.maxRecordBytes) throw tooLarge(bytes, this.opts.maxRecordBytes)
     while (w.tailLsn <= this.lastAssignedLsn) this.pad(w)
@@ -268,7 +268,7 @@ export class FileLedger extends LedgerBase {
     if (rec.kind === RecordKind.message) {
       this.noteSegmentTime(segmentOfLsn(s.lsn), rec.publishTime)
       // fanin (issue 11): keep the entry as appended, so delivery of it skips the CRC check and CBOR decode (tail-cache.ts).
-      w.tail.addEntry(s.lsn, rec.topicId, rec.entryId, rec.publishTime, rec.payload, rec.props)
+      if (cacheEntry) w.tail.addEntry(s.lsn, rec.topicId, rec.entryId, rec.publishTime, rec.payload, rec.props)
     }
     return s
   }

@@ -23,8 +23,9 @@
  * promise rejects with the refusal.
  */
 import { StoreCode, storeError } from './errors.js'
-import { RecordKind, type LogRecord } from './records.js'
-import { Durability, type Lsn, type ReplicatedInput } from './types.js'
+import { PlainRecord } from './plain-record.js'
+import { RecordKind, decodeRecord, type LogRecord } from './records.js'
+import { Durability, type Lsn, type MessageProps, type ReplicatedInput, type ReplicatedMessageInput, type ReplicatedPlainInput } from './types.js'
 import type { ViaRun } from './via-runs.js'
 import type { Appender } from './ledger-append.js'
 import type { LedgerContext } from './ledger-context.js'
@@ -40,7 +41,22 @@ export function appendReplicated (ctx: LedgerContext, appender: Appender, encode
   const runs = new RunsOfSite()
   try {
     const opts = ctx.state.opts
-    for (const input of inputs) {
+    for (const given of inputs) {
+      const plain = given.record !== undefined ? plainTopic(ctx, given) : undefined
+      if (plain !== undefined && given.record !== undefined) {
+        // The origin's record as it is, re-framed (plain-record.ts): no decode, no props object, no re-encode.
+        const t = plain
+        const entryId = t.index.next
+        const s = ctx.recordEncoded(plainRecordState(t.id, entryId, given), encoder.plain(t.id, entryId, given.record, given.originSite, given.replicatedVia, given.replicatedLsn), t.durability, false)
+        runs.add(given.replicatedVia, s.lsn, s.bytes)
+        appender.appendsTotal++
+        topics.push(t)
+        entryIds.push(entryId)
+        if (t.durability === Durability.sync) sync = true
+        else written = true
+        continue
+      }
+      const input = given.record === undefined ? given : decodedPlain(given)
       validate(input)
       if (input.payload.length > opts.maxRecordBytes) {
         throw storeError(StoreCode.RECORD_TOO_LARGE, `payload of ${input.payload.length} bytes exceeds maxRecordBytes ${opts.maxRecordBytes}`, { details: { maxRecordBytes: opts.maxRecordBytes } })
@@ -108,7 +124,58 @@ class RunsOfSite {
   }
 }
 
-function validate (input: ReplicatedInput): void {
+/**
+ * The topic of a plain input when the record goes to the log as it is: a checked plain record (only
+ * plain-record.ts makes one) for a topic whose entries live in the log alone. A topic kept in memory (memory
+ * durability, the memory ledger) keeps entries as objects: undefined, and the input is decoded first.
+ */
+function plainTopic (ctx: LedgerContext, input: ReplicatedPlainInput): TopicState | undefined {
+  if (!(input.record instanceof PlainRecord)) throw storeError(StoreCode.BAD_ARGUMENT, 'a plain input needs a record checked by plainRecordOf')
+  const payloadBytes = input.record.payloadEnd - input.record.payloadAt
+  const max = ctx.state.opts.maxRecordBytes
+  if (payloadBytes > max) throw storeError(StoreCode.RECORD_TOO_LARGE, `payload of ${payloadBytes} bytes exceeds maxRecordBytes ${max}`, { details: { maxRecordBytes: max } })
+  const t = ctx.ensureTopic(input.topic)
+  return t.mem === null && t.durability !== Durability.memory ? t : undefined
+}
+
+/**
+ * What applying a plain record changes in the state (record-apply.ts): its entry, the link's position (route and
+ * priority), a deliverAt. Only what that needs: the entry itself is read from the log (it is not kept as an
+ * object in the tail cache: the record goes in with `cacheEntry` false).
+ */
+function plainRecordState (topicId: number, entryId: number, input: ReplicatedPlainInput): LogRecord {
+  // One object for every plain record: applying one keeps nothing of it (a topic of the log alone: no entry
+  // object in memory, no producer ids), and the record goes in uncached.
+  const r = input.record
+  const props = scratchProps
+  props.originSite = input.originSite
+  props.originEntryId = r.entryId
+  props.replicatedVia = input.replicatedVia
+  props.replicatedLsn = input.replicatedLsn
+  props.priority = r.priority
+  props.deliverAt = r.deliverAt
+  const rec = scratchRecord
+  rec.topicId = topicId
+  rec.entryId = entryId
+  rec.publishTime = r.publishTime
+  return rec
+}
+
+const scratchProps: MessageProps = { originSite: undefined, originEntryId: undefined, replicatedVia: undefined, replicatedLsn: undefined, priority: undefined, deliverAt: undefined }
+const scratchRecord: Extract<LogRecord, { kind: typeof RecordKind.message }> = { kind: RecordKind.message, topicId: 0, entryId: 0, publishTime: 0, payload: EMPTY, props: scratchProps }
+
+/**
+ * A plain input as a decoded one (what the decoded path receives), for a topic kept in memory: decoded from a
+ * copy of its bytes, so neither the payload nor a bytes prop (correlationData) keeps the batch they came in.
+ */
+function decodedPlain (input: ReplicatedPlainInput): ReplicatedMessageInput {
+  const rec = decodeRecord(Buffer.from(input.record.bytes()))
+  if (rec.kind !== RecordKind.message) throw storeError(StoreCode.BAD_ARGUMENT, 'a plain record is a message record')
+  const props: MessageProps = { ...rec.props, originSite: input.originSite, originEntryId: rec.entryId, replicatedVia: input.replicatedVia, replicatedLsn: input.replicatedLsn }
+  return { topic: input.topic, payload: rec.payload, publishTime: rec.publishTime, props }
+}
+
+function validate (input: ReplicatedMessageInput): void {
   if (!Buffer.isBuffer(input.payload)) throw storeError(StoreCode.BAD_ARGUMENT, 'payload must be a Buffer')
   if (typeof input.publishTime !== 'number' || !Number.isFinite(input.publishTime)) throw storeError(StoreCode.BAD_ARGUMENT, 'publishTime must be a finite number')
   const p = input.props.priority

@@ -20,6 +20,7 @@
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
 import { RecordKind, decodeRecord, peekKindAndTopic, peekMessageWithPayload, peekRoute, type LogRecord } from './records.js'
 import { LSN_SEGMENT_FACTOR, offsetOfLsn, segmentOfLsn } from './segment.js'
+import { readPlain, type PlainFields } from './plain-record.js'
 import { StoreCode, storeError } from './errors.js'
 import { READ_BLOCK_BYTES_MAX } from './constants.js'
 import { ReadBlocks, type ReadBlock } from './read-blocks.js'
@@ -31,6 +32,12 @@ export type LogItem =
   | { kind: 'message', lsn: Lsn, topic: TopicName, entryId: EntryId, publishTime: number, payload: Buffer, props: MessageProps }
   | { kind: 'cancel', lsn: Lsn, topic: TopicName, entryId: EntryId }
   | { kind: 'meta', lsn: Lsn, space: string, key: string, value: MetaValue | undefined }
+  /**
+   * A message record as the log holds it, when the read asks for them (`plain`) and the record is plain
+   * (plain-record.ts: no origin, route or producer props): where its bytes are (src[start, end), the log's
+   * own block: no view per record), and the fields a reader filters by.
+   */
+  | { kind: 'plain', lsn: Lsn, topic: TopicName, entryId: EntryId, publishTime: number, priority: number | undefined, src: Buffer, start: number, end: number }
 
 export interface LogReadOptions {
   /** Most items returned (records filtered out do not count). */
@@ -56,6 +63,11 @@ export interface LogReadOptions {
    * kept whatever their entry's priority (the caller finds their lane).
    */
   priorities?: (priority: number | undefined) => boolean
+  /**
+   * Return plain message records (plain-record.ts) as `plain` items, their bytes a view of the log's (no
+   * decode); other records as before. The memory ledger's log has no bytes: it returns `message` items.
+   */
+  plain?: boolean
 }
 
 export interface LogReadResult {
@@ -135,7 +147,26 @@ function viewOf (rec: LogRecord, lsn: Lsn, topicName: (id: number) => TopicName 
 }
 
 function payloadBytesOf (item: LogItem): number {
-  return item.kind === 'message' ? item.payload.length : 64
+  return item.kind === 'message' ? item.payload.length : item.kind === 'plain' ? item.end - item.start : 64
+}
+
+/** The plain read's fields (one object, overwritten by each record). */
+const plainFields: PlainFields = { topicId: 0, entryId: 0, publishTime: 0, publishAt: 0, payloadAt: 0, payloadEnd: 0, pairs: 0, pairsAt: 0, end: 0, priority: undefined, deliverAt: undefined }
+
+/**
+ * The record in body[start, end) as a `plain` item when it is a plain message record of a topic the read keeps
+ * (undefined: it is one the read leaves out), or null when it is not plain (read it the other way).
+ */
+function plainAt (body: Buffer, start: number, end: number, lsn: Lsn, topicName: (id: number) => TopicName | undefined, opts: LogReadOptions): LogItem | undefined | null {
+  const p = peekKindAndTopic(body, start)
+  if (p === undefined || p.kind !== RecordKind.message) return null
+  const topic = topicName(p.topicId)
+  if (topic === undefined || opts.topics?.(topic) !== true) return undefined
+  const f = plainFields
+  if (!readPlain(body, start, end, f)) return null
+  // No route of its own: a plain record never came through the link's destination (skipVia).
+  if (opts.priorities !== undefined && !opts.priorities(f.priority)) return undefined
+  return { kind: 'plain', lsn, topic, entryId: f.entryId, publishTime: f.publishTime, priority: f.priority, src: body, start, end }
 }
 
 /** Read the file ledger's durable log after `afterLsn`. */
@@ -240,9 +271,12 @@ export async function readFileLog (src: FileLogSource, afterLsn: Lsn, opts: LogR
       skipFirst = false
     } else {
       // Every frame from a file is checksum-verified above; only records the reader may want are decoded.
-      const item = surelyUnwanted(block, at + FRAME_HEADER_BYTES, at + frameBytes, src.topicName, opts, skipVia)
-        ? undefined
-        : viewOf(recordAt(block, at + FRAME_HEADER_BYTES, at + frameBytes), cur, src.topicName, opts)
+      const start = at + FRAME_HEADER_BYTES
+      const end = at + frameBytes
+      const plain = opts.plain === true ? plainAt(block, start, end, cur, src.topicName, opts) : null
+      const item = plain !== null
+        ? plain
+        : surelyUnwanted(block, start, end, src.topicName, opts, skipVia) ? undefined : viewOf(recordAt(block, start, end), cur, src.topicName, opts)
       if (item !== undefined) {
         if (out.items.length > 0 && bytes + payloadBytesOf(item) > opts.maxBytes) break
         bytes += payloadBytesOf(item)

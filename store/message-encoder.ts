@@ -17,9 +17,10 @@
  * the log writer has copied every record of it into its write buffer.
  */
 import assert from 'node:assert/strict'
-import { CborWriter } from '../common/cbor-writer.js'
+import { CborMajor, CborWriter } from '../common/cbor-writer.js'
 import { encodeValue, PROP_KEYS_COUNT, propWireKeyOf, RecordKind } from './records.js'
-import type { MessageProps } from './types.js'
+import type { PlainRecord } from './plain-record.js'
+import type { Lsn, MessageProps } from './types.js'
 
 /** Bytes of a record besides its payload and props: array head, kind, three numbers, the payload's head. */
 const RECORD_HEAD_BYTES_MAX = 1 + 1 + 9 + 9 + 9 + 5
@@ -64,7 +65,41 @@ export class MessageEncoder {
     body[0] = 0x85
     return body.subarray(0, mapAt)
   }
+
+  /**
+   * The record of a plain message received from `originSite` (store/plain-record.ts), a view of the current
+   * chunk: this site's topic id and entry id, the origin's publish time, payload and props pairs copied as they
+   * are, then the origin pairs (O, E, V, L) that the decoded path's replicatedProps adds. A plain record has
+   * none of those keys, so none is written twice.
+   */
+  plain (topicId: number, entryId: number, r: PlainRecord, originSite: string, via: readonly string[], replicatedLsn: Lsn): Buffer {
+    const w = this.w
+    const src = r.src
+    let viaBytes = 0
+    for (const s of via) viaBytes += 3 + 3 * s.length
+    w.begin(RECORD_HEAD_BYTES_MAX + (r.end - r.publishAt) + ORIGIN_PAIRS_BYTES_MAX + 3 + 3 * originSite.length + viaBytes)
+    w.byte(0x86)
+    w.byte(RecordKind.message)
+    w.number(topicId)
+    w.number(entryId)
+    w.copy(src, r.publishAt, r.payloadEnd)
+    w.head(CborMajor.map, r.pairs + 4)
+    w.copy(src, r.pairsAt, r.end)
+    w.byte(0x61); w.byte(0x4f) // 'O' originSite
+    w.text(originSite)
+    w.byte(0x61); w.byte(0x45) // 'E' originEntryId
+    w.number(r.entryId)
+    w.byte(0x61); w.byte(0x56) // 'V' replicatedVia
+    w.head(CborMajor.array, via.length)
+    for (const s of via) w.text(s)
+    w.byte(0x61); w.byte(0x4c) // 'L' replicatedLsn
+    w.number(replicatedLsn)
+    return w.end()
+  }
 }
+
+/** Bytes of the origin pairs besides the site ids: four one-letter keys, two numbers, the array head. */
+const ORIGIN_PAIRS_BYTES_MAX = 4 * 2 + 9 + 9 + 5
 
 // A map of known props has a one-byte head (fewer than 24 pairs): the placeholder above is set in place.
 assert.ok(PROP_KEYS_COUNT < 24, 'a props map head is one byte')

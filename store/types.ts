@@ -3,6 +3,7 @@
  * ledger through these types only (import them from `store/index.ts`).
  */
 import type { LogReadOptions, LogReadResult } from './log-tail.js'
+import type { PlainRecord } from './plain-record.js'
 
 /**
  * Fully qualified topic name: `tenant/namespace/local`. The local part may
@@ -119,12 +120,29 @@ export interface AppendInput {
  * `payload` as given (the tail cache), so the caller never changes its bytes
  * after; an entry kept in memory gets a copy of its own.
  */
-export interface ReplicatedInput {
+export interface ReplicatedMessageInput {
   topic: TopicName
   payload: Buffer
   publishTime: number
   props: MessageProps
+  record?: undefined
 }
+
+/**
+ * A replicated message as its origin's log holds it (a plain record, store/plain-record.ts: no origin, route or
+ * producer props of its own), with what the receiver adds: written without a decode and re-encode.
+ */
+export interface ReplicatedPlainInput {
+  topic: TopicName
+  record: PlainRecord
+  /** The site it came from (plain: its origin), and the sites it passed (that one). */
+  originSite: string
+  replicatedVia: readonly string[]
+  /** Its lsn in the sender's log (the link's position: origin-marks.ts). */
+  replicatedLsn: Lsn
+}
+
+export type ReplicatedInput = ReplicatedMessageInput | ReplicatedPlainInput
 
 export interface AppendResult {
   topic: TopicName

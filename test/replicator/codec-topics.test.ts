@@ -6,7 +6,7 @@ import t from 'tap'
 import { Encoder } from 'cbor-x'
 import { isFerryError } from '../../common/errors.js'
 import { ReplCode } from '../../replicator/errors.js'
-import { batchOf, decodeBatch, decodeBatchHead, encodeBatch, encodeBatchCompressed, type Batch, type WireItem } from '../../replicator/codec.js'
+import { batchOf, decodeBatch, decodeBatchHead, encodeBatch, encodeBatchCompressed, type Batch, type CancelItem, type WireItem } from '../../replicator/codec.js'
 
 const generic = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false })
 const base = 2 ** 33
@@ -42,7 +42,7 @@ t.test('codec topics - a batch of a sender before the table (topic in each item)
     v: 1, from: 'a', to: 'b', lane: 2, after: batch.after, through: batch.through,
     items: items.map((it) => it.kind === 'message'
       ? ['m', it.lsn, it.topic, it.entryId, it.publishTime, it.payload, it.props]
-      : it.kind === 'meta' ? ['d', it.lsn, it.space, it.key, it.value ?? null] : ['c', it.lsn, it.topic, it.originSite, it.originEntryId])
+      : it.kind === 'meta' ? ['d', it.lsn, it.space, it.key, it.value ?? null] : ['c', it.lsn, it.topic, (it as CancelItem).originSite, (it as CancelItem).originEntryId])
   })
   t.same(decodeBatch(old), batch)
 })

@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { Encoder } from 'cbor-x'
-import { batchOf, decodeBatch, decodeBatchHead, encodeBatch, encodeBatchCompressed, type Batch, type WireItem } from '../../replicator/codec.js'
+import { batchOf, decodeBatch, decodeBatchHead, encodeBatch, encodeBatchCompressed, type Batch, type CancelItem, type WireItem } from '../../replicator/codec.js'
 
 const generic = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Array: false })
 
@@ -13,7 +13,7 @@ const generic = new Encoder({ useRecords: false, mapsAsObjects: true, tagUint8Ar
 function genericBytes (b: Batch): Buffer {
   const items = b.items.map((it) => it.kind === 'message'
     ? ['m', it.lsn, it.topic, it.entryId, it.publishTime, it.payload, it.props]
-    : it.kind === 'meta' ? ['d', it.lsn, it.space, it.key, it.value ?? null] : ['c', it.lsn, it.topic, it.originSite, it.originEntryId])
+    : it.kind === 'meta' ? ['d', it.lsn, it.space, it.key, it.value ?? null] : ['c', it.lsn, it.topic, (it as CancelItem).originSite, (it as CancelItem).originEntryId])
   return generic.encode({ v: 1, from: b.from, to: b.to, lane: b.lane, after: b.after, through: b.through, items })
 }
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
   createFileLedger, createMemoryLedger, positionOf, REPL_IN_SPACE, SimDisk, StoreCode,
-  type Disk, type DiskFile, type Ledger, type MessageProps, type ReplicatedInput
+  type Disk, type DiskFile, type Ledger, type MessageProps, type ReplicatedMessageInput
 } from '../../store/index.js'
 import { MessageEncoder } from '../../store/message-encoder.js'
 import { RecordKind, decodeRecord, encodeRecord, peekMessage, peekViaIncludes } from '../../store/records.js'
@@ -47,7 +47,7 @@ t.test('replicated append - records written by hand decode like encodeRecord\'s 
   }
 })
 
-function inputs (n: number, from = 0): ReplicatedInput[] {
+function inputs (n: number, from = 0): ReplicatedMessageInput[] {
   return Array.from({ length: n }, (_, i) => {
     const lsn = 100 + from + i
     return {
@@ -68,7 +68,7 @@ async function contents (l: Ledger): Promise<Array<{ topic: string, payload: str
   return out
 }
 
-function expected (ins: ReplicatedInput[]): Array<{ topic: string, payload: string, publishTime: number, props: MessageProps }> {
+function expected (ins: ReplicatedMessageInput[]): Array<{ topic: string, payload: string, publishTime: number, props: MessageProps }> {
   const out: Array<{ topic: string, payload: string, publishTime: number, props: MessageProps }> = []
   for (const topic of ['r/one', 'r/two', 'async/three']) {
     for (const i of ins) if (i.topic === topic) out.push({ topic, payload: i.payload.toString(), publishTime: i.publishTime, props: i.props })
@@ -151,7 +151,7 @@ t.test('replicated append - entries become visible to readers and listeners only
   l.onAppend((_topic, id) => { heard.push(id) })
   g.hold()
   let done = false
-  const ins = Array.from({ length: 50 }, (_, i): ReplicatedInput => ({ topic: 'r/x', payload: Buffer.from(`v${i}`), publishTime: 1000 + i, props: { originSite: 'a', originEntryId: i, replicatedVia: ['a'], replicatedLsn: i + 1 } }))
+  const ins = Array.from({ length: 50 }, (_, i): ReplicatedMessageInput => ({ topic: 'r/x', payload: Buffer.from(`v${i}`), publishTime: 1000 + i, props: { originSite: 'a', originEntryId: i, replicatedVia: ['a'], replicatedLsn: i + 1 } }))
   const applied = l.appendReplicated(ins).then(() => { done = true })
   await waitFor(() => g.held() > 0, 'the batch written and its fdatasync waiting')
   t.equal(done, false, 'not resolved before the fdatasync')
@@ -168,12 +168,12 @@ t.test('replicated append - a refusal part way keeps the prefix (visible once du
   await l.open()
   t.teardown(async () => { await l.close() })
   const ins = inputs(5)
-  ins[3] = { ...(ins[3] as ReplicatedInput), payload: Buffer.alloc(8192) }
+  ins[3] = { ...(ins[3] as ReplicatedMessageInput), payload: Buffer.alloc(8192) }
   await t.rejects(l.appendReplicated(ins), { code: StoreCode.RECORD_TOO_LARGE })
   t.same(await contents(l), expected(ins.slice(0, 3)), 'the entries before the refused one are applied and readable')
   t.equal(positionOf(l.getMeta(REPL_IN_SPACE, 'a')), 102, 'the position covers exactly those')
   const withProducer = inputs(1, 10)
-  ;(withProducer[0] as ReplicatedInput).props.producerId = 'p'
+  ;(withProducer[0] as ReplicatedMessageInput).props.producerId = 'p'
   await t.rejects(l.appendReplicated(withProducer), { code: StoreCode.BAD_ARGUMENT }, 'producer ids are refused: replication dedups by position')
 })
 
@@ -185,7 +185,7 @@ t.test('replicated append - a failed fdatasync rejects the batch; none of it bec
   const heard: number[] = []
   l.onAppend((_topic, id) => { heard.push(id) })
   sim.failFsyncs(1)
-  const ins = Array.from({ length: 20 }, (_, i): ReplicatedInput => ({ topic: 'r/x', payload: Buffer.from(`v${i}`), publishTime: 1000 + i, props: { originSite: 'a', originEntryId: i, replicatedVia: ['a'], replicatedLsn: i + 1 } }))
+  const ins = Array.from({ length: 20 }, (_, i): ReplicatedMessageInput => ({ topic: 'r/x', payload: Buffer.from(`v${i}`), publishTime: 1000 + i, props: { originSite: 'a', originEntryId: i, replicatedVia: ['a'], replicatedLsn: i + 1 } }))
   await t.rejects(l.appendReplicated(ins), { code: StoreCode.FSYNC_FAILED })
   t.same(heard, [], 'no listener heard of an entry')
   await l.whenUnfenced()
@@ -202,7 +202,7 @@ t.test('replicated append - an entry kept in memory owns its payload: the bytes 
   await l.open()
   t.teardown(async () => { await l.close() })
   const batch = Buffer.alloc(64 * 1024, 0x61)
-  const ins: ReplicatedInput[] = [0, 1].map((i) => ({
+  const ins: ReplicatedMessageInput[] = [0, 1].map((i) => ({
     topic: 'r/one', payload: batch.subarray(i * 100, i * 100 + 10), publishTime: 1_700_000_000_000 + i,
     props: { originSite: 'a', originEntryId: i, replicatedVia: ['a'], replicatedLsn: 10 + i }
   }))
