@@ -175,7 +175,10 @@ async function openSiteB (cfg: SiteBConfig, plan: ReturnType<typeof staticPlan>)
         if (topic !== lagTopic) return
         const from = seen
         seen = last + 1
-        void gw.ledger.read(lagTopic, from, { maxEntries: last + 1 - from }).then((es) => { const now = Date.now(); for (const e of es) h.recordValue(Math.max(1, now - e.publishTime)) })
+        // Arrival is now (durable and readable here); the read only fetches the publish times (before session 15 the
+        // clock was read once the read resolved, adding the read's own wait to the lag).
+        const arrived = Date.now()
+        void gw.ledger.read(lagTopic, from, { maxEntries: last + 1 - from }).then((es) => { for (const e of es) h.recordValue(Math.max(1, arrived - e.publishTime)) })
       })
     },
     lagStop: async () => {
@@ -402,12 +405,17 @@ async function lagAndCatchUp (a: Site, b: SiteB, nats: Service[], result: Record
   const batches0 = linkBatches(a.replicator)
   const started = Date.now()
   const inflight: Array<Promise<unknown>> = []
+  // The origin's own share of the lag: each publish's wait until durable at a (a disk stall there shows here too).
+  const publishUs = newHistogram()
+  const timed = (t0: number) => () => { publishUs.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000))) }
   while (sent < total) {
     const due = Math.min(total, Math.floor((Date.now() - started) / 1000 * LAG_RATE_PER_SEC) + perTick)
-    for (; sent < due; sent++) inflight.push(a.gw.ledger.append({ topic: lagTopic, payload: PAYLOAD }))
+    for (; sent < due; sent++) inflight.push(a.gw.ledger.append({ topic: lagTopic, payload: PAYLOAD }).then(timed(performance.now())))
     await new Promise((resolve) => setTimeout(resolve, TICK_MS))
   }
   await Promise.all(inflight)
+  result.lagPublishP99Ms = Math.round(publishUs.getValueAtPercentile(99) / 10) / 100
+  result.lagPublishMaxMs = Math.round(publishUs.maxValue / 10) / 100
   await waitCountB(b, lagTopic, total, 300_000)
   const lag = await b.lagStop()
   result.lagRatePerSec = LAG_RATE_PER_SEC
