@@ -119,16 +119,17 @@ export const DSYNC_WRITE_BYTES_MAX = 64 * 1024
  * releases are encoded while the disk idles and the next commit waits for all of them; with two, one commit's
  * appends are prepared and written while the other's sync runs (this virtual disk also merges concurrent
  * flushes). Completions are still taken in lsn order (log-writer.ts).
- * Default 1. Session 14's alternated A/Bs (docs/results/session14/commits-in-flight-*): two in flight gave the
- * open-loop p99 median 5.94 ms against 7.08 (ahead in 9 of 10 latency-open-10k pairs; a slow sync no longer holds
- * the next commit back), fan-in and HTTP a tie or better, bench:store's p99 even; but in bench:replication the lag
- * p99 at 10,000 msgs/s went over 100 ms in 3 of 12 runs (202-496 ms) against none of 12 with one (max 98), and
- * replicated msgs/s were a little lower. Until that tail is understood (a link that is not woken while a second
- * commit completes? the 250 ms idle poll is the size of the spikes) the default stays 1. Session 5's A/B, before
- * the GC flags and the tail cache, had found two worse for the open loop too (98 / 31 ms against 17.7 / 19.8).
- * `commitsInFlightMax: 2` turns the pipeline on.
+ * Default 2 since session 15. Session 14's alternated A/Bs (docs/results/session14/commits-in-flight-*): two in
+ * flight gave the open-loop p99 median 5.94 ms against 7.08 (ahead in 9 of 10 latency-open-10k pairs; a slow sync
+ * no longer holds the next commit back), fan-in and HTTP a tie or better, bench:store's p99 even; it stayed 1
+ * because bench:replication's lag p99 went over 100 ms in 3 of 12 runs. Session 15 found that tail in the
+ * measurement: the bench read b's clock once its read of the arrived entries resolved, not on arrival. Measured
+ * on arrival (docs/results/session15/commits-in-flight-*), six alternated full runs each: lag p99 8-15 ms with two
+ * against 7-17 with one, none over 100; open loop p99 ahead in 5 of 6 pairs (medians ~7.6 against ~11.5 ms on a
+ * noisy disk); bench:store `--latency` p99 1.91-2.03 against 1.86-1.95 (targets 2.19-3.03: met either way).
+ * `commitsInFlightMax: 1` turns the pipeline off.
  */
-export const COMMITS_IN_FLIGHT_MAX = 1
+export const COMMITS_IN_FLIGHT_MAX = 2
 
 /**
  * A commit starts in the same turn once this many bytes are queued (a free commit slot given), instead of at the
