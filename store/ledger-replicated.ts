@@ -66,8 +66,11 @@ export function appendReplicated (ctx: LedgerContext, appender: Appender, encode
       // A replicated payload may be a view of its whole batch (replicator/batch-reader.ts): an entry kept in memory
       // for as long as it lives gets bytes of its own, so it does not keep the batch.
       const payload = t.mem !== null ? Buffer.from(input.payload) : input.payload
-      const rec: LogRecord = { kind: RecordKind.message, topicId: t.id, entryId, publishTime: input.publishTime, payload, props: input.props }
-      const body = t.durability === Durability.memory ? EMPTY : encoder.encode(t.id, entryId, input.publishTime, payload, input.props)
+      // Likewise a bytes prop (the wire reader's view of the batch, as the payload was).
+      const c = input.props.correlationData
+      const props = t.mem !== null && c !== undefined ? { ...input.props, correlationData: Buffer.from(c) } : input.props
+      const rec: LogRecord = { kind: RecordKind.message, topicId: t.id, entryId, publishTime: input.publishTime, payload, props }
+      const body = t.durability === Durability.memory ? EMPTY : encoder.encode(t.id, entryId, input.publishTime, payload, props)
       const s = ctx.recordEncoded(rec, body, t.durability)
       if (t.durability === Durability.memory) runs.end()
       else runs.add(input.props.replicatedVia, s.lsn, s.bytes)

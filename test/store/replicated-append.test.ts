@@ -204,11 +204,13 @@ t.test('replicated append - an entry kept in memory owns its payload: the bytes 
   const batch = Buffer.alloc(64 * 1024, 0x61)
   const ins: ReplicatedMessageInput[] = [0, 1].map((i) => ({
     topic: 'r/one', payload: batch.subarray(i * 100, i * 100 + 10), publishTime: 1_700_000_000_000 + i,
-    props: { originSite: 'a', originEntryId: i, replicatedVia: ['a'], replicatedLsn: 10 + i }
+    // correlationData too: the wire reader gives bytes props as views of the batch as well (batch-reader.ts).
+    props: { originSite: 'a', originEntryId: i, replicatedVia: ['a'], replicatedLsn: 10 + i, correlationData: batch.subarray(50 + i * 100, 54 + i * 100) }
   }))
   await l.appendReplicated(ins)
   batch.fill(0x7a)
   const got = await l.read('r/one', 0, { maxEntries: 10 })
   t.same(got.map((e) => e.payload.toString()), ['a'.repeat(10), 'a'.repeat(10)], 'the entries read as appended')
-  t.ok(got.every((e) => e.payload.buffer.byteLength < batch.length), 'and do not keep the batch\'s bytes')
+  t.same(got.map((e) => e.props.correlationData?.toString()), ['aaaa', 'aaaa'], 'their correlation data too')
+  t.ok(got.every((e) => e.payload.buffer.byteLength < batch.length && (e.props.correlationData?.buffer.byteLength ?? 0) < batch.length), 'and do not keep the batch\'s bytes')
 })
