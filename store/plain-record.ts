@@ -23,6 +23,7 @@
  * The bytes come from the network at the receiver: every length is checked
  * against the end, and anything that is not plain is refused (undefined).
  */
+import { cborItemEnd } from './cbor-skip.js'
 import { RecordKind } from './records.js'
 
 /** Props wire keys a plain record may hold (records.ts propKeys): all known ones but O, E, V, L, P, S. */
@@ -31,8 +32,6 @@ for (const c of 'kopdxucfrCRDq') PLAIN_KEYS[c.charCodeAt(0)] = 1
 const KEY_PRIORITY = 0x70 // 'p'
 const KEY_DELIVER_AT = 0x64 // 'd'
 
-/** Nesting read inside a plain record's prop values (user properties are pairs: two levels). */
-const PLAIN_DEPTH_MAX = 8
 
 /** Where the parts of a plain record are in its bytes, and the fields the store needs without a decode. */
 export interface PlainFields {
@@ -88,28 +87,12 @@ function lengthOf (buf: Buffer, end: number, major: number): number {
   return -1
 }
 
-/** Step over one CBOR item of definite length (bounded nesting); false when it is not one or runs past `end`. */
-function skip (buf: Buffer, end: number, depth: number): boolean {
-  if (at >= end || depth > PLAIN_DEPTH_MAX) return false
-  const b = buf[at] as number
-  const major = b >> 5
-  const ai = b & 31
-  if (major === 7) {
-    const n = ai < 24 ? 1 : ai === 25 ? 3 : ai === 26 ? 5 : ai === 27 ? 9 : 0
-    if (n === 0) return false
-    at += n
-    return at <= end
-  }
-  if (ai === 27 && major < 2) { at += 9; return at <= end }
-  const len = lengthOf(buf, end, major)
-  if (len < 0) return false
-  switch (major) {
-    case 0: case 1: return true
-    case 2: case 3: at += len; return at <= end
-    case 4: for (let i = 0; i < len; i++) if (!skip(buf, end, depth + 1)) return false; return true
-    case 5: for (let i = 0; i < 2 * len; i++) if (!skip(buf, end, depth + 1)) return false; return true
-    default: return skip(buf, end, depth + 1) // a tag and its item
-  }
+/** Step over one CBOR item (cbor-skip.ts); false when it is not of the usual shape or runs past `end`. */
+function skip (buf: Buffer, end: number): boolean {
+  const e = cborItemEnd(buf, at, end)
+  if (e < 0) return false
+  at = e
+  return true
 }
 
 /**
@@ -155,7 +138,7 @@ export function readPlain (buf: Buffer, start: number, end: number, out: PlainFi
         const d = num(buf, end)
         if (Number.isNaN(d)) return false
         deliverAt = d
-      } else if (!skip(buf, end, 0)) return false
+      } else if (!skip(buf, end)) return false
     }
   }
   if (at !== end) return false

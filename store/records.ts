@@ -9,6 +9,7 @@
  * omitted entirely when empty.
  */
 import { Encoder } from 'cbor-x'
+import { cborItemEnd } from './cbor-skip.js'
 import type { MessageProps, MetaPut, MetaValue } from './types.js'
 
 export const RecordKind = {
@@ -275,28 +276,12 @@ function peekMessageRecord (buf: Buffer, start: number, end: number, withPayload
   return { kind: RecordKind.message, topicId, entryId, publishTime, payload, props }
 }
 
-/** Skip one CBOR item at buf[peekAt] (definite lengths only, bounded nesting); false when it is not of that shape or runs past `end`. */
-function peekSkip (buf: Buffer, end: number, depth: number): boolean {
-  if (peekAt >= end || depth > 8) return false
-  const b = buf[peekAt] as number
-  const major = b >> 5
-  const ai = b & 31
-  if (major === 7) {
-    const n = ai < 24 ? 1 : ai === 24 ? 2 : ai === 25 ? 3 : ai === 26 ? 5 : ai === 27 ? 9 : 0
-    if (n === 0) return false
-    peekAt += n
-    return peekAt <= end
-  }
-  let len: number
-  if (ai < 24) { len = ai; peekAt += 1 } else if (ai === 24) { len = buf[peekAt + 1] as number; peekAt += 2 } else if (ai === 25) { len = buf.readUInt16BE(peekAt + 1); peekAt += 3 } else if (ai === 26) { len = buf.readUInt32BE(peekAt + 1); peekAt += 5 } else if (ai === 27 && major < 2) { peekAt += 9; return peekAt <= end } else return false
-  if (peekAt > end) return false
-  switch (major) {
-    case 0: case 1: return true
-    case 2: case 3: peekAt += len; return peekAt <= end
-    case 4: for (let i = 0; i < len; i++) if (!peekSkip(buf, end, depth + 1)) return false; return true
-    case 5: for (let i = 0; i < 2 * len; i++) if (!peekSkip(buf, end, depth + 1)) return false; return true
-    default: return peekSkip(buf, end, depth + 1) // a tag and its item
-  }
+/** Skip one CBOR item at buf[peekAt] (cbor-skip.ts); false when it is not of that shape or runs past `end`. */
+function peekSkip (buf: Buffer, end: number): boolean {
+  const e = cborItemEnd(buf, peekAt, end)
+  if (e < 0) return false
+  peekAt = e
+  return true
 }
 
 /**
@@ -363,7 +348,7 @@ function peekRouteOf (buf: Buffer, start: number, end: number, site: Buffer | un
       peeked.priority = p
       continue
     }
-    if (key !== 0x56 || site === undefined) { if (!peekSkip(buf, end, 0)) return undefined; continue }
+    if (key !== 0x56 || site === undefined) { if (!peekSkip(buf, end)) return undefined; continue }
     const a = buf[peekAt] as number
     if (a >> 5 !== 4 || (a & 31) > 24) return undefined
     const n = (a & 31) === 24 ? buf[peekAt + 1] as number : a & 31

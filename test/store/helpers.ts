@@ -1,5 +1,5 @@
 /** Shared helpers of the store tests. */
-import type { TopicStorePolicy, Durability, TopicName } from '../../store/index.js'
+import { createFileLedger, type Durability, type Ledger, type MessageProps, type TopicName, type TopicStorePolicy } from '../../store/index.js'
 
 export function policy (durability: Durability, over: Partial<TopicStorePolicy> = {}): TopicStorePolicy {
   return { durability, retentionMs: -1, retentionBytes: -1, ttlMs: 0, ...over }
@@ -28,4 +28,23 @@ export function payload (s: string): Buffer {
 export function fakeClock (startMs = 1_700_000_000_000): { now: () => number, advance: (ms: number) => void } {
   let t = startMs
   return { now: () => t, advance: (ms) => { t += ms } }
+}
+
+/** An entry as a reader sees it, without the site's own ids (replicated-append and -plain tests). */
+export interface ReadBack { topic: string, payload: string, publishTime: number, props: MessageProps }
+
+/** Every entry of `topics`, in topic then entry order. */
+export async function readBack (l: Ledger, topics: readonly string[]): Promise<ReadBack[]> {
+  const out: ReadBack[] = []
+  for (const topic of topics) {
+    for (const e of await l.read(topic, 0, { maxEntries: 10_000 })) out.push({ topic, payload: e.payload.toString(), publishTime: e.publishTime, props: e.props })
+  }
+  return out
+}
+
+/** A receiving site's file ledger in `dir` (small segments, no background checkpoints or retention), opened. */
+export async function openReceiver (dir: string): Promise<Ledger> {
+  const l = createFileLedger({ siteId: 'b', dir, policyOf: policyByPrefix(), segmentSizeBytes: 64 * 1024, checkpointIntervalMs: 0, retentionIntervalMs: 0 })
+  await l.open()
+  return l
 }

@@ -88,3 +88,11 @@ t.test('plain record - re-framed at the receiver it decodes to what the decoded 
     t.notOk(readPlain(framed, 0, framed.length, f), 'and is not plain itself (it carries its route)')
   }
 })
+
+t.test('plain record - a record cut short at the end of its buffer is refused, never a thrown RangeError', async (t) => {
+  const good = own({ priority: 3, userProperties: [['a', 'b']], contentType: 'x'.repeat(30), deadLetterReason: 'y'.repeat(300) })
+  for (let cut = 0; cut < good.length; cut++) {
+    const alone = Buffer.from(good.subarray(0, cut)) // nothing after the cut: a read past it would throw
+    t.equal(plainRecordOf(alone, 0, alone.length), undefined, `cut at ${cut}`)
+  }
+})

@@ -14,7 +14,7 @@ import {
 } from '../../store/index.js'
 import { MessageEncoder } from '../../store/message-encoder.js'
 import { RecordKind, decodeRecord, encodeRecord, peekMessage, peekViaIncludes } from '../../store/records.js'
-import { policyByPrefix, waitFor } from './helpers.js'
+import { openReceiver, policyByPrefix, readBack, waitFor, type ReadBack } from './helpers.js'
 
 const dirs: string[] = []
 t.teardown(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }) })
@@ -59,14 +59,7 @@ function inputs (n: number, from = 0): ReplicatedMessageInput[] {
   })
 }
 
-/** What a reader sees of every topic, in topic then entry order. */
-async function contents (l: Ledger): Promise<Array<{ topic: string, payload: string, publishTime: number, props: MessageProps }>> {
-  const out: Array<{ topic: string, payload: string, publishTime: number, props: MessageProps }> = []
-  for (const topic of ['r/one', 'r/two', 'async/three']) {
-    for (const e of await l.read(topic, 0, { maxEntries: 10_000 })) out.push({ topic, payload: e.payload.toString(), publishTime: e.publishTime, props: e.props })
-  }
-  return out
-}
+const contents = async (l: Ledger): Promise<ReadBack[]> => await readBack(l, ['r/one', 'r/two', 'async/three'])
 
 function expected (ins: ReplicatedMessageInput[]): Array<{ topic: string, payload: string, publishTime: number, props: MessageProps }> {
   const out: Array<{ topic: string, payload: string, publishTime: number, props: MessageProps }> = []
@@ -79,11 +72,7 @@ function expected (ins: ReplicatedMessageInput[]): Array<{ topic: string, payloa
 t.test('replicated append - entries read back identical (payload, props, origin, replicatedVia), raise the position, survive a reopen', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-repl-append-'))
   dirs.push(dir)
-  const open = async (): Promise<Ledger> => {
-    const l = createFileLedger({ siteId: 'b', dir, policyOf: policyByPrefix(), segmentSizeBytes: 64 * 1024, checkpointIntervalMs: 0, retentionIntervalMs: 0 })
-    await l.open()
-    return l
-  }
+  const open = async (): Promise<Ledger> => await openReceiver(dir)
   let l = await open()
   const first = inputs(400)
   const second = inputs(400, 400)

@@ -14,7 +14,7 @@ import {
   type Ledger, type MessageProps, type PlainRecord, type ReplicatedInput, type ReplicatedPlainInput
 } from '../../store/index.js'
 import { MessageEncoder } from '../../store/message-encoder.js'
-import { policyByPrefix } from './helpers.js'
+import { openReceiver, policyByPrefix, readBack, type ReadBack } from './helpers.js'
 
 const dirs: string[] = []
 t.teardown(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }) })
@@ -47,13 +47,7 @@ function batch (n: number, from = 0): Array<ReturnType<typeof plainInput>> {
   return Array.from({ length: n }, (_, k) => plainInput(TOPICS[(from + k) % TOPICS.length] as string, from + k))
 }
 
-async function contents (l: Ledger, topics = TOPICS): Promise<Array<{ topic: string, payload: string, publishTime: number, props: MessageProps }>> {
-  const out: Array<{ topic: string, payload: string, publishTime: number, props: MessageProps }> = []
-  for (const topic of topics) {
-    for (const e of await l.read(topic, 0, { maxEntries: 10_000 })) out.push({ topic, payload: e.payload.toString(), publishTime: e.publishTime, props: e.props })
-  }
-  return out
-}
+const contents = async (l: Ledger, topics = TOPICS): Promise<ReadBack[]> => await readBack(l, topics)
 
 function expected (b: Array<ReturnType<typeof plainInput>>, topics = TOPICS): Array<{ topic: string, payload: string, publishTime: number, props: MessageProps }> {
   const out: Array<{ topic: string, payload: string, publishTime: number, props: MessageProps }> = []
@@ -66,11 +60,7 @@ function expected (b: Array<ReturnType<typeof plainInput>>, topics = TOPICS): Ar
 t.test('replicated plain - entries read back with the origin\'s props and route, raise the position, survive a reopen', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-repl-plain-'))
   dirs.push(dir)
-  const open = async (): Promise<Ledger> => {
-    const l = createFileLedger({ siteId: 'b', dir, policyOf: policyByPrefix(), segmentSizeBytes: 64 * 1024, checkpointIntervalMs: 0, retentionIntervalMs: 0 })
-    await l.open()
-    return l
-  }
+  const open = async (): Promise<Ledger> => await openReceiver(dir)
   let l = await open()
   const first = batch(300)
   const second = batch(300, 300)
