@@ -14,7 +14,7 @@ import { StoreCode, storeError } from './errors.js'
 import { FRAME_HEADER_BYTES, FrameStatus, checkFrame } from './framing.js'
 import type { LogWriter } from './log-writer.js'
 import type { DamageTracker } from './quarantine.js'
-import { RecordKind, decodeRecord } from './records.js'
+import { RecordKind, decodeRecord, peekMessageWithPayload } from './records.js'
 import { offsetOfLsn, segmentName, segmentOfLsn } from './segment.js'
 import type { TopicState } from './topic-state.js'
 import type { EntryId, LedgerEntry, Lsn } from './types.js'
@@ -69,6 +69,10 @@ export class SegmentReads {
       }
       const bytes = t.index.bytesOf(id)
       let frame = w.tail.get(lsn, bytes)
+      // The writer's own bytes never left this process: their checksum guards against what disks do, so it is
+      // not checked again (as the log tail does, log-tail.ts); their length and record still are. A replicated
+      // plain record is never kept as an object (ledger-replicated.ts): its subscribers' reads come this way.
+      const fromMemory = frame !== undefined
       if (frame === undefined) {
         if (block === undefined || lsn < blockLsn || lsn + bytes > blockLsn + block.length) {
           // One read covering this entry and as many following ones of the topic as fit in a block.
@@ -88,7 +92,7 @@ export class SegmentReads {
         }
         frame = block.subarray(lsn - blockLsn, lsn - blockLsn + bytes)
       }
-      const e = this.decodeEntry(t, id, lsn, frame)
+      const e = this.decodeEntry(t, id, lsn, frame, fromMemory)
       if (out.length > 0 && payloadBytes + e.payload.length > maxBytes) break
       payloadBytes += e.payload.length
       out.push(e)
@@ -97,12 +101,19 @@ export class SegmentReads {
     return out
   }
 
-  private decodeEntry (t: TopicState, entryId: EntryId, lsn: Lsn, frame: Buffer): LedgerEntry {
-    const r = checkFrame(frame, 0, segmentOfLsn(lsn), offsetOfLsn(lsn), this.src.payloadBytesMax)
-    if (r.status !== FrameStatus.ok || r.payloadBytes + FRAME_HEADER_BYTES !== frame.length) {
-      throw storeError(StoreCode.STORE_CORRUPT, `entry ${t.name}#${entryId} fails its checksum at lsn ${lsn}`, { details: { topic: t.name, entryId, lsn } })
+  private decodeEntry (t: TopicState, entryId: EntryId, lsn: Lsn, frame: Buffer, fromMemory: boolean): LedgerEntry {
+    if (fromMemory) {
+      if (frame.length < FRAME_HEADER_BYTES || frame.readUInt32LE(0) + FRAME_HEADER_BYTES !== frame.length) {
+        throw storeError(StoreCode.STORE_CORRUPT, `entry ${t.name}#${entryId} has a frame of another length at lsn ${lsn}`, { details: { topic: t.name, entryId, lsn } })
+      }
+    } else {
+      const r = checkFrame(frame, 0, segmentOfLsn(lsn), offsetOfLsn(lsn), this.src.payloadBytesMax)
+      if (r.status !== FrameStatus.ok || r.payloadBytes + FRAME_HEADER_BYTES !== frame.length) {
+        throw storeError(StoreCode.STORE_CORRUPT, `entry ${t.name}#${entryId} fails its checksum at lsn ${lsn}`, { details: { topic: t.name, entryId, lsn } })
+      }
     }
-    const rec = decodeRecord(frame.subarray(FRAME_HEADER_BYTES))
+    // Message records of the usual shape without the generic decoder (records.ts), as the log tail reads them.
+    const rec = peekMessageWithPayload(frame, FRAME_HEADER_BYTES, frame.length) ?? decodeRecord(frame.subarray(FRAME_HEADER_BYTES))
     if (rec.kind !== RecordKind.message || rec.entryId !== entryId || rec.topicId !== t.id) {
       throw storeError(StoreCode.STORE_CORRUPT, `index points ${t.name}#${entryId} at a different record (lsn ${lsn})`)
     }
