@@ -75,9 +75,8 @@ export class MessageEncoder {
   plain (topicId: number, entryId: number, r: PlainRecord, originSite: string, via: readonly string[], replicatedLsn: Lsn): Buffer {
     const w = this.w
     const src = r.src
-    let viaBytes = 0
-    for (const s of via) viaBytes += 3 + 3 * s.length
-    w.begin(RECORD_HEAD_BYTES_MAX + (r.end - r.publishAt) + ORIGIN_PAIRS_BYTES_MAX + 3 + 3 * originSite.length + viaBytes)
+    const route = this.routeBytes(originSite, via)
+    w.begin(RECORD_HEAD_BYTES_MAX + (r.end - r.publishAt) + ORIGIN_NUMBERS_BYTES_MAX + route.length)
     w.byte(0x86)
     w.byte(RecordKind.message)
     w.number(topicId)
@@ -85,21 +84,43 @@ export class MessageEncoder {
     w.copy(src, r.publishAt, r.payloadEnd)
     w.head(CborMajor.map, r.pairs + 4)
     w.copy(src, r.pairsAt, r.end)
-    w.byte(0x61); w.byte(0x4f) // 'O' originSite
-    w.text(originSite)
+    w.copy(route, 0, route.length) // 'O' originSite, 'V' replicatedVia
     w.byte(0x61); w.byte(0x45) // 'E' originEntryId
     w.number(r.entryId)
-    w.byte(0x61); w.byte(0x56) // 'V' replicatedVia
-    w.head(CborMajor.array, via.length)
-    for (const s of via) w.text(s)
     w.byte(0x61); w.byte(0x4c) // 'L' replicatedLsn
     w.number(replicatedLsn)
     return w.end()
   }
+
+  /** The 'O' and 'V' pairs of a route, written once per route (every record of a batch has the same one). */
+  private routeBytes (originSite: string, via: readonly string[]): Buffer {
+    const last = this.lastRoute
+    if (last !== undefined && last.originSite === originSite && sameSites(last.via, via)) return last.bytes
+    const route = this.routeWriter
+    route.begin()
+    route.byte(0x61); route.byte(0x4f)
+    route.text(originSite)
+    route.byte(0x61); route.byte(0x56)
+    route.head(CborMajor.array, via.length)
+    for (const s of via) route.text(s)
+    const bytes = Buffer.from(route.end())
+    this.lastRoute = { originSite, via: [...via], bytes }
+    return bytes
+  }
+
+  private lastRoute: { originSite: string, via: readonly string[], bytes: Buffer } | undefined
+  private readonly routeWriter = new CborWriter(encodeValue)
 }
 
-/** Bytes of the origin pairs besides the site ids: four one-letter keys, two numbers, the array head. */
-const ORIGIN_PAIRS_BYTES_MAX = 4 * 2 + 9 + 9 + 5
+/** Same sites in the same order (a receiver makes a route array per batch: compared by content). */
+function sameSites (a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** Bytes of the origin's E and L pairs: two one-letter keys and two numbers. */
+const ORIGIN_NUMBERS_BYTES_MAX = 2 * 2 + 9 + 9
 
 // A map of known props has a one-byte head (fewer than 24 pairs): the placeholder above is set in place.
 assert.ok(PROP_KEYS_COUNT < 24, 'a props map head is one byte')

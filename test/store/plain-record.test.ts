@@ -96,3 +96,14 @@ t.test('plain record - a record cut short at the end of its buffer is refused, n
     t.equal(plainRecordOf(alone, 0, alone.length), undefined, `cut at ${cut}`)
   }
 })
+
+t.test('plain record - records re-framed for senders in turn carry each its own route', async (t) => {
+  const body = own({ key: 'k' })
+  const r = plainRecordOf(body, 0, body.length)
+  if (r === undefined) { t.fail('plain'); return }
+  const routes: Array<[string, string[]]> = [['a', ['a']], ['c', ['c']], ['a', ['a']], ['edge_1', ['edge_1', 'hub']], ['edge_1', ['edge_1']]]
+  for (const [site, via] of routes) {
+    const rec = decodeRecord(Buffer.from(enc.plain(1, 2, r, site, [...via], 99)))
+    t.same(rec.kind === RecordKind.message ? [rec.props.originSite, rec.props.replicatedVia] : undefined, [site, via], `${site} via ${via.join(',')}`)
+  }
+})
