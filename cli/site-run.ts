@@ -18,6 +18,8 @@ export interface SiteOptions extends GatewayOptions {
   advertiseHost?: string
   /** Deflate replication batches above this many bytes (thin links); 0 or absent: never. */
   replCompressBytes?: number
+  /** false (`--no-repl-plain`): every message travels decoded (REPL_SHIP_PLAIN_RECORDS 0), for older receivers. */
+  replPlain?: boolean
 }
 
 /** How often a `ferry dev` site checks that ferry dev still runs. */
@@ -45,7 +47,10 @@ export async function runSite (opts: SiteOptions): Promise<void> {
     ...(opts.region !== undefined ? { region: opts.region } : {}),
     ...(opts.preference !== undefined ? { preference: Number(opts.preference) } : {}),
     ...(opts.advertiseHost !== undefined ? { advertiseHost: opts.advertiseHost } : {}),
-    ...(opts.replCompressBytes !== undefined ? { replicationLimits: { REPL_COMPRESS_BATCH_BYTES_MIN: opts.replCompressBytes } } : {}),
+    replicationLimits: {
+      ...(opts.replCompressBytes !== undefined ? { REPL_COMPRESS_BATCH_BYTES_MIN: opts.replCompressBytes } : {}),
+      ...(opts.replPlain === false ? { REPL_SHIP_PLAIN_RECORDS: 0 } : {})
+    },
     logger
   })
   process.stdout.write(readyLine(gateway.siteId, site.gateway, dirname(gateway.dataDir)) + '\n')

@@ -170,6 +170,7 @@ export function registerSiteCommand (program: Command, fail: (err: unknown) => n
     .option('--pki <dir>', 'PKI directory (ferry pki init): tokens, client CA, revocation, site certificate DIR/sites/SITE.pem')
     .option('--no-probe', 'do not run the health detector (probe messages through ferry/probe)')
     .option('--repl-compress-bytes <n>', 'deflate replication batches larger than N bytes (thin edge links; default never)', intArg)
+    .option('--no-repl-plain', 'ship this site\'s own messages decoded, not as its log holds them (while receivers older than session 15 remain)')
     .action(async (opts: SiteOptions) => {
       try { await (await import('./site-run.js')).runSite(opts) } catch (err) { fail(err) }
     })

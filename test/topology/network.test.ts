@@ -52,6 +52,8 @@ t.test('topology - a live policy change: a site added to a namespace starts rece
 
   await c.putNamespace({ name: 'acme/x', policy: { maxRedeliveries: 3 }, replication: { sites: ['a', 'b', 'c'], mode: ReplicationMode.all } })
   await waitFor(() => cc.gateway.policies.has('acme/x') && cc.gateway.policies.get('acme/x').maxRedeliveries === 3, { timeoutMs: 30_000, what: 'policy applied live at c' })
+  // Each site applies the change from its own etcd watch: c having it says nothing of when a does.
+  await waitFor(() => a.gateway.policies.get('acme/x').maxRedeliveries === 3, { timeoutMs: 30_000, what: 'policy applied live at a' })
   t.equal(a.gateway.policies.get('acme/x').maxRedeliveries, 3, 'and at a')
   await a.gateway.dispatcher.publish({ topic: 'acme/x/t', payload: Buffer.from('two') })
   await b.gateway.dispatcher.publish({ topic: 'acme/x/t', payload: Buffer.from('from-b') })
