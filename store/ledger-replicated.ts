@@ -143,12 +143,11 @@ function plainTopic (ctx: LedgerContext, input: ReplicatedPlainInput): TopicStat
 
 /**
  * What applying a plain record changes in the state (record-apply.ts): its entry, the link's position (route and
- * priority), a deliverAt. Only what that needs: the entry itself is read from the log (it is not kept as an
- * object in the tail cache: the record goes in with `cacheEntry` false).
+ * priority), a deliverAt. Only what that needs, in one object for every plain record: applying one keeps nothing
+ * of it (a topic of the log alone: no entry object in memory, no producer ids), and it goes in with `cacheEntry`
+ * false (the tail cache does not keep it as the entry: readers decode the frame).
  */
 function plainRecordState (topicId: number, entryId: number, input: ReplicatedPlainInput): LogRecord {
-  // One object for every plain record: applying one keeps nothing of it (a topic of the log alone: no entry
-  // object in memory, no producer ids), and the record goes in uncached.
   const r = input.record
   const props = scratchProps
   props.originSite = input.originSite

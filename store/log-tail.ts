@@ -64,8 +64,8 @@ export interface LogReadOptions {
    */
   priorities?: (priority: number | undefined) => boolean
   /**
-   * Return plain message records (plain-record.ts) as `plain` items, their bytes a view of the log's (no
-   * decode); other records as before. The memory ledger's log has no bytes: it returns `message` items.
+   * Return plain message records (plain-record.ts) as `plain` items: where their bytes are in the block read (no
+   * decode, no view); other records as before. The memory ledger's log has no bytes: it returns `message` items.
    */
   plain?: boolean
 }
