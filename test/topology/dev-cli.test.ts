@@ -73,6 +73,7 @@ t.test('cli - ferry dev --sites a,b,c: one READY line, public/default replicates
   await sub.endAsync()
   // Retained values travel in the links' control lane, after the data: b holds it once a fresh subscriber there gets it.
   await waitFor(async () => (await retainedAt(first.ready.sites.b?.mqtt as string)).includes('from-a'), { timeoutMs: 30_000, what: 'the retained message reaches b' })
+    .catch(async (err: Error) => { throw new Error(`${err.message}\n${await siteLogs(tmp.dir)}`) })
 
   first.run.child.kill('SIGTERM')
   t.equal(await within(first.run.exit, DEV_EXIT_MS_MAX, 'the first ferry dev exits after SIGTERM'), 0, 'SIGTERM: exit 0')
